@@ -1,0 +1,281 @@
+"""The hub's HTTP policy, in one place.
+
+Every connector talks HTTP through :class:`ApiClient`:
+
+- an ``httpx.AsyncClient`` with explicit connect/read/write/pool timeouts;
+- retries (tenacity) on connect errors, timeouts, 429, 502, 503 and 504 only, honouring
+  ``Retry-After`` (seconds or HTTP date), bounded both in attempts and in total time;
+- every other 4xx is never retried;
+- every failure leaves as a :mod:`hub.errors` exception — no raw ``httpx`` error escapes.
+
+Tests inject an ``httpx.MockTransport`` or talk to a sandbox; nothing is patched.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from hub.errors import (
+    ConfigError,
+    Conflict,
+    HubError,
+    InvalidInput,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
+
+__all__ = ["RetryPolicy", "ApiClient", "translate_status", "translate_exception", "RETRYABLE_STATUS"]
+
+log = logging.getLogger("hub.http")
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. ``max_total_seconds`` bounds waiting across all attempts."""
+
+    max_attempts: int = 5
+    max_total_seconds: float = 30.0
+    initial_wait: float = 0.2
+    max_wait: float = 10.0
+    timeout: float = 10.0
+    connect_timeout: float = 3.0
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.max_wait, self.initial_wait * (2 ** max(0, attempt - 1))))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)
+
+
+def _detail(response: httpx.Response) -> str:
+    """A short, human-readable reason from an error body (N5WS ``feil``, RT ``message``)."""
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        text = response.text.strip().replace("\n", " ")
+        return text[:200]
+    if isinstance(body, dict):
+        feil = body.get("feil")
+        if isinstance(feil, dict) and feil.get("beskrivelse"):
+            return str(feil["beskrivelse"])
+        for key in ("message", "detail", "error_description", "error", "errors"):
+            if body.get(key):
+                return str(body[key])[:300]
+    return json.dumps(body)[:200]
+
+
+def translate_status(system: str, response: httpx.Response) -> HubError:
+    """Map an HTTP error status to the hub's error tree."""
+    status = response.status_code
+    what = f"{response.request.method} {response.request.url.path} → {status}"
+    detail = _detail(response)
+    msg = f"{what}: {detail}" if detail else what
+    if status in RETRYABLE_STATUS:
+        err: HubError = TransientError(msg, system=system, status=status)
+        err.retry_after = parse_retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        return err
+    if status in (401, 403):
+        return ConfigError(msg, system=system, status=status)
+    if status == 404:
+        return NotFound(msg, system=system, status=status)
+    if status in (409, 412):
+        return Conflict(msg, system=system, status=status)
+    if 400 <= status < 500:
+        return InvalidInput(msg, system=system, status=status)
+    if status >= 500:
+        # 500/501/505...: the server said something is wrong on its side in a way that is
+        # not a temporary overload. Retrying blindly would write twice on some systems.
+        return PermanentError(msg, system=system, status=status,
+                               hint=f"{system} reported an internal error; check its logs.")
+    return PermanentError(msg, system=system, status=status)
+
+
+def translate_exception(system: str, exc: BaseException) -> HubError:
+    """Map a foreign exception (httpx, json) to the hub's error tree."""
+    if isinstance(exc, HubError):
+        return exc
+    if isinstance(exc, httpx.HTTPStatusError):
+        return translate_status(system, exc.response)
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientError(f"timed out: {exc.__class__.__name__}", system=system)
+    if isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError,
+                        httpx.WriteError, httpx.CloseError, httpx.ProxyError)):
+        return TransientError(f"cannot reach {system}: {exc.__class__.__name__}: {exc}",
+                              system=system,
+                              hint=f"Check that {system} is running and its URL is right.")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return ConfigError(f"bad URL for {system}: {exc}", system=system)
+    if isinstance(exc, httpx.HTTPError):
+        return TransientError(f"{exc.__class__.__name__}: {exc}", system=system)
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
+        return PermanentError(f"{system} sent a body that is not valid JSON: {exc}", system=system,
+                              hint=f"{system} may be misconfigured or behind a proxy page.")
+    return PermanentError(f"unexpected {exc.__class__.__name__}: {exc}", system=system)
+
+
+def _wait(policy: RetryPolicy, started: float) -> Callable[[RetryCallState], float]:
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = policy.backoff(state.attempt_number)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, float(retry_after))
+        remaining = policy.max_total_seconds - (time.monotonic() - started)
+        if delay > remaining:
+            # Waiting longer than the budget would be pointless: give up now.
+            raise exc if exc else TransientError("retry budget exhausted")
+        return delay
+
+    return wait
+
+
+class ApiClient:
+    """An ``httpx.AsyncClient`` wrapped in the hub's retry and error policy."""
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        policy: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.system = system
+        self.policy = policy or RetryPolicy()
+        timeout = httpx.Timeout(self.policy.timeout, connect=self.policy.connect_timeout)
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @property
+    def httpx(self) -> httpx.AsyncClient:
+        return self._client
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _retrying(self) -> AsyncRetrying:
+        started = time.monotonic()
+        return AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(self.policy.max_attempts) | stop_after_delay(self.policy.max_total_seconds),
+            wait=_wait(self.policy, started),
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("%s: attempt %d failed (%s); retrying", self.system, state.attempt_number, exc)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: Iterable[int] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request under the policy; return the response or raise a HubError.
+
+        ``ok`` lists extra statuses to return instead of raising (e.g. ``{404}`` for a
+        lookup that treats "absent" as an answer).
+        """
+        allowed = set(ok or ())
+        async for attempt in self._retrying():
+            with attempt:
+                try:
+                    response = await self._client.request(method, url, **kwargs)
+                except Exception as exc:  # translated below; nothing raw escapes
+                    raise translate_exception(self.system, exc) from exc
+                if response.is_error and response.status_code not in allowed:
+                    raise translate_status(self.system, response)
+                return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = await self.request(method, url, **kwargs)
+        try:
+            return response.json()
+        except Exception as exc:
+            raise translate_exception(self.system, exc) from exc
+
+    @asynccontextmanager
+    async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        """Open a streamed response; only opening it is retried, never a half-read body."""
+        async for attempt in self._retrying():
+            with attempt:
+                try:
+                    request = self._client.build_request(method, url, **kwargs)
+                    response = await self._client.send(request, stream=True)
+                except Exception as exc:
+                    raise translate_exception(self.system, exc) from exc
+                if response.is_error:
+                    await response.aread()
+                    await response.aclose()
+                    raise translate_status(self.system, response)
+        try:
+            yield response
+        except HubError:
+            raise
+        except httpx.HTTPError as exc:
+            raise translate_exception(self.system, exc) from exc
+        finally:
+            await response.aclose()
+
+    async def ndjson(self, url: str, **kwargs: Any) -> AsyncIterator[Any]:
+        """Stream an NDJSON body one parsed line at a time (memory stays flat)."""
+        async with self.stream("GET", url, **kwargs) as response:
+            try:
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        yield json.loads(line)
+            except Exception as exc:
+                raise translate_exception(self.system, exc) from exc

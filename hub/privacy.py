@@ -1,0 +1,92 @@
+"""Personal data: fødselsnummer (national identity number) and D-nummer.
+
+A fødselsnummer is 11 digits: a birth date (DDMMYY) and five more digits. A D-nummer
+adds 40 to the day; synthetic test numbers add 40 or 80 to the month. They may be used
+only where secure identification is needed, so the hub keeps them out of logs, Prefect
+parameters and artifacts, ticket subjects, e-mails and public archive titles.
+
+:func:`mask` replaces anything shaped like one (11 digits, optionally written ``DDMMYY
+NNNNN``, that starts with a plausible date) with ``***********``. It masks on shape, not
+on check digits, so a mistyped number is masked too. :class:`MaskingFilter` applies it to
+every log record; ``hub/logging.yml`` installs it on every Prefect handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from stdnum.no import fodselsnummer
+
+__all__ = ["MASK", "mask", "contains_fnr", "is_valid_fnr", "MaskingFilter", "install"]
+
+MASK = "***********"
+
+# 11 digits not part of a longer number; an optional space or dot after the date part.
+_CANDIDATE = re.compile(r"(?<![\d])(\d{6})[ .]?(\d{5})(?![\d])")
+
+
+def _plausible_date(ddmmyy: str) -> bool:
+    day, month = int(ddmmyy[0:2]), int(ddmmyy[2:4])
+    if day > 40:  # D-nummer
+        day -= 40
+    if month > 80:  # synthetic (Tenor) numbers
+        month -= 80
+    elif month > 40:  # H-nummer / NAV synthetic numbers
+        month -= 40
+    return 1 <= day <= 31 and 1 <= month <= 12
+
+
+def _replace(match: re.Match[str]) -> str:
+    return MASK if _plausible_date(match.group(1)) else match.group(0)
+
+
+def mask(text: str) -> str:
+    """Return ``text`` with every fødselsnummer/D-nummer-shaped number masked."""
+    if not text or not any(ch.isdigit() for ch in text):
+        return text
+    return _CANDIDATE.sub(_replace, text)
+
+
+def contains_fnr(text: str) -> bool:
+    """True if ``text`` holds something shaped like a fødselsnummer or D-nummer."""
+    return mask(text) != text
+
+
+def is_valid_fnr(value: str) -> bool:
+    """Check digits and date of a fødselsnummer or D-nummer (python-stdnum)."""
+    return bool(fodselsnummer.is_valid(value))
+
+
+class MaskingFilter(logging.Filter):
+    """Masks fødselsnummer in the message, its arguments and any traceback text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not lose the record
+            message = str(record.msg)
+        masked = mask(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        return True
+
+
+def install(logger: logging.Logger | None = None) -> MaskingFilter:
+    """Attach one :class:`MaskingFilter` to every handler of ``logger`` (root by default).
+
+    Filters on a logger do not see records propagated from child loggers; filters on
+    handlers do, so the filter goes on the handlers.
+    """
+    target = logger or logging.getLogger()
+    flt = MaskingFilter()
+    for handler in target.handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(flt)
+    return flt
