@@ -1,0 +1,77 @@
+"""Ticketing port: tickets and the equipment (asset) register (RT first, TOPdesk next).
+
+Every ticket the hub opens carries an external reference (RT custom field
+``ExternalRef``), so ``ensure_ticket`` finds it again instead of opening a second one.
+Subjects and bodies never carry a fødselsnummer.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.ports.common import Health
+
+__all__ = ["NewTicket", "Ticket", "Asset", "TicketingPort"]
+
+
+class NewTicket(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    external_ref: str
+    queue: str
+    subject: str
+    body: str
+    requestor: str | None = None
+    due: date | None = None
+
+
+class Ticket(BaseModel):
+    id: str
+    external_ref: str | None
+    queue: str
+    subject: str
+    status: str
+    due: date | None = None
+    url: str | None = None
+
+
+class Asset(BaseModel):
+    id: str
+    name: str
+    catalog: str
+    status: str
+    model: str | None = None
+    held_by: list[str] = Field(default_factory=list, description="E-mail addresses or user names.")
+    external_ref: str | None = None
+    url: str | None = None
+
+
+class TicketingPort(Protocol):
+    async def find_tickets(self, external_ref: str) -> list[Ticket]:
+        """Every ticket with this external reference (more than one means drift)."""
+        ...
+
+    async def ensure_ticket(self, new: NewTicket) -> Ticket:
+        """Find by external reference, or create. Never opens a second ticket."""
+        ...
+
+    async def get_ticket(self, ticket_id: str) -> Ticket: ...
+
+    async def comment(self, ticket_id: str, text: str) -> None: ...
+
+    async def find_assets(self, catalog: str, *, held_by: str | None = None,
+                          external_ref: str | None = None, status: str | None = None,
+                          model: str | None = None) -> list[Asset]: ...
+
+    async def allocate_asset(self, catalog: str, *, holder: str, external_ref: str,
+                             model: str | None = None) -> Asset | None:
+        """Give the holder a free asset, or return the one already allocated under this
+        external reference. ``None`` when no free asset exists."""
+        ...
+
+    async def health(self) -> Health: ...
+
+    async def aclose(self) -> None: ...
