@@ -1,0 +1,303 @@
+"""The ledger's operations. Every method is one short transaction.
+
+SQLite (default) runs in WAL mode with a busy timeout, so the intake, the sweeper and the
+flow-run processes can write to the same file; PostgreSQL is used by URL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from hub.ledger.migrate import upgrade
+from hub.ledger.models import (
+    Cursor,
+    EventState,
+    ExternalRef,
+    InboxEvent,
+    ItemState,
+    StepState,
+    WorkItem,
+    WorkItemStep,
+    utcnow,
+)
+from hub.privacy import mask
+
+__all__ = ["Ledger"]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+class Ledger:
+    """Per-item truth: inbox events, work items with steps, external references."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        if migrate:
+            upgrade(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ---- inbox -------------------------------------------------------------------------
+
+    def record_event(self, *, source: str, kind: str, subject_id: str, dedupe_key: str,
+                     payload: dict[str, Any], valid_after: date | None) -> tuple[InboxEvent, bool]:
+        """Store an event durably. Returns (event, created); a duplicate returns the first."""
+        with self.session() as s:
+            existing = s.scalar(select(InboxEvent).where(InboxEvent.dedupe_key == dedupe_key))
+            if existing is not None:
+                return existing, False
+        try:
+            with self.session() as s:
+                ev = InboxEvent(id=str(uuid.uuid4()), source=source, kind=kind, subject_id=subject_id,
+                                dedupe_key=dedupe_key, payload=payload, valid_after=valid_after,
+                                received_at=utcnow(), state=EventState.RECEIVED, dispatch_attempts=0)
+                s.add(ev)
+            return ev, True
+        except IntegrityError:  # a concurrent duplicate won the race
+            with self.session() as s:
+                first = s.scalar(select(InboxEvent).where(InboxEvent.dedupe_key == dedupe_key))
+                assert first is not None
+                return first, False
+
+    def get_event(self, event_id: str) -> InboxEvent | None:
+        with self.session() as s:
+            return s.get(InboxEvent, event_id)
+
+    def mark_dispatched(self, event_id: str, flow_run_id: str, scheduled_for: datetime | None) -> None:
+        with self.session() as s:
+            s.execute(update(InboxEvent).where(InboxEvent.id == event_id).values(
+                state=EventState.DISPATCHED, flow_run_id=flow_run_id, scheduled_for=scheduled_for,
+                dispatched_at=utcnow(), last_error=None,
+                dispatch_attempts=InboxEvent.dispatch_attempts + 1))
+
+    def mark_ignored(self, event_id: str, reason: str) -> None:
+        with self.session() as s:
+            s.execute(update(InboxEvent).where(InboxEvent.id == event_id).values(
+                state=EventState.IGNORED, last_error=mask(reason)))
+
+    def mark_dispatch_failed(self, event_id: str, error: str, retry_in: timedelta) -> None:
+        with self.session() as s:
+            s.execute(update(InboxEvent).where(InboxEvent.id == event_id).values(
+                last_error=mask(error), next_attempt_at=utcnow() + retry_in,
+                dispatch_attempts=InboxEvent.dispatch_attempts + 1))
+
+    def undispatched(self, *, older_than: timedelta, limit: int = 100) -> list[InboxEvent]:
+        """Events still waiting for Prefect, oldest first, whose retry time has come."""
+        now = utcnow()
+        with self.session() as s:
+            rows = s.scalars(
+                select(InboxEvent)
+                .where(InboxEvent.state == EventState.RECEIVED,
+                       InboxEvent.received_at <= now - older_than,
+                       or_(InboxEvent.next_attempt_at.is_(None), InboxEvent.next_attempt_at <= now))
+                .order_by(InboxEvent.received_at).limit(limit))
+            return list(rows)
+
+    def events(self, *, state: str | None = None, limit: int = 200) -> list[InboxEvent]:
+        with self.session() as s:
+            q = select(InboxEvent).order_by(InboxEvent.received_at.desc()).limit(limit)
+            if state:
+                q = q.where(InboxEvent.state == state)
+            return list(s.scalars(q))
+
+    # ---- work items --------------------------------------------------------------------
+
+    def ensure_item(self, service: str, source_key: str, *, title: str = "",
+                    requested_at: datetime | None = None, data: dict[str, Any] | None = None) -> WorkItem:
+        """The work item for (service, source key), created on first sight."""
+        item = self.get_item(service, source_key)
+        if item is not None:
+            return item
+        try:
+            with self.session() as s:
+                item = WorkItem(service=service, source_key=source_key, title=mask(title),
+                                state=ItemState.PENDING, attempts=0, manual_steps=0,
+                                requested_at=requested_at or utcnow(), data=data or {})
+                s.add(item)
+            return item
+        except IntegrityError:
+            found = self.get_item(service, source_key)
+            assert found is not None
+            return found
+
+    def get_item(self, service: str, source_key: str) -> WorkItem | None:
+        with self.session() as s:
+            return s.scalar(select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))
+                            .where(WorkItem.service == service, WorkItem.source_key == source_key))
+
+    def item(self, item_id: int) -> WorkItem:
+        with self.session() as s:
+            found = s.scalar(select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))
+                             .where(WorkItem.id == item_id))
+            if found is None:
+                raise KeyError(f"no work item {item_id}")
+            return found
+
+    def items(self, *, service: str | None = None, states: Sequence[str] | None = None,
+              since: datetime | None = None, limit: int | None = 500) -> list[WorkItem]:
+        with self.session() as s:
+            q = (select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))
+                 .order_by(WorkItem.requested_at.desc()))
+            if service:
+                q = q.where(WorkItem.service == service)
+            if states:
+                q = q.where(WorkItem.state.in_(list(states)))
+            if since:
+                q = q.where(WorkItem.requested_at >= since)
+            if limit:
+                q = q.limit(limit)
+            return list(s.scalars(q))
+
+    def claim(self, item_id: int, owner: str, lease: timedelta) -> bool:
+        """Take the item for ``owner`` unless someone else holds an unexpired lease."""
+        now = utcnow()
+        with self.session() as s:
+            result = s.execute(
+                update(WorkItem)
+                .where(WorkItem.id == item_id,
+                       or_(WorkItem.lease_owner.is_(None), WorkItem.lease_owner == owner,
+                           WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
+                .values(lease_owner=owner, lease_until=now + lease))
+            return bool(result.rowcount)
+
+    def release(self, item_id: int, owner: str) -> None:
+        with self.session() as s:
+            s.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.lease_owner == owner)
+                      .values(lease_owner=None, lease_until=None))
+
+    def start_item(self, item_id: int, flow_run_id: str | None) -> None:
+        with self.session() as s:
+            item = s.get(WorkItem, item_id)
+            assert item is not None
+            item.state = ItemState.RUNNING
+            item.attempts += 1
+            item.flow_run_id = flow_run_id or item.flow_run_id
+            item.started_at = item.started_at or utcnow()
+            item.last_error = None
+            item.error_kind = None
+
+    def finish_item(self, item_id: int, state: str, *, error: str | None = None,
+                    error_kind: str | None = None) -> None:
+        with self.session() as s:
+            item = s.get(WorkItem, item_id)
+            assert item is not None
+            item.state = state
+            item.last_error = mask(error) if error else None
+            item.error_kind = error_kind
+            if state == ItemState.DONE:
+                item.completed_at = utcnow()
+
+    def update_data(self, item_id: int, **values: Any) -> None:
+        with self.session() as s:
+            item = s.get(WorkItem, item_id)
+            assert item is not None
+            item.data = {**(item.data or {}), **values}
+
+    def count_manual_step(self, item_id: int) -> None:
+        with self.session() as s:
+            s.execute(update(WorkItem).where(WorkItem.id == item_id)
+                      .values(manual_steps=WorkItem.manual_steps + 1))
+
+    # ---- steps -------------------------------------------------------------------------
+
+    def step(self, item_id: int, name: str) -> WorkItemStep | None:
+        with self.session() as s:
+            return s.scalar(select(WorkItemStep).where(WorkItemStep.work_item_id == item_id,
+                                                       WorkItemStep.name == name))
+
+    def start_step(self, item_id: int, name: str) -> None:
+        with self.session() as s:
+            step = s.scalar(select(WorkItemStep).where(WorkItemStep.work_item_id == item_id,
+                                                       WorkItemStep.name == name))
+            if step is None:
+                step = WorkItemStep(work_item_id=item_id, name=name, attempts=0)
+                s.add(step)
+            step.state = StepState.RUNNING
+            step.attempts = (step.attempts or 0) + 1
+            step.started_at = utcnow()
+            step.finished_at = None
+            step.last_error = None
+
+    def end_step(self, item_id: int, name: str, state: str, *, detail: str | None = None,
+                 error: str | None = None) -> None:
+        with self.session() as s:
+            s.execute(update(WorkItemStep)
+                      .where(WorkItemStep.work_item_id == item_id, WorkItemStep.name == name)
+                      .values(state=state, finished_at=utcnow(),
+                              detail=mask(detail) if detail else None,
+                              last_error=mask(error) if error else None))
+
+    # ---- external references -----------------------------------------------------------
+
+    def add_ref(self, item_id: int, name: str, *, system: str, kind: str, ref: str,
+                url: str | None = None) -> None:
+        """Record (or update) what was written where under a logical name."""
+        with self.session() as s:
+            row = s.scalar(select(ExternalRef).where(ExternalRef.work_item_id == item_id,
+                                                     ExternalRef.name == name))
+            if row is None:
+                s.add(ExternalRef(work_item_id=item_id, name=name, system=system, kind=kind,
+                                  ref=ref, url=url, created_at=utcnow()))
+            else:
+                row.system, row.kind, row.ref, row.url = system, kind, ref, url
+
+    def get_ref(self, item_id: int, name: str) -> ExternalRef | None:
+        with self.session() as s:
+            return s.scalar(select(ExternalRef).where(ExternalRef.work_item_id == item_id,
+                                                      ExternalRef.name == name))
+
+    def refs(self, *, system: str | None = None, kind: str | None = None,
+             service: str | None = None) -> list[tuple[WorkItem, ExternalRef]]:
+        with self.session() as s:
+            q = select(WorkItem, ExternalRef).join(ExternalRef, ExternalRef.work_item_id == WorkItem.id)
+            if system:
+                q = q.where(ExternalRef.system == system)
+            if kind:
+                q = q.where(ExternalRef.kind == kind)
+            if service:
+                q = q.where(WorkItem.service == service)
+            return [(w, r) for w, r in s.execute(q).all()]
+
+    # ---- cursors -----------------------------------------------------------------------
+
+    def get_cursor(self, name: str) -> str | None:
+        with self.session() as s:
+            row = s.get(Cursor, name)
+            return row.value if row else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        with self.session() as s:
+            row = s.get(Cursor, name)
+            if row is None:
+                s.add(Cursor(name=name, value=value, updated_at=utcnow()))
+            else:
+                row.value = value

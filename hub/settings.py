@@ -1,0 +1,102 @@
+"""The hub's settings: environment variables with the ``HUB_`` prefix.
+
+Nested values use ``__``: ``HUB_RT__BASE_URL``, ``HUB_DFO__API_KEY``. Every default is an
+*embedded default* for the local stack (sandboxes and servers on 127.0.0.1), so the demo
+runs with no configuration at all; production sets real URLs and secrets. Secrets are
+``SecretStr`` and never printed (``hub doctor`` shows them as ``**********``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.dfo.config import DfoConfig
+from connectors.n5ws.config import N5wsConfig
+from connectors.rt.config import RtConfig
+from connectors.smtp.config import SmtpConfig
+from hub.procs import ROOT
+
+__all__ = ["Settings", "IntakeConfig", "OnboardingConfig", "PORTS", "get_settings", "OSLO"]
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+# Where each local server listens by default (all on 127.0.0.1).
+PORTS = {
+    "prefect": 4200,
+    "intake": 8700,
+    "dfo": 8701,
+    "noark5": 8702,
+    "rt": 8703,
+    "smtp": 8725,
+}
+
+
+class IntakeConfig(BaseModel):
+    host: str = Field("127.0.0.1", description="Interface the intake receiver listens on.")
+    port: int = Field(PORTS["intake"], description="Port of the intake receiver.")
+    hmac_secret: SecretStr = Field(SecretStr("sandbox-hmac-secret"),
+                                   description="Shared secret HR signs its events with (HMAC-SHA256).")
+    sweep_interval: float = Field(5.0, gt=0, description="Seconds between sweeps for undelivered events.")
+    sweep_after: float = Field(10.0, ge=0, description="An event not handed to Prefect after this many "
+                                                         "seconds is re-dispatched by the sweeper.")
+    max_body_bytes: int = Field(64 * 1024, description="Larger request bodies are refused (413).")
+
+
+class OnboardingConfig(BaseModel):
+    deployment: str = Field("onboarding/onboarding", description="Deployment that onboards one hire.")
+    start_hour: int = Field(6, ge=0, le=23, description="Hour (Europe/Oslo) a future gyldigEtter run starts.")
+    catchup_days: int = Field(14, ge=1, description="The daily catch-up re-reads hires starting this soon.")
+    archive_series: str = Field("Personalarkiv", description="Arkivdel holding personnel files.")
+    laptop_catalog: str = Field("Laptops", description="RT asset catalog laptops are allocated from.")
+    account_queue: str = Field("User accounts", description="Queue for user-account tickets.")
+    equipment_queue: str = Field("Equipment", description="Queue for equipment tickets.")
+    hr_contact: str = Field("hr@oslomet.no", description="Who new hires contact with questions.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__",
+                                      extra="ignore", validate_default=True)
+
+    home: Path = Field(ROOT / "var", description="Folder for the ledger, logs and local server data.")
+    ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger; "
+                                                     "default: SQLite file in HUB_HOME.")
+    prefect_api_url: str = Field(f"http://127.0.0.1:{PORTS['prefect']}/api",
+                                 description="Prefect server API.")
+    timezone: str = Field("Europe/Oslo", description="Business time zone.")
+
+    hr: Literal["dfo"] = Field("dfo", description="HR adapter.")
+    archive: Literal["n5ws"] = Field("n5ws", description="Archive adapter.")
+    ticketing: Literal["rt"] = Field("rt", description="Ticketing adapter.")
+    mail: Literal["smtp"] = Field("smtp", description="Mail adapter.")
+
+    intake: IntakeConfig = Field(default_factory=IntakeConfig)
+    onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
+
+    dfo: DfoConfig = Field(default_factory=lambda: DfoConfig(
+        base_url=f"http://127.0.0.1:{PORTS['dfo']}", api_key=SecretStr("sandbox-dfo-key")))
+    n5ws: N5wsConfig = Field(default_factory=lambda: N5wsConfig(
+        base_url=f"http://127.0.0.1:{PORTS['noark5']}/noark5v5", username="hub",
+        password=SecretStr("sandbox-n5ws-password")))
+    rt: RtConfig = Field(default_factory=lambda: RtConfig(
+        base_url=f"http://127.0.0.1:{PORTS['rt']}", token_file=ROOT / "var" / "rt" / "hub-token"))
+    smtp: SmtpConfig = Field(default_factory=lambda: SmtpConfig(
+        base_url=f"smtp://127.0.0.1:{PORTS['smtp']}", from_address="tjenesteplattform@oslomet.no"))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def ledger(self) -> str:
+        return self.ledger_url or f"sqlite:///{self.home / 'ledger.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,143 @@
+"""The DFØ sandbox's ASGI app (routes are described in :mod:`sandbox.dfo`)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hub.privacy import mask
+from sandbox.common import FaultInjector
+from sandbox.dfo.announce import announce
+from sandbox.dfo.store import OSLO, DfoStore
+
+__all__ = ["API_PREFIX", "API_KEY_HEADER", "create_app"]
+
+log = logging.getLogger("sandbox.dfo")
+
+API_PREFIX = "/api"
+API_KEY_HEADER = "X-Gravitee-Api-Key"
+
+
+def _fault(text: str, status: int) -> JSONResponse:
+    """DFØ-SAP's error body: ``{"standard": {"faultText": ...}}``."""
+    return JSONResponse({"standard": {"faultText": text}}, status_code=status)
+
+
+class ApiKeyGate:
+    """The API gateway in front of DFØ: ``/api/...`` needs the right ``X-Gravitee-Api-Key``."""
+
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self.api_key = api_key.encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX + "/"):
+            given = Request(scope).headers.get(API_KEY_HEADER, "").encode("utf-8")
+            if not given or not hmac.compare_digest(given, self.api_key):
+                response = JSONResponse({"message": "Unauthorized", "http_status_code": 401},
+                                        status_code=401)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) -> list[Route]:
+    async def get_ansatt(request: Request) -> Response:
+        employee = store.ansatt(request.path_params["id"])
+        if employee is None:
+            return _fault("IKKE ANSATT", 404)
+        return JSONResponse({"ansatt": [employee]})
+
+    async def list_ansatte(request: Request) -> Response:
+        return JSONResponse({"ansatt": store.all_ansatte()})
+
+    async def get_stilling(request: Request) -> Response:
+        stilling = store.stilling(request.path_params["id"])
+        if stilling is None:
+            return _fault("UBESATT STILLING", 404)
+        return JSONResponse({"stilling": [stilling]})
+
+    async def get_orgenhet(request: Request) -> Response:
+        orgenhet = store.orgenhet(request.path_params["id"])
+        if orgenhet is None:
+            return _fault("UKJENT ORGANISASJONSENHET", 404)
+        return JSONResponse({"organisasjon": [orgenhet]})
+
+    async def put_ansatt(request: Request) -> Response:
+        try:
+            payload = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        if isinstance(payload, dict) and isinstance(payload.get("ansatt"), list) and payload["ansatt"]:
+            payload = payload["ansatt"][0]
+        if not isinstance(payload, dict):
+            return JSONResponse({"error": "expected one employee object"}, status_code=400)
+        employee = store.put_ansatt(payload)
+        log.info("employee %s added/replaced", employee["id"])
+        return JSONResponse({"ansatt": [employee]}, status_code=201)
+
+    async def post_announce(request: Request) -> Response:
+        if not intake_url or not hmac_secret:
+            return JSONResponse({"error": "start the sandbox with --intake-url and --hmac-secret"},
+                                status_code=409)
+        try:
+            payload: dict[str, Any] = await request.json()
+            employee_id = str(payload["id"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'expected {"id": "...", "gyldigEtter"?: "YYYY-MM-DD"}'},
+                                status_code=400)
+        gyldig_etter = payload.get("gyldigEtter")
+        if not gyldig_etter:
+            employee = store.ansatt(employee_id)
+            gyldig_etter = (employee or {}).get("startdato") or datetime.now(OSLO).date().isoformat()
+        uri = str(payload.get("uri") or "dfo:ansatte")
+        try:
+            answer = await asyncio.to_thread(announce, intake_url, hmac_secret, employee_id,
+                                             gyldig_etter, uri)
+        except httpx.HTTPError as exc:
+            return JSONResponse({"error": f"intake unreachable: {exc.__class__.__name__}"},
+                                status_code=502)
+        log.info("announced %s %s gyldigEtter=%s → %s", uri, mask(employee_id), gyldig_etter,
+                 answer.status_code)
+        return Response(answer.content, status_code=answer.status_code,
+                        media_type=answer.headers.get("content-type", "application/json"))
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "ansatte": len(store.data["ansatte"])})
+
+    return [
+        Route(f"{API_PREFIX}/ansatte/v2", list_ansatte, methods=["GET"]),
+        Route(f"{API_PREFIX}/ansatte/v2/", list_ansatte, methods=["GET"]),
+        Route(f"{API_PREFIX}/ansatte/v2/{{id}}", get_ansatt, methods=["GET"]),
+        Route(f"{API_PREFIX}/stillinger/v2/{{id}}", get_stilling, methods=["GET"]),
+        Route(f"{API_PREFIX}/orgenhet/v2/{{id}}", get_orgenhet, methods=["GET"]),
+        Route("/_sandbox/ansatte", put_ansatt, methods=["POST"]),
+        Route("/_sandbox/announce", post_announce, methods=["POST"]),
+        Route("/_sandbox/health", health, methods=["GET"]),
+    ]
+
+
+def create_app(data_dir: Path, api_key: str, intake_url: str | None = None,
+               hmac_secret: str | None = None) -> ASGIApp:
+    """Starlette app behind the API-key gate, wrapped in fault injection (outermost)."""
+    store = DfoStore(data_dir)
+    inner = Starlette(routes=_routes(store, intake_url, hmac_secret))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"message": "No context-path matches the request URI.",
+                             "http_status_code": 404}, status_code=404)
+
+    inner.add_exception_handler(404, not_found)
+    return FaultInjector(ApiKeyGate(inner, api_key),
+                         error_body=lambda status, msg: {"standard": {"faultText": msg}})

@@ -1,0 +1,148 @@
+"""Relations (``_links``) of every resource the sandbox serves.
+
+Relation keys are the standard's (N5WS v1.1 chapter 7); hrefs follow nikita's layout
+(``{api}/arkivstruktur/arkivdel/{systemID}/ny-saksmappe/``) but clients must never rely on
+that: they follow relations. ``_links`` is an object keyed by relation, sorted by key as
+the standard asks; list relations are templated with the OData parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.noark5.schema import KINDS
+
+__all__ = [
+    "REL",
+    "CHILD_LISTS",
+    "COLLECTIONS",
+    "NEW_CHILDREN",
+    "Hrefs",
+    "QUERY_TEMPLATE",
+]
+
+REL = "https://rel.arkivverket.no/noark5/v5/api/"
+QUERY_TEMPLATE = "{?$filter&$orderby&$top&$skip&$search}"
+
+COLLECTIONS: dict[str, tuple[str, ...]] = {
+    "arkiv": ("arkiv",),
+    "arkivdel": ("arkivdel",),
+    "mappe": ("saksmappe",),
+    "saksmappe": ("saksmappe",),
+    "registrering": ("journalpost",),
+    "journalpost": ("journalpost",),
+    "korrespondansepart": ("korrespondansepartperson",),
+    "korrespondansepartperson": ("korrespondansepartperson",),
+    "dokumentbeskrivelse": ("dokumentbeskrivelse",),
+    "dokumentobjekt": ("dokumentobjekt",),
+}
+"""List name in a URL → the stored kinds it holds (a mappe list holds saksmapper)."""
+
+CHILD_LISTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "arkiv": (("arkivstruktur", "arkivdel"),),
+    "arkivdel": (("arkivstruktur", "mappe"), ("sakarkiv", "saksmappe")),
+    "saksmappe": (("arkivstruktur", "registrering"), ("sakarkiv", "journalpost")),
+    "journalpost": (("arkivstruktur", "korrespondansepart"), ("arkivstruktur", "dokumentbeskrivelse")),
+    "dokumentbeskrivelse": (("arkivstruktur", "dokumentobjekt"),),
+}
+"""Parent kind → (package, list name) of the lists below it."""
+
+NEW_CHILDREN: dict[str, tuple[tuple[str, str], ...]] = {
+    "arkiv": (("arkivstruktur", "arkivdel"),),
+    "arkivdel": (("sakarkiv", "saksmappe"),),
+    "saksmappe": (("sakarkiv", "journalpost"),),
+    "journalpost": (("arkivstruktur", "korrespondansepartperson"), ("arkivstruktur", "dokumentbeskrivelse")),
+    "dokumentbeskrivelse": (("arkivstruktur", "dokumentobjekt"),),
+}
+"""Parent kind → (package, kind) it can create with ``ny-<kind>``."""
+
+_PARENT_RELS: dict[str, tuple[str, ...]] = {
+    "arkivdel": ("arkivstruktur/arkiv/",),
+    "saksmappe": ("arkivstruktur/arkivdel/",),
+    "journalpost": ("arkivstruktur/mappe/", "sakarkiv/saksmappe/"),
+    "korrespondansepartperson": ("arkivstruktur/registrering/", "sakarkiv/journalpost/"),
+    "dokumentbeskrivelse": ("arkivstruktur/registrering/", "sakarkiv/journalpost/"),
+    "dokumentobjekt": ("arkivstruktur/dokumentbeskrivelse/",),
+}
+
+_METADATA: dict[str, tuple[str, ...]] = {
+    "saksmappe": ("saksstatus", "dokumentmedium"),
+    "journalpost": ("journalposttype", "journalstatus"),
+    "korrespondansepartperson": ("korrespondanseparttype",),
+    "dokumentbeskrivelse": ("dokumenttype", "dokumentstatus", "tilknyttetregistreringsom"),
+    "dokumentobjekt": ("format", "variantformat"),
+}
+
+
+def _link(href: str, templated: bool = False) -> dict[str, Any]:
+    return {"href": href, "templated": True} if templated else {"href": href}
+
+
+def _sorted(links: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return dict(sorted(links.items()))
+
+
+@dataclass(frozen=True)
+class Hrefs:
+    """Builds hrefs for one request (absolute, from the address the client used)."""
+
+    api: str  # e.g. http://127.0.0.1:8702/noark5v5/api
+
+    def entity(self, kind: str, system_id: str) -> str:
+        return f"{self.api}/{KINDS[kind].package}/{kind}/{system_id}/"
+
+    def file(self, system_id: str) -> str:
+        return f"{self.api}/arkivstruktur/dokumentobjekt/{system_id}/referanseFil/"
+
+    def root(self) -> dict[str, Any]:
+        return {"_links": _sorted({
+            "self": _link(f"{self.api}/"),
+            REL + "arkivstruktur/": _link(f"{self.api}/arkivstruktur/"),
+            REL + "sakarkiv/": _link(f"{self.api}/sakarkiv/"),
+            REL + "admin/system/": _link(f"{self.api}/admin/system/"),
+            REL + "login/rfc7617/": _link(f"{self.api}/login/rfc7617/"),
+        })}
+
+    def package(self, package: str) -> dict[str, Any]:
+        lists = {"arkivstruktur": ("arkiv", "arkivdel", "mappe", "registrering", "korrespondansepart",
+                                   "dokumentbeskrivelse", "dokumentobjekt"),
+                 "sakarkiv": ("saksmappe", "journalpost")}[package]
+        links = {"self": _link(f"{self.api}/{package}/")}
+        for name in lists:
+            links[f"{REL}{package}/{name}/"] = _link(f"{self.api}/{package}/{name}/{QUERY_TEMPLATE}", True)
+        if package == "arkivstruktur":
+            links[REL + "arkivstruktur/ny-arkiv/"] = _link(f"{self.api}/arkivstruktur/ny-arkiv/")
+        return {"_links": _sorted(links)}
+
+    def metadata_links(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {f"{REL}metadata/{name}/": _link(f"{self.api}/metadata/{name}/")
+                for name in _METADATA.get(kind, ())}
+
+    def entity_links(self, kind: str, system_id: str, parent: tuple[str, str] | None,
+                     has_file: bool = False) -> dict[str, dict[str, Any]]:
+        me = self.entity(kind, system_id)
+        links = {"self": _link(me), REL + KINDS[kind].entity_rel: _link(me)}
+        if parent is not None:
+            parent_href = self.entity(*parent)
+            for rel in _PARENT_RELS.get(kind, ()):
+                links[REL + rel] = _link(parent_href)
+        for package, name in CHILD_LISTS.get(kind, ()):
+            links[f"{REL}{package}/{name}/"] = _link(f"{me}{name}/{QUERY_TEMPLATE}", True)
+        for package, child in NEW_CHILDREN.get(kind, ()):
+            links[f"{REL}{package}/ny-{child}/"] = _link(f"{me}ny-{child}/")
+        if kind == "dokumentbeskrivelse":
+            links[REL + "arkivstruktur/fil/"] = _link(f"{me}fil/")
+        if kind == "dokumentobjekt":
+            links[REL + "arkivstruktur/fil/"] = _link(self.file(system_id))
+        links.update(self.metadata_links(kind))
+        return _sorted(links)
+
+    def list_links(self, self_href: str, list_rel: str | None,
+                   next_href: str | None) -> dict[str, dict[str, Any]]:
+        links = {"self": _link(self_href)}
+        if list_rel:
+            links[REL + list_rel] = _link(self_href)
+        if next_href:
+            links["next"] = _link(next_href)
+        return _sorted(links)
