@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.dfo.config import DfoConfig
@@ -34,6 +35,17 @@ PORTS = {
     "noark5": 8702,
     "rt": 8703,
     "smtp": 8725,
+}
+
+
+# Embedded defaults: the local sandboxes and servers the demo stack starts.
+_CONNECTOR_DEFAULTS: dict[str, Callable[[], BaseModel]] = {
+    "dfo": lambda: DfoConfig(base_url=f"http://127.0.0.1:{PORTS['dfo']}", api_key=SecretStr("sandbox-dfo-key")),
+    "n5ws": lambda: N5wsConfig(base_url=f"http://127.0.0.1:{PORTS['noark5']}/noark5v5", username="hub",
+                               password=SecretStr("sandbox-n5ws-password")),
+    "rt": lambda: RtConfig(base_url=f"http://127.0.0.1:{PORTS['rt']}", token_file=ROOT / "var" / "rt" / "hub-token"),
+    "smtp": lambda: SmtpConfig(base_url=f"smtp://127.0.0.1:{PORTS['smtp']}",
+                               from_address="tjenesteplattform@oslomet.no"),
 }
 
 
@@ -78,15 +90,22 @@ class Settings(BaseSettings):
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
 
-    dfo: DfoConfig = Field(default_factory=lambda: DfoConfig(
-        base_url=f"http://127.0.0.1:{PORTS['dfo']}", api_key=SecretStr("sandbox-dfo-key")))
-    n5ws: N5wsConfig = Field(default_factory=lambda: N5wsConfig(
-        base_url=f"http://127.0.0.1:{PORTS['noark5']}/noark5v5", username="hub",
-        password=SecretStr("sandbox-n5ws-password")))
-    rt: RtConfig = Field(default_factory=lambda: RtConfig(
-        base_url=f"http://127.0.0.1:{PORTS['rt']}", token_file=ROOT / "var" / "rt" / "hub-token"))
-    smtp: SmtpConfig = Field(default_factory=lambda: SmtpConfig(
-        base_url=f"smtp://127.0.0.1:{PORTS['smtp']}", from_address="tjenesteplattform@oslomet.no"))
+    dfo: DfoConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["dfo"]())
+    n5ws: N5wsConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["n5ws"]())
+    rt: RtConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["rt"]())
+    smtp: SmtpConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["smtp"]())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_connector_defaults(cls, data: Any) -> Any:
+        """``HUB_RT__BASE_URL=...`` alone keeps the other RT defaults (token file, queues...)."""
+        if not isinstance(data, dict):
+            return data
+        for name, factory in _CONNECTOR_DEFAULTS.items():
+            given = data.get(name)
+            if isinstance(given, dict):
+                data[name] = {**factory().model_dump(exclude_unset=False), **given}
+        return data
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,0 +1,61 @@
+"""Onboarding of a new employee (onboarde nyansatte), started by HR's new-hire event.
+
+HR (DFØ) reports a hire → this flow, run once per employee:
+
+1. fetch the employee from HR and validate the data;
+2. ensure the personnel file (Personalmappe) in the archive;
+3. journal a welcome letter (PDF) to the new employee;
+4. ensure the tickets "Create user account" and "Deliver laptop", due on the start date;
+5. allocate a free laptop to the employee;
+6. e-mail the manager.
+
+Every step is recorded in the ledger; a re-run or a repeated event creates nothing new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from prefect import flow
+
+from flows.onboarding_steps import (
+    allocate_laptop,
+    email_manager,
+    ensure_onboarding_tickets,
+    ensure_personnel_file,
+    fetch_employee,
+    journal_welcome_letter,
+    publish_summary,
+    validate_hire,
+)
+from hub.flowkit import work_item
+from hub.wiring import get_ledger
+
+__all__ = ["onboarding"]
+
+
+async def _requested_at(event_id: str | None) -> datetime | None:
+    """Lead time counts from when HR's event reached the hub."""
+    if not event_id:
+        return None
+    event = await asyncio.to_thread(get_ledger().get_event, event_id)
+    return event.received_at if event else None
+
+
+@flow(name="onboarding", flow_run_name="onboarding-{employee_id}", log_prints=False)
+async def onboarding(employee_id: str, event_id: str | None = None) -> str:
+    """Onboard one new employee reported by HR (DFØ)."""
+    async with work_item("onboarding", employee_id, title=f"Onboarding of DFØ employee {employee_id}",
+                         requested_at=await _requested_at(event_id)) as run:
+        if run.already_done:
+            return "already onboarded; nothing new written"
+        employee = await fetch_employee(run, employee_id)
+        hire = await validate_hire(run, employee)
+        case_file = await ensure_personnel_file(run, hire)
+        await journal_welcome_letter(run, hire, case_file)
+        tickets = await ensure_onboarding_tickets(run, hire)
+        laptop = await allocate_laptop(run, hire, tickets)
+        await email_manager(run, hire, case_file, tickets, laptop)
+        await publish_summary(run, hire)
+    return "onboarded"

@@ -1,0 +1,64 @@
+"""Daily catch-up: a safety net under the event-driven onboarding.
+
+Events can be lost upstream (a queue purged, a consumer down for days). Every morning this
+flow re-reads HR's employees and, for everyone starting within the next
+``HUB_ONBOARDING__CATCHUP_DAYS`` (14) days who is not onboarded yet, puts a synthetic event
+in the inbox and hands it to Prefect like any other. Already onboarded hires are skipped;
+repeated catch-ups on the same day start nothing twice (the inbox deduplicates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+
+from hub.dispatch import Dispatcher
+from hub.ledger import ItemState
+from hub.settings import get_settings
+from hub.wiring import build_hr, get_ledger
+
+__all__ = ["onboarding_catchup"]
+
+
+@flow(name="onboarding-catchup", log_prints=False)
+async def onboarding_catchup(days: int | None = None) -> dict[str, int]:
+    """Dispatch onboarding for every hire starting soon who has not been onboarded."""
+    settings = get_settings()
+    ledger = get_ledger(settings)
+    horizon = days or settings.onboarding.catchup_days
+    today = datetime.now(settings.tz).date()
+    until = today + timedelta(days=horizon)
+    dispatcher = Dispatcher(ledger, tz=settings.tz, start_hour=settings.onboarding.start_hour,
+                            deployment_overrides={"onboarding/onboarding": settings.onboarding.deployment})
+    logger = get_run_logger()
+    counts = {"starting_soon": 0, "already_done": 0, "dispatched": 0}
+    rows: list[dict[str, str]] = []
+    hr = build_hr(settings)
+    try:
+        async for employee in hr.list_employees():
+            if employee.start_date is None or not today <= employee.start_date <= until:
+                continue
+            counts["starting_soon"] += 1
+            item = await asyncio.to_thread(ledger.get_item, "onboarding", employee.id)
+            if item is not None and item.state == ItemState.DONE:
+                counts["already_done"] += 1
+                continue
+            event, _ = await asyncio.to_thread(
+                ledger.record_event, source="catchup", kind="dfo:ansatte", subject_id=employee.id,
+                dedupe_key=f"catchup:dfo:ansatte:{employee.id}:{today.isoformat()}",
+                payload={"id": employee.id, "uri": "dfo:ansatte", "found_by": "daily catch-up"},
+                valid_after=None)
+            run_id = event.flow_run_id or await dispatcher.dispatch(event)
+            counts["dispatched"] += 1
+            rows.append({"employee": employee.id, "starts": employee.start_date.isoformat(),
+                         "state before": item.state if item else "never seen", "flow run": run_id or "-"})
+    finally:
+        await hr.aclose()
+    logger.info("catch-up %s..%s: %s", today, until, counts)
+    await acreate_table_artifact(key="onboarding-catchup", table=rows or [{"employee": "-", "starts": "-",
+                                 "state before": "nothing to catch up", "flow run": "-"}],
+                                 description=f"Hires starting {today}..{until} not yet onboarded")
+    return counts

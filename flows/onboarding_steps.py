@@ -1,0 +1,175 @@
+"""The steps of onboarding, one Prefect task each, each recorded in the ledger.
+
+Every write is idempotent: it looks up by external key first (the archive's
+``virksomhetsspesifikkeMetadata``, RT's ``ExternalRef``), so a retried or replayed step
+finds its record instead of writing a second one. E-mails and ticket comments, which no
+target can deduplicate, are guarded by the ledger.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.asyncio import concurrency
+
+from hub.errors import InvalidInput, NotFound
+from hub.flowkit import Run, transient_only
+from hub.ports.archive import CaseFile
+from hub.ports.hr import Employee
+from hub.ports.ticketing import Asset, Ticket
+from hub.privacy import is_valid_fnr
+from hub.settings import OSLO
+from mappings.dfo_to_noark import personnel_case_file, welcome_letter_entry, welcome_letter_pdf
+from mappings.dfo_to_rt import account_ticket, laptop_holder, laptop_ticket
+from mappings.hire import Hire
+from mappings.onboarding_mail import manager_mail
+
+__all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_welcome_letter",
+           "ensure_onboarding_tickets", "allocate_laptop", "email_manager", "publish_summary"]
+
+RT_LIMIT = "request-tracker"  # global concurrency limit: RT is slow, never hammer it
+STEP = dict(retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
+            cache_policy=NO_CACHE, log_prints=False)
+
+
+@task(name="fetch employee", **STEP)
+async def fetch_employee(run: Run, employee_id: str) -> Employee:
+    async with run.step("fetch_employee"):
+        return await run.ports.hr.get_employee(employee_id)
+
+
+@task(name="validate hire", **STEP)
+async def validate_hire(run: Run, employee: Employee) -> Hire:
+    """Check HR's data is complete enough to onboard, and read position, unit and manager."""
+    async with run.step("validate"):
+        problems = []
+        if employee.start_date is None:
+            problems.append("no start date (startdato)")
+        if not (employee.email or employee.username):
+            problems.append("neither e-mail nor username (brukerident)")
+        if employee.end_date and employee.start_date and employee.end_date < employee.start_date:
+            problems.append("end date before start date")
+        if employee.national_id is not None and not is_valid_fnr(employee.national_id.get_secret_value()):
+            problems.append("the fødselsnummer fails its check digits")
+        if not employee.org_unit_id:
+            problems.append("no organisational unit (organisasjonId)")
+        if problems:
+            raise InvalidInput(f"HR data for employee {employee.id} is incomplete: " + "; ".join(problems),
+                               system="hr", hint="Correct the employee in DFØ, then replay the item.")
+        hr = run.ports.hr
+        position = None
+        if employee.position_id:
+            try:
+                position = await hr.get_position(employee.position_id)
+            except NotFound:
+                position = None  # the title from the employee record is enough
+        unit = await hr.get_org_unit(employee.org_unit_id or "")
+        manager = await _manager_of(run, employee, unit.manager_id, unit.parent_id)
+        if manager is None or not manager.email:
+            raise InvalidInput(f"unit {unit.id} ({unit.name}) has no manager with an e-mail in HR",
+                               system="hr", hint="Register the unit's leader in DFØ, then replay the item.")
+        return Hire(employee=employee, position=position, unit=unit, manager=manager)
+
+
+async def _manager_of(run: Run, employee: Employee, manager_id: str | None,
+                      parent_id: str | None) -> Employee | None:
+    """The unit's leader; for a hire who leads the unit, the parent unit's leader."""
+    if manager_id and manager_id != employee.id:
+        return await run.ports.hr.get_employee(manager_id)
+    if parent_id:
+        parent = await run.ports.hr.get_org_unit(parent_id)
+        return await _manager_of(run, employee, parent.manager_id, parent.parent_id)
+    return None
+
+
+@task(name="ensure personnel file", **STEP)
+async def ensure_personnel_file(run: Run, hire: Hire) -> CaseFile:
+    async with run.step("ensure_personnel_file"):
+        new = personnel_case_file(hire, series=run.settings.onboarding.archive_series)
+        case_file = await run.ports.archive.ensure_case_file(new)
+        run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id,
+                     url=case_file.url)
+        return case_file
+
+
+@task(name="journal welcome letter", **STEP)
+async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> None:
+    async with run.step("journal_welcome_letter"):
+        # The letter is dated by the request, so a re-run produces the same bytes.
+        letter_date = run.item.requested_at.astimezone(OSLO)
+        pdf = welcome_letter_pdf(hire, date=letter_date, hr_contact=run.settings.onboarding.hr_contact)
+        entry = await run.ports.archive.ensure_journal_entry(
+            case_file, welcome_letter_entry(hire, pdf, date=letter_date))
+        run.remember("welcome_letter", system="archive", kind="journal_entry", ref=entry.system_id,
+                     url=entry.url)
+
+
+@task(name="ensure tickets", **STEP)
+async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
+    cfg = run.settings.onboarding
+    async with run.step("ensure_tickets"), concurrency(RT_LIMIT, occupy=1):
+        tickets = {
+            "ticket_account": await run.ports.ticketing.ensure_ticket(account_ticket(hire, queue=cfg.account_queue)),
+            "ticket_laptop": await run.ports.ticketing.ensure_ticket(laptop_ticket(hire, queue=cfg.equipment_queue)),
+        }
+        for name, ticket in tickets.items():
+            run.remember(name, system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url)
+        return tickets
+
+
+@task(name="allocate laptop", **STEP)
+async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> Asset | None:
+    ticketing = run.ports.ticketing
+    async with run.step("allocate_laptop"), concurrency(RT_LIMIT, occupy=1):
+        holder, ref = laptop_holder(hire)
+        asset = await ticketing.allocate_asset(run.settings.onboarding.laptop_catalog, holder=holder,
+                                               external_ref=ref)
+        laptop_ticket_id = tickets["ticket_laptop"].id
+        if asset is None:
+            if run.ref("laptop_note") is None:
+                await ticketing.comment(laptop_ticket_id, "No free laptop in the catalog right now: "
+                                                          "allocate one by hand and set HeldBy.")
+                run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
+                run.manual_step("no free laptop: IT allocates one by hand")
+            return None
+        run.remember("laptop", system="ticketing", kind="asset", ref=asset.id, url=asset.url)
+        if run.ref("laptop_note") is None:
+            await ticketing.comment(laptop_ticket_id, f"Allocated laptop {asset.name}"
+                                                      f"{f' ({asset.model})' if asset.model else ''}, "
+                                                      f"held by {holder}.")
+            run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
+        return asset
+
+
+@task(name="e-mail manager", **STEP)
+async def email_manager(run: Run, hire: Hire, case_file: CaseFile, tickets: dict[str, Ticket],
+                        laptop: Asset | None) -> None:
+    if run.step_done("email_manager"):
+        return  # sent already; an e-mail cannot be taken back or deduplicated by the receiver
+    async with run.step("email_manager"):
+        mail = manager_mail(hire, tickets={"Create user account": _ticket_ref(tickets["ticket_account"]),
+                                           "Deliver laptop": _ticket_ref(tickets["ticket_laptop"])},
+                            laptop=laptop.name if laptop else None, case_number=case_file.case_number)
+        message_id = await run.ports.mail.send(mail)
+        run.remember("manager_email", system="mail", kind="message", ref=message_id)
+
+
+def _ticket_ref(ticket: Ticket) -> str:
+    return ticket.url or f"#{ticket.id}"
+
+
+@task(name="publish summary", cache_policy=NO_CACHE)
+async def publish_summary(run: Run, hire: Hire) -> None:
+    """A markdown artifact for operators: what was written where (no personal numbers)."""
+    refs = run.ledger.item(run.item.id).refs
+    rows = "\n".join(f"| {r.name} | {r.system} | {f'[{r.ref}]({r.url})' if r.url else r.ref} |" for r in refs)
+    notes = "\n".join(f"- {n}" for n in run.notes) or "- none"
+    await acreate_markdown_artifact(
+        key=f"onboarding-{hire.employee.id}",
+        description=f"Onboarding of DFØ employee {hire.employee.id}",
+        markdown=(f"# Onboarding of {hire.employee.full_name}\n\n"
+                  f"Starts **{hire.start}** as {hire.title} at {hire.unit_name}.\n\n"
+                  f"| record | system | reference |\n|---|---|---|\n{rows}\n\n"
+                  f"**Manual steps:**\n{notes}\n"),
+    )

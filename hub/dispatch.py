@@ -1,0 +1,115 @@
+"""Hand inbox events to Prefect: one deployment run per event, exactly once.
+
+Each event becomes ``run_deployment(name, parameters, idempotency_key=<event's dedupe
+key>, scheduled_time=...)``. Prefect returns the *same* flow run for the same key, so a
+sweeper that re-dispatches an event whose first hand-over was lost (the Prefect server was
+down, the process died between creating the run and noting it) can never start a second
+run. A ``gyldigEtter`` (valid after) in the future is scheduled for that day at
+``start_hour`` Europe/Oslo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.ledger import EventState, InboxEvent, Ledger
+from hub.privacy import mask
+
+__all__ = ["Route", "Dispatcher", "scheduled_start", "ROUTES"]
+
+log = logging.getLogger("hub.dispatch")
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which deployment an event kind starts, and with which parameters (never personal data)."""
+
+    deployment: str
+    parameters: Callable[[InboxEvent], dict[str, Any]]
+
+
+ROUTES: dict[str, Route | str] = {
+    "dfo:ansatte": Route("onboarding/onboarding",
+                         lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}),
+    # A position change says nothing about who starts; no service acts on it yet.
+    "dfo:stillinger": "position changes (dfo:stillinger) are recorded but no service acts on them yet",
+}
+
+
+def scheduled_start(valid_after: date | None, tz: ZoneInfo, start_hour: int,
+                    now: datetime | None = None) -> datetime | None:
+    """When to run: ``None`` (now) unless ``valid_after`` is a later day in Oslo."""
+    if valid_after is None:
+        return None
+    today = (now or datetime.now(tz)).astimezone(tz).date()
+    if valid_after <= today:
+        return None
+    return datetime.combine(valid_after, time(hour=start_hour), tzinfo=tz)
+
+
+class Dispatcher:
+    def __init__(self, ledger: Ledger, *, tz: ZoneInfo, start_hour: int = 6,
+                 routes: dict[str, Route | str] | None = None,
+                 deployment_overrides: dict[str, str] | None = None) -> None:
+        self.ledger = ledger
+        self.tz = tz
+        self.start_hour = start_hour
+        self.routes = routes if routes is not None else ROUTES
+        self.overrides = deployment_overrides or {}
+        self._lock = asyncio.Lock()
+
+    async def dispatch(self, event: InboxEvent) -> str | None:
+        """Create (or find) the flow run for ``event``; return its id, or None if not now."""
+        route = self.routes.get(event.kind)
+        if route is None or isinstance(route, str):
+            reason = route or f"no service handles events of kind {event.kind!r}"
+            self.ledger.mark_ignored(event.id, reason)
+            log.info("event %s (%s) ignored: %s", event.id, event.kind, reason)
+            return None
+        when = scheduled_start(event.valid_after, self.tz, self.start_hour)
+        deployment = self.overrides.get(route.deployment, route.deployment)
+        try:
+            flow_run_id = await self._create_run(deployment, route.parameters(event),
+                                                 key=f"{event.dedupe_key}", when=when)
+        except Exception as exc:  # Prefect unreachable or refusing: keep it, retry later
+            retry_in = timedelta(seconds=min(300, 2 ** min(event.dispatch_attempts + 1, 8)))
+            self.ledger.mark_dispatch_failed(event.id, f"{exc.__class__.__name__}: {exc}", retry_in)
+            log.warning("event %s kept in the inbox: Prefect did not take it (%s); the sweeper "
+                        "retries in %ss. Check that the Prefect server is up (hub status).",
+                        event.id, mask(str(exc))[:200], int(retry_in.total_seconds()))
+            return None
+        self.ledger.mark_dispatched(event.id, flow_run_id, when)
+        if when:
+            log.info("event %s → %s run %s scheduled for %s", event.id, deployment, flow_run_id,
+                     when.isoformat())
+        else:
+            log.info("event %s → %s run %s", event.id, deployment, flow_run_id)
+        return flow_run_id
+
+    async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
+                          when: datetime | None) -> str:
+        from prefect.deployments import run_deployment
+
+        flow_run = await run_deployment(deployment, parameters=parameters, timeout=0,
+                                        idempotency_key=key, scheduled_time=when, as_subflow=False,
+                                        tags=["hub-intake"])
+        return str(flow_run.id)
+
+    async def sweep(self, older_than: timedelta) -> int:
+        """Re-dispatch events that never reached Prefect. Returns how many were handed over."""
+        async with self._lock:
+            handed = 0
+            for event in self.ledger.undispatched(older_than=older_than):
+                if event.state != EventState.RECEIVED:
+                    continue
+                if await self.dispatch(event):
+                    handed += 1
+            if handed:
+                log.info("sweeper handed %d waiting event(s) to Prefect", handed)
+            return handed

@@ -1,0 +1,161 @@
+"""What every service flow stands on: its work item in the ledger, its steps, its errors.
+
+A flow opens its work item with :func:`work_item` and runs its steps inside
+``run.step(name)``. The ledger then holds, per item and per step, the state, the attempts,
+the timestamps and the last error; the Prefect UI shows the same steps as task runs.
+
+- An item already ``done`` is not redone: the flow returns at once (exactly once).
+- Two runs for the same item never work at the same time: the second waits for the
+  first's lease (the ledger's ``claim``), then sees the result.
+- A :class:`~hub.errors.PermanentError` marks the item ``failed`` — a dead letter with a
+  reason a person can act on; the Prefect run fails with the same message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+from prefect.tasks import Task
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
+
+from hub.errors import HubError, TransientError
+from hub.ledger import ItemState, Ledger, StepState, WorkItem
+from hub.privacy import mask
+from hub.settings import Settings, get_settings
+from hub.wiring import Connectors, connect, get_ledger
+
+__all__ = ["Run", "work_item", "transient_only", "ItemBusy"]
+
+log = logging.getLogger("hub.flow")
+
+LEASE = timedelta(minutes=15)
+
+
+class ItemBusy(TransientError):
+    default_hint = "Another run is working on this item; it will be picked up when that one ends."
+
+
+def transient_only(task: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
+    """Prefect ``retry_condition_fn``: retry a step only when its error is transient."""
+    try:
+        state.result()
+    except TransientError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else None
+
+
+class Run:
+    """One flow run's handle on its work item.
+
+    A plain class on purpose: Prefect walks dataclass task arguments looking for futures.
+    """
+
+    def __init__(self, *, ledger: Ledger, item: WorkItem, settings: Settings, ports: Connectors) -> None:
+        self.ledger = ledger
+        self.item = item
+        self.settings = settings
+        self.ports = ports
+        self.already_done = False
+        self.waiting_reason: str | None = None
+        self.notes: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def step(self, name: str) -> AsyncIterator[None]:
+        """Record one step: running → done, or failed with its reason."""
+        await asyncio.to_thread(self.ledger.start_step, self.item.id, name)
+        try:
+            yield
+        except BaseException as exc:
+            await asyncio.to_thread(self.ledger.end_step, self.item.id, name, StepState.FAILED,
+                                    error=_describe(exc))
+            raise
+        await asyncio.to_thread(self.ledger.end_step, self.item.id, name, StepState.DONE)
+
+    def step_done(self, name: str) -> bool:
+        step = self.ledger.step(self.item.id, name)
+        return step is not None and step.state == StepState.DONE
+
+    def ref(self, name: str) -> str | None:
+        found = self.ledger.get_ref(self.item.id, name)
+        return found.ref if found else None
+
+    def remember(self, name: str, *, system: str, kind: str, ref: str, url: str | None = None) -> None:
+        self.ledger.add_ref(self.item.id, name, system=system, kind=kind, ref=ref, url=url)
+
+    def wait_for(self, reason: str) -> None:
+        """End this run with the item ``waiting`` (not failed) for something outside the hub."""
+        self.waiting_reason = reason
+
+    def manual_step(self, note: str) -> None:
+        """A person has to do something the service could not (counts against automation)."""
+        self.ledger.count_manual_step(self.item.id)
+        self.notes.append(note)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, HubError):
+        return str(exc)
+    return mask(f"unexpected {exc.__class__.__name__}: {exc}")
+
+
+async def _claim(ledger: Ledger, item: WorkItem, owner: str, wait: float) -> WorkItem:
+    deadline = asyncio.get_running_loop().time() + wait
+    while not ledger.claim(item.id, owner, LEASE):
+        if asyncio.get_running_loop().time() > deadline:
+            raise ItemBusy(f"work item {item.service}/{item.source_key} is held by another run")
+        await asyncio.sleep(0.5)
+    return ledger.item(item.id)
+
+
+@contextlib.asynccontextmanager
+async def work_item(service: str, source_key: str, *, title: str,
+                    requested_at: datetime | None = None,
+                    wait_for_lease: float = 120.0) -> AsyncIterator[Run]:
+    settings = get_settings()
+    ledger = get_ledger(settings)
+    item = await asyncio.to_thread(ledger.ensure_item, service, source_key, title=title,
+                                   requested_at=requested_at)
+    owner = _flow_run_id() or f"local-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    item = await _claim(ledger, item, owner, wait_for_lease)
+    try:
+        async with connect(settings) as ports:
+            run = Run(ledger=ledger, item=item, settings=settings, ports=ports)
+            if item.state == ItemState.DONE:
+                run.already_done = True
+                log.info("%s %s is already done; nothing to do", service, source_key)
+                yield run
+                return
+            await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id())
+            try:
+                yield run
+            except HubError as exc:
+                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
+                                        error=str(exc), error_kind=exc.kind)
+                log.error("%s %s failed: %s", service, source_key, exc)
+                raise
+            except BaseException as exc:
+                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
+                                        error=_describe(exc), error_kind="crash")
+                raise
+            if run.waiting_reason:
+                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.WAITING,
+                                        error=run.waiting_reason, error_kind="waiting")
+            else:
+                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.DONE)
+    finally:
+        await asyncio.to_thread(ledger.release, item.id, owner)

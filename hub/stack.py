@@ -1,0 +1,226 @@
+"""The whole local stack, started the same way by the demo, the tests and the benchmarks.
+
+Parts, each on 127.0.0.1 with its log in ``<home>/logs``:
+
+- Prefect server (SQLite in ``<home>/prefect``) — orchestration and the UI;
+- the hub runner (``python -m deployments.serve``) — executes every deployment;
+- the intake receiver (``python -m hub.intake``) — HR events in;
+- sandboxes for DFØ (HR) and the Noark 5 archive core; an SMTP sink (aiosmtpd);
+- a real Request Tracker 5 instance (Debian's package), created from a cached template.
+
+Ports come from :data:`hub.settings.PORTS` for the demo, or are picked free for tests.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hub.procs import ROOT, Proc, free_port, python_module, start, wait_http, wait_tcp
+from hub.settings import PORTS
+
+__all__ = ["Stack", "StackPorts"]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StackPorts:
+    prefect: int
+    intake: int
+    dfo: int
+    noark5: int
+    rt: int
+    smtp: int
+
+    @classmethod
+    def defaults(cls) -> StackPorts:
+        return cls(**{name: PORTS[name] for name in ("prefect", "intake", "dfo", "noark5", "rt", "smtp")})
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        return cls(prefect=free_port(), intake=free_port(), dfo=free_port(), noark5=free_port(),
+                   rt=free_port(), smtp=free_port())
+
+
+@dataclass
+class Stack:
+    home: Path
+    ports: StackPorts = field(default_factory=StackPorts.defaults)
+    secrets: dict[str, str] = field(default_factory=lambda: {
+        "hmac": "sandbox-hmac-secret", "dfo_key": "sandbox-dfo-key", "n5ws_password": "sandbox-n5ws-password"})
+    extra_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    # ---- addresses ---------------------------------------------------------------------
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def prefect_api(self) -> str:
+        return f"http://127.0.0.1:{self.ports.prefect}/api"
+
+    @property
+    def prefect_ui(self) -> str:
+        return f"http://127.0.0.1:{self.ports.prefect}"
+
+    @property
+    def intake_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.intake}"
+
+    @property
+    def dfo_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.dfo}"
+
+    @property
+    def noark5_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.noark5}/noark5v5"
+
+    @property
+    def rt_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rt}"
+
+    @property
+    def maildir(self) -> Path:
+        return self.home / "mail"
+
+    @property
+    def rt_dir(self) -> Path:
+        return self.home / "rt"
+
+    def env(self) -> dict[str, str]:
+        """Environment for every hub process: where everything is, and Prefect's settings."""
+        env = {
+            "HUB_HOME": str(self.home),
+            "HUB_PREFECT_API_URL": self.prefect_api,
+            "HUB_INTAKE__PORT": str(self.ports.intake),
+            "HUB_INTAKE__HMAC_SECRET": self.secrets["hmac"],
+            "HUB_DFO__BASE_URL": self.dfo_url,
+            "HUB_DFO__API_KEY": self.secrets["dfo_key"],
+            "HUB_N5WS__BASE_URL": self.noark5_url,
+            "HUB_N5WS__PASSWORD": self.secrets["n5ws_password"],
+            "HUB_RT__BASE_URL": self.rt_url,
+            "HUB_RT__TOKEN_FILE": str(self.rt_dir / "hub-token"),
+            "HUB_SMTP__BASE_URL": f"smtp://127.0.0.1:{self.ports.smtp}",
+            "PREFECT_API_URL": self.prefect_api,
+            "PREFECT_HOME": str(self.home / "prefect"),
+            "PREFECT_LOGGING_SETTINGS_PATH": str(ROOT / "hub" / "logging.yml"),
+            "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(self.ports.prefect),
+            "PREFECT_UI_API_URL": self.prefect_api,
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL":
+                f"sqlite+aiosqlite:///{self.home / 'prefect' / 'prefect.db'}",
+            "PREFECT_API_SERVICES_LATE_RUNS_ENABLED": "true",
+            "DO_NOT_TRACK": "1",
+            "PYTHONPATH": str(ROOT),
+        }
+        env.update(self.extra_env)
+        return env
+
+    def apply_env(self) -> None:
+        """Make this process (a test session, the demo) talk to this stack."""
+        os.environ.update(self.env())
+        from hub.settings import get_settings
+
+        get_settings.cache_clear()
+
+    # ---- processes ---------------------------------------------------------------------
+
+    def _start(self, name: str, cmd: list[str], url: str | None = None) -> Proc:
+        proc = start(name, cmd, log_dir=self.logs, env=self.env(), url=url)
+        self.procs[name] = proc
+        return proc
+
+    def start_prefect(self) -> Proc:
+        (self.home / "prefect").mkdir(parents=True, exist_ok=True)
+        return self._start("prefect-server", [sys.executable, "-m", "prefect", "server", "start",
+                                              "--host", "127.0.0.1", "--port", str(self.ports.prefect)],
+                           url=self.prefect_ui)
+
+    def start_sandboxes(self) -> None:
+        data = self.home / "sandbox"
+        self._start("dfo", python_module("sandbox.dfo", "--port", str(self.ports.dfo),
+                                         "--data-dir", str(data / "dfo"), "--api-key", self.secrets["dfo_key"],
+                                         "--intake-url", f"{self.intake_url}/events/hr",
+                                         "--hmac-secret", self.secrets["hmac"]), url=self.dfo_url)
+        self._start("noark5", python_module("sandbox.noark5", "--port", str(self.ports.noark5),
+                                            "--data-dir", str(data / "noark5"), "--username", "hub",
+                                            "--password", self.secrets["n5ws_password"]), url=self.noark5_url)
+        self._start("smtp", python_module("sandbox.smtp", "--port", str(self.ports.smtp),
+                                          "--maildir", str(self.maildir)))
+
+    def start_rt(self, progress: Progress = print) -> Proc:
+        from sandbox.rt import instance as rt
+
+        rt.ensure_packages()
+        progress("Request Tracker: preparing an isolated instance (first time: ~1 minute)")
+        inst = rt.create(self.rt_dir, self.ports.rt)
+        proc = rt.start(inst, log_dir=self.logs)
+        self.procs["rt"] = proc
+        return proc
+
+    def start_hub(self) -> None:
+        self._start("intake", python_module("hub.intake"), url=self.intake_url)
+        self._start("runner", python_module("deployments.serve"))
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        wait_http(f"{self.prefect_api}/health", timeout, proc=self.procs["prefect-server"],
+                  ok=lambda r: r.status_code == 200)
+        for name in ("dfo", "noark5"):
+            if name in self.procs:
+                wait_http(f"{self.procs[name].url}/_sandbox/faults", timeout, proc=self.procs[name])
+        if "smtp" in self.procs:
+            wait_tcp(self.ports.smtp, timeout)
+        if "intake" in self.procs:
+            wait_http(f"{self.intake_url}/health", timeout, proc=self.procs["intake"],
+                      ok=lambda r: r.status_code == 200)
+
+    def wait_runner(self, timeout: float = 90.0) -> None:
+        """Wait until the runner has registered the deployments."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        proc = self.procs["runner"]
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                raise RuntimeError(f"the runner exited; see {proc.log_path}:\n{proc.tail()}")
+            if "hub runner: serving" in proc.tail(200):
+                r = httpx.post(f"{self.prefect_api}/deployments/filter", json={"limit": 50}, timeout=5)
+                if r.status_code == 200 and r.json():
+                    return
+            time.sleep(0.3)
+        raise TimeoutError(f"the runner did not register deployments in {timeout:.0f}s; see {proc.log_path}")
+
+    def start_all(self, progress: Progress = print, *, with_rt: bool = True) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        progress("starting the Prefect server, the sandboxes (DFØ, Noark 5) and the SMTP sink")
+        self.start_prefect()
+        self.start_sandboxes()
+        if with_rt:
+            self.start_rt(progress)
+        progress("waiting for the Prefect server to be healthy")
+        self.wait_ready()
+        self.apply_env()
+        progress("starting the intake receiver and the hub runner (deployments)")
+        self.start_hub()
+        self.wait_ready()
+        self.wait_runner()
+        progress("stack ready")
+
+    def stop_all(self) -> None:
+        for name in ("runner", "intake", "rt", "smtp", "noark5", "dfo", "prefect-server"):
+            proc = self.procs.pop(name, None)
+            if proc is not None:
+                proc.stop()
+        for proc in self.procs.values():
+            proc.stop()
+        self.procs.clear()

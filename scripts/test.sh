@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, then lint, types and pytest (unit,
+# connector, end-to-end on the real stack). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HUB_WITH_BROWSER=1 bash scripts/bootstrap.sh
+echo "[test] ruff"
+.venv/bin/ruff check hub connectors mappings flows deployments sandbox tests bench
+echo "[test] mypy (strict on connectors/ and mappings/)"
+.venv/bin/mypy connectors mappings
+echo "[test] pytest"
+exec .venv/bin/python -m pytest "$@"

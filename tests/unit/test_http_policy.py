@@ -1,0 +1,124 @@
+"""The HTTP policy: which failures are retried, how long, and what leaves the client.
+
+These tests inject an ``httpx.MockTransport`` (no patching) to script exact server
+behaviour; the connector suites repeat the important cases against real sandboxes.
+"""
+
+import time
+
+import httpx
+import pytest
+
+from hub.errors import ConfigError, Conflict, InvalidInput, NotFound, PermanentError, TransientError
+from hub.http import ApiClient, RetryPolicy, parse_retry_after, translate_exception
+
+FAST = RetryPolicy(max_attempts=4, max_total_seconds=5, initial_wait=0.01, max_wait=0.05)
+
+
+def scripted(*responses: int | Exception, headers: dict[str, str] | None = None):
+    calls: list[httpx.Request] = []
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        item = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(item, Exception):
+            raise item
+        return httpx.Response(item, json={"message": f"status {item}"}, headers=headers or {})
+
+    return httpx.MockTransport(handler), calls
+
+
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+async def test_retryable_statuses_are_retried(status: int) -> None:
+    transport, calls = scripted(status, status, 200)
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        response = await client.request("GET", "/thing")
+    assert response.status_code == 200
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("status,error", [(400, InvalidInput), (401, ConfigError), (403, ConfigError),
+                                          (404, NotFound), (409, Conflict), (412, Conflict),
+                                          (422, InvalidInput), (500, PermanentError)])
+async def test_other_errors_are_never_retried(status: int, error: type[Exception]) -> None:
+    transport, calls = scripted(status, 200)
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        with pytest.raises(error) as info:
+            await client.request("POST", "/thing")
+    assert len(calls) == 1
+    assert info.value.status == status  # type: ignore[attr-defined]
+    assert f"status {status}" in str(info.value)
+
+
+async def test_connect_errors_and_timeouts_are_transient_and_bounded() -> None:
+    transport, calls = scripted(httpx.ConnectError("refused"))
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        with pytest.raises(TransientError) as info:
+            await client.request("GET", "/thing")
+    assert len(calls) == FAST.max_attempts
+    assert "cannot reach x" in str(info.value)
+    assert not isinstance(info.value, httpx.HTTPError)
+
+
+async def test_retry_after_is_honoured() -> None:
+    transport, calls = scripted(503, 200, headers={"Retry-After": "1"})
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        started = time.monotonic()
+        await client.request("GET", "/thing")
+    assert time.monotonic() - started >= 0.95
+    assert len(calls) == 2
+
+
+async def test_retry_after_beyond_budget_gives_up_at_once() -> None:
+    transport, calls = scripted(429, headers={"Retry-After": "3600"})
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        started = time.monotonic()
+        with pytest.raises(TransientError):
+            await client.request("GET", "/thing")
+    assert time.monotonic() - started < 1
+    assert len(calls) == 1
+
+
+async def test_ok_statuses_are_returned() -> None:
+    transport, _ = scripted(404)
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        response = await client.request("GET", "/thing", ok={404})
+    assert response.status_code == 404
+
+
+def test_retry_after_http_date() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+    assert parse_retry_after("garbage") is None
+    assert parse_retry_after("7") == 7.0
+
+
+@pytest.mark.parametrize("exc", [
+    httpx.ConnectError("x"), httpx.ReadTimeout("x"), httpx.ConnectTimeout("x"), httpx.PoolTimeout("x"),
+    httpx.WriteTimeout("x"), httpx.ReadError("x"), httpx.WriteError("x"), httpx.RemoteProtocolError("x"),
+    httpx.LocalProtocolError("x"), httpx.UnsupportedProtocol("x"), httpx.ProxyError("x"),
+    httpx.DecodingError("x"), httpx.TooManyRedirects("x"), httpx.InvalidURL("x"),
+    httpx.StreamConsumed(), httpx.ResponseNotRead(), httpx.RequestNotRead(), httpx.StreamClosed(),
+    ValueError("not json"),
+])
+def test_every_foreign_exception_is_translated(exc: Exception) -> None:
+    from hub.errors import HubError
+
+    assert isinstance(translate_exception("x", exc), HubError)
+
+
+def test_mapping_covers_every_httpx_exception_class() -> None:
+    """If httpx grows a new exception class, this test names it."""
+    from hub.errors import HubError
+
+    classes = [obj for obj in vars(httpx).values()
+               if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__.startswith("httpx")]
+    assert len(classes) > 20
+    for cls in classes:
+        if cls is httpx.HTTPStatusError:
+            continue
+        try:
+            instance = cls("x")
+        except TypeError:
+            continue
+        assert isinstance(translate_exception("x", instance), HubError), cls

@@ -1,0 +1,61 @@
+"""Fødselsnummer masking: shape-based, so typos are masked too; other numbers are kept."""
+
+import logging
+
+import pytest
+
+from hub.privacy import MASK, MaskingFilter, contains_fnr, is_valid_fnr, mask
+
+VALID_FNR = "15076500565"  # synthetic, valid check digits
+
+
+@pytest.mark.parametrize("text", [
+    "fnr 15076500565 in the middle",
+    "spaced 150765 00565 form",
+    "dotted 150765.00565 form",
+    "at the end:15076500565",
+    "D-nummer 41018012345",
+    "synthetic Tenor number 15876500565",
+])
+def test_masks_fnr_shapes(text: str) -> None:
+    masked = mask(text)
+    assert MASK in masked
+    assert "00565" not in masked and "12345" not in masked
+    assert contains_fnr(text)
+
+
+@pytest.mark.parametrize("text", [
+    "employee 10001 starts 2026-12-01",
+    "ticket 123456789012 is longer than 11 digits",
+    "a phone number 22 45 30 00",
+    "a date-like 11 digits that is not a date: 99999999999",
+])
+def test_keeps_other_numbers(text: str) -> None:
+    assert mask(text) == text
+    assert not contains_fnr(text)
+
+
+def test_validity_is_separate_from_masking() -> None:
+    assert is_valid_fnr(VALID_FNR)
+    assert not is_valid_fnr("15076500566")
+    assert contains_fnr("15076500566")  # a mistyped number is still personal data
+
+
+def test_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.privacy")
+    handler = logging.StreamHandler()
+    records: list[logging.LogRecord] = []
+    handler.emit = records.append  # type: ignore[method-assign]
+    handler.addFilter(MaskingFilter())
+    logger.addHandler(handler)
+    try:
+        logger.warning("employee %s has fnr %s", "10001", VALID_FNR)
+        try:
+            raise ValueError(f"bad {VALID_FNR}")
+        except ValueError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    text = " ".join(r.getMessage() + (r.exc_text or "") for r in records)
+    assert VALID_FNR not in text
+    assert "10001" in text and MASK in text
