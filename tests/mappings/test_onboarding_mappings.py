@@ -1,0 +1,65 @@
+"""Golden-file tests of the onboarding mappings (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+from pypdf import PdfReader
+
+from hub.privacy import contains_fnr
+from mappings.dfo_to_noark import personnel_case_file, welcome_letter_entry, welcome_letter_pdf
+from mappings.dfo_to_rt import account_ticket, laptop_holder, laptop_ticket
+from mappings.hire import Hire
+from mappings.onboarding_mail import manager_mail
+
+
+def test_personnel_case_file(golden, hire: Hire) -> None:
+    case = personnel_case_file(hire)
+    golden("personnel_case_file", case)
+    assert case.title == "Personalmappe – Åse Marie Østby-Ærø"
+    assert "Åse" not in case.public_title and "*****" in case.public_title
+    assert case.external_id == "dfo:ansatt:10007"
+
+
+def test_welcome_letter_entry(golden, hire: Hire, letter_date: datetime) -> None:
+    pdf = welcome_letter_pdf(hire, date=letter_date, hr_contact="hr@oslomet.no")
+    entry = welcome_letter_entry(hire, pdf, date=letter_date)
+    golden("welcome_letter_entry", entry)
+    assert entry.journal_type == "U"
+    assert [c.kind for c in entry.correspondents] == ["EM"]
+    assert entry.documents[0].role == "H" and entry.documents[0].content == pdf
+    assert "*****" in entry.public_title
+
+
+def test_welcome_letter_pdf_is_reproducible_and_readable(hire: Hire, letter_date: datetime) -> None:
+    first = welcome_letter_pdf(hire, date=letter_date, hr_contact="hr@oslomet.no")
+    second = welcome_letter_pdf(hire, date=letter_date, hr_contact="hr@oslomet.no")
+    assert first == second, "same letter, same bytes: a re-run must not look like a new document"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(first)).pages)
+    assert "Velkommen til OsloMet" in text and "Østby-Ærø" in text and "01.12.2026" in text
+    assert not contains_fnr(text)
+
+
+def test_tickets(golden, hire: Hire) -> None:
+    account = account_ticket(hire, queue="User accounts")
+    laptop = laptop_ticket(hire, queue="Equipment")
+    golden("ticket_account", account)
+    golden("ticket_laptop", laptop)
+    for ticket in (account, laptop):
+        assert ticket.due == hire.start
+        assert not contains_fnr(ticket.subject) and not contains_fnr(ticket.body)
+        assert "15076500565" not in ticket.body
+    assert account.external_ref != laptop.external_ref
+
+
+def test_laptop_allocation(hire: Hire) -> None:
+    assert laptop_holder(hire) == ("asmost@oslomet.no", "onboarding:10007:laptop-asset")
+
+
+def test_manager_mail(golden, hire: Hire) -> None:
+    mail = manager_mail(hire, tickets={"Create user account": "#1", "Deliver laptop": "#2"},
+                        laptop="LT-1001", case_number="2026/3")
+    golden("manager_mail", mail)
+    assert mail.to == ("karnor@oslomet.no",)
+    assert not contains_fnr(mail.body)
