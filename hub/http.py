@@ -189,7 +189,8 @@ class ApiClient:
         )
 
     @property
-    def httpx(self) -> httpx.AsyncClient:
+    def raw(self) -> httpx.AsyncClient:
+        """The underlying client, for what the policy does not cover (e.g. base_url)."""
         return self._client
 
     async def __aenter__(self) -> ApiClient:

@@ -40,7 +40,7 @@ PORTS = {
 
 # Embedded defaults: the local sandboxes and servers the demo stack starts.
 _CONNECTOR_DEFAULTS: dict[str, Callable[[], BaseModel]] = {
-    "dfo": lambda: DfoConfig(base_url=f"http://127.0.0.1:{PORTS['dfo']}", api_key=SecretStr("sandbox-dfo-key")),
+    "dfo": lambda: DfoConfig(base_url=f"http://127.0.0.1:{PORTS['dfo']}/api", api_key=SecretStr("sandbox-dfo-key")),
     "n5ws": lambda: N5wsConfig(base_url=f"http://127.0.0.1:{PORTS['noark5']}/noark5v5", username="hub",
                                password=SecretStr("sandbox-n5ws-password")),
     "rt": lambda: RtConfig(base_url=f"http://127.0.0.1:{PORTS['rt']}", token_file=ROOT / "var" / "rt" / "hub-token"),

@@ -79,6 +79,10 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.dfo}"
 
     @property
+    def dfo_api(self) -> str:
+        return f"{self.dfo_url}/api"
+
+    @property
     def noark5_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.noark5}/noark5v5"
 
@@ -101,7 +105,7 @@ class Stack:
             "HUB_PREFECT_API_URL": self.prefect_api,
             "HUB_INTAKE__PORT": str(self.ports.intake),
             "HUB_INTAKE__HMAC_SECRET": self.secrets["hmac"],
-            "HUB_DFO__BASE_URL": self.dfo_url,
+            "HUB_DFO__BASE_URL": self.dfo_api,
             "HUB_DFO__API_KEY": self.secrets["dfo_key"],
             "HUB_N5WS__BASE_URL": self.noark5_url,
             "HUB_N5WS__PASSWORD": self.secrets["n5ws_password"],
@@ -210,6 +214,9 @@ class Stack:
         progress("waiting for the Prefect server to be healthy")
         self.wait_ready()
         self.apply_env()
+        from hub.wiring import get_ledger
+
+        get_ledger()  # create or migrate the ledger once, before several processes open it
         progress("starting the intake receiver and the hub runner (deployments)")
         self.start_hub()
         self.wait_ready()

@@ -48,6 +48,9 @@ class _Resource:
     wrapper: str
 
 
+_KEY_HINT = ("The DFØ API gateway refused the API key; check HUB_DFO__API_KEY "
+             "(sent as X-Gravitee-Api-Key) and that the key is subscribed to this API.")
+
 _EMPLOYEE = _Resource("employee", "ansatt")
 _POSITION = _Resource("position", "stilling")
 _ORG_UNIT = _Resource("org unit", "organisasjon")
@@ -119,13 +122,18 @@ class DfoHr:
     async def _fetch(self, path: str, resource: _Resource, object_id: str) -> tuple[str, Any]:
         ident = _check_id(resource, object_id)
         url = f"{path.strip('/')}/{ident}"
-        response = await self._api.request("GET", url, ok={404})
+        try:
+            response = await self._api.request("GET", url, ok={404})
+        except ConfigError as exc:
+            if exc.status in (401, 403):
+                raise ConfigError(exc.message, system=SYSTEM, status=exc.status, hint=_KEY_HINT) from exc
+            raise
         if response.status_code == 404:
             fault = _fault_text(response)
             if fault is None:
                 raise ConfigError(f"GET {response.request.url.path} → 404 from the API gateway, "
                                   "not from DFØ", system=SYSTEM, status=404,
-                                  hint="Check the DFØ base URL and resource paths (HUB_DFO_* settings).")
+                                  hint="Check the DFØ base URL and resource paths (HUB_DFO__BASE_URL, HUB_DFO__EMPLOYEE_PATH, ...).")
             raise NotFound(f"DFØ has no {resource.noun} {ident} ({fault})", system=SYSTEM, status=404,
                            hint=f"HR (DFØ) does not know {resource.noun} {ident}; "
                                 "check the id in the event.")

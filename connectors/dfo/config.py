@@ -10,7 +10,7 @@ __all__ = ["DfoConfig"]
 
 
 class DfoConfig(ConnectorConfig):
-    base_url: str = Field(description="DFØ API gateway base URL (e.g. http://127.0.0.1:8401/api); "
+    base_url: str = Field(description="DFØ API gateway base URL (e.g. http://127.0.0.1:8701/api); "
                                       "the resources below are relative to it.")
     api_key: SecretStr = Field(description="API key for the gateway, sent as X-Gravitee-Api-Key.")
     employee_path: str = Field("ansatte/v2", description="Path of the employee resource (ansatte).")

@@ -2,7 +2,7 @@
 
 Run::
 
-    python -m sandbox.dfo --port 8401 --data-dir var/sandbox/dfo --api-key K \\
+    python -m sandbox.dfo --port 8701 --data-dir var/sandbox/dfo --api-key K \\
         --intake-url http://127.0.0.1:8000/events/dfo --hmac-secret S
     python -m sandbox.dfo announce 10005 [--gyldig-etter 2026-12-01] \\
         --intake-url URL --hmac-secret S [--data-dir D] [--uri dfo:ansatte]

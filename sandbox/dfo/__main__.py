@@ -60,7 +60,7 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         del sys.argv[1]
     serve_main("dfo", lambda a: create_app(a.data_dir, a.api_key, a.intake_url, a.hmac_secret),
-               default_port=8401, extra=_serve_options)
+               default_port=8701, extra=_serve_options)
 
 
 if __name__ == "__main__":

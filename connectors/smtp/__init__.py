@@ -1,0 +1,7 @@
+"""SMTP mail connector: ``SmtpMail(SmtpConfig(base_url="smtp://host:port", from_address=...))``
+implements :class:`hub.ports.mail.MailPort`. See :mod:`connectors.smtp.client`."""
+
+from connectors.smtp.client import SmtpMail
+from connectors.smtp.config import SmtpConfig
+
+__all__ = ["SmtpMail", "SmtpConfig"]

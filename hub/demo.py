@@ -1,0 +1,126 @@
+"""``python -m hub.demo``: the hub's main job on embedded defaults.
+
+Starts the whole stack on 127.0.0.1 (see :mod:`hub.stack`), lets DFØ's sandbox announce
+one new hire, waits for the onboarding run, prints where to look, and keeps running until
+Ctrl-C, when it stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from hub.procs import ROOT
+from hub.stack import Stack, StackPorts
+
+console = Console()
+
+DEMO_EMPLOYEE = "10005"  # a seeded hire who starts in a few days
+
+
+def _announce(stack: Stack, employee_id: str) -> httpx.Response:
+    """Ask the DFØ sandbox to send its signed new-hire event; returns the intake's answer."""
+    response = httpx.post(f"{stack.dfo_url}/_sandbox/announce",
+                          json={"id": employee_id, "gyldigEtter": date.today().isoformat()}, timeout=30)
+    if response.status_code >= 400:
+        raise RuntimeError(f"the intake refused the event: {response.status_code} {response.text}")
+    return response
+
+
+def _wait_for_item(stack: Stack, employee_id: str, timeout: float = 120) -> object:
+    from hub.ledger import ItemState
+    from hub.wiring import get_ledger
+
+    ledger = get_ledger()
+    deadline = time.monotonic() + timeout
+    with console.status("waiting for the onboarding run to finish…"):
+        while time.monotonic() < deadline:
+            item = ledger.get_item("onboarding", employee_id)
+            if item is not None and item.state not in ItemState.OPEN:
+                return item
+            time.sleep(0.5)
+    raise TimeoutError(f"onboarding of {employee_id} did not finish in {timeout:.0f}s; "
+                       f"see {stack.logs}/runner.log")
+
+
+def _report(stack: Stack, item: object) -> None:
+    from hub.ledger import WorkItem
+
+    assert isinstance(item, WorkItem)
+    table = Table(title=f"Onboarding of DFØ employee {item.source_key}: {item.state}", show_lines=False)
+    table.add_column("what")
+    table.add_column("where")
+    if item.flow_run_id:
+        table.add_row("Prefect run", f"{stack.prefect_ui}/runs/flow-run/{item.flow_run_id}")
+    table.add_row("Prefect UI", stack.prefect_ui)
+    for ref in item.refs:
+        if ref.system == "ticketing" and ref.kind == "ticket":
+            table.add_row(f"RT {ref.name}", f"{stack.rt_url}/Ticket/Display.html?id={ref.ref}")
+        elif ref.system == "ticketing" and ref.kind == "asset":
+            table.add_row("RT laptop", f"{stack.rt_url}/Asset/Display.html?id={ref.ref}")
+        elif ref.url:
+            table.add_row(f"archive {ref.name}", ref.url)
+        else:
+            table.add_row(ref.name, ref.ref)
+    table.add_row("RT login", "root / password (web UI), the hub uses a token")
+    table.add_row("archive login", "hub / sandbox-n5ws-password (HTTP Basic)")
+    table.add_row("mail sink", str(stack.maildir))
+    table.add_row("logs", str(stack.logs))
+    console.print(table)
+    if item.last_error:  # type: ignore[attr-defined]
+        console.print(f"[red]last error:[/red] {item.last_error}")  # type: ignore[attr-defined]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, default=ROOT / "var", help="state folder (default: ./var)")
+    parser.add_argument("--employee", default=DEMO_EMPLOYEE, help="DFØ id of the hire to announce")
+    parser.add_argument("--no-wait", action="store_true", help="start, announce, report, and exit")
+    args = parser.parse_args()
+
+    stack = Stack(home=args.home.resolve(), ports=StackPorts.defaults())
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start_all(progress=lambda msg: console.print(f"[bold cyan]hub[/bold cyan] {msg}"))
+        console.print(f"[bold cyan]hub[/bold cyan] DFØ announces a new hire (employee {args.employee})")
+        answer = _announce(stack, args.employee)
+        console.print(f"[bold cyan]hub[/bold cyan] intake answered {answer.status_code}: {answer.text}")
+        _report(stack, _wait_for_item(stack, args.employee))
+        if args.no_wait:
+            return 0
+        console.print("\n[bold]The hub keeps running.[/bold] Open the Prefect UI above. "
+                      "Press Ctrl-C to stop everything.")
+        while not stop:
+            for name, proc in stack.procs.items():
+                if not proc.alive():
+                    console.print(f"[red]{name} stopped unexpectedly[/red]; see {proc.log_path}")
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:
+        console.print(f"[red]the demo failed:[/red] {exc}")
+        return 1
+    finally:
+        console.print("[bold cyan]hub[/bold cyan] stopping all processes…")
+        stack.stop_all()
+        console.print("[bold cyan]hub[/bold cyan] stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
