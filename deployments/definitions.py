@@ -58,7 +58,9 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
 )
 
 # Global limits shared by every flow run: Request Tracker on SQLite manages ~3 writes/s.
-GLOBAL_LIMITS: dict[str, int] = {"request-tracker": 2}
+# Allocating a laptop is a read-then-write on RT assets, and RT checks If-Match before, not
+# with, its write: one allocation at a time across all processes.
+GLOBAL_LIMITS: dict[str, int] = {"request-tracker": 2, "rt-asset-allocation": 1}
 
 # Imported once by the runner's fork server, so a flow run starts without re-importing.
 FLOW_MODULES: tuple[str, ...] = ("flows.onboarding", "flows.onboarding_catchup")

@@ -29,6 +29,7 @@ __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_
            "ensure_onboarding_tickets", "allocate_laptop", "email_manager", "publish_summary"]
 
 RT_LIMIT = "request-tracker"  # global concurrency limit: RT is slow, never hammer it
+ALLOCATION_LIMIT = "rt-asset-allocation"  # one laptop allocation at a time, across processes
 STEP = dict(retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
             cache_policy=NO_CACHE, log_prints=False)
 
@@ -121,7 +122,7 @@ async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
 @task(name="allocate laptop", **STEP)
 async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> Asset | None:
     ticketing = run.ports.ticketing
-    async with run.step("allocate_laptop"), concurrency(RT_LIMIT, occupy=1):
+    async with run.step("allocate_laptop"), concurrency([RT_LIMIT, ALLOCATION_LIMIT], occupy=1):
         holder, ref = laptop_holder(hire)
         asset = await ticketing.allocate_asset(run.settings.onboarding.laptop_catalog, holder=holder,
                                                external_ref=ref)

@@ -1,0 +1,142 @@
+"""RT 5 assets: search with AssetSQL and hand out a free one, safely.
+
+Allocation claims an asset in one ``PUT /asset/:id`` guarded by ``If-Match`` (the ETag
+RT derives from the asset's last transaction): ``Status`` → ``allocated``, ``HeldBy`` →
+the holder (RT creates the user from the e-mail address if needed) and the custom field
+``ExternalRef`` → the hub's key. The ExternalRef is the claim: after the write the asset
+is re-read, and only if it carries *our* reference is it ours. A 412 means someone else
+changed it first — or that our own retried PUT had already landed — so the re-read
+decides in both cases. A lost claim moves on to the next free asset.
+
+Within one process, allocations in a catalog are serialised with an ``asyncio.Lock``.
+Across processes, ``If-Match`` and the re-read catch most races, but RT checks
+``If-Match`` *before* it writes, not atomically with it: two PUTs carrying the same ETag
+were both seen to succeed here. The re-read then sorts them out unless one allocator
+re-reads before the other's write lands. So a deployment runs allocations under one
+Prefect concurrency limit (or records claims in the ledger under a unique asset id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from connectors.rt.models import RtAsset, to_asset
+from connectors.rt.query import QueryValueError, all_of, cf, eq, field
+from connectors.rt.rest import SYSTEM, RtRest
+from hub.errors import Conflict, InvalidInput, NotFound, PermanentError
+from hub.ports.ticketing import Asset
+
+__all__ = ["RtAssets", "ASSET_FIELDS", "FREE", "ALLOCATED"]
+
+log = logging.getLogger("hub.connectors.rt")
+
+ASSET_FIELDS = {
+    "fields": "Name,Status,Catalog,CustomFields,HeldBy",
+    "fields[HeldBy]": "EmailAddress,Name",
+    "fields[Catalog]": "Name",
+}
+FREE = "new"
+ALLOCATED = "allocated"
+
+
+def _holds(asset: Asset, holder: str) -> bool:
+    return holder.casefold() in (h.casefold() for h in asset.held_by)
+
+
+class RtAssets:
+    def __init__(self, rest: RtRest) -> None:
+        self._rest = rest
+        self._config = rest.config
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _query(self, catalog_id: str, *, held_by: str | None, external_ref: str | None,
+               status: str | None, model: str | None) -> str:
+        try:
+            conditions = [eq(field("Catalog"), catalog_id)]
+            if held_by:
+                key = "HeldBy.EmailAddress" if "@" in held_by else "HeldBy.Name"
+                conditions.append(eq(field(key), held_by))
+            if external_ref is not None:
+                conditions.append(eq(cf(self._config.external_ref_field), external_ref))
+            if status:
+                conditions.append(eq(field("Status"), status))
+            if model:
+                conditions.append(eq(cf(self._config.model_field), model))
+            return all_of(*conditions)
+        except QueryValueError as exc:
+            raise InvalidInput(f"cannot search RT assets: {exc}", system=SYSTEM) from exc
+
+    def _asset(self, item: dict[str, Any], catalog: str) -> Asset:
+        return to_asset(RtAsset.model_validate(item), catalog_name=catalog,
+                        external_ref_field=self._config.external_ref_field,
+                        model_field=self._config.model_field, base_url=self._config.base_url)
+
+    async def find(self, catalog: str, *, held_by: str | None = None, external_ref: str | None = None,
+                   status: str | None = None, model: str | None = None) -> list[Asset]:
+        catalog_id = await self._rest.catalog_id(catalog)
+        query = self._query(catalog_id, held_by=held_by, external_ref=external_ref, status=status,
+                            model=model)
+        items = await self._rest.search("assets", query, ASSET_FIELDS, post=True)
+        assets = [self._asset(item, catalog) for item in items]
+        # RT compares custom fields case-insensitively; the hub's keys are exact.
+        return [a for a in assets
+                if (external_ref is None or a.external_ref == external_ref)
+                and (model is None or a.model == model)
+                and (held_by is None or _holds(a, held_by))]
+
+    async def get(self, asset_id: str, catalog: str) -> Asset:
+        """Re-read one asset (with HeldBy e-mail addresses) by id."""
+        if not asset_id.isdigit():
+            raise InvalidInput(f"not an RT asset id: {asset_id!r}", system=SYSTEM)
+        items = await self._rest.search_one_page("assets", eq(field("id"), asset_id), ASSET_FIELDS,
+                                                 post=True)
+        if not items:
+            raise NotFound(f"RT asset {asset_id} does not exist or is not visible", system=SYSTEM)
+        return self._asset(items[0], catalog)
+
+    async def allocate(self, catalog: str, *, holder: str, external_ref: str,
+                       model: str | None = None) -> Asset | None:
+        lock = self._locks.setdefault(catalog, asyncio.Lock())
+        async with lock:
+            mine = await self.find(catalog, external_ref=external_ref)
+            if mine:
+                if len(mine) > 1:
+                    log.warning("%d assets in %s carry ExternalRef %s; returning the first",
+                                len(mine), catalog, external_ref)
+                return mine[0]
+            for candidate in await self.find(catalog, status=FREE, model=model):
+                if candidate.external_ref:
+                    continue  # a half-finished claim by someone else; leave it to them
+                won = await self._claim(candidate, catalog, holder=holder, external_ref=external_ref)
+                if won is not None:
+                    return won
+            return None
+
+    async def _claim(self, candidate: Asset, catalog: str, *, holder: str, external_ref: str) -> Asset | None:
+        body, etag = await self._rest.get(f"asset/{candidate.id}")
+        current = RtAsset.model_validate(body)
+        if current.status != FREE or current.cf(self._config.external_ref_field):
+            return None  # taken since the search
+        update = {"Status": ALLOCATED, "HeldBy": [holder],
+                  "CustomFields": {self._config.external_ref_field: external_ref}}
+        messages: list[str] = []
+        try:
+            messages = await self._rest.put(f"asset/{candidate.id}", update, etag=etag)
+        except Conflict:
+            log.info("asset %s changed while claiming it; re-reading", candidate.name)
+        claimed = await self.get(candidate.id, catalog)
+        if claimed.external_ref != external_ref:
+            log.info("lost asset %s to a concurrent allocation; trying the next one", candidate.name)
+            return None
+        if _holds(claimed, holder) and claimed.status == ALLOCATED:
+            return claimed
+        # Ours by ExternalRef, but a concurrent write left HeldBy/Status wrong: repair it.
+        messages += await self._rest.put(f"asset/{candidate.id}", {"Status": ALLOCATED, "HeldBy": [holder]})
+        repaired = await self.get(candidate.id, catalog)
+        if _holds(repaired, holder) and repaired.status == ALLOCATED and repaired.external_ref == external_ref:
+            return repaired
+        raise PermanentError(f"RT did not record the allocation of asset {candidate.name}: "
+                             f"{'; '.join(messages) or 'no message'}", system=SYSTEM,
+                             hint="Check the hub user's ModifyAsset/ModifyCustomField rights on the catalog.")
