@@ -20,6 +20,7 @@ __all__ = [
     "NEW_CHILDREN",
     "Hrefs",
     "QUERY_TEMPLATE",
+    "link",
 ]
 
 REL = "https://rel.arkivverket.no/noark5/v5/api/"
@@ -75,8 +76,9 @@ _METADATA: dict[str, tuple[str, ...]] = {
 }
 
 
-def _link(href: str, templated: bool = False) -> dict[str, Any]:
-    return {"href": href, "templated": True} if templated else {"href": href}
+def link(href: str, templated: bool = False) -> dict[str, Any]:
+    """One ``_links`` entry; ``templated`` is always present (false when absent means the same)."""
+    return {"href": href, "templated": templated}
 
 
 def _sorted(links: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -97,52 +99,53 @@ class Hrefs:
 
     def root(self) -> dict[str, Any]:
         return {"_links": _sorted({
-            "self": _link(f"{self.api}/"),
-            REL + "arkivstruktur/": _link(f"{self.api}/arkivstruktur/"),
-            REL + "sakarkiv/": _link(f"{self.api}/sakarkiv/"),
-            REL + "admin/system/": _link(f"{self.api}/admin/system/"),
-            REL + "login/rfc7617/": _link(f"{self.api}/login/rfc7617/"),
+            "self": link(f"{self.api}/"),
+            REL + "arkivstruktur/": link(f"{self.api}/arkivstruktur/"),
+            REL + "sakarkiv/": link(f"{self.api}/sakarkiv/"),
+            REL + "admin/system/": link(f"{self.api}/admin/system/"),
+            REL + "metadata/": link(f"{self.api}/metadata/"),
+            REL + "login/rfc7617/": link(f"{self.api}/login/rfc7617/"),
         })}
 
     def package(self, package: str) -> dict[str, Any]:
         lists = {"arkivstruktur": ("arkiv", "arkivdel", "mappe", "registrering", "korrespondansepart",
                                    "dokumentbeskrivelse", "dokumentobjekt"),
                  "sakarkiv": ("saksmappe", "journalpost")}[package]
-        links = {"self": _link(f"{self.api}/{package}/")}
+        links = {"self": link(f"{self.api}/{package}/")}
         for name in lists:
-            links[f"{REL}{package}/{name}/"] = _link(f"{self.api}/{package}/{name}/{QUERY_TEMPLATE}", True)
+            links[f"{REL}{package}/{name}/"] = link(f"{self.api}/{package}/{name}/{QUERY_TEMPLATE}", True)
         if package == "arkivstruktur":
-            links[REL + "arkivstruktur/ny-arkiv/"] = _link(f"{self.api}/arkivstruktur/ny-arkiv/")
+            links[REL + "arkivstruktur/ny-arkiv/"] = link(f"{self.api}/arkivstruktur/ny-arkiv/")
         return {"_links": _sorted(links)}
 
     def metadata_links(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {f"{REL}metadata/{name}/": _link(f"{self.api}/metadata/{name}/")
+        return {f"{REL}metadata/{name}/": link(f"{self.api}/metadata/{name}/")
                 for name in _METADATA.get(kind, ())}
 
     def entity_links(self, kind: str, system_id: str, parent: tuple[str, str] | None,
                      has_file: bool = False) -> dict[str, dict[str, Any]]:
         me = self.entity(kind, system_id)
-        links = {"self": _link(me), REL + KINDS[kind].entity_rel: _link(me)}
+        links = {"self": link(me), REL + KINDS[kind].entity_rel: link(me)}
         if parent is not None:
             parent_href = self.entity(*parent)
             for rel in _PARENT_RELS.get(kind, ()):
-                links[REL + rel] = _link(parent_href)
+                links[REL + rel] = link(parent_href)
         for package, name in CHILD_LISTS.get(kind, ()):
-            links[f"{REL}{package}/{name}/"] = _link(f"{me}{name}/{QUERY_TEMPLATE}", True)
+            links[f"{REL}{package}/{name}/"] = link(f"{me}{name}/{QUERY_TEMPLATE}", True)
         for package, child in NEW_CHILDREN.get(kind, ()):
-            links[f"{REL}{package}/ny-{child}/"] = _link(f"{me}ny-{child}/")
+            links[f"{REL}{package}/ny-{child}/"] = link(f"{me}ny-{child}/")
         if kind == "dokumentbeskrivelse":
-            links[REL + "arkivstruktur/fil/"] = _link(f"{me}fil/")
+            links[REL + "arkivstruktur/fil/"] = link(f"{me}fil/")
         if kind == "dokumentobjekt":
-            links[REL + "arkivstruktur/fil/"] = _link(self.file(system_id))
+            links[REL + "arkivstruktur/fil/"] = link(self.file(system_id))
         links.update(self.metadata_links(kind))
         return _sorted(links)
 
     def list_links(self, self_href: str, list_rel: str | None,
                    next_href: str | None) -> dict[str, dict[str, Any]]:
-        links = {"self": _link(self_href)}
+        links = {"self": link(self_href)}
         if list_rel:
-            links[REL + list_rel] = _link(self_href)
+            links[REL + list_rel] = link(self_href)
         if next_href:
-            links["next"] = _link(next_href)
+            links["next"] = link(next_href)
         return _sorted(links)

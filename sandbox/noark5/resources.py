@@ -24,6 +24,9 @@ OSLO = ZoneInfo("Europe/Oslo")
 PARENT_KIND = {"arkivdel": "arkiv", "saksmappe": "arkivdel", "journalpost": "saksmappe",
                "korrespondansepartperson": "journalpost", "dokumentbeskrivelse": "journalpost",
                "dokumentobjekt": "dokumentbeskrivelse"}
+FILTER_ONLY = frozenset({"part", "nasjonalidentifikator", "klasse", "merknad", "kryssreferanse",
+                         "korrespondansepart", "dokumentbeskrivelse", "personidentifikator"})
+"""Standard relations the sandbox does not store: filtering on them matches nothing (not 400)."""
 _FILE_FIELDS = ("format", "mimeType", "filnavn", "sjekksum", "sjekksumAlgoritme", "filstoerrelse")
 
 
@@ -77,7 +80,7 @@ def _int_param(ctx: Ctx, name: str) -> int | None:
 
 def list_objects(ctx: Ctx, collection: str, parent_id: str | None, list_rel: str) -> Response:
     kinds = COLLECTIONS[collection]
-    known = frozenset().union(*(KINDS[k].fields for k in kinds))
+    known = frozenset().union(FILTER_ONLY, *(KINDS[k].fields for k in kinds))
     objects = ctx.store.children(parent_id, kinds)
     by_id = {o.system_id: o for o in objects}
     items = [o.data for o in objects]

@@ -1,0 +1,175 @@
+"""Relation-driven HTTP for N5WS: discovery, lists with paging, create, update, files.
+
+Everything goes through :class:`hub.http.ApiClient` (retry policy, error tree). The only
+URL the session builds is ``<base_url>/api``; every other href comes from ``_links``.
+Discovered relations of the root and of the ``arkivstruktur``/``sakarkiv`` packages are
+cached for the life of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from connectors.n5ws.config import N5wsConfig
+from connectors.n5ws.hal import Rel, expand
+from connectors.n5ws.models import Link, Resource
+from hub.errors import Conflict, PermanentError
+from hub.http import ApiClient
+
+__all__ = ["MEDIA_TYPE", "N5wsSession", "SYSTEM", "parse"]
+
+SYSTEM = "n5ws"
+MEDIA_TYPE = "application/vnd.noark5+json"
+MERGE_PATCH = "application/merge-patch+json"
+MAX_PAGES = 1000
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def parse(model: type[R], data: Any) -> R:
+    """Validate a response body; a core answering an unexpected shape is a PermanentError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise PermanentError(f"the archive core answered a {model.__name__} this connector cannot read: "
+                             f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}",
+                             system=SYSTEM, hint="Check that base_url points at an N5WS v1.1 core.") from exc
+
+
+class N5wsSession:
+    def __init__(self, config: N5wsConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.config = config
+        self.http = ApiClient(
+            SYSTEM, config.base_url.rstrip("/") + "/",
+            headers={"Accept": MEDIA_TYPE},
+            auth=(config.username, config.password.get_secret_value()),
+            policy=config.policy(), transport=transport)
+        self._relations: dict[str, Link] = {}
+        self._packages_read: set[str] = set()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- discovery ----------------------------------------------------------------------
+    async def discover(self, refresh: bool = False) -> dict[str, Link]:
+        """Relations of ``<base_url>/api`` (cached)."""
+        if refresh or not self._relations:
+            root = parse(Resource, await self._json("GET", "api"))
+            self._relations = dict(root.links)
+            self._packages_read.clear()
+        return self._relations
+
+    async def relation(self, rel: str) -> Link:
+        """A relation offered at the root or by the arkivstruktur/sakarkiv packages."""
+        relations = await self.discover()
+        if rel in relations:
+            return relations[rel]
+        for package in (Rel.SAKARKIV, Rel.ARKIVSTRUKTUR):
+            if package in relations and package not in self._packages_read:
+                resource = await self.get(relations[package].href, Resource)
+                self._packages_read.add(package)
+                for key, link in resource.links.items():
+                    if key != "self":
+                        relations.setdefault(key, link)
+                if rel in relations:
+                    return relations[rel]
+        raise PermanentError(f"the archive core does not offer the relation {rel}", system=SYSTEM,
+                             hint="Check base_url and that the core supports N5WS sakarkiv.")
+
+    # -- reading ------------------------------------------------------------------------
+    async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
+        data = await self.http.json(method, url, **kwargs)
+        if not isinstance(data, dict):
+            raise PermanentError(f"{method} {url} answered {type(data).__name__}, not a JSON object",
+                                 system=SYSTEM)
+        return data
+
+    async def get(self, href: str, model: type[R]) -> R:
+        return parse(model, await self._json("GET", href))
+
+    async def get_with_etag(self, href: str, model: type[R]) -> tuple[R, str | None]:
+        response = await self.http.request("GET", href)
+        return parse(model, _body(response)), response.headers.get("ETag")
+
+    async def list_all(self, link: Link, model: type[R], odata_filter: str | None = None,
+                   orderby: str | None = None) -> list[R]:
+        """Every result of a list relation, following ``next`` links (with loop detection)."""
+        href: str | None = expand(link.href, {"$filter": odata_filter, "$orderby": orderby}) if link.templated \
+            else _with_query(link.href, odata_filter, orderby)
+        results: list[R] = []
+        seen: set[str] = set()
+        while href and len(seen) < MAX_PAGES:
+            if href in seen:
+                raise PermanentError(f"the archive core's paging loops at {href}", system=SYSTEM)
+            seen.add(href)
+            page = await self._json("GET", href)
+            results.extend(parse(model, item) for item in page.get("results") or [])
+            next_link = (page.get("_links") or {}).get("next")
+            href = str(next_link["href"]) if isinstance(next_link, dict) and next_link.get("href") else None
+        return results
+
+    # -- writing ------------------------------------------------------------------------
+    async def create(self, href: str, body: Mapping[str, Any], model: type[R]) -> R:
+        """POST to a ``ny-*`` href; the core answers 201 with the new object."""
+        data = await self._json("POST", href, json=dict(body), headers={"Content-Type": MEDIA_TYPE})
+        return parse(model, data)
+
+    async def patch(self, href: str, changes: Mapping[str, Any], etag: str | None,
+                    model: type[R]) -> tuple[R, str | None]:
+        """Merge-patch ``href``; a core without PATCH gets a whole-object PUT instead."""
+        headers = {"Content-Type": MERGE_PATCH, **_etag_headers(etag)}
+        response = await self.http.request("PATCH", href, json=dict(changes), headers=headers,
+                                           ok={405, 409, 415, 501})
+        if response.status_code in (405, 415, 501):
+            current = await self._json("GET", href)
+            current.pop("_links", None)
+            current.update(changes)
+            headers = {"Content-Type": MEDIA_TYPE, **_etag_headers(etag)}
+            response = await self.http.request("PUT", href, json=current, headers=headers, ok={409})
+        if response.status_code == 409:
+            raise Conflict(f"{href} changed since ETag {etag}", system=SYSTEM, status=409)
+        return parse(model, _body(response)), response.headers.get("ETag")
+
+    async def upload(self, href: str, content: bytes, media_type: str, filename: str,
+                     model: type[R]) -> R:
+        """POST raw bytes to a ``fil`` href; the core answers with the dokumentobjekt."""
+        ascii_name = filename.encode("ascii", "replace").decode("ascii").replace("?", "_").replace('"', "_")
+        headers = {"Content-Type": media_type,
+                   "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+                                          f"filename*=UTF-8''{quote(filename, safe='')}"}
+        return parse(model, await self._json("POST", href, content=content, headers=headers))
+
+    async def download(self, href: str) -> bytes:
+        response = await self.http.request("GET", href, headers={"Accept": "*/*"})
+        return bytes(response.content)
+
+
+def _etag_headers(etag: str | None) -> dict[str, str]:
+    """Cores disagree on the header name, so send both."""
+    return {"If-Match": etag, "ETag": etag} if etag else {}
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise PermanentError(f"{response.request.url.path} answered a body that is not JSON",
+                             system=SYSTEM) from exc
+    if not isinstance(data, dict):
+        raise PermanentError(f"{response.request.url.path} answered a non-object body", system=SYSTEM)
+    return data
+
+
+def _with_query(href: str, odata_filter: str | None, orderby: str | None) -> str:
+    """A list href that is not templated: append the query options ourselves."""
+    parts = [f"$filter={quote(odata_filter, safe='')}" if odata_filter else "",
+             f"$orderby={quote(orderby, safe='')}" if orderby else ""]
+    query = "&".join(p for p in parts if p)
+    if not query:
+        return href
+    return f"{href}{'&' if '?' in href else '?'}{query}"
