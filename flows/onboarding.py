@@ -18,6 +18,7 @@ import asyncio
 from datetime import datetime
 
 from prefect import flow
+from prefect.states import Completed, State
 
 from flows.onboarding_steps import (
     allocate_laptop,
@@ -44,12 +45,12 @@ async def _requested_at(event_id: str | None) -> datetime | None:
 
 
 @flow(name="onboarding", flow_run_name="onboarding-{employee_id}", log_prints=False)
-async def onboarding(employee_id: str, event_id: str | None = None) -> str:
+async def onboarding(employee_id: str, event_id: str | None = None) -> str | State:
     """Onboard one new employee reported by HR (DFØ)."""
     async with work_item("onboarding", employee_id, title=f"Onboarding of DFØ employee {employee_id}",
                          requested_at=await _requested_at(event_id)) as run:
-        if run.already_done:
-            return "already onboarded; nothing new written"
+        if run.already_done:  # shown as the run's state message in the Prefect UI
+            return Completed(message="already onboarded; nothing new written")
         employee = await fetch_employee(run, employee_id)
         hire = await validate_hire(run, employee)
         case_file = await ensure_personnel_file(run, hire)

@@ -163,12 +163,16 @@ class Stack:
                                           "--maildir", str(self.maildir)))
 
     def start_rt(self, progress: Progress = print) -> Proc:
-        from sandbox.rt import instance as rt
+        """A real Request Tracker 5: created once from a cached template, kept in ``<home>/rt``."""
+        import sandbox.rt as rt
 
-        rt.ensure_packages()
-        progress("Request Tracker: preparing an isolated instance (first time: ~1 minute)")
-        inst = rt.create(self.rt_dir, self.ports.rt)
-        proc = rt.start(inst, log_dir=self.logs)
+        rt.ensure_packages(echo=progress)
+        if (self.rt_dir / "instance.json").exists():
+            instance = rt.load(self.rt_dir, self.ports.rt)
+        else:
+            progress("Request Tracker: creating an isolated instance (the first time takes a minute)")
+            instance = rt.create(self.rt_dir, self.ports.rt)
+        proc = rt.start(instance)
         self.procs["rt"] = proc
         return proc
 

@@ -1,0 +1,80 @@
+"""No fødselsnummer anywhere it must not be. Runs last in the e2e folder (file name) so it
+scans what every other end-to-end test wrote: log files, Prefect run logs, flow-run
+parameters and artifacts, RT ticket subjects, public archive titles and e-mails."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from hub.privacy import contains_fnr
+from hub.stack import Stack
+from tests.e2e.conftest import all_logs, rt_tickets
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def national_ids(stack: Stack) -> list[str]:
+    response = httpx.get(f"{stack.dfo_api}/ansatte/v2", headers={"X-Gravitee-Api-Key": stack.secrets["dfo_key"]})
+    ids = [e["fnr"] for e in response.json()["ansatt"] if e.get("fnr")]
+    assert len(ids) >= 10
+    return ids
+
+
+def _leaks(text: str, national_ids: list[str]) -> list[str]:
+    return [n for n in national_ids if n in text]
+
+
+def _prefect_all(stack: Stack, path: str) -> list[dict]:
+    rows: list[dict] = []
+    while True:
+        page = httpx.post(f"{stack.prefect_api}/{path}/filter", json={"limit": 200, "offset": len(rows)},
+                          timeout=30).json()
+        rows.extend(page)
+        if len(page) < 200:
+            return rows
+
+
+def test_log_files(stack: Stack, national_ids: list[str]) -> None:
+    logs = all_logs(stack)
+    assert any("runner" in p.name for p in logs)
+    for path, text in logs.items():
+        assert not _leaks(text, national_ids), path
+
+
+def test_prefect_logs_parameters_and_artifacts(stack: Stack, national_ids: list[str]) -> None:
+    logs = _prefect_all(stack, "logs")
+    runs = _prefect_all(stack, "flow_runs")
+    artifacts = _prefect_all(stack, "artifacts")
+    assert logs and runs and artifacts
+    assert not _leaks(" ".join(entry["message"] for entry in logs), national_ids)
+    assert not _leaks(str([(r["name"], r["parameters"], (r.get("state") or {}).get("message")) for r in runs]),
+                      national_ids)
+    assert not _leaks(str([(a.get("data"), a.get("description")) for a in artifacts]), national_ids)
+
+
+def test_ticket_subjects(stack: Stack, rt_http: httpx.Client, national_ids: list[str]) -> None:
+    tickets = rt_tickets(rt_http, "id > 0")
+    assert tickets
+    for ticket in tickets:
+        assert not contains_fnr(ticket["Subject"]), ticket["id"]
+
+
+async def test_public_archive_titles(archive, national_ids: list[str]) -> None:
+    cases = await archive.find_case_files_by_title_prefix("Personalmappe")
+    assert cases
+    for case in cases:
+        assert case.public_title and not contains_fnr(case.public_title)
+        assert "*****" in case.public_title
+        for entry in await archive.list_journal_entries(case):
+            assert not contains_fnr(entry.title)
+
+
+def test_emails(stack: Stack, national_ids: list[str]) -> None:
+    from sandbox.smtp import read_messages
+
+    messages = read_messages(stack.maildir)
+    assert messages
+    for message in messages:
+        assert not _leaks(message.as_string(), national_ids)
