@@ -1,13 +1,18 @@
-"""``python -m deployments.serve``: register and serve every deployment (the hub's worker).
+"""``python -m deployments``: register and serve every deployment (the hub's worker).
 
 It upserts the global concurrency limits, registers each deployment in
 :mod:`deployments.definitions` with a Prefect ``Runner`` and executes their runs.
 
-Start-up latency. Prefect's runner starts each flow run in a *spawned* interpreter, which
-re-imports Prefect and the flow (2–3 s on a 2-core machine). The hub swaps that spawn for
-a fork server that has Prefect and the flows preloaded, so a run starts in ~0.1 s; with
-the runner polling every ``HUB_RUNNER_POLL`` (0.25) s, an event reaches flow code in about
-a second. Each run still gets its own process, as with Prefect's default.
+Start-up latency, measured on a 2-core machine:
+
+- Prefect's runner starts each flow run in a *spawned* interpreter, which re-imports
+  Prefect and the flow (2–3 s). The hub swaps that spawn for a fork server with Prefect,
+  the flows and the connectors preloaded. Each run still gets its own process.
+- Polling the API fast enough to start runs promptly (every 0.25 s) makes the SQLite
+  server busy: every poll is a write, and colliding writes answer 503, which Prefect's
+  client retries after 2 s. So the runner polls slowly (``HUB_RUNNER_POLL``, 2 s) and is
+  *woken* by Prefect's own ``prefect.flow-run.Scheduled`` events, which arrive over the
+  events websocket before the API call that created the run has returned.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 from prefect.client.orchestration import get_client
 from prefect.runner import Runner
 
-from deployments.definitions import DEPLOYMENTS, FLOW_MODULES, GLOBAL_LIMITS
+from deployments.definitions import DEPLOYMENTS, GLOBAL_LIMITS, PRELOAD
 
 __all__ = ["use_preloaded_fork_server", "ensure_limits", "serve"]
 
@@ -42,10 +47,13 @@ class _PreloadedContext:
         return getattr(multiprocessing, name)
 
 
-def use_preloaded_fork_server(preload: tuple[str, ...] = FLOW_MODULES) -> None:
+def use_preloaded_fork_server(preload: tuple[str, ...] = PRELOAD) -> None:
+    from multiprocessing import forkserver
+
     import prefect.flow_engine as engine
 
     engine.multiprocessing = _PreloadedContext(preload)  # type: ignore[assignment]
+    forkserver.ensure_running()  # import everything now, not when the first hire arrives
 
 
 async def ensure_limits() -> None:
@@ -54,13 +62,37 @@ async def ensure_limits() -> None:
             await client.upsert_global_concurrency_limit_by_name(name, slots)
 
 
+async def wake_on_scheduled_runs(runner: Runner) -> None:
+    """Ask the runner to look for runs as soon as Prefect announces a scheduled one."""
+    from prefect.events.clients import get_events_subscriber
+    from prefect.events.filters import EventFilter, EventNameFilter
+
+    while not runner.started:  # noqa: ASYNC110 - the runner exposes no "started" event
+        await asyncio.sleep(0.05)
+    wanted = EventFilter(event=EventNameFilter(name=["prefect.flow-run.Scheduled"]))
+    while runner.started:
+        try:
+            async with get_events_subscriber(filter=wanted) as events:
+                async for _ in events:
+                    # Runner's own poll step; it skips runs it is already submitting.
+                    await runner._get_and_submit_flow_runs()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the slow poll still runs; reconnect shortly
+            log.warning("event subscription lost (%s); reconnecting in 2 s", exc)
+            await asyncio.sleep(2)
+
+
 async def serve(poll_seconds: float | None = None, limit: int | None = None) -> None:
-    poll = poll_seconds if poll_seconds is not None else float(os.environ.get("HUB_RUNNER_POLL", "0.25"))
+    poll = poll_seconds if poll_seconds is not None else float(os.environ.get("HUB_RUNNER_POLL", "2"))
     if os.environ.get("HUB_RUNNER_FORKSERVER", "1") == "1":
         use_preloaded_fork_server()
+    from hub.wiring import get_ledger
+
+    get_ledger(migrate=True)  # flow runs open the ledger without migrating
     await ensure_limits()
     runner = Runner(name="hub-runner", query_seconds=poll,
-                    limit=limit or int(os.environ.get("HUB_RUNNER_LIMIT", "8")))
+                    limit=limit or int(os.environ.get("HUB_RUNNER_LIMIT", "12")))
     for spec in DEPLOYMENTS:
         await runner.aadd_flow(
             spec.flow, name=spec.name, description=spec.description,
@@ -70,8 +102,9 @@ async def serve(poll_seconds: float | None = None, limit: int | None = None) -> 
         )
     log.info("serving %d deployments, polling every %.2fs", len(DEPLOYMENTS), poll)
     print(f"hub runner: serving {', '.join(s.full_name for s in DEPLOYMENTS)} (poll {poll}s)", flush=True)
-    await runner.start()
+    waker = asyncio.create_task(wake_on_scheduled_runs(runner))
+    try:
+        await runner.start()
+    finally:
+        waker.cancel()
 
-
-if __name__ == "__main__":
-    asyncio.run(serve())

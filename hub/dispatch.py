@@ -1,7 +1,7 @@
 """Hand inbox events to Prefect: one deployment run per event, exactly once.
 
-Each event becomes ``run_deployment(name, parameters, idempotency_key=<event's dedupe
-key>, scheduled_time=...)``. Prefect returns the *same* flow run for the same key, so a
+Each event becomes a run of its deployment created with ``idempotency_key=<event's dedupe
+key>`` (what ``run_deployment`` does, with the deployment id cached). Prefect returns the *same* flow run for the same key, so a
 sweeper that re-dispatches an event whose first hand-over was lost (the Prefect server was
 down, the process died between creating the run and noting it) can never start a second
 run. A ``gyldigEtter`` (valid after) in the future is scheduled for that day at
@@ -63,6 +63,8 @@ class Dispatcher:
         self.routes = routes if routes is not None else ROUTES
         self.overrides = deployment_overrides or {}
         self._lock = asyncio.Lock()
+        self._prefect: Any = None
+        self._deployment_ids: dict[str, Any] = {}
 
     async def dispatch(self, event: InboxEvent) -> str | None:
         """Create (or find) the flow run for ``event``; return its id, or None if not now."""
@@ -78,6 +80,7 @@ class Dispatcher:
             flow_run_id = await self._create_run(deployment, route.parameters(event),
                                                  key=f"{event.dedupe_key}", when=when)
         except Exception as exc:  # Prefect unreachable or refusing: keep it, retry later
+            await self.aclose()  # start afresh next time (new connection, current settings)
             retry_in = timedelta(seconds=min(300, 2 ** min(event.dispatch_attempts + 1, 8)))
             self.ledger.mark_dispatch_failed(event.id, f"{exc.__class__.__name__}: {exc}", retry_in)
             log.warning("event %s kept in the inbox: Prefect did not take it (%s); the sweeper "
@@ -94,12 +97,52 @@ class Dispatcher:
 
     async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
                           when: datetime | None) -> str:
-        from prefect.deployments import run_deployment
+        """Create the run (or get the existing one for ``key``) with one long-lived client.
 
-        flow_run = await run_deployment(deployment, parameters=parameters, timeout=0,
-                                        idempotency_key=key, scheduled_time=when, as_subflow=False,
-                                        tags=["hub-intake"])
-        return str(flow_run.id)
+        Prefect's SQLite server answers 503 when its database is momentarily busy, and its
+        client then waits 2 s before retrying. The intake runs with that retry turned off
+        (``PREFECT_CLIENT_MAX_RETRIES=0``) and retries here within milliseconds instead.
+        """
+        from prefect.exceptions import PrefectHTTPStatusError
+        from prefect.states import Scheduled
+
+        state = Scheduled(scheduled_time=when) if when else Scheduled()
+        for attempt in range(8):
+            try:
+                client = await self._client()
+                if deployment not in self._deployment_ids:
+                    found = await client.read_deployment_by_name(deployment)
+                    self._deployment_ids[deployment] = found.id
+                flow_run = await client.create_flow_run_from_deployment(
+                    self._deployment_ids[deployment], parameters=parameters, idempotency_key=key,
+                    state=state, tags=["hub-intake"])
+                return str(flow_run.id)
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code != 503 or attempt == 7:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def warm_up(self) -> None:
+        """Open the Prefect client and resolve the deployments before the first event."""
+        client = await self._client()
+        for route in self.routes.values():
+            if isinstance(route, Route):
+                name = self.overrides.get(route.deployment, route.deployment)
+                self._deployment_ids[name] = (await client.read_deployment_by_name(name)).id
+
+    async def _client(self) -> Any:
+        from prefect.client.orchestration import get_client
+
+        if self._prefect is None:
+            self._prefect = get_client()
+            await self._prefect.__aenter__()
+        return self._prefect
+
+    async def aclose(self) -> None:
+        if self._prefect is not None:
+            client, self._prefect = self._prefect, None
+            await client.__aexit__(None, None, None)
 
     async def sweep(self, older_than: timedelta) -> int:
         """Re-dispatch events that never reached Prefect. Returns how many were handed over."""

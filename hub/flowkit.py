@@ -21,9 +21,9 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-from prefect.tasks import Task
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
+from prefect.tasks import Task
 
 from hub.errors import HubError, TransientError
 from hub.ledger import ItemState, Ledger, StepState, WorkItem
@@ -133,6 +133,8 @@ async def work_item(service: str, source_key: str, *, title: str,
     owner = _flow_run_id() or f"local-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     item = await _claim(ledger, item, owner, wait_for_lease)
     try:
+        if item.state != ItemState.DONE:
+            await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id())
         async with connect(settings) as ports:
             run = Run(ledger=ledger, item=item, settings=settings, ports=ports)
             if item.state == ItemState.DONE:
@@ -140,7 +142,6 @@ async def work_item(service: str, source_key: str, *, title: str,
                 log.info("%s %s is already done; nothing to do", service, source_key)
                 yield run
                 return
-            await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id())
             try:
                 yield run
             except HubError as exc:

@@ -131,6 +131,8 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        with contextlib.suppress(Exception):  # warm the Prefect client; Prefect may not be up yet
+            await dispatcher.warm_up()
         task = asyncio.create_task(sweeper())
         background.add(task)
         try:
@@ -139,6 +141,7 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await dispatcher.aclose()
 
     return Starlette(routes=[
         Route("/events/hr", receive_hr_event, methods=["POST"]),
@@ -154,7 +157,7 @@ def main() -> None:
     from hub.settings import get_settings
 
     settings = get_settings()
-    ledger = Ledger(settings.ledger)
+    ledger = Ledger(settings.ledger, migrate=True)
     dispatcher = Dispatcher(ledger, tz=settings.tz, start_hour=settings.onboarding.start_hour,
                             deployment_overrides={"onboarding/onboarding": settings.onboarding.deployment})
     app = create_app(ledger, dispatcher, settings.intake)

@@ -8,9 +8,9 @@ runs with no configuration at all; production sets real URLs and secrets. Secret
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 

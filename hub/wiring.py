@@ -70,9 +70,11 @@ async def connect(settings: Settings | None = None) -> AsyncIterator[Connectors]
 
 
 @lru_cache(maxsize=4)
-def _ledger(url: str) -> Ledger:
-    return Ledger(url)
+def _ledger(url: str, migrate: bool) -> Ledger:
+    return Ledger(url, migrate=migrate)
 
 
-def get_ledger(settings: Settings | None = None) -> Ledger:
-    return _ledger((settings or get_settings()).ledger)
+def get_ledger(settings: Settings | None = None, *, migrate: bool = False) -> Ledger:
+    """The process's ledger. Migrating is done once by whoever starts the hub (the stack, the
+    runner, ``hub migrate``), not by every flow run: Alembic costs ~0.3 s per process."""
+    return _ledger((settings or get_settings()).ledger, migrate)

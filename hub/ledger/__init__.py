@@ -1,6 +1,14 @@
 """The hub's ledger: per-item truth (SQLAlchemy 2 + Alembic; SQLite by default)."""
 
-from hub.ledger.models import EventState, ExternalRef, InboxEvent, ItemState, StepState, WorkItem, WorkItemStep
+from hub.ledger.models import (
+           EventState,
+           ExternalRef,
+           InboxEvent,
+           ItemState,
+           StepState,
+           WorkItem,
+           WorkItemStep,
+)
 from hub.ledger.store import Ledger
 
 __all__ = ["Ledger", "InboxEvent", "WorkItem", "WorkItemStep", "ExternalRef", "ItemState", "StepState",

@@ -15,7 +15,15 @@ from prefect.client.orchestration import get_client
 from hub.ledger import ItemState, Ledger
 from hub.settings import OSLO
 from hub.stack import Stack
-from tests.e2e.conftest import event_flow_run, mail_to, rt_laptops_held_by, rt_tickets, send_event, wait_flow_run, wait_item
+from tests.e2e.conftest import (
+    event_flow_run,
+    mail_to,
+    rt_laptops_held_by,
+    rt_tickets,
+    send_event,
+    wait_flow_run,
+    wait_item,
+)
 
 pytestmark = pytest.mark.e2e
 

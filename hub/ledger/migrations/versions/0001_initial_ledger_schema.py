@@ -1,7 +1,7 @@
 """initial ledger schema
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-26 05:32:38.239051
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import hub.ledger.models
-
 
 revision = '0001'
 down_revision = None
