@@ -147,8 +147,11 @@ class Stack:
     def apply_env(self) -> None:
         """Make this process (a test session, the demo) talk to this stack."""
         os.environ.update(self.env())
+        from prefect.context import refresh_global_settings_context
+
         from hub.settings import get_settings
 
+        refresh_global_settings_context()  # Prefect read its settings at import
         get_settings.cache_clear()
 
     # ---- processes ---------------------------------------------------------------------
