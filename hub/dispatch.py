@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from hub.ledger import EventState, InboxEvent, Ledger
 from hub.privacy import mask
 
-__all__ = ["Route", "Dispatcher", "scheduled_start", "ROUTES"]
+__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "ROUTES"]
 
 log = logging.getLogger("hub.dispatch")
 
@@ -53,6 +53,39 @@ def scheduled_start(valid_after: date | None, tz: ZoneInfo, start_hour: int,
     return datetime.combine(valid_after, time(hour=start_hour), tzinfo=tz)
 
 
+async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, key: str,
+                               when: datetime | None = None, client: Any = None,
+                               ids: dict[str, Any] | None = None) -> str:
+    """Create the run of ``deployment`` for ``key`` (or get the one that exists); return its id.
+
+    What ``run_deployment`` does, plus: the deployment id is cached in ``ids``, and 503s are
+    retried within milliseconds. Prefect's SQLite server answers 503 when its database is
+    momentarily busy and its client waits 2 s before retrying; processes that create runs on
+    a hot path (the intake) run with ``PREFECT_CLIENT_MAX_RETRIES=0`` and rely on this loop.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.states import Scheduled
+
+    if client is None:
+        async with get_client() as fresh:
+            return await start_deployment_run(deployment, parameters, key=key, when=when, client=fresh, ids=ids)
+    ids = ids if ids is not None else {}
+    state = Scheduled(scheduled_time=when) if when else Scheduled()
+    for attempt in range(8):
+        try:
+            if deployment not in ids:
+                ids[deployment] = (await client.read_deployment_by_name(deployment)).id
+            flow_run = await client.create_flow_run_from_deployment(
+                ids[deployment], parameters=parameters, idempotency_key=key, state=state, tags=["hub"])
+            return str(flow_run.id)
+        except PrefectHTTPStatusError as exc:
+            if exc.response.status_code != 503 or attempt == 7:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class Dispatcher:
     def __init__(self, ledger: Ledger, *, tz: ZoneInfo, start_hour: int = 6,
                  routes: dict[str, Route | str] | None = None,
@@ -80,7 +113,6 @@ class Dispatcher:
             flow_run_id = await self._create_run(deployment, route.parameters(event),
                                                  key=f"{event.dedupe_key}", when=when)
         except Exception as exc:  # Prefect unreachable or refusing: keep it, retry later
-            await self.aclose()  # start afresh next time (new connection, current settings)
             retry_in = timedelta(seconds=min(300, 2 ** min(event.dispatch_attempts + 1, 8)))
             self.ledger.mark_dispatch_failed(event.id, f"{exc.__class__.__name__}: {exc}", retry_in)
             log.warning("event %s kept in the inbox: Prefect did not take it (%s); the sweeper "
@@ -97,31 +129,12 @@ class Dispatcher:
 
     async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
                           when: datetime | None) -> str:
-        """Create the run (or get the existing one for ``key``) with one long-lived client.
-
-        Prefect's SQLite server answers 503 when its database is momentarily busy, and its
-        client then waits 2 s before retrying. The intake runs with that retry turned off
-        (``PREFECT_CLIENT_MAX_RETRIES=0``) and retries here within milliseconds instead.
-        """
-        from prefect.exceptions import PrefectHTTPStatusError
-        from prefect.states import Scheduled
-
-        state = Scheduled(scheduled_time=when) if when else Scheduled()
-        for attempt in range(8):
-            try:
-                client = await self._client()
-                if deployment not in self._deployment_ids:
-                    found = await client.read_deployment_by_name(deployment)
-                    self._deployment_ids[deployment] = found.id
-                flow_run = await client.create_flow_run_from_deployment(
-                    self._deployment_ids[deployment], parameters=parameters, idempotency_key=key,
-                    state=state, tags=["hub-intake"])
-                return str(flow_run.id)
-            except PrefectHTTPStatusError as exc:
-                if exc.response.status_code != 503 or attempt == 7:
-                    raise
-                await asyncio.sleep(0.05 * (attempt + 1))
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            return await start_deployment_run(deployment, parameters, key=key, when=when,
+                                              client=await self._client(), ids=self._deployment_ids)
+        except Exception:
+            await self.aclose()  # start afresh next time (new connection, current settings)
+            raise
 
     async def warm_up(self) -> None:
         """Open the Prefect client and resolve the deployments before the first event."""

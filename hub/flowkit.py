@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 from prefect.client.schemas.objects import TaskRun
+from prefect.exceptions import Pause
 from prefect.states import State
 from prefect.tasks import Task
 
@@ -31,7 +32,7 @@ from hub.privacy import mask
 from hub.settings import Settings, get_settings
 from hub.wiring import Connectors, connect, get_ledger
 
-__all__ = ["Run", "work_item", "transient_only", "ItemBusy"]
+__all__ = ["Run", "work_item", "batch_item", "transient_only", "ItemBusy"]
 
 log = logging.getLogger("hub.flow")
 
@@ -123,9 +124,47 @@ async def _claim(ledger: Ledger, item: WorkItem, owner: str, wait: float) -> Wor
 
 
 @contextlib.asynccontextmanager
+async def _lifecycle(run: Run, *, suppress: bool) -> AsyncIterator[Run]:
+    """Start the item, run the body, record how it ended (done, waiting or failed)."""
+    ledger, item = run.ledger, run.item
+    if item.state == ItemState.DONE:
+        run.already_done = True
+        log.info("%s %s is already done; nothing to do", item.service, item.source_key)
+        yield run
+        return
+    await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id())
+    try:
+        yield run
+    except Pause:
+        # Suspended (e.g. waiting for a person's input): the process exits, the item waits.
+        await asyncio.to_thread(ledger.finish_item, item.id, ItemState.WAITING,
+                                error=run.waiting_reason or "suspended", error_kind="waiting")
+        raise
+    except HubError as exc:
+        await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
+                                error=str(exc), error_kind=exc.kind)
+        log.error("%s %s failed: %s", item.service, item.source_key, exc)
+        if not suppress:
+            raise
+    except Exception as exc:
+        await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
+                                error=_describe(exc), error_kind="crash")
+        log.exception("%s %s crashed", item.service, item.source_key)
+        if not suppress:
+            raise
+    else:
+        if run.waiting_reason:
+            await asyncio.to_thread(ledger.finish_item, item.id, ItemState.WAITING,
+                                    error=run.waiting_reason, error_kind="waiting")
+        else:
+            await asyncio.to_thread(ledger.finish_item, item.id, ItemState.DONE)
+
+
+@contextlib.asynccontextmanager
 async def work_item(service: str, source_key: str, *, title: str,
                     requested_at: datetime | None = None,
                     wait_for_lease: float = 120.0) -> AsyncIterator[Run]:
+    """One flow run, one work item: claim it, connect the ports, record the outcome."""
     settings = get_settings()
     ledger = get_ledger(settings)
     item = await asyncio.to_thread(ledger.ensure_item, service, source_key, title=title,
@@ -133,30 +172,29 @@ async def work_item(service: str, source_key: str, *, title: str,
     owner = _flow_run_id() or f"local-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     item = await _claim(ledger, item, owner, wait_for_lease)
     try:
-        if item.state != ItemState.DONE:
-            await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id())
         async with connect(settings) as ports:
-            run = Run(ledger=ledger, item=item, settings=settings, ports=ports)
-            if item.state == ItemState.DONE:
-                run.already_done = True
-                log.info("%s %s is already done; nothing to do", service, source_key)
+            async with _lifecycle(Run(ledger=ledger, item=item, settings=settings, ports=ports),
+                                  suppress=False) as run:
                 yield run
-                return
-            try:
-                yield run
-            except HubError as exc:
-                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
-                                        error=str(exc), error_kind=exc.kind)
-                log.error("%s %s failed: %s", service, source_key, exc)
-                raise
-            except BaseException as exc:
-                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
-                                        error=_describe(exc), error_kind="crash")
-                raise
-            if run.waiting_reason:
-                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.WAITING,
-                                        error=run.waiting_reason, error_kind="waiting")
-            else:
-                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.DONE)
+    finally:
+        await asyncio.to_thread(ledger.release, item.id, owner)
+
+
+@contextlib.asynccontextmanager
+async def batch_item(item: WorkItem, ports: Connectors, *, ledger: Ledger | None = None,
+                     settings: Settings | None = None) -> AsyncIterator[Run | None]:
+    """One item of a batch: like :func:`work_item`, but a failure is recorded and the batch
+    goes on, and an item another run holds is skipped (``None``)."""
+    settings = settings or get_settings()
+    ledger = ledger or get_ledger(settings)
+    owner = f"{_flow_run_id() or 'local'}-{uuid.uuid4().hex[:6]}"
+    if not await asyncio.to_thread(ledger.claim, item.id, owner, LEASE):
+        yield None
+        return
+    try:
+        fresh = await asyncio.to_thread(ledger.item, item.id)
+        async with _lifecycle(Run(ledger=ledger, item=fresh, settings=settings, ports=ports),
+                              suppress=True) as run:
+            yield run
     finally:
         await asyncio.to_thread(ledger.release, item.id, owner)

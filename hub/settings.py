@@ -23,7 +23,7 @@ from connectors.rt.config import RtConfig
 from connectors.smtp.config import SmtpConfig
 from hub.procs import ROOT
 
-__all__ = ["Settings", "IntakeConfig", "OnboardingConfig", "PORTS", "get_settings", "OSLO"]
+__all__ = ["Settings", "IntakeConfig", "OnboardingConfig", "FritakConfig", "LaptopConfig", "PORTS", "get_settings", "OSLO"]
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -71,6 +71,26 @@ class OnboardingConfig(BaseModel):
     hr_contact: str = Field("hr@oslomet.no", description="Who new hires contact with questions.")
 
 
+class FritakConfig(BaseModel):
+    form_id: int = Field(404102, description="Nettskjema form id of 'Søknad om fritak'.")
+    deployment: str = Field("fritak-case/fritak-case", description="Deployment that handles one application.")
+    archive_series: str = Field("Sakarkiv", description="Arkivdel exemption cases are filed under.")
+    sla_days: int = Field(21, ge=1, description="Days from submission to decision before a case is flagged.")
+    max_attachment_mb: int = Field(10, ge=1, description="Largest attachment accepted, in MB.")
+
+
+class LaptopConfig(BaseModel):
+    form_id: int = Field(404101, description="Nettskjema form id of 'Bestille laptop'.")
+    catalog: str = Field("Laptops", description="RT asset catalog laptops are reserved from.")
+    queue: str = Field("Equipment", description="RT queue for laptop orders.")
+    archive_series: str = Field("Personalarkiv", description="Arkivdel of the personnel files.")
+    models: dict[str, str] = Field(
+        default_factory=lambda: {"thinkpad-t14": "Lenovo ThinkPad T14 Gen 5",
+                                 "macbook-air-13": "Apple MacBook Air 13 M3",
+                                 "latitude-7450": "Dell Latitude 7450"},
+        description="Form option → RT asset Model; an option not listed here is not offered.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__",
                                       extra="ignore", validate_default=True)
@@ -89,6 +109,8 @@ class Settings(BaseSettings):
 
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
+    fritak: FritakConfig = Field(default_factory=FritakConfig)
+    laptop: LaptopConfig = Field(default_factory=LaptopConfig)
 
     dfo: DfoConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["dfo"]())
     n5ws: N5wsConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["n5ws"]())

@@ -96,8 +96,10 @@ class RtAssets:
             raise NotFound(f"RT asset {asset_id} does not exist or is not visible", system=SYSTEM)
         return self._asset(items[0], catalog)
 
-    async def allocate(self, catalog: str, *, holder: str, external_ref: str,
+    async def allocate(self, catalog: str, *, holder: str | None, external_ref: str,
                        model: str | None = None) -> Asset | None:
+        """Claim a free asset under ``external_ref``; ``holder`` None reserves it for a
+        delivery that a person completes later (HeldBy set then)."""
         lock = self._locks.setdefault(catalog, asyncio.Lock())
         async with lock:
             mine = await self.find(catalog, external_ref=external_ref)
@@ -114,13 +116,16 @@ class RtAssets:
                     return won
             return None
 
-    async def _claim(self, candidate: Asset, catalog: str, *, holder: str, external_ref: str) -> Asset | None:
+    async def _claim(self, candidate: Asset, catalog: str, *, holder: str | None,
+                     external_ref: str) -> Asset | None:
         body, etag = await self._rest.get(f"asset/{candidate.id}")
         current = RtAsset.model_validate(body)
         if current.status != FREE or current.cf(self._config.external_ref_field):
             return None  # taken since the search
-        update = {"Status": ALLOCATED, "HeldBy": [holder],
-                  "CustomFields": {self._config.external_ref_field: external_ref}}
+        update: dict[str, Any] = {"Status": ALLOCATED,
+                                  "CustomFields": {self._config.external_ref_field: external_ref}}
+        if holder is not None:
+            update["HeldBy"] = [holder]
         messages: list[str] = []
         try:
             messages = await self._rest.put(f"asset/{candidate.id}", update, etag=etag)
@@ -130,12 +135,16 @@ class RtAssets:
         if claimed.external_ref != external_ref:
             log.info("lost asset %s to a concurrent allocation; trying the next one", candidate.name)
             return None
-        if _holds(claimed, holder) and claimed.status == ALLOCATED:
+        if (holder is None or _holds(claimed, holder)) and claimed.status == ALLOCATED:
             return claimed
         # Ours by ExternalRef, but a concurrent write left HeldBy/Status wrong: repair it.
-        messages += await self._rest.put(f"asset/{candidate.id}", {"Status": ALLOCATED, "HeldBy": [holder]})
+        repair: dict[str, Any] = {"Status": ALLOCATED}
+        if holder is not None:
+            repair["HeldBy"] = [holder]
+        messages += await self._rest.put(f"asset/{candidate.id}", repair)
         repaired = await self.get(candidate.id, catalog)
-        if _holds(repaired, holder) and repaired.status == ALLOCATED and repaired.external_ref == external_ref:
+        if ((holder is None or _holds(repaired, holder)) and repaired.status == ALLOCATED
+                and repaired.external_ref == external_ref):
             return repaired
         raise PermanentError(f"RT did not record the allocation of asset {candidate.name}: "
                              f"{'; '.join(messages) or 'no message'}", system=SYSTEM,

@@ -187,6 +187,9 @@ class RtTicketing:
                              model: str | None = None) -> Asset | None:
         return await self._assets.allocate(catalog, holder=holder, external_ref=external_ref, model=model)
 
+    async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None) -> Asset | None:
+        return await self._assets.allocate(catalog, holder=None, external_ref=external_ref, model=model)
+
     # --- health ----------------------------------------------------------------------
 
     async def health(self) -> Health:

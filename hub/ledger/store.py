@@ -216,6 +216,24 @@ class Ledger:
             if state == ItemState.DONE:
                 item.completed_at = utcnow()
 
+    def reset_for_replay(self, item_id: int) -> bool:
+        """Put a failed (dead-letter) item back to ``pending``; False if it is not failed."""
+        with self.session() as s:
+            item = s.get(WorkItem, item_id)
+            if item is None or item.state != ItemState.FAILED:
+                return False
+            item.state = ItemState.PENDING
+            item.flow_run_id = None
+            item.data = {**(item.data or {}), "replays": int((item.data or {}).get("replays", 0)) + 1,
+                         "replayed_error": item.last_error}
+            item.last_error = None
+            item.error_kind = None
+            return True
+
+    def set_flow_run(self, item_id: int, flow_run_id: str) -> None:
+        with self.session() as s:
+            s.execute(update(WorkItem).where(WorkItem.id == item_id).values(flow_run_id=flow_run_id))
+
     def update_data(self, item_id: int, **values: Any) -> None:
         with self.session() as s:
             item = s.get(WorkItem, item_id)

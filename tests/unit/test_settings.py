@@ -13,10 +13,15 @@ from hub.settings import Settings
 SECRETS = ("sandbox-dfo-key", "sandbox-n5ws-password", "sandbox-hmac-secret")
 
 
-def test_embedded_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True)
+def no_hub_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other tests (the e2e stack) may have set HUB_* variables in this process."""
     for key in list(os.environ):
         if key.startswith("HUB_"):
             monkeypatch.delenv(key)
+
+
+def test_embedded_defaults_point_at_the_local_stack() -> None:
     settings = Settings()
     assert settings.dfo.base_url == "http://127.0.0.1:8701/api"
     assert settings.n5ws.base_url.startswith("http://127.0.0.1:8702/")
