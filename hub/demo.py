@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 
 from hub.procs import ROOT
 from hub.stack import Stack, StackPorts
@@ -52,31 +51,35 @@ def _wait_for_item(stack: Stack, employee_id: str, timeout: float = 120) -> obje
 
 
 def _report(stack: Stack, item: object) -> None:
+    """Where to look, one full URL per line (copyable; never truncated)."""
     from hub.ledger import WorkItem
 
     assert isinstance(item, WorkItem)
-    table = Table(title=f"Onboarding of DFØ employee {item.source_key}: {item.state}", show_lines=False)
-    table.add_column("what")
-    table.add_column("where")
+    colour = "green" if item.state == "done" else "red"
+    console.print(f"\n[bold]Onboarding of DFØ employee {item.source_key}: [{colour}]{item.state}[/{colour}][/bold]")
+    lines = []
     if item.flow_run_id:
-        table.add_row("Prefect run", f"{stack.prefect_ui}/runs/flow-run/{item.flow_run_id}")
-    table.add_row("Prefect UI", stack.prefect_ui)
+        lines.append(("Prefect run (steps, logs)", f"{stack.prefect_ui}/runs/flow-run/{item.flow_run_id}"))
+    lines.append(("Prefect UI", stack.prefect_ui))
     for ref in item.refs:
-        if ref.system == "ticketing" and ref.kind == "ticket":
-            table.add_row(f"RT {ref.name}", f"{stack.rt_url}/Ticket/Display.html?id={ref.ref}")
-        elif ref.system == "ticketing" and ref.kind == "asset":
-            table.add_row("RT laptop", f"{stack.rt_url}/Asset/Display.html?id={ref.ref}")
-        elif ref.url:
-            table.add_row(f"archive {ref.name}", ref.url)
-        else:
-            table.add_row(ref.name, ref.ref)
-    table.add_row("RT login", "root / password (web UI), the hub uses a token")
-    table.add_row("archive login", "hub / sandbox-n5ws-password (HTTP Basic)")
-    table.add_row("mail sink", str(stack.maildir))
-    table.add_row("logs", str(stack.logs))
-    console.print(table)
-    if item.last_error:  # type: ignore[attr-defined]
-        console.print(f"[red]last error:[/red] {item.last_error}")  # type: ignore[attr-defined]
+        if ref.kind == "ticket":
+            lines.append((f"RT ticket ({ref.name.removeprefix('ticket_')})",
+                          f"{stack.rt_url}/Ticket/Display.html?id={ref.ref}"))
+        elif ref.kind == "asset":
+            lines.append(("RT laptop", f"{stack.rt_url}/Asset/Display.html?id={ref.ref}"))
+        elif ref.system == "archive" and ref.url:
+            lines.append((f"archive {ref.kind.replace('_', ' ')}", ref.url))
+        elif ref.kind == "message":
+            lines.append(("e-mail to the manager", f"{ref.ref} in {stack.maildir}"))
+    password = stack.rt_dir / "root-password"
+    lines.append(("RT web login", f"root / {password.read_text().strip() if password.exists() else '?'}"))
+    lines.append(("archive login", "hub / sandbox-n5ws-password (HTTP Basic)"))
+    lines.append(("logs", str(stack.logs)))
+    width = max(len(label) for label, _ in lines)
+    for label, where in lines:
+        console.print(f"  {label:<{width}}  {where}", soft_wrap=True, highlight=False)
+    if item.last_error:
+        console.print(f"[red]last error:[/red] {item.last_error}", soft_wrap=True)
 
 
 def main() -> int:
@@ -94,6 +97,7 @@ def main() -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even if started in the background
     try:
         stack.start_all(progress=lambda msg: console.print(f"[bold cyan]hub[/bold cyan] {msg}"))
         console.print(f"[bold cyan]hub[/bold cyan] DFØ announces a new hire (employee {args.employee})")
