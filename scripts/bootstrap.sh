@@ -22,7 +22,10 @@ need=()
 [ -x /usr/share/request-tracker5/libexec/rt-server ] || need+=(request-tracker5 rt5-db-sqlite rt5-standalone)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
-if [ "${HUB_WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null; then need+=(chromium); fi
+if [ "${HUB_FOR_TESTS:-0}" = 1 ]; then  # the test suite also needs a browser and PostgreSQL
+  command -v chromium >/dev/null || need+=(chromium)
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
 # --- Python --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 # connector, end-to-end on the real stack). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HUB_WITH_BROWSER=1 bash scripts/bootstrap.sh
+HUB_FOR_TESTS=1 bash scripts/bootstrap.sh
 echo "[test] ruff"
 .venv/bin/ruff check hub connectors mappings flows deployments sandbox tests bench
 echo "[test] mypy (strict on connectors/ and mappings/)"
