@@ -7,12 +7,17 @@ deployments.serve``): schedules, triggers and concurrency live here and nowhere 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-from prefect.client.schemas.schedules import CronSchedule
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
+from flows.fritak import fritak_case, fritak_intake
+from flows.fritak_sla import fritak_sla
+from flows.laptop_delivery import laptop_delivery
+from flows.laptop_order import laptop_orders
 from flows.onboarding import onboarding
 from flows.onboarding_catchup import onboarding_catchup
 
@@ -57,6 +62,47 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
         concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
         tags=("service:onboarding", "scheduled"),
     ),
+    DeploymentSpec(
+        flow=laptop_orders,
+        name="laptop-orders",
+        description="Every minute: collect new laptop orders from Nettskjema, open the RT ticket and "
+                    "reserve a laptop of the chosen model (or wait for stock).",
+        schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("service:laptop", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=laptop_delivery,
+        name="laptop-delivery",
+        description="Every five minutes: for laptops IT has handed over (ticket resolved, HeldBy set), "
+                    "file the delivery receipt in the personnel file and tell the requester.",
+        schedules=(IntervalSchedule(interval=timedelta(minutes=5), timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("service:laptop", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=fritak_intake,
+        name="fritak-intake",
+        description="Every minute: collect new applications for exemption and start a case for each.",
+        schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("service:fritak", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=fritak_case,
+        name="fritak-case",
+        description="One application for exemption: validate, archive, wait (suspended) for the case "
+                    "handler's decision in the UI, then journal the letter, close the case, tell the student.",
+        concurrency=ConcurrencyLimitConfig(limit=6, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+        tags=("service:fritak", "human-in-the-loop"),
+    ),
+    DeploymentSpec(
+        flow=fritak_sla,
+        name="daily-sla",
+        description="Every morning: flag exemption cases older than the deadline (3 weeks) without a decision.",
+        schedules=(CronSchedule(cron="0 7 * * 1-5", timezone=OSLO),),
+        tags=("service:fritak", "scheduled"),
+    ),
 )
 
 # Global limits shared by every flow run: Request Tracker on SQLite manages ~3 writes/s.
@@ -69,6 +115,8 @@ GLOBAL_LIMITS: dict[str, int] = {"request-tracker": 2, "rt-asset-allocation": 1}
 # (multiprocessing also re-runs the parent's __main__ module, deployments.serve, in every
 # child; preloaded, that costs nothing instead of ~0.3 s.)
 PRELOAD: tuple[str, ...] = (
-    "deployments.serve", "flows.onboarding", "flows.onboarding_catchup",
+    "deployments.serve", "flows.onboarding", "flows.onboarding_catchup", "flows.laptop_order",
+    "flows.laptop_delivery", "flows.fritak", "flows.fritak_sla",
     "connectors.dfo.client", "connectors.n5ws.client", "connectors.rt.client", "connectors.smtp.client",
+    "connectors.nettskjema.client",
 )

@@ -93,9 +93,11 @@ async def serve(poll_seconds: float | None = None, limit: int | None = None) -> 
     await ensure_limits()
     runner = Runner(name="hub-runner", query_seconds=poll,
                     limit=limit or int(os.environ.get("HUB_RUNNER_LIMIT", "12")))
+    # Tests start runs themselves, deterministically; they pause the schedules (still listed).
+    paused = os.environ.get("HUB_PAUSE_SCHEDULES") == "1"
     for spec in DEPLOYMENTS:
         await runner.aadd_flow(
-            spec.flow, name=spec.name, description=spec.description,
+            spec.flow, name=spec.name, description=spec.description, paused=paused or None,
             schedules=list(spec.schedules) or None, concurrency_limit=spec.concurrency,
             tags=list(spec.tags), parameters=spec.parameters or None,
             triggers=list(spec.triggers) or None,

@@ -125,7 +125,7 @@ async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> A
     async with run.step("allocate_laptop"), concurrency([RT_LIMIT, ALLOCATION_LIMIT], occupy=1):
         holder, ref = laptop_holder(hire)
         asset = await ticketing.allocate_asset(run.settings.onboarding.laptop_catalog, holder=holder,
-                                               external_ref=ref)
+                                               external_ref=ref, model=run.settings.onboarding.laptop_model)
         laptop_ticket_id = tickets["ticket_laptop"].id
         if asset is None:
             if run.ref("laptop_note") is None:

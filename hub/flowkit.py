@@ -98,9 +98,12 @@ class Run:
     def remember(self, name: str, *, system: str, kind: str, ref: str, url: str | None = None) -> None:
         self.ledger.add_ref(self.item.id, name, system=system, kind=kind, ref=ref, url=url)
 
-    def wait_for(self, reason: str) -> None:
-        """End this run with the item ``waiting`` (not failed) for something outside the hub."""
+    def wait_for(self, reason: str, **data: object) -> None:
+        """End this run with the item ``waiting`` (not failed) for something outside the hub;
+        ``data`` (e.g. ``stage=...``) is kept on the item for whoever checks it next."""
         self.waiting_reason = reason
+        if data:
+            self.ledger.update_data(self.item.id, **data)
 
     def manual_step(self, note: str) -> None:
         """A person has to do something the service could not (counts against automation)."""
@@ -132,7 +135,8 @@ async def _lifecycle(run: Run, *, suppress: bool) -> AsyncIterator[Run]:
         log.info("%s %s is already done; nothing to do", item.service, item.source_key)
         yield run
         return
-    await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id())
+    await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id(),
+                            count_attempt=item.state != ItemState.WAITING)
     try:
         yield run
     except Pause:

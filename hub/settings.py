@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.dfo.config import DfoConfig
 from connectors.n5ws.config import N5wsConfig
+from connectors.nettskjema.config import NettskjemaConfig
 from connectors.rt.config import RtConfig
 from connectors.smtp.config import SmtpConfig
 from hub.procs import ROOT
@@ -34,6 +35,7 @@ PORTS = {
     "dfo": 8701,
     "noark5": 8702,
     "rt": 8703,
+    "nettskjema": 8704,
     "smtp": 8725,
 }
 
@@ -44,6 +46,10 @@ _CONNECTOR_DEFAULTS: dict[str, Callable[[], BaseModel]] = {
     "n5ws": lambda: N5wsConfig(base_url=f"http://127.0.0.1:{PORTS['noark5']}/noark5v5", username="hub",
                                password=SecretStr("sandbox-n5ws-password")),
     "rt": lambda: RtConfig(base_url=f"http://127.0.0.1:{PORTS['rt']}", token_file=ROOT / "var" / "rt" / "hub-token"),
+    "nettskjema": lambda: NettskjemaConfig(
+        base_url=f"http://127.0.0.1:{PORTS['nettskjema']}/api/v3",
+        token_url=f"http://127.0.0.1:{PORTS['nettskjema']}/oauth2/token", client_id="hub-client",
+        client_secret=SecretStr("sandbox-nettskjema-secret")),
     "smtp": lambda: SmtpConfig(base_url=f"smtp://127.0.0.1:{PORTS['smtp']}",
                                from_address="tjenesteplattform@oslomet.no"),
 }
@@ -66,6 +72,8 @@ class OnboardingConfig(BaseModel):
     catchup_days: int = Field(14, ge=1, description="The daily catch-up re-reads hires starting this soon.")
     archive_series: str = Field("Personalarkiv", description="Arkivdel holding personnel files.")
     laptop_catalog: str = Field("Laptops", description="RT asset catalog laptops are allocated from.")
+    laptop_model: str | None = Field("Lenovo ThinkPad T14 Gen 5",
+                                     description="Standard laptop for new hires (None: any free model).")
     account_queue: str = Field("User accounts", description="Queue for user-account tickets.")
     equipment_queue: str = Field("Equipment", description="Queue for equipment tickets.")
     hr_contact: str = Field("hr@oslomet.no", description="Who new hires contact with questions.")
@@ -106,6 +114,7 @@ class Settings(BaseSettings):
     archive: Literal["n5ws"] = Field("n5ws", description="Archive adapter.")
     ticketing: Literal["rt"] = Field("rt", description="Ticketing adapter.")
     mail: Literal["smtp"] = Field("smtp", description="Mail adapter.")
+    forms: Literal["nettskjema"] = Field("nettskjema", description="Forms adapter.")
 
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
@@ -116,6 +125,7 @@ class Settings(BaseSettings):
     n5ws: N5wsConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["n5ws"]())
     rt: RtConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["rt"]())
     smtp: SmtpConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["smtp"]())
+    nettskjema: NettskjemaConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["nettskjema"]())
 
     @model_validator(mode="before")
     @classmethod

@@ -5,7 +5,7 @@ Parts, each on 127.0.0.1 with its log in ``<home>/logs``:
 - Prefect server (SQLite in ``<home>/prefect``) — orchestration and the UI;
 - the hub runner (``python -m deployments``) — executes every deployment;
 - the intake receiver (``python -m hub.intake``) — HR events in;
-- sandboxes for DFØ (HR) and the Noark 5 archive core; an SMTP sink (aiosmtpd);
+- sandboxes for DFØ (HR), Nettskjema (forms) and the Noark 5 archive core; an SMTP sink;
 - a real Request Tracker 5 instance (Debian's package), created from a cached template.
 
 Ports come from :data:`hub.settings.PORTS` for the demo, or are picked free for tests.
@@ -36,15 +36,17 @@ class StackPorts:
     noark5: int
     rt: int
     smtp: int
+    nettskjema: int
 
     @classmethod
     def defaults(cls) -> StackPorts:
-        return cls(**{name: PORTS[name] for name in ("prefect", "intake", "dfo", "noark5", "rt", "smtp")})
+        return cls(**{name: PORTS[name] for name in ("prefect", "intake", "dfo", "noark5", "rt", "smtp",
+                                                     "nettskjema")})
 
     @classmethod
     def free(cls) -> StackPorts:
         return cls(prefect=free_port(), intake=free_port(), dfo=free_port(), noark5=free_port(),
-                   rt=free_port(), smtp=free_port())
+                   rt=free_port(), smtp=free_port(), nettskjema=free_port())
 
 
 @dataclass
@@ -52,7 +54,8 @@ class Stack:
     home: Path
     ports: StackPorts = field(default_factory=StackPorts.defaults)
     secrets: dict[str, str] = field(default_factory=lambda: {
-        "hmac": "sandbox-hmac-secret", "dfo_key": "sandbox-dfo-key", "n5ws_password": "sandbox-n5ws-password"})
+        "hmac": "sandbox-hmac-secret", "dfo_key": "sandbox-dfo-key", "n5ws_password": "sandbox-n5ws-password",
+        "nettskjema_secret": "sandbox-nettskjema-secret"})
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
 
@@ -91,6 +94,10 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.rt}"
 
     @property
+    def nettskjema_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.nettskjema}"
+
+    @property
     def maildir(self) -> Path:
         return self.home / "mail"
 
@@ -112,6 +119,9 @@ class Stack:
             "HUB_RT__BASE_URL": self.rt_url,
             "HUB_RT__TOKEN_FILE": str(self.rt_dir / "hub-token"),
             "HUB_SMTP__BASE_URL": f"smtp://127.0.0.1:{self.ports.smtp}",
+            "HUB_NETTSKJEMA__BASE_URL": f"{self.nettskjema_url}/api/v3",
+            "HUB_NETTSKJEMA__TOKEN_URL": f"{self.nettskjema_url}/oauth2/token",
+            "HUB_NETTSKJEMA__CLIENT_SECRET": self.secrets["nettskjema_secret"],
             "PREFECT_API_URL": self.prefect_api,
             "PREFECT_HOME": str(self.home / "prefect"),
             "PREFECT_LOGGING_SETTINGS_PATH": str(ROOT / "hub" / "logging.yml"),
@@ -179,6 +189,10 @@ class Stack:
                                             "--password", self.secrets["n5ws_password"]), url=self.noark5_url)
         self._start("smtp", python_module("sandbox.smtp", "--port", str(self.ports.smtp),
                                           "--maildir", str(self.maildir)))
+        self._start("nettskjema", python_module("sandbox.nettskjema", "--port", str(self.ports.nettskjema),
+                                                "--data-dir", str(data / "nettskjema"), "--client-id", "hub-client",
+                                                "--client-secret", self.secrets["nettskjema_secret"]),
+                    url=self.nettskjema_url)
 
     def start_rt(self, progress: Progress = print) -> Proc:
         """A real Request Tracker 5: created once from a cached template, kept in ``<home>/rt``."""
@@ -202,7 +216,7 @@ class Stack:
     def wait_ready(self, timeout: float = 120.0) -> None:
         wait_http(f"{self.prefect_api}/health", timeout, proc=self.procs["prefect-server"],
                   ok=lambda r: r.status_code == 200)
-        for name in ("dfo", "noark5"):
+        for name in ("dfo", "noark5", "nettskjema"):
             if name in self.procs:
                 wait_http(f"{self.procs[name].url}/_sandbox/faults", timeout, proc=self.procs[name])
         if "smtp" in self.procs:
@@ -261,7 +275,7 @@ class Stack:
         progress("stack ready")
 
     def stop_all(self) -> None:
-        for name in ("runner", "intake", "rt", "smtp", "noark5", "dfo", "prefect-server"):
+        for name in ("runner", "intake", "rt", "smtp", "nettskjema", "noark5", "dfo", "prefect-server"):
             proc = self.procs.pop(name, None)
             if proc is not None:
                 proc.stop()

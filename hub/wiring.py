@@ -13,12 +13,13 @@ from functools import lru_cache
 
 from hub.ledger import Ledger
 from hub.ports.archive import ArchivePort
+from hub.ports.forms import FormsPort
 from hub.ports.hr import HrPort
 from hub.ports.mail import MailPort
 from hub.ports.ticketing import TicketingPort
 from hub.settings import Settings, get_settings
 
-__all__ = ["Connectors", "connect", "get_ledger", "build_hr", "build_archive", "build_ticketing", "build_mail"]
+__all__ = ["Connectors", "connect", "get_ledger", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms"]
 
 
 @dataclass
@@ -27,9 +28,10 @@ class Connectors:
     archive: ArchivePort
     ticketing: TicketingPort
     mail: MailPort
+    forms: FormsPort
 
     async def aclose(self) -> None:
-        for port in (self.hr, self.archive, self.ticketing, self.mail):
+        for port in (self.hr, self.archive, self.ticketing, self.mail, self.forms):
             with contextlib.suppress(Exception):
                 await port.aclose()
 
@@ -58,11 +60,18 @@ def build_mail(settings: Settings) -> MailPort:
     return SmtpMail(settings.smtp)
 
 
+def build_forms(settings: Settings) -> FormsPort:
+    from connectors.nettskjema.client import NettskjemaForms
+
+    return NettskjemaForms(settings.nettskjema)
+
+
 @contextlib.asynccontextmanager
 async def connect(settings: Settings | None = None) -> AsyncIterator[Connectors]:
     settings = settings or get_settings()
     connectors = Connectors(hr=build_hr(settings), archive=build_archive(settings),
-                            ticketing=build_ticketing(settings), mail=build_mail(settings))
+                            ticketing=build_ticketing(settings), mail=build_mail(settings),
+                            forms=build_forms(settings))
     try:
         yield connectors
     finally:

@@ -194,12 +194,13 @@ class Ledger:
             s.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.lease_owner == owner)
                       .values(lease_owner=None, lease_until=None))
 
-    def start_item(self, item_id: int, flow_run_id: str | None) -> None:
+    def start_item(self, item_id: int, flow_run_id: str | None, *, count_attempt: bool = True) -> None:
+        """Mark running; a check on an item that waits (for stock, a decision) is no new attempt."""
         with self.session() as s:
             item = s.get(WorkItem, item_id)
             assert item is not None
             item.state = ItemState.RUNNING
-            item.attempts += 1
+            item.attempts += 1 if count_attempt else 0
             item.flow_run_id = flow_run_id or item.flow_run_id
             item.started_at = item.started_at or utcnow()
             item.last_error = None

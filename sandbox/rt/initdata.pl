@@ -52,12 +52,16 @@ my $hub_catalog = 'Laptops';
 my @laptops = (
     [ 'LT-1001', 'Lenovo ThinkPad T14 Gen 5',        'PF4XK2A1' ],
     [ 'LT-1002', 'Lenovo ThinkPad T14 Gen 5',        'PF4XK2B7' ],
-    [ 'LT-1003', 'Lenovo ThinkPad X1 Carbon Gen 12', 'PW0C9Q3M' ],
-    [ 'LT-1004', 'Apple MacBook Air 13 M3',          'FVFHQ3L2Q6L4' ],
-    [ 'LT-1005', 'Apple MacBook Air 13 M3',          'FVFHQ3L2Q6L5' ],
-    [ 'LT-1006', 'Apple MacBook Pro 14 M3',          'C02ZK1MDMD6T' ],
-    [ 'LT-1007', 'Dell Latitude 7450',               '7KX2Y84' ],
-    [ 'LT-1008', 'HP EliteBook 840 G11',             '5CG4211XYZ' ],
+    [ 'LT-1003', 'Lenovo ThinkPad T14 Gen 5',        'PF4XK2C3' ],
+    [ 'LT-1004', 'Lenovo ThinkPad T14 Gen 5',        'PF4XK2D9' ],
+    [ 'LT-1005', 'Lenovo ThinkPad T14 Gen 5',        'PF4XK2E5' ],
+    [ 'LT-1006', 'Lenovo ThinkPad T14 Gen 5',        'PF4XK2F2' ],
+    [ 'LT-1007', 'Lenovo ThinkPad X1 Carbon Gen 12', 'PW0C9Q3M' ],
+    [ 'LT-1008', 'Apple MacBook Air 13 M3',          'FVFHQ3L2Q6L4' ],
+    [ 'LT-1009', 'Apple MacBook Air 13 M3',          'FVFHQ3L2Q6L5' ],
+    [ 'LT-1010', 'Apple MacBook Pro 14 M3',          'C02ZK1MDMD6T' ],
+    [ 'LT-1011', 'Dell Latitude 7450',               '7KX2Y84' ],
+    [ 'LT-1012', 'HP EliteBook 840 G11',             '5CG4211XYZ' ],
 );
 
 @Assets = map {

@@ -24,7 +24,7 @@ from sandbox.dfo.announce import announce
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("hub")
-    stack = Stack(home=home, ports=StackPorts.free())
+    stack = Stack(home=home, ports=StackPorts.free(), extra_env={"HUB_PAUSE_SCHEDULES": "1"})
     try:
         stack.start_all(progress=lambda msg: print(f"[stack] {msg}", flush=True))
         yield stack
@@ -114,6 +114,31 @@ def rt_laptops_held_by(rt_http: httpx.Client, email: str) -> list[dict[str, Any]
             if any(h.get("EmailAddress") == email for h in a.get("HeldBy", []))]
 
 
+def rt_comments(rt_http: httpx.Client, ticket_id: str) -> list[str]:
+    """The text of every comment on a ticket, read from RT's transactions and attachments."""
+    history = rt_http.get(f"/ticket/{ticket_id}/history", params={"per_page": 100, "fields": "Type"}).json()
+    texts = []
+    for tx in history["items"]:
+        if tx.get("Type") != "Comment":
+            continue
+        parts = rt_http.get(f"/transaction/{tx['id']}/attachments",
+                            params={"fields": "Content,ContentType"}).json()["items"]
+        texts += [_rt_content(p["Content"]) for p in parts
+                  if p.get("Content") and str(p.get("ContentType", "")).startswith("text/")]
+    return texts
+
+
+def _rt_content(value: str) -> str:
+    """RT 5 sends attachment content base64-encoded, or as is for some text parts."""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return value
+
+
 @pytest.fixture
 async def archive(stack: Stack) -> AsyncIterator[Any]:
     from hub.settings import get_settings
@@ -130,6 +155,32 @@ def mail_to(stack: Stack, address: str) -> list[Any]:
     from sandbox.smtp import read_messages
 
     return [m for m in read_messages(stack.maildir) if address in str(m.get("To", ""))]
+
+
+def submit(stack: Stack, form: int, answers: dict[str, Any],
+           attachments: dict[str, list[tuple[str, str, bytes]]] | None = None) -> int:
+    """What a person does in Nettskjema: submit the form (through the sandbox's control route)."""
+    import base64
+
+    body: dict[str, Any] = {"answers": answers}
+    if attachments:
+        body["attachments"] = {key: [{"filename": name, "mediaType": media,
+                                      "contentBase64": base64.b64encode(data).decode()}
+                                     for name, media, data in files] for key, files in attachments.items()}
+    response = httpx.post(f"{stack.nettskjema_url}/_sandbox/forms/{form}/submissions", json=body, timeout=30)
+    assert response.status_code == 201, response.text
+    return int(response.json()["submissionId"])
+
+
+def pdf_bytes(title: str) -> bytes:
+    from datetime import datetime
+
+    from hub.settings import OSLO
+    from mappings.pdf import letter_pdf
+
+    return letter_pdf(sender="Høgskolen i Innlandet", recipient=["Kari Nordmann"], date=datetime(2024, 6, 20,
+                      tzinfo=OSLO), title=title, paragraphs=["Emner: Programmering 1, 7,5 studiepoeng."],
+                      signature="Studieadministrasjonen")
 
 
 def all_logs(stack: Stack) -> dict[Path, str]:

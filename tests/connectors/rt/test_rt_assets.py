@@ -1,7 +1,9 @@
 """Assets (laptops) against a real Request Tracker 5 (see conftest.py).
 
-The catalog holds 8 laptops: 2 × ThinkPad T14 Gen 5, 1 × ThinkPad X1 Carbon Gen 12,
-2 × MacBook Air 13 M3, 1 × MacBook Pro 14 M3, 1 × Latitude 7450, 1 × EliteBook 840 G11.
+The catalog holds 12 laptops: 6 × ThinkPad T14 Gen 5 (the standard for new hires),
+1 × ThinkPad X1 Carbon Gen 12, 2 × MacBook Air 13 M3, 1 × MacBook Pro 14 M3,
+1 × Latitude 7450, 1 × EliteBook 840 G11 (see sandbox/rt/initdata.pl).
+
 Each test allocates from its own model so the tests do not depend on their order.
 """
 
@@ -42,7 +44,7 @@ async def test_allocate_a_free_laptop_once_per_reference(rt: RtTicketing, rt_dir
     ref, holder = new_ref(), new_holder()
     asset = await rt.allocate_asset(CATALOG, holder=holder, external_ref=ref, model="Dell Latitude 7450")
     assert asset is not None
-    assert asset.name == "LT-1007" and asset.model == "Dell Latitude 7450" and asset.catalog == CATALOG
+    assert asset.name == "LT-1011" and asset.model == "Dell Latitude 7450" and asset.catalog == CATALOG
     assert_allocated_in_rt(rt_direct, asset.id, holder=holder, ref=ref)
 
     again = await rt.allocate_asset(CATALOG, holder=holder, external_ref=ref, model="Dell Latitude 7450")
@@ -101,7 +103,7 @@ async def test_a_claim_lost_to_another_allocator_moves_on(rt_config: RtConfig, r
 
 async def test_find_assets_by_status_model_and_odd_reference(rt: RtTicketing) -> None:
     free_pros = await rt.find_assets(CATALOG, status="new", model="Apple MacBook Pro 14 M3")
-    assert [(a.name, a.status) for a in free_pros] == [("LT-1006", "new")]
+    assert [(a.name, a.status) for a in free_pros] == [("LT-1010", "new")]
     assert await rt.find_assets(CATALOG, external_ref="x' OR 'a'='a") == []
     assert await rt.find_assets(CATALOG, model="apple macbook pro 14 m3") == []
 

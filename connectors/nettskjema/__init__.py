@@ -1,0 +1,14 @@
+"""Nettskjema (UiO's form service) forms connector, API v3.
+
+``NettskjemaForms(NettskjemaConfig(base_url=..., token_url=..., client_id=..., client_secret=...))``
+implements :class:`hub.ports.forms.FormsPort`. Auth: :mod:`connectors.nettskjema.auth`
+(OAuth 2 client credentials, proactive refresh, one retry on 401); payload shapes and
+decoding: :mod:`connectors.nettskjema.models`; endpoints and errors:
+:mod:`connectors.nettskjema.client`.
+"""
+
+from connectors.nettskjema.auth import ClientCredentialsAuth
+from connectors.nettskjema.client import SYSTEM, NettskjemaForms
+from connectors.nettskjema.config import NettskjemaConfig
+
+__all__ = ["NettskjemaForms", "NettskjemaConfig", "ClientCredentialsAuth", "SYSTEM"]

@@ -1,0 +1,191 @@
+"""Nettskjema forms connector: implements :class:`hub.ports.forms.FormsPort` over API v3.
+
+::
+
+    POST {token_url}                                  OAuth 2 client credentials (auth.py)
+    GET  {base}/form/me                               → [Form]          list_forms, health
+    GET  {base}/form/{id}/elements                    → [Element]       matrix row names
+    GET  {base}/form/{id}/submission-metadata         → NDJSON          submissions_after
+    GET  {base}/form/submission/{sid}                 → Submission      get_submission
+    GET  {base}/form/submission/attachment/{aid}      → bytes           get_attachment
+    GET  {base}/form/submission/{sid}/pdf             → application/pdf get_submission_pdf
+
+Errors (all from :mod:`hub.errors`): 401 after one token refresh, and 403 (the form is not
+shared with ``<client_id>@apiclient``) → ``ConfigError`` with a hint saying what to fix;
+404 → ``NotFound``; a payload that does not fit the models, or an answer that does not
+decode → ``InvalidInput`` naming the field, never its value; 429/502/503/504 and network
+errors are retried by :class:`hub.http.ApiClient` (honouring ``Retry-After``), then
+``TransientError``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any, TypeVar, cast
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from connectors.nettskjema.auth import ClientCredentialsAuth
+from connectors.nettskjema.config import NettskjemaConfig
+from connectors.nettskjema.models import (
+    AnswerError,
+    RawElement,
+    RawForm,
+    RawSubmission,
+    RawSubmissionMetadata,
+    sub_element_names,
+    to_form_info,
+    to_meta,
+    to_submission,
+)
+from hub.errors import ConfigError, HubError, InvalidInput, NotFound, PermanentError
+from hub.http import ApiClient
+from hub.ports.common import Health
+from hub.ports.forms import FormInfo, Submission, SubmissionMeta
+
+__all__ = ["NettskjemaForms", "SYSTEM"]
+
+SYSTEM = "nettskjema"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], raw: Any, what: str) -> M:
+    """Validate one payload; on failure name the fields and the reason, never the value."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(object)'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False))
+        raise InvalidInput(f"Nettskjema sent a malformed {what}: {problems}", system=SYSTEM,
+                           hint=f"Nettskjema's answer does not fit the API v3 shape; check {what} in "
+                                "Nettskjema, then replay.") from None
+
+
+class NettskjemaForms:
+    """Nettskjema as a :class:`~hub.ports.forms.FormsPort`."""
+
+    def __init__(self, config: NettskjemaConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.config = config
+        self.auth = ClientCredentialsAuth(config.token_url, config.client_id, config.client_secret,
+                                          refresh_margin=config.refresh_margin_seconds, system=SYSTEM)
+        self._api = ApiClient(SYSTEM, config.base_url, headers={"Accept": "application/json"},
+                              auth=self.auth, policy=config.policy(), transport=transport)
+        self._rows: dict[int, dict[int, str]] = {}
+
+    async def __aenter__(self) -> NettskjemaForms:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+    @property
+    def principal(self) -> str:
+        return f"{self.config.client_id}@apiclient"
+
+    def _explain(self, exc: HubError, what: str) -> HubError:
+        """Give 403 and 404 a hint an operator can act on."""
+        if isinstance(exc, ConfigError) and exc.status == 403:
+            return ConfigError(exc.message, system=SYSTEM, status=403,
+                               hint=f"Share the form ({what}) with {self.principal} in Nettskjema, "
+                                    "or check the form id in the hub's settings.")
+        if isinstance(exc, NotFound):
+            return NotFound(exc.message, system=SYSTEM, status=404,
+                            hint=f"Nettskjema has no {what}; check the id (it may have been deleted).")
+        return exc
+
+    async def _get(self, url: str, what: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._api.request("GET", url, **kwargs)
+        except HubError as exc:
+            raise self._explain(exc, what) from exc
+
+    async def _json(self, url: str, what: str) -> Any:
+        response = await self._get(url, what)
+        try:
+            return response.json()
+        except ValueError:
+            raise PermanentError(f"Nettskjema sent a {what} that is not JSON", system=SYSTEM,
+                                 hint="Check HUB_NETTSKJEMA__BASE_URL; it may point at a proxy page.") from None
+
+    async def list_forms(self) -> list[FormInfo]:
+        body = await self._json("form/me", "form list")
+        if not isinstance(body, list):
+            raise InvalidInput("Nettskjema sent a form list that is not a JSON array", system=SYSTEM)
+        return [to_form_info(_parse(RawForm, item, "form list entry")) for item in body]
+
+    async def submissions_after(self, form_id: int, after: int | None) -> AsyncIterator[SubmissionMeta]:
+        """Stream ``submission-metadata`` (NDJSON) one line at a time; yield ids above ``after``."""
+        what = f"form {int(form_id)}"
+        try:
+            # ndjson() is an async generator: close it (and the HTTP stream) even if our
+            # caller stops early.
+            stream = cast(AsyncGenerator[Any, None], self._api.ndjson(f"form/{int(form_id)}/submission-metadata"))
+            async with aclosing(stream) as lines:
+                async for line in lines:
+                    raw = _parse(RawSubmissionMetadata, line, f"submission-metadata line of {what}")
+                    if after is None or raw.submissionId > after:
+                        yield to_meta(raw)
+        except HubError as exc:
+            raise self._explain(exc, what) from exc
+
+    async def _row_names(self, form_id: int) -> dict[int, str]:
+        """Matrix row ids → external ids (cached per form) for answers lacking the name."""
+        if form_id not in self._rows:
+            body = await self._json(f"form/{form_id}/elements", f"form {form_id} elements")
+            items = body if isinstance(body, list) else []
+            self._rows[form_id] = sub_element_names([_parse(RawElement, e, f"element of form {form_id}")
+                                                     for e in items])
+        return self._rows[form_id]
+
+    async def get_submission(self, submission_id: int) -> Submission:
+        what = f"submission {int(submission_id)}"
+        raw = _parse(RawSubmission, await self._json(f"form/submission/{int(submission_id)}", what), what)
+        rows = None
+        if any(a.subElementId is not None and not a.externalSubElementId for a in raw.answers):
+            rows = await self._row_names(raw.submissionMetadata.formId)
+        try:
+            return to_submission(raw, rows)
+        except AnswerError as exc:
+            raise InvalidInput(f"Nettskjema {what} has an answer that does not decode: {exc.field}: "
+                               f"{exc.reason}", system=SYSTEM,
+                               hint=f"Correct the answer in {what} in Nettskjema (or have the respondent "
+                                    "resubmit), then replay the item.") from None
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False))
+            raise InvalidInput(f"Nettskjema {what} does not decode: {fields}", system=SYSTEM) from None
+
+    async def get_attachment(self, attachment_id: int) -> bytes:
+        response = await self._get(f"form/submission/attachment/{int(attachment_id)}",
+                                   f"attachment {int(attachment_id)}")
+        return response.content
+
+    async def get_submission_pdf(self, submission_id: int) -> bytes:
+        what = f"submission {int(submission_id)}"
+        response = await self._get(f"form/submission/{int(submission_id)}/pdf", what,
+                                   headers={"Accept": "application/pdf"})
+        if not response.content.startswith(b"%PDF"):
+            raise PermanentError(f"Nettskjema answered the PDF of {what} with something that is not a PDF",
+                                 system=SYSTEM, hint="Check HUB_NETTSKJEMA__BASE_URL and Nettskjema's status.")
+        return response.content
+
+    async def health(self) -> Health:
+        """A token (fetched or cached) and ``form/me``: reachable, authenticated, forms shared."""
+        started = time.perf_counter()
+        try:
+            forms = await self.list_forms()
+        except HubError as exc:
+            return Health(system=SYSTEM, ok=False, latency_ms=_ms(started), detail=str(exc))
+        return Health(system=SYSTEM, ok=True, latency_ms=_ms(started),
+                      detail=f"{len(forms)} form(s) shared with {self.principal} at {self.config.base_url}")
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,95 @@
+"""Søke fritak: a student applies for exemption from courses; a case handler decides.
+
+``fritak-intake`` (every minute) collects new Nettskjema submissions into the ledger and
+starts one ``fritak-case`` run per application. Each case:
+
+1. reads and validates the application (fødselsnummer, courses, attachments); an invalid
+   one is answered by e-mail and becomes a dead letter — nothing is archived;
+2. archives it: case file, incoming journalpost with the submission PDF and attachments;
+3. **suspends** until a case handler decides in the Prefect UI (a typed form: approve,
+   reject or partial per course, with a justification) — the process exits while it waits;
+4. journals the decision letter, closes the case (saksstatus A) and e-mails the applicant.
+
+The time from submission to decision is recorded per case (the SLA).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from prefect import flow, get_run_logger
+from prefect.flow_runs import suspend_flow_run
+from prefect.states import Completed, State
+
+from flows.forms_poll import collect_submissions
+from flows.fritak_steps import (
+    archive_application,
+    close_case,
+    decision_form,
+    email_decision,
+    journal_decision,
+    read_fritak_application,
+    to_decision,
+)
+from hub.dispatch import start_deployment_run
+from hub.flowkit import Run, work_item
+from hub.ledger import ItemState
+from hub.settings import OSLO, get_settings
+from hub.wiring import build_forms, get_ledger
+
+__all__ = ["fritak_case", "fritak_intake"]
+
+SERVICE = "fritak"
+
+
+@flow(name="fritak-case", flow_run_name="fritak-{submission_id}", persist_result=True, log_prints=False)
+async def fritak_case(submission_id: int) -> str | State:
+    """One application for exemption, from submission to decision letter."""
+    async with work_item(SERVICE, str(submission_id), title=f"Søknad om fritak #{submission_id}") as run:
+        if run.already_done:
+            return Completed(message="decided already; nothing new written")
+        application = await read_fritak_application(run, submission_id)
+        case, entry = await archive_application(run, application)
+        run.wait_for("a case handler's decision in the Prefect UI")
+        given = await suspend_flow_run(wait_for_input=decision_form(application, case, entry),
+                                       key="decision", timeout=None)
+        run.waiting_reason = None
+        decision = to_decision(application, given)
+        letter = await journal_decision(run, application, case, decision)
+        await close_case(run, case)
+        await email_decision(run, application, decision, letter)
+        _record_sla(run, application.submitted, decision.outcome)
+    return f"decided: {decision.outcome}"
+
+
+def _record_sla(run: Run, submitted: datetime, outcome: str) -> None:
+    data = run.ledger.item(run.item.id).data
+    decided = datetime.fromisoformat(data["decided_at"]) if data.get("decided_at") else datetime.now(OSLO)
+    days = (decided - submitted).total_seconds() / 86400
+    run.ledger.update_data(run.item.id, outcome=outcome, submitted_at=submitted.isoformat(),
+                           decision_days=round(days, 2),
+                           within_sla=days <= run.settings.fritak.sla_days)
+
+
+@flow(name="fritak-intake", log_prints=False)
+async def fritak_intake() -> dict[str, int]:
+    """Collect new applications and start a case for each one not yet started."""
+    settings = get_settings()
+    ledger = get_ledger(settings)
+    forms = build_forms(settings)
+    try:
+        added = await collect_submissions(forms, ledger, service=SERVICE, form_id=settings.fritak.form_id)
+    finally:
+        await forms.aclose()
+    started = 0
+    for item in await asyncio.to_thread(ledger.items, service=SERVICE, states=[ItemState.PENDING], limit=None):
+        if item.flow_run_id:
+            continue  # a case run exists already (it may be queued)
+        run_id = await start_deployment_run("fritak-case/fritak-case", {"submission_id": int(item.source_key)},
+                                            key=f"fritak:{item.source_key}:{item.data.get('replays', 0)}")
+        await asyncio.to_thread(ledger.set_flow_run, item.id, run_id)
+        started += 1
+    get_run_logger().info("fritak: %d new application(s), %d case(s) started", added, started)
+    return {"new": added, "started": started}
+

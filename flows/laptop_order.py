@@ -1,0 +1,141 @@
+"""Bestille laptop: employees order a laptop in Nettskjema; IT delivers it.
+
+``laptop-orders`` (every minute) collects new submissions into the ledger and works
+through every order that is new (or replayed) or still waiting for stock, in one batch:
+
+1. read and validate the order; find the employee in HR by Feide id — an unknown person or
+   a model IT does not offer is a dead letter with its reason (never retried blindly);
+2. ensure the RT ticket in the equipment queue (``ExternalRef`` = the submission);
+3. reserve a free laptop of the chosen model; none free → the ticket says so and the order
+   waits (it is not a failure) until stock arrives.
+
+Delivery is followed up by ``laptop-delivery`` (:mod:`flows.laptop_delivery`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.concurrency.asyncio import concurrency
+
+from flows.forms_poll import collect_submissions
+from flows.onboarding_steps import ALLOCATION_LIMIT, RT_LIMIT
+from hub.errors import InvalidInput
+from hub.flowkit import Run, batch_item
+from hub.ledger import ItemState, WorkItem
+from hub.ports.hr import Employee, HrPort
+from hub.settings import get_settings
+from hub.wiring import Connectors, connect, get_ledger
+from mappings.laptop import LaptopOrder, external_ref, order_ticket, read_order
+
+__all__ = ["laptop_orders", "SERVICE", "AWAITING_ASSET", "AWAITING_DELIVERY"]
+
+SERVICE = "laptop"
+AWAITING_ASSET = "awaiting_asset"
+AWAITING_DELIVERY = "awaiting_delivery"
+
+
+class Directory:
+    """HR's employees by Feide id (e-mail or username@oslomet.no), read once per batch."""
+
+    def __init__(self, hr: HrPort) -> None:
+        self.hr = hr
+        self._by_feide: dict[str, Employee] | None = None
+
+    async def find(self, feide: str) -> Employee | None:
+        if self._by_feide is None:
+            self._by_feide = {}
+            async for employee in self.hr.list_employees():
+                for key in (employee.email, f"{employee.username}@oslomet.no" if employee.username else None):
+                    if key:
+                        self._by_feide[key.lower()] = employee
+        return self._by_feide.get(feide.lower())
+
+
+async def handle_order(run: Run, directory: Directory) -> str:
+    """One order, as far as it can go now. Returns what happened, for the run's summary."""
+    ports, cfg = run.ports, run.settings.laptop
+    submission_id = int(run.item.source_key)
+    async with run.step("read_order"):
+        order, problems = read_order(await ports.forms.get_submission(submission_id), models=cfg.models)
+        if order is None:
+            raise InvalidInput(f"laptop order {submission_id} is not valid: " + "; ".join(problems),
+                               system="forms", hint="Ask the requester for a corrected order, or fix the "
+                               "offer (HUB_LAPTOP__MODELS), then replay the item.")
+        employee = await directory.find(order.feide)
+        if employee is None:
+            raise InvalidInput(f"nobody with Feide id {order.feide} is employed according to HR (DFØ)",
+                               system="hr", hint="Check the Feide id with the requester, or wait until HR "
+                               "has registered the person; then replay the item.")
+        await asyncio.to_thread(run.ledger.update_data, run.item.id, employee_id=employee.id,
+                                feide=order.feide, model=order.model)
+    async with run.step("ensure_ticket"), concurrency(RT_LIMIT, occupy=1):
+        ticket = await ports.ticketing.ensure_ticket(order_ticket(order, employee, queue=cfg.queue))
+        run.remember("ticket", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url)
+    return await _reserve(run, order, ticket.id)
+
+
+async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
+    ticketing, cfg = run.ports.ticketing, run.settings.laptop
+    async with run.step("reserve_laptop"), concurrency([RT_LIMIT, ALLOCATION_LIMIT], occupy=1):
+        asset = await ticketing.reserve_asset(cfg.catalog, external_ref=external_ref(order.submission_id, "asset"),
+                                              model=order.model)
+        if asset is None:
+            if run.ref("no_stock_note") is None:
+                await ticketing.comment(ticket_id, f"No free {order.model} in the {cfg.catalog} catalog now. "
+                                                   "The hub reserves one as soon as one is free.")
+                run.remember("no_stock_note", system="ticketing", kind="comment", ref=ticket_id)
+            run.wait_for(f"no free {order.model} in stock", stage=AWAITING_ASSET)
+            return "waiting for stock"
+        run.remember("asset", system="ticketing", kind="asset", ref=asset.id, url=asset.url)
+        if run.ref("reserved_note") is None:
+            await ticketing.comment(ticket_id, f"Reserved {asset.name} ({asset.model or order.model}). Deliver it, "
+                                               "set HeldBy to the employee, then resolve this ticket.")
+            run.remember("reserved_note", system="ticketing", kind="comment", ref=ticket_id)
+        run.wait_for(f"IT to deliver {asset.name} and resolve the ticket", stage=AWAITING_DELIVERY)
+        return f"reserved {asset.name}"
+
+
+def _due(item: WorkItem) -> bool:
+    return item.state == ItemState.PENDING or (
+        item.state == ItemState.WAITING and (item.data or {}).get("stage") == AWAITING_ASSET)
+
+
+@task(name="process orders", cache_policy=NO_CACHE, persist_result=False)
+async def process_orders(ports: Connectors) -> list[dict[str, Any]]:
+    settings = get_settings()
+    ledger = get_ledger(settings)
+    items = [i for i in await asyncio.to_thread(ledger.items, service=SERVICE,
+                                                states=[ItemState.PENDING, ItemState.WAITING], limit=None)
+             if _due(i)]
+    directory = Directory(ports.hr)
+    rows = []
+    for item in sorted(items, key=lambda i: i.requested_at):
+        outcome = "skipped: another run holds it"
+        async with batch_item(item, ports, ledger=ledger, settings=settings) as run:
+            if run is not None:
+                outcome = await handle_order(run, directory)
+        after = await asyncio.to_thread(ledger.item, item.id)
+        rows.append({"submission": item.source_key, "state": after.state,
+                     "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]})
+    return rows
+
+
+@flow(name="laptop-orders", log_prints=False)
+async def laptop_orders() -> dict[str, int]:
+    """Collect new laptop orders and move every due order as far as it can go."""
+    settings = get_settings()
+    async with connect(settings) as ports:
+        added = await collect_submissions(ports.forms, get_ledger(settings), service=SERVICE,
+                                          form_id=settings.laptop.form_id)
+        rows = await process_orders(ports)
+    if rows:
+        await acreate_table_artifact(key="laptop-orders", table=rows, description="Laptop orders handled this run")
+    counts = {"new": added, "handled": len(rows),
+              "failed": sum(r["state"] == ItemState.FAILED for r in rows)}
+    get_run_logger().info("laptop orders: %s", counts)
+    return counts

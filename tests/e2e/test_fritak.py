@@ -1,0 +1,128 @@
+"""Søke fritak end to end: Nettskjema → archive → a case handler's decision through
+``resume_flow_run`` → decision letter journaled, case closed, student e-mailed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+from prefect.flow_runs import aresume_flow_run
+from prefect.input.actions import aread_flow_run_input
+from prefect.input.run_input import keyset_from_paused_state
+
+from hub.ledger import ItemState, Ledger
+from hub.privacy import contains_fnr
+from hub.stack import Stack
+from sandbox.nettskjema.forms import FRITAK_FORM_ID
+from tests.e2e.conftest import mail_to, pdf_bytes, submit, wait_flow_run
+
+pytestmark = pytest.mark.e2e
+
+APPLICANT = {"name": "Åsmund Bjørnstad-Ødegård", "student_number": "s351207", "fnr": "05499024837",
+             "email": "asmund.bjornstad@student.oslomet.no", "courses": ["DATA1100", "MATA1000"],
+             "grounds": "Jeg har tatt tilsvarende emner ved Høgskolen i Innlandet (7,5 sp hver).",
+             "earlier_institution": "Høgskolen i Innlandet", "completed": "20.06.2024", "credits": "15,0"}
+PDF = "application/pdf"
+
+
+def _apply(stack: Stack, **changes: object) -> int:
+    answers = {**APPLICANT, **changes}
+    attachments = {"attachment_1": [("vitnemål.pdf", PDF, pdf_bytes("Vitnemål"))],
+                   "attachment_2": [("emnebeskrivelse.pdf", PDF, pdf_bytes("Emnebeskrivelse"))]}
+    return submit(stack, FRITAK_FORM_ID, answers, attachments)
+
+
+async def _case_run(ledger: Ledger, sid: int) -> str:
+    run = await run_deployment("fritak-intake/fritak-intake", timeout=180)
+    assert run.state.is_completed(), run.state
+    item = ledger.get_item("fritak", str(sid))
+    assert item is not None and item.flow_run_id, "the intake started no case run"
+    return item.flow_run_id
+
+
+async def _wait_paused(flow_run_id: str, timeout: float = 120) -> object:
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while time.monotonic() < deadline:
+            run = await client.read_flow_run(flow_run_id)
+            if run.state.is_paused() or run.state.is_final():
+                return run
+            await asyncio.sleep(0.3)
+    raise AssertionError("the case never paused for a decision")
+
+
+async def test_application_waits_for_a_decision_then_is_decided(stack: Stack, ledger: Ledger, archive) -> None:
+    sid = _apply(stack)
+    flow_run_id = await _case_run(ledger, sid)
+    run = await _wait_paused(flow_run_id)
+    assert run.state.is_paused() and run.state.name == "Suspended", run.state
+    item = ledger.get_item("fritak", str(sid))
+    assert item.state == ItemState.WAITING and "decision" in item.last_error
+
+    # Archived before the decision: the case file, the incoming journalpost with H + V documents.
+    cases = await archive.find_case_files(f"fritak:{sid}:sak")
+    assert len(cases) == 1 and cases[0].public_title == "Søknad om fritak – DATA1100, MATA1000 – *****"
+    entries = await archive.list_journal_entries(cases[0])
+    assert [(e.journal_type, len(e.document_ids)) for e in entries] == [("I", 3)]
+
+    # What the case handler sees: courses, grounds, links to the documents; no fødselsnummer.
+    keyset = keyset_from_paused_state(run.state)
+    description = await aread_flow_run_input(keyset["description"], flow_run_id=run.id)
+    assert "DATA1100" in description and "Høgskolen i Innlandet" in description
+    assert entries[0].document_ids[0] in description
+    assert not contains_fnr(description) and APPLICANT["fnr"] not in description
+    schema = await aread_flow_run_input(keyset["schema"], flow_run_id=run.id)
+    assert {"outcome", "courses", "justification"} <= set(schema["properties"])
+
+    # The same submission seen again: no second case.
+    await run_deployment("fritak-intake/fritak-intake", timeout=180)
+    assert ledger.get_item("fritak", str(sid)).flow_run_id == flow_run_id
+
+    await aresume_flow_run(run.id, run_input={
+        "outcome": "partial", "justification": "DATA1100 dekkes av tidligere emne; MATA1000 gjør ikke det.",
+        "decided_by": "Kari Saksbehandler",
+        "courses": [{"course": "DATA1100", "verdict": "approved"}, {"course": "MATA1000", "verdict": "rejected"}]})
+    final = await wait_flow_run(flow_run_id, timeout=180)
+    assert final.state.is_completed(), final.state
+
+    done = ledger.get_item("fritak", str(sid))
+    assert done.state == ItemState.DONE and done.data["outcome"] == "partial"
+    assert done.data["within_sla"] is True and done.data["decision_days"] >= 0
+    case = (await archive.find_case_files(f"fritak:{sid}:sak"))[0]
+    assert case.status == "A"
+    entries = await archive.list_journal_entries(case)
+    assert sorted(e.journal_type for e in entries) == ["I", "U"]
+    letter = await archive.fetch_document([e for e in entries if e.journal_type == "U"][0].document_ids[0])
+    assert letter.startswith(b"%PDF")
+    mails = [m for m in mail_to(stack, APPLICANT["email"]) if "Vedtak" in str(m["Subject"])]
+    assert len(mails) == 1 and "delvis innvilget" in str(mails[0]["Subject"])
+    assert any(part.get_filename() == f"vedtak-{sid}.pdf" for part in mails[0].iter_attachments())
+
+
+async def test_invalid_application_is_rejected_by_mail_and_nothing_is_archived(stack: Stack, ledger: Ledger,
+                                                                              archive) -> None:
+    sid = _apply(stack, fnr="05499024838", email="feil.fnr@student.oslomet.no")  # wrong check digit
+    run = await wait_flow_run(await _case_run(ledger, sid), timeout=180)
+    assert run.state.is_failed() and "not valid" in run.state.message
+    item = ledger.get_item("fritak", str(sid))
+    assert item.state == ItemState.FAILED and "fødselsnummer" in item.last_error
+    assert "05499024838" not in item.last_error and "05499024838" not in run.state.message
+    assert await archive.find_case_files(f"fritak:{sid}:sak") == []
+    mails = mail_to(stack, "feil.fnr@student.oslomet.no")
+    assert len(mails) == 1 and "kunne ikke behandles" in str(mails[0]["Subject"])
+
+
+async def test_overdue_cases_are_flagged(stack: Stack, ledger: Ledger) -> None:
+    sid = _apply(stack, email="treg.sak@student.oslomet.no")
+    await _wait_paused(await _case_run(ledger, sid))
+    from datetime import datetime, timedelta
+
+    from hub.settings import OSLO
+
+    later = (datetime.now(OSLO) + timedelta(days=30)).isoformat()
+    run = await run_deployment("fritak-sla/daily-sla", parameters={"now": later}, timeout=120)
+    assert run.state.is_completed()
+    assert ledger.get_item("fritak", str(sid)).data.get("sla_breached") is True
