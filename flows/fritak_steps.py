@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Literal
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -32,14 +33,14 @@ STEP = dict(retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transi
 
 class CourseVerdict(BaseModel):
     course: str = Field(description="Course code")
-    verdict: str = Field("approved", pattern="^(approved|rejected)$", description="approved or rejected")
+    verdict: Literal["approved", "rejected"] = Field("approved", description="Verdict for this course")
 
 
 class FritakDecision(RunInput):
     """The case handler's decision, entered in the Prefect UI (Resume) or by resume_flow_run."""
 
-    outcome: str = Field(pattern="^(approve|reject|partial)$",
-                         description="approve = every course; reject = none; partial = per course below")
+    outcome: Literal["approve", "reject", "partial"] = Field(
+        description="approve = every course; reject = none; partial = per course below")
     courses: list[CourseVerdict] = Field(description="Verdict per course (used when outcome is partial)")
     justification: str = Field(min_length=5, description="Begrunnelse: quoted in the decision letter")
     decided_by: str = Field("Saksbehandler", description="Your name, as it will sign the letter")
@@ -81,7 +82,10 @@ async def archive_application(run: Run, app: FritakApplication) -> tuple[CaseFil
 
 def decision_form(app: FritakApplication, case: CaseFile, entry: JournalEntry) -> type[FritakDecision]:
     """The form a case handler sees: what they need to decide, and nothing more (no fnr)."""
-    docs = "\n".join(f"- [document {i}]({url})" for i, url in enumerate(entry.document_ids, start=1))
+    names = ["Søknad (hoveddokument)", *[f"Vedlegg: {a.filename}" for a in app.attachments]]
+    if len(names) != len(entry.document_ids):
+        names = [f"document {i}" for i in range(1, len(entry.document_ids) + 1)]
+    docs = "\n".join(f"- [{name}]({url})" for name, url in zip(names, entry.document_ids, strict=True))
     courses = "\n".join(f"- **{c}** {COURSES.get(c, '')}" for c in app.courses)
     description = (
         f"## Søknad om fritak — {app.name} ({app.student_number})\n\n"

@@ -39,12 +39,12 @@ def _asset(rt_http: httpx.Client, ref: str) -> list[dict]:
 
 async def test_order_is_ticketed_reserved_delivered_and_filed(stack: Stack, ledger: Ledger, rt_http: httpx.Client,
                                                               archive) -> None:
-    sid = _order(stack, REQUESTER, "thinkpad-t14")
+    sid = _order(stack, REQUESTER, "macbook-air-13")  # ThinkPads are the new hires' standard
     await _run("laptop-orders/laptop-orders")
     item = ledger.get_item("laptop", str(sid))
     assert item.state == ItemState.WAITING and item.data["stage"] == "awaiting_delivery", item.last_error
     tickets = rt_tickets(rt_http, f"'CF.{{ExternalRef}}' = 'laptop-order:{sid}:order'")
-    assert len(tickets) == 1 and "Lenovo ThinkPad T14 Gen 5" in tickets[0]["Subject"]
+    assert len(tickets) == 1 and "Apple MacBook Air 13 M3" in tickets[0]["Subject"]
     reserved = _asset(rt_http, f"laptop-order:{sid}:asset")
     assert len(reserved) == 1 and reserved[0]["Status"] == "allocated" and not reserved[0].get("HeldBy")
 

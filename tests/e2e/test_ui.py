@@ -5,23 +5,32 @@ Screenshots go to ``test-output/`` for a person to look at.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from hub.ledger import Ledger
 from hub.procs import ROOT
 from hub.stack import Stack
-from tests.e2e.conftest import wait_item
+from tests.e2e.conftest import send_event, wait_item
 
 pytestmark = pytest.mark.e2e
 
+T = TypeVar("T")
 OUT = ROOT / "test-output"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+def _in_thread(coro: Coroutine[Any, Any, T]) -> T:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +56,8 @@ def page(browser: object) -> Iterator[object]:
 
 def test_completed_onboarding_run_shows_its_steps(stack: Stack, ledger: Ledger, page: object) -> None:
     """A new user opens the run the demo points at and sees it Completed, with every step."""
-    item = wait_item(ledger, "onboarding", "10006")  # onboarded by test_onboarding
+    send_event(stack, "10006")  # the hire test_onboarding onboards (a repeat is harmless)
+    item = wait_item(ledger, "onboarding", "10006")
     assert item.flow_run_id
     page.goto(f"{stack.prefect_ui}/runs/flow-run/{item.flow_run_id}")  # type: ignore[attr-defined]
     page.get_by_text("onboarding-10006").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
@@ -58,3 +68,40 @@ def test_completed_onboarding_run_shows_its_steps(stack: Stack, ledger: Ledger, 
     OUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUT / "onboarding-run.png"), full_page=True)  # type: ignore[attr-defined]
     assert (OUT / "onboarding-run.png").stat().st_size > 10_000
+
+
+def test_case_handler_decides_fritak_in_the_ui(stack: Stack, ledger: Ledger, page: object) -> None:
+    """The fritak run waits for input, shows a readable form, and completes after Resume → Submit.
+
+    A plain (sync) test: Playwright's sync API keeps its own event loop in this thread, so
+    the async helpers run in a thread of their own.
+    """
+
+    from tests.e2e.conftest import wait_flow_run
+    from tests.e2e.test_fritak import _apply, _case_run, _wait_paused
+
+    sid = _apply(stack, email="ui.test@student.oslomet.no", courses=["DAPE1400"])
+    flow_run_id = _in_thread(_case_run(ledger, sid))
+    _in_thread(_wait_paused(flow_run_id))
+    OUT.mkdir(exist_ok=True)
+    page.goto(f"{stack.prefect_ui}/runs/flow-run/{flow_run_id}")  # type: ignore[attr-defined]
+    page.get_by_text("Suspended").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    page.screenshot(path=str(OUT / "fritak-waiting-for-decision.png"))  # type: ignore[attr-defined]
+
+    page.get_by_role("button", name="Resume").click()  # type: ignore[attr-defined]
+    page.get_by_text("Justification").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    for text in ("Søknad om fritak", "DAPE1400", "Grounds", "Archived documents", "Vedlegg: vitnemål.pdf"):
+        assert page.get_by_text(text).first.is_visible(), text  # type: ignore[attr-defined]
+    justification = page.locator(  # type: ignore[attr-defined]
+        "xpath=//*[normalize-space(text())='Justification (Optional)']/following::textarea[1]")
+    justification.fill("Emnet dekkes fullt ut av tidligere utdanning.")
+    page.screenshot(path=str(OUT / "fritak-decision-form.png"), full_page=True)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Submit").click()  # type: ignore[attr-defined]
+
+    run = _in_thread(wait_flow_run(flow_run_id, timeout=180))
+    assert run.state.is_completed(), run.state
+    page.reload()  # type: ignore[attr-defined]
+    page.get_by_text("Completed").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    page.screenshot(path=str(OUT / "fritak-decided.png"))  # type: ignore[attr-defined]
+    item = ledger.get_item("fritak", str(sid))
+    assert item.state == "done" and item.data["outcome"] == "approve"

@@ -14,12 +14,35 @@ from tests.e2e.conftest import all_logs, rt_tickets
 pytestmark = pytest.mark.e2e
 
 
+async def _applicant_ids() -> list[str]:
+    """Every fødselsnummer typed into the fritak form (seeded and by the tests)."""
+    from hub.settings import get_settings
+    from hub.wiring import build_forms
+    from sandbox.nettskjema.forms import FRITAK_FORM_ID
+
+    forms = build_forms(get_settings())
+    found = []
+    try:
+        async for meta in forms.submissions_after(FRITAK_FORM_ID, None):
+            answer = (await forms.get_submission(meta.submission_id)).answer("fnr")
+            if answer and answer.text:
+                found.append(answer.text.strip())
+    finally:
+        await forms.aclose()
+    return found
+
+
 @pytest.fixture(scope="module")
 def national_ids(stack: Stack) -> list[str]:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
     response = httpx.get(f"{stack.dfo_api}/ansatte/v2", headers={"X-Gravitee-Api-Key": stack.secrets["dfo_key"]})
     ids = [e["fnr"] for e in response.json()["ansatt"] if e.get("fnr")]
-    assert len(ids) >= 10
-    return ids
+    with ThreadPoolExecutor(1) as pool:
+        applicants = pool.submit(asyncio.run, _applicant_ids()).result()
+    assert len(ids) >= 10 and len(applicants) >= 6
+    return ids + applicants
 
 
 def _leaks(text: str, national_ids: list[str]) -> list[str]:
@@ -62,8 +85,9 @@ def test_ticket_subjects(stack: Stack, rt_http: httpx.Client, national_ids: list
 
 
 async def test_public_archive_titles(archive, national_ids: list[str]) -> None:
-    cases = await archive.find_case_files_by_title_prefix("Personalmappe")
-    assert cases
+    cases = [c for prefix in ("Personalmappe", "Søknad om fritak")
+             for c in await archive.find_case_files_by_title_prefix(prefix)]
+    assert any(c.title.startswith("Søknad om fritak") for c in cases)
     for case in cases:
         assert case.public_title and not contains_fnr(case.public_title)
         assert "*****" in case.public_title
