@@ -13,6 +13,7 @@ from typing import Any
 from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.events import DeploymentEventTrigger
 
 from flows.fritak import fritak_case, fritak_intake
 from flows.fritak_sla import fritak_sla
@@ -20,6 +21,12 @@ from flows.laptop_delivery import laptop_delivery
 from flows.laptop_order import laptop_orders
 from flows.onboarding import onboarding
 from flows.onboarding_catchup import onboarding_catchup
+from flows.ops_health import connector_health
+from flows.ops_metrics import service_metrics
+from flows.ops_notify import notify_operators
+from flows.ops_reconcile import reconciliation
+from flows.ops_replay import replay_dead_letters
+from flows.rooms import room_bookings
 
 __all__ = ["DeploymentSpec", "DEPLOYMENTS", "GLOBAL_LIMITS", "PRELOAD"]
 
@@ -105,6 +112,71 @@ DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
     ),
 )
 
+# Group rooms (bestille grupperom): booking and cancelling in the rooms' CalDAV calendars.
+DEPLOYMENTS += (
+    DeploymentSpec(
+        flow=room_bookings,
+        name="room-bookings",
+        description="Every minute: collect group-room requests and cancellations (Nettskjema forms and "
+                    "replies to the confirmation), book a free room that fits in its CalDAV calendar (or "
+                    "offer the three nearest alternatives), cancel, and confirm by e-mail with the .ics.",
+        schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("service:rooms", "scheduled"),
+    ),
+)
+
+# Operations: health, alerting, reconciliation, replay (service metrics: see below).
+DEPLOYMENTS += (
+    DeploymentSpec(
+        flow=connector_health,
+        name="connector-health",
+        description="Every five minutes: reachability, authentication and latency of every connector and "
+                    "of the Prefect server (artifact 'connector-health'); a connector turning unhealthy "
+                    "emits hub.connector.unhealthy.",
+        schedules=(IntervalSchedule(interval=timedelta(minutes=5), timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("ops", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=notify_operators,
+        name="notify-operators",
+        description="Automation: when the health check reports a connector unhealthy, e-mail the operators.",
+        triggers=(DeploymentEventTrigger(
+            name="connector turned unhealthy", expect={"hub.connector.unhealthy"},
+            match={"prefect.resource.id": "hub.connector.*"},
+            # Only plain values through the template: the detail (any text) is read from the ledger.
+            parameters={"connector": "{{ event.payload.connector }}"}),),
+        tags=("ops", "event-triggered"),
+    ),
+    DeploymentSpec(
+        flow=reconciliation,
+        name="nightly",
+        description="Every night: compare the ledger with the archive core and RT — missing and duplicated "
+                    "records, stuck items. Any drift fails the run (artifact 'reconciliation').",
+        schedules=(CronSchedule(cron="15 2 * * *", timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("ops", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=service_metrics,
+        name="service-metrics",
+        description="Every night, and on demand (parameter weeks): per service and week — volume, done, "
+                    "failed, waiting, lead time (median, p90), automation rate, dead letters, oldest open "
+                    "item (artifacts 'service-metrics' and 'service-metrics-chart').",
+        schedules=(CronSchedule(cron="45 2 * * *", timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("ops", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=replay_dead_letters,
+        name="replay-dead-letters",
+        description="On demand: replay chosen dead letters after a fix (items completed meanwhile are skipped). "
+                    "Same as `hub replay`.",
+        tags=("ops", "on-demand"),
+    ),
+)
+
 # Global limits shared by every flow run: Request Tracker on SQLite manages ~3 writes/s.
 # Allocating a laptop is a read-then-write on RT assets, and RT checks If-Match before, not
 # with, its write: one allocation at a time across all processes.
@@ -116,7 +188,8 @@ GLOBAL_LIMITS: dict[str, int] = {"request-tracker": 2, "rt-asset-allocation": 1}
 # child; preloaded, that costs nothing instead of ~0.3 s.)
 PRELOAD: tuple[str, ...] = (
     "deployments.serve", "flows.onboarding", "flows.onboarding_catchup", "flows.laptop_order",
-    "flows.laptop_delivery", "flows.fritak", "flows.fritak_sla",
+    "flows.laptop_delivery", "flows.fritak", "flows.fritak_sla", "flows.ops_health", "flows.ops_notify",
+    "flows.ops_reconcile", "flows.ops_replay", "flows.ops_metrics", "flows.rooms",
     "connectors.dfo.client", "connectors.n5ws.client", "connectors.rt.client", "connectors.smtp.client",
-    "connectors.nettskjema.client",
+    "connectors.nettskjema.client", "connectors.caldav.client",
 )

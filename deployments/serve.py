@@ -97,7 +97,8 @@ async def serve(poll_seconds: float | None = None, limit: int | None = None) -> 
     paused = os.environ.get("HUB_PAUSE_SCHEDULES") == "1"
     for spec in DEPLOYMENTS:
         await runner.aadd_flow(
-            spec.flow, name=spec.name, description=spec.description, paused=paused or None,
+            spec.flow, name=spec.name, description=spec.description,
+            paused=(paused and bool(spec.schedules)) or None,
             schedules=list(spec.schedules) or None, concurrency_limit=spec.concurrency,
             tags=list(spec.tags), parameters=spec.parameters or None,
             triggers=list(spec.triggers) or None,

@@ -72,11 +72,13 @@ async def archive_application(run: Run, app: FritakApplication) -> tuple[CaseFil
     async with run.step("archive_application"):
         forms, archive = run.ports.forms, run.ports.archive
         case = await archive.ensure_case_file(case_file(app, series=run.settings.fritak.archive_series))
-        run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url)
+        run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
+                     key=case.external_id)
         pdf = await forms.get_submission_pdf(app.submission_id)
         files = [(a.filename, await forms.get_attachment(a.attachment_id)) for a in app.attachments]
         entry = await archive.ensure_journal_entry(case, application_entry(app, pdf, files))
-        run.remember("application", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url)
+        run.remember("application", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
+                     key=entry.external_id)
         return case, entry
 
 
@@ -126,7 +128,8 @@ async def journal_decision(run: Run, app: FritakApplication, case: CaseFile, dec
         await asyncio.to_thread(run.ledger.update_data, run.item.id, decided_at=date.isoformat())
         pdf = decision_letter_pdf(app, decision, date=date)
         entry = await run.ports.archive.ensure_journal_entry(case, decision_entry(app, decision, pdf, date=date))
-        run.remember("decision", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url)
+        run.remember("decision", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
+                     key=entry.external_id)
         return pdf
 
 

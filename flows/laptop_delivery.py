@@ -68,10 +68,12 @@ async def _file_receipt(run: Run, order: LaptopOrder, employee: Any, asset: Any)
         hire = Hire(employee=employee, position=None, unit=None, manager=None)
         case = await run.ports.archive.ensure_case_file(
             personnel_case_file(hire, series=run.settings.laptop.archive_series))
-        run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url)
+        run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
+                     key=case.external_id)
         entry = await run.ports.archive.ensure_journal_entry(
             case, receipt_entry(order, employee, receipt_pdf(order, employee, asset, date=date), date=date))
-        run.remember("receipt", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url)
+        run.remember("receipt", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
+                     key=entry.external_id)
 
 
 @task(name="follow up deliveries", cache_policy=NO_CACHE, persist_result=False)

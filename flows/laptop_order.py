@@ -75,7 +75,8 @@ async def handle_order(run: Run, directory: Directory) -> str:
                                 feide=order.feide, model=order.model)
     async with run.step("ensure_ticket"), concurrency(RT_LIMIT, occupy=1):
         ticket = await ports.ticketing.ensure_ticket(order_ticket(order, employee, queue=cfg.queue))
-        run.remember("ticket", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url)
+        run.remember("ticket", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
+                         key=ticket.external_ref)
     return await _reserve(run, order, ticket.id)
 
 
@@ -91,7 +92,7 @@ async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
                 run.remember("no_stock_note", system="ticketing", kind="comment", ref=ticket_id)
             run.wait_for(f"no free {order.model} in stock", stage=AWAITING_ASSET)
             return "waiting for stock"
-        run.remember("asset", system="ticketing", kind="asset", ref=asset.id, url=asset.url)
+        run.remember("asset", system="ticketing", kind="asset", ref=asset.id, url=asset.url, key=asset.external_ref)
         if run.ref("reserved_note") is None:
             await ticketing.comment(ticket_id, f"Reserved {asset.name} ({asset.model or order.model}). Deliver it, "
                                                "set HeldBy to the employee, then resolve this ticket.")

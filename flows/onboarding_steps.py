@@ -90,7 +90,7 @@ async def ensure_personnel_file(run: Run, hire: Hire) -> CaseFile:
         new = personnel_case_file(hire, series=run.settings.onboarding.archive_series)
         case_file = await run.ports.archive.ensure_case_file(new)
         run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id,
-                     url=case_file.url)
+                     url=case_file.url, key=new.external_id)
         return case_file
 
 
@@ -100,10 +100,10 @@ async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> N
         # The letter is dated by the request, so a re-run produces the same bytes.
         letter_date = run.item.requested_at.astimezone(OSLO)
         pdf = welcome_letter_pdf(hire, date=letter_date, hr_contact=run.settings.onboarding.hr_contact)
-        entry = await run.ports.archive.ensure_journal_entry(
-            case_file, welcome_letter_entry(hire, pdf, date=letter_date))
+        new = welcome_letter_entry(hire, pdf, date=letter_date)
+        entry = await run.ports.archive.ensure_journal_entry(case_file, new)
         run.remember("welcome_letter", system="archive", kind="journal_entry", ref=entry.system_id,
-                     url=entry.url)
+                     url=entry.url, key=new.external_id)
 
 
 @task(name="ensure tickets", **STEP)
@@ -115,7 +115,8 @@ async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
             "ticket_laptop": await run.ports.ticketing.ensure_ticket(laptop_ticket(hire, queue=cfg.equipment_queue)),
         }
         for name, ticket in tickets.items():
-            run.remember(name, system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url)
+            run.remember(name, system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
+                         key=ticket.external_ref)
         return tickets
 
 
@@ -134,7 +135,7 @@ async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> A
                 run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
                 run.manual_step("no free laptop: IT allocates one by hand")
             return None
-        run.remember("laptop", system="ticketing", kind="asset", ref=asset.id, url=asset.url)
+        run.remember("laptop", system="ticketing", kind="asset", ref=asset.id, url=asset.url, key=asset.external_ref)
         if run.ref("laptop_note") is None:
             await ticketing.comment(laptop_ticket_id, f"Allocated laptop {asset.name}"
                                                       f"{f' ({asset.model})' if asset.model else ''}, "

@@ -95,8 +95,10 @@ class Run:
         found = self.ledger.get_ref(self.item.id, name)
         return found.ref if found else None
 
-    def remember(self, name: str, *, system: str, kind: str, ref: str, url: str | None = None) -> None:
-        self.ledger.add_ref(self.item.id, name, system=system, kind=kind, ref=ref, url=url)
+    def remember(self, name: str, *, system: str, kind: str, ref: str, url: str | None = None,
+                 key: str | None = None) -> None:
+        """Record a written record; ``key`` is the external key it can be found by again."""
+        self.ledger.add_ref(self.item.id, name, system=system, kind=kind, ref=ref, url=url, external_key=key)
 
     def wait_for(self, reason: str, **data: object) -> None:
         """End this run with the item ``waiting`` (not failed) for something outside the hub;

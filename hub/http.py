@@ -92,6 +92,8 @@ def _detail(response: httpx.Response) -> str:
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
         text = response.text.strip().replace("\n", " ")
         return text[:200]
+    if isinstance(body, list) and body and isinstance(body[0], dict) and body[0].get("message"):
+        return "; ".join(str(part.get("message")) for part in body[:3])  # TOPdesk: [{"message": ...}]
     if isinstance(body, dict):
         feil = body.get("feil")
         if isinstance(feil, dict) and feil.get("beskrivelse"):

@@ -9,6 +9,7 @@ runs with no configuration at all; production sets real URLs and secrets. Secret
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.caldav.config import CaldavConfig
 from connectors.dfo.config import DfoConfig
 from connectors.n5ws.config import N5wsConfig
 from connectors.nettskjema.config import NettskjemaConfig
@@ -24,7 +26,7 @@ from connectors.rt.config import RtConfig
 from connectors.smtp.config import SmtpConfig
 from hub.procs import ROOT
 
-__all__ = ["Settings", "IntakeConfig", "OnboardingConfig", "FritakConfig", "LaptopConfig", "PORTS", "get_settings", "OSLO"]
+__all__ = ["Settings", "IntakeConfig", "OnboardingConfig", "FritakConfig", "LaptopConfig", "RoomsConfig", "PORTS", "get_settings", "OSLO"]
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -36,6 +38,7 @@ PORTS = {
     "noark5": 8702,
     "rt": 8703,
     "nettskjema": 8704,
+    "radicale": 8706,
     "smtp": 8725,
 }
 
@@ -52,6 +55,8 @@ _CONNECTOR_DEFAULTS: dict[str, Callable[[], BaseModel]] = {
         client_secret=SecretStr("sandbox-nettskjema-secret")),
     "smtp": lambda: SmtpConfig(base_url=f"smtp://127.0.0.1:{PORTS['smtp']}",
                                from_address="tjenesteplattform@oslomet.no"),
+    "caldav": lambda: CaldavConfig(base_url=f"http://127.0.0.1:{PORTS['radicale']}", username="hub",
+                                   password=SecretStr("sandbox-caldav-password")),
 }
 
 
@@ -99,6 +104,33 @@ class LaptopConfig(BaseModel):
         description="Form option → RT asset Model; an option not listed here is not offered.")
 
 
+class OpsConfig(BaseModel):
+    operators: list[str] = Field(default_factory=lambda: ["drift@oslomet.no"],
+                                 description="Who gets e-mail when a connector turns unhealthy.")
+    health_minutes: int = Field(5, ge=1, description="Minutes between connector health checks.")
+    slow_ms: float = Field(2000.0, gt=0, description="A health check slower than this is reported as slow.")
+    stuck_after_minutes: int = Field(60, ge=1, description="A pending item older than this is stuck.")
+
+
+class RoomsConfig(BaseModel):
+    form_id: int = Field(404103, description="Nettskjema form id of 'Bestille grupperom'.")
+    cancel_form_id: int = Field(404104, description="Nettskjema form id of 'Avbestille grupperom'.")
+    cancel_form_url: str = Field("https://nettskjema.no/a/404104",
+                                 description="Link to the cancellation form, given in every confirmation.")
+    opens: time = Field(time(8, 0), description="Earliest start of a booking (Europe/Oslo).")
+    closes: time = Field(time(20, 0), description="Latest end of a booking (Europe/Oslo).")
+    max_hours: float = Field(4.0, gt=0, description="Longest booking, in hours.")
+    horizon_days: int = Field(14, ge=0, description="How many days ahead rooms can be booked.")
+    alternatives: int = Field(3, ge=1, description="Free alternatives offered when nothing fits.")
+    reference_secret: SecretStr = Field(SecretStr("sandbox-rooms-reference-secret"),
+                                        description="Key of the HMAC token in booking references (gr-<id>-<token>).")
+    cancel_mailbox: str = Field("avbestill", description="Local part of the cancel address; confirmations "
+                                "reply to <mailbox>+<reference>@<cancel_domain>.")
+    cancel_domain: str = Field("tjenesteplattform.oslomet.no", description="Domain of the cancel address.")
+    reply_maildir: Path | None = Field(None, description="Maildir where replies to the cancel address arrive; "
+                                       "default <home>/mail (the local SMTP sink's).")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__",
                                       extra="ignore", validate_default=True)
@@ -115,17 +147,21 @@ class Settings(BaseSettings):
     ticketing: Literal["rt"] = Field("rt", description="Ticketing adapter.")
     mail: Literal["smtp"] = Field("smtp", description="Mail adapter.")
     forms: Literal["nettskjema"] = Field("nettskjema", description="Forms adapter.")
+    calendar: Literal["caldav"] = Field("caldav", description="Calendar adapter (group rooms).")
 
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
     fritak: FritakConfig = Field(default_factory=FritakConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
     laptop: LaptopConfig = Field(default_factory=LaptopConfig)
+    rooms: RoomsConfig = Field(default_factory=RoomsConfig)
 
     dfo: DfoConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["dfo"]())
     n5ws: N5wsConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["n5ws"]())
     rt: RtConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["rt"]())
     smtp: SmtpConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["smtp"]())
     nettskjema: NettskjemaConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["nettskjema"]())
+    caldav: CaldavConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["caldav"]())
 
     @model_validator(mode="before")
     @classmethod

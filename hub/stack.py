@@ -6,6 +6,7 @@ Parts, each on 127.0.0.1 with its log in ``<home>/logs``:
 - the hub runner (``python -m deployments``) — executes every deployment;
 - the intake receiver (``python -m hub.intake``) — HR events in;
 - sandboxes for DFØ (HR), Nettskjema (forms) and the Noark 5 archive core; an SMTP sink;
+- a real CalDAV server (Radicale) with the group-room calendars;
 - a real Request Tracker 5 instance (Debian's package), created from a cached template.
 
 Ports come from :data:`hub.settings.PORTS` for the demo, or are picked free for tests.
@@ -37,16 +38,17 @@ class StackPorts:
     rt: int
     smtp: int
     nettskjema: int
+    radicale: int
 
     @classmethod
     def defaults(cls) -> StackPorts:
         return cls(**{name: PORTS[name] for name in ("prefect", "intake", "dfo", "noark5", "rt", "smtp",
-                                                     "nettskjema")})
+                                                     "nettskjema", "radicale")})
 
     @classmethod
     def free(cls) -> StackPorts:
         return cls(prefect=free_port(), intake=free_port(), dfo=free_port(), noark5=free_port(),
-                   rt=free_port(), smtp=free_port(), nettskjema=free_port())
+                   rt=free_port(), smtp=free_port(), nettskjema=free_port(), radicale=free_port())
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Stack:
     ports: StackPorts = field(default_factory=StackPorts.defaults)
     secrets: dict[str, str] = field(default_factory=lambda: {
         "hmac": "sandbox-hmac-secret", "dfo_key": "sandbox-dfo-key", "n5ws_password": "sandbox-n5ws-password",
-        "nettskjema_secret": "sandbox-nettskjema-secret"})
+        "nettskjema_secret": "sandbox-nettskjema-secret", "caldav_password": "sandbox-caldav-password"})
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
 
@@ -98,6 +100,10 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.nettskjema}"
 
     @property
+    def radicale_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.radicale}"
+
+    @property
     def maildir(self) -> Path:
         return self.home / "mail"
 
@@ -122,6 +128,9 @@ class Stack:
             "HUB_NETTSKJEMA__BASE_URL": f"{self.nettskjema_url}/api/v3",
             "HUB_NETTSKJEMA__TOKEN_URL": f"{self.nettskjema_url}/oauth2/token",
             "HUB_NETTSKJEMA__CLIENT_SECRET": self.secrets["nettskjema_secret"],
+            "HUB_CALDAV__BASE_URL": self.radicale_url,
+            "HUB_CALDAV__PASSWORD": self.secrets["caldav_password"],
+            "HUB_ROOMS__REPLY_MAILDIR": str(self.maildir),
             "PREFECT_API_URL": self.prefect_api,
             "PREFECT_HOME": str(self.home / "prefect"),
             "PREFECT_LOGGING_SETTINGS_PATH": str(ROOT / "hub" / "logging.yml"),
@@ -193,6 +202,9 @@ class Stack:
                                                 "--data-dir", str(data / "nettskjema"), "--client-id", "hub-client",
                                                 "--client-secret", self.secrets["nettskjema_secret"]),
                     url=self.nettskjema_url)
+        self._start("radicale", python_module("sandbox.radicale", "--port", str(self.ports.radicale),
+                                              "--data-dir", str(data / "radicale"),
+                                              "--password", self.secrets["caldav_password"]), url=self.radicale_url)
 
     def start_rt(self, progress: Progress = print) -> Proc:
         """A real Request Tracker 5: created once from a cached template, kept in ``<home>/rt``."""
@@ -221,6 +233,9 @@ class Stack:
                 wait_http(f"{self.procs[name].url}/_sandbox/faults", timeout, proc=self.procs[name])
         if "smtp" in self.procs:
             wait_tcp(self.ports.smtp, timeout)
+        if "radicale" in self.procs:  # 401 until a client logs in: it is up
+            wait_http(f"{self.radicale_url}/hub/", timeout, proc=self.procs["radicale"],
+                      ok=lambda r: r.status_code in (200, 207, 401))
         if "intake" in self.procs:
             wait_http(f"{self.intake_url}/health", timeout, proc=self.procs["intake"],
                       ok=lambda r: r.status_code == 200)
@@ -275,7 +290,7 @@ class Stack:
         progress("stack ready")
 
     def stop_all(self) -> None:
-        for name in ("runner", "intake", "rt", "smtp", "nettskjema", "noark5", "dfo", "prefect-server"):
+        for name in ("runner", "intake", "rt", "radicale", "smtp", "nettskjema", "noark5", "dfo", "prefect-server"):
             proc = self.procs.pop(name, None)
             if proc is not None:
                 proc.stop()

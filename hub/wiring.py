@@ -13,13 +13,15 @@ from functools import lru_cache
 
 from hub.ledger import Ledger
 from hub.ports.archive import ArchivePort
+from hub.ports.calendar import CalendarPort
 from hub.ports.forms import FormsPort
 from hub.ports.hr import HrPort
 from hub.ports.mail import MailPort
 from hub.ports.ticketing import TicketingPort
 from hub.settings import Settings, get_settings
 
-__all__ = ["Connectors", "connect", "get_ledger", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms"]
+__all__ = ["Connectors", "connect", "get_ledger", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms",
+           "build_calendar"]
 
 
 @dataclass
@@ -29,9 +31,10 @@ class Connectors:
     ticketing: TicketingPort
     mail: MailPort
     forms: FormsPort
+    calendar: CalendarPort
 
     async def aclose(self) -> None:
-        for port in (self.hr, self.archive, self.ticketing, self.mail, self.forms):
+        for port in (self.hr, self.archive, self.ticketing, self.mail, self.forms, self.calendar):
             with contextlib.suppress(Exception):
                 await port.aclose()
 
@@ -66,12 +69,18 @@ def build_forms(settings: Settings) -> FormsPort:
     return NettskjemaForms(settings.nettskjema)
 
 
+def build_calendar(settings: Settings) -> CalendarPort:
+    from connectors.caldav.client import CaldavCalendar
+
+    return CaldavCalendar(settings.caldav)
+
+
 @contextlib.asynccontextmanager
 async def connect(settings: Settings | None = None) -> AsyncIterator[Connectors]:
     settings = settings or get_settings()
     connectors = Connectors(hr=build_hr(settings), archive=build_archive(settings),
                             ticketing=build_ticketing(settings), mail=build_mail(settings),
-                            forms=build_forms(settings))
+                            forms=build_forms(settings), calendar=build_calendar(settings))
     try:
         yield connectors
     finally:

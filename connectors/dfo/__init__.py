@@ -7,4 +7,8 @@ Payload shapes and error mapping: :mod:`connectors.dfo.client`, :mod:`connectors
 from connectors.dfo.client import DfoHr
 from connectors.dfo.config import DfoConfig
 
-__all__ = ["DfoHr", "DfoConfig"]
+# The registry's convention (connectors/registry.py): what implements the port, and its settings.
+CONFIG = DfoConfig
+CLIENT = DfoHr
+
+__all__ = ["CONFIG", "CLIENT", "DfoHr", "DfoConfig"]

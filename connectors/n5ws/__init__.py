@@ -7,4 +7,8 @@ it starts at ``<base_url>/api`` and follows relations only.
 from connectors.n5ws.client import N5wsArchive
 from connectors.n5ws.config import N5wsConfig
 
-__all__ = ["N5wsArchive", "N5wsConfig"]
+# The registry's convention (connectors/registry.py): what implements the port, and its settings.
+CONFIG = N5wsConfig
+CLIENT = N5wsArchive
+
+__all__ = ["CONFIG", "CLIENT", "N5wsArchive", "N5wsConfig"]

@@ -11,4 +11,8 @@ from connectors.nettskjema.auth import ClientCredentialsAuth
 from connectors.nettskjema.client import SYSTEM, NettskjemaForms
 from connectors.nettskjema.config import NettskjemaConfig
 
-__all__ = ["NettskjemaForms", "NettskjemaConfig", "ClientCredentialsAuth", "SYSTEM"]
+# The registry's convention (connectors/registry.py): what implements the port, and its settings.
+CONFIG = NettskjemaConfig
+CLIENT = NettskjemaForms
+
+__all__ = ["CONFIG", "CLIENT", "NettskjemaForms", "NettskjemaConfig", "ClientCredentialsAuth", "SYSTEM"]

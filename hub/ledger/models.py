@@ -150,6 +150,7 @@ class ExternalRef(Base):
     system: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(40))
     ref: Mapped[str] = mapped_column(String(300), index=True)
+    external_key: Mapped[str | None] = mapped_column(String(300), index=True)
     url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

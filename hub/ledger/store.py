@@ -278,16 +278,18 @@ class Ledger:
     # ---- external references -----------------------------------------------------------
 
     def add_ref(self, item_id: int, name: str, *, system: str, kind: str, ref: str,
-                url: str | None = None) -> None:
-        """Record (or update) what was written where under a logical name."""
+                url: str | None = None, external_key: str | None = None) -> None:
+        """Record (or update) what was written where under a logical name; ``external_key``
+        is the key the target can find it by (reconciliation uses it)."""
         with self.session() as s:
             row = s.scalar(select(ExternalRef).where(ExternalRef.work_item_id == item_id,
                                                      ExternalRef.name == name))
             if row is None:
                 s.add(ExternalRef(work_item_id=item_id, name=name, system=system, kind=kind,
-                                  ref=ref, url=url, created_at=utcnow()))
+                                  ref=ref, url=url, external_key=external_key, created_at=utcnow()))
             else:
                 row.system, row.kind, row.ref, row.url = system, kind, ref, url
+                row.external_key = external_key or row.external_key
 
     def get_ref(self, item_id: int, name: str) -> ExternalRef | None:
         with self.session() as s:

@@ -15,16 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.radicale.rooms import ROOMS as SANDBOX_ROOMS
+
 __all__ = [
     "Option", "Row", "Element", "Form", "FORMS", "FORM_ALIASES", "LAPTOP_FORM_ID", "FRITAK_FORM_ID",
-    "UNSHARED_FORM_ID", "HUB_FORM_IDS", "UNSTOCKED_MODELS", "DOCX_MEDIA_TYPE", "form_by_ref",
+    "UNSHARED_FORM_ID", "ROOMS_FORM_ID", "ROOMS_CANCEL_FORM_ID", "HUB_FORM_IDS", "UNSTOCKED_MODELS", "DOCX_MEDIA_TYPE", "form_by_ref",
     "elements_json",
 ]
 
 LAPTOP_FORM_ID = 404101
 FRITAK_FORM_ID = 404102
+ROOMS_FORM_ID = 404103
+ROOMS_CANCEL_FORM_ID = 404104
 UNSHARED_FORM_ID = 404199  # exists, but never granted to the hub client (403)
-HUB_FORM_IDS = (LAPTOP_FORM_ID, FRITAK_FORM_ID)
+HUB_FORM_IDS = (LAPTOP_FORM_ID, FRITAK_FORM_ID, ROOMS_FORM_ID, ROOMS_CANCEL_FORM_ID)
 
 UNSTOCKED_MODELS = frozenset({"surface-laptop"})  # listed in the form, not stocked by IT
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -154,6 +158,34 @@ FRITAK = Form(
     ),
 )
 
+ROOMS = Form(
+    form_id=ROOMS_FORM_ID,
+    title="Bestille grupperom",
+    aliases=("rooms", "grupperom"),
+    elements=(
+        Element(5103000, None, HEADING, "Bestill grupperom i Pilestredet eller på Kjeller (08–20, inntil 4 timer)"),
+        Element(5103001, "booker", QUESTION, "Feide-brukernavn (e-post, f.eks. kari@oslomet.no)", mandatory=True),
+        Element(5103002, "room", SELECT, "Hvilket rom?", mandatory=True, options=_options(
+            8103001, ("any", "Hvilket som helst ledig rom som er stort nok"),
+            *[(r.id, f"{r.id} – {r.name}, {r.building} ({r.capacity} plasser)") for r in SANDBOX_ROOMS])),
+        Element(5103003, "min_capacity", NUMBER, "Hvor mange er dere?", mandatory=True, minimum=1),
+        Element(5103004, "date", DATE, "Dato", mandatory=True),
+        Element(5103005, "start", QUESTION, "Fra klokken (TT:MM, hele kvarter)", mandatory=True),
+        Element(5103006, "end", QUESTION, "Til klokken (TT:MM, hele kvarter)", mandatory=True),
+        Element(5103007, "purpose", QUESTION, "Formål (f.eks. kollokvie i DATA1100)", mandatory=True),
+    ),
+)
+
+ROOMS_CANCEL = Form(
+    form_id=ROOMS_CANCEL_FORM_ID,
+    title="Avbestille grupperom",
+    aliases=("rooms-cancel", "avbestille"),
+    elements=(
+        Element(5104001, "booker", QUESTION, "Feide-brukernavn (e-post) du bestilte med", mandatory=True),
+        Element(5104002, "booking_ref", QUESTION, "Referanse fra bekreftelsen (gr-…)", mandatory=True),
+    ),
+)
+
 UNSHARED = Form(
     form_id=UNSHARED_FORM_ID,
     title="Medarbeiderundersøkelse 2026 (ikke delt med hubben)",
@@ -164,7 +196,7 @@ UNSHARED = Form(
     ),
 )
 
-FORMS: dict[int, Form] = {form.form_id: form for form in (LAPTOP, FRITAK, UNSHARED)}
+FORMS: dict[int, Form] = {form.form_id: form for form in (LAPTOP, FRITAK, ROOMS, ROOMS_CANCEL, UNSHARED)}
 FORM_ALIASES: dict[str, int] = {alias: f.form_id for f in FORMS.values() for alias in f.aliases}
 
 

@@ -13,6 +13,9 @@ Søknad om fritak (404102):
   4   fødselsnummer with a wrong check digit;
   5   no attachment at all;
   6   a ``.docx`` attachment instead of a PDF.
+Bestille grupperom (404103), created after every other seed (the ids above do not move):
+  1-2 valid bookings a few days ahead (one for a named room, one for ``any`` room).
+Avbestille grupperom (404104): no seed.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sandbox.dfo.seed import synthetic_fnr
-from sandbox.nettskjema.forms import DOCX_MEDIA_TYPE, FRITAK_FORM_ID, LAPTOP_FORM_ID, UNSHARED_FORM_ID
+from sandbox.nettskjema.forms import (
+    DOCX_MEDIA_TYPE,
+    FRITAK_FORM_ID,
+    LAPTOP_FORM_ID,
+    ROOMS_FORM_ID,
+    UNSHARED_FORM_ID,
+)
 from sandbox.nettskjema.pdfs import document_pdf
 
 __all__ = ["seed_submissions", "wrong_check_digit", "docx_bytes"]
@@ -157,10 +166,29 @@ def _fritak(today: date) -> list[dict[str, Any]]:
     return bodies
 
 
+# (booker, room, people, days ahead, start, end, purpose, name)
+_ROOMS: list[tuple[str, str, int, int, str, str, str, str]] = [
+    ("s351234@oslomet.no", "P35-U102", 5, 3, "10:00", "12:00", "Kollokvie i DATA1100", "Ingeborg Ødegård"),
+    ("s352345@oslomet.no", "any", 3, 5, "13:00", "14:30", "Gruppearbeid, bacheloroppgave", "Bjørn Åsheim"),
+]
+
+
+def _rooms(today: date) -> list[dict[str, Any]]:
+    bodies = []
+    for index, (booker, room, people, ahead, start, end, purpose, name) in enumerate(_ROOMS):
+        answers = {"booker": booker, "room": room, "min_capacity": str(people),
+                   "date": (today + timedelta(days=ahead)).strftime("%d.%m.%Y"), "start": start, "end": end,
+                   "purpose": purpose}
+        bodies.append({"formId": ROOMS_FORM_ID, "answers": answers,
+                       "createdDate": _stamp(today, 1, 55 + index).isoformat(),  # after every other seed
+                       "person": {"name": name, "email": booker}, "answerTime": 45000 + 1009 * index})
+    return bodies
+
+
 def seed_submissions(today: date) -> list[dict[str, Any]]:
     """Simple bodies (see :mod:`sandbox.nettskjema.answers`) with ``formId``, oldest first."""
     unshared = {"formId": UNSHARED_FORM_ID, "answers": {"trivsel": "6", "kommentar": "Godt arbeidsmiljø."},
                 "createdDate": _stamp(today, 10, 5).isoformat(), "person": {"name": None, "email": None},
                 "answerTime": 42000}
-    bodies = [unshared, *_fritak(today), *_laptop(today)]
+    bodies = [unshared, *_fritak(today), *_laptop(today), *_rooms(today)]
     return sorted(bodies, key=lambda body: str(body["createdDate"]))

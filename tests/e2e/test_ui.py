@@ -105,3 +105,60 @@ def test_case_handler_decides_fritak_in_the_ui(stack: Stack, ledger: Ledger, pag
     page.screenshot(path=str(OUT / "fritak-decided.png"))  # type: ignore[attr-defined]
     item = ledger.get_item("fritak", str(sid))
     assert item.state == "done" and item.data["outcome"] == "approve"
+
+
+def _latest_artifact_id(stack: Stack, key: str) -> str:
+    import httpx
+
+    found = httpx.post(f"{stack.prefect_api}/artifacts/filter", json={
+        "artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1}, timeout=30).json()
+    assert found, f"no artifact {key}"
+    return str(found[0]["id"])
+
+
+def test_operators_see_deployments_runs_and_ops_artifacts(stack: Stack, ledger: Ledger, page: object) -> None:
+    """What an operator checks in the Prefect UI: deployments with schedules and triggers, the latest
+    onboarding run Completed, and the health and metrics artifacts rendered."""
+    from prefect.deployments import run_deployment
+
+    send_event(stack, "10006")
+    wait_item(ledger, "onboarding", "10006")
+    for name in ("connector-health/connector-health", "service-metrics/service-metrics"):
+        run = _in_thread(run_deployment(name, timeout=180))
+        assert run.state.is_completed(), (name, run.state)
+    OUT.mkdir(exist_ok=True)
+    p = page
+
+    p.goto(f"{stack.prefect_ui}/deployments")  # type: ignore[attr-defined]
+    p.get_by_text("connector-health").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    for text in ("Every 5 minutes", "Every minute", "At 02:15 AM every day"):
+        assert p.get_by_text(text).first.is_visible(), text  # type: ignore[attr-defined]
+    p.screenshot(path=str(OUT / "ops-deployments.png"), full_page=True)  # type: ignore[attr-defined]
+
+    import httpx
+
+    notify = httpx.post(f"{stack.prefect_api}/deployments/filter", json={
+        "deployments": {"name": {"any_": ["notify-operators"]}}}, timeout=30).json()[0]
+    p.goto(f"{stack.prefect_ui}/deployments/deployment/{notify['id']}")  # type: ignore[attr-defined]
+    p.get_by_text("connector turned unhealthy").first.wait_for(timeout=30_000)  # the trigger  # type: ignore[attr-defined]
+    p.screenshot(path=str(OUT / "ops-trigger.png"), full_page=True)  # type: ignore[attr-defined]
+
+    p.goto(f"{stack.prefect_ui}/runs?flow=onboarding")  # type: ignore[attr-defined]
+    p.goto(f"{stack.prefect_ui}/runs/flow-run/{ledger.get_item('onboarding', '10006').flow_run_id}")  # type: ignore[attr-defined]
+    p.get_by_text("Completed").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+
+    p.goto(f"{stack.prefect_ui}/artifacts/artifact/{_latest_artifact_id(stack, 'connector-health')}")  # type: ignore[attr-defined]
+    p.get_by_text("latency ms").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    assert p.get_by_text("ticketing").first.is_visible()  # type: ignore[attr-defined]
+    p.screenshot(path=str(OUT / "ops-connector-health.png"), full_page=True)  # type: ignore[attr-defined]
+
+    p.goto(f"{stack.prefect_ui}/artifacts/artifact/{_latest_artifact_id(stack, 'service-metrics')}")  # type: ignore[attr-defined]
+    p.get_by_text("onboarding").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    p.screenshot(path=str(OUT / "ops-service-metrics.png"), full_page=True)  # type: ignore[attr-defined]
+
+    p.goto(f"{stack.prefect_ui}/artifacts/artifact/{_latest_artifact_id(stack, 'service-metrics-chart')}")  # type: ignore[attr-defined]
+    chart = p.locator("img").first  # type: ignore[attr-defined]
+    chart.wait_for(timeout=30_000)
+    p.wait_for_function("() => [...document.images].some(i => i.complete && i.naturalWidth > 300)",  # type: ignore[attr-defined]
+                        timeout=30_000)
+    p.screenshot(path=str(OUT / "ops-service-metrics-chart.png"), full_page=True)  # type: ignore[attr-defined]

@@ -1,0 +1,95 @@
+"""Connector health, every few minutes: reachable, authenticated, how fast — and Prefect itself.
+
+The result is a table artifact with a stable key (``connector-health``), so the UI keeps its
+history. When a connector *turns* unhealthy the flow emits the Prefect event
+``hub.connector.unhealthy``; the ``notify-operators`` deployment's trigger (a Prefect
+automation) then e-mails the operators. Recovery emits ``hub.connector.recovered``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Any
+
+import httpx
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+from prefect.events import emit_event
+
+from hub.ports.common import Health
+from hub.settings import OSLO, get_settings
+from hub.wiring import connect, get_ledger
+
+__all__ = ["connector_health", "check_all"]
+
+TIMEOUT = 15.0
+
+
+async def _check(name: str, port: Any) -> Health:
+    started = time.perf_counter()
+    try:
+        health: Health = await asyncio.wait_for(port.health(), TIMEOUT)
+        return health
+    except Exception as exc:  # a health check must report, never raise
+        return Health(system=name, ok=False, latency_ms=(time.perf_counter() - started) * 1000,
+                      detail=f"{exc.__class__.__name__}: {exc}"[:300])
+
+
+async def _prefect_health(api_url: str) -> Health:
+    started = time.perf_counter()
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.get(f"{api_url}/health")
+        ok = response.status_code == 200
+        detail = "API healthy" if ok else f"HTTP {response.status_code}"
+    except httpx.HTTPError as exc:
+        ok, detail = False, f"unreachable: {exc.__class__.__name__}"
+    return Health(system="prefect", ok=ok, latency_ms=(time.perf_counter() - started) * 1000, detail=detail)
+
+
+async def check_all() -> dict[str, Health]:
+    settings = get_settings()
+    async with connect(settings) as ports:
+        names = [f.name for f in dataclasses.fields(ports)]
+        results = await asyncio.gather(*(_check(n, getattr(ports, n)) for n in names))
+    checks = dict(zip(names, results, strict=True))
+    checks["prefect"] = await _prefect_health(settings.prefect_api_url)
+    return checks
+
+
+@flow(name="connector-health", log_prints=False)
+async def connector_health() -> dict[str, bool]:
+    """Check every configured connector and the Prefect server; alert on a change to unhealthy."""
+    settings = get_settings()
+    ledger = get_ledger(settings)
+    logger = get_run_logger()
+    checks = await check_all()
+    rows = []
+    for name, health in checks.items():
+        slow = health.ok and health.latency_ms > settings.ops.slow_ms
+        status = "ok" if health.ok and not slow else ("slow" if health.ok else "DOWN")
+        rows.append({"connector": name, "status": status, "latency ms": round(health.latency_ms, 1),
+                     "version": health.version or "-", "detail": health.detail[:160]})
+        if not health.ok:
+            await asyncio.to_thread(ledger.set_cursor, f"health-detail:{name}", health.detail[:200])
+        before = await asyncio.to_thread(ledger.get_cursor, f"health:{name}")
+        now_state = "ok" if health.ok else "down"
+        if now_state != before:
+            await asyncio.to_thread(ledger.set_cursor, f"health:{name}", now_state)
+            if now_state == "down":
+                logger.error("%s turned unhealthy: %s", name, health.detail)
+                emit_event(event="hub.connector.unhealthy", resource={"prefect.resource.id": f"hub.connector.{name}",
+                                                                        "prefect.resource.name": name},
+                           payload={"connector": name, "detail": health.detail[:300]})
+            elif before is not None:
+                logger.info("%s recovered", name)
+                emit_event(event="hub.connector.recovered", resource={"prefect.resource.id": f"hub.connector.{name}",
+                                                                        "prefect.resource.name": name},
+                           payload={"connector": name})
+    from datetime import datetime
+
+    await acreate_table_artifact(key="connector-health", table=rows,
+                                 description=f"Connector health at {datetime.now(OSLO):%Y-%m-%d %H:%M} (Europe/Oslo)")
+    return {name: h.ok for name, h in checks.items()}

@@ -1,0 +1,31 @@
+"""Replay chosen dead letters after a fix (also ``hub replay`` on the command line)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+
+from hub.ledger import ItemState
+from hub.replay import replay_items
+from hub.wiring import get_ledger
+
+__all__ = ["replay_dead_letters"]
+
+
+@flow(name="replay-dead-letters", log_prints=False)
+async def replay_dead_letters(item_ids: list[int] | None = None, service: str | None = None) -> dict[str, int]:
+    """Replay the given items, or every failed item of ``service``. Completed items are skipped."""
+    ledger = get_ledger()
+    if item_ids is None:
+        item_ids = [i.id for i in await asyncio.to_thread(ledger.items, service=service, states=[ItemState.FAILED],
+                                                           limit=None)]
+    results = await replay_items(ledger, item_ids)
+    await acreate_table_artifact(key="replay", table=[{"item": r.item_id, "service": r.service, "key": r.source_key,
+                                                       "outcome": r.outcome, "flow run": r.flow_run_id or "-"}
+                                                      for r in results] or [{"item": "-", "outcome": "nothing to replay"}],
+                                 description="Dead letters replayed")
+    replayed = sum(r.outcome == "replayed" for r in results)
+    get_run_logger().info("replayed %d of %d item(s)", replayed, len(results))
+    return {"replayed": replayed, "skipped": len(results) - replayed}

@@ -1,0 +1,110 @@
+"""Bestille grupperom: students and staff book a group room in Nettskjema; the hub books it
+in the room's calendar (CalDAV) and confirms by e-mail with the event attached.
+
+``room-bookings`` (every minute) collects new submissions of "Bestille grupperom" (service
+``rooms``) and "Avbestille grupperom" (service ``rooms-cancel``), and replies to the cancel
+address (:mod:`flows.rooms_replies`, also ``rooms-cancel``), into the ledger; then, in one
+batch, cancellations first (they free slots) and then bookings:
+
+- booking: validate → the first fitting room that is free → book it (a room taken
+  meanwhile, also by a racing booking, is a Conflict: try the next room) → confirmation
+  with the ``.ics``, the reference and how to cancel. Nothing free → an e-mail with the
+  three nearest free alternatives (the item is done: the request was answered).
+- cancellation: the reference must be genuine and the booker the one who booked → the
+  event is deleted (the slot is free again) → confirmation by e-mail.
+
+An invalid request or cancellation is a dead letter with its reason, and the booker is told
+by e-mail. A request that failed on a transient error (the calendar was down) is retried
+by the next run. Step details: :mod:`flows.rooms_steps`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.forms_poll import collect_submissions
+from flows.rooms_replies import collect_cancel_replies
+from flows.rooms_steps import CANCEL_SERVICE, SERVICE, handle_booking, handle_cancellation
+from hub.flowkit import batch_item
+from hub.ledger import ItemState, WorkItem
+from hub.settings import OSLO, get_settings
+from hub.wiring import Connectors, connect, get_ledger
+
+__all__ = ["room_bookings", "process_bookings", "process_cancellations", "SERVICE", "CANCEL_SERVICE"]
+
+MAX_TRANSIENT_ATTEMPTS = 5
+
+
+def _due(item: WorkItem) -> bool:
+    """New items, and items that failed only because a system was briefly unavailable."""
+    return item.state == ItemState.PENDING or (
+        item.state == ItemState.FAILED and item.error_kind == "transient" and item.attempts < MAX_TRANSIENT_ATTEMPTS)
+
+
+async def _due_items(service: str) -> list[WorkItem]:
+    ledger = get_ledger()
+    items = await asyncio.to_thread(ledger.items, service=service, states=[ItemState.PENDING, ItemState.FAILED],
+                                    limit=None)
+    return sorted((i for i in items if _due(i)), key=lambda i: (i.requested_at, i.id))
+
+
+async def _row(item: WorkItem, outcome: str) -> dict[str, Any]:
+    after = await asyncio.to_thread(get_ledger().item, item.id)
+    return {"service": item.service, "item": item.source_key, "state": after.state,
+            "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]}
+
+
+@task(name="process cancellations", cache_policy=NO_CACHE, persist_result=False)
+async def process_cancellations(ports: Connectors) -> list[dict[str, Any]]:
+    rows = []
+    for item in await _due_items(CANCEL_SERVICE):
+        outcome = "skipped: another run holds it"
+        async with batch_item(item, ports) as run:
+            if run is not None:
+                outcome = await handle_cancellation(run)
+        rows.append(await _row(item, outcome))
+    return rows
+
+
+@task(name="process room requests", cache_policy=NO_CACHE, persist_result=False)
+async def process_bookings(ports: Connectors) -> list[dict[str, Any]]:
+    items = await _due_items(SERVICE)
+    if not items:
+        return []
+    rooms = await ports.calendar.list_rooms()
+    rows = []
+    for item in items:
+        outcome = "skipped: another run holds it"
+        async with batch_item(item, ports) as run:
+            if run is not None:
+                outcome = await handle_booking(run, rooms, datetime.now(OSLO))
+        rows.append(await _row(item, outcome))
+    return rows
+
+
+@flow(name="room-bookings", log_prints=False)
+async def room_bookings() -> dict[str, int]:
+    """Collect new room requests and cancellations (forms and e-mail replies); handle them."""
+    settings = get_settings()
+    cfg, ledger = settings.rooms, get_ledger(settings)
+    async with connect(settings) as ports:
+        added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=cfg.form_id)
+        cancels = await collect_submissions(ports.forms, ledger, service=CANCEL_SERVICE, form_id=cfg.cancel_form_id)
+        replies = await collect_cancel_replies(ledger, maildir=cfg.reply_maildir or settings.home / "mail",
+                                               mailbox=cfg.cancel_mailbox, domain=cfg.cancel_domain,
+                                               service=CANCEL_SERVICE)
+        rows = await process_cancellations(ports)
+        rows += await process_bookings(ports)
+    if rows:
+        await acreate_table_artifact(key="room-bookings", table=rows,
+                                     description="Group-room bookings and cancellations handled this run")
+    counts = {"new": added, "new_cancellations": cancels + replies, "handled": len(rows),
+              "failed": sum(r["state"] == ItemState.FAILED for r in rows)}
+    get_run_logger().info("room bookings: %s", counts)
+    return counts

@@ -1,0 +1,176 @@
+"""The steps of one room booking and of one cancellation (see :mod:`flows.rooms`)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import NoReturn
+
+from hub.errors import Conflict, InvalidInput
+from hub.flowkit import Run
+from hub.ports.calendar import Booking, CalendarPort, Room
+from hub.ports.mail import OutgoingMail
+from hub.settings import Settings
+from mappings.rooms import (
+    OSLO,
+    BookingRules,
+    CancelRequest,
+    RoomRequest,
+    fitting_rooms,
+    nearest_alternatives,
+    new_booking,
+    read_cancellation,
+    read_request,
+    reference_submission,
+)
+from mappings.rooms import (
+    alternatives_window as search_window,
+)
+from mappings.rooms_mail import (
+    CancelChannels,
+    alternatives_mail,
+    cancel_refused_mail,
+    cancelled_mail,
+    confirmation_mail,
+    rejection_mail,
+)
+
+__all__ = ["handle_booking", "handle_cancellation", "booking_rules", "cancel_channels", "SERVICE",
+           "CANCEL_SERVICE"]
+
+SERVICE = "rooms"
+CANCEL_SERVICE = "rooms-cancel"
+
+
+def booking_rules(settings: Settings) -> BookingRules:
+    cfg = settings.rooms
+    return BookingRules(opens=cfg.opens, closes=cfg.closes, max_hours=cfg.max_hours,
+                        horizon_days=cfg.horizon_days, slot_minutes=settings.caldav.slot_minutes)
+
+
+def cancel_channels(settings: Settings) -> CancelChannels:
+    cfg = settings.rooms
+    return CancelChannels(mailbox=cfg.cancel_mailbox, domain=cfg.cancel_domain, form_url=cfg.cancel_form_url)
+
+
+async def _send_once(run: Run, name: str, mail: OutgoingMail) -> None:
+    """Send a mail unless this item already sent it (a deterministic Message-ID besides)."""
+    if run.ref(name) is None:
+        message_id = await run.ports.mail.send(mail)
+        run.remember(name, system="mail", kind="message", ref=message_id)
+
+
+async def _book_first_free(calendar: CalendarPort, request: RoomRequest,
+                           rooms: list[Room]) -> tuple[Booking, Room] | None:
+    """The booking with this reference if it exists; else book the first fitting room that is
+    free. A room taken meanwhile (Conflict, also from a race) → the next room."""
+    by_id = {r.id: r for r in rooms}
+    existing = await calendar.find_booking(request.reference)
+    if existing is not None and existing.room_id in by_id:
+        return existing, by_id[existing.room_id]
+    for room in fitting_rooms(request, rooms):
+        try:
+            return await calendar.book(new_booking(request, room)), room
+        except Conflict:
+            continue
+    return None
+
+
+async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
+    """One request: validate → book a fitting free room → confirm; or offer alternatives;
+    or reject (a dead letter, and the booker is told why)."""
+    ports, settings = run.ports, run.settings
+    rules, channels = booking_rules(settings), cancel_channels(settings)
+    submission_id = int(run.item.source_key)
+    async with run.step("read_request"):
+        submission = await ports.forms.get_submission(submission_id)
+        request, problems = read_request(submission, rooms, now=now, rules=rules,
+                                         secret=settings.rooms.reference_secret.get_secret_value())
+    if request is None:
+        booker = submission.answer("booker")
+        address = ((booker.text if booker else None) or "").strip().lower()
+        if "@" in address:
+            async with run.step("rejection_mail"):
+                await _send_once(run, "rejection_mail", rejection_mail(submission_id, address, problems, channels))
+        raise InvalidInput(f"room booking {submission_id} is not valid: " + "; ".join(problems), system="forms",
+                           hint="The booker was told by e-mail; a corrected request comes as a new submission.")
+    await asyncio.to_thread(run.ledger.update_data, run.item.id, reference=request.reference, booker=request.booker,
+                            wanted_room=request.room, start=request.start.isoformat(), end=request.end.isoformat())
+    async with run.step("book_room"):
+        booked = await _book_first_free(ports.calendar, request, rooms)
+        if booked is not None:
+            booking, room = booked
+            run.remember("booking", system="calendar", kind="event", ref=request.reference, url=booking.url,
+                         key=request.reference)
+            await asyncio.to_thread(run.ledger.update_data, run.item.id, room=room.id, outcome="booked")
+    if booked is None:
+        async with run.step("offer_alternatives"):
+            start, end = search_window(request, now=now, rules=rules)
+            candidates = [r for r in rooms if r.capacity >= request.min_capacity]
+            busy = {r.id: await ports.calendar.busy(r.id, start, end) for r in candidates}
+            alternatives = nearest_alternatives(request, candidates, busy, now=now, rules=rules,
+                                                count=settings.rooms.alternatives)
+            await _send_once(run, "alternatives_mail", alternatives_mail(request, alternatives, channels))
+            await asyncio.to_thread(run.ledger.update_data, run.item.id, outcome="alternatives", alternatives=[
+                {"room": a.room.id, "start": a.start.isoformat(), "end": a.end.isoformat()} for a in alternatives])
+        return f"nothing free; {len(alternatives)} alternative(s) offered"
+    async with run.step("confirmation_mail"):
+        await _send_once(run, "confirmation_mail", confirmation_mail(request, booking, room, channels))
+    return f"booked {room.id} {booking.start.astimezone(OSLO):%d.%m %H:%M}–{booking.end.astimezone(OSLO):%H:%M}"
+
+
+async def _refuse(run: Run, booker: str | None, reason: str) -> NoReturn:
+    if booker and "@" in booker:
+        async with run.step("refusal_mail"):
+            await _send_once(run, "refusal_mail", cancel_refused_mail(
+                run.item.source_key, booker, reason, cancel_channels(run.settings)))
+    raise InvalidInput(f"cancellation {run.item.source_key}: {reason}", system="calendar",
+                       hint="The booker was told by e-mail; nothing was cancelled.")
+
+
+async def _read_cancellation(run: Run) -> CancelRequest:
+    data = run.item.data or {}
+    if data.get("channel") == "reply":
+        return CancelRequest(booker=str(data.get("booker", "")).lower(), reference=str(data.get("reference", "")))
+    submission = await run.ports.forms.get_submission(int(run.item.source_key))
+    request, problems = read_cancellation(submission)
+    if request is None:
+        booker = submission.answer("booker")
+        await _refuse(run, ((booker.text if booker else None) or "").strip().lower(), "; ".join(problems))
+    return request
+
+
+async def handle_cancellation(run: Run) -> str:
+    """One cancellation (form or e-mail reply): the booker and reference must match a booking;
+    then the event is deleted (the slot is free) and the booker is told."""
+    ports, settings = run.ports, run.settings
+    async with run.step("read_cancellation"):
+        request = await _read_cancellation(run)
+    secret = settings.rooms.reference_secret.get_secret_value()
+    booked_in = reference_submission(request.reference, secret)
+    if booked_in is None:
+        await _refuse(run, request.booker, f"'{request.reference}' is not a booking reference the hub has given out")
+    if run.ref("cancelled") is None:
+        async with run.step("cancel_booking"):
+            booking = await ports.calendar.find_booking(request.reference)
+            if booking is None:
+                await _refuse(run, request.booker, f"there is no booking {request.reference} (already cancelled?)")
+            if (booking.organizer_email or "").lower() != request.booker:
+                await _refuse(run, request.booker, f"booking {request.reference} was made with another address")
+            await asyncio.to_thread(run.ledger.update_data, run.item.id, reference=request.reference,
+                                    room=booking.room_id, start=booking.start.isoformat(),
+                                    end=booking.end.isoformat())
+            await ports.calendar.cancel(request.reference)
+            run.remember("cancelled", system="calendar", kind="event", ref=request.reference, key=request.reference)
+            original = await asyncio.to_thread(run.ledger.get_item, SERVICE, str(booked_in))
+            if original is not None:
+                await asyncio.to_thread(run.ledger.update_data, original.id, cancelled_by=run.item.source_key)
+    data = (await asyncio.to_thread(run.ledger.item, run.item.id)).data or {}
+    room = next((r for r in await ports.calendar.list_rooms() if r.id == data.get("room")), None)
+    cancelled = Booking(external_ref=request.reference, room_id=str(data.get("room")), summary="",
+                        start=datetime.fromisoformat(str(data["start"])), end=datetime.fromisoformat(str(data["end"])))
+    async with run.step("cancelled_mail"):
+        await _send_once(run, "cancelled_mail", cancelled_mail(run.item.source_key, request.booker, cancelled,
+                                                               room.name if room else cancelled.room_id,
+                                                               cancel_channels(settings)))
+    return f"cancelled {request.reference}"

@@ -1,0 +1,118 @@
+"""Reconciliation: does every target still hold exactly what the ledger says was written?
+
+For each external reference in the ledger that carries an external key, the target is asked
+for every record under that key:
+
+- **missing** — the ledger says it was written, the target has none (deleted by hand, lost);
+- **duplicate** — the target has more than one (two case files or tickets for one request);
+
+and from the ledger alone:
+
+- **stuck** — an item ``running`` with no live lease (its run died), or ``pending`` for longer
+  than ``stuck_after`` (nothing picked it up).
+
+Lookups are grouped by (system, kind, key), so a record shared by several items (a personnel
+file) is asked for once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from hub.errors import HubError
+from hub.ledger import ItemState, Ledger
+from hub.ledger.models import ExternalRef, WorkItem, utcnow
+from hub.wiring import Connectors
+
+__all__ = ["Finding", "Report", "reconcile"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # missing | duplicate | stuck | unchecked
+    service: str
+    item: str
+    what: str
+    detail: str
+
+
+@dataclass
+class Report:
+    checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(f.kind == kind for f in self.findings)
+
+    @property
+    def drift(self) -> bool:
+        return any(f.kind in ("missing", "duplicate", "stuck") for f in self.findings)
+
+    def summary(self) -> dict[str, int]:
+        return {"checked": self.checked, "missing": self.count("missing"), "duplicate": self.count("duplicate"),
+                "stuck": self.count("stuck"), "unchecked": self.count("unchecked")}
+
+    def markdown(self, now: datetime) -> str:
+        lines = [f"# Reconciliation {now:%Y-%m-%d %H:%M}", "",
+                 "| checked | missing | duplicate | stuck | could not check |", "|---|---|---|---|---|",
+                 "| {checked} | {missing} | {duplicate} | {stuck} | {unchecked} |".format(**self.summary()), ""]
+        if not self.findings:
+            lines.append("No drift: every record the ledger knows of exists exactly once.")
+            return "\n".join(lines)
+        lines += ["| finding | service | item | record | detail |", "|---|---|---|---|---|"]
+        lines += [f"| **{f.kind}** | {f.service} | {f.item} | {f.what} | {f.detail} |" for f in self.findings]
+        lines += ["", "What to do: a *missing* record was removed in the target — replay the item "
+                  "(`hub replay`) to write it again; a *duplicate* must be merged or removed by hand in "
+                  "the target; a *stuck* item needs its run looked at in the Prefect UI, then a replay."]
+        return "\n".join(lines)
+
+
+async def _count(ports: Connectors, system: str, kind: str, key: str, catalog: str) -> int | None:
+    """How many records the target holds under ``key``; None if this kind is not checkable."""
+    if system == "archive" and kind == "case_file":
+        return len(await ports.archive.find_case_files(key))
+    if system == "archive" and kind == "journal_entry":
+        return len(await ports.archive.find_journal_entries(key))
+    if system == "ticketing" and kind == "ticket":
+        return len(await ports.ticketing.find_tickets(key))
+    if system == "ticketing" and kind == "asset":
+        return len(await ports.ticketing.find_assets(catalog, external_ref=key))
+    return None
+
+
+async def reconcile(ledger: Ledger, ports: Connectors, *, catalog: str = "Laptops",
+                    stuck_after: timedelta = timedelta(hours=1), now: datetime | None = None) -> Report:
+    now = now or utcnow()
+    report = Report()
+    refs: dict[tuple[str, str, str], list[tuple[WorkItem, ExternalRef]]] = defaultdict(list)
+    for item, ref in await asyncio.to_thread(ledger.refs):
+        if ref.external_key and ref.system in ("archive", "ticketing"):
+            refs[(ref.system, ref.kind, ref.external_key)].append((item, ref))
+    for (system, kind, key), owners in sorted(refs.items()):
+        item, ref = owners[0]
+        what = f"{system} {kind.replace('_', ' ')} {key}"
+        try:
+            found = await _count(ports, system, kind, key, catalog)
+        except HubError as exc:
+            report.findings.append(Finding("unchecked", item.service, item.source_key, what, str(exc)))
+            continue
+        if found is None:
+            continue
+        report.checked += 1
+        if found == 0:
+            report.findings.append(Finding("missing", item.service, item.source_key, what,
+                                           f"the ledger recorded {ref.ref} on {ref.created_at:%Y-%m-%d}"))
+        elif found > 1:
+            report.findings.append(Finding("duplicate", item.service, item.source_key, what,
+                                           f"{found} records carry this key"))
+    for item in await asyncio.to_thread(ledger.items, states=[ItemState.RUNNING, ItemState.PENDING], limit=None):
+        if item.state == ItemState.RUNNING and (item.lease_until is None or item.lease_until < now):
+            report.findings.append(Finding("stuck", item.service, item.source_key, "work item",
+                                           f"running since {item.updated_at:%Y-%m-%d %H:%M} with no live run"))
+        elif item.state == ItemState.PENDING and now - item.requested_at > stuck_after and not item.flow_run_id:
+            report.findings.append(Finding("stuck", item.service, item.source_key, "work item",
+                                           f"pending since {item.requested_at:%Y-%m-%d %H:%M}, never picked up"))
+    return report

@@ -1,0 +1,55 @@
+"""A fault-injecting reverse proxy, for testing any HTTP connector against any real peer.
+
+``python -m sandbox.faultproxy --upstream http://127.0.0.1:8703 --port N`` forwards every
+request to the upstream unchanged, except that faults armed through
+``POST /_sandbox/faults`` (see :mod:`sandbox.common`) answer instead: 401, 404, 422, 429
+with ``Retry-After``, 503… The contract suite puts one in front of every HTTP adapter's
+peer — also the real Request Tracker, which has no fault injection of its own.
+"""
+
+from __future__ import annotations
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sandbox.common import FaultInjector
+
+__all__ = ["create_app", "start_fault_proxy"]
+
+_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "accept-encoding"}
+
+
+class _Forward:
+    def __init__(self, upstream: str) -> None:
+        self.client = httpx.AsyncClient(base_url=upstream.rstrip("/"), timeout=60)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+        upstream = await self.client.request(request.method, request.url.path, params=request.query_params,
+                                             content=body, headers=headers)
+        out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP | {"content-encoding"}}
+        await Response(upstream.content, status_code=upstream.status_code, headers=out)(scope, receive, send)
+
+
+def create_app(upstream: str) -> ASGIApp:
+    return FaultInjector(_Forward(upstream))
+
+
+def start_fault_proxy(upstream: str, log_dir: object, *, port: int | None = None) -> object:
+    """Start the proxy as a subprocess on 127.0.0.1; ``proc.url`` is its root."""
+    from pathlib import Path
+
+    from hub.procs import free_port, python_module, start, wait_http
+
+    port = port or free_port()
+    proc = start(f"faultproxy-{port}", python_module("sandbox.faultproxy", "--upstream", upstream,
+                                                     "--port", str(port)),
+                 log_dir=Path(str(log_dir)), url=f"http://127.0.0.1:{port}")
+    wait_http(f"{proc.url}/_sandbox/faults", 30, proc=proc)
+    return proc

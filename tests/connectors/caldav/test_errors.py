@@ -1,0 +1,76 @@
+"""Every failure leaves the connector as the hub's error tree, never as a raw exception."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connectors.caldav import CaldavCalendar, CaldavConfig
+from hub.errors import ConfigError, NotFound, PermanentError, TransientError
+from hub.procs import free_port
+from tests.connectors.caldav.conftest import MakeCalendar
+
+
+async def test_wrong_password_is_a_config_error(make_calendar: MakeCalendar) -> None:
+    calendar = make_calendar(password=SecretStr("wrong"))
+    try:
+        with pytest.raises(ConfigError, match="401"):
+            await calendar.list_rooms()
+        health = await calendar.health()
+        assert not health.ok and "401" in health.detail and "wrong" not in health.detail
+    finally:
+        await calendar.aclose()
+
+
+async def test_unknown_calendar_home_is_not_found(make_calendar: MakeCalendar) -> None:
+    calendar = make_calendar(calendar_home="/hub/no-such-folder/")
+    try:
+        with pytest.raises(NotFound):
+            await calendar.list_rooms()
+    finally:
+        await calendar.aclose()
+
+
+async def test_server_down_is_transient_after_bounded_retries() -> None:
+    calendar = CaldavCalendar(CaldavConfig(base_url=f"http://127.0.0.1:{free_port()}", username="hub",
+                                           password=SecretStr("x"), max_attempts=3, max_retry_seconds=2.0))
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientError, match="cannot reach caldav"):
+            await calendar.find_booking("gr-1-aaaaaa")
+        assert not (await calendar.health()).ok
+    finally:
+        await calendar.aclose()
+    assert time.monotonic() - started < 5
+
+
+def _answering(status: int, body: bytes, content_type: str = "application/xml") -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(status, content=body,
+                                                              headers={"Content-Type": content_type}))
+
+
+async def test_a_server_that_is_not_caldav_is_a_permanent_error() -> None:
+    """Parsing only (MockTransport): an HTML page where WebDAV XML was expected."""
+    config = CaldavConfig(base_url="http://calendar.invalid", username="hub", password=SecretStr("x"))
+    calendar = CaldavCalendar(config, transport=_answering(207, b"<html><body>Proxy login</body>"))
+    try:
+        with pytest.raises(PermanentError, match="did not answer WebDAV XML"):
+            await calendar.list_rooms()
+    finally:
+        await calendar.aclose()
+
+
+async def test_an_overloaded_server_is_transient() -> None:
+    config = CaldavConfig(base_url="http://calendar.invalid", username="hub", password=SecretStr("x"),
+                          max_attempts=2, max_retry_seconds=1.0)
+    calendar = CaldavCalendar(config, transport=_answering(503, b"busy", "text/plain"))
+    try:
+        with pytest.raises(TransientError, match="503"):
+            await calendar.list_rooms()
+    finally:
+        await calendar.aclose()
+    assert timedelta(seconds=config.max_retry_seconds) < timedelta(seconds=2)

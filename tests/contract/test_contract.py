@@ -1,0 +1,161 @@
+"""The contract every adapter keeps, whatever system it talks to.
+
+Parametrized over connectors/registry.py: registering an adapter enrols it here. Checks:
+configuration described and secrets SecretStr; the health check works (and reports, never
+raises); 401 → ConfigError, 404 → NotFound, 422 → InvalidInput; 429/503 retried; paging
+terminates; ensure_* idempotent; no raw httpx exception escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connectors.registry import ADAPTERS, Adapter
+from hub.errors import ConfigError, HubError, InvalidInput, NotFound, TransientError
+from hub.procs import free_port
+from tests.contract.conftest import Pool, with_capability
+from tests.contract.harness import HTTP, NATIVE_TRANSIENT, NOT_FOUND, PAGINATE, WRITE
+
+ALL = with_capability(None)
+SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey")
+
+
+@pytest.mark.parametrize("adapter", ALL)
+def test_configuration_is_described_and_secrets_are_secretstr(adapter: Adapter) -> None:
+    for name, field in adapter.config_class.model_fields.items():
+        assert field.description, f"{adapter.name}: {name} has no description"
+        if any(w in name for w in SECRET_WORDS) and not name.endswith(("_url", "_file", "_field")):
+            assert "SecretStr" in str(field.annotation), f"{adapter.name}: {name} must be a SecretStr"
+
+
+@pytest.mark.parametrize("adapter", ALL)
+async def test_health_check_works_and_never_raises(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    for config, expected in ((running.peer.config, True),
+                             (running.harness.bad_credentials(running.peer.config), False)):
+        client = running.client(config)
+        try:
+            health = await client.health()
+        finally:
+            await client.aclose()
+        assert health.ok is expected, health
+        assert health.latency_ms >= 0 and health.system
+    secrets = [v.get_secret_value() for _, v in running.peer.config
+               if isinstance(v, SecretStr) and len(v.get_secret_value()) >= 8]  # real secrets, not "hub"
+    assert not any(s in repr(running.peer.config) for s in secrets)
+
+
+@pytest.mark.parametrize("adapter", ALL)
+async def test_wrong_credentials_are_a_config_error(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    client = running.client(running.harness.fast(running.harness.bad_credentials(running.peer.config)))
+    try:
+        with pytest.raises(ConfigError):
+            await running.harness.probe(client, running.peer)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("adapter", with_capability(NOT_FOUND))
+async def test_absent_things_are_not_found(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    client = running.client()
+    try:
+        with pytest.raises(NotFound):
+            await running.harness.not_found(client, running.peer)
+    finally:
+        await client.aclose()
+
+
+async def _arm(running: Any, **fault: Any) -> None:
+    async with httpx.AsyncClient(base_url=running.proxy.url) as http:
+        (await http.delete("/_sandbox/faults")).raise_for_status()
+        (await http.post("/_sandbox/faults", json={"path": "/", **fault})).raise_for_status()
+
+
+async def _armed(running: Any) -> list[Any]:
+    async with httpx.AsyncClient(base_url=running.proxy.url) as http:
+        return list((await http.get("/_sandbox/faults")).json())
+
+
+@pytest.mark.parametrize("status,error", [(401, ConfigError), (403, ConfigError), (422, InvalidInput)])
+@pytest.mark.parametrize("adapter", with_capability(HTTP))
+async def test_error_statuses_map_to_the_error_tree(pool: Pool, adapter: Adapter, status: int,
+                                                   error: type[Exception]) -> None:
+    running = await pool.get(adapter)
+    client = running.proxied()
+    await _arm(running, status=status, count=1000)
+    try:
+        with pytest.raises(error):
+            await running.harness.probe(client, running.peer)
+    finally:
+        await _arm(running, status=503, count=0)
+        await client.aclose()
+
+
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize("adapter", with_capability(HTTP))
+async def test_rate_limits_and_overload_are_retried(pool: Pool, adapter: Adapter, status: int) -> None:
+    running = await pool.get(adapter)
+    client = running.proxied()
+    await _arm(running, status=status, count=2, retry_after=0)
+    try:
+        assert await running.harness.probe(client, running.peer) is not None
+        assert await _armed(running) == [], "both injected failures were consumed by retries"
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("adapter", with_capability(NATIVE_TRANSIENT))
+async def test_transient_failures_are_retried(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    client = running.client()
+    try:
+        assert await running.harness.transient(client, running.peer) is not None
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("adapter", ALL)
+async def test_no_raw_httpx_exception_escapes(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    nobody = f"http://127.0.0.1:{free_port()}" if HTTP in running.harness.capabilities \
+        else f"smtp://127.0.0.1:{free_port()}"
+    client = running.client(running.harness.fast(running.harness.via(running.peer, nobody)))
+    try:
+        with pytest.raises(HubError) as info:
+            await running.harness.probe(client, running.peer)
+        assert isinstance(info.value, TransientError)
+        assert not isinstance(info.value, httpx.HTTPError)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("adapter", with_capability(PAGINATE))
+async def test_pagination_terminates(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    client = running.client()
+    try:
+        expected, seen = await asyncio.wait_for(running.harness.paginate(client, running.peer), 120)
+    finally:
+        await client.aclose()
+    assert expected > 1 and seen == expected
+
+
+@pytest.mark.parametrize("adapter", with_capability(WRITE))
+async def test_ensure_writes_are_idempotent(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    client = running.client()
+    try:
+        assert await running.harness.write_twice(client, running.peer) == 1
+    finally:
+        await client.aclose()
+
+
+def test_every_registered_adapter_is_enrolled() -> None:
+    assert {p.values[0].name for p in ALL} == {a.name for a in ADAPTERS}
