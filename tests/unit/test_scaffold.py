@@ -24,7 +24,7 @@ def _copy_repo(target: Path) -> None:
 
 
 def _run(cwd: Path, *cmd: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(cwd)}
+    env = {**os.environ, "PYTHONPATH": str(cwd), "COLUMNS": "250"}
     env = {k: v for k, v in env.items() if not k.startswith("HUB_")}
     return subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
 
