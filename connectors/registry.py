@@ -47,6 +47,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter("topdesk", "ticketing"),
     Adapter("nettskjema", "forms"),
     Adapter("smtp", "mail"),
+    Adapter("caldav", "calendar"),
 )
 
 

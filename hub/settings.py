@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -24,6 +24,7 @@ from connectors.n5ws.config import N5wsConfig
 from connectors.nettskjema.config import NettskjemaConfig
 from connectors.rt.config import RtConfig
 from connectors.smtp.config import SmtpConfig
+from connectors.topdesk.config import TopdeskConfig
 from hub.procs import ROOT
 
 __all__ = ["Settings", "IntakeConfig", "OnboardingConfig", "FritakConfig", "LaptopConfig", "RoomsConfig", "PORTS", "get_settings", "OSLO"]
@@ -38,6 +39,7 @@ PORTS = {
     "noark5": 8702,
     "rt": 8703,
     "nettskjema": 8704,
+    "topdesk": 8705,
     "radicale": 8706,
     "smtp": 8725,
 }
@@ -53,6 +55,8 @@ _CONNECTOR_DEFAULTS: dict[str, Callable[[], BaseModel]] = {
         base_url=f"http://127.0.0.1:{PORTS['nettskjema']}/api/v3",
         token_url=f"http://127.0.0.1:{PORTS['nettskjema']}/oauth2/token", client_id="hub-client",
         client_secret=SecretStr("sandbox-nettskjema-secret")),
+    "topdesk": lambda: TopdeskConfig(base_url=f"http://127.0.0.1:{PORTS['topdesk']}/tas/api", username="hub",
+                                     app_password=SecretStr("sandbox-topdesk-app-password")),
     "smtp": lambda: SmtpConfig(base_url=f"smtp://127.0.0.1:{PORTS['smtp']}",
                                from_address="tjenesteplattform@oslomet.no"),
     "caldav": lambda: CaldavConfig(base_url=f"http://127.0.0.1:{PORTS['radicale']}", username="hub",
@@ -142,12 +146,13 @@ class Settings(BaseSettings):
                                  description="Prefect server API.")
     timezone: str = Field("Europe/Oslo", description="Business time zone.")
 
-    hr: Literal["dfo"] = Field("dfo", description="HR adapter.")
-    archive: Literal["n5ws"] = Field("n5ws", description="Archive adapter.")
-    ticketing: Literal["rt"] = Field("rt", description="Ticketing adapter.")
-    mail: Literal["smtp"] = Field("smtp", description="Mail adapter.")
-    forms: Literal["nettskjema"] = Field("nettskjema", description="Forms adapter.")
-    calendar: Literal["caldav"] = Field("caldav", description="Calendar adapter (group rooms).")
+    # Which adapter answers each port: a name registered in connectors/registry.py.
+    hr: str = Field("dfo", description="HR adapter.")
+    archive: str = Field("n5ws", description="Archive adapter.")
+    ticketing: str = Field("rt", description="Ticketing adapter (rt or topdesk).")
+    mail: str = Field("smtp", description="Mail adapter.")
+    forms: str = Field("nettskjema", description="Forms adapter.")
+    calendar: str = Field("caldav", description="Calendar adapter (group rooms).")
 
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
@@ -162,6 +167,19 @@ class Settings(BaseSettings):
     smtp: SmtpConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["smtp"]())
     nettskjema: NettskjemaConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["nettskjema"]())
     caldav: CaldavConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["caldav"]())
+    topdesk: TopdeskConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["topdesk"]())
+
+    @model_validator(mode="after")
+    def _adapters_are_registered(self) -> Settings:
+        from connectors.registry import PORTS as PORT_NAMES
+        from connectors.registry import adapter
+
+        for port in PORT_NAMES:
+            try:
+                adapter(port, getattr(self, port))
+            except LookupError as exc:  # a ValidationError naming HUB_<PORT> and the known adapters
+                raise ValueError(str(exc)) from exc
+        return self
 
     @model_validator(mode="before")
     @classmethod

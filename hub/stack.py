@@ -39,16 +39,18 @@ class StackPorts:
     smtp: int
     nettskjema: int
     radicale: int
+    topdesk: int
 
     @classmethod
     def defaults(cls) -> StackPorts:
         return cls(**{name: PORTS[name] for name in ("prefect", "intake", "dfo", "noark5", "rt", "smtp",
-                                                     "nettskjema", "radicale")})
+                                                     "nettskjema", "radicale", "topdesk")})
 
     @classmethod
     def free(cls) -> StackPorts:
         return cls(prefect=free_port(), intake=free_port(), dfo=free_port(), noark5=free_port(),
-                   rt=free_port(), smtp=free_port(), nettskjema=free_port(), radicale=free_port())
+                   rt=free_port(), smtp=free_port(), nettskjema=free_port(), radicale=free_port(),
+                   topdesk=free_port())
 
 
 @dataclass
@@ -100,6 +102,10 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.nettskjema}"
 
     @property
+    def topdesk_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.topdesk}"
+
+    @property
     def radicale_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.radicale}"
 
@@ -129,6 +135,7 @@ class Stack:
             "HUB_NETTSKJEMA__TOKEN_URL": f"{self.nettskjema_url}/oauth2/token",
             "HUB_NETTSKJEMA__CLIENT_SECRET": self.secrets["nettskjema_secret"],
             "HUB_CALDAV__BASE_URL": self.radicale_url,
+            "HUB_TOPDESK__BASE_URL": f"{self.topdesk_url}/tas/api",
             "HUB_CALDAV__PASSWORD": self.secrets["caldav_password"],
             "HUB_ROOMS__REPLY_MAILDIR": str(self.maildir),
             "PREFECT_API_URL": self.prefect_api,
@@ -202,6 +209,8 @@ class Stack:
                                                 "--data-dir", str(data / "nettskjema"), "--client-id", "hub-client",
                                                 "--client-secret", self.secrets["nettskjema_secret"]),
                     url=self.nettskjema_url)
+        self._start("topdesk", python_module("sandbox.topdesk", "--port", str(self.ports.topdesk),
+                                             "--data-dir", str(data / "topdesk")), url=self.topdesk_url)
         self._start("radicale", python_module("sandbox.radicale", "--port", str(self.ports.radicale),
                                               "--data-dir", str(data / "radicale"),
                                               "--password", self.secrets["caldav_password"]), url=self.radicale_url)
@@ -228,7 +237,7 @@ class Stack:
     def wait_ready(self, timeout: float = 120.0) -> None:
         wait_http(f"{self.prefect_api}/health", timeout, proc=self.procs["prefect-server"],
                   ok=lambda r: r.status_code == 200)
-        for name in ("dfo", "noark5", "nettskjema"):
+        for name in ("dfo", "noark5", "nettskjema", "topdesk"):
             if name in self.procs:
                 wait_http(f"{self.procs[name].url}/_sandbox/faults", timeout, proc=self.procs[name])
         if "smtp" in self.procs:
@@ -290,7 +299,7 @@ class Stack:
         progress("stack ready")
 
     def stop_all(self) -> None:
-        for name in ("runner", "intake", "rt", "radicale", "smtp", "nettskjema", "noark5", "dfo", "prefect-server"):
+        for name in ("runner", "intake", "rt", "radicale", "topdesk", "smtp", "nettskjema", "noark5", "dfo", "prefect-server"):
             proc = self.procs.pop(name, None)
             if proc is not None:
                 proc.stop()

@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from hub.ledger import Ledger
 from hub.ports.archive import ArchivePort
@@ -20,7 +21,7 @@ from hub.ports.mail import MailPort
 from hub.ports.ticketing import TicketingPort
 from hub.settings import Settings, get_settings
 
-__all__ = ["Connectors", "connect", "get_ledger", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms",
+__all__ = ["Connectors", "connect", "get_ledger", "build", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms",
            "build_calendar"]
 
 
@@ -39,40 +40,41 @@ class Connectors:
                 await port.aclose()
 
 
-def build_hr(settings: Settings) -> HrPort:
-    from connectors.dfo.client import DfoHr
+def build(port: str, settings: Settings) -> Any:
+    """The adapter configured for ``port`` (``HUB_<PORT>=<name>``), from connectors/registry.py,
+    built with the settings field of the same name (``HUB_<NAME>__...``)."""
+    from connectors.registry import adapter
 
-    return DfoHr(settings.dfo)
+    name = str(getattr(settings, port))
+    config = getattr(settings, name, None)
+    if config is None:
+        raise LookupError(f"HUB_{port.upper()}={name}, but the settings have no {name!r} section; "
+                          f"add one to hub/settings.py")
+    return adapter(port, name).build(config)
+
+
+def build_hr(settings: Settings) -> HrPort:
+    return build("hr", settings)  # type: ignore[no-any-return]
 
 
 def build_archive(settings: Settings) -> ArchivePort:
-    from connectors.n5ws.client import N5wsArchive
-
-    return N5wsArchive(settings.n5ws)
+    return build("archive", settings)  # type: ignore[no-any-return]
 
 
 def build_ticketing(settings: Settings) -> TicketingPort:
-    from connectors.rt.client import RtTicketing
-
-    return RtTicketing(settings.rt)
+    return build("ticketing", settings)  # type: ignore[no-any-return]
 
 
 def build_mail(settings: Settings) -> MailPort:
-    from connectors.smtp.client import SmtpMail
-
-    return SmtpMail(settings.smtp)
+    return build("mail", settings)  # type: ignore[no-any-return]
 
 
 def build_forms(settings: Settings) -> FormsPort:
-    from connectors.nettskjema.client import NettskjemaForms
-
-    return NettskjemaForms(settings.nettskjema)
+    return build("forms", settings)  # type: ignore[no-any-return]
 
 
 def build_calendar(settings: Settings) -> CalendarPort:
-    from connectors.caldav.client import CaldavCalendar
-
-    return CaldavCalendar(settings.caldav)
+    return build("calendar", settings)  # type: ignore[no-any-return]
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ Auth (:mod:`sandbox.nettskjema.oauth`)
     ``--token-ttl``). The API wants ``Authorization: Bearer``; a missing/unknown/expired token
     → 401 (empty body, ``WWW-Authenticate: Bearer error="invalid_token"``). A client sees a
     form only when ``<clientId>@apiclient`` is granted on it, otherwise 403. The hub client
-    is granted 404101 and 404102; 404199 is granted to nobody.
+    is granted 404101, 404102, 404103 and 404104 (laptop, fritak, group room, cancel); 404199 to nobody.
 
 API under ``/api/v3/``
     ``GET form/me`` — the client's forms (``formId, title, openFrom, openTo,

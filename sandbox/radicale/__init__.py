@@ -21,9 +21,9 @@ Calendars and events survive a restart (the data directory is kept); existing ca
 are left alone. :func:`start_radicale` starts it as a subprocess for fixtures and the stack.
 """
 
+from sandbox.radicale.configure import DEFAULT_PASSWORD, DEFAULT_USER
 from sandbox.radicale.process import start_radicale
 from sandbox.radicale.rooms import ROOMS, ROOMS_NS, SandboxRoom, room_by_id
-from sandbox.radicale.setup import DEFAULT_PASSWORD, DEFAULT_USER
 
 __all__ = ["start_radicale", "ROOMS", "ROOMS_NS", "SandboxRoom", "room_by_id", "DEFAULT_USER",
            "DEFAULT_PASSWORD"]

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from sandbox.radicale.setup import DEFAULT_PASSWORD, DEFAULT_USER, provision_rooms, write_config
+from sandbox.radicale.configure import DEFAULT_PASSWORD, DEFAULT_USER, provision_rooms, write_config
 
 __all__ = ["main"]
 

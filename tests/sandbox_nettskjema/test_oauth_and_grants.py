@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from hub.procs import Proc
-from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, UNSHARED_FORM_ID
+from sandbox.nettskjema.forms import FRITAK_FORM_ID, HUB_FORM_IDS, LAPTOP_FORM_ID, UNSHARED_FORM_ID
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 from tests.sandbox_nettskjema.conftest import CLIENT, api, fetch_token, ndjson, stats
 
@@ -84,8 +84,9 @@ def test_expired_token_answers_401(short_lived: Proc) -> None:
 
 def test_hub_client_sees_only_granted_forms(nettskjema: Proc, token: str) -> None:
     forms = api(nettskjema, "form/me", token).json()
-    assert [f["formId"] for f in forms] == [LAPTOP_FORM_ID, FRITAK_FORM_ID]
-    assert [f["title"] for f in forms] == ["Bestille laptop", "Søknad om fritak"]
+    assert [f["formId"] for f in forms] == list(HUB_FORM_IDS)
+    assert [f["title"] for f in forms] == ["Bestille laptop", "Søknad om fritak", "Bestille grupperom",
+                                           "Avbestille grupperom"]
     for path in (f"form/{UNSHARED_FORM_ID}/elements", f"form/{UNSHARED_FORM_ID}/submission-metadata",
                  f"form/{UNSHARED_FORM_ID}/answers"):
         response = api(nettskjema, path, token)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -64,13 +63,19 @@ async def test_a_server_that_is_not_caldav_is_a_permanent_error() -> None:
         await calendar.aclose()
 
 
-async def test_an_overloaded_server_is_transient() -> None:
+async def test_an_overloaded_server_is_retried_then_transient() -> None:
+    calls: list[str] = []
+
+    def overloaded(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        return httpx.Response(503, content=b"busy", headers={"Retry-After": "0"})
+
     config = CaldavConfig(base_url="http://calendar.invalid", username="hub", password=SecretStr("x"),
-                          max_attempts=2, max_retry_seconds=1.0)
-    calendar = CaldavCalendar(config, transport=_answering(503, b"busy", "text/plain"))
+                          max_attempts=3, max_retry_seconds=2.0)
+    calendar = CaldavCalendar(config, transport=httpx.MockTransport(overloaded))
     try:
         with pytest.raises(TransientError, match="503"):
             await calendar.list_rooms()
     finally:
         await calendar.aclose()
-    assert timedelta(seconds=config.max_retry_seconds) < timedelta(seconds=2)
+    assert calls == ["PROPFIND"] * 3

@@ -73,7 +73,7 @@ async def test_overlapping_ranges_racing_never_overlap(calendar: CaldavCalendar,
 
 
 def test_two_processes_race_for_the_same_slots(radicale: Proc, dav: caldav.DAVClient, day: date) -> None:
-    start_at = time.time() + 3.0  # both are connected and waiting by then
+    start_at = time.time() + 2.5  # both are connected and waiting by then
     procs = [subprocess.Popen([sys.executable, "-m", "tests.connectors.caldav.race_worker", "--url", radicale.url,
                                "--password", DEFAULT_PASSWORD, "--room", "P52-A301",
                                "--first", at(day, "08:00").isoformat(), "--slots", "6", "--prefix", prefix,

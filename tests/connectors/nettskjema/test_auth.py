@@ -15,6 +15,7 @@ import pytest
 
 from hub.errors import ConfigError, TransientError
 from hub.procs import Proc, free_port
+from sandbox.nettskjema.forms import HUB_FORM_IDS
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 from tests.connectors.nettskjema.conftest import MakeForms, arm_fault, armed_faults, stats
 
@@ -36,14 +37,14 @@ def delta(before: dict[str, int], after: dict[str, int], key: str) -> int:
 async def test_token_is_cached_and_refreshed_before_it_expires(nettskjema: Proc, make_forms: MakeForms) -> None:
     before = stats(nettskjema)
     async with make_forms() as forms:  # default margin 60 s, capped at a quarter of 2 s
-        assert len(await forms.list_forms()) == 2
-        assert len(await forms.list_forms()) == 2
+        assert len(await forms.list_forms()) == len(HUB_FORM_IDS)
+        assert len(await forms.list_forms()) == len(HUB_FORM_IDS)
         middle = stats(nettskjema)
         assert delta(before, middle, "tokens_issued") == 1  # cached for the second call
         time.sleep(TTL * 0.75 + 0.2)  # past the refresh point (1.5 s), before the server's expiry (2 s)
-        assert len(await forms.list_forms()) == 2
+        assert len(await forms.list_forms()) == len(HUB_FORM_IDS)
         time.sleep(TTL + 0.2)  # idle past the second token's expiry
-        assert len(await forms.list_forms()) == 2
+        assert len(await forms.list_forms()) == len(HUB_FORM_IDS)
         assert forms.auth.tokens_fetched == 3
     after = stats(nettskjema)
     assert delta(before, after, "tokens_issued") == 3
@@ -57,7 +58,7 @@ async def test_revoked_token_is_refreshed_once_and_the_request_retried(nettskjem
         await forms.list_forms()
         httpx.post(f"{nettskjema.url}/_sandbox/revoke-tokens", timeout=5)
         before = stats(nettskjema)
-        assert [f.form_id for f in await forms.list_forms()] == [404101, 404102]
+        assert [f.form_id for f in await forms.list_forms()] == list(HUB_FORM_IDS)
     after = stats(nettskjema)
     assert delta(before, after, "api_unauthorized") == 1
     assert delta(before, after, "tokens_issued") == 1
@@ -93,7 +94,7 @@ async def test_concurrent_requests_share_one_token(nettskjema: Proc, make_forms:
     before = stats(nettskjema)
     async with make_forms() as forms:
         results = await asyncio.gather(*(forms.list_forms() for _ in range(8)))
-    assert all(len(r) == 2 for r in results)
+    assert all(len(r) == len(HUB_FORM_IDS) for r in results)
     assert delta(before, stats(nettskjema), "tokens_issued") == 1
 
 
@@ -116,7 +117,7 @@ async def test_token_endpoint_overload_is_retried(nettskjema: Proc, make_forms: 
     arm_fault(nettskjema, path="/oauth2/token", status=503, count=1, retry_after=1)
     started = time.monotonic()
     async with make_forms() as forms:
-        assert len(await forms.list_forms()) == 2
+        assert len(await forms.list_forms()) == len(HUB_FORM_IDS)
     assert time.monotonic() - started >= 1.0  # Retry-After honoured
     assert armed_faults(nettskjema) == []
 

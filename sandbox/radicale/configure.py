@@ -59,8 +59,8 @@ def _mkcalendar_body(room: SandboxRoom) -> str:
 <C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:R="{ROOMS_NS}">
   <D:set><D:prop>
     <D:displayname>{escape(room.name)} ({escape(room.building)})</D:displayname>
-    <C:calendar-description>Resource calendar of {escape(room.name)}, {escape(room.building)};
- room for {room.capacity} people. Book through the Nettskjema form "Bestille grupperom".</C:calendar-description>
+    <C:calendar-description>Resource calendar of {escape(room.name)}, {escape(room.building)}: room for \
+{room.capacity} people. Book through the Nettskjema form "Bestille grupperom".</C:calendar-description>
     <C:supported-calendar-component-set><C:comp name="VEVENT"/></C:supported-calendar-component-set>
     <R:room-id>{escape(room.id)}</R:room-id>
     <R:capacity>{room.capacity}</R:capacity>
