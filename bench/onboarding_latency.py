@@ -88,6 +88,7 @@ def main() -> None:
             rows = [_measure(stack, ledger, employee_id, wait_done=wait_done, gap=args.gap)
                     for employee_id in hires]
             _print(title, rows)
+        _wait_until_done(ledger, [r["employee"] for r in rows])
     finally:
         stack.stop_all()
 
@@ -121,6 +122,16 @@ def _measure(stack: Stack, ledger: Any, employee_id: str, *, wait_done: bool, ga
     else:
         time.sleep(gap)
     return row
+
+
+def _wait_until_done(ledger: Any, employee_ids: list[str], timeout: float = 300) -> None:
+    """Let the last runs finish before the stack stops, so the bench ends without crashed runs."""
+    deadline = time.monotonic() + timeout
+    while any(ledger.get_item("onboarding", e).state in ("pending", "running") for e in employee_ids):
+        if time.monotonic() > deadline:
+            print(f"(some onboardings were still running after {timeout:.0f} s)")
+            return
+        time.sleep(0.5)
 
 
 def _print(title: str, rows: list[dict[str, Any]]) -> None:

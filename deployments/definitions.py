@@ -25,7 +25,7 @@ from flows.ops_health import connector_health
 from flows.ops_metrics import service_metrics
 from flows.ops_notify import notify_operators
 from flows.ops_reconcile import reconciliation
-from flows.ops_replay import replay_dead_letters
+from flows.ops_replay import list_dead_letters, replay_dead_letters
 from flows.rooms import room_bookings
 
 __all__ = ["DeploymentSpec", "DEPLOYMENTS", "GLOBAL_LIMITS", "PRELOAD"]
@@ -165,6 +165,14 @@ DEPLOYMENTS += (
                     "failed, waiting, lead time (median, p90), automation rate, dead letters, oldest open "
                     "item (artifacts 'service-metrics' and 'service-metrics-chart').",
         schedules=(CronSchedule(cron="45 2 * * *", timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("ops", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=list_dead_letters,
+        name="dead-letters",
+        description="Every hour: every failed item with its reason (artifact 'dead-letters').",
+        schedules=(IntervalSchedule(interval=timedelta(hours=1), timezone=OSLO),),
         concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
         tags=("ops", "scheduled"),
     ),

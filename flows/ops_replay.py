@@ -9,9 +9,10 @@ from prefect.artifacts import acreate_table_artifact
 
 from hub.ledger import ItemState
 from hub.replay import replay_items
+from hub.settings import OSLO
 from hub.wiring import get_ledger
 
-__all__ = ["replay_dead_letters"]
+__all__ = ["replay_dead_letters", "list_dead_letters"]
 
 
 @flow(name="replay-dead-letters", log_prints=False)
@@ -29,3 +30,17 @@ async def replay_dead_letters(item_ids: list[int] | None = None, service: str | 
     replayed = sum(r.outcome == "replayed" for r in results)
     get_run_logger().info("replayed %d of %d item(s)", replayed, len(results))
     return {"replayed": replayed, "skipped": len(results) - replayed}
+
+
+@flow(name="dead-letters", log_prints=False)
+async def list_dead_letters() -> int:
+    """Every failed item with its reason (artifact ``dead-letters``): what to fix, then replay."""
+    items = await asyncio.to_thread(get_ledger().items, states=[ItemState.FAILED], limit=None)
+    rows = [{"item": i.id, "service": i.service, "key": i.source_key, "kind": i.error_kind or "-",
+             "since": i.updated_at.astimezone(OSLO).strftime("%Y-%m-%d %H:%M"), "tries": i.attempts,
+             "reason (and what to do)": (i.last_error or "")[:300]} for i in items]
+    await acreate_table_artifact(key="dead-letters", table=rows or [{"item": "-", "reason (and what to do)":
+                                                                      "no dead letters"}],
+                                 description="Failed work items; replay with the replay-dead-letters "
+                                             "deployment or `hub replay` after the fix")
+    return len(rows)

@@ -147,6 +147,9 @@ class Stack:
             "PREFECT_SERVER_API_HOST": "127.0.0.1",
             "PREFECT_SERVER_API_PORT": str(self.ports.prefect),
             "PREFECT_UI_API_URL": self.prefect_api,
+            # A run that finds its deployment's concurrency limit full is re-offered after
+            # this many seconds (Prefect's default, 30 s, stalls a burst of hires).
+            "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "3",
             # SQLite by default; PostgreSQL for scale (postgresql+asyncpg://...).
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": os.environ.get("HUB_PREFECT_DATABASE_URL")
                 or f"sqlite+aiosqlite:///{self.home / 'prefect' / 'prefect.db'}",

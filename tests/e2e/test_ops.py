@@ -112,6 +112,10 @@ async def test_dead_letters_replay_from_the_command_line(stack: Stack, ledger: L
     assert failed.state == ItemState.FAILED
     listed = _hub(stack, "items", "--state", "failed", "--service", "onboarding", "--json")
     assert listed.returncode == 0 and '"77777"' in listed.stdout
+    run = await run_deployment("dead-letters/dead-letters", timeout=120)
+    assert run.state.is_completed()
+    rows = _rows((await _artifact("dead-letters"))["data"])
+    assert any(r["key"] == "77777" and "77777" in r["reason (and what to do)"] for r in rows)
 
     # The fix: HR registers the employee. Then the dead letter is replayed.
     httpx.post(f"{stack.dfo_url}/_sandbox/ansatte", json={
