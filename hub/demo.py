@@ -106,9 +106,9 @@ def main() -> int:
         _report(stack, _wait_for_item(stack, args.employee))
         if args.no_wait:
             return 0
-        console.print("\n[bold]The hub keeps running.[/bold] Open the Prefect UI above. Laptop orders and "
-                      "fritak applications in the Nettskjema sandbox are picked up every minute; submit "
-                      "your own with the commands under 'The form services' in README.md. "
+        console.print("\n[bold]The hub keeps running.[/bold] Open the Prefect UI above. Laptop orders, "
+                      "fritak applications and group-room bookings in the Nettskjema sandbox are picked up "
+                      "every minute; submit your own with the commands under 'The form services' in README.md. "
                       "Press Ctrl-C to stop everything.")
         while not stop:
             for name, proc in stack.procs.items():

@@ -284,7 +284,8 @@ class Stack:
     def start_all(self, progress: Progress = print, *, with_rt: bool = True) -> None:
         self.ensure_ports_free()
         self.home.mkdir(parents=True, exist_ok=True)
-        progress("starting the Prefect server, the sandboxes (DFØ, Noark 5) and the SMTP sink")
+        progress("starting the Prefect server, the sandboxes (DFØ, Nettskjema, Noark 5, TOPdesk), "
+                 "Radicale (CalDAV) and the SMTP sink")
         self.start_prefect()
         self.start_sandboxes()
         if with_rt:

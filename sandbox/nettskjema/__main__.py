@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from sandbox.nettskjema.forms import CHECKBOX, MATRIX_TYPES, Form, form_by_ref
+from sandbox.nettskjema.forms import CHECKBOX, FORMS, MATRIX_TYPES, Form, form_by_ref
 from sandbox.nettskjema.process import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -89,7 +89,7 @@ def _submit_cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.nettskjema submit",
                                      description="Fill in one sandbox form; print the submission id.")
     parser.add_argument("--url", default=f"http://127.0.0.1:{DEFAULT_PORT}", help="Sandbox root URL.")
-    parser.add_argument("--form", required=True, help="laptop, fritak or a form id.")
+    parser.add_argument("--form", required=True, help="laptop, fritak, rooms, rooms-cancel or a form id.")
     parser.add_argument("--attach", action="append", default=[], metavar="KEY=PATH",
                         help="Attach a file to an ATTACHMENT element (repeatable).")
     parser.add_argument("--created", default=None, help="createdDate (ISO 8601); default: now.")
@@ -99,7 +99,8 @@ def _submit_cli(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     form = form_by_ref(args.form)
     if form is None:
-        print(f"unknown form {args.form!r} (use laptop, fritak or an id)", file=sys.stderr)
+        known = ", ".join(f"{f.aliases[0]} ({f.form_id})" for f in FORMS.values() if f.aliases)
+        print(f"unknown form {args.form!r}; the sandbox has: {known}", file=sys.stderr)
         return 2
     try:
         body: dict[str, Any] = {"answers": parse_answers(form, args.answers),
@@ -120,6 +121,8 @@ def _submit_cli(argv: list[str]) -> int:
         print(f"{response.status_code}: {response.text}", file=sys.stderr)
         return 1
     print(response.json()["submissionId"])
+    print(f"submission {response.json()['submissionId']} stored in form {form.form_id} ({form.title}); the hub "
+          f"picks it up within a minute: Prefect UI → Runs, or `hub items`", file=sys.stderr)
     return 0
 
 
