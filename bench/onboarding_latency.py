@@ -8,15 +8,17 @@ hire's work item in the ledger (the flow's first line of business code). Two pha
   as hires trickle in from HR;
 - **burst**: N events one second apart while earlier onboardings still run (load).
 
-    .venv/bin/python -m bench.onboarding_latency [--events 20] [--gap 1.0] [--no-burst]
+    .venv/bin/python -m bench.onboarding_latency [--events 20] [--gap 1.0] [--no-burst] [--postgres]
 
 Target on embedded defaults (SQLite Prefect server): p50 ≤ 2 s, p95 ≤ 4 s, one at a time.
-Prefect's defaults give 6–14 s.
+Prefect's defaults give 6–14 s. ``--postgres`` runs the same on a throwaway PostgreSQL
+cluster (the scale option, ``HUB_PREFECT_DATABASE_URL``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -71,8 +73,23 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between events")
     parser.add_argument("--no-burst", action="store_true", help="skip the burst phase")
     parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--postgres", action="store_true",
+                        help="run the Prefect server and the ledger on a throwaway PostgreSQL cluster "
+                             "(Debian's postgresql package) instead of SQLite")
     args = parser.parse_args()
+    if args.postgres:
+        from hub.pgcluster import throwaway_cluster
 
+        with throwaway_cluster("prefect", "ledger") as server:
+            os.environ["HUB_PREFECT_DATABASE_URL"] = f"postgresql+asyncpg://{server}/prefect"
+            os.environ["HUB_LEDGER_URL"] = f"postgresql+psycopg://{server}/ledger"
+            print(f"[bench] Prefect server and ledger on PostgreSQL ({server})", flush=True)
+            _run(args)
+    else:
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     home = args.home or Path(tempfile.mkdtemp(prefix="hub-bench-"))
     stack = Stack(home=home, ports=StackPorts.free())
     try:
