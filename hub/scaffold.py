@@ -102,7 +102,6 @@ Retry-After, and every failure translated to the hub's error tree.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator  # noqa: F401 - used by some ports' signatures
 
 import httpx
@@ -110,7 +109,7 @@ import httpx
 from connectors.{name}.config import {cls}Config
 from hub.errors import HubError
 from hub.http import ApiClient
-from hub.ports.common import Health
+from hub.ports.common import Health, HealthProbe
 {_port_imports(port)}
 
 __all__ = ["{cls}Client"]
@@ -128,13 +127,12 @@ class {cls}Client:
         await self._api.aclose()
 
     async def health(self) -> Health:
-        started = time.perf_counter()
+        probe = HealthProbe(SYSTEM)
         try:
             await self._api.request("GET", "/")  # replace with the cheapest authenticated call
         except HubError as exc:
-            return Health(system=SYSTEM, ok=False, latency_ms=(time.perf_counter() - started) * 1000,
-                          detail=f"{{exc.kind}}: {{exc}}")
-        return Health(system=SYSTEM, ok=True, latency_ms=(time.perf_counter() - started) * 1000)
+            return probe.failed(exc)
+        return probe.ok("authenticated")
 
 {_stubs(port)}''',
         f"sandbox/{name}/__init__.py": f'''"""A local stand-in for {cls}, faithful to its public API (scaffolded stub: fill in the routes).

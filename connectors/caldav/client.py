@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,7 +46,7 @@ from connectors.caldav.slots import SlotMarkers
 from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermanentError
 from hub.http import ApiClient
 from hub.ports.calendar import Booking, NewBooking, Room
-from hub.ports.common import Health
+from hub.ports.common import Health, HealthProbe
 
 __all__ = ["CaldavCalendar"]
 
@@ -239,15 +238,14 @@ class CaldavCalendar:
 
     async def health(self) -> Health:
         """The calendar home with its room calendars: reachable, authenticated, rooms found."""
-        started = time.perf_counter()
+        probe = HealthProbe(SYSTEM)
         try:
             rooms = await self._calendars(refresh=True)
         except HubError as exc:
-            return Health(system=SYSTEM, ok=False, latency_ms=_ms(started), detail=str(exc))
-        ok = bool(rooms)
-        detail = (f"{len(rooms)} room calendar(s) in {self.config.calendar_home} at {self.config.base_url}"
-                  if ok else f"no room calendars in {self.config.calendar_home}")
-        return Health(system=SYSTEM, ok=ok, latency_ms=_ms(started), detail=detail)
+            return probe.failed(exc)
+        if not rooms:
+            return probe.failed(f"no room calendars in {self.config.calendar_home}")
+        return probe.ok(f"{len(rooms)} room calendar(s) in {self.config.calendar_home} at {self.config.base_url}")
 
     async def aclose(self) -> None:
         await self.api.aclose()
@@ -274,10 +272,6 @@ def _multistatus(response: httpx.Response, where: str) -> list[DavResource]:
         return parse_multistatus(response.content)
     except Exception as exc:  # xml.etree.ElementTree.ParseError
         raise PermanentError(f"PROPFIND on {where} did not answer WebDAV XML: {exc}", system=SYSTEM) from None
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
 
 
 

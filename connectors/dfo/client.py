@@ -17,7 +17,6 @@ network errors are retried by :class:`hub.http.ApiClient`, then ``TransientError
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,7 +28,7 @@ from connectors.dfo.config import DfoConfig
 from connectors.dfo.models import Ansatt, Orgenhet, Stilling, to_employee, to_org_unit, to_position
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound
 from hub.http import ApiClient
-from hub.ports.common import Health
+from hub.ports.common import Health, HealthProbe
 from hub.ports.hr import Employee, OrgUnit, Position
 
 __all__ = ["DfoHr", "SYSTEM", "API_KEY_HEADER"]
@@ -187,18 +186,12 @@ class DfoHr:
 
     async def health(self) -> Health:
         """One authenticated GET of an employee id that cannot exist: a DFØ 404 means OK."""
-        started = time.perf_counter()
+        probe = HealthProbe(SYSTEM)
         try:
             response = await self._api.request("GET", f"{self.config.employee_path.strip('/')}/0",
                                                ok={404})
         except HubError as exc:
-            return Health(system=SYSTEM, ok=False, latency_ms=_ms(started), detail=str(exc))
+            return probe.failed(exc)
         if response.status_code == 404 and _fault_text(response) is None:
-            return Health(system=SYSTEM, ok=False, latency_ms=_ms(started),
-                          detail="the API gateway has no DFØ employee API at this base URL")
-        return Health(system=SYSTEM, ok=True, latency_ms=_ms(started),
-                      detail=f"authenticated against {self.config.base_url}")
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
+            return probe.failed("the API gateway has no DFØ employee API at this base URL")
+        return probe.ok(f"authenticated against {self.config.base_url}")

@@ -10,7 +10,6 @@ half-written is completed (missing correspondents and documents only) on the nex
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,7 +41,7 @@ from hub.ports.archive import (
     NewCaseFile,
     NewJournalEntry,
 )
-from hub.ports.common import Health
+from hub.ports.common import Health, HealthProbe
 from hub.privacy import contains_fnr
 
 __all__ = ["N5wsArchive"]
@@ -262,19 +261,17 @@ class N5wsArchive:
 
     # -- operations ---------------------------------------------------------------------
     async def health(self) -> Health:
-        started = time.perf_counter()
+        probe = HealthProbe(SYSTEM)
         try:
             relations = await self.session.discover(refresh=True)
             if Rel.ADMIN_SYSTEM not in relations:
                 raise PermanentError(f"no {REL}admin/system/ relation at the root", system=SYSTEM)
-            started = time.perf_counter()
+            probe.restart()  # the latency is that of one authenticated call, not of discovery
             info = await self.session.get(relations[Rel.ADMIN_SYSTEM].href, SystemInfo)
         except HubError as exc:
-            return Health(system=SYSTEM, ok=False, latency_ms=(time.perf_counter() - started) * 1000,
-                          detail=f"{exc.kind}: {exc}")
-        return Health(system=SYSTEM, ok=True, latency_ms=(time.perf_counter() - started) * 1000,
-                      detail=f"{info.leverandoer or '?'} {info.produkt or '?'}",
-                      version=f"{info.versjon or '?'} (N5WS {info.protokollversjon or '?'})")
+            return probe.failed(exc)
+        return probe.ok(f"{info.leverandoer or '?'} {info.produkt or '?'}",
+                        version=f"{info.versjon or '?'} (N5WS {info.protokollversjon or '?'})")
 
     async def aclose(self) -> None:
         await self.session.aclose()

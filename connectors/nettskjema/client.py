@@ -20,7 +20,6 @@ errors are retried by :class:`hub.http.ApiClient` (honouring ``Retry-After``), t
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, TypeVar, cast
@@ -43,7 +42,7 @@ from connectors.nettskjema.models import (
 )
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound, PermanentError
 from hub.http import ApiClient
-from hub.ports.common import Health
+from hub.ports.common import Health, HealthProbe
 from hub.ports.forms import FormInfo, Submission, SubmissionMeta
 
 __all__ = ["NettskjemaForms", "SYSTEM"]
@@ -178,14 +177,9 @@ class NettskjemaForms:
 
     async def health(self) -> Health:
         """A token (fetched or cached) and ``form/me``: reachable, authenticated, forms shared."""
-        started = time.perf_counter()
+        probe = HealthProbe(SYSTEM)
         try:
             forms = await self.list_forms()
         except HubError as exc:
-            return Health(system=SYSTEM, ok=False, latency_ms=_ms(started), detail=str(exc))
-        return Health(system=SYSTEM, ok=True, latency_ms=_ms(started),
-                      detail=f"{len(forms)} form(s) shared with {self.principal} at {self.config.base_url}")
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)
+            return probe.failed(exc)
+        return probe.ok(f"{len(forms)} form(s) shared with {self.principal} at {self.config.base_url}")

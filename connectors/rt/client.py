@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ from connectors.rt.models import RtTicket, rt_due, to_ticket
 from connectors.rt.query import QueryValueError, cf, eq
 from connectors.rt.rest import SYSTEM, RtRest
 from hub.errors import ConfigError, HubError, InvalidInput, TransientError
-from hub.ports.common import Health
+from hub.ports.common import Health, HealthProbe
 from hub.ports.ticketing import Asset, NewTicket, Ticket
 from hub.privacy import contains_fnr
 
@@ -194,11 +193,9 @@ class RtTicketing:
 
     async def health(self) -> Health:
         """Authenticated ``GET /REST/2.0/rt``: reachable, token accepted, RT version."""
-        started = time.perf_counter()
+        probe = HealthProbe(SYSTEM)
         try:
             version = await self._rest.version()
         except HubError as exc:
-            return Health(system=SYSTEM, ok=False, latency_ms=(time.perf_counter() - started) * 1000,
-                          detail=f"{exc.kind}: {exc}")
-        return Health(system=SYSTEM, ok=True, latency_ms=(time.perf_counter() - started) * 1000,
-                      detail="REST2 accepted the hub's token", version=version)
+            return probe.failed(exc)
+        return probe.ok("REST2 accepted the hub's token", version=version)

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import smtplib
 import ssl
-import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import TypeVar
@@ -36,7 +35,7 @@ from tenacity import (
 from connectors.smtp.config import SmtpConfig
 from connectors.smtp.message import build_message
 from hub.errors import ConfigError, HubError, InvalidInput, PermanentError, TransientError
-from hub.ports.common import Health
+from hub.ports.common import Health, HealthProbe
 from hub.ports.mail import OutgoingMail
 
 __all__ = ["SmtpMail", "translate_smtp_error", "SYSTEM"]
@@ -143,13 +142,12 @@ class SmtpMail:
 
     async def health(self) -> Health:
         """Connect (+ STARTTLS/AUTH as configured), NOOP, QUIT; one attempt."""
-        started = time.perf_counter()
+        probe = HealthProbe(SYSTEM)
         try:
             await self._call(self._noop)
         except HubError as exc:
-            return Health(system=SYSTEM, ok=False, latency_ms=_ms(started), detail=str(exc))
-        return Health(system=SYSTEM, ok=True, latency_ms=_ms(started),
-                      detail=f"NOOP ok at {self.config.host}:{self.config.port}")
+            return probe.failed(exc)
+        return probe.ok(f"NOOP ok at {self.config.host}:{self.config.port}")
 
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
@@ -219,7 +217,3 @@ def _quit(smtp: smtplib.SMTP) -> None:
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     log.warning("smtp: attempt %d failed (%s); retrying", state.attempt_number, exc)
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)

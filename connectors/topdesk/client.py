@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -43,7 +42,7 @@ from connectors.topdesk.models import (
 )
 from connectors.topdesk.rest import SYSTEM, TopdeskRest
 from hub.errors import ConfigError, HubError, InvalidInput, TransientError
-from hub.ports.common import Health
+from hub.ports.common import Health, HealthProbe
 from hub.ports.ticketing import Asset, NewTicket, Ticket
 from hub.privacy import contains_fnr
 
@@ -242,11 +241,9 @@ class TopdeskTicketing:
 
     async def health(self) -> Health:
         """Authenticated ``GET /tas/api/version``: reachable, password accepted, API version."""
-        started = time.perf_counter()
+        probe = HealthProbe(SYSTEM)
         try:
             version = await self._rest.version()
         except HubError as exc:
-            return Health(system=SYSTEM, ok=False, latency_ms=(time.perf_counter() - started) * 1000,
-                          detail=f"{exc.kind}: {exc}")
-        return Health(system=SYSTEM, ok=True, latency_ms=(time.perf_counter() - started) * 1000,
-                      detail="TOPdesk accepted the hub's application password", version=version)
+            return probe.failed(exc)
+        return probe.ok("TOPdesk accepted the hub's application password", version=version)
