@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.laptop_order import AWAITING_DELIVERY, SERVICE
 from hub.errors import PermanentError
-from hub.flowkit import Run, batch_item
+from hub.flowkit import Run, run_batch
 from hub.ledger import ItemState
 from hub.settings import OSLO, get_settings
 from hub.wiring import Connectors, connect, get_ledger
@@ -82,16 +82,8 @@ async def follow_up_deliveries(ports: Connectors) -> list[dict[str, Any]]:
     ledger = get_ledger(settings)
     waiting = [i for i in await asyncio.to_thread(ledger.items, service=SERVICE, states=[ItemState.WAITING],
                                                   limit=None) if (i.data or {}).get("stage") == AWAITING_DELIVERY]
-    rows = []
-    for item in waiting:
-        outcome = "skipped: another run holds it"
-        async with batch_item(item, ports, ledger=ledger, settings=settings) as run:
-            if run is not None:
-                outcome = await follow_up_delivery(run)
-        after = await asyncio.to_thread(ledger.item, item.id)
-        rows.append({"submission": item.source_key, "state": after.state,
-                     "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]})
-    return rows
+    return await run_batch(waiting, ports, follow_up_delivery, ledger=ledger, settings=settings,
+                           key_label="submission")
 
 
 @flow(name="laptop-delivery", log_prints=False)

@@ -25,7 +25,7 @@ from prefect.concurrency.asyncio import concurrency
 from flows.forms_poll import collect_submissions
 from flows.onboarding_steps import ALLOCATION_LIMIT, RT_LIMIT
 from hub.errors import InvalidInput
-from hub.flowkit import Run, batch_item
+from hub.flowkit import Run, run_batch
 from hub.ledger import ItemState, WorkItem
 from hub.ports.hr import Employee, HrPort
 from hub.settings import get_settings
@@ -114,16 +114,9 @@ async def process_orders(ports: Connectors) -> list[dict[str, Any]]:
                                                 states=[ItemState.PENDING, ItemState.WAITING], limit=None)
              if _due(i)]
     directory = Directory(ports.hr)
-    rows = []
-    for item in sorted(items, key=lambda i: i.requested_at):
-        outcome = "skipped: another run holds it"
-        async with batch_item(item, ports, ledger=ledger, settings=settings) as run:
-            if run is not None:
-                outcome = await handle_order(run, directory)
-        after = await asyncio.to_thread(ledger.item, item.id)
-        rows.append({"submission": item.source_key, "state": after.state,
-                     "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]})
-    return rows
+    return await run_batch(sorted(items, key=lambda i: i.requested_at), ports,
+                           lambda run: handle_order(run, directory), ledger=ledger, settings=settings,
+                           key_label="submission")
 
 
 @flow(name="laptop-orders", log_prints=False)

@@ -31,7 +31,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.forms_poll import collect_submissions
 from flows.rooms_replies import collect_cancel_replies
 from flows.rooms_steps import CANCEL_SERVICE, SERVICE, handle_booking, handle_cancellation
-from hub.flowkit import batch_item
+from hub.flowkit import run_batch
 from hub.ledger import ItemState, WorkItem
 from hub.settings import OSLO, get_settings
 from hub.wiring import Connectors, connect, get_ledger
@@ -54,22 +54,9 @@ async def _due_items(service: str) -> list[WorkItem]:
     return sorted((i for i in items if _due(i)), key=lambda i: (i.requested_at, i.id))
 
 
-async def _row(item: WorkItem, outcome: str) -> dict[str, Any]:
-    after = await asyncio.to_thread(get_ledger().item, item.id)
-    return {"service": item.service, "item": item.source_key, "state": after.state,
-            "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]}
-
-
 @task(name="process cancellations", cache_policy=NO_CACHE, persist_result=False)
 async def process_cancellations(ports: Connectors) -> list[dict[str, Any]]:
-    rows = []
-    for item in await _due_items(CANCEL_SERVICE):
-        outcome = "skipped: another run holds it"
-        async with batch_item(item, ports) as run:
-            if run is not None:
-                outcome = await handle_cancellation(run)
-        rows.append(await _row(item, outcome))
-    return rows
+    return await run_batch(await _due_items(CANCEL_SERVICE), ports, handle_cancellation)
 
 
 @task(name="process room requests", cache_policy=NO_CACHE, persist_result=False)
@@ -78,14 +65,7 @@ async def process_bookings(ports: Connectors) -> list[dict[str, Any]]:
     if not items:
         return []
     rooms = await ports.calendar.list_rooms()
-    rows = []
-    for item in items:
-        outcome = "skipped: another run holds it"
-        async with batch_item(item, ports) as run:
-            if run is not None:
-                outcome = await handle_booking(run, rooms, datetime.now(OSLO))
-        rows.append(await _row(item, outcome))
-    return rows
+    return await run_batch(items, ports, lambda run: handle_booking(run, rooms, datetime.now(OSLO)))
 
 
 @flow(name="room-bookings", log_prints=False)

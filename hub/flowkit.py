@@ -18,8 +18,9 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from prefect.client.schemas.objects import TaskRun
 from prefect.exceptions import Pause
@@ -32,7 +33,7 @@ from hub.privacy import mask
 from hub.settings import Settings, get_settings
 from hub.wiring import Connectors, connect, get_ledger
 
-__all__ = ["Run", "work_item", "batch_item", "transient_only", "ItemBusy"]
+__all__ = ["Run", "work_item", "batch_item", "run_batch", "transient_only", "ItemBusy"]
 
 log = logging.getLogger("hub.flow")
 
@@ -204,3 +205,23 @@ async def batch_item(item: WorkItem, ports: Connectors, *, ledger: Ledger | None
             yield run
     finally:
         await asyncio.to_thread(ledger.release, item.id, owner)
+
+
+async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callable[[Run], Awaitable[str]], *,
+                    ledger: Ledger | None = None, settings: Settings | None = None,
+                    key_label: str = "item") -> list[dict[str, Any]]:
+    """Each item through ``handle`` inside :func:`batch_item`, in order. Returns one row per
+    item for a run's table artifact: its key, its state now, and ``handle``'s outcome — or,
+    for an item that failed, the reason."""
+    settings = settings or get_settings()
+    ledger = ledger or get_ledger(settings)
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        outcome = "skipped: another run holds it"
+        async with batch_item(item, ports, ledger=ledger, settings=settings) as run:
+            if run is not None:
+                outcome = await handle(run)
+        after = await asyncio.to_thread(ledger.item, item.id)
+        rows.append({"service": item.service, key_label: item.source_key, "state": after.state,
+                     "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]})
+    return rows
