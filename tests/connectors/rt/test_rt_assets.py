@@ -18,14 +18,11 @@ import pytest
 from connectors.rt import RtConfig, RtTicketing
 from hub.errors import NotFound
 from tests.connectors.rt.helpers import RtDirect, cf_values
+from tests.connectors.ticketing_data import new_ref
 
 pytestmark = pytest.mark.rt
 
 CATALOG = "Laptops"
-
-
-def new_ref() -> str:
-    return f"test:{uuid.uuid4().hex[:12]}"
 
 
 def new_holder() -> str:

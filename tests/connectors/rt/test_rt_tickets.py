@@ -11,27 +11,11 @@ import pytest
 
 from connectors.rt import RtConfig, RtTicketing
 from hub.errors import ConfigError, Conflict, InvalidInput, NotFound
-from hub.ports.ticketing import NewTicket
 from sandbox.rt import RtInstance
 from tests.connectors.rt.helpers import TIMINGS, RtDirect, cf_values
+from tests.connectors.ticketing_data import FNR, new_ref, new_ticket
 
 pytestmark = pytest.mark.rt
-
-FNR = "01017012345"  # fødselsnummer-shaped
-
-
-def new_ref() -> str:
-    return f"test:{uuid.uuid4().hex[:12]}"
-
-
-def new_ticket(ref: str, **overrides: object) -> NewTicket:
-    fields: dict[str, object] = {
-        "external_ref": ref, "queue": "User accounts", "subject": "Brukerkonto for ny ansatt",
-        "body": "Opprett brukerkonto. Startdato 2026-12-01.", "requestor": "leder@oslomet.test",
-        "due": date(2026, 12, 1)}
-    fields.update(overrides)
-    return NewTicket.model_validate(fields)
-
 
 async def test_ensure_ticket_twice_opens_exactly_one(rt: RtTicketing, rt_direct: RtDirect) -> None:
     ref = new_ref()

@@ -16,13 +16,10 @@ import pytest
 
 from connectors.topdesk import TopdeskConfig, TopdeskTicketing
 from hub.errors import InvalidInput, NotFound
+from tests.connectors.ticketing_data import new_ref
 from tests.connectors.topdesk.helpers import TopdeskDirect
 
 CATALOG = "Laptops"
-
-
-def new_ref() -> str:
-    return f"test:{uuid.uuid4().hex[:12]}"
 
 
 def new_holder() -> str:

@@ -12,24 +12,9 @@ from pydantic import SecretStr
 
 from connectors.topdesk import TopdeskConfig, TopdeskTicketing
 from hub.errors import ConfigError, InvalidInput, NotFound, TransientError
-from hub.ports.ticketing import NewTicket
 from hub.procs import Proc
+from tests.connectors.ticketing_data import FNR, new_ref, new_ticket
 from tests.connectors.topdesk.helpers import TIMINGS, TopdeskDirect
-
-FNR = "01017012345"  # fødselsnummer-shaped
-
-
-def new_ref() -> str:
-    return f"test:{uuid.uuid4().hex[:12]}"
-
-
-def new_ticket(ref: str, **overrides: object) -> NewTicket:
-    fields: dict[str, object] = {
-        "external_ref": ref, "queue": "User accounts", "subject": "Brukerkonto for ny ansatt",
-        "body": "Opprett brukerkonto. Startdato 2026-12-01.", "requestor": "leder@oslomet.test",
-        "due": date(2026, 12, 1)}
-    fields.update(overrides)
-    return NewTicket.model_validate(fields)
 
 
 async def test_ensure_ticket_twice_opens_exactly_one(topdesk: TopdeskTicketing,
