@@ -27,7 +27,7 @@ from connectors.rt.query import QueryValueError, cf, eq
 from connectors.rt.rest import SYSTEM, RtRest
 from hub.errors import ConfigError, HubError, InvalidInput, TransientError
 from hub.ports.common import Health, HealthProbe
-from hub.ports.ticketing import Asset, NewTicket, Ticket
+from hub.ports.ticketing import AssetsFromRegister, NewTicket, Ticket
 from hub.privacy import contains_fnr
 
 __all__ = ["RtTicketing", "TICKET_FIELDS"]
@@ -53,7 +53,7 @@ def _ticket_id(ticket_id: str) -> str:
     return value
 
 
-class RtTicketing:
+class RtTicketing(AssetsFromRegister):
     """Tickets and assets in RT 5 through REST2, authenticated with an auth token."""
 
     system = SYSTEM
@@ -171,23 +171,6 @@ class RtTicketing:
                                f"{'; '.join(messages) or 'no message'}", system=SYSTEM,
                                hint="Use a status of the queue's lifecycle the hub may set.")
         return ticket
-
-    # --- assets ----------------------------------------------------------------------
-
-    async def find_assets(self, catalog: str, *, held_by: str | None = None, external_ref: str | None = None,
-                          status: str | None = None, model: str | None = None) -> list[Asset]:
-        return await self._assets.find(catalog, held_by=held_by, external_ref=external_ref, status=status,
-                                       model=model)
-
-    async def get_asset(self, asset_id: str, catalog: str) -> Asset:
-        return await self._assets.get(asset_id, catalog)
-
-    async def allocate_asset(self, catalog: str, *, holder: str, external_ref: str,
-                             model: str | None = None) -> Asset | None:
-        return await self._assets.allocate(catalog, holder=holder, external_ref=external_ref, model=model)
-
-    async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None) -> Asset | None:
-        return await self._assets.allocate(catalog, holder=None, external_ref=external_ref, model=model)
 
     # --- health ----------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from connectors.topdesk.models import (
 from connectors.topdesk.rest import SYSTEM, TopdeskRest
 from hub.errors import ConfigError, HubError, InvalidInput, TransientError
 from hub.ports.common import Health, HealthProbe
-from hub.ports.ticketing import Asset, NewTicket, Ticket
+from hub.ports.ticketing import AssetsFromRegister, NewTicket, Ticket
 from hub.privacy import contains_fnr
 
 __all__ = ["TopdeskTicketing", "BRIEF_MAX", "REF_MAX"]
@@ -76,7 +76,7 @@ def incident_path(ticket_id: str) -> str:
     raise InvalidInput(f"not a TOPdesk incident id or number: {value!r}", system=SYSTEM)
 
 
-class TopdeskTicketing:
+class TopdeskTicketing(AssetsFromRegister):
     """Incidents and Asset Management assets in TOPdesk, with an application password."""
 
     system = SYSTEM
@@ -219,23 +219,6 @@ class TopdeskTicketing:
                                f"{status!r}", system=SYSTEM, hint="Check TopdeskConfig.status_map against "
                                                                  "TOPdesk's processing statuses.")
         return ticket
-
-    # --- assets ----------------------------------------------------------------------
-
-    async def find_assets(self, catalog: str, *, held_by: str | None = None, external_ref: str | None = None,
-                          status: str | None = None, model: str | None = None) -> list[Asset]:
-        return await self._assets.find(catalog, held_by=held_by, external_ref=external_ref, status=status,
-                                       model=model)
-
-    async def get_asset(self, asset_id: str, catalog: str) -> Asset:
-        return await self._assets.get(asset_id, catalog)
-
-    async def allocate_asset(self, catalog: str, *, holder: str, external_ref: str,
-                             model: str | None = None) -> Asset | None:
-        return await self._assets.allocate(catalog, holder=holder, external_ref=external_ref, model=model)
-
-    async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None) -> Asset | None:
-        return await self._assets.allocate(catalog, holder=None, external_ref=external_ref, model=model)
 
     # --- health ----------------------------------------------------------------------
 

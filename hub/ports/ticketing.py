@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.ports.common import Health
 
-__all__ = ["NewTicket", "Ticket", "Asset", "TicketingPort"]
+__all__ = ["NewTicket", "Ticket", "Asset", "TicketingPort", "AssetRegister", "AssetsFromRegister"]
 
 
 class NewTicket(BaseModel):
@@ -85,3 +85,37 @@ class TicketingPort(Protocol):
     async def health(self) -> Health: ...
 
     async def aclose(self) -> None: ...
+
+
+class AssetRegister(Protocol):
+    """What an adapter's asset module offers (``connectors/rt/assets.py``, ``connectors/topdesk/assets.py``)."""
+
+    async def find(self, catalog: str, *, held_by: str | None = None, external_ref: str | None = None,
+                   status: str | None = None, model: str | None = None) -> list[Asset]: ...
+
+    async def get(self, asset_id: str, catalog: str) -> Asset: ...
+
+    async def allocate(self, catalog: str, *, holder: str | None, external_ref: str,
+                       model: str | None = None) -> Asset | None: ...
+
+
+class AssetsFromRegister:
+    """The port's asset methods for an adapter that keeps its asset logic in an
+    :class:`AssetRegister` at ``self._assets``; reserving is allocating without a holder."""
+
+    _assets: AssetRegister
+
+    async def find_assets(self, catalog: str, *, held_by: str | None = None, external_ref: str | None = None,
+                          status: str | None = None, model: str | None = None) -> list[Asset]:
+        return await self._assets.find(catalog, held_by=held_by, external_ref=external_ref, status=status,
+                                       model=model)
+
+    async def get_asset(self, asset_id: str, catalog: str) -> Asset:
+        return await self._assets.get(asset_id, catalog)
+
+    async def allocate_asset(self, catalog: str, *, holder: str, external_ref: str,
+                             model: str | None = None) -> Asset | None:
+        return await self._assets.allocate(catalog, holder=holder, external_ref=external_ref, model=model)
+
+    async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None) -> Asset | None:
+        return await self._assets.allocate(catalog, holder=None, external_ref=external_ref, model=model)
