@@ -1,0 +1,38 @@
+"""Global concurrency limits shared by every flow run, and how long a slot is leased.
+
+The runner upserts :data:`GLOBAL_LIMITS` at start-up; steps take slots with
+``concurrency(NAMES, occupy=1, lease_duration=SLOT_LEASE_SECONDS)``. A slot is a *lease*:
+the holder renews it while it lives (Prefect renews at 3/4 of the lease), and a holder that
+dies (``kill -9``) loses it when the lease expires, plus at most one pass of Prefect's
+repossessor service (every 15 s by default). So a crash stalls a service for about a
+minute, not until a person frees the slot.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["GLOBAL_LIMITS", "RT", "RT_ASSET_ALLOCATION", "SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS"]
+
+RT = "request-tracker"  # RT on SQLite manages ~3 writes/s: never hammer it
+RT_ASSET_ALLOCATION = "rt-asset-allocation"  # one laptop allocation at a time, across processes
+
+# Request Tracker on SQLite manages ~3 writes/s. Allocating a laptop is a read-then-write on
+# RT assets, and RT checks If-Match before, not with, its write: one allocation at a time.
+GLOBAL_LIMITS: dict[str, int] = {RT: 2, RT_ASSET_ALLOCATION: 1}
+
+# Prefect 3.9's server refuses a lease shorter than 60 s (concurrency_limits_v2, ge=60).
+MIN_SLOT_LEASE_SECONDS = 60.0
+
+
+def _slot_lease() -> float:
+    value = float(os.environ.get("HUB_SLOT_LEASE_SECONDS", "60"))
+    if value < MIN_SLOT_LEASE_SECONDS:
+        raise ValueError(f"HUB_SLOT_LEASE_SECONDS={value:g}: Prefect accepts no lease shorter than "
+                         f"{MIN_SLOT_LEASE_SECONDS:g} s")
+    return value
+
+
+# A live holder renews its lease however slow RT is; a dead holder's slot is back within
+# about a minute (lease + one repossessor pass).
+SLOT_LEASE_SECONDS: float = _slot_lease()
