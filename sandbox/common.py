@@ -4,11 +4,21 @@ Fault injection lets tests make a sandbox misbehave the way real systems do::
 
     POST /_sandbox/faults  {"path": "/api/v3/form", "status": 429, "count": 2,
                             "retry_after": 1, "delay": 0}
+    POST /_sandbox/faults  {"path": "/api/v3/form", "kind": "lost_response", "count": 1}
+    POST /_sandbox/faults  {"path": "/", "rate": 0.2, "seed": 7,
+                            "kinds": ["status", "retry_after", "timeout", "reset",
+                                      "lost_response", "malformed"]}
     DELETE /_sandbox/faults
+    GET /_sandbox/faults/stats      {"requests": N, "injected": {"timeout": 3, ...}, ...}
+    DELETE /_sandbox/faults/stats   (start counting again)
 
-The next ``count`` requests whose path starts with ``path`` get ``status`` (with a
-``Retry-After`` header when given) or are delayed by ``delay`` seconds first.
-``GET /_sandbox/faults`` lists what is armed. A sandbox listens on 127.0.0.1 only.
+The next ``count`` requests whose path starts with ``path`` get the fault ``kind``
+(:mod:`sandbox.faultkinds` describes each: ``status``, ``retry_after``, ``timeout``,
+``reset``, ``lost_response``, ``malformed``), after a ``delay`` in seconds when given.
+With ``rate``, the fault is probabilistic instead: each matching request (paths under
+``exclude`` never) is hit with that chance, with a kind drawn from ``kinds`` by a
+``random.Random(seed)`` of its own, until the fault is deleted. ``GET /_sandbox/faults``
+lists what is armed. A sandbox listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -17,8 +27,10 @@ import argparse
 import asyncio
 import json
 import logging
+import random
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +38,57 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["Fault", "FaultInjector", "serve_main"]
+from sandbox import faultkinds
+from sandbox.faultkinds import KINDS
+
+__all__ = ["Fault", "FaultInjector", "KINDS", "serve_main"]
 
 
 @dataclass
 class Fault:
-    path: str
+    path: str = "/"
     status: int = 503
     count: int = 1
     retry_after: float | None = None
     delay: float = 0.0
     body: str | None = None
     method: str | None = None
+    kind: str = "status"
+    hold: float = 15.0  # timeout: seconds to hold the request (more than the client waits)
+    lost_as: str | None = None  # lost_response: "reset" or "502" (drawn when None)
+    malformed_as: str | None = None  # malformed: "truncate" or "garbage" (drawn when None)
+    rate: float | None = None  # probabilistic: chance per matching request
+    kinds: list[str] | None = None  # probabilistic: kinds to draw from (all when None)
+    statuses: list[int] = field(default_factory=lambda: [502, 503, 504])  # kind "status" when drawn
+    seed: int | None = None
+    exclude: list[str] = field(default_factory=lambda: ["/_sandbox"])
+    _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for kind in [self.kind, *(self.kinds or [])]:
+            if kind not in KINDS:
+                raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(KINDS)}")
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        self._rng = random.Random(self.seed)
+
+    def public(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+    def matches(self, path: str, method: str) -> bool:
+        return (path.startswith(self.path) and (self.method is None or self.method == method)
+                and not any(path.startswith(prefix) for prefix in self.exclude if prefix))
+
+    def draw(self) -> Fault | None:
+        """Probabilistic faults: this request's fault (a one-off copy), or None to let it pass."""
+        if self._rng.random() >= (self.rate or 0.0):
+            return None
+        kind = self._rng.choice(self.kinds or list(KINDS))
+        return Fault(path=self.path, kind=kind, hold=self.hold, delay=self.delay,
+                     status=self._rng.choice(self.statuses) if kind == "status" else self.status,
+                     retry_after=(self.retry_after or 1) if kind == "retry_after" else None,
+                     lost_as=self.lost_as or self._rng.choice(["reset", "502"]),
+                     malformed_as=self.malformed_as or self._rng.choice(["truncate", "garbage"]))
 
 
 class FaultInjector:
@@ -49,49 +100,105 @@ class FaultInjector:
         self.faults: list[Fault] = []
         self.error_body = error_body or (lambda status, msg: {"error": msg, "status": status})
         self.media_type = media_type
+        self.requests = 0
+        self.injected: Counter[str] = Counter()
+        self.statuses: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path == "/_sandbox/faults":
+        if path == "/_sandbox/faults" or path.startswith("/_sandbox/faults/"):
             response = await self._control(Request(scope, receive))
             await response(scope, receive, send)
             return
+        self.requests += 1
         fault = self._take(path, scope["method"])
-        if fault is not None:
-            if fault.delay:
-                await asyncio.sleep(fault.delay)
-            if fault.status and fault.status >= 400:
-                headers = {}
-                if fault.retry_after is not None:
-                    headers["Retry-After"] = str(int(fault.retry_after))
-                content = fault.body if fault.body is not None else json.dumps(
-                    self.error_body(fault.status, "injected fault"))
-                await Response(content, status_code=fault.status, headers=headers,
-                               media_type=self.media_type)(scope, receive, send)
+        if fault is None:
+            await self.app(scope, receive, send)
+            return
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        await self._inject(fault, scope, receive, send)
+
+    async def _inject(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = fault.kind
+        if kind == "status" and not (fault.status and fault.status >= 400):
+            await self.app(scope, receive, send)  # a pure delay
+            return
+        self.injected[kind] += 1
+        if kind in ("status", "retry_after"):
+            status = 429 if kind == "retry_after" else fault.status
+            self.statuses[str(status)] += 1
+            await self._error(status, fault, scope, receive, send)
+        elif kind == "timeout":
+            if not await faultkinds.hold(receive, fault.hold):
+                await self._error(504, fault, scope, receive, send)
+        elif kind == "reset":
+            await faultkinds.reset(receive)
+        elif kind == "lost_response":
+            body = await faultkinds.read_body(receive)
+            await faultkinds.capture(self.app, scope, faultkinds.replay(body, receive))  # committed
+            if fault.lost_as == "502":
+                await self._error(502, fault, scope, receive, send)
+            else:
+                await faultkinds.reset(receive)
+        elif kind == "malformed":
+            if fault.malformed_as == "garbage":
+                await faultkinds.send_plain(send, 200, faultkinds.GARBAGE,
+                                            [(b"content-type", self.media_type.encode())])
                 return
-        await self.app(scope, receive, send)
+            body = await faultkinds.read_body(receive)
+            _, headers, content = await faultkinds.capture(self.app, scope, faultkinds.replay(body, receive))
+            cut = content[: len(content) // 2] if len(content) > 1 else b"{"
+            await faultkinds.send_plain(send, 200, cut, headers)
+
+    async def _error(self, status: int, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {}
+        if status == 429 or fault.retry_after is not None:
+            headers["Retry-After"] = str(int(fault.retry_after if fault.retry_after is not None else 1))
+        content = fault.body if fault.body is not None else json.dumps(self.error_body(status, "injected fault"))
+        await Response(content, status_code=status, headers=headers, media_type=self.media_type)(scope, receive, send)
 
     def _take(self, path: str, method: str) -> Fault | None:
-        for fault in self.faults:
-            if path.startswith(fault.path) and (fault.method is None or fault.method == method):
-                fault.count -= 1
-                if fault.count <= 0:
-                    self.faults.remove(fault)
-                return fault
+        for fault in list(self.faults):
+            if not fault.matches(path, method):
+                continue
+            if fault.rate is not None:
+                drawn = fault.draw()
+                if drawn is not None:
+                    return drawn
+                continue
+            fault.count -= 1
+            if fault.count <= 0:
+                self.faults.remove(fault)
+            return fault
         return None
 
+    def stats(self) -> dict[str, Any]:
+        return {"requests": self.requests, "injected": dict(self.injected),
+                "total_injected": sum(self.injected.values()), "statuses": dict(self.statuses)}
+
     async def _control(self, request: Request) -> Response:
+        if request.url.path == "/_sandbox/faults/stats":
+            if request.method == "DELETE":
+                self.requests = 0
+                self.injected.clear()
+                self.statuses.clear()
+                return Response(status_code=204)
+            return JSONResponse(self.stats())
         if request.method == "POST":
             data = await request.json()
-            self.faults.append(Fault(**data))
+            try:
+                self.faults.append(Fault(**{k: v for k, v in data.items() if not k.startswith("_")}))
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=422)
             return JSONResponse({"armed": len(self.faults)}, status_code=201)
         if request.method == "DELETE":
             self.faults.clear()
             return Response(status_code=204)
-        return JSONResponse([asdict(f) for f in self.faults])
+        return JSONResponse([f.public() for f in self.faults])
 
 
 def serve_main(name: str, factory: Callable[[argparse.Namespace], ASGIApp], default_port: int,

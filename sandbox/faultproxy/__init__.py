@@ -3,8 +3,12 @@
 ``python -m sandbox.faultproxy --upstream http://127.0.0.1:8703 --port N`` forwards every
 request to the upstream unchanged, except that faults armed through
 ``POST /_sandbox/faults`` (see :mod:`sandbox.common`) answer instead: 401, 404, 422, 429
-with ``Retry-After``, 503… The contract suite puts one in front of every HTTP adapter's
-peer — also the real Request Tracker, which has no fault injection of its own.
+with ``Retry-After``, 503, timeouts, resets, a response lost after the write, a malformed
+body — one at a time or at a rate (``{"path": "/", "rate": 0.2, "seed": 7}``), counted at
+``GET /_sandbox/faults/stats``. The contract suite and the chaos bench put one in front of
+every HTTP adapter's peer — also the real Request Tracker, which has no fault injection of
+its own. An upstream that cannot be reached answers 502 (504 when it times out), as a
+real reverse proxy does.
 """
 
 from __future__ import annotations
@@ -31,8 +35,15 @@ class _Forward:
         request = Request(scope, receive)
         body = await request.body()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
-        upstream = await self.client.request(request.method, request.url.path, params=request.query_params,
-                                             content=body, headers=headers)
+        try:
+            upstream = await self.client.request(request.method, request.url.path, params=request.query_params,
+                                                 content=body, headers=headers)
+        except httpx.TimeoutException:
+            await Response("upstream timed out", status_code=504)(scope, receive, send)
+            return
+        except httpx.HTTPError as exc:
+            await Response(f"upstream unreachable: {exc.__class__.__name__}", status_code=502)(scope, receive, send)
+            return
         out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP | {"content-encoding"}}
         await Response(upstream.content, status_code=upstream.status_code, headers=out)(scope, receive, send)
 
