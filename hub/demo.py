@@ -2,7 +2,8 @@
 
 Starts the whole stack on 127.0.0.1 (see :mod:`hub.stack`), lets DFØ's sandbox announce
 one new hire, waits for the onboarding run, prints where to look, and keeps running until
-Ctrl-C, when it stops every process it started.
+Ctrl-C, when it stops every process it started. Meanwhile a supervisor (:mod:`hub.supervise`)
+restarts any part that dies, after clearing away what it left behind.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 
 from hub.procs import ROOT
 from hub.stack import Stack, StackPorts
+from sandbox.common import control_headers
 
 console = Console()
 
@@ -27,7 +30,7 @@ DEMO_EMPLOYEE = "10005"  # a seeded hire who starts in a few days
 
 def _announce(stack: Stack, employee_id: str) -> httpx.Response:
     """Ask the DFØ sandbox to send its signed new-hire event; returns the intake's answer."""
-    response = httpx.post(f"{stack.dfo_url}/_sandbox/announce",
+    response = httpx.post(f"{stack.dfo_url}/_sandbox/announce", headers=control_headers(stack.sandbox_token),
                           json={"id": employee_id, "gyldigEtter": date.today().isoformat()}, timeout=30)
     if response.status_code >= 400:
         raise RuntimeError(f"the intake refused the event: {response.status_code} {response.text}")
@@ -74,6 +77,7 @@ def _report(stack: Stack, item: object) -> None:
     password = stack.rt_dir / "root-password"
     lines.append(("RT web login", f"root / {password.read_text().strip() if password.exists() else '?'}"))
     lines.append(("archive login", "hub / sandbox-n5ws-password (HTTP Basic)"))
+    lines.append(("sandbox control token", f"{stack.home / 'sandbox' / 'control-token'} (X-Sandbox-Token)"))
     lines.append(("logs", str(stack.logs)))
     width = max(len(label) for label, _ in lines)
     for label, where in lines:
@@ -100,6 +104,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even if started in the background
     try:
         stack.start_all(progress=lambda msg: console.print(f"[bold cyan]hub[/bold cyan] {msg}"))
+        stack.supervise(say=lambda line: console.print(f"[bold cyan]hub[/bold cyan] [yellow]{escape(line)}[/yellow]",
+                                                       soft_wrap=True, highlight=False),
+                        advice="fix the cause, then restart the demo (Ctrl-C, then bash scripts/demo.sh)")
         console.print(f"[bold cyan]hub[/bold cyan] DFØ announces a new hire (employee {args.employee})")
         answer = _announce(stack, args.employee)
         console.print(f"[bold cyan]hub[/bold cyan] intake answered {answer.status_code}: {answer.text}")
@@ -109,12 +116,8 @@ def main() -> int:
         console.print("\n[bold]The hub keeps running.[/bold] Open the Prefect UI above. Laptop orders, "
                       "fritak applications and group-room bookings in the Nettskjema sandbox are picked up "
                       "every minute; submit your own with the commands under 'The form services' in README.md. "
-                      "Press Ctrl-C to stop everything.")
-        while not stop:
-            for name, proc in stack.procs.items():
-                if not proc.alive():
-                    console.print(f"[red]{name} stopped unexpectedly[/red]; see {proc.log_path}")
-                    return 1
+                      "A part that crashes is restarted. Press Ctrl-C to stop everything.")
+        while not stop:  # the supervisor's thread does the watching
             time.sleep(1)
     except KeyboardInterrupt:
         pass

@@ -3,6 +3,14 @@
 Used by the demo stack, by the tests' fixtures and by the benchmarks, so that every one of
 them starts things the same way: on 127.0.0.1, with a log file, waiting until healthy, and
 stopping cleanly (SIGTERM, then SIGKILL after a grace period) with the whole process group.
+
+Every process is started in a session and process group of its own
+(``start_new_session``); whatever it forks stays in that group unless it calls ``setsid``
+itself. The hub runner's multiprocessing fork server and the flow-run processes it forks
+do stay there, so stopping the group stops them too, even when the leader is already dead
+(:func:`kill_processes`, :meth:`Proc.stop`). :func:`process_table` reads ``/proc`` so a
+supervisor can also remember a process's descendants while it is alive
+(:mod:`hub.supervise`).
 """
 
 from __future__ import annotations
@@ -14,13 +22,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "wait_http", "wait_tcp", "Proc", "start", "python_module", "ROOT"]
+__all__ = ["free_port", "wait_http", "wait_tcp", "Proc", "start", "respawn", "python_module", "ROOT",
+           "ProcInfo", "process_table", "descendants", "group_members", "kill_processes", "describe_exit"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +72,126 @@ def wait_http(url: str, timeout: float = 60.0, ok: Callable[[httpx.Response], bo
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s ({last}){where}")
 
 
+# ---- the process table -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    """One line of ``/proc/<pid>/stat``; ``start`` (clock ticks after boot) tells a reused pid apart."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    state: str
+    start: int
+    comm: str
+
+    def __str__(self) -> str:
+        return f"{self.comm} {self.pid}"
+
+
+def _read_stat(pid: int) -> ProcInfo | None:
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = data[data.index("(") + 1:data.rindex(")")]
+    rest = data[data.rindex(")") + 2:].split()
+    return ProcInfo(pid=pid, ppid=int(rest[1]), pgid=int(rest[2]), sid=int(rest[3]), state=rest[0],
+                    start=int(rest[19]), comm=comm)
+
+
+def process_table() -> dict[int, ProcInfo]:
+    """Every process on the host (Linux ``/proc``), zombies excluded."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            info = _read_stat(int(entry.name))
+            if info is not None and info.state not in ("Z", "X"):
+                table[info.pid] = info
+    return table
+
+
+def descendants(pid: int, table: Mapping[int, ProcInfo] | None = None) -> list[ProcInfo]:
+    """Children, grandchildren … of ``pid`` (in whatever process group or session they are)."""
+    table = process_table() if table is None else table
+    children: dict[int, list[ProcInfo]] = {}
+    for info in table.values():
+        children.setdefault(info.ppid, []).append(info)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child.pid)
+    return found
+
+
+def group_members(pgid: int, table: Mapping[int, ProcInfo] | None = None) -> list[ProcInfo]:
+    """Live processes in process group ``pgid``."""
+    table = process_table() if table is None else table
+    return [info for info in table.values() if info.pgid == pgid]
+
+
+def _still(info: ProcInfo) -> bool:
+    """Is this very process (same pid *and* start time) still alive?"""
+    now = _read_stat(info.pid)
+    return now is not None and now.start == info.start and now.state not in ("Z", "X")
+
+
+def _signal(info: ProcInfo, sig: int) -> None:
+    if _still(info):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(info.pid, sig)
+
+
+def kill_processes(pgid: int | None, extra: Iterable[ProcInfo] = (), grace: float = 3.0) -> list[ProcInfo]:
+    """Stop process group ``pgid`` and the ``extra`` processes: SIGTERM, ``grace`` s, SIGKILL.
+
+    Works when the group's leader is gone: the group lives on while any member does, and
+    Linux does not hand its number to a new process meanwhile. ``extra`` are processes
+    recorded earlier (e.g. descendants that left the group); each is signalled only if
+    its pid still has the recorded start time. Returns what was found and signalled.
+    """
+    def targets() -> dict[tuple[int, int], ProcInfo]:
+        table = process_table()
+        found = {(p.pid, p.start): p for p in (group_members(pgid, table) if pgid else [])}
+        found.update({(p.pid, p.start): p for p in extra if _still(p)})
+        return {key: p for key, p in found.items() if p.pid != os.getpid()}
+
+    signalled: dict[tuple[int, int], ProcInfo] = {}
+    alive = targets()
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
+        deadline = time.monotonic() + wait
+        while alive:
+            for key, info in alive.items():
+                if sig == signal.SIGKILL or key not in signalled:
+                    _signal(info, sig)
+                signalled.setdefault(key, info)
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+            alive = targets()
+        if not alive:
+            break
+    return list(signalled.values())
+
+
+def describe_exit(returncode: int | None) -> str:
+    """``exit code 1`` or ``killed by SIGKILL``: how a process ended, in words."""
+    if returncode is None:
+        return "still running"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+# ---- processes the hub starts ------------------------------------------------------------
+
+
 @dataclass
 class Proc:
     name: str
@@ -70,6 +199,16 @@ class Proc:
     log_path: Path
     url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # How it was started, so that it can be started again exactly so (see respawn).
+    cmd: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    log_offset: int = 0  # size of the log when this process started
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -80,17 +219,31 @@ class Proc:
         except OSError:
             return ""
 
-    def stop(self, grace: float = 10.0) -> None:
-        if self.popen.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
+    def output(self) -> str:
+        """What this process (not an earlier one with the same log) has written."""
         try:
-            self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def group(self) -> list[ProcInfo]:
+        """Live processes in this process's group (itself, the fork server, flow runs …)."""
+        return group_members(self.popen.pid)
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the whole group, SIGKILL after ``grace``; also when the leader is already dead."""
+        if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=5)
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=5)
+        kill_processes(self.popen.pid, grace=min(grace, 3.0))  # what the leader left behind
 
 
 def start(name: str, cmd: Sequence[str], *, log_dir: Path, env: Mapping[str, str] | None = None,
@@ -102,11 +255,22 @@ def start(name: str, cmd: Sequence[str], *, log_dir: Path, env: Mapping[str, str
     full_env.update(env or {})
     full_env.setdefault("PYTHONUNBUFFERED", "1")
     with open(log_path, "ab") as log:
+        offset = log.tell()
         popen = subprocess.Popen(
             list(cmd), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=full_env, cwd=str(cwd or ROOT), start_new_session=True,
         )
-    return Proc(name=name, popen=popen, log_path=log_path, url=url)
+    return Proc(name=name, popen=popen, log_path=log_path, url=url, cmd=list(cmd), env=full_env,
+                cwd=cwd, log_offset=offset)
+
+
+def respawn(proc: Proc) -> Proc:
+    """Start ``proc``'s command again: same name, environment, folder, log file and URL."""
+    if not proc.cmd:
+        raise ValueError(f"{proc.name} was not started by hub.procs.start; cannot start it again")
+    new = start(proc.name, proc.cmd, log_dir=proc.log_path.parent, env=proc.env, cwd=proc.cwd, url=proc.url)
+    new.extra.update(proc.extra)
+    return new
 
 
 def python_module(module: str, *args: str) -> list[str]:

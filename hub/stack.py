@@ -10,11 +10,18 @@ Parts, each on 127.0.0.1 with its log in ``<home>/logs``:
 - a real Request Tracker 5 instance (Debian's package), created from a cached template.
 
 Ports come from :data:`hub.settings.PORTS` for the demo, or are picked free for tests.
+
+:meth:`Stack.supervise` keeps the parts running (:mod:`hub.supervise`): a part that dies
+is cleared away with its whole process group and restarted with back-off. The chaos
+benchmark and the recovery tests crash a part on purpose with :meth:`Stack.kill` and
+wait for it with :meth:`Stack.wait_restarted`.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +30,7 @@ from pathlib import Path
 
 from hub.procs import ROOT, Proc, free_port, python_module, start, wait_http, wait_tcp
 from hub.settings import PORTS
+from hub.supervise import Policy, Supervisor, http_ready
 
 __all__ = ["Stack", "StackPorts"]
 
@@ -62,6 +70,8 @@ class Stack:
         "nettskjema_secret": "sandbox-nettskjema-secret", "caldav_password": "sandbox-caldav-password"})
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
+    supervisor: Supervisor | None = field(default=None, init=False, repr=False)
+    _killed: dict[str, tuple[int, float]] = field(default_factory=dict, init=False, repr=False)
 
     # ---- addresses ---------------------------------------------------------------------
 
@@ -188,8 +198,13 @@ class Stack:
     def _start(self, name: str, cmd: list[str], url: str | None = None,
                env: dict[str, str] | None = None) -> Proc:
         proc = start(name, cmd, log_dir=self.logs, env={**self.env(), **(env or {})}, url=url)
-        self.procs[name] = proc
+        self._add(name, proc)
         return proc
+
+    def _add(self, name: str, proc: Proc) -> None:
+        self.procs[name] = proc
+        if self.supervisor is not None and not self.supervisor.stopping:
+            self.supervisor.watch(name, proc)
 
     def start_prefect(self) -> Proc:
         (self.home / "prefect").mkdir(parents=True, exist_ok=True)
@@ -229,7 +244,7 @@ class Stack:
             progress("Request Tracker: creating an isolated instance (the first time takes a minute)")
             instance = rt.create(self.rt_dir, self.ports.rt)
         proc = rt.start(instance)
-        self.procs["rt"] = proc
+        self._add("rt", proc)
         return proc
 
     def start_hub(self) -> None:
@@ -261,7 +276,7 @@ class Stack:
         while time.monotonic() < deadline:
             if not proc.alive():
                 raise RuntimeError(f"the runner exited; see {proc.log_path}:\n{proc.tail()}")
-            if "hub runner: serving" in proc.tail(200):
+            if "hub runner: serving" in proc.output():  # this process's lines, not a crashed one's
                 r = httpx.post(f"{self.prefect_api}/deployments/filter", json={"limit": 50}, timeout=5)
                 if r.status_code == 200 and r.json():
                     return
@@ -270,8 +285,6 @@ class Stack:
 
     def ensure_ports_free(self) -> None:
         """Refuse to start over another running stack: it would answer our health checks."""
-        import socket
-
         busy = []
         for name, port in vars(self.ports).items():
             with socket.socket() as sock:
@@ -303,6 +316,8 @@ class Stack:
         progress("stack ready")
 
     def stop_all(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()  # first: a deliberate stop restarts nothing
         for name in ("runner", "intake", "rt", "radicale", "topdesk", "smtp", "nettskjema", "noark5", "dfo", "prefect-server"):
             proc = self.procs.pop(name, None)
             if proc is not None:
@@ -310,3 +325,69 @@ class Stack:
         for proc in self.procs.values():
             proc.stop()
         self.procs.clear()
+
+    # ---- supervision -------------------------------------------------------------------
+
+    def ready(self, name: str, proc: Proc) -> bool:
+        """One health probe of a part, the same as :meth:`wait_ready` waits for."""
+        if name == "prefect-server":
+            return http_ready(f"{self.prefect_api}/health", lambda r: r.status_code == 200)
+        if name in ("dfo", "noark5", "nettskjema", "topdesk"):
+            return http_ready(f"{proc.url}/_sandbox/faults")
+        if name == "radicale":
+            return http_ready(f"{self.radicale_url}/hub/", lambda r: r.status_code in (200, 207, 401))
+        if name == "intake":
+            return http_ready(f"{self.intake_url}/health", lambda r: r.status_code == 200)
+        if name == "smtp":
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", self.ports.smtp)) == 0
+        if name == "runner":
+            return "hub runner: serving" in proc.output()
+        if name == "rt":  # REST2 accepts the hub's token (RT answers its login page before that)
+            token = self.rt_dir / "hub-token"
+            return token.exists() and _rt_rest_ready(self.rt_url, token.read_text().strip())
+        return proc.url is None or http_ready(proc.url)
+
+    def supervise(self, policy: Policy | None = None, say: Callable[[str], None] | None = None,
+                  advice: str = "fix the cause, then start the stack again") -> Supervisor:
+        """Supervise every part started so far, in a background thread (idempotent)."""
+        if self.supervisor is None or self.supervisor.stopping:
+            self.supervisor = Supervisor(self.procs, ready=self.ready, policy=policy, say=say, advice=advice)
+        return self.supervisor.start()
+
+    def kill(self, name: str, sig: int = signal.SIGKILL, *, hold: bool = False) -> int:
+        """Crash a part as ``kill -9 <pid>`` would; the supervisor restarts it unless ``hold``.
+
+        Returns the pid killed. With ``hold`` the part stays down until :meth:`release`.
+        """
+        proc = self.procs[name]
+        if self.supervisor is not None:
+            if hold:
+                self.supervisor.hold(name)
+            self._killed[name] = (self.supervisor.restarts(name), time.time())
+        os.kill(proc.pid, sig)
+        return proc.pid
+
+    def release(self, name: str) -> None:
+        """Let the supervisor start a held (or given-up) part again, now."""
+        if self.supervisor is None:
+            raise RuntimeError("the stack is not supervised; call stack.supervise() first")
+        self.supervisor.release(name)
+
+    def wait_restarted(self, name: str, timeout: float = 180.0) -> float:
+        """Wait until ``name`` is restarted and ready after :meth:`kill`; seconds from kill to ready."""
+        if self.supervisor is None:
+            raise RuntimeError("the stack is not supervised; call stack.supervise() first")
+        after, killed_at = self._killed.pop(name, (self.supervisor.restarts(name), time.time()))
+        event = self.supervisor.wait_for(name, "restarted", after=after, timeout=timeout)
+        return event.at - killed_at
+
+
+def _rt_rest_ready(rt_url: str, token: str) -> bool:
+    import httpx
+
+    try:
+        response = httpx.get(f"{rt_url}/REST/2.0/rt", headers={"Authorization": f"token {token}"}, timeout=5.0)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and "Version" in response.text
