@@ -45,14 +45,22 @@ class ItemBusy(TransientError):
 
 
 def transient_only(task: Task[..., object], task_run: TaskRun, state: State[object]) -> bool:
-    """Prefect ``retry_condition_fn``: retry a step only when its error is transient."""
-    try:
-        state.result()
-    except TransientError:
-        return True
-    except Exception:
+    """Prefect ``retry_condition_fn``: retry a step only when its error is transient.
+
+    Prefect calls this inside its event loop for async tasks, where ``state.result()``
+    returns a coroutine instead of raising, so the error is read from the state itself
+    (``get_state_exception`` forced synchronous), which works for sync and async tasks alike.
+    """
+    from prefect.states import get_state_exception
+
+    if not (state.is_failed() or state.is_crashed()):
         return False
-    return False
+    try:
+        error = get_state_exception(state, _sync=True)  # type: ignore[call-arg]
+    except Exception:  # an unreadable state is no reason to retry blindly
+        log.warning("could not read the error of a failed task state; not retrying", exc_info=True)
+        return False
+    return isinstance(error, TransientError)
 
 
 def _flow_run_id() -> str | None:

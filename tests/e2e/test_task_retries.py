@@ -1,0 +1,134 @@
+"""Task retries decided by the error type, proven with an injected fault over HTTP.
+
+A peer answers 503 to its first requests. The connector's own retries are set to one
+attempt, so the :class:`~hub.errors.TransientError` leaves the call and reaches Prefect's
+task engine, which must retry the task (``retry_condition_fn=transient_only``). A
+permanent error (404) must not be retried. Both an async task (where ``state.result()``
+inside the engine returns a coroutine and the old check silently said "no retry") and a
+sync task are run on the real Prefect server of the stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import uvicorn
+from prefect import flow, task
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hub.errors import NotFound, TransientError
+from hub.flowkit import transient_only
+from hub.http import ApiClient, RetryPolicy
+from hub.procs import free_port, wait_tcp
+from hub.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class FlakyPeer:
+    """A peer that fails its next ``fail_next`` requests with 503, and counts requests."""
+
+    url: str
+    fail_next: int = 0
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def peer() -> Iterator[FlakyPeer]:
+    port = free_port()
+    state = FlakyPeer(url=f"http://127.0.0.1:{port}")
+
+    async def thing(request: Request) -> JSONResponse:
+        state.requests.append(request.path_params["name"])
+        if request.path_params["name"] == "missing":
+            return JSONResponse({"error": "no such thing"}, status_code=404)
+        if state.fail_next > 0:
+            state.fail_next -= 1
+            return JSONResponse({"error": "busy"}, status_code=503)
+        return JSONResponse({"name": request.path_params["name"]})
+
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/things/{name}", thing)]),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_tcp(port, 10)
+    yield state
+    server.should_exit = True
+    thread.join(10)
+
+
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+
+
+async def _get(base_url: str, name: str) -> dict[str, Any]:
+    async with ApiClient("peer", base_url, policy=ONE_ATTEMPT) as client:
+        body: dict[str, Any] = await client.json("GET", f"/things/{name}")
+        return body
+
+
+@task(retries=3, retry_delay_seconds=0, retry_condition_fn=transient_only)
+async def fetch_async(base_url: str, name: str) -> dict[str, Any]:
+    return await _get(base_url, name)
+
+
+@task(retries=3, retry_delay_seconds=0, retry_condition_fn=transient_only)
+def fetch_sync(base_url: str, name: str) -> dict[str, Any]:
+    return asyncio.run(_get(base_url, name))
+
+
+@flow
+async def fetch_with_async_task(base_url: str, name: str) -> dict[str, Any]:
+    return await fetch_async(base_url, name)
+
+
+@flow
+def fetch_with_sync_task(base_url: str, name: str) -> dict[str, Any]:
+    return fetch_sync(base_url, name)
+
+
+def _run(kind: str, peer: FlakyPeer, name: str) -> dict[str, Any]:
+    if kind == "async":
+        return asyncio.run(fetch_with_async_task(peer.url, name))
+    return fetch_with_sync_task(peer.url, name)
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_a_transient_error_is_retried_until_it_succeeds(stack: Stack, peer: FlakyPeer, kind: str) -> None:
+    peer.requests.clear()
+    peer.fail_next = 2
+
+    result = _run(kind, peer, f"laptop-{kind}")
+
+    assert result == {"name": f"laptop-{kind}"}
+    assert peer.requests == [f"laptop-{kind}"] * 3, "two 503s, then the retry that succeeded"
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_a_transient_error_past_the_retries_fails_the_task(stack: Stack, peer: FlakyPeer, kind: str) -> None:
+    peer.requests.clear()
+    peer.fail_next = 10
+
+    with pytest.raises(TransientError):
+        _run(kind, peer, "always-busy")
+
+    assert len(peer.requests) == 4, "the first try and three retries"
+    peer.fail_next = 0
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_a_permanent_error_is_not_retried(stack: Stack, peer: FlakyPeer, kind: str) -> None:
+    peer.requests.clear()
+
+    with pytest.raises(NotFound):
+        _run(kind, peer, "missing")
+
+    assert peer.requests == ["missing"]
