@@ -189,6 +189,14 @@ class Ledger:
                 .values(lease_owner=owner, lease_until=now + lease))
             return bool(result.rowcount)
 
+    def renew(self, item_id: int, owner: str, lease: timedelta) -> bool:
+        """Extend ``owner``'s lease (a live run does this every third of its lease); False if
+        the lease was lost (it expired and another run took the item over)."""
+        with self.session() as s:
+            result = s.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.lease_owner == owner)
+                               .values(lease_until=utcnow() + lease))
+            return bool(result.rowcount)
+
     def release(self, item_id: int, owner: str) -> None:
         with self.session() as s:
             s.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.lease_owner == owner)
@@ -217,19 +225,91 @@ class Ledger:
             if state == ItemState.DONE:
                 item.completed_at = utcnow()
 
-    def reset_for_replay(self, item_id: int) -> bool:
-        """Put a failed (dead-letter) item back to ``pending``; False if it is not failed."""
+    @staticmethod
+    def is_stuck(item: WorkItem, now: datetime | None = None) -> bool:
+        """``running`` with no live lease: the run that worked on it died (a live run renews its
+        lease every third of the lease)."""
+        now = now or utcnow()
+        return item.state == ItemState.RUNNING and (item.lease_until is None or item.lease_until < now)
+
+    def stuck_items(self, *, now: datetime | None = None, limit: int | None = 500) -> list[WorkItem]:
+        """Items ``running`` whose lease expired, oldest lease first."""
+        now = now or utcnow()
         with self.session() as s:
-            item = s.get(WorkItem, item_id)
-            if item is None or item.state != ItemState.FAILED:
-                return False
-            item.state = ItemState.PENDING
-            item.flow_run_id = None
-            item.data = {**(item.data or {}), "replays": int((item.data or {}).get("replays", 0)) + 1,
-                         "replayed_error": item.last_error}
-            item.last_error = None
-            item.error_kind = None
+            q = (select(WorkItem)
+                 .where(WorkItem.state == ItemState.RUNNING,
+                        or_(WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
+                 .order_by(WorkItem.lease_until))
+            if limit:
+                q = q.limit(limit)
+            return list(s.scalars(q))
+
+    def reset_for_replay(self, item_id: int, *, now: datetime | None = None) -> bool:
+        """Put a failed (dead-letter) or stuck item back to ``pending``; False if it is neither.
+
+        A stuck item is taken with a short claim first, so a run that takes it over at the
+        same moment, or a second replay, cannot both reset it."""
+        return self._reset(item_id, now=now, counter="replays", manual=True)
+
+    def reset_for_redrive(self, item_id: int, *, reason: str, now: datetime | None = None) -> bool:
+        """Put a stuck item back to ``pending`` for an automatic re-drive (counted in
+        ``data.redrives``); False if it is not stuck (any more)."""
+        return self._reset(item_id, now=now, counter="redrives", manual=False, reason=reason)
+
+    def dead_letter_stuck(self, item_id: int, *, error: str, now: datetime | None = None) -> bool:
+        """A stuck item the hub gave up re-driving becomes a dead letter (kind ``crash``)."""
+        owner = f"dead-letter-{uuid.uuid4().hex[:8]}"
+        if not self._claim_stuck(item_id, owner, now):
+            return False
+        try:
+            with self.session() as s:
+                item = s.get(WorkItem, item_id)
+                assert item is not None
+                item.state = ItemState.FAILED
+                item.last_error = mask(error)
+                item.error_kind = "crash"
             return True
+        finally:
+            self.release(item_id, owner)
+
+    def _claim_stuck(self, item_id: int, owner: str, now: datetime | None) -> bool:
+        now = now or utcnow()
+        with self.session() as s:
+            result = s.execute(
+                update(WorkItem)
+                .where(WorkItem.id == item_id, WorkItem.state == ItemState.RUNNING,
+                       or_(WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
+                .values(lease_owner=owner, lease_until=utcnow() + timedelta(seconds=30)))
+            return bool(result.rowcount)
+
+    def _reset(self, item_id: int, *, now: datetime | None, counter: str, manual: bool,
+               reason: str | None = None) -> bool:
+        owner = f"reset-{uuid.uuid4().hex[:8]}"
+        claimed = self._claim_stuck(item_id, owner, now)
+        try:
+            with self.session() as s:
+                item = s.get(WorkItem, item_id)
+                if item is None:
+                    return False
+                if not claimed and (not manual or item.state != ItemState.FAILED):
+                    return False
+                data = dict(item.data or {})
+                data[counter] = int(data.get(counter, 0)) + 1
+                if manual:
+                    data["replayed_error"] = item.last_error if item.state == ItemState.FAILED else \
+                        "stuck: its run died"
+                    data["redrives"] = 0  # a person looked at it: automatic re-drives start afresh
+                else:
+                    data["redriven_because"] = mask(reason or "its run died")
+                item.state = ItemState.PENDING
+                item.flow_run_id = None
+                item.data = data
+                item.last_error = None
+                item.error_kind = None
+                return True
+        finally:
+            if claimed:
+                self.release(item_id, owner)
 
     def set_flow_run(self, item_id: int, flow_run_id: str) -> None:
         with self.session() as s:

@@ -93,3 +93,88 @@ def test_cursors(ledger: Ledger) -> None:
     ledger.set_cursor("nettskjema:1", "41")
     ledger.set_cursor("nettskjema:1", "42")
     assert ledger.get_cursor("nettskjema:1") == "42"
+
+
+# ---- leases of live runs, stuck items, re-drives ---------------------------------------------
+
+def _running(ledger: Ledger, key: str, owner: str, lease: timedelta) -> int:
+    item = ledger.ensure_item("svc", key)
+    assert ledger.claim(item.id, owner, lease)
+    ledger.start_item(item.id, f"flow-run-{key}")
+    return item.id
+
+
+def test_a_live_run_renews_its_lease_and_a_lost_lease_is_reported(ledger: Ledger) -> None:
+    item_id = _running(ledger, "renew", "run-a", timedelta(seconds=-1))
+    assert [i.id for i in ledger.stuck_items()] == [item_id]
+    assert ledger.renew(item_id, "run-a", timedelta(minutes=1))
+    assert ledger.stuck_items() == []
+    assert not Ledger.is_stuck(ledger.item(item_id))
+    assert not ledger.renew(item_id, "run-b", timedelta(minutes=1))  # not the holder: nothing renewed
+
+
+def test_only_running_items_with_an_expired_lease_are_stuck(ledger: Ledger) -> None:
+    dead = _running(ledger, "dead", "run-dead", timedelta(seconds=-5))
+    _running(ledger, "alive", "run-alive", timedelta(minutes=5))
+    waiting = _running(ledger, "waits", "run-w", timedelta(seconds=-5))
+    ledger.finish_item(waiting, ItemState.WAITING, error="for stock", error_kind="waiting")
+    ledger.ensure_item("svc", "new")  # pending
+    assert [i.source_key for i in ledger.stuck_items()] == ["dead"]
+    assert Ledger.is_stuck(ledger.item(dead))
+
+
+def test_a_stuck_item_can_be_replayed_but_a_live_one_cannot(ledger: Ledger) -> None:
+    alive = _running(ledger, "alive", "run-alive", timedelta(minutes=5))
+    assert not ledger.reset_for_replay(alive)
+    assert ledger.item(alive).state == ItemState.RUNNING
+    dead = _running(ledger, "dead", "run-dead", timedelta(seconds=-1))
+    assert ledger.reset_for_replay(dead)
+    item = ledger.item(dead)
+    assert (item.state, item.flow_run_id, item.lease_owner, item.data["replays"]) == (ItemState.PENDING, None, None, 1)
+    assert ledger.claim(dead, "new-run", timedelta(minutes=1))  # the fresh run can take it at once
+
+
+def test_a_redrive_is_counted_and_a_second_reset_of_the_same_item_does_nothing(ledger: Ledger) -> None:
+    dead = _running(ledger, "dead", "run-dead", timedelta(seconds=-1))
+    assert ledger.reset_for_redrive(dead, reason="flow run x ended Crashed")
+    assert not ledger.reset_for_redrive(dead, reason="again")  # pending now, not stuck
+    item = ledger.item(dead)
+    assert item.state == ItemState.PENDING and item.data["redrives"] == 1
+    assert item.data["redriven_because"] == "flow run x ended Crashed"
+    # A person's replay after a dead letter starts the automatic re-drives afresh.
+    ledger.start_item(dead, "run-2")
+    ledger.finish_item(dead, ItemState.FAILED, error="x", error_kind="crash")
+    assert ledger.reset_for_replay(dead)
+    assert ledger.item(dead).data["redrives"] == 0
+
+
+def test_a_stuck_item_taken_over_by_a_new_run_is_not_reset_or_dead_lettered(ledger: Ledger) -> None:
+    dead = _running(ledger, "dead", "run-dead", timedelta(seconds=-1))
+    assert ledger.claim(dead, "new-run", timedelta(minutes=1))  # a new run took it over meanwhile
+    assert not ledger.reset_for_redrive(dead, reason="crashed")
+    assert not ledger.dead_letter_stuck(dead, error="gave up")
+    assert ledger.item(dead).state == ItemState.RUNNING and ledger.item(dead).lease_owner == "new-run"
+
+
+def test_a_stuck_item_becomes_a_dead_letter_with_its_reason(ledger: Ledger) -> None:
+    dead = _running(ledger, "dead", "run-dead", timedelta(seconds=-1))
+    assert ledger.dead_letter_stuck(dead, error="its run died 4 times; fnr 15076500565 — `hub replay 1`")
+    item = ledger.item(dead)
+    assert (item.state, item.error_kind, item.lease_owner) == (ItemState.FAILED, "crash", None)
+    assert "15076500565" not in item.last_error and "hub replay" in item.last_error
+
+
+def test_concurrent_resets_of_one_stuck_item_reset_it_once(ledger: Ledger) -> None:
+    dead = _running(ledger, "race", "run-dead", timedelta(seconds=-1))
+    results: list[bool] = []
+
+    def reset() -> None:
+        results.append(ledger.reset_for_redrive(dead, reason="crashed"))
+
+    threads = [threading.Thread(target=reset) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 1
+    assert ledger.item(dead).data["redrives"] == 1
