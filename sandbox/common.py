@@ -145,9 +145,9 @@ class FaultInjector:
             else:
                 await faultkinds.reset(receive)
         elif kind == "malformed":
-            if fault.malformed_as == "garbage":
-                await faultkinds.send_plain(send, 200, faultkinds.GARBAGE,
-                                            [(b"content-type", self.media_type.encode())])
+            if fault.malformed_as == "garbage" or fault.body is not None:  # ``body``: this garbage
+                garbage = faultkinds.GARBAGE if fault.body is None else fault.body.encode("utf-8")
+                await faultkinds.send_plain(send, 200, garbage, [(b"content-type", self.media_type.encode())])
                 return
             body = await faultkinds.read_body(receive)
             _, headers, content = await faultkinds.capture(self.app, scope, faultkinds.replay(body, receive))
