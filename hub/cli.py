@@ -161,7 +161,8 @@ def events_send(employee_id: Annotated[str, typer.Argument(help="DFØ employee i
     url = f"http://{settings.intake.host}:{settings.intake.port}/events/hr"
     when = gyldig_etter or date.today().isoformat()
     try:
-        response = announce(url, settings.intake.hmac_secret.get_secret_value(), employee_id, when, uri)
+        # Signed with the first active secret (HUB_INTAKE__HMAC_SECRETS[0], else HUB_INTAKE__HMAC_SECRET).
+        response = announce(url, settings.intake.active_secrets()[:1], employee_id, when, uri)
     except httpx.HTTPError as exc:
         console.print(f"[red]the intake at {url} cannot be reached[/red] ({exc.__class__.__name__}). "
                       "Is the hub running (scripts/demo.sh)?")

@@ -6,13 +6,18 @@ sweeper that re-dispatches an event whose first hand-over was lost (the Prefect 
 down, the process died between creating the run and noting it) can never start a second
 run. A ``gyldigEtter`` (valid after) in the future is scheduled for that day at
 ``start_hour`` Europe/Oslo.
+
+A burst is held by bounding the creations in flight towards Prefect (a semaphore) and by
+sharing one Prefect client whose failure on one request never tears it down under the
+others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -71,7 +76,7 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
         async with get_client() as fresh:
             return await start_deployment_run(deployment, parameters, key=key, when=when, client=fresh, ids=ids)
     ids = ids if ids is not None else {}
-    state = Scheduled(scheduled_time=when) if when else Scheduled()
+    state: Any = Scheduled(scheduled_time=when) if when else Scheduled()
     for attempt in range(8):
         try:
             if deployment not in ids:
@@ -86,25 +91,76 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+class _Client:
+    """One Prefect client and the dispatches using it.
+
+    A client is retired (closed once its last user is done) only when it is really broken
+    or points at another API URL than the settings now say; one request's error is that
+    request's alone, and httpx's pool replaces a dead connection by itself.
+    """
+
+    def __init__(self, client: Any, api_url: str) -> None:
+        self.client = client
+        self.api_url = api_url
+        self.users = 0
+        self.retired = False
+
+
+def _is_broken(exc: BaseException) -> bool:
+    """The client object itself is unusable (closed, or bound to a finished event loop)."""
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("closed" in text or "event loop" in text)
+
+
+def _current_api_url() -> str:
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value() or "")
+
+
 class Dispatcher:
+    """Hands events to Prefect, at most ``concurrency`` creations in flight at once.
+
+    The intake calls :meth:`dispatch` for each new event; the sweeper calls :meth:`sweep` for
+    those that missed. An event is worked on by one of them at a time (claimed in memory,
+    then its state re-read), and Prefect's idempotency key makes any remaining overlap
+    (another intake process) harmless.
+    """
+
     def __init__(self, ledger: Ledger, *, tz: ZoneInfo, start_hour: int = 6,
                  routes: dict[str, Route | str] | None = None,
-                 deployment_overrides: dict[str, str] | None = None) -> None:
+                 deployment_overrides: dict[str, str] | None = None, concurrency: int = 8) -> None:
         self.ledger = ledger
         self.tz = tz
         self.start_hour = start_hour
         self.routes = routes if routes is not None else ROUTES
         self.overrides = deployment_overrides or {}
-        self._lock = asyncio.Lock()
-        self._prefect: Any = None
+        self._sweep_lock = asyncio.Lock()
+        self._client_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._current: _Client | None = None
         self._deployment_ids: dict[str, Any] = {}
+        self._in_flight: set[str] = set()
 
     async def dispatch(self, event: InboxEvent) -> str | None:
         """Create (or find) the flow run for ``event``; return its id, or None if not now."""
+        if event.id in self._in_flight:
+            return None  # the intake's hand-over and the sweeper met: one of them is enough
+        self._in_flight.add(event.id)
+        try:
+            return await self._dispatch(event)
+        finally:
+            self._in_flight.discard(event.id)
+
+    async def _dispatch(self, event: InboxEvent) -> str | None:
+        fresh = await asyncio.to_thread(self.ledger.get_event, event.id)
+        if fresh is not None and fresh.state != EventState.RECEIVED:
+            return fresh.flow_run_id  # handed over (or ignored) since the caller read it
+        event = fresh or event
         route = self.routes.get(event.kind)
         if route is None or isinstance(route, str):
             reason = route or f"no service handles events of kind {event.kind!r}"
-            self.ledger.mark_ignored(event.id, reason)
+            await asyncio.to_thread(self.ledger.mark_ignored, event.id, reason)
             log.info("event %s (%s) ignored: %s", event.id, event.kind, reason)
             return None
         when = scheduled_start(event.valid_after, self.tz, self.start_hour)
@@ -114,12 +170,13 @@ class Dispatcher:
                                                  key=f"{event.dedupe_key}", when=when)
         except Exception as exc:  # Prefect unreachable or refusing: keep it, retry later
             retry_in = timedelta(seconds=min(300, 2 ** min(event.dispatch_attempts + 1, 8)))
-            self.ledger.mark_dispatch_failed(event.id, f"{exc.__class__.__name__}: {exc}", retry_in)
+            await asyncio.to_thread(self.ledger.mark_dispatch_failed, event.id,
+                                    f"{exc.__class__.__name__}: {exc}", retry_in)
             log.warning("event %s kept in the inbox: Prefect did not take it (%s); the sweeper "
                         "retries in %ss. Check that the Prefect server is up (hub status).",
                         event.id, mask(str(exc))[:200], int(retry_in.total_seconds()))
             return None
-        self.ledger.mark_dispatched(event.id, flow_run_id, when)
+        await asyncio.to_thread(self.ledger.mark_dispatched, event.id, flow_run_id, when)
         if when:
             log.info("event %s → %s run %s scheduled for %s", event.id, deployment, flow_run_id,
                      when.isoformat())
@@ -129,43 +186,75 @@ class Dispatcher:
 
     async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
                           when: datetime | None) -> str:
-        try:
+        async with self._slots, self._lease() as client:
             return await start_deployment_run(deployment, parameters, key=key, when=when,
-                                              client=await self._client(), ids=self._deployment_ids)
-        except Exception:
-            await self.aclose()  # start afresh next time (new connection, current settings)
-            raise
+                                              client=client, ids=self._deployment_ids)
 
     async def warm_up(self) -> None:
         """Open the Prefect client and resolve the deployments before the first event."""
-        client = await self._client()
-        for route in self.routes.values():
-            if isinstance(route, Route):
-                name = self.overrides.get(route.deployment, route.deployment)
-                self._deployment_ids[name] = (await client.read_deployment_by_name(name)).id
+        async with self._lease() as client:
+            for route in self.routes.values():
+                if isinstance(route, Route):
+                    name = self.overrides.get(route.deployment, route.deployment)
+                    self._deployment_ids[name] = (await client.read_deployment_by_name(name)).id
 
-    async def _client(self) -> Any:
+    @contextlib.asynccontextmanager
+    async def _lease(self) -> AsyncIterator[Any]:
+        """The shared client, kept open while this caller uses it."""
         from prefect.client.orchestration import get_client
 
-        if self._prefect is None:
-            self._prefect = get_client()
-            await self._prefect.__aenter__()
-        return self._prefect
+        async with self._client_lock:
+            current = self._current
+            api_url = _current_api_url()
+            if current is not None and current.api_url != api_url:
+                await self._retire(current)  # the settings changed: new calls go to the new URL
+                current = None
+            if current is None:
+                client = get_client()
+                await client.__aenter__()
+                current = self._current = _Client(client, api_url)
+            current.users += 1
+        try:
+            yield current.client
+        except BaseException as exc:
+            if _is_broken(exc):
+                async with self._client_lock:
+                    await self._retire(current)
+            raise
+        finally:
+            current.users -= 1
+            if current.retired and current.users == 0:
+                await self._close(current)
+
+    async def _retire(self, slot: _Client) -> None:
+        """Stop handing ``slot`` out; close it now if nobody uses it, else when the last is done."""
+        if self._current is slot:
+            self._current = None
+        if not slot.retired:
+            slot.retired = True
+            if slot.users == 0:
+                await self._close(slot)
+
+    @staticmethod
+    async def _close(slot: _Client) -> None:
+        client, slot.client = slot.client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.__aexit__(None, None, None)
 
     async def aclose(self) -> None:
-        if self._prefect is not None:
-            client, self._prefect = self._prefect, None
-            await client.__aexit__(None, None, None)
+        """Close the client (at shutdown, once dispatches have ended)."""
+        async with self._client_lock:
+            if self._current is not None:
+                await self._retire(self._current)
 
     async def sweep(self, older_than: timedelta) -> int:
         """Re-dispatch events that never reached Prefect. Returns how many were handed over."""
-        async with self._lock:
-            handed = 0
-            for event in self.ledger.undispatched(older_than=older_than):
-                if event.state != EventState.RECEIVED:
-                    continue
-                if await self.dispatch(event):
-                    handed += 1
+        async with self._sweep_lock:
+            waiting = await asyncio.to_thread(self.ledger.undispatched, older_than=older_than)
+            due = [e for e in waiting if e.state == EventState.RECEIVED and e.id not in self._in_flight]
+            results = await asyncio.gather(*(self.dispatch(e) for e in due))
+            handed = sum(1 for r in results if r)
             if handed:
                 log.info("sweeper handed %d waiting event(s) to Prefect", handed)
             return handed

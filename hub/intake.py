@@ -1,13 +1,19 @@
 """The intake receiver: HR events in, durably, then on to Prefect.
 
-``POST /events/hr`` with a JSON body ``{"id", "uri", "gyldigEtter"}`` signed with
-HMAC-SHA256 in ``X-Hub-Signature-256``. Answers:
+``POST /events/hr`` with ``Content-Type: application/json`` and a JSON body
+``{"id", "uri", "gyldigEtter"}``, signed per Standard Webhooks (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``; see :mod:`hub.signing`). Answers:
 
-- 401 — missing or wrong signature; nothing is stored;
+- 415 — not ``application/json``; nothing is read;
+- 413 — body larger than ``max_body_bytes``: refused by its ``Content-Length``, or as soon as
+  that many bytes have been read (a chunked body is never buffered whole);
+- 401 — missing, stale (more than 5 minutes old or ahead) or wrong signature; nothing is
+  stored. Any of the active secrets may have signed it (rotation);
 - 400 — not JSON, or not a valid event; the body says which field is wrong and why;
-- 413 — body too large;
+- 409 — a ``webhook-id`` already received with a different body (a replay); nothing is stored;
 - 202 — stored in the inbox (a new event), then handed to Prefect in the background;
-- 200 — the same event was already received; nothing new happens.
+- 200 — the same event was already received; nothing new happens;
+- 405 (with ``Allow``) — a known path with the wrong method.
 
 A sweeper in the same process re-dispatches inbox events that did not reach Prefect.
 Prefect webhooks exist only in Prefect Cloud; this receiver is the self-hosted equivalent.
@@ -20,12 +26,13 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -33,8 +40,8 @@ from starlette.routing import Route
 from hub.dispatch import Dispatcher
 from hub.ledger import Ledger
 from hub.privacy import contains_fnr
-from hub.settings import IntakeConfig
-from hub.signing import HEADER, verify
+from hub.settings import OSLO, IntakeConfig
+from hub.signing import ReplayGuard, SignatureError, body_digest, verify
 
 __all__ = ["HrEvent", "create_app"]
 
@@ -72,18 +79,52 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
             for err in exc.errors(include_input=False)]
 
 
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, read chunk by chunk; stop as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
+
+
 def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> Starlette:
-    secret = config.hmac_secret.get_secret_value()
+    secrets = config.active_secrets()
+    if not secrets:
+        raise ValueError("the intake has no signing secret: set HUB_INTAKE__HMAC_SECRET(S)")
+    replays = ReplayGuard()
     background: set[asyncio.Task[None]] = set()
 
     async def receive_hr_event(request: Request) -> JSONResponse:
-        body = await request.body()
-        if len(body) > config.max_body_bytes:
+        if not _is_json(request.headers.get("content-type")):
+            return _problem(415, "Content-Type must be application/json",
+                            given=request.headers.get("content-type", "(none)")[:100])
+        try:
+            body = await _read_body(request, config.max_body_bytes)
+        except _TooLarge:
             return _problem(413, f"body larger than {config.max_body_bytes} bytes")
-        if not verify(body, secret, request.headers.get(HEADER)):
-            log.warning("refused an HR event with a missing or wrong %s signature", HEADER)
-            return _problem(401, f"missing or invalid {HEADER} signature",
-                            hint="Sign the exact body with HMAC-SHA256 and the shared secret.")
+        try:
+            msg_id = verify(body, request.headers, secrets)
+        except SignatureError as exc:
+            log.warning("refused an HR event: %s", exc)
+            return _problem(401, f"signature refused: {exc}",
+                            hint="Sign per Standard Webhooks (webhook-id, webhook-timestamp, "
+                                 "webhook-signature) with an active secret, within 5 minutes.")
         try:
             raw = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -95,10 +136,20 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
             event = HrEvent.model_validate(raw)
         except ValidationError as exc:
             return _problem(400, "not a valid HR event", details=_field_errors(exc))
-        stored, created = await asyncio.to_thread(
-            ledger.record_event, source="dfo", kind=event.uri, subject_id=event.id,
-            dedupe_key=event.dedupe_key, payload=event.model_dump(mode="json"),
-            valid_after=event.gyldigEtter)
+        digest = body_digest(body)
+        if replays.check(msg_id, digest) == "conflict":
+            log.warning("refused an HR event: webhook-id %s was already used for another body", msg_id)
+            return _problem(409, "this webhook-id was already received with a different body; "
+                                 "a new message needs a new webhook-id")
+        try:
+            stored, created = await asyncio.to_thread(
+                ledger.record_event, source="dfo", kind=event.uri, subject_id=event.id,
+                dedupe_key=event.dedupe_key,
+                payload={**event.model_dump(mode="json"), "webhook_id": msg_id, "body_sha256": digest},
+                valid_after=event.gyldigEtter)
+        except BaseException:
+            replays.forget(msg_id)  # not stored: a re-send of this message must still pass
+            raise
         if not created:
             return JSONResponse({"event_id": stored.id, "duplicate": True, "state": stored.state,
                                  "flow_run_id": stored.flow_run_id}, status_code=200)
@@ -108,7 +159,7 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
                             status_code=202, background=BackgroundTask(dispatcher.dispatch, stored))
 
     async def event_status(request: Request) -> JSONResponse:
-        found = await asyncio.to_thread(ledger.get_event, request.path_params["event_id"])
+        found = await asyncio.to_thread(ledger.get_event, str(request.path_params["event_id"]))
         if found is None:
             return _problem(404, "no such event")
         return JSONResponse({"event_id": found.id, "kind": found.kind, "subject_id": found.subject_id,
@@ -129,8 +180,22 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
                 log.exception("sweep failed; trying again in %.0fs", config.sweep_interval)
             await asyncio.sleep(config.sweep_interval)
 
+    def remember_recent_ids() -> None:
+        """After a restart, the ids received within the replay window still bind their bodies."""
+        now = datetime.now(OSLO)
+        recent = []
+        for event in ledger.events(limit=10_000):  # newest first
+            age = now - event.received_at
+            if age.total_seconds() >= replays.keep:
+                break
+            recent.append((event.payload.get("webhook_id"), event.payload.get("body_sha256"), age))
+        for webhook_id, digest, age in reversed(recent):  # oldest first, as the guard keeps them
+            if webhook_id and digest:
+                replays.remember(str(webhook_id), str(digest), age)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(remember_recent_ids)
         with contextlib.suppress(Exception):  # warm the Prefect client; Prefect may not be up yet
             await dispatcher.warm_up()
         task = asyncio.create_task(sweeper())
@@ -143,11 +208,22 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
                 await task
             await dispatcher.aclose()
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        """404 and 405 as JSON; a 405 keeps Starlette's ``Allow`` header."""
+        assert isinstance(exc, HTTPException)
+        message = {404: "no such path", 405: f"method {request.method} not allowed here"}.get(
+            exc.status_code, str(exc.detail))
+        response = _problem(exc.status_code, message, **({"allow": exc.headers["Allow"]}
+                                                       if exc.headers and "Allow" in exc.headers else {}))
+        response.headers.update(exc.headers or {})
+        return response
+
     return Starlette(routes=[
         Route("/events/hr", receive_hr_event, methods=["POST"]),
-        Route("/events/{event_id}", event_status, methods=["GET"]),
+        # Event ids are UUIDs: /events/hr is never read as an event id (GET there is a 405).
+        Route("/events/{event_id:uuid}", event_status, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
-    ], lifespan=lifespan)
+    ], lifespan=lifespan, exception_handlers={404: http_error, 405: http_error})
 
 
 def main() -> None:
@@ -159,7 +235,8 @@ def main() -> None:
     settings = get_settings()
     ledger = Ledger(settings.ledger, migrate=True)
     dispatcher = Dispatcher(ledger, tz=settings.tz, start_hour=settings.onboarding.start_hour,
-                            deployment_overrides={"onboarding/onboarding": settings.onboarding.deployment})
+                            deployment_overrides={"onboarding/onboarding": settings.onboarding.deployment},
+                            concurrency=settings.intake.prefect_concurrency)
     app = create_app(ledger, dispatcher, settings.intake)
     uvicorn.run(app, host=settings.intake.host, port=settings.intake.port, log_config=None,
                 access_log=False)

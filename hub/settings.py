@@ -8,15 +8,17 @@ runs with no configuration at all; production sets real URLs and secrets. Secret
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors.caldav.config import CaldavConfig
 from connectors.dfo.config import DfoConfig
@@ -68,11 +70,50 @@ class IntakeConfig(BaseModel):
     host: str = Field("127.0.0.1", description="Interface the intake receiver listens on.")
     port: int = Field(PORTS["intake"], description="Port of the intake receiver.")
     hmac_secret: SecretStr = Field(SecretStr("sandbox-hmac-secret"),
-                                   description="Shared secret HR signs its events with (HMAC-SHA256).")
+                                   description="Secret HR signs its events with (Standard Webhooks: "
+                                               "whsec_<base64>, or a plain string used as the key). "
+                                               "Ignored when hmac_secrets is set.")
+    hmac_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Several active secrets, for rotation: an event signed with any of them is accepted; "
+                    "the first is the one the hub's own tools sign with. A JSON list or a comma list "
+                    "(HUB_INTAKE__HMAC_SECRETS='whsec_new,whsec_old').")
     sweep_interval: float = Field(5.0, gt=0, description="Seconds between sweeps for undelivered events.")
     sweep_after: float = Field(10.0, ge=0, description="An event not handed to Prefect after this many "
                                                          "seconds is re-dispatched by the sweeper.")
-    max_body_bytes: int = Field(64 * 1024, description="Larger request bodies are refused (413).")
+    max_body_bytes: int = Field(64 * 1024, gt=0, description="Larger request bodies are refused (413), "
+                                                            "counted while reading.")
+    prefect_concurrency: int = Field(8, ge=1, description="Most flow-run creations in flight towards "
+                                                          "Prefect at once (a burst waits its turn).")
+
+    @field_validator("hmac_secrets", mode="before")
+    @classmethod
+    def _secret_list(cls, value: Any) -> Any:
+        """A JSON list (``["a", "b"]``) or a comma/whitespace list (``a,b``) from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except ValueError:  # not JSON after all: read it as a list of words
+                    text = text.strip("[]")
+            return [part.strip("'\"") for part in re.split(r"[,\s]+", text) if part.strip("'\"")]
+        return value
+
+    def active_secrets(self) -> list[str]:
+        """Every secret an event may be signed with; the first is the one to sign with."""
+        import base64
+        import binascii
+
+        chosen = [s.get_secret_value() for s in (self.hmac_secrets or [self.hmac_secret])]
+        for value in chosen:
+            if value.startswith("whsec_"):
+                try:
+                    base64.b64decode(value.removeprefix("whsec_"), validate=True)
+                except (binascii.Error, ValueError):  # say which setting, never the value
+                    raise ValueError("HUB_INTAKE__HMAC_SECRET(S): a secret starting with whsec_ must be "
+                                     "whsec_<base64 key>") from None
+        return [value for value in chosen if value]
 
 
 class OnboardingConfig(BaseModel):

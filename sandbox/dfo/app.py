@@ -52,6 +52,11 @@ class ApiKeyGate:
         await self.app(scope, receive, send)
 
 
+def _secrets(hmac_secret: str) -> list[str]:
+    """``--hmac-secret`` is one secret, or several separated by commas (each signs the event)."""
+    return [part.strip() for part in hmac_secret.split(",") if part.strip()]
+
+
 def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) -> list[Route]:
     async def get_ansatt(request: Request) -> Response:
         employee = store.ansatt(request.path_params["id"])
@@ -103,7 +108,8 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
             gyldig_etter = (employee or {}).get("startdato") or datetime.now(OSLO).date().isoformat()
         uri = str(payload.get("uri") or "dfo:ansatte")
         try:
-            answer = await asyncio.to_thread(announce, intake_url, hmac_secret, employee_id,
+            # Standard Webhooks signature; "S1,S2" signs with both (a sender rotating its key).
+            answer = await asyncio.to_thread(announce, intake_url, _secrets(hmac_secret), employee_id,
                                              gyldig_etter, uri)
         except httpx.HTTPError as exc:
             return JSONResponse({"error": f"intake unreachable: {exc.__class__.__name__}"},

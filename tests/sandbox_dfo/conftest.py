@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hub.procs import Proc
-from hub.signing import HEADER, verify
+from hub.signing import HEADERS, SignatureError, verify
 from sandbox.dfo.process import start_dfo_sandbox
 
 API_KEY = "test-gravitee-key"
@@ -24,18 +24,27 @@ class Receiver:
     """An HTTP intake stand-in on 127.0.0.1 that records what it got and checks signatures."""
 
     url: str
-    received: list[tuple[bytes, str | None, bool]] = field(default_factory=list)
+    received: list[tuple[bytes, dict[str, str], bool]] = field(default_factory=list)
+
+
+def signed_with(body: bytes, headers: dict[str, str], secret: str) -> bool:
+    """The Standard Webhooks headers are a valid signature of ``body`` with ``secret``."""
+    try:
+        verify(body, headers, [secret])
+    except SignatureError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    records: list[tuple[bytes, str | None, bool]] = []
+    records: list[tuple[bytes, dict[str, str], bool]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            signature = self.headers.get(HEADER)
-            valid = verify(body, SECRET, signature)
+            signature = {h: self.headers[h] for h in HEADERS if h in self.headers}
+            valid = signed_with(body, signature, SECRET)
             records.append((body, signature, valid))
             answer = json.dumps({"accepted": valid}).encode()
             self.send_response(202 if valid else 401)
