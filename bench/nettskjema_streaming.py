@@ -22,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.nettskjema import NettskjemaConfig, NettskjemaForms
+from sandbox.common import control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 
@@ -56,7 +57,7 @@ async def _run(sizes: list[int]) -> None:
                     add = size - total
                     if add > 0:
                         response = httpx.post(f"{proc.url}/_sandbox/forms/laptop/bulk", json={"count": add},
-                                              timeout=300)
+                                              headers=control_headers(proc.extra["control_token"]), timeout=300)
                         response.raise_for_status()
                         total = size
                     if size == sizes[0]:

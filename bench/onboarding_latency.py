@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from hub.stack import Stack, StackPorts
+from sandbox.common import control_headers
 from sandbox.dfo.announce import announce
 
 
@@ -38,7 +39,8 @@ def _new_hire(stack: Stack, index: int) -> str:
             "brukerident": f"bench{index}", "epost": f"bench{index}@oslomet.no",
             "startdato": (date.today() + timedelta(days=5)).isoformat(), "organisasjonId": "10000100",
             "stillingId": 30000005, "tittel": "Rådgiver", "lederflagg": False}
-    response = httpx.post(f"{stack.dfo_url}/_sandbox/ansatte", json=body, timeout=10)
+    response = httpx.post(f"{stack.dfo_url}/_sandbox/ansatte", headers=control_headers(stack.sandbox_token),
+                          json=body, timeout=10)
     response.raise_for_status()
     return employee_id
 

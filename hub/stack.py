@@ -31,6 +31,7 @@ from pathlib import Path
 from hub.procs import ROOT, Proc, free_port, python_module, start, wait_http, wait_tcp
 from hub.settings import PORTS
 from hub.supervise import Policy, Supervisor, http_ready
+from sandbox.common import TOKEN_ENV, check_control, keep_token
 
 __all__ = ["Stack", "StackPorts"]
 
@@ -127,10 +128,20 @@ class Stack:
     def rt_dir(self) -> Path:
         return self.home / "rt"
 
+    @property
+    def sandbox_token(self) -> str:
+        """The sandboxes' control token: ``$HUB_SANDBOX_TOKEN``, else one per home, kept in
+        ``<home>/sandbox/control-token`` (0600) so a restarted demo keeps it."""
+        if "sandbox_token" not in self.secrets:
+            self.secrets["sandbox_token"] = keep_token(self.home / "sandbox" / "control-token",
+                                                      os.environ.get(TOKEN_ENV))
+        return self.secrets["sandbox_token"]
+
     def env(self) -> dict[str, str]:
         """Environment for every hub process: where everything is, and Prefect's settings."""
         env = {
             "HUB_HOME": str(self.home),
+            TOKEN_ENV: self.sandbox_token,  # every sandbox's /_sandbox routes
             "HUB_PREFECT_API_URL": self.prefect_api,
             "HUB_INTAKE__PORT": str(self.ports.intake),
             "HUB_INTAKE__HMAC_SECRET": self.secrets["hmac"],
@@ -258,6 +269,7 @@ class Stack:
         for name in ("dfo", "noark5", "nettskjema", "topdesk"):
             if name in self.procs:
                 wait_http(f"{self.procs[name].url}/_sandbox/faults", timeout, proc=self.procs[name])
+                check_control(self.procs[name].url, self.sandbox_token)
         if "smtp" in self.procs:
             wait_tcp(self.ports.smtp, timeout)
         if "radicale" in self.procs:  # 401 until a client logs in: it is up

@@ -19,21 +19,33 @@ With ``rate``, the fault is probabilistic instead: each matching request (paths 
 ``exclude`` never) is hit with that chance, with a kind drawn from ``kinds`` by a
 ``random.Random(seed)`` of its own, until the fault is deleted. ``GET /_sandbox/faults``
 lists what is armed. A sandbox listens on 127.0.0.1 only.
+
+Every ``/_sandbox/*`` route (faults, health and each sandbox's own control routes) needs
+the control token, as ``X-Sandbox-Token: <token>`` or ``Authorization: Bearer <token>``;
+anything else gets 401 and changes nothing. A sandbox takes it from ``--control-token``,
+else ``$HUB_SANDBOX_TOKEN``, else keeps a random one in ``<data-dir>/control-token``. The
+local stack keeps one per home in ``<home>/sandbox/control-token`` (the demo's:
+``var/sandbox/control-token``); :func:`control_headers` finds it for clients.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import logging
+import os
 import random
+import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -41,7 +53,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sandbox import faultkinds
 from sandbox.faultkinds import KINDS
 
-__all__ = ["Fault", "FaultInjector", "KINDS", "serve_main"]
+__all__ = ["Fault", "FaultInjector", "KINDS", "serve_main", "ControlGate", "MissingControlToken", "TOKEN_ENV", "TOKEN_HEADER",
+           "control_headers", "find_control_token", "ensure_control_token", "keep_token",
+           "check_control", "serve_token"]
 
 
 @dataclass
@@ -95,8 +109,9 @@ class FaultInjector:
     """ASGI middleware holding a list of armed faults, plus the ``/_sandbox/faults`` API."""
 
     def __init__(self, app: ASGIApp, *, error_body: Callable[[int, str], Any] | None = None,
-                 media_type: str = "application/json") -> None:
+                 media_type: str = "application/json", control_token: str | None = None) -> None:
         self.app = app
+        self.control = ControlGate(control_token)  # see ControlGate
         self.faults: list[Fault] = []
         self.error_body = error_body or (lambda status, msg: {"error": msg, "status": status})
         self.media_type = media_type
@@ -105,6 +120,8 @@ class FaultInjector:
         self.statuses: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await self.control.refused(scope, receive, send):  # /_sandbox/* without the token
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -201,6 +218,131 @@ class FaultInjector:
         return JSONResponse([f.public() for f in self.faults])
 
 
+# ---- the control token: every /_sandbox/* route needs it --------------------------------
+
+TOKEN_ENV = "HUB_SANDBOX_TOKEN"
+TOKEN_HEADER = "X-Sandbox-Token"
+TOKEN_FILE = "control-token"
+CONTROL_PREFIX = "/_sandbox"
+_ROOT = Path(__file__).resolve().parents[1]
+_HOW = ("send the sandbox control token as X-Sandbox-Token (or Authorization: Bearer). The local "
+        "stack keeps it in <home>/sandbox/control-token (the demo: var/sandbox/control-token), a "
+        "sandbox started alone in <data-dir>/control-token; HUB_SANDBOX_TOKEN also sets it.")
+
+
+class MissingControlToken(RuntimeError):
+    """No control token was given and none was found."""
+
+
+class ControlGate:
+    """The check in front of every ``/_sandbox/*`` route: the right token, in constant time, or 401.
+
+    ``token`` defaults to ``$HUB_SANDBOX_TOKEN``; with neither, the gate holds a random token
+    nobody knows, so the control routes stay shut rather than open.
+    """
+
+    def __init__(self, token: str | None = None) -> None:
+        token = token or os.environ.get(TOKEN_ENV)
+        if not token:
+            logging.getLogger("sandbox").warning("no control token given: every /_sandbox call is refused")
+        self._token = (token or secrets.token_urlsafe(32)).encode("utf-8")
+
+    @staticmethod
+    def guards(path: str) -> bool:
+        return ("/" + path.lstrip("/")).startswith(CONTROL_PREFIX)
+
+    def allows(self, headers: Headers) -> bool:
+        given = headers.get(TOKEN_HEADER)
+        if given is None:
+            scheme, _, value = headers.get("authorization", "").partition(" ")
+            given = value.strip() if scheme.lower() == "bearer" else ""
+        return hmac.compare_digest(given.encode("utf-8"), self._token)
+
+    async def refused(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer 401 and return True for a control call without the right token."""
+        if scope["type"] != "http" or not self.guards(scope["path"]) or self.allows(Headers(scope=scope)):
+            return False
+        body = {"error": "unauthorized", "status": 401, "message": f"/_sandbox routes need a token: {_HOW}"}
+        await JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="sandbox"'})(
+            scope, receive, send)
+        return True
+
+
+def keep_token(path: Path, token: str | None = None) -> str:
+    """``token`` (else the one kept at ``path``, else a new random one), kept at ``path`` (0600)."""
+    if not token and path.is_file():
+        token = path.read_text("utf-8").strip() or None
+    token = token or secrets.token_urlsafe(32)
+    if not path.is_file() or path.read_text("utf-8").strip() != token:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def ensure_control_token(token: str | None = None) -> str:
+    """The token for sandboxes this process starts: ``token``, else ``$HUB_SANDBOX_TOKEN``, else a
+    new random one, then exported as ``$HUB_SANDBOX_TOKEN`` (when unset) so that child processes
+    and :func:`control_headers` agree."""
+    token = token or os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
+    os.environ.setdefault(TOKEN_ENV, token)
+    return token
+
+
+def find_control_token(sandbox: str | None = None) -> tuple[str, str] | None:
+    """``(token, where it came from)``: ``$HUB_SANDBOX_TOKEN``, else the stack's file
+    (``$HUB_HOME/sandbox/control-token``, ``var/sandbox/control-token``), else the file of
+    ``sandbox`` started alone (``var/sandbox/<sandbox>/control-token``); None if none."""
+    if os.environ.get(TOKEN_ENV):
+        return os.environ[TOKEN_ENV], TOKEN_ENV
+    homes = [Path(os.environ["HUB_HOME"])] if os.environ.get("HUB_HOME") else []
+    homes += [Path("var"), _ROOT / "var"]
+    files = [home / "sandbox" / TOKEN_FILE for home in homes]
+    files += [home / "sandbox" / sandbox / TOKEN_FILE for home in homes if sandbox]
+    for path in files:
+        if path.is_file() and path.read_text("utf-8").strip():
+            return path.read_text("utf-8").strip(), str(path)
+    return None
+
+
+def control_headers(token: str | None = None, *, sandbox: str | None = None) -> dict[str, str]:
+    """Headers for a call to a ``/_sandbox/*`` route; the token is found as
+    :func:`find_control_token` says when not given. Raises :class:`MissingControlToken`."""
+    if not token:
+        found = find_control_token(sandbox)
+        if found is None:
+            raise MissingControlToken("no sandbox control token: pass --control-token, set HUB_SANDBOX_TOKEN, "
+                                      "or run the stack (scripts/demo.sh), which keeps it in "
+                                      "var/sandbox/control-token")
+        token = found[0]
+    return {TOKEN_HEADER: token}
+
+
+def check_control(url: str, token: str, timeout: float = 5.0) -> None:
+    """Raise unless the sandbox serving ``url`` accepts ``token`` on its control routes."""
+    parts = httpx.URL(url)
+    root = f"{parts.scheme}://{parts.netloc.decode('ascii')}"
+    response = httpx.get(f"{root}{CONTROL_PREFIX}/faults", headers=control_headers(token), timeout=timeout)
+    if response.status_code == 401:
+        raise RuntimeError(f"the sandbox at {root} refuses the control token; is an older one, started "
+                           f"with another token, still running on that port?")
+    response.raise_for_status()
+
+
+def serve_token(given: str | None, data_dir: Path) -> str:
+    """A serving sandbox's token: ``--control-token``, else ``$HUB_SANDBOX_TOKEN``, else one kept
+    in ``<data-dir>/control-token`` (made the first time; where it is gets printed)."""
+    token = given or os.environ.get(TOKEN_ENV)
+    if not token:
+        path = data_dir / TOKEN_FILE
+        token = keep_token(path)
+        print(f"sandbox control token: {path.resolve()} (send it as {TOKEN_HEADER})", flush=True)
+    os.environ[TOKEN_ENV] = token  # for apps that build their FaultInjector without a token
+    return token
+
+
 def serve_main(name: str, factory: Callable[[argparse.Namespace], ASGIApp], default_port: int,
                extra: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
     """``python -m sandbox.<name> --port N --data-dir D``: run the sandbox on 127.0.0.1.
@@ -214,10 +356,13 @@ def serve_main(name: str, factory: Callable[[argparse.Namespace], ASGIApp], defa
     parser.add_argument("--port", type=int, default=default_port)
     parser.add_argument("--data-dir", type=Path, default=Path("var") / "sandbox" / name)
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--control-token", default=None, help="Token for the /_sandbox/* routes (default: "
+                        "$HUB_SANDBOX_TOKEN, else one kept in <data-dir>/control-token).")
     if extra:
         extra(parser)
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
+    args.control_token = serve_token(args.control_token, args.data_dir)
     logging.basicConfig(level=args.log_level.upper(),
                         format=f"%(asctime)s {name} %(levelname)s %(message)s")
     app = factory(args)

@@ -43,7 +43,7 @@ Base path and auth
 reads ``organisasjon_id`` on a stilling; the connector tolerates all of these, the
 sandbox always answers in the list form above. The ``dato`` as-of header is ignored.)
 
-Sandbox control (no API key)
+Sandbox control (no API key; the control token instead, see :mod:`sandbox.common`)
     ``POST /_sandbox/ansatte`` — add/replace one employee in the DFØ shape (``id`` and a
     stilling are assigned when absent; stored as given, so malformed data can be served);
     ``POST /_sandbox/announce`` ``{"id", "gyldigEtter"?, "uri"?}`` — sign and POST the event

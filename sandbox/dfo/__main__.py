@@ -59,7 +59,8 @@ def main() -> None:
         raise SystemExit(_announce_cli(sys.argv[2:]))
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
         del sys.argv[1]
-    serve_main("dfo", lambda a: create_app(a.data_dir, a.api_key, a.intake_url, a.hmac_secret),
+    serve_main("dfo", lambda a: create_app(a.data_dir, a.api_key, a.intake_url, a.hmac_secret,
+                                              a.control_token),
                default_port=8701, extra=_serve_options)
 
 

@@ -135,7 +135,7 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
 
 
 def create_app(data_dir: Path, api_key: str, intake_url: str | None = None,
-               hmac_secret: str | None = None) -> ASGIApp:
+               hmac_secret: str | None = None, control_token: str | None = None) -> ASGIApp:
     """Starlette app behind the API-key gate, wrapped in fault injection (outermost)."""
     store = DfoStore(data_dir)
     inner = Starlette(routes=_routes(store, intake_url, hmac_secret))
@@ -145,5 +145,5 @@ def create_app(data_dir: Path, api_key: str, intake_url: str | None = None,
                              "http_status_code": 404}, status_code=404)
 
     inner.add_exception_handler(404, not_found)
-    return FaultInjector(ApiKeyGate(inner, api_key),
+    return FaultInjector(ApiKeyGate(inner, api_key), control_token=control_token,
                          error_body=lambda status, msg: {"standard": {"faultText": msg}})

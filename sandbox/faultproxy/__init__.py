@@ -48,19 +48,28 @@ class _Forward:
         await Response(upstream.content, status_code=upstream.status_code, headers=out)(scope, receive, send)
 
 
-def create_app(upstream: str) -> ASGIApp:
-    return FaultInjector(_Forward(upstream))
+def create_app(upstream: str, control_token: str | None = None) -> ASGIApp:
+    return FaultInjector(_Forward(upstream), control_token=control_token)
 
 
-def start_fault_proxy(upstream: str, log_dir: object, *, port: int | None = None) -> object:
-    """Start the proxy as a subprocess on 127.0.0.1; ``proc.url`` is its root."""
+def start_fault_proxy(upstream: str, log_dir: object, *, port: int | None = None,
+                      control_token: str | None = None) -> object:
+    """Start the proxy as a subprocess on 127.0.0.1; ``proc.url`` is its root.
+
+    Its ``/_sandbox/*`` routes need the control token (``control_token``, else
+    ``$HUB_SANDBOX_TOKEN``, else a new one: see :func:`sandbox.common.ensure_control_token`).
+    """
     from pathlib import Path
 
     from hub.procs import free_port, python_module, start, wait_http
+    from sandbox.common import TOKEN_ENV, check_control, ensure_control_token
 
     port = port or free_port()
+    token = ensure_control_token(control_token)
     proc = start(f"faultproxy-{port}", python_module("sandbox.faultproxy", "--upstream", upstream,
                                                      "--port", str(port)),
-                 log_dir=Path(str(log_dir)), url=f"http://127.0.0.1:{port}")
-    wait_http(f"{proc.url}/_sandbox/faults", 30, proc=proc)
+                 log_dir=Path(str(log_dir)), url=f"http://127.0.0.1:{port}", env={TOKEN_ENV: token})
+    wait_http(f"{proc.url}/_sandbox/faults", 30, proc=proc)  # 401 without the token: up
+    check_control(proc.url, token)
+    proc.extra["control_token"] = token
     return proc

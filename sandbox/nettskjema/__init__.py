@@ -38,7 +38,7 @@ Answer records by element type
     ``subElementId`` and ``externalSubElementId``; ATTACHMENT: ``answerAttachmentId,
     filename, mediaType, size`` (also nested as ``attachment``; ``textAnswer`` = filename).
 
-Sandbox control (no auth)
+Sandbox control (the control token, see :mod:`sandbox.common`)
     ``POST /_sandbox/forms/{formId|alias}/submissions`` — add one submission from a simple
     body (see :mod:`sandbox.nettskjema.answers`) → 201 ``{"submissionId", "formId"}`` or 400;
     ``POST /_sandbox/forms/{form}/bulk`` ``{"count": N}`` — N synthetic submissions;

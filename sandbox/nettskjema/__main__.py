@@ -10,6 +10,10 @@ Fill in a form from the command line (what a user does in the demo)::
 
 CHECKBOX values are comma-separated option ids; matrix values are ``row:option`` pairs
 separated by commas (several options in one row: ``row:a|b``). Prints the new submission id.
+
+The sandbox's control routes need its control token: ``--control-token``, else
+``$HUB_SANDBOX_TOKEN``, else the running demo's ``var/sandbox/control-token`` (or
+``var/sandbox/nettskjema/control-token`` of a sandbox started alone) is used.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from sandbox.common import MissingControlToken, control_headers, find_control_token
 from sandbox.nettskjema.forms import CHECKBOX, FORMS, MATRIX_TYPES, Form, form_by_ref
 from sandbox.nettskjema.process import (
     DEFAULT_CLIENT_ID,
@@ -95,6 +100,8 @@ def _submit_cli(argv: list[str]) -> int:
     parser.add_argument("--created", default=None, help="createdDate (ISO 8601); default: now.")
     parser.add_argument("--name", default=None, help="Respondent name (person.name).")
     parser.add_argument("--email", default=None, help="Respondent e-mail (person.email).")
+    parser.add_argument("--control-token", default=None, help="The sandbox's control token (default: "
+                        "$HUB_SANDBOX_TOKEN, else var/sandbox/control-token of the running demo).")
     parser.add_argument("answers", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     form = form_by_ref(args.form)
@@ -112,10 +119,21 @@ def _submit_cli(argv: list[str]) -> int:
     if args.created:
         body["createdDate"] = args.created
     try:
+        headers = control_headers(args.control_token, sandbox="nettskjema")
+    except MissingControlToken as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    try:
         response = httpx.post(f"{args.url.rstrip('/')}/_sandbox/forms/{form.form_id}/submissions",
-                              json=body, timeout=30)
+                              json=body, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
         print(f"sandbox unreachable: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 2
+    if response.status_code == 401:
+        found = find_control_token("nettskjema") if not args.control_token else None
+        used = f"the token from {found[1]}" if found else "the token given"
+        print(f"the sandbox refused {used} (401): pass the running sandbox's token with --control-token "
+              f"or HUB_SANDBOX_TOKEN (the demo keeps it in var/sandbox/control-token)", file=sys.stderr)
         return 2
     if response.status_code != 201:
         print(f"{response.status_code}: {response.text}", file=sys.stderr)
@@ -134,7 +152,8 @@ def main() -> None:
     from sandbox.common import serve_main
     from sandbox.nettskjema.app import create_app
 
-    serve_main("nettskjema", lambda a: create_app(a.data_dir, a.client_id, a.client_secret, a.token_ttl),
+    serve_main("nettskjema", lambda a: create_app(a.data_dir, a.client_id, a.client_secret, a.token_ttl,
+                                                 a.control_token),
                default_port=DEFAULT_PORT, extra=_serve_options)
 
 

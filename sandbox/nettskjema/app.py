@@ -248,7 +248,8 @@ def _control_routes(store: NettskjemaStore, issuer: TokenIssuer) -> list[Route]:
     ]
 
 
-def create_app(data_dir: Path, client_id: str, client_secret: str, token_ttl: int) -> ASGIApp:
+def create_app(data_dir: Path, client_id: str, client_secret: str, token_ttl: int,
+               control_token: str | None = None) -> ASGIApp:
     """Starlette app wrapped in fault injection; the hub client is granted the hub forms."""
     store = NettskjemaStore(data_dir)
     store.grant_hub_forms(principal(client_id))
@@ -259,5 +260,5 @@ def create_app(data_dir: Path, client_id: str, client_secret: str, token_ttl: in
         return _error(404, "No such resource", request)
 
     inner.add_exception_handler(404, not_found)
-    return FaultInjector(inner, error_body=lambda status, msg: {
+    return FaultInjector(inner, control_token=control_token, error_body=lambda status, msg: {
         "status": status, "error": "Injected fault", "message": msg})

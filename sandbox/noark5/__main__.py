@@ -28,7 +28,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def factory(args: argparse.Namespace) -> ASGIApp:
     settings = Settings(base_path=args.base_path, username=args.username, password=args.password,
                         max_upload_bytes=args.max_upload_bytes, page_size=args.page_size)
-    return create_app(args.data_dir, settings)
+    return create_app(args.data_dir, settings, control_token=args.control_token)
 
 
 if __name__ == "__main__":

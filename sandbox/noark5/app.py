@@ -1,6 +1,6 @@
 """The ASGI application: N5WS API under ``--base-path``, sandbox control under ``/_sandbox/``.
 
-Control routes (tests only, no auth)::
+Control routes (tests and the demo; each needs the control token, see :mod:`sandbox.common`)::
 
     GET    /_sandbox/objects[?kind=saksmappe]   every stored object (raw JSON + kind/parent)
     DELETE /_sandbox/objects                    wipe everything and seed again
@@ -53,7 +53,8 @@ def seed(store: Store) -> None:
             "arkivperiodeStartDato": stamp["opprettetDato"], **stamp})
 
 
-def create_app(data_dir: Path, settings: Settings | None = None) -> FaultInjector:
+def create_app(data_dir: Path, settings: Settings | None = None,
+               control_token: str | None = None) -> FaultInjector:
     settings = settings or Settings()
     data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(data_dir / "noark5.sqlite")
@@ -100,4 +101,4 @@ def create_app(data_dir: Path, settings: Settings | None = None) -> FaultInjecto
         Route("/_sandbox/objects", objects, methods=["GET", "DELETE"]),
     ], exception_handlers={404: not_found})
     app.state.store = store
-    return FaultInjector(app, error_body=feil_body, media_type=MEDIA_TYPE)
+    return FaultInjector(app, error_body=feil_body, media_type=MEDIA_TYPE, control_token=control_token)

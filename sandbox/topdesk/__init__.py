@@ -30,7 +30,7 @@ Asset Management (:mod:`sandbox.topdesk.assets`)
     Template ``Laptop`` (fields ``name, model, serial-number, lifecycle-status,
     hub-reference``) with twelve laptops; ETag/If-Match on updates (stale → 412); persons
     linked through ``/assets/{id}/assignments``.
-Control (no auth)
+Control (the control token, see :mod:`sandbox.common`)
     ``GET /_sandbox/health``, ``GET /_sandbox/state`` (everything), ``POST /_sandbox/reset``
     (back to the seed), ``/_sandbox/faults`` (see :mod:`sandbox.common`).
 

@@ -26,7 +26,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
 def main() -> None:
     def factory(args: argparse.Namespace) -> ASGIApp:
         password = args.app_password or os.environ.get("TOPDESK_SANDBOX_APP_PASSWORD") or DEFAULT_APP_PASSWORD
-        return create_app(args.data_dir, args.username, password)
+        return create_app(args.data_dir, args.username, password, control_token=args.control_token)
 
     serve_main("topdesk", factory, default_port=8705, extra=_options)
 

@@ -87,7 +87,7 @@ def _control_routes(store: TopdeskStore) -> list[Route]:
 
 
 def create_app(data_dir: Path, username: str = DEFAULT_USERNAME,
-               app_password: str = DEFAULT_APP_PASSWORD) -> ASGIApp:
+               app_password: str = DEFAULT_APP_PASSWORD, control_token: str | None = None) -> ASGIApp:
     """Starlette app behind the Basic-auth gate, wrapped in fault injection (outermost)."""
     store = TopdeskStore(data_dir)
     routes = [*incident_routes(store), *directory_routes(store), *asset_routes(store), *_control_routes(store)]
@@ -104,5 +104,5 @@ def create_app(data_dir: Path, username: str = DEFAULT_USERNAME,
 
     inner.add_exception_handler(ApiError, api_error)
     inner.add_exception_handler(HTTPException, http_error)
-    return FaultInjector(BasicAuthGate(inner, username, app_password),
+    return FaultInjector(BasicAuthGate(inner, username, app_password), control_token=control_token,
                          error_body=lambda status, msg: [{"message": msg}])

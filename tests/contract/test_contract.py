@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from connectors.registry import ADAPTERS, Adapter
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound, TransientError
 from hub.procs import free_port
+from sandbox.common import control_headers
 from tests.contract.conftest import Pool, with_capability
 from tests.contract.harness import HTTP, NATIVE_TRANSIENT, NOT_FOUND, PAGINATE, WRITE
 
@@ -74,13 +75,14 @@ async def test_absent_things_are_not_found(pool: Pool, adapter: Adapter) -> None
 
 async def _arm(running: Any, **fault: Any) -> None:
     async with httpx.AsyncClient(base_url=running.proxy.url) as http:
-        (await http.delete("/_sandbox/faults")).raise_for_status()
-        (await http.post("/_sandbox/faults", json={"path": "/", **fault})).raise_for_status()
+        (await http.delete("/_sandbox/faults", headers=control_headers())).raise_for_status()
+        (await http.post("/_sandbox/faults", headers=control_headers(),
+                         json={"path": "/", **fault})).raise_for_status()
 
 
 async def _armed(running: Any) -> list[Any]:
     async with httpx.AsyncClient(base_url=running.proxy.url) as http:
-        return list((await http.get("/_sandbox/faults")).json())
+        return list((await http.get("/_sandbox/faults", headers=control_headers())).json())
 
 
 @pytest.mark.parametrize("status,error", [(401, ConfigError), (403, ConfigError), (422, InvalidInput)])

@@ -18,6 +18,7 @@ import pytest
 
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.stack import Stack, StackPorts
+from sandbox.common import control_headers
 from sandbox.dfo.announce import announce
 
 
@@ -167,7 +168,9 @@ def submit(stack: Stack, form: int, answers: dict[str, Any],
         body["attachments"] = {key: [{"filename": name, "mediaType": media,
                                       "contentBase64": base64.b64encode(data).decode()}
                                      for name, media, data in files] for key, files in attachments.items()}
-    response = httpx.post(f"{stack.nettskjema_url}/_sandbox/forms/{form}/submissions", json=body, timeout=30)
+    response = httpx.post(f"{stack.nettskjema_url}/_sandbox/forms/{form}/submissions",
+                          headers=control_headers(stack.sandbox_token),
+                          json=body, timeout=30)
     assert response.status_code == 201, response.text
     return int(response.json()["submissionId"])
 

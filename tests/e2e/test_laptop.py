@@ -9,6 +9,7 @@ from prefect.deployments import run_deployment
 
 from hub.ledger import ItemState, Ledger
 from hub.stack import Stack
+from sandbox.common import control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
 from tests.e2e.conftest import mail_to, rt_comments, rt_tickets, submit
 
@@ -102,7 +103,7 @@ async def test_invalid_orders_are_dead_letters_and_replay_after_a_fix(stack: Sta
     assert ledger.get_item("laptop", str(unknown)).attempts == 1
 
     # The fix: HR registers the person. Then the dead letter is replayed.
-    httpx.post(f"{stack.dfo_url}/_sandbox/ansatte", json={
+    httpx.post(f"{stack.dfo_url}/_sandbox/ansatte", headers=control_headers(stack.sandbox_token), json={
         "id": "10101", "fornavn": "Ny", "etternavn": "Kollega", "brukerident": "nykoll",
         "epost": "ny.kollega@oslomet.no", "startdato": "2026-01-05", "organisasjonId": "10000110",
         "stillingId": 30000005, "tittel": "Rådgiver", "lederflagg": False}).raise_for_status()

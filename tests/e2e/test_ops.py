@@ -16,6 +16,7 @@ from prefect.deployments import run_deployment
 
 from hub.ledger import ItemState, Ledger
 from hub.stack import Stack
+from sandbox.common import control_headers
 from tests.e2e.conftest import mail_to, rt_tickets, send_event, wait_flow_run, wait_item
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +51,8 @@ async def test_unhealthy_connector_is_reported_and_operators_are_emailed(stack: 
     before = len(hr_alerts())
 
     # HR starts refusing the hub's API key (401 for every request for a while).
-    httpx.post(f"{stack.dfo_url}/_sandbox/faults", json={"path": "/api", "status": 401, "count": 1000}).raise_for_status()
+    httpx.post(f"{stack.dfo_url}/_sandbox/faults", headers=control_headers(stack.sandbox_token),
+               json={"path": "/api", "status": 401, "count": 1000}).raise_for_status()
     try:
         await run_deployment("connector-health/connector-health", timeout=120)
         rows = {r["connector"]: r for r in _rows((await _artifact("connector-health"))["data"])}
@@ -65,7 +67,7 @@ async def test_unhealthy_connector_is_reported_and_operators_are_emailed(stack: 
         await asyncio.sleep(5)
         assert len(hr_alerts()) == before + 1
     finally:
-        httpx.delete(f"{stack.dfo_url}/_sandbox/faults")
+        httpx.delete(f"{stack.dfo_url}/_sandbox/faults", headers=control_headers(stack.sandbox_token))
     await run_deployment("connector-health/connector-health", timeout=120)
     rows = {r["connector"]: r for r in _rows((await _artifact("connector-health"))["data"])}
     assert rows["hr"]["status"] in ("ok", "slow")
@@ -118,7 +120,7 @@ async def test_dead_letters_replay_from_the_command_line(stack: Stack, ledger: L
     assert any(r["key"] == "77777" and "77777" in r["reason (and what to do)"] for r in rows)
 
     # The fix: HR registers the employee. Then the dead letter is replayed.
-    httpx.post(f"{stack.dfo_url}/_sandbox/ansatte", json={
+    httpx.post(f"{stack.dfo_url}/_sandbox/ansatte", headers=control_headers(stack.sandbox_token), json={
         "id": "77777", "fornavn": "Sen", "etternavn": "Registrert", "brukerident": "senreg",
         "epost": "senreg@oslomet.no", "startdato": "2026-12-14", "organisasjonId": "10000200",
         "stillingId": 30000005, "tittel": "Rådgiver", "lederflagg": False}).raise_for_status()

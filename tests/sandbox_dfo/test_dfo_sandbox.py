@@ -13,6 +13,7 @@ import pytest
 from stdnum.no import fodselsnummer
 
 from hub.procs import Proc, python_module
+from sandbox.common import control_headers
 from sandbox.dfo.process import start_dfo_sandbox
 from tests.sandbox_dfo.conftest import API_KEY, SECRET, Receiver, signed_with
 
@@ -120,7 +121,8 @@ def test_every_unit_has_a_flagged_leader_in_the_unit(dfo: Proc) -> None:
 
 def test_announce_route_signs_and_returns_the_intake_answer(dfo: Proc, receiver: Receiver) -> None:
     before = len(receiver.received)
-    response = httpx.post(f"{dfo.url}/_sandbox/announce", json={"id": "10005"}, timeout=10)
+    response = httpx.post(f"{dfo.url}/_sandbox/announce", headers=control_headers(),
+                          json={"id": "10005"}, timeout=10)
     assert response.status_code == 202
     assert response.json() == {"accepted": True}
     body, signature, valid = receiver.received[before]
@@ -132,7 +134,7 @@ def test_announce_route_signs_and_returns_the_intake_answer(dfo: Proc, receiver:
 
 def test_announce_route_passes_explicit_gyldig_etter(dfo: Proc, receiver: Receiver) -> None:
     before = len(receiver.received)
-    response = httpx.post(f"{dfo.url}/_sandbox/announce",
+    response = httpx.post(f"{dfo.url}/_sandbox/announce", headers=control_headers(),
                           json={"id": "10006", "gyldigEtter": "2030-01-02", "uri": "dfo:stillinger"},
                           timeout=10)
     assert response.status_code == 202
@@ -159,7 +161,7 @@ def test_runtime_employee_persists_across_restart(tmp_path: Path) -> None:
     try:
         hire = {"fornavn": "Bjørg", "etternavn": "Åmodt", "startdato": (TODAY + timedelta(days=5)).isoformat(),
                 "organisasjonId": 10000110, "tittel": "Rådgiver"}
-        created = httpx.post(f"{proc.url}/_sandbox/ansatte", json=hire, timeout=5)
+        created = httpx.post(f"{proc.url}/_sandbox/ansatte", headers=control_headers(), json=hire, timeout=5)
         assert created.status_code == 201
         new_id = created.json()["ansatt"][0]["id"]
         assert new_id == "10013"

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from hub.procs import Proc
+from sandbox.common import control_headers
 from sandbox.nettskjema.process import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, start_nettskjema_sandbox
 
 CLIENT = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
@@ -47,8 +48,9 @@ def ndjson(response: httpx.Response) -> list[dict[str, Any]]:
 
 
 def submit(proc: Proc, form: int | str, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{proc.url}/_sandbox/forms/{form}/submissions", json=body, timeout=10)
+    return httpx.post(f"{proc.url}/_sandbox/forms/{form}/submissions", headers=control_headers(),
+                      json=body, timeout=10)
 
 
 def stats(proc: Proc) -> dict[str, int]:
-    return dict(httpx.get(f"{proc.url}/_sandbox/stats", timeout=5).json())
+    return dict(httpx.get(f"{proc.url}/_sandbox/stats", headers=control_headers(), timeout=5).json())

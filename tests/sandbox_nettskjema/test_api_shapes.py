@@ -14,6 +14,7 @@ import pypdf
 from stdnum.no import fodselsnummer
 
 from hub.procs import Proc
+from sandbox.common import control_headers
 from sandbox.nettskjema.forms import DOCX_MEDIA_TYPE, FORMS, FRITAK_FORM_ID, LAPTOP_FORM_ID
 from tests.sandbox_nettskjema.conftest import api, ndjson, submit
 
@@ -165,7 +166,8 @@ def test_created_date_is_oslo_wall_time_without_offset(nettskjema: Proc, token: 
 
 
 def test_fault_injection_answers_429_with_retry_after(nettskjema: Proc, token: str) -> None:
-    armed = httpx.post(f"{nettskjema.url}/_sandbox/faults", json={"path": "/api/v3/form/me", "status": 429,
+    armed = httpx.post(f"{nettskjema.url}/_sandbox/faults", headers=control_headers(),
+                       json={"path": "/api/v3/form/me", "status": 429,
                                                                 "count": 1, "retry_after": 2}, timeout=5)
     assert armed.status_code == 201
     first, second = api(nettskjema, "form/me", token), api(nettskjema, "form/me", token)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from hub.procs import Proc, python_module
+from sandbox.common import control_headers
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID
 from sandbox.nettskjema.pdfs import document_pdf
 from sandbox.nettskjema.process import start_nettskjema_sandbox
@@ -79,8 +80,10 @@ def test_valid_body_is_stored_with_assigned_ids(nettskjema: Proc, token: str) ->
 
 def test_bulk_adds_contiguous_submissions(nettskjema: Proc, token: str) -> None:
     before = count(nettskjema, token, LAPTOP_FORM_ID)
-    assert httpx.post(f"{nettskjema.url}/_sandbox/forms/laptop/bulk", json={"count": 0}, timeout=5).status_code == 400
-    response = httpx.post(f"{nettskjema.url}/_sandbox/forms/laptop/bulk", json={"count": 25}, timeout=10)
+    assert httpx.post(f"{nettskjema.url}/_sandbox/forms/laptop/bulk", headers=control_headers(),
+                      json={"count": 0}, timeout=5).status_code == 400
+    response = httpx.post(f"{nettskjema.url}/_sandbox/forms/laptop/bulk", headers=control_headers(),
+                          json={"count": 25}, timeout=10)
     assert response.status_code == 201
     first, last = response.json()["firstSubmissionId"], response.json()["lastSubmissionId"]
     assert last - first == 24
@@ -91,7 +94,8 @@ def test_bulk_adds_contiguous_submissions(nettskjema: Proc, token: str) -> None:
 
 
 def test_forms_listing(nettskjema: Proc) -> None:
-    forms = {f["formId"]: f for f in httpx.get(f"{nettskjema.url}/_sandbox/forms", timeout=5).json()}
+    forms = {f["formId"]: f for f in httpx.get(f"{nettskjema.url}/_sandbox/forms", headers=control_headers(),
+                                               timeout=5).json()}
     fritak = {e["externalElementId"]: e for e in forms[FRITAK_FORM_ID]["elements"]}
     assert list(fritak)[:4] == ["name", "student_number", "fnr", "email"]
     assert fritak["courses"]["options"] == ["DATA1100", "DATA1200", "DAPE1400", "MATA1000", "ITPE3100"]

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from hub.procs import Proc
+from sandbox.common import control_headers
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, HUB_FORM_IDS, LAPTOP_FORM_ID, UNSHARED_FORM_ID
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 from tests.sandbox_nettskjema.conftest import CLIENT, api, fetch_token, ndjson, stats
@@ -58,7 +59,8 @@ def test_api_needs_a_valid_bearer_token(nettskjema: Proc, token: str | None) -> 
 def test_revoked_tokens_answer_401(nettskjema: Proc) -> None:
     token = fetch_token(nettskjema)
     assert api(nettskjema, "form/me", token).status_code == 200
-    revoked = httpx.post(f"{nettskjema.url}/_sandbox/revoke-tokens", timeout=5).json()["revoked"]
+    revoked = httpx.post(f"{nettskjema.url}/_sandbox/revoke-tokens", headers=control_headers(),
+                         timeout=5).json()["revoked"]
     assert revoked >= 1
     assert api(nettskjema, "form/me", token).status_code == 401
     assert api(nettskjema, "form/me", fetch_token(nettskjema)).status_code == 200
@@ -97,7 +99,7 @@ def test_hub_client_sees_only_granted_forms(nettskjema: Proc, token: str) -> Non
 
 def test_a_client_sees_a_form_once_it_is_granted(nettskjema: Proc) -> None:
     other = ("forskergruppe-klient", "annen-hemmelighet")
-    assert httpx.post(f"{nettskjema.url}/_sandbox/clients",
+    assert httpx.post(f"{nettskjema.url}/_sandbox/clients", headers=control_headers(),
                       json={"clientId": other[0], "clientSecret": other[1]}, timeout=5).status_code == 201
     token = fetch_token(nettskjema, other)
     assert api(nettskjema, "form/me", token).json() == []
@@ -107,7 +109,8 @@ def test_a_client_sees_a_form_once_it_is_granted(nettskjema: Proc) -> None:
     assert api(nettskjema, f"form/submission/{submission_id}", token).status_code == 403
     assert api(nettskjema, f"form/submission/{submission_id}/pdf", token).status_code == 403
 
-    granted = httpx.post(f"{nettskjema.url}/_sandbox/forms/laptop/grants", json={"clientId": other[0]},
+    granted = httpx.post(f"{nettskjema.url}/_sandbox/forms/laptop/grants", headers=control_headers(),
+                         json={"clientId": other[0]},
                          timeout=5)
     assert granted.json()["granted"] == f"{other[0]}@apiclient"
     assert [f["formId"] for f in api(nettskjema, "form/me", token).json()] == [LAPTOP_FORM_ID]

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from hub.procs import Proc
+from sandbox.common import control_headers
 from tests.sandbox_noark5.generic_client import MEDIA_TYPE, REL, RelationClient
 
 
@@ -161,7 +162,8 @@ def test_missing_or_wrong_credentials_answer_401(noark5: Proc) -> None:
 
 def test_injected_fault_has_a_feil_body(noark5: Proc, auth: tuple[str, str]) -> None:
     fault = {"path": "/noark5v5/api/admin", "status": 503, "count": 1, "retry_after": 2}
-    assert httpx.post(noark5.url + "/_sandbox/faults", json=fault).status_code == 201
+    assert httpx.post(noark5.url + "/_sandbox/faults", headers=control_headers(),
+                      json=fault).status_code == 201
     response = httpx.get(noark5.extra["api_url"] + "/admin/system/", auth=auth)
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from hub.procs import Proc
+from sandbox.common import control_headers
 from sandbox.rt.install import non_loopback_listeners
 from sandbox.topdesk import start_topdesk_sandbox
 from tests.sandbox_topdesk.conftest import incident_body
@@ -20,11 +21,15 @@ def test_wrong_or_missing_credentials_are_401(topdesk: Proc) -> None:
         assert response.headers["WWW-Authenticate"].startswith("Basic")
         assert "not valid" in response.json()[0]["message"]
     assert httpx.get(f"{base}/assetmgmt/assets", headers={"Authorization": "Basic !!"}).status_code == 401
-    assert httpx.get(f"{topdesk.url}/_sandbox/health").status_code == 200  # control routes need no auth
+    # the control routes need the control token, not the API credentials
+    api_user = ("hub", topdesk.extra["app_password"])
+    assert httpx.get(f"{topdesk.url}/_sandbox/health", auth=api_user).status_code == 401
+    assert httpx.get(f"{topdesk.url}/_sandbox/health", headers=control_headers()).status_code == 200
 
 
 def test_fault_injection_with_retry_after(topdesk: Proc, api: httpx.Client) -> None:
-    httpx.post(f"{topdesk.url}/_sandbox/faults", json={"path": "/tas/api/incidents", "status": 503, "count": 1,
+    httpx.post(f"{topdesk.url}/_sandbox/faults", headers=control_headers(),
+               json={"path": "/tas/api/incidents", "status": 503, "count": 1,
                                                        "retry_after": 2})
     failed = api.get("incidents")
     assert failed.status_code == 503 and failed.headers["Retry-After"] == "2"
@@ -33,10 +38,10 @@ def test_fault_injection_with_retry_after(topdesk: Proc, api: httpx.Client) -> N
 
 def test_state_lists_everything_and_reset_restores_the_seed(topdesk: Proc, api: httpx.Client) -> None:
     created = api.post("incidents", json=incident_body()).json()
-    state = httpx.get(f"{topdesk.url}/_sandbox/state").json()
+    state = httpx.get(f"{topdesk.url}/_sandbox/state", headers=control_headers()).json()
     assert created["id"] in state["incidents"] and len(state["assets"]) == 12
     assert {"persons", "branches", "operatorgroups", "processing_statuses", "assignments"} <= set(state)
-    reset = httpx.post(f"{topdesk.url}/_sandbox/reset").json()
+    reset = httpx.post(f"{topdesk.url}/_sandbox/reset", headers=control_headers()).json()
     assert reset["incidents"] == 0 and reset["assets"] == 12
     assert api.get(f"incidents/id/{created['id']}").status_code == 404
 

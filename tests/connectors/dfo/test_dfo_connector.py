@@ -16,27 +16,29 @@ from connectors.dfo import DfoHr
 from hub.errors import ConfigError, InvalidInput, NotFound, TransientError
 from hub.ports.hr import HrPort
 from hub.procs import Proc, free_port
+from sandbox.common import control_headers
 
 TODAY = datetime.now(ZoneInfo("Europe/Oslo")).date()
 MakeHr = Callable[..., DfoHr]
 
 
 def add_employee(proc: Proc, payload: dict[str, object]) -> str:
-    response = httpx.post(f"{proc.url}/_sandbox/ansatte", json=payload, timeout=5)
+    response = httpx.post(f"{proc.url}/_sandbox/ansatte", headers=control_headers(), json=payload, timeout=5)
     assert response.status_code == 201
     return str(response.json()["ansatt"][0]["id"])
 
 
 def arm_fault(proc: Proc, **fault: object) -> None:
-    assert httpx.post(f"{proc.url}/_sandbox/faults", json=fault, timeout=5).status_code == 201
+    assert httpx.post(f"{proc.url}/_sandbox/faults", headers=control_headers(),
+                      json=fault, timeout=5).status_code == 201
 
 
 def armed_faults(proc: Proc) -> list[dict[str, object]]:
-    return list(httpx.get(f"{proc.url}/_sandbox/faults", timeout=5).json())
+    return list(httpx.get(f"{proc.url}/_sandbox/faults", headers=control_headers(), timeout=5).json())
 
 
 def clear_faults(proc: Proc) -> None:
-    httpx.delete(f"{proc.url}/_sandbox/faults", timeout=5)
+    httpx.delete(f"{proc.url}/_sandbox/faults", headers=control_headers(), timeout=5)
 
 
 async def test_dfo_hr_is_an_hr_port(make_hr: MakeHr) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from connectors.n5ws import N5wsArchive, N5wsConfig
 from hub.procs import Proc
+from sandbox.common import control_headers
 from sandbox.noark5.process import start_noark5_sandbox
 
 PAGE_SIZE = 3  # small, so the connector's paging is exercised
@@ -58,7 +59,8 @@ def stored(n5ws_sandbox: Proc) -> Callable[[str], list[dict[str, Any]]]:
     """``stored(kind)`` → what the sandbox really holds, to assert outcomes in the target."""
 
     def objects(kind: str) -> list[dict[str, Any]]:
-        response = httpx.get(f"{n5ws_sandbox.url}/_sandbox/objects", params={"kind": kind})
+        response = httpx.get(f"{n5ws_sandbox.url}/_sandbox/objects", headers=control_headers(),
+                             params={"kind": kind})
         response.raise_for_status()
         return list(response.json()["results"])
 

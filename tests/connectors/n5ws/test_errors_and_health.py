@@ -15,6 +15,7 @@ from connectors.n5ws import N5wsArchive
 from hub.errors import ConfigError, NotFound, TransientError
 from hub.ports.archive import NewCaseFile, NewJournalEntry
 from hub.procs import Proc, free_port
+from sandbox.common import control_headers
 
 
 def new_case() -> NewCaseFile:
@@ -38,25 +39,27 @@ async def test_503_with_retry_after_is_retried_until_it_succeeds(
     made = await archive.ensure_case_file(new_case())
     assert made.external_id
     fault = {"path": "/noark5v5/api/", "status": 503, "count": 1, "retry_after": 1}
-    assert (await raw_http.post(f"{n5ws_sandbox.url}/_sandbox/faults", json=fault)).status_code == 201
+    assert (await raw_http.post(f"{n5ws_sandbox.url}/_sandbox/faults", headers=control_headers(),
+                                json=fault)).status_code == 201
     started = time.monotonic()
     found = await archive.find_case_files(made.external_id)
     elapsed = time.monotonic() - started
     assert [c.system_id for c in found] == [made.system_id]
     assert elapsed >= 1.0  # Retry-After: 1 was honoured (the policy's own backoff starts at 0.2 s)
-    assert (await raw_http.get(f"{n5ws_sandbox.url}/_sandbox/faults")).json() == []  # the fault was hit
+    armed = await raw_http.get(f"{n5ws_sandbox.url}/_sandbox/faults", headers=control_headers())
+    assert armed.json() == []  # the fault was hit
 
 
 async def test_persistent_503_gives_up_as_transient(
         make_archive: Callable[..., N5wsArchive], n5ws_sandbox: Proc, raw_http: httpx.AsyncClient) -> None:
     archive = make_archive(max_attempts=2)
     fault = {"path": "/noark5v5/api/", "status": 503, "count": 2, "retry_after": 0}
-    await raw_http.post(f"{n5ws_sandbox.url}/_sandbox/faults", json=fault)
+    await raw_http.post(f"{n5ws_sandbox.url}/_sandbox/faults", headers=control_headers(), json=fault)
     try:
         with pytest.raises(TransientError):
             await archive.find_case_files("nettskjema:1")
     finally:
-        await raw_http.delete(f"{n5ws_sandbox.url}/_sandbox/faults")
+        await raw_http.delete(f"{n5ws_sandbox.url}/_sandbox/faults", headers=control_headers())
         await archive.aclose()
 
 

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from connectors.nettskjema import NettskjemaConfig, NettskjemaForms
 from hub.procs import Proc
+from sandbox.common import control_headers
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 
 MakeForms = Callable[..., NettskjemaForms]
@@ -39,18 +40,20 @@ def make_forms(nettskjema: Proc) -> MakeForms:
 
 
 def stats(proc: Proc) -> dict[str, int]:
-    return dict(httpx.get(f"{proc.url}/_sandbox/stats", timeout=5).json())
+    return dict(httpx.get(f"{proc.url}/_sandbox/stats", headers=control_headers(), timeout=5).json())
 
 
 def arm_fault(proc: Proc, **fault: object) -> None:
-    assert httpx.post(f"{proc.url}/_sandbox/faults", json=fault, timeout=5).status_code == 201
+    assert httpx.post(f"{proc.url}/_sandbox/faults", headers=control_headers(),
+                      json=fault, timeout=5).status_code == 201
 
 
 def armed_faults(proc: Proc) -> list[dict[str, object]]:
-    return list(httpx.get(f"{proc.url}/_sandbox/faults", timeout=5).json())
+    return list(httpx.get(f"{proc.url}/_sandbox/faults", headers=control_headers(), timeout=5).json())
 
 
 def submit(proc: Proc, form: int | str, body: dict[str, Any]) -> int:
-    response = httpx.post(f"{proc.url}/_sandbox/forms/{form}/submissions", json=body, timeout=10)
+    response = httpx.post(f"{proc.url}/_sandbox/forms/{form}/submissions", headers=control_headers(),
+                          json=body, timeout=10)
     assert response.status_code == 201, response.text
     return int(response.json()["submissionId"])

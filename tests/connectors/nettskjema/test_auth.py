@@ -15,6 +15,7 @@ import pytest
 
 from hub.errors import ConfigError, TransientError
 from hub.procs import Proc, free_port
+from sandbox.common import control_headers
 from sandbox.nettskjema.forms import HUB_FORM_IDS
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 from tests.connectors.nettskjema.conftest import MakeForms, arm_fault, armed_faults, stats
@@ -56,7 +57,7 @@ async def test_revoked_token_is_refreshed_once_and_the_request_retried(nettskjem
                                                                        make_forms: MakeForms) -> None:
     async with make_forms() as forms:
         await forms.list_forms()
-        httpx.post(f"{nettskjema.url}/_sandbox/revoke-tokens", timeout=5)
+        httpx.post(f"{nettskjema.url}/_sandbox/revoke-tokens", headers=control_headers(), timeout=5)
         before = stats(nettskjema)
         assert [f.form_id for f in await forms.list_forms()] == list(HUB_FORM_IDS)
     after = stats(nettskjema)
@@ -69,7 +70,7 @@ async def test_a_revoked_token_on_the_ndjson_stream_is_refreshed_too(nettskjema:
                                                                      make_forms: MakeForms) -> None:
     async with make_forms() as forms:
         await forms.list_forms()
-        httpx.post(f"{nettskjema.url}/_sandbox/revoke-tokens", timeout=5)
+        httpx.post(f"{nettskjema.url}/_sandbox/revoke-tokens", headers=control_headers(), timeout=5)
         before = stats(nettskjema)
         ids = [m.submission_id async for m in forms.submissions_after(404101, None)]
     assert len(ids) == 6

@@ -17,6 +17,7 @@ import pytest
 from connectors.nettskjema import NettskjemaForms
 from hub.ports.forms import SubmissionMeta
 from hub.procs import Proc
+from sandbox.common import control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
 from tests.connectors.nettskjema.conftest import MakeForms
 
@@ -26,7 +27,8 @@ BULK = 6000
 @pytest.fixture(scope="module")
 def bulk_loaded(nettskjema: Proc) -> tuple[int, int]:
     started = time.perf_counter()
-    response = httpx.post(f"{nettskjema.url}/_sandbox/forms/laptop/bulk", json={"count": BULK}, timeout=60)
+    response = httpx.post(f"{nettskjema.url}/_sandbox/forms/laptop/bulk", headers=control_headers(),
+                          json={"count": BULK}, timeout=60)
     assert response.status_code == 201
     print(f"\nbulk-added {BULK} submissions in {time.perf_counter() - started:.2f} s")
     return int(response.json()["firstSubmissionId"]), int(response.json()["lastSubmissionId"])

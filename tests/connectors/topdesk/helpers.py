@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from hub.procs import Proc
+from sandbox.common import control_headers
 
 __all__ = ["TopdeskDirect", "TIMINGS"]
 
@@ -76,12 +77,12 @@ class TopdeskDirect:
 
     def arm_fault(self, path: str, status: int, *, count: int = 1, retry_after: float | None = None,
                   method: str | None = None) -> None:
-        response = httpx.post(f"{self.root}/_sandbox/faults", json={
+        response = httpx.post(f"{self.root}/_sandbox/faults", headers=control_headers(), json={
             "path": path, "status": status, "count": count, "retry_after": retry_after, "method": method})
         assert response.status_code == 201
 
     def armed_faults(self) -> list[dict[str, Any]]:
-        return list(httpx.get(f"{self.root}/_sandbox/faults").json())
+        return list(httpx.get(f"{self.root}/_sandbox/faults", headers=control_headers()).json())
 
     def clear_faults(self) -> None:
-        httpx.delete(f"{self.root}/_sandbox/faults")
+        httpx.delete(f"{self.root}/_sandbox/faults", headers=control_headers())

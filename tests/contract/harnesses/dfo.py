@@ -9,6 +9,7 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.dfo import DfoConfig
+from sandbox.common import control_headers
 from sandbox.dfo.process import start_dfo_sandbox
 from tests.contract.harness import HTTP, NOT_FOUND, PAGINATE, Harness, Peer
 
@@ -28,7 +29,7 @@ class DfoHarness(Harness):
         return await client.get_employee("99999")
 
     async def paginate(self, client: Any, peer: Peer) -> tuple[int, int]:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(headers=control_headers()) as http:
             expected = int((await http.get(f"{peer.state['root']}/_sandbox/health")).json()["ansatte"])
         return expected, len([e async for e in client.list_employees()])
 

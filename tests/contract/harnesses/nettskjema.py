@@ -9,6 +9,7 @@ import httpx
 from pydantic import SecretStr
 
 from connectors.nettskjema import NettskjemaConfig
+from sandbox.common import control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 from tests.contract.harness import HTTP, NOT_FOUND, PAGINATE, Harness, Peer
@@ -36,7 +37,8 @@ class NettskjemaHarness(Harness):
 
     async def paginate(self, client: Any, peer: Peer) -> tuple[int, int]:
         async with httpx.AsyncClient(base_url=peer.state["root"]) as http:
-            (await http.post(f"/_sandbox/forms/{LAPTOP_FORM_ID}/bulk", json={"count": 1500})).raise_for_status()
+            (await http.post(f"/_sandbox/forms/{LAPTOP_FORM_ID}/bulk", headers=control_headers(),
+                             json={"count": 1500})).raise_for_status()
         before = len([m async for m in client.submissions_after(LAPTOP_FORM_ID, None)])
         return before, len([m async for m in client.submissions_after(LAPTOP_FORM_ID, 0)])
 
