@@ -284,11 +284,12 @@ def keep_token(path: Path, token: str | None = None) -> str:
 
 def ensure_control_token(token: str | None = None) -> str:
     """The token for sandboxes this process starts: ``token``, else ``$HUB_SANDBOX_TOKEN``, else a
-    new random one, then exported as ``$HUB_SANDBOX_TOKEN`` (when unset) so that child processes
-    and :func:`control_headers` agree."""
-    token = token or os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
-    os.environ.setdefault(TOKEN_ENV, token)
-    return token
+    new random one, which then becomes ``$HUB_SANDBOX_TOKEN`` so that child processes and
+    :func:`control_headers` agree. An explicit ``token`` leaves the environment alone."""
+    if token:
+        return token
+    os.environ[TOKEN_ENV] = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(32)
+    return os.environ[TOKEN_ENV]
 
 
 def find_control_token(sandbox: str | None = None) -> tuple[str, str] | None:
