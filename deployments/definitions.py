@@ -25,8 +25,10 @@ from flows.ops_health import connector_health
 from flows.ops_metrics import service_metrics
 from flows.ops_notify import notify_operators
 from flows.ops_reconcile import reconciliation
+from flows.ops_redrive import redrive_stuck_items
 from flows.ops_replay import list_dead_letters, replay_dead_letters
 from flows.rooms import room_bookings
+from hub.limits import GLOBAL_LIMITS
 
 __all__ = ["DeploymentSpec", "DEPLOYMENTS", "GLOBAL_LIMITS", "PRELOAD"]
 
@@ -177,6 +179,21 @@ DEPLOYMENTS += (
         tags=("ops", "scheduled"),
     ),
     DeploymentSpec(
+        flow=redrive_stuck_items,
+        name="redrive-stuck",
+        description="When a flow run crashes (its process died; the 'detect zombie flow runs' automation "
+                    "marks it Crashed), and every two minutes: start every stuck work item again — running, "
+                    "but its run ended and its lease expired — or, after HUB_REDRIVE_MAX_ATTEMPTS re-drives, "
+                    "make it a dead letter (artifact 'redrive-stuck').",
+        schedules=(IntervalSchedule(interval=timedelta(minutes=2), timezone=OSLO),),
+        # Queued, not cancelled: a crash while a pass runs must get a pass of its own.
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+        triggers=(DeploymentEventTrigger(
+            name="a flow run crashed", expect={"prefect.flow-run.Crashed"},
+            match={"prefect.resource.id": "prefect.flow-run.*"}),),
+        tags=("ops", "scheduled", "event-triggered"),
+    ),
+    DeploymentSpec(
         flow=replay_dead_letters,
         name="replay-dead-letters",
         description="On demand: replay chosen dead letters after a fix (items completed meanwhile are skipped). "
@@ -185,10 +202,8 @@ DEPLOYMENTS += (
     ),
 )
 
-# Global limits shared by every flow run: Request Tracker on SQLite manages ~3 writes/s.
-# Allocating a laptop is a read-then-write on RT assets, and RT checks If-Match before, not
-# with, its write: one allocation at a time across all processes.
-GLOBAL_LIMITS: dict[str, int] = {"request-tracker": 2, "rt-asset-allocation": 1}
+# Global limits shared by every flow run (names, slots and lease: hub.limits, which the flows
+# use too; GLOBAL_LIMITS is re-exported here for the runner).
 
 # Imported once by the runner's fork server, so a flow run starts without re-importing:
 # the flows, and the adapters the wiring picks at run time.
@@ -197,7 +212,7 @@ GLOBAL_LIMITS: dict[str, int] = {"request-tracker": 2, "rt-asset-allocation": 1}
 PRELOAD: tuple[str, ...] = (
     "deployments.serve", "flows.onboarding", "flows.onboarding_catchup", "flows.laptop_order",
     "flows.laptop_delivery", "flows.fritak", "flows.fritak_sla", "flows.ops_health", "flows.ops_notify",
-    "flows.ops_reconcile", "flows.ops_replay", "flows.ops_metrics", "flows.rooms",
+    "flows.ops_reconcile", "flows.ops_redrive", "flows.ops_replay", "flows.ops_metrics", "flows.rooms",
     "connectors.dfo.client", "connectors.n5ws.client", "connectors.rt.client", "connectors.smtp.client",
     "connectors.nettskjema.client", "connectors.caldav.client",
 )

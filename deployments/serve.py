@@ -1,6 +1,7 @@
 """``python -m deployments``: register and serve every deployment (the hub's worker).
 
-It upserts the global concurrency limits, registers each deployment in
+It upserts the global concurrency limits and the automation that marks dead flow runs
+Crashed ("detect zombie flow runs", :mod:`hub.recovery`), registers each deployment in
 :mod:`deployments.definitions` with a Prefect ``Runner`` and executes their runs.
 
 Start-up latency, measured on a 2-core machine:
@@ -28,7 +29,7 @@ from prefect.runner import Runner
 
 from deployments.definitions import DEPLOYMENTS, GLOBAL_LIMITS, PRELOAD
 
-__all__ = ["use_preloaded_fork_server", "ensure_limits", "serve"]
+__all__ = ["use_preloaded_fork_server", "ensure_limits", "ensure_recovery", "serve"]
 
 log = logging.getLogger("hub.serve")
 
@@ -62,6 +63,17 @@ async def ensure_limits() -> None:
             await client.upsert_global_concurrency_limit_by_name(name, slots)
 
 
+async def ensure_recovery() -> str:
+    """The zombie automation: a flow run without heartbeats is marked Crashed (idempotent)."""
+    from hub.recovery import RecoveryConfig, ensure_zombie_automation
+
+    config = RecoveryConfig.from_env()
+    async with get_client() as client:
+        outcome = await ensure_zombie_automation(client, config)
+    log.info("zombie automation %s (heartbeat %s, window %s)", outcome, config.heartbeat, config.zombie_after)
+    return outcome
+
+
 async def wake_on_scheduled_runs(runner: Runner) -> None:
     """Ask the runner to look for runs as soon as Prefect announces a scheduled one."""
     from prefect.events.clients import get_events_subscriber
@@ -91,6 +103,7 @@ async def serve(poll_seconds: float | None = None, limit: int | None = None) -> 
 
     get_ledger(migrate=True)  # flow runs open the ledger without migrating
     await ensure_limits()
+    await ensure_recovery()
     runner = Runner(name="hub-runner", query_seconds=poll,
                     limit=limit or int(os.environ.get("HUB_RUNNER_LIMIT", "12")))
     # Tests start runs themselves, deterministically; they pause the schedules (still listed).

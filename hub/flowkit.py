@@ -6,7 +6,9 @@ the timestamps and the last error; the Prefect UI shows the same steps as task r
 
 - An item already ``done`` is not redone: the flow returns at once (exactly once).
 - Two runs for the same item never work at the same time: the second waits for the
-  first's lease (the ledger's ``claim``), then sees the result.
+  first's lease (the ledger's ``claim``), then sees the result. A live run renews its
+  lease every third of ``HUB_ITEM_LEASE_SECONDS`` (default 60 s); a run that dies stops
+  renewing, and its item is *stuck* once the lease expires (see :mod:`hub.recovery`).
 - A :class:`~hub.errors.PermanentError` marks the item ``failed`` — a dead letter with a
   reason a person can act on; the Prefect run fails with the same message.
 """
@@ -29,15 +31,15 @@ from prefect.tasks import Task
 
 from hub.errors import HubError, TransientError
 from hub.ledger import ItemState, Ledger, StepState, WorkItem
+from hub.limits import SLOT_LEASE_SECONDS
 from hub.privacy import mask
+from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
 from hub.wiring import Connectors, connect, get_ledger
 
 __all__ = ["Run", "work_item", "batch_item", "run_batch", "transient_only", "ItemBusy"]
 
 log = logging.getLogger("hub.flow")
-
-LEASE = timedelta(minutes=15)
 
 
 class ItemBusy(TransientError):
@@ -74,6 +76,10 @@ class Run:
 
     A plain class on purpose: Prefect walks dataclass task arguments looking for futures.
     """
+
+    # ``concurrency(NAMES, occupy=1, lease_duration=run.slot_lease)``: a global slot is a
+    # lease, back within about a minute if this process dies (see hub.limits).
+    slot_lease: float = SLOT_LEASE_SECONDS
 
     def __init__(self, *, ledger: Ledger, item: WorkItem, settings: Settings, ports: Connectors) -> None:
         self.ledger = ledger
@@ -128,13 +134,43 @@ def _describe(exc: BaseException) -> str:
     return mask(f"unexpected {exc.__class__.__name__}: {exc}")
 
 
-async def _claim(ledger: Ledger, item: WorkItem, owner: str, wait: float) -> WorkItem:
+async def _claim(ledger: Ledger, item: WorkItem, owner: str, wait: float, lease: timedelta) -> WorkItem:
     deadline = asyncio.get_running_loop().time() + wait
-    while not ledger.claim(item.id, owner, LEASE):
+    while not await asyncio.to_thread(ledger.claim, item.id, owner, lease):
         if asyncio.get_running_loop().time() > deadline:
             raise ItemBusy(f"work item {item.service}/{item.source_key} is held by another run")
         await asyncio.sleep(0.5)
-    return ledger.item(item.id)
+    return await asyncio.to_thread(ledger.item, item.id)
+
+
+@contextlib.asynccontextmanager
+async def _holding(ledger: Ledger, item: WorkItem, owner: str, lease: timedelta) -> AsyncIterator[None]:
+    """Renew ``owner``'s lease on the item every third of the lease while the body runs; release
+    it at the end. If this process dies, renewal stops and the item is stuck once the lease
+    expires — then ``redrive-stuck`` starts it again."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            try:
+                kept = await asyncio.to_thread(ledger.renew, item.id, owner, lease)
+            except Exception as exc:  # the ledger is briefly unavailable: try again next time
+                log.warning("could not renew the lease on %s %s: %s", item.service, item.source_key,
+                            mask(str(exc))[:200])
+                continue
+            if not kept:
+                log.error("%s %s: this run lost its lease (it was not renewed in time) and another run "
+                          "may have taken the item over", item.service, item.source_key)
+                return
+
+    renewer = asyncio.create_task(renew(), name=f"lease {item.service}/{item.source_key}")
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        await asyncio.to_thread(ledger.release, item.id, owner)
 
 
 @contextlib.asynccontextmanager
@@ -185,14 +221,12 @@ async def work_item(service: str, source_key: str, *, title: str,
     item = await asyncio.to_thread(ledger.ensure_item, service, source_key, title=title,
                                    requested_at=requested_at)
     owner = _flow_run_id() or f"local-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    item = await _claim(ledger, item, owner, wait_for_lease)
-    try:
-        async with connect(settings) as ports:
-            async with _lifecycle(Run(ledger=ledger, item=item, settings=settings, ports=ports),
-                                  suppress=False) as run:
-                yield run
-    finally:
-        await asyncio.to_thread(ledger.release, item.id, owner)
+    lease = item_lease()
+    item = await _claim(ledger, item, owner, wait_for_lease, lease)
+    async with _holding(ledger, item, owner, lease), connect(settings) as ports:
+        async with _lifecycle(Run(ledger=ledger, item=item, settings=settings, ports=ports),
+                              suppress=False) as run:
+            yield run
 
 
 @contextlib.asynccontextmanager
@@ -203,16 +237,15 @@ async def batch_item(item: WorkItem, ports: Connectors, *, ledger: Ledger | None
     settings = settings or get_settings()
     ledger = ledger or get_ledger(settings)
     owner = f"{_flow_run_id() or 'local'}-{uuid.uuid4().hex[:6]}"
-    if not await asyncio.to_thread(ledger.claim, item.id, owner, LEASE):
+    lease = item_lease()
+    if not await asyncio.to_thread(ledger.claim, item.id, owner, lease):
         yield None
         return
-    try:
+    async with _holding(ledger, item, owner, lease):
         fresh = await asyncio.to_thread(ledger.item, item.id)
         async with _lifecycle(Run(ledger=ledger, item=fresh, settings=settings, ports=ports),
                               suppress=True) as run:
             yield run
-    finally:
-        await asyncio.to_thread(ledger.release, item.id, owner)
 
 
 async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callable[[Run], Awaitable[str]], *,

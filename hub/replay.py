@@ -1,19 +1,34 @@
-"""Replay dead letters after a fix: put failed items back and start their service again.
+"""Start work items again: dead letters after a fix (``hub replay``), and stuck items whose run
+died (``redrive-stuck``, automatically).
 
-Replay is idempotent: an item that has meanwhile completed (or is not failed) is skipped,
-and every step of every service finds its own earlier writes by external key.
+Replay is idempotent: an item that has meanwhile completed (or is neither failed nor stuck)
+is skipped, and every step of every service finds its own earlier writes by external key.
+Every start is a new flow run with its own idempotency key (``replay:…:<n>``,
+``redrive:…:<n>``), so Prefect never hands back the run that died.
+
+A *stuck* item is ``running`` with an expired ledger lease: the run that held it stopped
+renewing (see :mod:`hub.recovery`). A person may replay it at once; the automatic re-drive
+also waits until Prefect shows the run ended (Crashed, Failed, Cancelled — the zombie
+automation marks a dead run Crashed) or gone, and gives up after
+``HUB_REDRIVE_MAX_ATTEMPTS`` re-drives, making the item a dead letter with its reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.dispatch import start_deployment_run
 from hub.ledger import ItemState, Ledger, WorkItem
+from hub.ledger.models import utcnow
+from hub.recovery import RecoveryConfig
 
-__all__ = ["ReplayResult", "replay_items", "REPLAY_ROUTES"]
+__all__ = ["ReplayResult", "replay_items", "redrive_stuck", "next_expiry_of_dead_runs", "REPLAY_ROUTES"]
+
+log = logging.getLogger("hub.replay")
 
 
 @dataclass(frozen=True)
@@ -43,13 +58,33 @@ class ReplayResult:
     item_id: int
     service: str
     source_key: str
-    outcome: str  # replayed | skipped: <why>
+    outcome: str  # replayed | redriven | dead letter: <why> | skipped: <why> | waiting: <why>
     flow_run_id: str | None = None
 
 
+class _Starter:
+    """Starts the runs of one replay or re-drive pass: one per item, or one per batch service."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.batch_runs: dict[str, str] = {}
+
+    async def start(self, ledger: Ledger, item: WorkItem, route: _Route, attempt: int) -> str:
+        if route.per_item:
+            run_id = await start_deployment_run(route.deployment, route.parameters(item),
+                                                key=f"{self.prefix}:{item.service}:{item.source_key}:{attempt}")
+            await asyncio.to_thread(ledger.set_flow_run, item.id, run_id)
+            return run_id
+        if route.deployment not in self.batch_runs:
+            self.batch_runs[route.deployment] = await start_deployment_run(
+                route.deployment, {}, key=f"{self.prefix}:{route.deployment}:{item.id}:{attempt}")
+        return self.batch_runs[route.deployment]
+
+
 async def replay_items(ledger: Ledger, item_ids: list[int]) -> list[ReplayResult]:
+    """Replay dead letters, or stuck items (running, but their run died), after a fix."""
     results: list[ReplayResult] = []
-    batch_runs: dict[str, str] = {}
+    starter = _Starter("replay")
     for item_id in item_ids:
         try:
             item = await asyncio.to_thread(ledger.item, item_id)
@@ -57,24 +92,128 @@ async def replay_items(ledger: Ledger, item_ids: list[int]) -> list[ReplayResult
             results.append(ReplayResult(item_id, "?", "?", "skipped: no such item"))
             continue
         route = REPLAY_ROUTES.get(item.service)
-        if item.state != ItemState.FAILED:
+        stuck = Ledger.is_stuck(item)
+        if item.state != ItemState.FAILED and not stuck:
+            why = ("its run is alive (it holds the item's lease)" if item.state == ItemState.RUNNING
+                   else "not failed or stuck")
             results.append(ReplayResult(item_id, item.service, item.source_key,
-                                        f"skipped: it is {item.state}, not failed"))
+                                        f"skipped: it is {item.state}, {why}"))
             continue
         if route is None:
             results.append(ReplayResult(item_id, item.service, item.source_key,
                                         "skipped: no replay route for this service"))
             continue
-        await asyncio.to_thread(ledger.reset_for_replay, item_id)
+        if not await asyncio.to_thread(ledger.reset_for_replay, item_id):
+            results.append(ReplayResult(item_id, item.service, item.source_key,
+                                        "skipped: another run took it over meanwhile"))
+            continue
         replays = int((await asyncio.to_thread(ledger.item, item_id)).data.get("replays", 1))
-        if route.per_item:
-            run_id = await start_deployment_run(route.deployment, route.parameters(item),
-                                                key=f"replay:{item.service}:{item.source_key}:{replays}")
-            await asyncio.to_thread(ledger.set_flow_run, item_id, run_id)
-        else:
-            if route.deployment not in batch_runs:
-                batch_runs[route.deployment] = await start_deployment_run(
-                    route.deployment, {}, key=f"replay:{route.deployment}:{item_id}:{replays}")
-            run_id = batch_runs[route.deployment]
+        run_id = await starter.start(ledger, item, route, replays)
         results.append(ReplayResult(item_id, item.service, item.source_key, "replayed", run_id))
     return results
+
+
+# ---- automatic re-drive of stuck items ---------------------------------------------------------
+
+def _state_of(run: Any) -> str:
+    return run.state.name if run is not None and run.state is not None else "gone"
+
+
+def _ended(run: Any) -> bool:
+    return run is None or (run.state is not None and run.state.is_final())
+
+
+async def _runs_by_id(client: Any, ids: list[str]) -> dict[str, Any]:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    if not ids:
+        return {}
+    runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
+                                       limit=len(ids))
+    return {str(r.id): r for r in runs}
+
+
+async def _crash(client: Any, run: Any, why: str) -> None:
+    """Mark a run Crashed that Prefect still shows running long after its process died (the
+    zombie automation missed it: the process died before its first heartbeat, or heartbeats
+    are off). That frees its deployment slot, as the automation would have."""
+    from prefect.states import Crashed
+
+    try:
+        await client.set_flow_run_state(run.id, Crashed(message=why))
+    except Exception as exc:
+        log.warning("could not mark flow run %s Crashed: %s", run.id, exc)
+
+
+async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *, client: Any = None,
+                        now: datetime | None = None) -> list[ReplayResult]:
+    """Start every stuck item whose run has ended again, or make it a dead letter after
+    ``config.redrive_max`` re-drives. One ledger query and one Prefect query per pass."""
+    from prefect.client.orchestration import get_client
+
+    if client is None:
+        async with get_client() as fresh:
+            return await redrive_stuck(ledger, config, client=fresh, now=now)
+    config = config or RecoveryConfig.from_env()
+    now = now or utcnow()
+    stuck = await asyncio.to_thread(ledger.stuck_items, now=now)
+    runs = await _runs_by_id(client, sorted({i.flow_run_id for i in stuck if i.flow_run_id}))
+    # The zombie automation normally ends a dead run within its window; a run still shown
+    # running this long after its item's lease expired died unseen.
+    unseen_after = config.zombie_after + timedelta(seconds=30)
+    starter = _Starter("redrive")
+    results: list[ReplayResult] = []
+    for item in stuck:
+        run = runs.get(item.flow_run_id or "")
+        state = _state_of(run)
+        expired_for = now - (item.lease_until or item.updated_at)
+        if not _ended(run):
+            if expired_for < unseen_after:
+                results.append(ReplayResult(item.id, item.service, item.source_key,
+                                            f"waiting: its run {run.name} is still {state} in Prefect; "
+                                            "the zombie automation ends it first", item.flow_run_id))
+                continue
+            why = (f"its work item's lease expired {int(expired_for.total_seconds())} s ago and no "
+                   "heartbeat ended it: the process is gone")
+            await _crash(client, run, why)
+            state = "Crashed"
+        route = REPLAY_ROUTES.get(item.service)
+        redrives = int((item.data or {}).get("redrives", 0))
+        what = f"flow run {run.name} ({run.id}) ended {state}" if run is not None else (
+            f"flow run {item.flow_run_id} no longer exists" if item.flow_run_id else "no flow run is recorded")
+        if route is None or redrives >= config.redrive_max:
+            reason = (f"its run died and the hub has no route to start {item.service} again" if route is None
+                      else f"its run died {redrives + 1} times; the last, {what}")
+            error = (f"{reason}. The hub stopped re-driving it: look at that run's logs in the Prefect UI, "
+                     f"fix the cause, then `hub replay {item.id}`.")
+            done = await asyncio.to_thread(ledger.dead_letter_stuck, item.id, error=error, now=now)
+            results.append(ReplayResult(item.id, item.service, item.source_key,
+                                        "dead letter: " + reason if done else "skipped: taken over meanwhile"))
+            continue
+        if not await asyncio.to_thread(ledger.reset_for_redrive, item.id, reason=what, now=now):
+            results.append(ReplayResult(item.id, item.service, item.source_key, "skipped: taken over meanwhile"))
+            continue
+        run_id = await starter.start(ledger, item, route, redrives + 1)
+        log.warning("%s %s re-driven (%d of %d): %s; new flow run %s", item.service, item.source_key,
+                    redrives + 1, config.redrive_max, what, run_id)
+        results.append(ReplayResult(item.id, item.service, item.source_key, "redriven", run_id))
+    return results
+
+
+async def next_expiry_of_dead_runs(ledger: Ledger, *, client: Any = None,
+                                   now: datetime | None = None) -> datetime | None:
+    """When the last lease expires of the ``running`` items whose run has already ended (a run
+    Crashed a moment ago still holds its item until the lease runs out); None if there are none.
+    ``redrive-stuck``, started by a Crashed run, waits until then and looks again."""
+    from prefect.client.orchestration import get_client
+
+    if client is None:
+        async with get_client() as fresh:
+            return await next_expiry_of_dead_runs(ledger, client=fresh, now=now)
+    now = now or utcnow()
+    leased = [i for i in await asyncio.to_thread(ledger.items, states=[ItemState.RUNNING], limit=None)
+              if i.lease_until is not None and i.lease_until >= now and i.flow_run_id]
+    runs = await _runs_by_id(client, sorted({i.flow_run_id for i in leased if i.flow_run_id}))
+    ends = [i.lease_until for i in leased if i.lease_until is not None and _ended(runs.get(i.flow_run_id or ""))
+            and (i.flow_run_id or "") in runs]
+    return max(ends) if ends else None

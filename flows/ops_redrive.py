@@ -1,0 +1,59 @@
+"""Re-drive stuck work items: the run that worked on them died, so start them again.
+
+Started by every Crashed flow run (the zombie automation marks dead runs Crashed) and every
+two minutes as a safety net. Each pass looks at the items ``running`` with an expired ledger
+lease: those whose run ended (or is gone) are reset and started again through the replay
+routes, with a fresh idempotency key; after ``HUB_REDRIVE_MAX_ATTEMPTS`` re-drives an item
+becomes a dead letter with its reason (see :func:`hub.replay.redrive_stuck`).
+
+A run marked Crashed a moment ago may still hold its item's lease for a few seconds; the
+flow then waits for that lease (at most one lease period) and looks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+
+from hub.ledger.models import utcnow
+from hub.recovery import RecoveryConfig
+from hub.replay import ReplayResult, next_expiry_of_dead_runs, redrive_stuck
+from hub.settings import OSLO
+from hub.wiring import get_ledger
+
+__all__ = ["redrive_stuck_items"]
+
+
+@flow(name="redrive-stuck", log_prints=False)
+async def redrive_stuck_items() -> dict[str, int]:
+    """Start stuck items again (or dead-letter them after too many re-drives)."""
+    from prefect.client.orchestration import get_client
+
+    ledger = get_ledger()
+    config = RecoveryConfig.from_env()
+    logger = get_run_logger()
+    results: list[ReplayResult] = []
+    async with get_client() as client:
+        results += await redrive_stuck(ledger, config, client=client)
+        expiry = await next_expiry_of_dead_runs(ledger, client=client)
+        if expiry is not None:
+            wait = min((expiry - utcnow()).total_seconds() + 1, config.item_lease.total_seconds() + 1)
+            logger.info("a dead run still holds its item's lease; looking again in %.0f s", wait)
+            await asyncio.sleep(max(0.0, wait))
+            results += await redrive_stuck(ledger, config, client=client)
+    counts = {"redriven": sum(r.outcome == "redriven" for r in results),
+              "dead_letters": sum(r.outcome.startswith("dead letter") for r in results),
+              "waiting": sum(r.outcome.startswith("waiting") for r in results)}
+    if results:
+        now = utcnow().astimezone(OSLO)
+        await acreate_table_artifact(
+            key="redrive-stuck", table=[{"item": r.item_id, "service": r.service, "key": r.source_key,
+                                         "outcome": r.outcome, "flow run": r.flow_run_id or "-"} for r in results],
+            description=f"Stuck items at {now:%Y-%m-%d %H:%M} (Europe/Oslo): re-driven, waiting for Prefect to "
+                        "end their run, or dead letters after too many re-drives")
+        logger.warning("stuck items: %s", counts)
+    else:
+        logger.info("no stuck items")
+    return counts

@@ -1,0 +1,251 @@
+"""Dead flow runs, found and cleared without a person.
+
+A flow-run process can die at any moment (``kill -9``, out of memory, a lost host). Three
+things then happen by themselves:
+
+1. **Prefect marks the run Crashed.** Every flow run sends a heartbeat event
+   (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``, at least 30 s). The automation
+   ``detect zombie flow runs`` (created by the runner at start-up, :func:`ensure_zombie_automation`)
+   expects, per flow run, another heartbeat or an end (Completed, Failed, Cancelled,
+   Crashed, or a pause) within ``HUB_ZOMBIE_AFTER_SECONDS`` (default three heartbeats) of
+   the last heartbeat; when none comes it moves the run to Crashed, which frees its
+   deployment concurrency slot.
+2. **Its global slots come back.** They are leases (:mod:`hub.limits`): nobody renews them.
+3. **Its work item is re-driven.** A live run renews its ledger lease every third of
+   ``HUB_ITEM_LEASE_SECONDS``; an item ``running`` whose lease expired and whose run ended
+   is *stuck*. The ``redrive-stuck`` flow (on every Crashed run, and every two minutes)
+   starts it again, at most ``HUB_REDRIVE_MAX_ATTEMPTS`` times, then makes it a dead letter
+   (:func:`hub.replay.redrive_stuck`).
+
+:func:`check_liveness` is what ``hub status`` and ``connector-health`` show: stuck items,
+zombie runs (running with no heartbeat for longer than the zombie window) and global slots
+held while nothing runs — with two or three cheap API calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from hub.ledger import Ledger, WorkItem
+from hub.ledger.models import utcnow
+
+__all__ = ["RecoveryConfig", "item_lease", "ZOMBIE_AUTOMATION", "zombie_automation", "ensure_zombie_automation",
+           "Liveness", "check_liveness"]
+
+log = logging.getLogger("hub.recovery")
+
+ZOMBIE_AUTOMATION = "detect zombie flow runs"
+# Events that show a flow run is alive or has ended (a suspended run has no process, and
+# sends no heartbeat until it is resumed).
+_ALIVE_OR_ENDED = ("prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                   "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed", "prefect.flow-run.Paused",
+                   "prefect.flow-run.Suspended", "prefect.flow-run.AwaitingRetry")
+MIN_PROACTIVE_WITHIN = timedelta(seconds=10)  # Prefect 3.9 refuses a shorter proactive window
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> timedelta:
+    raw = env.get(name)
+    try:
+        return timedelta(seconds=float(raw)) if raw else timedelta(seconds=default)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from exc
+
+
+def _prefect_heartbeat() -> timedelta | None:
+    from prefect.settings import get_current_settings
+
+    seconds = get_current_settings().flows.heartbeat_frequency
+    return timedelta(seconds=seconds) if seconds else None
+
+
+@dataclass(frozen=True)
+class RecoveryConfig:
+    """How fast dead runs are found and their items re-driven (all from the environment)."""
+
+    heartbeat: timedelta | None  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY; None: heartbeats are off
+    zombie_after: timedelta  # HUB_ZOMBIE_AFTER_SECONDS: no heartbeat for this long → Crashed
+    item_lease: timedelta  # HUB_ITEM_LEASE_SECONDS: a work item's ledger lease, renewed at 1/3
+    redrive_max: int  # HUB_REDRIVE_MAX_ATTEMPTS: automatic re-drives before a dead letter
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RecoveryConfig:
+        env = os.environ if env is None else env
+        heartbeat = _prefect_heartbeat()
+        periods = heartbeat.total_seconds() if heartbeat else 30.0
+        zombie_after = _seconds(env, "HUB_ZOMBIE_AFTER_SECONDS", 3 * periods)
+        if zombie_after < MIN_PROACTIVE_WITHIN:
+            raise ValueError(f"HUB_ZOMBIE_AFTER_SECONDS must be at least {MIN_PROACTIVE_WITHIN.seconds} s "
+                             "(Prefect's minimum for a proactive trigger)")
+        if heartbeat and zombie_after < heartbeat + timedelta(seconds=5):
+            raise ValueError(f"HUB_ZOMBIE_AFTER_SECONDS ({zombie_after.total_seconds():g} s) must exceed the "
+                             f"heartbeat period ({heartbeat.total_seconds():g} s) by some seconds, or live "
+                             "runs are marked Crashed")
+        redrive_max = int(env.get("HUB_REDRIVE_MAX_ATTEMPTS") or 3)
+        return cls(heartbeat=heartbeat, zombie_after=zombie_after, item_lease=item_lease(env),
+                   redrive_max=max(0, redrive_max))
+
+
+def item_lease(env: Mapping[str, str] | None = None) -> timedelta:
+    """How long a work item's claim lasts without renewal (``HUB_ITEM_LEASE_SECONDS``, 60 s)."""
+    lease = _seconds(os.environ if env is None else env, "HUB_ITEM_LEASE_SECONDS", 60)
+    if lease < timedelta(seconds=5):
+        raise ValueError("HUB_ITEM_LEASE_SECONDS must be at least 5 s")
+    return lease
+
+
+# ---- the zombie automation -----------------------------------------------------------------
+
+def zombie_automation(config: RecoveryConfig) -> Any:
+    """The automation that moves a flow run that stopped sending heartbeats to Crashed."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    window = int(config.zombie_after.total_seconds())
+    return AutomationCore(
+        name=ZOMBIE_AUTOMATION,
+        description=f"A flow run that sent no heartbeat for {window} s is dead (its process was killed or "
+                    "its host lost): mark it Crashed, which frees its deployment concurrency slot. "
+                    "The hub's redrive-stuck flow then starts its work item again. Created by the hub "
+                    "runner at start-up (hub/recovery.py).",
+        enabled=True,
+        trigger=EventTrigger(
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            after={"prefect.flow-run.heartbeat"},
+            expect=set(_ALIVE_OR_ENDED),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=config.zombie_after,
+        ),
+        actions=[ChangeFlowRunState(
+            state=StateType.CRASHED, name="Crashed",
+            message=f"No heartbeat for {window} s: the flow-run process died. The hub re-drives its work "
+                    "item (see `hub items --state running`).")],
+    )
+
+
+def _shape(automation: Any) -> tuple[Any, ...]:
+    """What makes two zombie automations the same (trigger ids and set order aside)."""
+    t = automation.trigger
+    return (automation.enabled, automation.description, t.posture, t.within, t.threshold,
+            sorted(t.after), sorted(t.expect), sorted(t.for_each),
+            t.match.model_dump(mode="json"),
+            [a.model_dump(mode="json") for a in automation.actions])
+
+
+async def ensure_zombie_automation(client: Any, config: RecoveryConfig | None = None) -> str:
+    """Create or update the zombie automation; idempotent. Returns created | updated | unchanged
+    | off (heartbeats disabled).
+
+    An unchanged automation is left alone, and an update keeps the trigger's id: Prefect keys
+    each run's open window by trigger id, so a runner restarted right after a crash (the
+    normal case) still sees the dead runs of the crash through.
+    """
+    config = config or RecoveryConfig.from_env()
+    if config.heartbeat is None:
+        log.warning("PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off: dead flow runs will not be marked Crashed")
+        return "off"
+    desired = zombie_automation(config)
+    existing = await client.read_automations_by_name(ZOMBIE_AUTOMATION)
+    for extra in existing[1:]:
+        await client.delete_automation(extra.id)
+    if not existing:
+        await client.create_automation(desired)
+        return "created"
+    current = existing[0]
+    if _shape(current) == _shape(desired):
+        return "unchanged"
+    desired.trigger.id = current.trigger.id
+    await client.update_automation(current.id, desired)
+    return "updated"
+
+
+# ---- what operators see ----------------------------------------------------------------------
+
+@dataclass
+class Liveness:
+    """Dead runs and what they left behind, as ``hub status`` and ``connector-health`` show it."""
+
+    stuck_items: list[WorkItem] = field(default_factory=list)
+    zombie_runs: list[str] = field(default_factory=list)  # "name (id)"
+    held_slots: list[str] = field(default_factory=list)  # "request-tracker: 1 of 2 held"
+    running: int = 0
+    error: str | None = None  # Prefect could not be asked
+
+    @property
+    def ok(self) -> bool:
+        return not (self.stuck_items or self.zombie_runs or self.held_slots)
+
+    def problems(self) -> list[str]:
+        lines = []
+        if self.stuck_items:
+            keys = ", ".join(f"{i.service}/{i.source_key} (#{i.id})" for i in self.stuck_items[:5])
+            more = f" and {len(self.stuck_items) - 5} more" if len(self.stuck_items) > 5 else ""
+            lines.append(f"{len(self.stuck_items)} stuck item(s): running, but their run died ({keys}{more}). "
+                         "redrive-stuck re-drives them; or `hub replay ID`.")
+        if self.zombie_runs:
+            lines.append(f"{len(self.zombie_runs)} zombie run(s) with no heartbeat: "
+                         f"{', '.join(self.zombie_runs[:5])}. Is the zombie automation there (restart the runner)?")
+        if self.held_slots:
+            lines.append(f"global slots held while nothing runs: {'; '.join(self.held_slots)}. "
+                         "They come back when their lease expires (about a minute).")
+        return lines
+
+
+async def check_liveness(ledger: Ledger, config: RecoveryConfig | None = None, *, client: Any = None,
+                         now: datetime | None = None, limit_names: tuple[str, ...] | None = None) -> Liveness:
+    """Stuck items (ledger), zombie runs and orphaned global slots (Prefect: RUNNING runs and
+    the global limits, plus one events query only when a run has been running longer than
+    the zombie window)."""
+    from prefect.client.orchestration import get_client
+
+    if client is None:
+        async with get_client() as fresh:
+            return await check_liveness(ledger, config, client=fresh, now=now, limit_names=limit_names)
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
+
+    from hub.limits import GLOBAL_LIMITS
+
+    config = config or RecoveryConfig.from_env()
+    now = now or utcnow()
+    result = Liveness(stuck_items=await asyncio.to_thread(ledger.stuck_items, now=now, limit=50))
+    try:
+        running = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+                type=FlowRunFilterStateType(any_=[StateType.RUNNING]))), limit=200)
+        limits = await client.read_global_concurrency_limits(limit=100)
+        cutoff = now - config.zombie_after
+        old = {f"prefect.flow-run.{r.id}": r for r in running
+               if r.state is not None and r.state.timestamp is not None and r.state.timestamp < cutoff}
+        zombies: list[Any] = []
+        if old and config.heartbeat is not None:
+            alive: set[str] = set()
+            ids = list(old)
+            for start in range(0, len(ids), 50):  # the events API answers at most 50 per page
+                chunk = ids[start:start + 50]
+                page = await client.read_events(filter=EventFilter(
+                    occurred=EventOccurredFilter(since=cutoff, until=now + timedelta(minutes=1)),
+                    event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+                    resource=EventResourceFilter(id=chunk, distinct=True)), limit=len(chunk))
+                alive |= {e.resource.id for e in page.events}
+            zombies = [run for rid, run in old.items() if rid not in alive]
+    except Exception as exc:  # status reports; it never fails because Prefect is down
+        result.error = f"{exc.__class__.__name__}: {exc}"[:200]
+        return result
+    result.running = len(running)
+    result.zombie_runs = [f"{r.name} ({r.id})" for r in zombies]
+    live = len(running) - len(zombies)
+    names = limit_names or tuple(GLOBAL_LIMITS)
+    if live == 0:
+        result.held_slots = [f"{lim.name}: {lim.active_slots} of {lim.limit} held" for lim in limits
+                             if lim.name in names and lim.active_slots > 0]
+    return result
