@@ -4,6 +4,10 @@ The result is a table artifact with a stable key (``connector-health``), so the 
 history. When a connector *turns* unhealthy the flow emits the Prefect event
 ``hub.connector.unhealthy``; the ``notify-operators`` deployment's trigger (a Prefect
 automation) then e-mails the operators. Recovery emits ``hub.connector.recovered``.
+
+The row ``flow-runs`` reports what dead flow runs left behind (:func:`hub.recovery.check_liveness`):
+stuck work items, zombie runs (running with no heartbeat) and global slots held while nothing
+runs. Any of these turns the run red (Failed) and, like a connector, alerts the operators.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ import httpx
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 from prefect.events import emit_event
+from prefect.states import Completed, Failed, State
 
 from hub.ports.common import Health
+from hub.recovery import check_liveness
 from hub.settings import OSLO, get_settings
 from hub.wiring import connect, get_ledger
 
 __all__ = ["connector_health", "check_all"]
 
 TIMEOUT = 15.0
+LIVENESS = "flow-runs"  # the row (and alert name) for dead runs and what they left behind
 
 
 async def _check(name: str, port: Any) -> Health:
@@ -59,13 +66,25 @@ async def check_all() -> dict[str, Health]:
     return checks
 
 
+async def _liveness_health(ledger: Any) -> Health:
+    started = time.perf_counter()
+    liveness = await check_liveness(ledger)
+    ok = liveness.ok and not liveness.error
+    detail = (f"Prefect could not be asked: {liveness.error}" if liveness.error
+              else " ".join(liveness.problems()) if not ok
+              else f"{liveness.running} running; no stuck item, zombie run or orphaned slot")
+    return Health(system=LIVENESS, ok=ok, latency_ms=(time.perf_counter() - started) * 1000, detail=detail[:600])
+
+
 @flow(name="connector-health", log_prints=False)
-async def connector_health() -> dict[str, bool]:
-    """Check every configured connector and the Prefect server; alert on a change to unhealthy."""
+async def connector_health() -> dict[str, bool] | State:
+    """Check every configured connector and the Prefect server; alert on a change to unhealthy.
+    Stuck items, zombie runs or orphaned global slots fail the run."""
     settings = get_settings()
     ledger = get_ledger(settings)
     logger = get_run_logger()
     checks = await check_all()
+    checks[LIVENESS] = await _liveness_health(ledger)
     rows = []
     for name, health in checks.items():
         slow = health.ok and health.latency_ms > settings.ops.slow_ms
@@ -92,4 +111,7 @@ async def connector_health() -> dict[str, bool]:
 
     await acreate_table_artifact(key="connector-health", table=rows,
                                  description=f"Connector health at {datetime.now(OSLO):%Y-%m-%d %H:%M} (Europe/Oslo)")
-    return {name: h.ok for name, h in checks.items()}
+    result = {name: h.ok for name, h in checks.items()}
+    if not checks[LIVENESS].ok:
+        return Failed(message=checks[LIVENESS].detail[:500], data=result)
+    return Completed(data=result)

@@ -1,8 +1,8 @@
 """``hub``: the operator's command line (typer + rich).
 
-    hub status              the stack's health and each service's backlog
-    hub items               list and filter work items (dead letters: --state failed)
-    hub replay ID...        replay dead letters after a fix (or --service S --all-failed)
+    hub status              the stack's health, dead runs and what they left, each service's backlog
+    hub items               list and filter work items (dead letters: --state failed; --stuck)
+    hub replay ID...        replay dead letters or stuck items (or --service S --all-failed / --all-stuck)
     hub events send ID      send a signed test HR event to the intake
     hub doctor              check configuration and connectivity, and say what to fix
     hub new connector NAME  scaffold a connector (see docs/adding-a-connector.md)
@@ -60,58 +60,94 @@ def _mark(ok: bool) -> str:
 
 @app.command()
 def status() -> None:
-    """Health of the Prefect server and every connector, and each service's backlog."""
+    """Health of the Prefect server and every connector; dead runs and what they left behind
+    (stuck items, zombie runs, global slots held while nothing runs); each service's backlog.
+    Exits 1 when anything is red."""
     from flows.ops_health import check_all
+    from hub.ledger import Ledger
+    from hub.recovery import check_liveness
 
-    with console.status("checking connectors…"):
+    _use_prefect()
+    ledger = _ledger()
+    with console.status("checking connectors and flow runs…"):
         checks = asyncio.run(check_all())
+        liveness = asyncio.run(check_liveness(ledger))
     health = Table(title="Health")
     for column in ("", "part", "latency ms", "detail"):
         health.add_column(column)
     for name, h in checks.items():
         health.add_row(_mark(h.ok), name, f"{h.latency_ms:.0f}", h.detail[:80])
     console.print(health)
-    ledger = _ledger()
+    if liveness.error:
+        console.print(f"{_mark(False)} Dead runs: Prefect could not be asked ({liveness.error}).")
+    elif liveness.ok:
+        console.print(f"{_mark(True)} Dead runs: none — {liveness.running} run(s) running, no stuck item, "
+                      "no zombie run, no global slot held while nothing runs.")
+    for problem in liveness.problems():
+        console.print(f"{_mark(False)} {problem}")
     items = ledger.items(limit=None)
     backlog = Table(title="Backlog per service")
-    for column in ("service", "pending", "running", "waiting", "failed (dead letters)", "done", "oldest open"):
+    for column in ("service", "pending", "running", "stuck", "waiting", "failed (dead letters)", "done",
+                   "oldest open"):
         backlog.add_column(column)
     for service in sorted({i.service for i in items}):
         mine = [i for i in items if i.service == service]
         states = Counter(i.state for i in mine)
+        stuck = sum(Ledger.is_stuck(i) for i in mine)
         open_items = [i for i in mine if i.state in ItemState.OPEN]
         oldest = min((i.requested_at for i in open_items), default=None)
-        backlog.add_row(service, *(str(states.get(s, 0)) for s in ("pending", "running", "waiting", "failed", "done")),
-                        _when(oldest))
+        backlog.add_row(service, str(states.get("pending", 0)), str(states.get("running", 0) - stuck),
+                        f"[red]{stuck}[/red]" if stuck else "0",
+                        *(str(states.get(s, 0)) for s in ("waiting", "failed", "done")), _when(oldest))
     console.print(backlog)
     waiting = ledger.undispatched(older_than=timedelta(0))
     console.print(f"Inbox: {len(waiting)} event(s) not yet handed to Prefect."
                   + (" The intake's sweeper retries them; is the Prefect server up?" if waiting else ""))
-    if not all(h.ok for h in checks.values()):
+    if not all(h.ok for h in checks.values()) or not liveness.ok or liveness.error:
         raise typer.Exit(1)
+
+
+def _explain(item: Any, stuck: bool) -> str:
+    if stuck:
+        redrives = int((item.data or {}).get("redrives", 0))
+        return (f"stuck: its run {item.flow_run_id or '?'} died (lease expired {_when(item.lease_until)}); "
+                f"re-driven {redrives} time(s) so far. redrive-stuck starts it again, or `hub replay {item.id}`.")
+    return str(item.last_error or "")[:160]
 
 
 @app.command()
 def items(service: Annotated[str | None, typer.Option(help="Only this service")] = None,
           state: Annotated[list[str] | None, typer.Option(help="Only these states (repeatable)")] = None,
+          stuck: Annotated[bool, typer.Option("--stuck", help="Only stuck items (running, but their run died)")]
+          = False,
           days: Annotated[int | None, typer.Option(help="Only items requested in the last N days")] = None,
           limit: Annotated[int, typer.Option(help="At most this many")] = 50,
           as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
-    """List work items, newest first. Dead letters: --state failed."""
+    """List work items, newest first. Dead letters: --state failed; items whose run died: --stuck."""
+    from hub.ledger import Ledger
+
     since = datetime.now(OSLO) - timedelta(days=days) if days else None
-    rows = _ledger().items(service=service, states=state, since=since, limit=limit)
+    ledger = _ledger()
+    rows = (ledger.stuck_items(limit=limit) if stuck
+            else ledger.items(service=service, states=state, since=since, limit=limit))
+    if stuck and service:
+        rows = [i for i in rows if i.service == service]
+    marks = {i.id: Ledger.is_stuck(i) for i in rows}
     if as_json:
         console.print_json(json.dumps([{"id": i.id, "service": i.service, "key": i.source_key, "state": i.state,
-                                        "attempts": i.attempts, "requested": _when(i.requested_at),
+                                        "stuck": marks[i.id], "attempts": i.attempts,
+                                        "redrives": int((i.data or {}).get("redrives", 0)),
+                                        "requested": _when(i.requested_at), "flow_run": i.flow_run_id,
                                         "error": i.last_error} for i in rows]))
         return
     table = Table(title=f"{len(rows)} work item(s)")
     for column in ("id", "service", "key", "state", "tries", "requested", "last error / waiting for"):
         table.add_column(column, overflow="fold")
     for i in rows:
-        colour = {"failed": "red", "done": "green", "waiting": "yellow"}.get(i.state, "white")
-        table.add_row(str(i.id), i.service, i.source_key, f"[{colour}]{i.state}[/{colour}]", str(i.attempts),
-                      _when(i.requested_at), (i.last_error or "")[:160])
+        shown = "stuck" if marks[i.id] else i.state
+        colour = {"failed": "red", "stuck": "red", "done": "green", "waiting": "yellow"}.get(shown, "white")
+        table.add_row(str(i.id), i.service, i.source_key, f"[{colour}]{shown}[/{colour}]", str(i.attempts),
+                      _when(i.requested_at), _explain(i, marks[i.id]))
     console.print(table)
 
 
@@ -119,16 +155,21 @@ def items(service: Annotated[str | None, typer.Option(help="Only this service")]
 def replay(item_ids: Annotated[list[int] | None, typer.Argument(help="Work item ids (see `hub items`)")] = None,
            service: Annotated[str | None, typer.Option(help="With --all-failed: this service")] = None,
            all_failed: Annotated[bool, typer.Option("--all-failed", help="Every failed item (of --service)")] = False,
+           all_stuck: Annotated[bool, typer.Option("--all-stuck", help="Every stuck item (of --service): "
+                                                   "running, but its run died")] = False,
            yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask")] = False) -> None:
-    """Replay dead letters after the cause is fixed. Items that completed meanwhile are skipped."""
+    """Replay dead letters after the cause is fixed, or stuck items whose run died. Items that
+    completed meanwhile, or whose run is still alive, are skipped."""
     from hub.replay import replay_items
 
     ledger = _ledger()
     ids = list(item_ids or [])
     if all_failed:
         ids += [i.id for i in ledger.items(service=service, states=[ItemState.FAILED], limit=None)]
+    if all_stuck:
+        ids += [i.id for i in ledger.stuck_items(limit=None) if service in (None, i.service)]
     if not ids:
-        console.print("Nothing to replay: give item ids, or --all-failed [--service S].")
+        console.print("Nothing to replay: give item ids, or --all-failed / --all-stuck [--service S].")
         raise typer.Exit(2)
     if not yes and not typer.confirm(f"Replay {len(ids)} item(s)?"):
         raise typer.Exit(1)

@@ -8,8 +8,9 @@ for every record under that key:
 
 and from the ledger alone:
 
-- **stuck** — an item ``running`` with no live lease (its run died), or ``pending`` for longer
-  than ``stuck_after`` (nothing picked it up).
+- **stuck** — an item ``running`` with no live lease (its run died: a live run renews its
+  lease, see :meth:`hub.ledger.Ledger.is_stuck`), or ``pending`` for longer than
+  ``stuck_after`` (nothing picked it up).
 
 Lookups are grouped by (system, kind, key), so a record shared by several items (a personnel
 file) is asked for once.
@@ -25,6 +26,7 @@ from datetime import datetime, timedelta
 from hub.errors import HubError
 from hub.ledger import ItemState, Ledger
 from hub.ledger.models import ExternalRef, WorkItem, utcnow
+from hub.text import for_prefect
 from hub.wiring import Connectors
 
 __all__ = ["Finding", "Report", "reconcile"]
@@ -63,10 +65,13 @@ class Report:
             lines.append("No drift: every record the ledger knows of exists exactly once.")
             return "\n".join(lines)
         lines += ["| finding | service | item | record | detail |", "|---|---|---|---|---|"]
-        lines += [f"| **{f.kind}** | {f.service} | {f.item} | {f.what} | {f.detail} |" for f in self.findings]
+        # Every cell masked and escaped: a detail may quote a target's answer or a person's text.
+        lines += ["| **{}** | {} | {} | {} | {} |".format(*(for_prefect(cell, inline=True) for cell in (
+            f.kind, f.service, f.item, f.what, f.detail))) for f in self.findings]
         lines += ["", "What to do: a *missing* record was removed in the target — replay the item "
                   "(`hub replay`) to write it again; a *duplicate* must be merged or removed by hand in "
-                  "the target; a *stuck* item needs its run looked at in the Prefect UI, then a replay."]
+                  "the target; a *stuck* item is re-driven by the redrive-stuck flow (a limited number of "
+                  "times), or replay it (`hub replay ID`) after looking at its run in the Prefect UI."]
         return "\n".join(lines)
 
 
@@ -109,9 +114,11 @@ async def reconcile(ledger: Ledger, ports: Connectors, *, catalog: str = "Laptop
             report.findings.append(Finding("duplicate", item.service, item.source_key, what,
                                            f"{found} records carry this key"))
     for item in await asyncio.to_thread(ledger.items, states=[ItemState.RUNNING, ItemState.PENDING], limit=None):
-        if item.state == ItemState.RUNNING and (item.lease_until is None or item.lease_until < now):
+        if Ledger.is_stuck(item, now):
+            redrives = int((item.data or {}).get("redrives", 0))
             report.findings.append(Finding("stuck", item.service, item.source_key, "work item",
-                                           f"running since {item.updated_at:%Y-%m-%d %H:%M} with no live run"))
+                                           f"running since {item.updated_at:%Y-%m-%d %H:%M} with no live run "
+                                           f"(flow run {item.flow_run_id or '?'}; re-driven {redrives} time(s))"))
         elif item.state == ItemState.PENDING and now - item.requested_at > stuck_after and not item.flow_run_id:
             report.findings.append(Finding("stuck", item.service, item.source_key, "work item",
                                            f"pending since {item.requested_at:%Y-%m-%d %H:%M}, never picked up"))
