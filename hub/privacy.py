@@ -6,9 +6,13 @@ only where secure identification is needed, so the hub keeps them out of logs, P
 parameters and artifacts, ticket subjects, e-mails and public archive titles.
 
 :func:`mask` replaces anything shaped like one (11 digits, optionally written ``DDMMYY
-NNNNN``, that starts with a plausible date) with ``***********``. It masks on shape, not
-on check digits, so a mistyped number is masked too. :class:`MaskingFilter` applies it to
-every log record; ``hub/logging.yml`` installs it on every Prefect handler.
+NNNNN``, ``DDMMYY.NNNNN`` or ``DDMMYY-NNNNN``, that starts with a plausible date) with
+``***********``. It masks on shape, not on check digits, so a mistyped number is masked
+too. It also masks a passport number where the text says it is one ("passnummer
+FH1234567", "passport no. 12345678"); without such a word a passport number cannot be told
+from any other code, so it is not guessed at. :func:`contains_fnr` looks for the national
+numbers only. :class:`MaskingFilter` applies :func:`mask` to every log record;
+``hub/logging.yml`` installs it on every Prefect handler.
 """
 
 from __future__ import annotations
@@ -22,8 +26,12 @@ __all__ = ["MASK", "mask", "contains_fnr", "is_valid_fnr", "MaskingFilter", "ins
 
 MASK = "***********"
 
-# 11 digits not part of a longer number; an optional space or dot after the date part.
-_CANDIDATE = re.compile(r"(?<![\d])(\d{6})[ .]?(\d{5})(?![\d])")
+# 11 digits not part of a longer number; an optional space, dot or hyphen after the date part.
+_CANDIDATE = re.compile(r"(?<![\d])(\d{6})[ .-]?(\d{5})(?![\d])")
+# A passport number where the text names it: the word, an optional ":" or "#", then 6-9
+# letters and digits (at least 5 of them digits, so "passport no. is missing" keeps its words).
+_PASSPORT = re.compile(r"\b(?:passport|pass)(?:[ -]?(?:nummer(?:et)?|nr|no|number))?\b\.?\s*[:#]?\s*"
+                       r"([A-Z0-9]{6,9})\b", re.IGNORECASE)
 
 
 def _plausible_date(ddmmyy: str) -> bool:
@@ -41,16 +49,24 @@ def _replace(match: re.Match[str]) -> str:
     return MASK if _plausible_date(match.group(1)) else match.group(0)
 
 
+def _replace_passport(match: re.Match[str]) -> str:
+    if sum(ch.isdigit() for ch in match.group(1)) < 5:
+        return match.group(0)
+    keep = match.start(1) - match.start(0)
+    return match.group(0)[:keep] + MASK
+
+
 def mask(text: str) -> str:
-    """Return ``text`` with every fødselsnummer/D-nummer-shaped number masked."""
+    """Return ``text`` with every fødselsnummer/D-nummer-shaped number, and every passport
+    number the text names as one, masked."""
     if not text or not any(ch.isdigit() for ch in text):
         return text
-    return _CANDIDATE.sub(_replace, text)
+    return _PASSPORT.sub(_replace_passport, _CANDIDATE.sub(_replace, text))
 
 
 def contains_fnr(text: str) -> bool:
     """True if ``text`` holds something shaped like a fødselsnummer or D-nummer."""
-    return mask(text) != text
+    return bool(text) and any(ch.isdigit() for ch in text) and _CANDIDATE.sub(_replace, text) != text
 
 
 def is_valid_fnr(value: str) -> bool:

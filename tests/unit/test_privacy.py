@@ -59,3 +59,30 @@ def test_filter_masks_message_args_and_traceback(caplog: pytest.LogCaptureFixtur
     text = " ".join(r.getMessage() + (r.exc_text or "") for r in records)
     assert VALID_FNR not in text
     assert "10001" in text and MASK in text
+
+
+def test_masks_a_hyphenated_fnr() -> None:
+    assert mask("fnr 150765-00565.") == f"fnr {MASK}."
+    assert contains_fnr("150765-00565")
+    assert mask("2026-12-01 and 2026-12-0112345") == "2026-12-01 and 2026-12-0112345"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("passnummer FH1234567", f"passnummer {MASK}"),
+    ("Passnummeret: 30123456, gyldig", f"Passnummeret: {MASK}, gyldig"),
+    ("passport no. 12345678", f"passport no. {MASK}"),
+    ("pass nr #AB1234567", f"pass nr #{MASK}"),
+])
+def test_masks_a_passport_number_the_text_names(text: str, shown: str) -> None:
+    assert mask(text) == shown
+    assert not contains_fnr(text)  # not a national id: mail and tickets may still carry it
+
+
+@pytest.mark.parametrize("text", [
+    "DATA1100 and s351207",  # course codes and student numbers are no passport numbers
+    "it passer 12345678",  # "passer" (fits) is not "pass"
+    "passport no. is missing",
+    "pass ABCDEFGH",  # a passport number has digits
+])
+def test_keeps_text_that_only_looks_like_a_passport_number(text: str) -> None:
+    assert mask(text) == text
