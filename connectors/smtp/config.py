@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 
 from hub.config import ConnectorConfig
+from hub.text import email_problem
 
 __all__ = ["SmtpConfig"]
 
@@ -27,6 +28,14 @@ class SmtpConfig(ConnectorConfig):
         parts = urlsplit(value)
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             raise ValueError("expected smtp://host:port or smtps://host:port")
+        return value
+
+    @field_validator("from_address")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        problem = email_problem(value, deliverable=False)
+        if problem:
+            raise ValueError(f"not a valid e-mail address: {problem}")
         return value
 
     @property

@@ -3,7 +3,10 @@
 UTF-8 throughout (headers RFC 2047-encoded, bodies quoted-printable so any server takes
 them), the caller's deterministic Message-ID, Date in Europe/Oslo, text with an optional
 HTML alternative, then attachments. A subject, body or attachment name holding a
-fødselsnummer is refused before anything is built.
+fødselsnummer is refused before anything is built, and so is a recipient or Reply-To that
+is not a valid e-mail address (checked with ``email-validator``; no DNS lookup): an
+``InvalidInput`` that names the address and what is wrong with it, never a crash inside
+the header parser (``kari@`` used to raise ``IndexError`` there).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from zoneinfo import ZoneInfo
 
 from hub.errors import InvalidInput
 from hub.ports.mail import OutgoingMail
-from hub.privacy import contains_fnr
+from hub.privacy import contains_fnr, mask
+from hub.text import email_problem
 
-__all__ = ["OSLO", "check_privacy", "normalise_message_id", "build_message"]
+__all__ = ["OSLO", "check_privacy", "check_addresses", "normalise_message_id", "build_message"]
 
 OSLO = ZoneInfo("Europe/Oslo")
 SYSTEM = "smtp"
@@ -35,6 +39,20 @@ def check_privacy(mail: OutgoingMail) -> None:
                                     "then replay the item.")
 
 
+def check_addresses(mail: OutgoingMail) -> None:
+    """Refuse mail with no recipient, or with a recipient or Reply-To that is no e-mail address."""
+    if not mail.to:
+        raise InvalidInput(f"e-mail {mail.message_id} has no recipients", system=SYSTEM)
+    named = [("recipient", a) for a in mail.to] + ([("Reply-To", mail.reply_to)] if mail.reply_to else [])
+    for role, address in named:
+        problem = email_problem(address, deliverable=False)
+        if problem:
+            raise InvalidInput(f"refusing to send e-mail {mail.message_id}: the {role} address "
+                               f"'{mask(address)}' is not valid: {problem}", system=SYSTEM,
+                               hint="Correct the address where it came from (the form, HR or the settings), "
+                                    "then replay the item.")
+
+
 def normalise_message_id(message_id: str, from_address: str) -> str:
     """``abc@host`` or ``<abc@host>`` → ``<abc@host>``; a bare ``abc`` gets the sender's domain."""
     value = message_id.strip().strip("<>").strip()
@@ -48,8 +66,7 @@ def normalise_message_id(message_id: str, from_address: str) -> str:
 def build_message(mail: OutgoingMail, from_address: str, now: datetime | None = None) -> EmailMessage:
     """The message as it will be sent (raises ``InvalidInput`` on bad data)."""
     check_privacy(mail)
-    if not mail.to:
-        raise InvalidInput(f"e-mail {mail.message_id} has no recipients", system=SYSTEM)
+    check_addresses(mail)
     try:
         message = EmailMessage()
         message["From"] = from_address
@@ -66,6 +83,8 @@ def build_message(mail: OutgoingMail, from_address: str, now: datetime | None = 
             maintype, _, subtype = attachment.media_type.partition("/")
             message.add_attachment(attachment.content, maintype=maintype or "application",
                                    subtype=subtype or "octet-stream", filename=attachment.filename)
-    except (ValueError, TypeError) as exc:  # header injection, malformed address or type
-        raise InvalidInput(f"e-mail {mail.message_id} cannot be built: {exc}", system=SYSTEM) from None
+    except (ValueError, TypeError, LookupError) as exc:  # header injection, malformed type; the
+        # header parser also raises IndexError (a LookupError) on some malformed values
+        raise InvalidInput(f"e-mail {mail.message_id} cannot be built: {exc.__class__.__name__}: {exc}",
+                           system=SYSTEM) from None
     return message

@@ -100,6 +100,33 @@ async def test_refused_recipient_is_invalid_input_others_still_delivered(
     assert received["Delivered-To"] == "kari@oslomet.no"
 
 
+@pytest.mark.parametrize(("changes", "named", "why"), [
+    ({"to": ("kari@",)}, "recipient address 'kari@'", "There must be something after the @-sign."),
+    ({"to": ("ola@oslomet.no", "kari@")}, "recipient address 'kari@'", "There must be something after"),
+    ({"to": ("@oslomet.no",)}, "recipient address '@oslomet.no'", "There must be something before the @-sign."),
+    ({"to": ("kari@oslomet.no\r\nBcc: alle@oslomet.no",)}, "recipient address", "invalid characters"),
+    ({"to": ("Kari <kari@oslomet.no>",)}, "recipient address", "angle brackets"),
+    ({"reply_to": "svar@"}, "Reply-To address 'svar@'", "There must be something after the @-sign."),
+])
+async def test_an_invalid_address_is_invalid_input_naming_it_and_nothing_is_sent(
+        make_mail: MakeMail, maildir: Path, changes: dict[str, object], named: str, why: str) -> None:
+    """``kari@`` used to crash the header parser with IndexError: an unreadable dead letter."""
+    message_id = new_id()
+    async with make_mail() as mailer:
+        with pytest.raises(InvalidInput) as caught:
+            await mailer.send(mail(message_id, **changes))
+    assert named in caught.value.message and why in caught.value.message
+    assert caught.value.system == "smtp" and "Correct the address" in caught.value.hint
+    assert find_message(maildir, message_id) == []
+
+
+def test_a_sender_that_is_no_address_is_a_settings_error(smtp_sandbox: Proc) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="not a valid e-mail address"):
+        SmtpConfig(base_url=smtp_sandbox.url, from_address="tjenesteplattform@")
+
+
 async def test_greylisted_recipient_is_retried_and_nobody_gets_two_copies(
         make_mail: MakeMail, maildir: Path) -> None:
     message_id = new_id()
