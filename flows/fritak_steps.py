@@ -16,11 +16,21 @@ from prefect.cache_policies import NO_CACHE
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, PermanentError
 from hub.flowkit import Run, transient_only
 from hub.ports.archive import CaseFile, JournalEntry
+from hub.ports.forms import Submission
 from hub.settings import OSLO
-from mappings.fritak import COURSES, AttachmentRules, Decision, FritakApplication, read_application
+from mappings.fritak import (
+    COURSES,
+    AttachmentRules,
+    Decision,
+    FritakApplication,
+    decision_description,
+    email_address,
+    pdf_problem,
+    read_application,
+)
 from mappings.fritak_mail import decision_mail, rejected_application_mail
 from mappings.fritak_to_noark import application_entry, case_file, decision_entry, decision_letter_pdf
 
@@ -48,34 +58,67 @@ class FritakDecision(RunInput):
 
 @task(name="read application", **STEP)
 async def read_fritak_application(run: Run, submission_id: int) -> FritakApplication:
-    """Fetch the submission and validate it; an invalid one is answered by e-mail and dead-lettered."""
+    """Fetch the submission and its attachments and validate them; an invalid one is answered
+    by e-mail (when the applicant has a usable address) and dead-lettered."""
     async with run.step("read_application"):
         submission = await run.ports.forms.get_submission(submission_id)
         cfg = run.settings.fritak
         rules = AttachmentRules(max_bytes=cfg.max_attachment_mb * 1024 * 1024)
-        application, problems = read_application(submission, courses=COURSES, rules=rules)
+        contents = await _attachment_contents(run, submission, rules)
+        application, problems = read_application(submission, courses=COURSES, rules=rules, contents=contents)
         if application is not None:
             return application
-        email = (submission.answer("email").text if submission.answer("email") else None) \
-            or submission.respondent_email
-        if email and run.ref("invalid_notice") is None:
-            message_id = await run.ports.mail.send(rejected_application_mail(submission_id, email.strip(), problems))
-            run.remember("invalid_notice", system="mail", kind="message", ref=message_id)
+        told = await _tell_applicant(run, submission, problems)
         raise InvalidInput(f"fritak application {submission_id} is not valid: " + "; ".join(problems),
-                           system="forms", hint="The applicant was told by e-mail; a corrected "
-                           "application arrives as a new submission. Nothing was archived.")
+                           system="forms", hint=told + " A corrected application arrives as a new submission. "
+                           "Nothing was archived.")
+
+
+async def _attachment_contents(run: Run, submission: Submission, rules: AttachmentRules) -> dict[int, bytes]:
+    """The files of the attachments worth checking (declared PDF, not too large)."""
+    return {a.attachment_id: await run.ports.forms.get_attachment(a.attachment_id)
+            for a in submission.attachments[:rules.max_count]
+            if a.media_type in rules.media_types and a.size <= rules.max_bytes}
+
+
+async def _tell_applicant(run: Run, submission: Submission, problems: list[str]) -> str:
+    """E-mail the applicant why the application cannot be handled (once); say what was done."""
+    address, _ = email_address(submission)
+    student = submission.answer("student_number")
+    who = f"student number {student.text.strip()}" if student and student.text else "the name in the submission"
+    if address is None:
+        return (f"The applicant has no usable e-mail address, so nobody was told: contact them another way "
+                f"({who}) and ask for a new application.")
+    if run.ref("invalid_notice") is None:
+        try:
+            message_id = await run.ports.mail.send(
+                rejected_application_mail(submission.meta.submission_id, address, problems))
+        except PermanentError as exc:
+            return (f"Telling the applicant by e-mail failed ({exc.message}): contact them another way "
+                    f"({who}).")
+        run.remember("invalid_notice", system="mail", kind="message", ref=message_id)
+    return "The applicant was told by e-mail."
 
 
 @task(name="archive application", **STEP)
 async def archive_application(run: Run, app: FritakApplication) -> tuple[CaseFile, JournalEntry]:
-    """Case file + incoming journalpost: submission PDF (H) and each attachment (V), checksummed."""
+    """Case file + incoming journalpost: submission PDF (H) and each attachment (V), checksummed.
+
+    Every file is checked to be a PDF by its content before anything is archived (they were
+    checked when read too, but the form service serves them again here)."""
     async with run.step("archive_application"):
         forms, archive = run.ports.forms, run.ports.archive
+        pdf = await forms.get_submission_pdf(app.submission_id)
+        files = [(a.filename, await forms.get_attachment(a.attachment_id)) for a in app.attachments]
+        wrong = [problem for name, data in [(f"soknad-{app.submission_id}.pdf", pdf), *files]
+                 if (problem := pdf_problem(name, data))]
+        if wrong:
+            raise InvalidInput(f"fritak application {app.submission_id} cannot be archived: " + "; ".join(wrong),
+                               system="forms", hint="Nothing was archived. Ask the applicant for a new "
+                               "application with the documents as PDF, or check the form service.")
         case = await archive.ensure_case_file(case_file(app, series=run.settings.fritak.archive_series))
         run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
                      key=case.external_id)
-        pdf = await forms.get_submission_pdf(app.submission_id)
-        files = [(a.filename, await forms.get_attachment(a.attachment_id)) for a in app.attachments]
         entry = await archive.ensure_journal_entry(case, application_entry(app, pdf, files))
         run.remember("application", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
                      key=entry.external_id)
@@ -83,21 +126,14 @@ async def archive_application(run: Run, app: FritakApplication) -> tuple[CaseFil
 
 
 def decision_form(app: FritakApplication, case: CaseFile, entry: JournalEntry) -> type[FritakDecision]:
-    """The form a case handler sees: what they need to decide, and nothing more (no fnr)."""
+    """The form a case handler sees: what they need to decide, and nothing more. The
+    description masks personal data and escapes the applicant's text
+    (:func:`mappings.fritak.decision_description`); the initial data holds course codes only."""
     names = ["Søknad (hoveddokument)", *[f"Vedlegg: {a.filename}" for a in app.attachments]]
     if len(names) != len(entry.document_ids):
         names = [f"document {i}" for i in range(1, len(entry.document_ids) + 1)]
-    docs = "\n".join(f"- [{name}]({url})" for name, url in zip(names, entry.document_ids, strict=True))
-    courses = "\n".join(f"- **{c}** {COURSES.get(c, '')}" for c in app.courses)
-    description = (
-        f"## Søknad om fritak — {app.name} ({app.student_number})\n\n"
-        f"Received {app.submitted.astimezone(OSLO):%d.%m.%Y %H:%M}. Case {case.case_number or case.system_id}.\n\n"
-        f"### Courses\n{courses}\n\n### Grounds\n{app.grounds}\n\n"
-        f"Earlier education: {app.earlier_institution or '(not given)'}\n\n"
-        f"### Archived documents\n{docs or '- (none)'}\n\n"
-        "Choose **approve** or **reject** for every course, or **partial** and set each course's "
-        "verdict. The justification is quoted in the decision letter."
-    )
+    description = decision_description(app, case_ref=case.case_number or case.system_id,
+                                       documents=list(zip(names, entry.document_ids, strict=True)))
     return FritakDecision.with_initial_data(
         description=description, outcome="approve",
         courses=[CourseVerdict(course=c, verdict="approved") for c in app.courses],
