@@ -11,6 +11,7 @@ from hub.flowkit import Run
 from hub.ports.calendar import Booking, CalendarPort, Room
 from hub.ports.mail import OutgoingMail
 from hub.settings import Settings
+from hub.text import email_problem
 from mappings.rooms import (
     OSLO,
     BookingRules,
@@ -89,11 +90,14 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
     if request is None:
         booker = submission.answer("booker")
         address = ((booker.text if booker else None) or "").strip().lower()
-        if "@" in address:
+        told = "The booker was told by e-mail"
+        if email_problem(address) is None:
             async with run.step("rejection_mail"):
                 await _send_once(run, "rejection_mail", rejection_mail(submission_id, address, problems, channels))
+        else:
+            told = "The booker gave no usable e-mail address, so nobody was told"
         raise InvalidInput(f"room booking {submission_id} is not valid: " + "; ".join(problems), system="forms",
-                           hint="The booker was told by e-mail; a corrected request comes as a new submission.")
+                           hint=f"{told}; a corrected request comes as a new submission.")
     await asyncio.to_thread(run.ledger.update_data, run.item.id, reference=request.reference, booker=request.booker,
                             wanted_room=request.room, start=request.start.isoformat(), end=request.end.isoformat())
     async with run.step("book_room"):
@@ -120,12 +124,15 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
 
 
 async def _refuse(run: Run, booker: str | None, reason: str) -> NoReturn:
-    if booker and "@" in booker:
+    told = "The booker was told by e-mail"
+    if booker and email_problem(booker) is None:
         async with run.step("refusal_mail"):
             await _send_once(run, "refusal_mail", cancel_refused_mail(
                 run.item.source_key, booker, reason, cancel_channels(run.settings)))
+    else:
+        told = "The booker gave no usable e-mail address, so nobody was told"
     raise InvalidInput(f"cancellation {run.item.source_key}: {reason}", system="calendar",
-                       hint="The booker was told by e-mail; nothing was cancelled.")
+                       hint=f"{told}; nothing was cancelled.")
 
 
 async def _read_cancellation(run: Run) -> CancelRequest:

@@ -17,6 +17,8 @@ from hub.ports.forms import Submission
 from hub.ports.hr import Employee
 from hub.ports.mail import OutgoingMail
 from hub.ports.ticketing import Asset, NewTicket
+from hub.privacy import mask
+from hub.text import email_problem
 from mappings.dfo_to_noark import MASKED
 from mappings.pdf import letter_pdf
 
@@ -61,12 +63,14 @@ def read_order(sub: Submission, *, models: Mapping[str, str]) -> tuple[LaptopOrd
     problems = []
     feide = _text(sub, "feide").lower()
     if not _FEIDE.match(feide):
-        problems.append(f"'{feide or '(empty)'}' is not a Feide id like name@oslomet.no")
+        problems.append(f"'{mask(feide) or '(empty)'}' is not a Feide id like name@oslomet.no")
+    elif problem := email_problem(feide):
+        problems.append(f"the Feide id '{mask(feide)}' is not a valid address: {problem}")
     option = _option(sub, "model")
     if not option:
         problems.append("no laptop model was chosen")
     elif option not in models:
-        problems.append(f"the model '{option}' is not offered by IT (offered: {', '.join(sorted(models))})")
+        problems.append(f"the model '{mask(option)}' is not offered by IT (offered: {', '.join(sorted(models))})")
     location = _option(sub, "location")
     if location not in LOCATIONS:
         problems.append("no valid delivery location was chosen")

@@ -26,10 +26,11 @@ from pydantic import BaseModel, ConfigDict
 from hub.ports.calendar import NewBooking, Room
 from hub.ports.forms import Submission
 from hub.privacy import mask
+from hub.text import email_problem
 
 __all__ = ["ANY_ROOM", "OSLO", "BookingRules", "RoomRequest", "Alternative", "CancelRequest",
            "booking_reference", "reference_submission", "read_request", "read_cancellation", "fitting_rooms",
-           "new_booking", "alternatives_window", "nearest_alternatives", "reference_in_address"]
+           "new_booking", "alternatives_window", "nearest_alternatives", "reference_in_address", "booker_problem"]
 
 OSLO = ZoneInfo("Europe/Oslo")
 ANY_ROOM = "any"
@@ -111,6 +112,14 @@ def _text(sub: Submission, key: str) -> str:
     return (answer.text or "").strip() if answer else ""
 
 
+def booker_problem(booker: str) -> str | None:
+    """None if ``booker`` is a Feide id (an e-mail address) the hub can write to; else why not."""
+    if not _FEIDE.match(booker):
+        return f"'{mask(booker) or '(empty)'}' is not a Feide id like name@oslomet.no"
+    problem = email_problem(booker)
+    return f"the address '{mask(booker)}' is not valid: {problem}" if problem else None
+
+
 def _clock(value: str) -> time | None:
     match = _CLOCK.match(value)
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
@@ -157,8 +166,8 @@ def read_request(sub: Submission, rooms: Sequence[Room], *, now: datetime, secre
     """The request, or None and every problem found."""
     problems: list[str] = []
     booker = _text(sub, "booker").lower()
-    if not _FEIDE.match(booker):
-        problems.append(f"'{mask(booker) or '(empty)'}' is not a Feide id like name@oslomet.no")
+    if problem := booker_problem(booker):
+        problems.append(problem)
     answer = sub.answer("room")
     choice = answer.options[0] if answer and answer.options else ""
     capacity = sub.answer("min_capacity")
@@ -196,8 +205,8 @@ def read_cancellation(sub: Submission) -> tuple[CancelRequest | None, list[str]]
     """A cancellation from the form "Avbestille grupperom" (the reference is checked later)."""
     problems = []
     booker = _text(sub, "booker").lower()
-    if not _FEIDE.match(booker):
-        problems.append(f"'{mask(booker) or '(empty)'}' is not a Feide id like name@oslomet.no")
+    if problem := booker_problem(booker):
+        problems.append(problem)
     reference = _text(sub, "booking_ref").lower()
     match = _REFERENCE.search(reference)
     if not match:
