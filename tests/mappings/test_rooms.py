@@ -226,3 +226,11 @@ def test_when_is_norwegian_local_time_also_across_dst() -> None:
     assert when(summer, summer + timedelta(hours=2)) == "mandag 01.06.2026 kl. 08:00–10:00"
     utc = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     assert when(utc, utc + timedelta(hours=1)) == "mandag 30.11.2026 kl. 09:00–10:00"
+
+
+def test_a_booker_address_the_validator_refuses_is_a_problem() -> None:
+    """The Feide pattern lets ``kari@oslomet..no`` through; email-validator does not."""
+    request, problems = read_request(submission(booker="kari@oslomet..no"), ROOMS, now=NOW, secret=SECRET)
+    assert request is None
+    assert problems == ["the address 'kari@oslomet..no' is not valid: An email address cannot have two periods "
+                        "in a row."]
