@@ -171,6 +171,9 @@ class Stack:
             # A run that finds its deployment's concurrency limit full is re-offered after
             # this many seconds (Prefect's default, 30 s, stalls a burst of hires).
             "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "3",
+            # Slot leases on disk, not in memory: slots held when the server is restarted
+            # (the supervisor, the chaos benchmark) are otherwise never given back.
+            "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",  # dead runs are found by missing heartbeats (hub.recovery)
             # SQLite by default; PostgreSQL for scale (postgresql+asyncpg://...).
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": os.environ.get("HUB_PREFECT_DATABASE_URL")

@@ -266,7 +266,7 @@ class Supervisor:
                       delay=delay, downtime=downtime, restarts=part.restarts)
         self.events.append(event)
         self._say(f"supervisor: {detail}")
-        (log.error if kind == "gave-up" else log.warning)("%s", detail)
+        log.debug("%s", detail)  # ``say`` is what people read; this is for debugging sessions
         self._changed.notify_all()
 
     # ---- waiting for it ----------------------------------------------------------------
