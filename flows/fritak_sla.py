@@ -15,6 +15,7 @@ from prefect.artifacts import acreate_table_artifact
 
 from hub.ledger import ItemState
 from hub.settings import OSLO, get_settings
+from hub.text import table_for_prefect
 from hub.wiring import get_ledger
 
 __all__ = ["fritak_sla"]
@@ -39,7 +40,7 @@ async def fritak_sla(now: datetime | None = None) -> dict[str, int]:
                      "days open": round(age.total_seconds() / 86400, 1), "state": item.state,
                      "waiting for": item.last_error or "-"})
     await acreate_table_artifact(
-        key="fritak-sla", table=rows or [{"submission": "-", "received": "-", "days open": 0, "state": "-",
+        key="fritak-sla", table=table_for_prefect(rows) or [{"submission": "-", "received": "-", "days open": 0, "state": "-",
                                           "waiting for": f"no case is older than {settings.fritak.sla_days} days"}],
         description=f"Exemption cases older than {settings.fritak.sla_days} days without a decision")
     get_run_logger().info("%d open case(s), %d over the %d-day deadline", len(open_items), len(rows),

@@ -21,6 +21,7 @@ from hub.errors import PermanentError
 from hub.flowkit import Run, run_batch
 from hub.ledger import ItemState
 from hub.settings import OSLO, get_settings
+from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
 from mappings.dfo_to_noark import personnel_case_file
 from mappings.hire import Hire
@@ -93,7 +94,8 @@ async def laptop_delivery() -> dict[str, int]:
     async with connect(settings) as ports:
         rows = await follow_up_deliveries(ports)
     if rows:
-        await acreate_table_artifact(key="laptop-delivery", table=rows, description="Deliveries checked this run")
+        await acreate_table_artifact(key="laptop-delivery", table=table_for_prefect(rows),
+                                     description="Deliveries checked this run")
     counts = {"checked": len(rows), "delivered": sum(r["state"] == ItemState.DONE for r in rows)}
     get_run_logger().info("laptop deliveries: %s", counts)
     return counts

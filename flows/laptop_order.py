@@ -29,6 +29,7 @@ from hub.flowkit import Run, run_batch
 from hub.ledger import ItemState, WorkItem
 from hub.ports.hr import Employee, HrPort
 from hub.settings import get_settings
+from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
 from mappings.laptop import LaptopOrder, external_ref, order_ticket, read_order
 
@@ -128,7 +129,8 @@ async def laptop_orders() -> dict[str, int]:
                                           form_id=settings.laptop.form_id)
         rows = await process_orders(ports)
     if rows:
-        await acreate_table_artifact(key="laptop-orders", table=rows, description="Laptop orders handled this run")
+        await acreate_table_artifact(key="laptop-orders", table=table_for_prefect(rows),
+                                     description="Laptop orders handled this run")
     counts = {"new": added, "handled": len(rows),
               "failed": sum(r["state"] == ItemState.FAILED for r in rows)}
     get_run_logger().info("laptop orders: %s", counts)

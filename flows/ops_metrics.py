@@ -12,7 +12,8 @@ The charts are SVG images embedded as ``data:image/svg+xml;base64`` URIs in mark
 show them (inline ``<svg>`` markup is stripped by the UI's sanitizer). Below the images a
 table of Unicode sparklines (▁▂▃▄▅▆▇█) carries the same trends as plain text, in case a
 future UI stops showing ``data:`` images. No personal data: services, weeks, counts and
-source keys (submission and employee ids) only.
+source keys (submission and employee ids) only — and every text cell is still masked and
+escaped (:mod:`hub.text`), as is everything the hub hands to Prefect.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from prefect.exceptions import MissingContextError
 
 from hub.errors import InvalidInput
 from hub.metrics import MetricsReport, ServiceMetrics, read_metrics
+from hub.text import for_prefect, table_for_prefect
 from hub.wiring import get_ledger
 
 __all__ = ["service_metrics", "chart_markdown", "service_chart_svg", "sparkline", "TABLE_KEY", "CHART_KEY"]
@@ -53,7 +55,7 @@ async def service_metrics(weeks: int = 8) -> dict[str, Any]:
     report = await asyncio.to_thread(read_metrics, get_ledger(), weeks=weeks)
     window = f"{report.weeks[0].label} – {report.weeks[-1].label}"
     stamp = f"{report.now:%Y-%m-%d %H:%M} Europe/Oslo"
-    await acreate_table_artifact(key=TABLE_KEY, table=report.table() or [{"service": "-", "week": "no work items"}],
+    await acreate_table_artifact(key=TABLE_KEY, table=table_for_prefect(report.table()) or [{"service": "-", "week": "no work items"}],
                                  description=f"Service metrics {window} (by week of request), computed {stamp}. "
                                              "'all' = the whole window; lead time in hours, p90 by nearest rank; "
                                              "dead letters = failed items; 'open, older' = still open, requested "
@@ -96,7 +98,8 @@ def chart_markdown(report: MetricsReport) -> str:
         return "\n\n".join([*parts, "_No work items in the ledger yet._"])
     for svc in report.services:
         svg = base64.b64encode(service_chart_svg(svc).encode()).decode()
-        parts.append(f"### {svc.service}\n\n![{svc.service}: requests and lead time per week]"
+        name = for_prefect(svc.service, inline=True)
+        parts.append(f"### {name}\n\n![{name}: requests and lead time per week]"
                      f"(data:image/svg+xml;base64,{svg})")
     lines = ["### Trends as text", "",
              "| service | requests per week | median lead time (h) | last week: received / done / median h |",
@@ -104,7 +107,7 @@ def chart_markdown(report: MetricsReport) -> str:
     for svc in report.services:
         last = svc.weeks[-1]
         median = "-" if last.lead_median_h is None else f"{last.lead_median_h:.1f}"
-        lines.append(f"| {svc.service} | {sparkline([w.received for w in svc.weeks])} "
+        lines.append(f"| {for_prefect(svc.service, inline=True)} | {sparkline([w.received for w in svc.weeks])} "
                      f"| {sparkline([w.lead_median_h for w in svc.weeks])} "
                      f"| {last.received} / {last.done} / {median} |")
     parts.append("\n".join(lines))

@@ -10,6 +10,7 @@ from prefect.artifacts import acreate_table_artifact
 from hub.ledger import ItemState
 from hub.replay import replay_items
 from hub.settings import OSLO
+from hub.text import table_for_prefect
 from hub.wiring import get_ledger
 
 __all__ = ["replay_dead_letters", "list_dead_letters"]
@@ -23,9 +24,9 @@ async def replay_dead_letters(item_ids: list[int] | None = None, service: str | 
         item_ids = [i.id for i in await asyncio.to_thread(ledger.items, service=service, states=[ItemState.FAILED],
                                                            limit=None)]
     results = await replay_items(ledger, item_ids)
-    await acreate_table_artifact(key="replay", table=[{"item": r.item_id, "service": r.service, "key": r.source_key,
-                                                       "outcome": r.outcome, "flow run": r.flow_run_id or "-"}
-                                                      for r in results] or [{"item": "-", "outcome": "nothing to replay"}],
+    rows = table_for_prefect({"item": r.item_id, "service": r.service, "key": r.source_key, "outcome": r.outcome,
+                              "flow run": r.flow_run_id or "-"} for r in results)
+    await acreate_table_artifact(key="replay", table=rows or [{"item": "-", "outcome": "nothing to replay"}],
                                  description="Dead letters replayed")
     replayed = sum(r.outcome == "replayed" for r in results)
     get_run_logger().info("replayed %d of %d item(s)", replayed, len(results))
@@ -36,9 +37,9 @@ async def replay_dead_letters(item_ids: list[int] | None = None, service: str | 
 async def list_dead_letters() -> int:
     """Every failed item with its reason (artifact ``dead-letters``): what to fix, then replay."""
     items = await asyncio.to_thread(get_ledger().items, states=[ItemState.FAILED], limit=None)
-    rows = [{"item": i.id, "service": i.service, "key": i.source_key, "kind": i.error_kind or "-",
-             "since": i.updated_at.astimezone(OSLO).strftime("%Y-%m-%d %H:%M"), "tries": i.attempts,
-             "reason (and what to do)": (i.last_error or "")[:300]} for i in items]
+    rows = table_for_prefect({"item": i.id, "service": i.service, "key": i.source_key, "kind": i.error_kind or "-",
+                              "since": i.updated_at.astimezone(OSLO).strftime("%Y-%m-%d %H:%M"), "tries": i.attempts,
+                              "reason (and what to do)": (i.last_error or "")[:300]} for i in items)
     await acreate_table_artifact(key="dead-letters", table=rows or [{"item": "-", "reason (and what to do)":
                                                                       "no dead letters"}],
                                  description="Failed work items; replay with the replay-dead-letters "

@@ -34,6 +34,7 @@ from flows.rooms_steps import CANCEL_SERVICE, SERVICE, handle_booking, handle_ca
 from hub.flowkit import run_batch
 from hub.ledger import ItemState, WorkItem
 from hub.settings import OSLO, get_settings
+from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
 
 __all__ = ["room_bookings", "process_bookings", "process_cancellations", "SERVICE", "CANCEL_SERVICE"]
@@ -82,7 +83,7 @@ async def room_bookings() -> dict[str, int]:
         rows = await process_cancellations(ports)
         rows += await process_bookings(ports)
     if rows:
-        await acreate_table_artifact(key="room-bookings", table=rows,
+        await acreate_table_artifact(key="room-bookings", table=table_for_prefect(rows),
                                      description="Group-room bookings and cancellations handled this run")
     counts = {"new": added, "new_cancellations": cancels + replies, "handled": len(rows),
               "failed": sum(r["state"] == ItemState.FAILED for r in rows)}

@@ -178,3 +178,20 @@ def test_email_addresses_are_checked_by_the_validator() -> None:
     assert email_problem("kari@intranett", deliverable=False) is None
     assert email_problem("kari@intranett") is not None  # a form's address must work on the internet
     assert normalise_email("Kari.Nordmann@OsloMet.NO") == "Kari.Nordmann@oslomet.no"
+
+
+def test_the_reconciliation_report_shows_a_hostile_detail_as_text() -> None:
+    from datetime import datetime
+
+    from hub.reconcile import Finding, Report
+    from hub.settings import OSLO
+
+    report = Report(checked=1, findings=[Finding(
+        "unchecked", "fritak", "42", "archive case file fritak:42:sak",
+        "[n5ws] 400: <img src=x onerror=alert(1)> | 15076500565 [x](http://evil.example)")])
+    markdown = report.markdown(datetime(2026, 12, 1, 23, 0, tzinfo=OSLO))
+    html = MD.render(markdown)
+    assert "<img" not in html and "<a " not in html and "15076500565" not in markdown
+    rows = [t for t in MD.parse(markdown) if t.type == "tr_open"]
+    assert len(rows) == 4  # two header rows, two body rows: the "|" in the detail opened no cell
+    assert "| **unchecked** | fritak | 42 | archive case file fritak:42:sak |" in markdown
