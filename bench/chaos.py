@@ -1,0 +1,524 @@
+"""The proof of unattended operation (issue 9): a mixed workload through faults, kills and hostile input.
+
+Starts the real stack (:class:`hub.stack.Stack`, supervised) on free ports in a temporary
+folder, with a fault proxy (:mod:`sandbox.faultproxy`) in front of every HTTP peer — DFØ,
+Nettskjema, the Noark 5 core, Request Tracker and the CalDAV server; SMTP is not HTTP and is
+not proxied. Then, over a window of time:
+
+- a mixed workload: hires announced through the intake (signed), laptop orders, fritak
+  applications (decided by a "case handler" once suspended: ``resume_flow_run``) and
+  group-room requests; IT hands reserved laptops over (HeldBy + ticket resolved in RT);
+- faults on every peer at ``--fault-rate`` (20 %): 502/503/504, 429 with ``Retry-After``,
+  timeouts, resets, a response lost after the write was committed, malformed bodies;
+- ``--kills`` ``kill -9`` of hub processes at random moments: the runner, the intake and
+  flow-run processes (the supervisor restarts what it owns);
+- one hard kill of the Prefect server, down for ``--prefect-down-seconds``;
+- ``--hostile`` inputs from :mod:`bench.hostile` (intake requests and the three forms),
+  plus malformed peer bodies generated the same way.
+
+Then, with no manual step, it waits (bounded by ``--settle-seconds``) and checks:
+
+1. every item done, or a dead letter with a reason a person can act on; no input lost;
+2. reconciliation: 0 missing, 0 duplicates;
+3. no item stuck, no concurrency slot held, no zombie flow run;
+4. 0 fødselsnummer in logs, the Prefect database, artifacts, tickets and public titles;
+5. hostile input handled: nothing forged accepted, no 5xx from the intake.
+
+It prints a table of the faults injected and survived, then each invariant. Exit status 0
+only when every invariant holds; otherwise 1, naming the ones that failed.
+
+    .venv/bin/python -m bench.chaos --small          # CI size: ~100 items, 3 kills, 200 hostile, Prefect down ~20 s
+    .venv/bin/python -m bench.chaos --items 300 --kills 20 --hostile 1000 --prefect-down-seconds 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import hostile
+from bench.chaos_invariants import (
+    Verdict,
+    active_runs,
+    expected_items,
+    hostile_answers,
+    items_settled,
+    national_ids,
+    no_fnr_leaks,
+    nothing_held,
+    open_work,
+    reconciliation,
+)
+from bench.chaos_workload import People, Workload, control, send_hostile
+from hub.procs import Proc
+from hub.stack import Stack, StackPorts
+from sandbox.common import KINDS
+
+__all__ = ["main", "Options", "run"]
+
+MIX = (("hire", 0.4), ("laptop", 0.2), ("fritak", 0.2), ("rooms", 0.2))
+KILL_TARGETS = (("runner", 0.35), ("intake", 0.25), ("flow-run", 0.4))
+
+
+@dataclass
+class Options:
+    items: int = 300
+    kills: int = 20
+    hostile: int = 1000
+    prefect_down_seconds: float = 300.0
+    seed: int = 1
+    fault_rate: float = 0.2
+    window_seconds: float = 600.0
+    settle_seconds: float = 1500.0
+    timeout_hold: float = 15.0
+    home: Path | None = None
+    keep: bool = False
+
+    @classmethod
+    def small(cls, **changes: Any) -> Options:
+        base = cls(items=100, kills=3, hostile=200, prefect_down_seconds=20.0, window_seconds=240.0,
+                   settle_seconds=900.0)
+        for key, value in changes.items():
+            setattr(base, key, value)
+        return base
+
+
+@dataclass
+class Record:
+    """What happened, for the table."""
+
+    started: float = field(default_factory=time.time)
+    kills: list[dict[str, Any]] = field(default_factory=list)
+    prefect_down: dict[str, Any] = field(default_factory=dict)
+    hostile: list[tuple[Any, str]] = field(default_factory=list)
+    malformed_armed: int = 0
+    proxy_stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    sent: list[Any] = field(default_factory=list)  # the workload's inputs (bench.chaos_workload.Sent)
+
+
+def say(message: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---- the stack behind fault proxies ------------------------------------------------------------
+
+PEERS = {  # name: (upstream root from the stack, HUB_* settings → path under the proxy)
+    "dfo": ("dfo_url", {"HUB_DFO__BASE_URL": "/api"}),
+    "noark5": ("noark5_root", {"HUB_N5WS__BASE_URL": "/noark5v5"}),
+    "nettskjema": ("nettskjema_url", {"HUB_NETTSKJEMA__BASE_URL": "/api/v3", "HUB_NETTSKJEMA__TOKEN_URL": "/oauth2/token"}),
+    "rt": ("rt_url", {"HUB_RT__BASE_URL": ""}),
+    "caldav": ("radicale_url", {"HUB_CALDAV__BASE_URL": ""}),
+}
+
+
+def start_proxies(stack: Stack) -> dict[str, Proc]:
+    from sandbox.faultproxy import start_fault_proxy
+
+    proxies: dict[str, Proc] = {}
+    for name, (attr, settings) in PEERS.items():
+        upstream = f"http://127.0.0.1:{stack.ports.noark5}" if attr == "noark5_root" else getattr(stack, attr)
+        try:
+            proc = start_fault_proxy(upstream, stack.logs, control_token=stack.sandbox_token)
+        except TypeError:  # a tree without control tokens
+            proc = start_fault_proxy(upstream, stack.logs)
+        assert isinstance(proc, Proc)
+        proxies[name] = proc
+        for key, path in settings.items():
+            stack.extra_env[key] = f"{proc.url}{path}"
+    return proxies
+
+
+def arm(proxies: dict[str, Proc], stack: Stack, opts: Options) -> None:
+    for index, (_name, proc) in enumerate(sorted(proxies.items())):
+        response = httpx.post(f"{proc.url}/_sandbox/faults", headers=control(stack), timeout=10, json={
+            "path": "/", "rate": opts.fault_rate, "kinds": list(KINDS), "seed": opts.seed * 100 + index,
+            "hold": opts.timeout_hold, "retry_after": 1})
+        response.raise_for_status()
+
+
+def disarm(proxies: dict[str, Proc], stack: Stack, record: Record) -> None:
+    for name, proc in proxies.items():
+        try:
+            httpx.delete(f"{proc.url}/_sandbox/faults", headers=control(stack), timeout=30).raise_for_status()
+            stats = httpx.get(f"{proc.url}/_sandbox/faults/stats", headers=control(stack), timeout=30)
+            stats.raise_for_status()
+            record.proxy_stats[name] = stats.json()
+        except httpx.HTTPError as exc:
+            record.notes.append(f"fault proxy for {name}: could not disarm or read its counts ({exc!r})")
+
+
+# ---- kills ---------------------------------------------------------------------------------------
+
+def kill(stack: Stack, target: str, record: Record) -> None:
+    from hub.procs import descendants
+
+    at = time.time()
+    entry: dict[str, Any] = {"target": target, "at": at}
+    if target == "flow-run":
+        runner = stack.procs["runner"]
+        deadline = time.monotonic() + 15
+        runs: list[Any] = []
+        while time.monotonic() < deadline and runner.alive():
+            runs = [p for p in descendants(runner.pid) if p.ppid != runner.pid]  # children of the fork server
+            if runs:
+                break
+            time.sleep(0.5)
+        if runs:
+            victim = random.Random(int(at)).choice(runs)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(victim.pid, signal.SIGKILL)
+            entry.update(pid=victim.pid)
+        else:
+            entry.update(target="runner", note="no flow-run process alive: killed the runner instead")
+            entry["pid"] = stack.kill("runner")
+    else:
+        entry["pid"] = stack.kill(target)
+    record.kills.append(entry)
+    say(f"kill -9 {entry['target']} (pid {entry.get('pid')})")
+
+
+def restart_times(stack: Stack, record: Record) -> None:
+    events = list(stack.supervisor.events) if stack.supervisor else []
+    for entry in record.kills:
+        if entry["target"] == "flow-run":
+            continue
+        later = [e for e in events if e.name == entry["target"] and e.kind == "restarted" and e.at > entry["at"]]
+        entry["restarted_after"] = (later[0].at - entry["at"]) if later else None
+    down = record.prefect_down
+    if down:
+        later = [e for e in events if e.name == "prefect-server" and e.kind == "restarted" and e.at > down["at"]]
+        down["restarted_after"] = (later[0].at - down["at"]) if later else None
+
+
+# ---- the run -------------------------------------------------------------------------------------
+
+def plan(opts: Options, rng: random.Random) -> list[tuple[float, str, Any]]:
+    """(seconds from start, what, payload), sorted."""
+    w = opts.window_seconds
+    events: list[tuple[float, str, Any]] = []
+    kinds = [k for k, _ in MIX]
+    weights = [p for _, p in MIX]
+    for i in range(opts.items):
+        kind = kinds[0] if i < 3 else rng.choices(kinds, weights)[0]  # a few hires first: orders need people
+        events.append((0.85 * w * i / max(opts.items, 1), "item", kind))
+    for _ in range(opts.kills):
+        events.append((rng.uniform(0.1 * w, 0.9 * w), "kill", rng.choices([t for t, _ in KILL_TARGETS],
+                                                                              [p for _, p in KILL_TARGETS])[0]))
+    prefect_at = rng.uniform(0.2 * w, 0.45 * w)
+    events.append((prefect_at, "prefect-down", None))
+    events.append((prefect_at + opts.prefect_down_seconds, "prefect-up", None))
+    return sorted(events, key=lambda e: e[0])
+
+
+def run(opts: Options) -> int:
+    rng = random.Random(opts.seed)
+    home = opts.home or Path(tempfile.mkdtemp(prefix="hub-chaos-"))
+    stack = Stack(home=home, ports=StackPorts.free())
+    record = Record()
+    proxies: dict[str, Proc] = {}
+    say(f"home {home}; seed {opts.seed}; {opts.items} items, {opts.kills} kills, {opts.hostile} hostile inputs, "
+        f"Prefect down {opts.prefect_down_seconds:.0f} s, faults at {opts.fault_rate:.0%}")
+    try:
+        proxies = start_proxies(stack)
+        t0 = time.monotonic()
+        stack.start_all(progress=lambda m: say(f"stack: {m}"))
+        logging.getLogger("hub.supervise").setLevel(logging.ERROR)  # its lines are said below already
+        stack.supervise(say=lambda line: say(line))
+        record.timings["stack start"] = time.monotonic() - t0
+        from hub.wiring import get_ledger
+
+        ledger = get_ledger()
+        workload = Workload(stack, rng)
+        courses: dict[str, list[str]] = {}
+        people = People(stack, courses)
+        stocked = people.restock({"Lenovo ThinkPad T14 Gen 5": opts.items // 2 + 10, "Apple MacBook Air 13 M3": opts.items // 10,
+                                  "Dell Latitude 7450": opts.items // 10})
+        say(f"IT stocked {stocked} laptops in RT")
+        intake_inputs = hostile.draw(hostile.intake_requests(), opts.hostile // 3, opts.seed)
+        form_inputs = hostile.draw(hostile.form_submissions(), opts.hostile - len(intake_inputs), opts.seed + 1)
+        malformed = hostile.draw(hostile.malformed_bodies(), max(5, opts.hostile // 20), opts.seed + 2)
+        hostile_inputs: list[Any] = intake_inputs + form_inputs
+        rng.shuffle(hostile_inputs)
+        arm(proxies, stack, opts)
+        say("faults armed on every peer; the storm begins")
+        storm(stack, opts, rng, record, workload, people, ledger, hostile_inputs, malformed, proxies)
+        disarm(proxies, stack, record)
+        say("storm over; faults disarmed; waiting for the hub to settle by itself")
+        record.sent = workload.sent
+        settle(stack, opts, record, people, ledger)
+        restart_times(stack, record)
+        verdicts = check(stack, ledger, workload, record, hostile.fnrs(hostile_inputs))
+        print_report(opts, record, verdicts, workload, people)
+        failed = [v.name for v in verdicts if not v.held]
+        if failed:
+            print(f"\nFAILED invariants: {'; '.join(failed)}", flush=True)
+            return 1
+        print("\nAll invariants hold.", flush=True)
+        return 0
+    finally:
+        stack.stop_all()
+        for proc in proxies.values():
+            proc.stop()
+        say(f"stopped; logs in {stack.logs}")
+
+
+def storm(stack: Stack, opts: Options, rng: random.Random, record: Record, workload: Workload, people: People,
+          ledger: Any, hostile_inputs: list[Any], malformed: list[Any], proxies: dict[str, Proc]) -> None:
+    events = plan(opts, rng)
+    w = max(opts.window_seconds, events[-1][0] + 30)
+    gap = 0.9 * w / max(len(hostile_inputs), 1)
+    events += [(i * gap, "hostile", value) for i, value in enumerate(hostile_inputs)]
+    events += [(rng.uniform(0, 0.9 * w), "malformed", value) for value in malformed]
+    events.sort(key=lambda e: e[0])
+    stop = threading.Event()
+    humans = threading.Thread(target=play_people, args=(stack, people, ledger, stop), daemon=True)
+    humans.start()
+    client = httpx.Client()
+    started = time.monotonic()
+    with ThreadPoolExecutor(3) as pool:
+        for at, what, payload in events:
+            time.sleep(max(0.0, at - (time.monotonic() - started)))
+            if what == "item":
+                pool.submit(_send_item, workload, payload, people)
+            elif what == "hostile":
+                pool.submit(_send_hostile, stack, payload, client, record)
+            elif what == "malformed":
+                name = rng.choice(sorted(proxies))
+                with contextlib.suppress(httpx.HTTPError):
+                    httpx.post(f"{proxies[name].url}/_sandbox/faults", headers=control(stack), timeout=10, json={
+                        "path": "/", "kind": "malformed", "count": 1, "body": payload.body.decode("latin-1")})
+                    record.malformed_armed += 1
+            elif what == "kill":
+                kill(stack, payload, record)
+            elif what == "prefect-down":
+                record.prefect_down = {"at": time.time(), "pid": stack.kill("prefect-server", hold=True)}
+                say(f"kill -9 the Prefect server; it stays down {opts.prefect_down_seconds:.0f} s")
+            elif what == "prefect-up":
+                stack.release("prefect-server")
+                record.prefect_down["released"] = time.time()
+                say("Prefect server released: the supervisor starts it again")
+    client.close()
+    stop.set()
+    humans.join(60)
+    record.timings["storm"] = time.monotonic() - started
+
+
+def _send_hostile(stack: Stack, value: Any, client: httpx.Client, record: Record) -> None:
+    record.hostile.append((value, send_hostile(stack, value, client)))
+
+
+def _send_item(workload: Workload, kind: str, people: People) -> None:
+    try:
+        sent = workload.send(kind)
+        if kind == "fritak":
+            people.courses[sent.key] = sent.detail.get("courses", [])
+    except Exception as exc:  # a sandbox refused: counted, the storm goes on
+        workload.sent.append(_failed(kind, exc))
+
+
+def _failed(kind: str, exc: Exception) -> Any:
+    from bench.chaos_workload import Sent
+
+    return Sent(kind, "-", "-", {}, f"not sent: {exc.__class__.__name__}")
+
+
+def play_people(stack: Stack, people: People, ledger: Any, stop: threading.Event, every: float = 5.0) -> None:
+    """The case handler and IT, every few seconds; laptop-delivery started once a minute."""
+    last_delivery = 0.0
+    while not stop.wait(every):
+        try:
+            people.act(ledger)
+        except Exception as exc:
+            people.errors[f"pass: {exc.__class__.__name__}"] += 1
+        if time.monotonic() - last_delivery > 60 and people.delivered:
+            last_delivery = time.monotonic()
+            start_deployment(stack, "laptop-delivery/laptop-delivery", people)
+
+
+def start_deployment(stack: Stack, name: str, people: People) -> None:
+    import asyncio
+
+    from prefect.deployments import run_deployment
+
+    try:
+        asyncio.run(asyncio.wait_for(run_deployment(name, timeout=0), 30))  # type: ignore[arg-type]
+    except Exception as exc:
+        people.errors[f"start {name}: {exc.__class__.__name__}"] += 1
+
+
+def workload_sent(record: Record) -> list[Any]:
+    return record.sent
+
+
+def settle(stack: Stack, opts: Options, record: Record, people: People, ledger: Any) -> None:
+    """Keep playing the people until nothing is open (or the time is up); no operator step."""
+    stop = threading.Event()
+    humans = threading.Thread(target=play_people, args=(stack, people, ledger, stop), daemon=True)
+    humans.start()
+    started = time.monotonic()
+    expected = expected_items(workload_sent(record), record.hostile)
+    quiet_since: float | None = None
+    last_said = 0.0
+    while time.monotonic() - started < opts.settle_seconds:
+        try:
+            left = open_work(ledger, expected)
+            busy = [r for r in active_runs(stack) if r["state_type"] != "SCHEDULED"] if left == 0 else []
+        except Exception as exc:
+            left, busy = -1, []
+            record.notes.append(f"reading the ledger or Prefect failed while settling: {exc.__class__.__name__}")
+        if left == 0 and not busy:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > 20:  # stays quiet: nothing left to do or running
+                break
+        else:
+            quiet_since = None
+        if time.monotonic() - last_said > 30:
+            last_said = time.monotonic()
+            say(f"settling: {left} inputs/items/events open, {len(busy)} runs active, "
+                f"after {time.monotonic() - started:.0f} s")
+        time.sleep(3)
+    stop.set()
+    humans.join(60)
+    record.timings["settle"] = time.monotonic() - started
+    if time.monotonic() - started >= opts.settle_seconds:
+        record.notes.append(f"still open work after {opts.settle_seconds:.0f} s of settling")
+
+
+def check(stack: Stack, ledger: Any, workload: Workload, record: Record, hostile_fnrs: list[str]) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    sent = [s for s in workload.sent if s.service != "-"]
+    checks: list[tuple[str, Callable[[], Verdict]]] = [
+        ("items", lambda: items_settled(ledger, sent, expected_items(sent, record.hostile))),
+        ("reconciliation", lambda: reconciliation(ledger)),
+        ("held", lambda: nothing_held(stack, ledger)),
+        ("fnr", lambda: no_fnr_leaks(stack, national_ids(stack, workload.fnrs + hostile_fnrs))),
+        ("hostile", lambda: hostile_answers(record.hostile))]
+    for name, fn in checks:
+        try:
+            verdicts.append(fn())
+        except Exception as exc:  # a check that cannot run is a failed check, said plainly
+            verdicts.append(Verdict(f"{name} (could not be checked)", False, {}, [f"{exc.__class__.__name__}: {exc}"]))
+    lost = [s for s in workload.sent if s.service == "-"]
+    if lost:
+        verdicts.append(Verdict("every workload input was submitted", False, {"not sent": len(lost)},
+                                [s.answer for s in lost[:10]]))
+    restarted = [k for k in record.kills if k["target"] != "flow-run"]
+    not_back = [k for k in restarted if k.get("restarted_after") is None]
+    if not_back or (record.prefect_down and record.prefect_down.get("restarted_after") is None):
+        verdicts.append(Verdict("every killed part restarted by itself", False, {"not restarted": len(not_back)},
+                                [f"{k['target']} killed at {time.strftime('%H:%M:%S', time.localtime(k['at']))}"
+                                 for k in not_back]))
+    return verdicts
+
+
+# ---- the report ------------------------------------------------------------------------------
+
+def print_report(opts: Options, record: Record, verdicts: list[Verdict], workload: Workload, people: People) -> None:
+    held = {v.name: v.held for v in verdicts}
+    business_ok = all(held.get(n, False) for n in held if n.startswith(("every item", "reconciliation", "no item")))
+    injected: Counter[str] = Counter()
+    requests = 0
+    for stats in record.proxy_stats.values():
+        injected.update(stats.get("injected", {}))
+        requests += int(stats.get("requests", 0))
+    statuses: Counter[str] = Counter()
+    for stats in record.proxy_stats.values():
+        statuses.update(stats.get("statuses", {}))
+    rows: list[tuple[str, str, str, str]] = []
+    labels = {"status": "peer: 502/503/504", "retry_after": "peer: 429 + Retry-After", "timeout": "peer: timeout",
+              "reset": "peer: connection reset", "lost_response": "peer: response lost after the write",
+              "malformed": "peer: malformed body"}
+    survived = "all" if business_ok else "—"
+    for kind in KINDS:
+        note = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()) if kind == "status" and s != "429")
+        if kind == "malformed":
+            note = f"{record.malformed_armed} generated by hypothesis, the rest truncated/proxy pages"
+        rows.append((labels[kind], str(injected.get(kind, 0)), survived if injected.get(kind) else "", note))
+    for target in ("runner", "intake", "flow-run"):
+        kills = [k for k in record.kills if k["target"] == target]
+        if target == "flow-run":
+            back = survived if kills else ""
+            note = "its item re-driven or dead-lettered (invariants 1–3)"
+        else:
+            times = sorted(k["restarted_after"] for k in kills if k.get("restarted_after") is not None)
+            back = str(len(times))
+            note = f"restarted by the supervisor, median {times[len(times) // 2]:.0f} s" if times else ""
+        rows.append((f"kill -9 {target}", str(len(kills)), back, note))
+    down = record.prefect_down
+    if down:
+        after = down.get("restarted_after")
+        rows.append((f"Prefect server killed, down {opts.prefect_down_seconds:.0f} s", "1",
+                     "1" if after is not None and business_ok else "0",
+                     f"healthy again {after:.0f} s after the kill" if after is not None else "not restarted"))
+    answers: Counter[tuple[str, str]] = Counter()
+    for value, answer in record.hostile:
+        family = "intake" if isinstance(value, hostile.HostileRequest) else f"form {value.form}"
+        clean = answer.startswith("4") or answer.startswith("2")
+        answers[(family, "sent")] += 1
+        answers[(family, "clean")] += int(clean)
+    for family in sorted({f for f, _ in answers}):
+        rows.append((f"hostile input: {family}", str(answers[(family, "sent")]), str(answers[(family, "clean")]),
+                     "answered 2xx/4xx; what was accepted ended as below" if family == "intake"
+                     else "accepted by the form; became items like any other"))
+    print("\n== Faults injected and survived ==", flush=True)
+    print(f"{'fault':<44} {'injected':>9} {'survived':>9}  note")
+    for name, count, ok, note in rows:
+        print(f"{name:<44} {count:>9} {ok:>9}  {note}")
+    print(f"(peer requests through the fault proxies: {requests}; survived = the hub's outcome was right "
+          f"despite them: invariants 1–3 held)")
+    print("per peer: " + "; ".join(f"{name} {st.get('requests', 0)} requests, {st.get('total_injected', 0)} faults"
+                                   for name, st in sorted(record.proxy_stats.items())))
+    print("\n== Work ==")
+    print(f"sent: {dict(Counter(s.kind for s in workload.sent))}; people: {dict(people.done)}; "
+          f"their errors: {dict(people.errors)}")
+    print(f"timings (s): {json.dumps({k: round(v) for k, v in record.timings.items()})}")
+    for note in record.notes:
+        print(f"note: {note}")
+    print("\n== Invariants ==")
+    for v in verdicts:
+        print(f"[{'PASS' if v.held else 'FAIL'}] {v.name}: {json.dumps(v.counts, ensure_ascii=False)}")
+        for finding in v.findings[:12]:
+            print(f"        - {finding}")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="CI size: ~100 items, 3 kills, 200 hostile, Prefect down ~20 s")
+    parser.add_argument("--items", type=int)
+    parser.add_argument("--kills", type=int)
+    parser.add_argument("--hostile", type=int)
+    parser.add_argument("--prefect-down-seconds", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--fault-rate", type=float)
+    parser.add_argument("--window-seconds", type=float, help="how long the storm lasts")
+    parser.add_argument("--settle-seconds", type=float, help="longest wait for the hub to settle afterwards")
+    parser.add_argument("--timeout-hold", type=float, help="seconds a 'timeout' fault holds a request")
+    parser.add_argument("--home", type=Path)
+    args = parser.parse_args(argv)
+    changes = {k: v for k, v in vars(args).items() if k != "small" and v is not None}
+    opts = Options.small(**changes) if args.small else Options(**changes)
+    return run(opts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

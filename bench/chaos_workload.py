@@ -1,0 +1,287 @@
+"""What the chaos bench sends, and the people it plays (:mod:`bench.chaos`).
+
+- :class:`Workload` — the ordinary business: hires announced through the intake (signed),
+  laptop orders, applications for exemption (fritak) and group-room requests, submitted
+  to the sandboxes' control routes the way a person or HR would;
+- :class:`People` — the humans the services wait for: the case handler who decides a
+  suspended fritak case (``resume_flow_run`` with a decision), IT who hands over a reserved
+  laptop (HeldBy + ticket resolved, straight in RT) and restocks the laptop catalog;
+- :func:`send_hostile` — one hostile input from :mod:`bench.hostile`, with what became of it.
+
+Everything talks to 127.0.0.1 only, with short timeouts; every loop is bounded by the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bench.hostile import HostileRequest, HostileSubmission
+from hub.settings import OSLO
+from hub.stack import Stack
+from sandbox.dfo.seed import synthetic_fnr
+from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, ROOMS_FORM_ID
+
+__all__ = ["Sent", "Workload", "People", "send_hostile", "sign_event", "control"]
+
+LAPTOP_MODELS = {"thinkpad-t14": "Lenovo ThinkPad T14 Gen 5", "macbook-air-13": "Apple MacBook Air 13 M3",
+                 "latitude-7450": "Dell Latitude 7450"}
+COURSES = ["DATA1100", "DATA1200", "DAPE1400", "MATA1000", "ITPE3100"]
+
+
+def control(stack: Stack) -> dict[str, str]:
+    """Headers for the sandboxes' control routes (they need the stack's token)."""
+    try:
+        from sandbox.common import control_headers
+
+        return control_headers(stack.sandbox_token)
+    except (ImportError, AttributeError):  # a tree without control tokens
+        return {}
+
+
+def sign_event(body: bytes, secret: str, how: str = "valid") -> dict[str, str]:
+    """Signature headers for an intake request: ``valid``, ``stale`` (an hour old),
+    ``foreign`` (another secret), ``garbage`` or ``none``."""
+    if how == "none":
+        return {}
+    try:
+        from hub.signing import sign_headers  # Standard Webhooks
+    except ImportError:  # the older single-header scheme
+        from hub.signing import HEADER, sign  # type: ignore[attr-defined]
+
+        if how == "garbage":
+            return {HEADER: "sha256=" + "0" * 64}
+        return {HEADER: sign(body, "not-the-secret" if how == "foreign" else secret)}
+    if how == "garbage":
+        return {"webhook-id": "msg_x", "webhook-timestamp": str(int(time.time())),
+                "webhook-signature": "v1,bm90IGEgc2lnbmF0dXJl"}
+    when = datetime.now(OSLO) - timedelta(hours=1) if how == "stale" else None
+    return sign_headers(body, "not-the-secret" if how == "foreign" else secret, timestamp=when)
+
+
+@dataclass
+class Sent:
+    """One business input and where its ledger item will be (service, source key)."""
+
+    kind: str
+    service: str
+    key: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    answer: str = ""
+
+
+class Workload:
+    """Ordinary inputs, created one at a time by :meth:`send` (any order, any thread)."""
+
+    def __init__(self, stack: Stack, rng: random.Random, *, offset: int = 30000) -> None:
+        self.stack, self.rng, self.offset = stack, rng, offset
+        self.count = 0
+        self.hires: list[str] = []  # e-mails of hires made so far (laptop orders use them)
+        self.sent: list[Sent] = []
+        self.fnrs: list[str] = []
+        self.client = httpx.Client(timeout=30)
+        self._lock = threading.Lock()
+
+    def send(self, kind: str) -> Sent:
+        with self._lock:
+            self.count += 1
+            n = self.offset + self.count
+        sent = {"hire": self._hire, "laptop": self._laptop, "fritak": self._fritak, "rooms": self._room}[kind](n)
+        self.sent.append(sent)
+        return sent
+
+    def _post(self, url: str, body: dict[str, Any]) -> httpx.Response:
+        return self.client.post(url, json=body, headers=control(self.stack))
+
+    def _hire(self, n: int) -> Sent:
+        birth = date(1960 + n % 40, 1 + n % 12, 1 + n % 28)
+        fnr = synthetic_fnr(birth, female=bool(n % 2), start=n % 500)
+        self.fnrs.append(fnr)
+        email = f"chaos{n}@oslomet.no"
+        body = {"id": str(n), "fornavn": "Kaos", "etternavn": f"Ansatt {n}", "brukerident": f"chaos{n}",
+                "epost": email, "startdato": (date.today() + timedelta(days=3)).isoformat(),
+                "organisasjonId": "10000100", "stillingId": 30000005, "tittel": "Rådgiver", "lederflagg": False,
+                "fnr": fnr}
+        created = self._post(f"{self.stack.dfo_url}/_sandbox/ansatte", body)
+        if created.status_code >= 300:
+            body.pop("fnr")  # a sandbox that makes up its own
+            created = self._post(f"{self.stack.dfo_url}/_sandbox/ansatte", body)
+        created.raise_for_status()
+        event = json.dumps({"id": str(n), "uri": "dfo:ansatte", "gyldigEtter": date.today().isoformat()},
+                           separators=(",", ":")).encode()
+        answer = "unreached"
+        for _ in range(30):  # the intake may be down (killed): HR's relay tries again, bounded
+            try:
+                response = self.client.post(f"{self.stack.intake_url}/events/hr", content=event, timeout=10,
+                                            headers={"Content-Type": "application/json",
+                                                     **sign_event(event, self.stack.secrets["hmac"])})
+                answer = str(response.status_code)
+                if response.status_code < 500:
+                    break
+            except httpx.HTTPError as exc:
+                answer = exc.__class__.__name__
+            time.sleep(2)
+        self.hires.append(email)
+        return Sent("hire", "onboarding", str(n), {"email": email}, answer)
+
+    def _submit(self, form: int, answers: dict[str, Any], attachments: dict[str, Any] | None = None) -> str:
+        body: dict[str, Any] = {"answers": answers, **({"attachments": attachments} if attachments else {})}
+        response = self._post(f"{self.stack.nettskjema_url}/_sandbox/forms/{form}/submissions", body)
+        response.raise_for_status()
+        return str(response.json()["submissionId"])
+
+    def _laptop(self, n: int) -> Sent:
+        feide = self.rng.choice(self.hires) if self.hires else "norstr@oslomet.no"
+        model = self.rng.choice(sorted(LAPTOP_MODELS))
+        sid = self._submit(LAPTOP_FORM_ID, {"feide": feide, "model": model, "location": "pilestredet",
+                                            "cost_centre": "2110", "justification": "Ny maskin til undervisning.",
+                                            "needed_by": (date.today() + timedelta(days=20)).strftime("%d.%m.%Y")})
+        return Sent("laptop", "laptop", sid, {"feide": feide, "model": model}, "201")
+
+    def _fritak(self, n: int) -> Sent:
+        import base64
+
+        fnr = synthetic_fnr(date(1995 + n % 8, 1 + n % 12, 1 + n % 27), female=bool(n % 2), start=(7 * n) % 500)
+        self.fnrs.append(fnr)
+        courses = self.rng.sample(COURSES, self.rng.randint(1, 2))
+        pdf = base64.b64encode(_pdf(f"Vitnemål {n}")).decode()
+        sid = self._submit(FRITAK_FORM_ID, {
+            "name": f"Kari Kaos {n}", "student_number": f"s{n}", "fnr": fnr, "email": f"s{n}@student.oslomet.no",
+            "courses": courses, "grounds": "Tilsvarende emner er bestått ved Universitetet i Oslo.",
+            "earlier_institution": "Universitetet i Oslo", "completed": "20.06.2024", "credits": "10"},
+            {"attachment_1": [{"filename": "vitnemål.pdf", "mediaType": "application/pdf", "contentBase64": pdf}]})
+        return Sent("fritak", "fritak", sid, {"courses": courses}, "201")
+
+    def _room(self, n: int) -> Sent:
+        day = datetime.now(OSLO).date() + timedelta(days=3 + n % 20)
+        start = 8 * 60 + 15 * self.rng.randint(0, 40)  # 08:00 … 18:00
+        end = start + 15 * self.rng.randint(2, 8)
+        hhmm = "{:02d}:{:02d}".format
+        sid = self._submit(ROOMS_FORM_ID, {"booker": f"s{n}@oslomet.no", "room": "any",
+                                           "min_capacity": str(self.rng.randint(2, 8)),
+                                           "date": day.strftime("%d.%m.%Y"), "start": hhmm(*divmod(start, 60)),
+                                           "end": hhmm(*divmod(end, 60)), "purpose": "Kollokvie i DATA1100"})
+        return Sent("rooms", "rooms", sid, {}, "201")
+
+
+def _pdf(title: str) -> bytes:
+    from mappings.pdf import letter_pdf
+
+    return letter_pdf(sender="Universitetet i Oslo", recipient=["Kari Kaos"], date=datetime(2024, 6, 20, tzinfo=OSLO),
+                      title=title, paragraphs=["Emner: Programmering 1, 10 studiepoeng."], signature="Studieadm.")
+
+
+def send_hostile(stack: Stack, value: HostileRequest | HostileSubmission, client: httpx.Client) -> str:
+    """Send one hostile input; the answer as text (``401``, ``202``, ``ReadTimeout``...).
+
+    While the intake is down (the bench killed it) the sender tries again, bounded: a refused
+    connection is the bench's doing, not an answer."""
+    answer = "unsent"
+    for _ in range(30):
+        answer = _send_hostile_once(stack, value, client)
+        if answer != "ConnectError":
+            break
+        time.sleep(2)
+    return answer
+
+
+def _send_hostile_once(stack: Stack, value: HostileRequest | HostileSubmission, client: httpx.Client) -> str:
+    try:
+        if isinstance(value, HostileRequest):
+            headers = {**sign_event(value.body, stack.secrets["hmac"], value.signing)}
+            if value.content_type:
+                headers["Content-Type"] = value.content_type
+            response = client.request(value.method, f"{stack.intake_url}/events/hr", content=value.body,
+                                      headers=headers, timeout=30)
+        else:
+            response = client.post(f"{stack.nettskjema_url}/_sandbox/forms/{value.form_id}/submissions",
+                                   json=value.body(), headers=control(stack), timeout=30)
+            if response.status_code == 201:
+                return f"201:{response.json()['submissionId']}"
+        return str(response.status_code)
+    except httpx.HTTPError as exc:
+        return exc.__class__.__name__
+
+
+class People:
+    """The case handler and IT, acting on what waits for them (one pass per :meth:`act`)."""
+
+    def __init__(self, stack: Stack, courses: dict[str, list[str]]) -> None:
+        self.stack = stack
+        self.courses = courses  # fritak submission id → courses applied for
+        self.done: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.resumed: set[str] = set()
+        self.delivered: set[int] = set()
+        self.rt = httpx.Client(base_url=f"{stack.rt_url}/REST/2.0", timeout=30,
+                               headers={"Authorization": f"token {(stack.rt_dir / 'hub-token').read_text().strip()}"})
+
+    def act(self, ledger: Any) -> None:
+        from hub.ledger import ItemState
+
+        for item in ledger.items(states=[ItemState.WAITING], limit=None):
+            try:
+                if item.service == "fritak" and item.flow_run_id and item.flow_run_id not in self.resumed:
+                    self._decide(item)
+                elif item.service == "laptop" and (item.data or {}).get("stage") == "awaiting_delivery":
+                    self._deliver(ledger, item)
+            except Exception as exc:  # the next pass tries again; counted for the report
+                self.errors[f"{item.service}: {exc.__class__.__name__}"] += 1
+
+    def _decide(self, item: Any) -> None:
+        from prefect.client.orchestration import get_client
+        from prefect.flow_runs import aresume_flow_run
+
+        async def decide() -> bool:
+            async with get_client() as client:
+                run = await client.read_flow_run(item.flow_run_id)
+                if run.state is None or not run.state.is_paused():
+                    return False
+                await aresume_flow_run(run.id, run_input={
+                    "outcome": "approve", "courses": [], "decided_by": "Kari Saksbehandler",
+                    "justification": "Tilsvarende emner er bestått; fritak innvilges."})
+                return True
+
+        if asyncio.run(asyncio.wait_for(decide(), 60)):
+            self.resumed.add(item.flow_run_id)
+            self.done["fritak decided"] += 1
+
+    def _deliver(self, ledger: Any, item: Any) -> None:
+        if item.id in self.delivered:
+            return
+        ticket, asset = ledger.get_ref(item.id, "ticket"), ledger.get_ref(item.id, "asset")
+        feide = str((item.data or {}).get("feide", ""))
+        if ticket is None or asset is None or not feide:
+            return
+        self.rt.put(f"/asset/{asset.ref}", json={"HeldBy": [feide]}).raise_for_status()
+        self.rt.put(f"/ticket/{ticket.ref}", json={"Status": "resolved"}).raise_for_status()
+        self.delivered.add(item.id)
+        self.done["laptop handed over"] += 1
+
+    def restock(self, per_model: dict[str, int]) -> int:
+        """IT buys laptops: create ``per_model`` new assets in the Laptops catalog (as RT's root)."""
+        password = (self.stack.rt_dir / "root-password").read_text().strip()
+        created = 0
+        with httpx.Client(base_url=f"{self.stack.rt_url}/REST/2.0", auth=("root", password), timeout=30) as root:
+            for model, count in per_model.items():
+                for i in range(count):
+                    response = root.post("/asset", json={"Name": f"LT-C{created + 1:04d}", "Catalog": "Laptops",
+                                                         "Description": f"chaos bench stock {i}",
+                                                         "CustomFields": {"Model": model}})
+                    if response.status_code >= 300:
+                        self.errors[f"restock: HTTP {response.status_code}"] += 1
+                        return created
+                    created += 1
+        return created
+
+    def close(self) -> None:
+        self.rt.close()
