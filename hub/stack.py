@@ -374,12 +374,15 @@ class Stack:
     def kill(self, name: str, sig: int = signal.SIGKILL, *, hold: bool = False) -> int:
         """Crash a part as ``kill -9 <pid>`` would; the supervisor restarts it unless ``hold``.
 
-        Returns the pid killed. With ``hold`` the part stays down until :meth:`release`.
+        Returns the pid killed. The supervisor restarts it after its first delay (1 s) however
+        often it is killed so; with ``hold`` the part stays down until :meth:`release`.
         """
         proc = self.procs[name]
         if self.supervisor is not None:
             if hold:
                 self.supervisor.hold(name)
+            else:  # injected, not a crash loop: never counted towards giving up
+                self.supervisor.injected(name)
             self._killed[name] = (self.supervisor.restarts(name), time.time())
         os.kill(proc.pid, sig)
         return proc.pid

@@ -77,6 +77,7 @@ class _Part:
     died_at: float = 0.0
     last_exit: str = ""
     family: list[ProcInfo] = field(default_factory=list)
+    injected: bool = False          # the next death is a deliberate kill (chaos), not a crash loop
 
 
 def http_ready(url: str, ok: Callable[[httpx.Response], bool] | None = None) -> bool:
@@ -136,6 +137,12 @@ class Supervisor:
         """Keep ``name`` down when it stops (chaos: a server down for five minutes)."""
         with self._lock:
             self._parts[name].state = "held"
+
+    def injected(self, name: str) -> None:
+        """The next death of ``name`` is injected (``Stack.kill``): restart it after the first
+        delay and do not count it towards giving up; a chaos run kills parts often."""
+        with self._lock:
+            self._parts[name].injected = True
 
     def release(self, name: str) -> None:
         """End a hold or a give-up: start ``name`` now if it is down, with a fresh back-off."""
@@ -216,8 +223,9 @@ class Supervisor:
             self._record(part, "held", f"{part.name} (pid {proc.pid}) is down on purpose ({part.last_exit})"
                                         f"{leftovers}; it stays down until released")
             return
-        if was == "up" and now - part.up_since >= self.policy.stable_after:
+        if (was == "up" and now - part.up_since >= self.policy.stable_after) or part.injected:
             part.quick_failures = 0
+        part.injected = False
         part.quick_failures += 1
         how = part.last_exit
         if part.quick_failures >= self.policy.give_up_after:

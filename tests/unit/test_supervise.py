@@ -161,13 +161,20 @@ def test_stack_kill_and_wait_restarted_and_hold(tmp_path: Path, toy: tuple[dict[
         assert 0.2 <= seconds < 5 and stack.procs["toy"].pid != killed and stack.procs["toy"].alive()
         _wait(lambda: len(_pids(pid_file)) == 2)  # the stack's probe for an unknown part: alive is ready
 
+        # Injected kills (chaos) are not a crash loop: no growing back-off, never given up.
+        stack.kill("toy")
+        stack.wait_restarted("toy", timeout=10)
+        _wait(lambda: len(_pids(pid_file)) == 3)
+        assert stack.supervisor is not None
+        assert [e.delay for e in stack.supervisor.events if e.kind == "died"] == [0.2, 0.2]
+
         held = stack.kill("toy", hold=True)
         _wait(lambda: stack.supervisor is not None and stack.supervisor.state("toy") == "stopped")
         time.sleep(0.5)
         assert stack.procs["toy"].pid == held and not stack.procs["toy"].alive()
         stack.release("toy")
         stack.wait_restarted("toy", timeout=10)
-        _wait(lambda: len(_pids(pid_file)) == 3)
+        _wait(lambda: len(_pids(pid_file)) == 4)
         assert stack.procs["toy"].alive()
     finally:
         stack.stop_all()
