@@ -321,8 +321,10 @@ def control_headers(token: str | None = None, *, sandbox: str | None = None) -> 
     return {TOKEN_HEADER: token}
 
 
-def check_control(url: str, token: str, timeout: float = 5.0) -> None:
+def check_control(url: str | None, token: str, timeout: float = 5.0) -> None:
     """Raise unless the sandbox serving ``url`` accepts ``token`` on its control routes."""
+    if not url:
+        raise ValueError("check_control needs the sandbox's URL")
     parts = httpx.URL(url)
     root = f"{parts.scheme}://{parts.netloc.decode('ascii')}"
     response = httpx.get(f"{root}{CONTROL_PREFIX}/faults", headers=control_headers(token), timeout=timeout)
