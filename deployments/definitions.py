@@ -186,8 +186,10 @@ DEPLOYMENTS += (
                     "but its run ended and its lease expired — or, after HUB_REDRIVE_MAX_ATTEMPTS re-drives, "
                     "make it a dead letter (artifact 'redrive-stuck').",
         schedules=(IntervalSchedule(interval=timedelta(minutes=2), timezone=OSLO),),
-        # Queued, not cancelled: a crash while a pass runs must get a pass of its own.
-        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+        # One pass at a time; a crash during a pass is seen by that pass's re-scan (it scans
+        # again while it finds work) or by the next scheduled pass. Queued passes would be
+        # re-offered to the runner every few seconds, loading the server during a burst.
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
         triggers=(DeploymentEventTrigger(
             name="a flow run crashed", expect={"prefect.flow-run.Crashed"},
             match={"prefect.resource.id": "prefect.flow-run.*"}),),

@@ -1,10 +1,13 @@
 """Re-drive stuck work items: the run that worked on them died, so start them again.
 
 Started by every Crashed flow run (the zombie automation marks dead runs Crashed) and every
-two minutes as a safety net. Each pass looks at the items ``running`` with an expired ledger
-lease: those whose run ended (or is gone) are reset and started again through the replay
-routes, with a fresh idempotency key; after ``HUB_REDRIVE_MAX_ATTEMPTS`` re-drives an item
-becomes a dead letter with its reason (see :func:`hub.replay.redrive_stuck`).
+two minutes as a safety net; one at a time (a run started while one works is cancelled, and
+the working one scans again while it finds work). Each pass ends runs Prefect still shows
+alive though they sent no heartbeat, then looks at the items ``running`` with an expired
+ledger lease: those whose run ended (or is gone) are reset and started again through the
+replay routes, with a fresh idempotency key; so are items whose run died before it claimed
+them. After ``HUB_REDRIVE_MAX_ATTEMPTS`` re-drives an item becomes a dead letter with its
+reason (see :func:`hub.replay.redrive_stuck`).
 
 A run marked Crashed a moment ago may still hold its item's lease for a few seconds; the
 flow then waits for that lease (at most one lease period) and looks again.
@@ -36,13 +39,18 @@ async def redrive_stuck_items() -> dict[str, int]:
     logger = get_run_logger()
     results: list[ReplayResult] = []
     async with get_client() as client:
-        results += await redrive_stuck(ledger, config, client=client)
-        expiry = await next_expiry_of_dead_runs(ledger, client=client)
-        if expiry is not None:
-            wait = min((expiry - utcnow()).total_seconds() + 1, config.item_lease.total_seconds() + 1)
-            logger.info("a dead run still holds its item's lease; looking again in %.0f s", wait)
-            await asyncio.sleep(max(0.0, wait))
-            results += await redrive_stuck(ledger, config, client=client)
+        for _ in range(4):  # scan again while there is work: crashes during a pass are not lost
+            found = await redrive_stuck(ledger, config, client=client)
+            results += found
+            expiry = await next_expiry_of_dead_runs(ledger, client=client)
+            if expiry is not None:
+                wait = min((expiry - utcnow()).total_seconds() + 1, config.item_lease.total_seconds() + 1)
+                logger.info("a dead run still holds its item's lease; looking again in %.0f s", wait)
+                await asyncio.sleep(max(0.0, wait))
+            elif any(r.outcome.startswith("waiting") for r in found):
+                await asyncio.sleep(10)  # Prefect has not ended a dead run yet
+            elif not any(r.outcome == "redriven" for r in found):
+                break
     counts = {"redriven": sum(r.outcome == "redriven" for r in results),
               "dead_letters": sum(r.outcome.startswith("dead letter") for r in results),
               "waiting": sum(r.outcome.startswith("waiting") for r in results)}

@@ -36,7 +36,7 @@ from hub.ledger import Ledger, WorkItem
 from hub.ledger.models import utcnow
 
 __all__ = ["RecoveryConfig", "item_lease", "ZOMBIE_AUTOMATION", "zombie_automation", "ensure_zombie_automation",
-           "Liveness", "check_liveness"]
+           "Liveness", "find_zombies", "check_liveness"]
 
 log = logging.getLogger("hub.recovery")
 
@@ -199,51 +199,68 @@ class Liveness:
         return lines
 
 
+async def find_zombies(client: Any, config: RecoveryConfig, now: datetime | None = None
+                       ) -> tuple[list[Any], list[Any]]:
+    """Flow runs Prefect shows alive, and those of them that are dead: running with no heartbeat
+    within the zombie window, or pending (a process was starting) for longer than the window.
+
+    One API call for the runs; one events query only when a run has been running longer than
+    the window (a younger run cannot have missed it)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
+
+    now = now or utcnow()
+    runs = await client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))), limit=200)
+    cutoff = now - config.zombie_after
+
+    def since(run: Any) -> datetime:
+        return run.state.timestamp if run.state is not None and run.state.timestamp else now
+
+    zombies = [r for r in runs if r.state is not None and r.state.type == StateType.PENDING
+               and since(r) < cutoff - timedelta(seconds=30)]
+    old = {f"prefect.flow-run.{r.id}": r for r in runs
+           if r.state is not None and r.state.type == StateType.RUNNING and since(r) < cutoff}
+    if old and config.heartbeat is not None:
+        alive: set[str] = set()
+        ids = list(old)
+        for start in range(0, len(ids), 50):  # the events API answers at most 50 per page
+            chunk = ids[start:start + 50]
+            page = await client.read_events(filter=EventFilter(
+                occurred=EventOccurredFilter(since=cutoff, until=now + timedelta(minutes=1)),
+                event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
+                resource=EventResourceFilter(id=chunk, distinct=True)), limit=len(chunk))
+            alive |= {e.resource.id for e in page.events}
+        zombies += [run for rid, run in old.items() if rid not in alive]
+    return list(runs), zombies
+
+
 async def check_liveness(ledger: Ledger, config: RecoveryConfig | None = None, *, client: Any = None,
                          now: datetime | None = None, limit_names: tuple[str, ...] | None = None) -> Liveness:
-    """Stuck items (ledger), zombie runs and orphaned global slots (Prefect: RUNNING runs and
-    the global limits, plus one events query only when a run has been running longer than
-    the zombie window)."""
+    """Stuck items (ledger), zombie runs and orphaned global slots (Prefect: the running and
+    pending runs and the global limits, plus one events query only when a run has been
+    running longer than the zombie window)."""
     from prefect.client.orchestration import get_client
 
     if client is None:
         async with get_client() as fresh:
             return await check_liveness(ledger, config, client=fresh, now=now, limit_names=limit_names)
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-    from prefect.client.schemas.objects import StateType
-    from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
-
     from hub.limits import GLOBAL_LIMITS
 
     config = config or RecoveryConfig.from_env()
     now = now or utcnow()
     result = Liveness(stuck_items=await asyncio.to_thread(ledger.stuck_items, now=now, limit=50))
     try:
-        running = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-                type=FlowRunFilterStateType(any_=[StateType.RUNNING]))), limit=200)
+        runs, zombies = await find_zombies(client, config, now)
         limits = await client.read_global_concurrency_limits(limit=100)
-        cutoff = now - config.zombie_after
-        old = {f"prefect.flow-run.{r.id}": r for r in running
-               if r.state is not None and r.state.timestamp is not None and r.state.timestamp < cutoff}
-        zombies: list[Any] = []
-        if old and config.heartbeat is not None:
-            alive: set[str] = set()
-            ids = list(old)
-            for start in range(0, len(ids), 50):  # the events API answers at most 50 per page
-                chunk = ids[start:start + 50]
-                page = await client.read_events(filter=EventFilter(
-                    occurred=EventOccurredFilter(since=cutoff, until=now + timedelta(minutes=1)),
-                    event=EventNameFilter(name=["prefect.flow-run.heartbeat"]),
-                    resource=EventResourceFilter(id=chunk, distinct=True)), limit=len(chunk))
-                alive |= {e.resource.id for e in page.events}
-            zombies = [run for rid, run in old.items() if rid not in alive]
     except Exception as exc:  # status reports; it never fails because Prefect is down
         result.error = f"{exc.__class__.__name__}: {exc}"[:200]
         return result
-    result.running = len(running)
-    result.zombie_runs = [f"{r.name} ({r.id})" for r in zombies]
-    live = len(running) - len(zombies)
+    result.running = len(runs)
+    result.zombie_runs = [f"{r.name} ({r.id}, {r.state.name if r.state else '?'})" for r in zombies]
+    live = len(runs) - len(zombies)
     names = limit_names or tuple(GLOBAL_LIMITS)
     if live == 0:
         result.held_slots = [f"{lim.name}: {lim.active_slots} of {lim.limit} held" for lim in limits

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from hub.dispatch import start_deployment_run
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ledger.models import utcnow
-from hub.recovery import RecoveryConfig
+from hub.recovery import RecoveryConfig, find_zombies
 
 __all__ = ["ReplayResult", "replay_items", "redrive_stuck", "next_expiry_of_dead_runs", "REPLAY_ROUTES"]
 
@@ -35,18 +36,19 @@ log = logging.getLogger("hub.replay")
 class _Route:
     deployment: str
     per_item: bool  # True: one run per item; False: the service's batch run picks up pending items
+    key_parameter: str = ""  # per item: the run parameter that is the item's source key
 
     def parameters(self, item: WorkItem) -> dict[str, Any]:
         if not self.per_item:
             return {}
-        if item.service == "onboarding":
+        if self.key_parameter == "employee_id":
             return {"employee_id": item.source_key}
-        return {"submission_id": int(item.source_key)}
+        return {self.key_parameter: int(item.source_key)}
 
 
 REPLAY_ROUTES: dict[str, _Route] = {
-    "onboarding": _Route("onboarding/onboarding", per_item=True),
-    "fritak": _Route("fritak-case/fritak-case", per_item=True),
+    "onboarding": _Route("onboarding/onboarding", per_item=True, key_parameter="employee_id"),
+    "fritak": _Route("fritak-case/fritak-case", per_item=True, key_parameter="submission_id"),
     "laptop": _Route("laptop-orders/laptop-orders", per_item=False),
     "rooms": _Route("room-bookings/room-bookings", per_item=False),
     "rooms-cancel": _Route("room-bookings/room-bookings", per_item=False),
@@ -69,9 +71,10 @@ class _Starter:
         self.prefix = prefix
         self.batch_runs: dict[str, str] = {}
 
-    async def start(self, ledger: Ledger, item: WorkItem, route: _Route, attempt: int) -> str:
+    async def start(self, ledger: Ledger, item: WorkItem, route: _Route, attempt: int,
+                    parameters: dict[str, Any] | None = None) -> str:
         if route.per_item:
-            run_id = await start_deployment_run(route.deployment, route.parameters(item),
+            run_id = await start_deployment_run(route.deployment, parameters or route.parameters(item),
                                                 key=f"{self.prefix}:{item.service}:{item.source_key}:{attempt}")
             await asyncio.to_thread(ledger.set_flow_run, item.id, run_id)
             return run_id
@@ -147,8 +150,9 @@ async def _crash(client: Any, run: Any, why: str) -> None:
 
 async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *, client: Any = None,
                         now: datetime | None = None) -> list[ReplayResult]:
-    """Start every stuck item whose run has ended again, or make it a dead letter after
-    ``config.redrive_max`` re-drives. One ledger query and one Prefect query per pass."""
+    """One pass: end runs Prefect still shows alive though they are dead; start every stuck item
+    whose run has ended again, and every item whose run died before it started on it; make
+    an item a dead letter after ``config.redrive_max`` re-drives. A few Prefect queries."""
     from prefect.client.orchestration import get_client
 
     if client is None:
@@ -156,6 +160,11 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
             return await redrive_stuck(ledger, config, client=fresh, now=now)
     config = config or RecoveryConfig.from_env()
     now = now or utcnow()
+    _, zombies = await find_zombies(client, config, now)
+    for run in zombies:  # the automation's job; here when it missed one (died before a heartbeat)
+        await _crash(client, run, f"No heartbeat for {int(config.zombie_after.total_seconds())} s "
+                                  f"({run.state.name if run.state else '?'}): the flow-run process is gone "
+                                  "(found by redrive-stuck).")
     stuck = await asyncio.to_thread(ledger.stuck_items, now=now)
     runs = await _runs_by_id(client, sorted({i.flow_run_id for i in stuck if i.flow_run_id}))
     # The zombie automation normally ends a dead run within its window; a run still shown
@@ -193,10 +202,81 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
         if not await asyncio.to_thread(ledger.reset_for_redrive, item.id, reason=what, now=now):
             results.append(ReplayResult(item.id, item.service, item.source_key, "skipped: taken over meanwhile"))
             continue
+        started = time.monotonic()
         run_id = await starter.start(ledger, item, route, redrives + 1)
-        log.warning("%s %s re-driven (%d of %d): %s; new flow run %s", item.service, item.source_key,
-                    redrives + 1, config.redrive_max, what, run_id)
+        log.warning("%s %s re-driven (%d of %d): %s; new flow run %s (started in %.1f s)", item.service,
+                    item.source_key, redrives + 1, config.redrive_max, what, run_id, time.monotonic() - started)
         results.append(ReplayResult(item.id, item.service, item.source_key, "redriven", run_id))
+    for route in {r.deployment: r for r in REPLAY_ROUTES.values() if r.per_item}.values():
+        results += await _redrive_unstarted(ledger, client, config, route, now)
+    return results
+
+
+# An item reset a moment ago is getting its new run: leave it alone for this long.
+UNTOUCHED = timedelta(seconds=30)
+
+
+async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig, route: _Route,
+                             now: datetime) -> list[ReplayResult]:
+    """Items of a one-run-per-item service whose run died before it claimed them: the item is
+    missing (the run died before creating it) or ``pending`` and pointing at no live run.
+    Started again with the dead run's parameters; bounded like stuck items."""
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterName,
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    crashed = await client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED])),
+            expected_start_time=FlowRunFilterExpectedStartTime(after_=now - timedelta(days=1))),
+        deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[route.deployment.split("/")[1]])),
+        sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
+    service = next(s for s, r in REPLAY_ROUTES.items() if r is route)
+    deaths: dict[str, list[Any]] = {}
+    for run in crashed:  # newest first
+        key = str((run.parameters or {}).get(route.key_parameter, ""))
+        if key:
+            deaths.setdefault(key, []).append(run)
+    results: list[ReplayResult] = []
+    for key, runs in deaths.items():
+        last = runs[0]
+        item = await asyncio.to_thread(ledger.get_item, service, key)
+        dead_ids = {str(r.id) for r in runs}
+        if item is not None and (item.state != ItemState.PENDING
+                                 or (item.flow_run_id is not None and item.flow_run_id not in dead_ids)
+                                 or now - item.updated_at < UNTOUCHED):
+            continue  # started, stuck (handled above), just reset by a replay or re-drive, or in other hands
+        what = f"flow run {last.name} ({last.id}) died before it started on the item ({_state_of(last)})"
+        redrives = int((item.data or {}).get("redrives", 0)) if item is not None else len(runs) - 1
+        if redrives >= config.redrive_max:
+            if item is None:
+                item = await asyncio.to_thread(ledger.ensure_item, service, key, title=f"{service} {key}")
+            error = (f"its run died {redrives + 1} times before it could start; the last, {what}. The hub "
+                     f"stopped re-driving it: look at the runs' logs in the Prefect UI, fix the cause, then "
+                     f"`hub replay {item.id}`.")
+            owner = f"redrive-{last.id}"
+            if await asyncio.to_thread(ledger.claim, item.id, owner, timedelta(seconds=30)):
+                await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED, error=error,
+                                        error_kind="crash")
+                await asyncio.to_thread(ledger.release, item.id, owner)
+                results.append(ReplayResult(item.id, service, key, "dead letter: " + error.split(". ")[0]))
+            continue
+        parameters = dict(last.parameters or {})
+        if item is None:  # the dead run's own parameters (e.g. the event, for the lead time)
+            run_id = await start_deployment_run(route.deployment, parameters, key=f"redrive:{last.id}")
+            results.append(ReplayResult(0, service, key, "redriven", run_id))
+        else:
+            await asyncio.to_thread(ledger.update_data, item.id, redrives=redrives + 1, redriven_because=what)
+            run_id = await _Starter("redrive").start(ledger, item, route, redrives + 1, parameters)
+            results.append(ReplayResult(item.id, service, key, "redriven", run_id))
+        log.warning("%s %s re-driven: %s; new flow run %s", service, key, what, run_id)
     return results
 
 
