@@ -129,11 +129,8 @@ def decision_form(app: FritakApplication, case: CaseFile, entry: JournalEntry) -
     """The form a case handler sees: what they need to decide, and nothing more. The
     description masks personal data and escapes the applicant's text
     (:func:`mappings.fritak.decision_description`); the initial data holds course codes only."""
-    names = ["Søknad (hoveddokument)", *[f"Vedlegg: {a.filename}" for a in app.attachments]]
-    if len(names) != len(entry.document_ids):
-        names = [f"document {i}" for i in range(1, len(entry.document_ids) + 1)]
     description = decision_description(app, case_ref=case.case_number or case.system_id,
-                                       documents=list(zip(names, entry.document_ids, strict=True)))
+                                       document_urls=entry.document_ids)
     return FritakDecision.with_initial_data(
         description=description, outcome="approve",
         courses=[CourseVerdict(course=c, verdict="approved") for c in app.courses],

@@ -106,7 +106,10 @@ def table_for_prefect(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
 
 def markdown_link(label: str, url: str) -> str:
     """``[label](url)`` with the label escaped, or the escaped label alone if ``url`` is not
-    an http(s) URL. Characters that could end the link target early are percent-encoded."""
+    an http(s) URL. Characters that could end the link target early are percent-encoded.
+
+    Keep user text out of the label: the Prefect UI shows a link's label verbatim, so its
+    escapes would show (it stays inert either way). Put it beside the link instead."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return for_prefect(label, inline=True)

@@ -230,15 +230,21 @@ def read_application(sub: Submission, *, courses: Mapping[str, str] = COURSES,
         attachments=attachments), []
 
 
-def decision_description(app: FritakApplication, *, case_ref: str,
-                         documents: Sequence[tuple[str, str]]) -> str:
+def decision_description(app: FritakApplication, *, case_ref: str, document_urls: Sequence[str]) -> str:
     """The markdown a case handler reads above the decision form in the Prefect UI.
 
-    ``documents`` are (label, URL) of the archived documents. Every piece of the applicant's
-    text is masked for personal data and escaped (:func:`hub.text.for_prefect`): it is
-    shown as typed, and never becomes HTML, a link or an image.
+    ``document_urls`` are the archived documents: the submission, then each attachment.
+    Every piece of the applicant's text is masked for personal data and escaped
+    (:func:`hub.text.for_prefect`): it is shown as typed, and never becomes HTML, a link or
+    an image. Link labels are the hub's own words; a file name stands beside its link (the
+    Prefect UI shows a link's label verbatim, escapes included).
     """
-    docs = "\n".join(f"- {markdown_link(label, url)}" for label, url in documents)
+    names = ["", *[f": {for_prefect(a.filename, inline=True)}" for a in app.attachments]]
+    labels = ["Søknad (hoveddokument)", *[f"Vedlegg {i}" for i in range(1, len(app.attachments) + 1)]]
+    if len(labels) != len(document_urls):
+        names, labels = [""] * len(document_urls), [f"Dokument {i}" for i in range(1, len(document_urls) + 1)]
+    docs = "\n".join(f"- {markdown_link(label, url)}{name}"
+                     for label, name, url in zip(labels, names, document_urls, strict=True))
     courses = "\n".join(f"- **{for_prefect(c, inline=True)}** {for_prefect(COURSES.get(c, ''), inline=True)}"
                         for c in app.courses)
     earlier = for_prefect(app.earlier_institution, inline=True) if app.earlier_institution else "(not given)"

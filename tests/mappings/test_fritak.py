@@ -152,23 +152,24 @@ def _tags(html: str) -> set[str]:
 def test_a_hostile_name_is_shown_not_rendered() -> None:
     app = application(name="Kari <b>Fet</b> <img src=x onerror=alert(1)>",
                       grounds="Se [her](javascript:alert(1)) og ![bilde](http://evil.example/x.png)\n<script>x</script>",
-                      earlier_institution="<a href='http://evil.example'>HiNN</a>")
+                      earlier_institution="<a href='http://evil.example'>HiNN</a>",
+                      attachments=(AttachmentRef(attachment_id=71, filename="vitnemål<img src=y>.pdf",
+                                                 media_type="application/pdf", size=2048),))
     description = decision_description(app, case_ref="2026/42",
-                                       documents=[("Søknad (hoveddokument)", "http://127.0.0.1:9/dok/1"),
-                                                  ("Vedlegg: <img src=y>.pdf", "http://127.0.0.1:9/dok/2")])
+                                       document_urls=["http://127.0.0.1:9/dok/1", "http://127.0.0.1:9/dok/2"])
     html = _render(description)
     assert _tags(html) <= {"h2", "h3", "p", "ul", "li", "strong", "a"}
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;b&gt;Fet&lt;/b&gt;" in html
     assert "&lt;script&gt;" in html and "&lt;a href='http://evil.example'&gt;" in html
     hrefs = [t.attrGet("href") for tok in MD.parse(description) for t in tok.children or [] if t.type == "link_open"]
     assert hrefs == ["http://127.0.0.1:9/dok/1", "http://127.0.0.1:9/dok/2"]  # only the hub's own links
-    assert "Vedlegg: &lt;img src=y&gt;.pdf" in html
+    assert '<a href="http://127.0.0.1:9/dok/2">Vedlegg 1</a>: vitnemål&lt;img src=y&gt;.pdf' in html
 
 
 def test_a_fodselsnummer_in_the_grounds_reaches_prefect_masked() -> None:
     app = application(grounds=f"Mitt fødselsnummer er {OTHER_FNR[:6]} {OTHER_FNR[6:]}, og jeg har 30 sp fra HiNN.\n"
                               f"Passnummer FH1234567.")
-    description = decision_description(app, case_ref="2026/42", documents=[])
+    description = decision_description(app, case_ref="2026/42", document_urls=[])
     assert OTHER_FNR[:6] not in description and "FH1234567" not in description
     assert not contains_fnr(description) and FNR not in description
     html = _render(description)
@@ -178,9 +179,8 @@ def test_a_fodselsnummer_in_the_grounds_reaches_prefect_masked() -> None:
 
 def test_the_description_keeps_what_the_case_handler_needs() -> None:
     app = application()
-    description = decision_description(app, case_ref="2026/42",
-                                       documents=[("Søknad (hoveddokument)", "http://127.0.0.1:9/dok/1")])
+    description = decision_description(app, case_ref="2026/42", document_urls=["http://127.0.0.1:9/dok/1"])
     html = _render(description)
     assert "Åsmund Bjørnstad-Ødegård (s351207)" in html and "Received 20.11.2026 14:05. Case 2026/42." in html
     assert "<strong>DATA1100</strong> Programmering 1" in html and "Høgskolen i Innlandet" in html
-    assert '<a href="http://127.0.0.1:9/dok/1">Søknad (hoveddokument)</a>' in html
+    assert '<a href="http://127.0.0.1:9/dok/1">Dokument 1</a>' in html  # not as many documents as files
