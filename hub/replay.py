@@ -176,7 +176,7 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
         run = runs.get(item.flow_run_id or "")
         state = _state_of(run)
         expired_for = now - (item.lease_until or item.updated_at)
-        if not _ended(run):
+        if run is not None and not _ended(run):
             if expired_for < unseen_after:
                 results.append(ReplayResult(item.id, item.service, item.source_key,
                                             f"waiting: its run {run.name} is still {state} in Prefect; "

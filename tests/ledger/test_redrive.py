@@ -1,0 +1,129 @@
+"""Re-driving stuck items, decided from the ledger and what Prefect says about their runs.
+
+Prefect is a small fake here (only what :func:`hub.replay.redrive_stuck` asks); the flow runs
+it starts are recorded instead of created. The real thing is proven end to end in
+``tests/e2e/test_recovery.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.states import Crashed, Running
+
+from hub.ledger import ItemState, Ledger
+from hub.recovery import RecoveryConfig
+from hub.replay import redrive_stuck, replay_items
+
+CONFIG = RecoveryConfig(heartbeat=timedelta(seconds=30), zombie_after=timedelta(seconds=90),
+                        item_lease=timedelta(seconds=60), redrive_max=2)
+
+
+class FakePrefect:
+    def __init__(self, runs: list[FlowRun]) -> None:
+        self.runs = {str(r.id): r for r in runs}
+        self.crashed: list[str] = []
+
+    async def read_flow_runs(self, *, flow_run_filter: Any = None, **_: Any) -> list[FlowRun]:
+        if flow_run_filter is not None and flow_run_filter.id is not None:
+            return [self.runs[str(i)] for i in flow_run_filter.id.any_ if str(i) in self.runs]
+        wanted = set(flow_run_filter.state.type.any_) if flow_run_filter and flow_run_filter.state else set()
+        if StateType.CRASHED in wanted:
+            return []  # no run died before claiming its item, in these tests
+        return [r for r in self.runs.values() if r.state is not None and r.state.type in wanted]
+
+    async def read_events(self, **_: Any) -> Any:
+        from prefect.client.schemas.events import EventPage
+
+        return EventPage(events=[], total=0, next_page=None)
+
+    async def set_flow_run_state(self, flow_run_id: Any, state: Any, **_: Any) -> None:
+        self.crashed.append(str(flow_run_id))
+        self.runs[str(flow_run_id)].state = state
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any], str]]:
+    runs: list[tuple[str, dict[str, Any], str]] = []
+
+    async def fake_start(deployment: str, parameters: dict[str, Any], *, key: str, **_: Any) -> str:
+        runs.append((deployment, parameters, key))
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+
+    monkeypatch.setattr("hub.replay.start_deployment_run", fake_start)
+    return runs
+
+
+def _run(state: Any) -> FlowRun:
+    return FlowRun(id=uuid.uuid4(), name="onboarding-x", flow_id=uuid.uuid4(), state=state)
+
+
+def _stuck(ledger: Ledger, key: str, run: FlowRun | None, *, expired: timedelta = timedelta(seconds=1)) -> int:
+    item = ledger.ensure_item("onboarding", key)
+    assert ledger.claim(item.id, "dead-run", -expired)
+    ledger.start_item(item.id, str(run.id) if run else None)
+    return item.id
+
+
+async def test_an_item_whose_run_crashed_is_started_again_once(ledger: Ledger, started: list) -> None:
+    dead = _run(Crashed(message="No heartbeat for 90 s"))
+    item_id = _stuck(ledger, "10005", dead)
+    prefect = FakePrefect([dead])
+    results = await redrive_stuck(ledger, CONFIG, client=prefect)
+    assert [r.outcome for r in results] == ["redriven"]
+    assert started == [("onboarding/onboarding", {"employee_id": "10005"}, "redrive:onboarding:10005:1")]
+    item = ledger.item(item_id)
+    assert item.state == ItemState.PENDING and item.data["redrives"] == 1
+    assert item.flow_run_id == results[0].flow_run_id  # the new run, not the dead one
+    assert await redrive_stuck(ledger, CONFIG, client=prefect) == []  # nothing stuck any more
+    assert len(started) == 1
+
+
+async def test_an_item_whose_run_is_gone_is_started_again(ledger: Ledger, started: list) -> None:
+    _stuck(ledger, "10012", _run(Crashed()))  # the run is not in Prefect at all
+    results = await redrive_stuck(ledger, CONFIG, client=FakePrefect([]))
+    assert [r.outcome for r in results] == ["redriven"] and len(started) == 1
+
+
+async def test_a_run_still_shown_running_is_left_to_the_zombie_automation(ledger: Ledger, started: list) -> None:
+    zombie = _run(Running())
+    item_id = _stuck(ledger, "10004", zombie)
+    prefect = FakePrefect([zombie])
+    results = await redrive_stuck(ledger, CONFIG, client=prefect)
+    assert results[0].outcome.startswith("waiting") and started == []
+    assert ledger.item(item_id).state == ItemState.RUNNING
+    # Long after its lease expired, still "running" with no heartbeat: the hub ends it itself.
+    _stuck(ledger, "10004", zombie, expired=timedelta(minutes=5))
+    results = await redrive_stuck(ledger, CONFIG, client=prefect)
+    assert str(zombie.id) in prefect.crashed and [r.outcome for r in results] == ["redriven"]
+
+
+async def test_after_too_many_redrives_the_item_is_a_dead_letter_with_its_reason(ledger: Ledger,
+                                                                                started: list) -> None:
+    for _ in range(CONFIG.redrive_max + 1):
+        dead = _run(Crashed(message="No heartbeat"))
+        item_id = _stuck(ledger, "10011", dead)
+        results = await redrive_stuck(ledger, CONFIG, client=FakePrefect([dead]))
+    assert len(started) == CONFIG.redrive_max
+    assert results[0].outcome.startswith("dead letter")
+    item = ledger.item(item_id)
+    assert item.state == ItemState.FAILED and item.error_kind == "crash"
+    assert f"died {CONFIG.redrive_max + 1} times" in item.last_error and f"hub replay {item_id}" in item.last_error
+    # A person replays it after a fix: accepted, and the automatic re-drives start afresh.
+    replayed = await replay_items(ledger, [item_id])
+    assert [r.outcome for r in replayed] == ["replayed"] and ledger.item(item_id).data["redrives"] == 0
+
+
+async def test_hub_replay_accepts_a_stuck_item_but_not_one_a_live_run_holds(ledger: Ledger, started: list) -> None:
+    stuck_id = _stuck(ledger, "10001", _run(Crashed()))
+    live = ledger.ensure_item("onboarding", "10002")
+    assert ledger.claim(live.id, "live-run", timedelta(minutes=1))
+    ledger.start_item(live.id, "live-run")
+    results = {r.item_id: r.outcome for r in await replay_items(ledger, [stuck_id, live.id])}
+    assert results[stuck_id] == "replayed"
+    assert results[live.id].startswith("skipped: it is running, its run is alive")
+    assert [key for _, _, key in started] == ["replay:onboarding:10001:1"]
