@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -54,12 +56,22 @@ async def _wait_paused(flow_run_id: str, timeout: float = 120) -> object:
     raise AssertionError("the case never paused for a decision")
 
 
+async def _ledger_state(ledger: Ledger, sid: int, state: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        item = ledger.get_item("fritak", str(sid))
+        if item is not None and item.state == state:
+            return item
+        await asyncio.sleep(0.3)
+    return ledger.get_item("fritak", str(sid))
+
+
 async def test_application_waits_for_a_decision_then_is_decided(stack: Stack, ledger: Ledger, archive) -> None:
     sid = _apply(stack)
     flow_run_id = await _case_run(ledger, sid)
     run = await _wait_paused(flow_run_id)
     assert run.state.is_paused() and run.state.name == "Suspended", run.state
-    item = ledger.get_item("fritak", str(sid))
+    item = await _ledger_state(ledger, sid, ItemState.WAITING)  # recorded just after Prefect suspends it
     assert item.state == ItemState.WAITING and "decision" in item.last_error
 
     # Archived before the decision: the case file, the incoming journalpost with H + V documents.
@@ -126,3 +138,83 @@ async def test_overdue_cases_are_flagged(stack: Stack, ledger: Ledger) -> None:
     run = await run_deployment("fritak-sla/daily-sla", parameters={"now": later}, timeout=120)
     assert run.state.is_completed()
     assert ledger.get_item("fritak", str(sid)).data.get("sla_breached") is True
+
+
+# ---- hostile text -------------------------------------------------------------------------
+
+GROUNDS_FNR = "15076500565"  # synthetic, valid check digits: a student types it into the grounds
+
+
+async def test_an_address_without_a_domain_is_a_readable_dead_letter(stack: Stack, ledger: Ledger, archive) -> None:
+    """``kari@`` crashed the case with IndexError while building the To header."""
+    sid = _apply(stack, email="kari@")
+    run = await wait_flow_run(await _case_run(ledger, sid), timeout=180)
+    assert run.state.is_failed(), run.state
+    item = ledger.get_item("fritak", str(sid))
+    assert item.state == ItemState.FAILED and item.error_kind == "invalid_input", (item.error_kind, item.last_error)
+    assert (f"fritak application {sid} is not valid: the e-mail address 'kari@' is not valid: There must be "
+            "something after the @-sign.") in item.last_error
+    assert "nobody was told" in item.last_error and "s351207" in item.last_error
+    assert "the e-mail address 'kari@' is not valid" in run.state.message
+    assert await archive.find_case_files(f"fritak:{sid}:sak") == []
+
+
+async def test_a_text_file_named_pdf_is_refused_and_nothing_is_archived(stack: Stack, ledger: Ledger,
+                                                                        archive) -> None:
+    answers = {**APPLICANT, "email": "tekstfil@student.oslomet.no"}
+    sid = submit(stack, FRITAK_FORM_ID, answers, {"attachment_1": [
+        ("vitnemål.pdf", PDF, "Vitnemål\nBachelor i informatikk\n".encode())]})
+    run = await wait_flow_run(await _case_run(ledger, sid), timeout=180)
+    assert run.state.is_failed(), run.state
+    item = ledger.get_item("fritak", str(sid))
+    assert "attachment 'vitnemål.pdf' is not a PDF but plain text; only PDF is accepted" in item.last_error
+    assert await archive.find_case_files(f"fritak:{sid}:sak") == []
+    (mail,) = mail_to(stack, "tekstfil@student.oslomet.no")
+    assert "vitnemål.pdf' is not a PDF but plain text" in mail.get_body(("plain",)).get_content()
+
+
+async def test_the_case_handler_sees_hostile_text_as_text_and_no_fodselsnummer(stack: Stack,
+                                                                              ledger: Ledger) -> None:
+    name = "Kari <img src=x onerror=alert(1)> <b>Fet</b>"
+    grounds = (f"Jeg har tatt emnene før. Fødselsnummeret mitt er {GROUNDS_FNR[:6]} {GROUNDS_FNR[6:]}.\n"
+               "Se [her](javascript:alert(1)) og https://evil.example/x")
+    sid = _apply(stack, name=name, grounds=grounds, email="fet.kari@student.oslomet.no")
+    run = await _wait_paused(await _case_run(ledger, sid))
+    assert run.state.is_paused(), run.state
+    keyset = keyset_from_paused_state(run.state)
+    description = await aread_flow_run_input(keyset["description"], flow_run_id=run.id)
+    assert not re.search(r"(?<!\\)[<>\[\]]", description.split("### Archived documents")[0]), description
+    assert "\\<img src=x onerror=alert(1)\\> \\<b\\>Fet\\</b\\>" in description
+    assert GROUNDS_FNR not in description and GROUNDS_FNR[6:] not in description and not contains_fnr(description)
+    assert "Fødselsnummeret mitt er \\*\\*\\*\\*\\*\\*\\*\\*\\*\\*\\*." in description
+    assert "https\\://evil.example/x" in description  # shown, not a link
+
+    # And in the Prefect UI's resume form, as a case handler sees it (headless Chromium).
+    shown, tags = await _resume_form(stack, str(run.id))
+    assert f"Søknad om fritak — {name} (s351207)" in shown and "Fødselsnummeret mitt er ***********." in shown
+    assert "Se [her](javascript:alert(1)) og https://evil.example/x" in shown
+    assert tags == {"img[src='x']": 0, "h2 b": 0, "a[href^='javascript']": 0, "a[href*='evil']": 0}
+
+
+async def _resume_form(stack: Stack, flow_run_id: str) -> tuple[str, dict[str, int]]:
+    """The text of the Resume dialog in the Prefect UI, and how many elements the hostile
+    text would have made if it were rendered."""
+    import shutil
+
+    from playwright.async_api import async_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, headless=True,
+                                          args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            await page.goto(f"{stack.prefect_ui}/runs/flow-run/{flow_run_id}")
+            await page.get_by_role("button", name="Resume").first.click(timeout=60_000)
+            dialog = page.locator(".p-modal__body").first
+            await dialog.get_by_text("Grounds").first.wait_for(timeout=30_000)
+            counts = {selector: await dialog.locator(selector).count()
+                      for selector in ("img[src='x']", "h2 b", "a[href^='javascript']", "a[href*='evil']")}
+            return await dialog.inner_text(), counts
+        finally:
+            await browser.close()

@@ -1,13 +1,21 @@
 """No fødselsnummer anywhere it must not be. Runs last in the e2e folder (file name) so it
 scans what every other end-to-end test wrote: log files, Prefect run logs, flow-run
-parameters and artifacts, RT ticket subjects, public archive titles and e-mails."""
+parameters and artifacts, the run inputs a suspended case stores (the case handler's form:
+description and schema), task runs and events in the Prefect database, RT ticket subjects,
+public archive titles and e-mails.
+
+The numbers looked for are every employee's, every number typed into the fritak form's
+fødselsnummer field, and every valid one typed into its free text (the grounds), each in
+the ways a person writes it (``DDMMYYNNNNN``, ``DDMMYY NNNNN``, with a dot or a hyphen)."""
 
 from __future__ import annotations
+
+import re
 
 import httpx
 import pytest
 
-from hub.privacy import contains_fnr
+from hub.privacy import contains_fnr, is_valid_fnr
 from hub.stack import Stack
 from tests.e2e.conftest import all_logs, rt_tickets
 
@@ -24,9 +32,14 @@ async def _applicant_ids() -> list[str]:
     found = []
     try:
         async for meta in forms.submissions_after(FRITAK_FORM_ID, None):
-            answer = (await forms.get_submission(meta.submission_id)).answer("fnr")
+            submission = await forms.get_submission(meta.submission_id)
+            answer = submission.answer("fnr")
             if answer and answer.text:
                 found.append(answer.text.strip())
+            for other in submission.answers:  # typed into free text, e.g. the grounds
+                for number in re.findall(r"(?<!\d)(\d{6})[ .-]?(\d{5})(?!\d)", other.text or ""):
+                    if is_valid_fnr("".join(number)):
+                        found.append("".join(number))
     finally:
         await forms.aclose()
     return found
@@ -46,7 +59,8 @@ def national_ids(stack: Stack) -> list[str]:
 
 
 def _leaks(text: str, national_ids: list[str]) -> list[str]:
-    return [n for n in national_ids if n in text]
+    return [n for n in national_ids
+            if any(written in text for written in (n, *(f"{n[:6]}{sep}{n[6:]}" for sep in " .-")))]
 
 
 def _prefect_all(stack: Stack, path: str) -> list[dict]:
@@ -75,6 +89,30 @@ def test_prefect_logs_parameters_and_artifacts(stack: Stack, national_ids: list[
     assert not _leaks(str([(r["name"], r["parameters"], (r.get("state") or {}).get("message")) for r in runs]),
                       national_ids)
     assert not _leaks(str([(a.get("data"), a.get("description")) for a in artifacts]), national_ids)
+
+
+def test_prefect_run_inputs_task_runs_and_events(stack: Stack, national_ids: list[str]) -> None:
+    """What a suspended case stores for the case handler (description, schema, initial data),
+    and task runs and events, as the Prefect database holds them."""
+    api = stack.prefect_api
+    inputs: list[dict] = []
+    for run in _prefect_all(stack, "flow_runs"):
+        found = httpx.post(f"{api}/flow_runs/{run['id']}/input/filter", json={"prefix": "", "limit": 200},
+                           timeout=30)
+        found.raise_for_status()
+        inputs.extend(found.json())
+    assert any(i["key"].endswith("description") for i in inputs), "no suspended case's form to scan"
+    assert not _leaks(str([(i["key"], i["value"]) for i in inputs]), national_ids)
+    task_runs = _prefect_all(stack, "task_runs")
+    assert task_runs
+    assert not _leaks(str([(t["name"], t.get("state")) for t in task_runs]), national_ids)
+    page = httpx.post(f"{api}/events/filter", json={"limit": 50}, timeout=30).json()
+    events: list[dict] = page["events"]
+    while page.get("next_page") and len(events) < 20_000:
+        page = httpx.get(page["next_page"], timeout=30).json()
+        events.extend(page["events"])
+    assert events
+    assert not _leaks(str(events), national_ids)
 
 
 def test_ticket_subjects(stack: Stack, rt_http: httpx.Client, national_ids: list[str]) -> None:
