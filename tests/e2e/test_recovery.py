@@ -22,6 +22,8 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
@@ -225,6 +227,9 @@ async def test_a_killed_runner_recovers_by_itself_without_duplicates(recovery_st
     await _wait(f"global slots still held: {_held(stack)}", free, end)
     liveness = await check_liveness(ledger, client=prefect)
     assert liveness.ok, liveness.problems()
+    status = subprocess.run([sys.executable, "-m", "hub.cli", "status"], capture_output=True, text=True,
+                            env={**os.environ, **stack.env(), "COLUMNS": "200"}, timeout=180)
+    assert "Dead runs: none" in status.stdout, status.stdout + status.stderr
     print(f"[recovery] runner back after {restarted:.1f} s; dead runs Crashed after {crashed_after:.1f} s; "
           f"every item done after {done_after:.1f} s (from the kill)", flush=True)
 
