@@ -18,6 +18,7 @@ from prefect.artifacts import acreate_table_artifact
 from hub.dispatch import Dispatcher
 from hub.ledger import ItemState
 from hub.settings import get_settings
+from hub.text import table_for_prefect
 from hub.wiring import build_hr, get_ledger
 
 __all__ = ["onboarding_catchup"]
@@ -58,7 +59,7 @@ async def onboarding_catchup(days: int | None = None) -> dict[str, int]:
     finally:
         await hr.aclose()
     logger.info("catch-up %s..%s: %s", today, until, counts)
-    await acreate_table_artifact(key="onboarding-catchup", table=rows or [{"employee": "-", "starts": "-",
+    await acreate_table_artifact(key="onboarding-catchup", table=table_for_prefect(rows) or [{"employee": "-", "starts": "-",
                                  "state before": "nothing to catch up", "flow run": "-"}],
                                  description=f"Hires starting {today}..{until} not yet onboarded")
     return counts

@@ -20,13 +20,14 @@ from hub.ports.hr import Employee
 from hub.ports.ticketing import Asset, Ticket
 from hub.privacy import is_valid_fnr
 from hub.settings import OSLO
+from hub.text import for_prefect, markdown_link
 from mappings.dfo_to_noark import personnel_case_file, welcome_letter_entry, welcome_letter_pdf
 from mappings.dfo_to_rt import account_ticket, laptop_holder, laptop_ticket
 from mappings.hire import Hire
 from mappings.onboarding_mail import manager_mail
 
 __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_welcome_letter",
-           "ensure_onboarding_tickets", "allocate_laptop", "email_manager", "publish_summary"]
+           "ensure_onboarding_tickets", "allocate_laptop", "email_manager", "publish_summary", "onboarding_summary"]
 
 RT_LIMIT = "request-tracker"  # global concurrency limit: RT is slow, never hammer it
 ALLOCATION_LIMIT = "rt-asset-allocation"  # one laptop allocation at a time, across processes
@@ -165,13 +166,24 @@ def _ticket_ref(ticket: Ticket) -> str:
 async def publish_summary(run: Run, hire: Hire) -> None:
     """A markdown artifact for operators: what was written where (no personal numbers)."""
     refs = run.ledger.item(run.item.id).refs
-    rows = "\n".join(f"| {r.name} | {r.system} | {f'[{r.ref}]({r.url})' if r.url else r.ref} |" for r in refs)
-    notes = "\n".join(f"- {n}" for n in run.notes) or "- none"
     await acreate_markdown_artifact(
         key=f"onboarding-{hire.employee.id}",
-        description=f"Onboarding of DFØ employee {hire.employee.id}",
-        markdown=(f"# Onboarding of {hire.employee.full_name}\n\n"
-                  f"Starts **{hire.start}** as {hire.title} at {hire.unit_name}.\n\n"
-                  f"| record | system | reference |\n|---|---|---|\n{rows}\n\n"
-                  f"**Manual steps:**\n{notes}\n"),
+        description=f"Onboarding of DFØ employee {for_prefect(hire.employee.id, inline=True)}",
+        markdown=onboarding_summary(hire, [(r.name, r.system, r.ref, r.url) for r in refs], run.notes),
     )
+
+
+def onboarding_summary(hire: Hire, refs: list[tuple[str, str, str, str | None]], notes: list[str]) -> str:
+    """The summary's markdown. HR's text (name, title, unit) and every note are masked and
+    escaped: the Prefect UI renders markdown with raw HTML."""
+    def cell(text: object) -> str:
+        return for_prefect(text, inline=True)
+
+    rows = "\n".join(f"| {cell(name)} | {cell(system)} | {markdown_link(ref, url) if url else cell(ref)} |"
+                     for name, system, ref, url in refs)
+    listed = "\n".join(f"- {for_prefect(n, inline=True)}" for n in notes) or "- none"
+    return (f"# Onboarding of {for_prefect(hire.employee.full_name, inline=True)}\n\n"
+            f"Starts **{hire.start}** as {for_prefect(hire.title, inline=True)} at "
+            f"{for_prefect(hire.unit_name, inline=True)}.\n\n"
+            f"| record | system | reference |\n|---|---|---|\n{rows}\n\n"
+            f"**Manual steps:**\n{listed}\n")

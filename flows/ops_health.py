@@ -26,6 +26,7 @@ from prefect.states import Completed, Failed, State
 from hub.ports.common import Health
 from hub.recovery import check_liveness
 from hub.settings import OSLO, get_settings
+from hub.text import table_for_prefect
 from hub.wiring import connect, get_ledger
 
 __all__ = ["connector_health", "check_all"]
@@ -109,7 +110,7 @@ async def connector_health() -> dict[str, bool] | State:
                            payload={"connector": name})
     from datetime import datetime
 
-    await acreate_table_artifact(key="connector-health", table=rows,
+    await acreate_table_artifact(key="connector-health", table=table_for_prefect(rows),
                                  description=f"Connector health at {datetime.now(OSLO):%Y-%m-%d %H:%M} (Europe/Oslo)")
     result = {name: h.ok for name, h in checks.items()}
     if not checks[LIVENESS].ok:

@@ -63,3 +63,26 @@ def test_manager_mail(golden, hire: Hire) -> None:
     golden("manager_mail", mail)
     assert mail.to == ("karnor@oslomet.no",)
     assert not contains_fnr(mail.body)
+
+
+def test_onboarding_summary_renders_hostile_hr_text_as_text(hire: Hire) -> None:
+    """HR text in the operators' summary artifact is inert: no HTML, no links it did not
+    choose, and no fødselsnummer (the Prefect UI renders markdown with raw HTML)."""
+    from markdown_it import MarkdownIt
+
+    from flows.onboarding_steps import onboarding_summary
+
+    import dataclasses
+
+    hostile = dataclasses.replace(hire, employee=hire.employee.model_copy(
+        update={"first_name": "<img src=x onerror=alert(1)>", "last_name": "[click](http://evil.example)"}))
+    markdown = onboarding_summary(
+        hostile, [("case_file", "archive", "ref|1", "http://127.0.0.1:8702/x"), ("ticket", "rt", "<b>7</b>", None)],
+        ["call 15076500565 <script>"])
+
+    html = MarkdownIt("commonmark").enable(["table"]).render(markdown)
+    assert "<img" not in html and "<script" not in html and "<b>" not in html
+    assert 'href="http://evil.example"' not in html
+    assert 'href="http://127.0.0.1:8702/x"' in html  # the hub's own link stays a link
+    assert "15076500565" not in markdown
+    assert html.count("<tr>") == 3, "a pipe in a cell must not split the table"
