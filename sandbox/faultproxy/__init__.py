@@ -23,6 +23,10 @@ from sandbox.common import FaultInjector
 __all__ = ["create_app", "start_fault_proxy"]
 
 _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "accept-encoding"}
+# The client's Host goes upstream unchanged (a reverse proxy that preserves the host): a peer
+# that builds absolute links from it (Noark 5 hrefs) then links back through the proxy, so a
+# connector that follows links stays behind the faults.
+_REQUEST_HOP = _HOP - {"host"}
 
 
 class _Forward:
@@ -34,7 +38,7 @@ class _Forward:
             return
         request = Request(scope, receive)
         body = await request.body()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _REQUEST_HOP}
         try:
             upstream = await self.client.request(request.method, request.url.path, params=request.query_params,
                                                  content=body, headers=headers)
@@ -53,7 +57,7 @@ def create_app(upstream: str, control_token: str | None = None) -> ASGIApp:
 
 
 def start_fault_proxy(upstream: str, log_dir: object, *, port: int | None = None,
-                      control_token: str | None = None) -> object:
+                      control_token: str | None = None, access_log: bool = False) -> object:
     """Start the proxy as a subprocess on 127.0.0.1; ``proc.url`` is its root.
 
     Its ``/_sandbox/*`` routes need the control token (``control_token``, else
@@ -67,7 +71,7 @@ def start_fault_proxy(upstream: str, log_dir: object, *, port: int | None = None
     port = port or free_port()
     token = ensure_control_token(control_token)
     proc = start(f"faultproxy-{port}", python_module("sandbox.faultproxy", "--upstream", upstream,
-                                                     "--port", str(port)),
+                                                     "--port", str(port), *(["--access-log"] if access_log else [])),
                  log_dir=Path(str(log_dir)), url=f"http://127.0.0.1:{port}", env={TOKEN_ENV: token})
     wait_http(f"{proc.url}/_sandbox/faults", 30, proc=proc)  # 401 without the token: up
     check_control(proc.url, token)

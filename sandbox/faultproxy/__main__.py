@@ -15,7 +15,8 @@ parser.add_argument("--control-token", default=None, help="Token for the /_sandb
                     "$HUB_SANDBOX_TOKEN, else one kept in <data-dir>/control-token).")
 parser.add_argument("--data-dir", type=Path, default=Path("var") / "sandbox" / "faultproxy",
                     help="Where a generated control token is kept.")
+parser.add_argument("--access-log", action="store_true", help="Log every request (method, path, status).")
 args = parser.parse_args()
 token = serve_token(args.control_token, args.data_dir)
-uvicorn.run(create_app(args.upstream, token), host="127.0.0.1", port=args.port, log_level="warning",
-            access_log=False)
+uvicorn.run(create_app(args.upstream, token), host="127.0.0.1", port=args.port,
+            log_level="info" if args.access_log else "warning", access_log=args.access_log)

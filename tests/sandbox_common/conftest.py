@@ -38,7 +38,10 @@ def store_app(store: Store) -> Starlette:
             return JSONResponse({"id": len(store.written), **body}, status_code=201)
         return JSONResponse({"items": store.written, "note": "x" * 200})
 
-    return Starlette(routes=[Route("/api/items", items, methods=["GET", "POST"])])
+    async def host(request: Request) -> JSONResponse:
+        return JSONResponse({"host": request.headers.get("host")})
+
+    return Starlette(routes=[Route("/api/items", items, methods=["GET", "POST"]), Route("/api/host", host)])
 
 
 class Served:

@@ -174,3 +174,9 @@ def test_the_proxy_answers_502_when_its_upstream_is_down() -> None:
     with Served(create_app(f"http://127.0.0.1:{free_port()}", control_token=CONTROL_TOKEN)) as proxy:
         response = httpx.get(f"{proxy.url}/api/items", timeout=5)
     assert response.status_code == 502 and "unreachable" in response.text
+
+
+def test_the_proxy_keeps_the_clients_host_so_links_built_from_it_come_back_through_the_proxy(
+        proxied: Served) -> None:
+    seen = httpx.get(f"{proxied.url}/api/host", timeout=5).json()
+    assert seen == {"host": f"127.0.0.1:{proxied.port}"}
