@@ -89,7 +89,8 @@ class Options:
     settle_seconds: float = 1500.0
     timeout_hold: float = 15.0
     home: Path | None = None
-    keep: bool = False
+    report_json: Path | None = None
+    kill_targets: tuple[str, ...] = ("runner", "intake", "flow-run")
 
     @classmethod
     def small(cls, **changes: Any) -> Options:
@@ -137,10 +138,11 @@ def start_proxies(stack: Stack) -> dict[str, Proc]:
     for name, (attr, settings) in PEERS.items():
         upstream = f"http://127.0.0.1:{stack.ports.noark5}" if attr == "noark5_root" else getattr(stack, attr)
         try:
-            proc = start_fault_proxy(upstream, stack.logs, control_token=stack.sandbox_token)
+            proc = start_fault_proxy(upstream, stack.logs, control_token=stack.sandbox_token, access_log=True)
         except TypeError:  # a tree without control tokens
             proc = start_fault_proxy(upstream, stack.logs)
         assert isinstance(proc, Proc)
+        say(f"fault proxy for {name}: {proc.url} → {upstream} (log {proc.log_path.name})")
         proxies[name] = proc
         for key, path in settings.items():
             stack.extra_env[key] = f"{proc.url}{path}"
@@ -221,8 +223,9 @@ def plan(opts: Options, rng: random.Random) -> list[tuple[float, str, Any]]:
         kind = kinds[0] if i < 3 else rng.choices(kinds, weights)[0]  # a few hires first: orders need people
         events.append((0.85 * w * i / max(opts.items, 1), "item", kind))
     for _ in range(opts.kills):
-        events.append((rng.uniform(0.1 * w, 0.9 * w), "kill", rng.choices([t for t, _ in KILL_TARGETS],
-                                                                              [p for _, p in KILL_TARGETS])[0]))
+        targets = [(t, p) for t, p in KILL_TARGETS if t in opts.kill_targets]
+        events.append((rng.uniform(0.1 * w, 0.9 * w), "kill", rng.choices([t for t, _ in targets],
+                                                                              [p for _, p in targets])[0]))
     prefect_at = rng.uniform(0.2 * w, 0.45 * w)
     events.append((prefect_at, "prefect-down", None))
     events.append((prefect_at + opts.prefect_down_seconds, "prefect-up", None))
@@ -267,7 +270,12 @@ def run(opts: Options) -> int:
         settle(stack, opts, record, people, ledger)
         restart_times(stack, record)
         verdicts = check(stack, ledger, workload, record, hostile.fnrs(hostile_inputs))
-        print_report(opts, record, verdicts, workload, people)
+        rows = print_report(opts, record, verdicts, workload, people)
+        if opts.report_json:
+            opts.report_json.write_text(json.dumps({
+                "faults": [dict(zip(("fault", "injected", "survived", "note"), row, strict=True)) for row in rows],
+                "invariants": [{"name": v.name, "held": v.held, "counts": v.counts, "findings": v.findings}
+                               for v in verdicts]}, ensure_ascii=False, indent=2))
         failed = [v.name for v in verdicts if not v.held]
         if failed:
             print(f"\nFAILED invariants: {'; '.join(failed)}", flush=True)
@@ -294,9 +302,13 @@ def storm(stack: Stack, opts: Options, rng: random.Random, record: Record, workl
     humans.start()
     client = httpx.Client()
     started = time.monotonic()
+    last_count = 0.0
     with ThreadPoolExecutor(3) as pool:
         for at, what, payload in events:
             time.sleep(max(0.0, at - (time.monotonic() - started)))
+            if time.monotonic() - last_count > 30:
+                last_count = time.monotonic()
+                say("through the proxies so far: " + proxy_counts(proxies, stack) + "; " + routed(stack, proxies))
             if what == "item":
                 pool.submit(_send_item, workload, payload, people)
             elif what == "hostile":
@@ -320,6 +332,39 @@ def storm(stack: Stack, opts: Options, rng: random.Random, record: Record, workl
     stop.set()
     humans.join(60)
     record.timings["storm"] = time.monotonic() - started
+
+
+def proxy_counts(proxies: dict[str, Proc], stack: Stack) -> str:
+    counts = []
+    for name, proc in sorted(proxies.items()):
+        try:
+            stats = httpx.get(f"{proc.url}/_sandbox/faults/stats", headers=control(stack), timeout=5).json()
+            counts.append(f"{name} {stats['requests']}/{stats['total_injected']}")
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            counts.append(f"{name} ({exc.__class__.__name__})")
+    return ", ".join(counts) + " (requests/faults)"
+
+
+def routed(stack: Stack, proxies: dict[str, Proc]) -> str:
+    """Do the hub's processes (as they run now, after restarts) point at the proxies? From /proc."""
+    from hub.procs import descendants
+
+    wanted = {key: value for key, value in stack.extra_env.items() if key.endswith("_URL")}
+    wrong, seen = [], 0
+    pids: list[tuple[str, int]] = [(name, stack.procs[name].pid) for name in ("runner", "intake") if name in stack.procs]
+    if "runner" in stack.procs:
+        pids += [("flow-run", p.pid) for p in descendants(stack.procs["runner"].pid)]
+    for name, pid in pids:
+        try:
+            raw = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        seen += 1
+        env = dict(line.split("=", 1) for line in raw.decode(errors="replace").split("\0") if "=" in line)
+        wrong += [f"{name} {pid}: {key}={env.get(key)}" for key, value in wanted.items() if env.get(key) != value]
+    if wrong:
+        return f"NOT through the proxies: {'; '.join(wrong[:6])}"
+    return f"{seen} hub processes routed through the proxies"
 
 
 def _send_hostile(stack: Stack, value: Any, client: httpx.Client, record: Record) -> None:
@@ -432,7 +477,8 @@ def check(stack: Stack, ledger: Any, workload: Workload, record: Record, hostile
 
 # ---- the report ------------------------------------------------------------------------------
 
-def print_report(opts: Options, record: Record, verdicts: list[Verdict], workload: Workload, people: People) -> None:
+def print_report(opts: Options, record: Record, verdicts: list[Verdict], workload: Workload,
+                 people: People) -> list[tuple[str, str, str, str]]:
     held = {v.name: v.held for v in verdicts}
     business_ok = all(held.get(n, False) for n in held if n.startswith(("every item", "reconciliation", "no item")))
     injected: Counter[str] = Counter()
@@ -499,6 +545,7 @@ def print_report(opts: Options, record: Record, verdicts: list[Verdict], workloa
         for finding in v.findings[:12]:
             print(f"        - {finding}")
     sys.stdout.flush()
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -514,6 +561,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle-seconds", type=float, help="longest wait for the hub to settle afterwards")
     parser.add_argument("--timeout-hold", type=float, help="seconds a 'timeout' fault holds a request")
     parser.add_argument("--home", type=Path)
+    parser.add_argument("--report-json", type=Path, help="also write the table and the invariants here")
+    parser.add_argument("--kill-targets", type=lambda v: tuple(v.split(",")),
+                        help="comma-separated, from runner,intake,flow-run (default: all three)")
     args = parser.parse_args(argv)
     changes = {k: v for k, v in vars(args).items() if k != "small" and v is not None}
     opts = Options.small(**changes) if args.small else Options(**changes)

@@ -162,7 +162,7 @@ class Workload:
         return Sent("fritak", "fritak", sid, {"courses": courses}, "201")
 
     def _room(self, n: int) -> Sent:
-        day = datetime.now(OSLO).date() + timedelta(days=3 + n % 20)
+        day = datetime.now(OSLO).date() + timedelta(days=2 + n % 11)  # bookable: at most 14 days ahead
         start = 8 * 60 + 15 * self.rng.randint(0, 40)  # 08:00 … 18:00
         end = start + 15 * self.rng.randint(2, 8)
         hhmm = "{:02d}:{:02d}".format
