@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -63,10 +64,12 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
                                ids: dict[str, Any] | None = None) -> str:
     """Create the run of ``deployment`` for ``key`` (or get the one that exists); return its id.
 
-    What ``run_deployment`` does, plus: the deployment id is cached in ``ids``, and 503s are
-    retried within milliseconds. Prefect's SQLite server answers 503 when its database is
-    momentarily busy and its client waits 2 s before retrying; processes that create runs on
-    a hot path (the intake) run with ``PREFECT_CLIENT_MAX_RETRIES=0`` and rely on this loop.
+    What ``run_deployment`` does, plus: the deployment id is cached in ``ids``, and 502, 503
+    and 504 are retried from 50 ms up, doubling with jitter, for about 10 s. Prefect's SQLite
+    server answers 503 when its database is momentarily busy (a burst) and its client waits
+    2 s before retrying; processes that create runs on a hot path (the intake) run with
+    ``PREFECT_CLIENT_MAX_RETRIES=0`` and rely on this loop. A retry after a lost answer is
+    safe: the idempotency key returns the run the first try created.
     """
     from prefect.client.orchestration import get_client
     from prefect.exceptions import PrefectHTTPStatusError
@@ -77,7 +80,7 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
             return await start_deployment_run(deployment, parameters, key=key, when=when, client=fresh, ids=ids)
     ids = ids if ids is not None else {}
     state: Any = Scheduled(scheduled_time=when) if when else Scheduled()
-    for attempt in range(8):
+    for attempt in range(_BUSY_TRIES):
         try:
             if deployment not in ids:
                 ids[deployment] = (await client.read_deployment_by_name(deployment)).id
@@ -85,10 +88,13 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
                 ids[deployment], parameters=parameters, idempotency_key=key, state=state, tags=["hub"])
             return str(flow_run.id)
         except PrefectHTTPStatusError as exc:
-            if exc.response.status_code != 503 or attempt == 7:
+            if exc.response.status_code not in (502, 503, 504) or attempt == _BUSY_TRIES - 1:
                 raise
-            await asyncio.sleep(0.05 * (attempt + 1))
+            await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.5))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+_BUSY_TRIES = 10  # 0.05 + 0.1 + ... + 2 s: about 10 s of a busy server before giving up
 
 
 class _Client:
@@ -129,7 +135,8 @@ class Dispatcher:
 
     def __init__(self, ledger: Ledger, *, tz: ZoneInfo, start_hour: int = 6,
                  routes: dict[str, Route | str] | None = None,
-                 deployment_overrides: dict[str, str] | None = None, concurrency: int = 8) -> None:
+                 deployment_overrides: dict[str, str] | None = None, concurrency: int = 4,
+                 client_factory: Callable[[], Any] | None = None) -> None:
         self.ledger = ledger
         self.tz = tz
         self.start_hour = start_hour
@@ -141,22 +148,28 @@ class Dispatcher:
         self._current: _Client | None = None
         self._deployment_ids: dict[str, Any] = {}
         self._in_flight: set[str] = set()
+        self._client_factory = client_factory  # default: prefect's get_client (tests pass a transport)
 
-    async def dispatch(self, event: InboxEvent) -> str | None:
-        """Create (or find) the flow run for ``event``; return its id, or None if not now."""
+    async def dispatch(self, event: InboxEvent, *, reread: bool = False) -> str | None:
+        """Create (or find) the flow run for ``event``; return its id, or None if not now.
+
+        ``reread``: the caller's copy may be stale (the sweeper's list); look at the ledger
+        after claiming the event, and leave it if it was handed over meanwhile.
+        """
         if event.id in self._in_flight:
             return None  # the intake's hand-over and the sweeper met: one of them is enough
         self._in_flight.add(event.id)
         try:
+            if reread:
+                fresh = await asyncio.to_thread(self.ledger.get_event, event.id)
+                if fresh is None or fresh.state != EventState.RECEIVED:
+                    return None  # handed over (or ignored) since the caller read it
+                event = fresh
             return await self._dispatch(event)
         finally:
             self._in_flight.discard(event.id)
 
     async def _dispatch(self, event: InboxEvent) -> str | None:
-        fresh = await asyncio.to_thread(self.ledger.get_event, event.id)
-        if fresh is not None and fresh.state != EventState.RECEIVED:
-            return fresh.flow_run_id  # handed over (or ignored) since the caller read it
-        event = fresh or event
         route = self.routes.get(event.kind)
         if route is None or isinstance(route, str):
             reason = route or f"no service handles events of kind {event.kind!r}"
@@ -210,7 +223,7 @@ class Dispatcher:
                 await self._retire(current)  # the settings changed: new calls go to the new URL
                 current = None
             if current is None:
-                client = get_client()
+                client = (self._client_factory or get_client)()
                 await client.__aenter__()
                 current = self._current = _Client(client, api_url)
             current.users += 1
@@ -253,7 +266,7 @@ class Dispatcher:
         async with self._sweep_lock:
             waiting = await asyncio.to_thread(self.ledger.undispatched, older_than=older_than)
             due = [e for e in waiting if e.state == EventState.RECEIVED and e.id not in self._in_flight]
-            results = await asyncio.gather(*(self.dispatch(e) for e in due))
+            results = await asyncio.gather(*(self.dispatch(e, reread=True) for e in due))
             handed = sum(1 for r in results if r)
             if handed:
                 log.info("sweeper handed %d waiting event(s) to Prefect", handed)

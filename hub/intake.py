@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -118,6 +118,8 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
             body = await _read_body(request, config.max_body_bytes)
         except _TooLarge:
             return _problem(413, f"body larger than {config.max_body_bytes} bytes")
+        except ClientDisconnect:  # the sender gave up mid-body: nothing to store, nobody to answer
+            return _problem(400, "the client disconnected before the body was complete")
         try:
             msg_id = verify(body, request.headers, secrets)
         except SignatureError as exc:
@@ -230,8 +232,12 @@ def main() -> None:
     """``python -m hub.intake``: serve the receiver with the hub's settings."""
     import uvicorn
 
+    from hub.privacy import install
     from hub.settings import get_settings
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install()  # no fødselsnummer in the intake's log, whatever a sender puts in a body
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per Prefect request
     settings = get_settings()
     ledger = Ledger(settings.ledger, migrate=True)
     dispatcher = Dispatcher(ledger, tz=settings.tz, start_hour=settings.onboarding.start_hour,

@@ -83,8 +83,10 @@ class IntakeConfig(BaseModel):
                                                          "seconds is re-dispatched by the sweeper.")
     max_body_bytes: int = Field(64 * 1024, gt=0, description="Larger request bodies are refused (413), "
                                                             "counted while reading.")
-    prefect_concurrency: int = Field(8, ge=1, description="Most flow-run creations in flight towards "
-                                                          "Prefect at once (a burst waits its turn).")
+    prefect_concurrency: int = Field(4, ge=1, description="Most flow-run creations in flight towards "
+                                                          "Prefect at once (a burst waits its turn). More "
+                                                          "only helps a Prefect server on PostgreSQL; on "
+                                                          "SQLite it turns into 503s (database busy).")
 
     @field_validator("hmac_secrets", mode="before")
     @classmethod
