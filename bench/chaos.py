@@ -404,8 +404,11 @@ def start_deployment(stack: Stack, name: str, people: People) -> None:
 
     from prefect.deployments import run_deployment
 
+    async def start() -> None:
+        await run_deployment(name, timeout=0)  # type: ignore[misc]  # awaited: inside a loop it is async
+
     try:
-        asyncio.run(asyncio.wait_for(run_deployment(name, timeout=0), 30))  # type: ignore[arg-type]
+        asyncio.run(asyncio.wait_for(start(), 30))
     except Exception as exc:
         people.errors[f"start {name}: {exc.__class__.__name__}"] += 1
 

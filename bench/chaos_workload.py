@@ -103,7 +103,7 @@ class Workload:
         return self.client.post(url, json=body, headers=control(self.stack))
 
     def _hire(self, n: int) -> Sent:
-        birth = date(1960 + n % 40, 1 + n % 12, 1 + n % 28)
+        birth = date(1960 + n % 39, 1 + n % 12, 1 + n % 28)  # the 1900s: synthetic_fnr's range
         fnr = synthetic_fnr(birth, female=bool(n % 2), start=n % 500)
         self.fnrs.append(fnr)
         email = f"chaos{n}@oslomet.no"
@@ -150,12 +150,14 @@ class Workload:
     def _fritak(self, n: int) -> Sent:
         import base64
 
-        fnr = synthetic_fnr(date(1995 + n % 8, 1 + n % 12, 1 + n % 27), female=bool(n % 2), start=(7 * n) % 500)
+        # Born 1990-1998: synthetic_fnr's individnummer range (000-499) is the one for the 1900s.
+        fnr = synthetic_fnr(date(1990 + n % 9, 1 + n % 12, 1 + n % 27), female=bool(n % 2), start=(7 * n) % 500)
         self.fnrs.append(fnr)
         courses = self.rng.sample(COURSES, self.rng.randint(1, 2))
         pdf = base64.b64encode(_pdf(f"Vitnemål {n}")).decode()
         sid = self._submit(FRITAK_FORM_ID, {
-            "name": f"Kari Kaos {n}", "student_number": f"s{n}", "fnr": fnr, "email": f"s{n}@student.oslomet.no",
+            "name": f"Kari Kaos {n}", "student_number": f"s{n % 1000000:06d}", "fnr": fnr,
+            "email": f"s{n}@student.oslomet.no",
             "courses": courses, "grounds": "Tilsvarende emner er bestått ved Universitetet i Oslo.",
             "earlier_institution": "Universitetet i Oslo", "completed": "20.06.2024", "credits": "10"},
             {"attachment_1": [{"filename": "vitnemål.pdf", "mediaType": "application/pdf", "contentBase64": pdf}]})
