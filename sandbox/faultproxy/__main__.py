@@ -18,5 +18,8 @@ parser.add_argument("--data-dir", type=Path, default=Path("var") / "sandbox" / "
 parser.add_argument("--access-log", action="store_true", help="Log every request (method, path, status).")
 args = parser.parse_args()
 token = serve_token(args.control_token, args.data_dir)
+# No Date/Server of its own: the upstream's pass through, and two Date headers would reach the
+# client as one "a, b" value (a naive datetime to email.utils).
 uvicorn.run(create_app(args.upstream, token), host="127.0.0.1", port=args.port,
-            log_level="info" if args.access_log else "warning", access_log=args.access_log)
+            log_level="info" if args.access_log else "warning", access_log=args.access_log,
+            date_header=False, server_header=False)

@@ -180,3 +180,17 @@ def test_the_proxy_keeps_the_clients_host_so_links_built_from_it_come_back_throu
         proxied: Served) -> None:
     seen = httpx.get(f"{proxied.url}/api/host", timeout=5).json()
     assert seen == {"host": f"127.0.0.1:{proxied.port}"}
+
+
+def test_the_proxy_process_passes_the_upstreams_date_and_adds_none(store: Store, tmp_path) -> None:
+    """Two Date headers reach a client as one "a, b" value, which email.utils reads as a naive time."""
+    from sandbox.faultproxy import start_fault_proxy
+    from tests.sandbox_common.conftest import store_app
+
+    with Served(store_app(store)) as upstream:
+        proxy = start_fault_proxy(upstream.url, tmp_path, control_token=CONTROL_TOKEN)
+        try:
+            response = httpx.get(f"{proxy.url}/api/items", timeout=10)  # type: ignore[attr-defined]
+        finally:
+            proxy.stop()  # type: ignore[attr-defined]
+    assert response.status_code == 200 and len(response.headers.get_list("date")) == 1
