@@ -72,7 +72,7 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
     safe: the idempotency key returns the run the first try created.
     """
     from prefect.client.orchestration import get_client
-    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
     from prefect.states import Scheduled
 
     if client is None:
@@ -87,6 +87,9 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
             flow_run = await client.create_flow_run_from_deployment(
                 ids[deployment], parameters=parameters, idempotency_key=key, state=state, tags=["hub"])
             return str(flow_run.id)
+        except ObjectNotFound:
+            ids.pop(deployment, None)  # re-created under a new id? look it up again next time
+            raise
         except PrefectHTTPStatusError as exc:
             if exc.response.status_code not in (502, 503, 504) or attempt == _BUSY_TRIES - 1:
                 raise

@@ -31,14 +31,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.dispatch import Dispatcher
-from hub.ledger import Ledger
+from hub.ledger import InboxEvent, Ledger
 from hub.privacy import contains_fnr
 from hub.settings import OSLO, IntakeConfig
 from hub.signing import ReplayGuard, SignatureError, body_digest, verify
@@ -108,7 +107,19 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
     if not secrets:
         raise ValueError("the intake has no signing secret: set HUB_INTAKE__HMAC_SECRET(S)")
     replays = ReplayGuard()
-    background: set[asyncio.Task[None]] = set()
+    background: set[asyncio.Task[object]] = set()
+
+    def hand_over(event: InboxEvent) -> None:
+        """Dispatch in a task of its own: the sender's connection is free at once, and a slow
+        Prefect holds no request. Cancelled at shutdown, the event waits for the sweeper."""
+        task: asyncio.Task[object] = asyncio.create_task(dispatcher.dispatch(event))
+        background.add(task)
+        task.add_done_callback(finished)
+
+    def finished(task: asyncio.Task[object]) -> None:
+        background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dispatch failed; the sweeper will try again", exc_info=task.exception())
 
     async def receive_hr_event(request: Request) -> JSONResponse:
         if not _is_json(request.headers.get("content-type")):
@@ -156,9 +167,10 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
             return JSONResponse({"event_id": stored.id, "duplicate": True, "state": stored.state,
                                  "flow_run_id": stored.flow_run_id}, status_code=200)
         log.info("received %s for %s (event %s)", event.uri, event.id, stored.id)
-        # The event is durable now; answer, then hand it to Prefect.
+        # The event is durable now; answer, and hand it to Prefect.
+        hand_over(stored)
         return JSONResponse({"event_id": stored.id, "duplicate": False, "state": stored.state},
-                            status_code=202, background=BackgroundTask(dispatcher.dispatch, stored))
+                            status_code=202)
 
     async def event_status(request: Request) -> JSONResponse:
         found = await asyncio.to_thread(ledger.get_event, str(request.path_params["event_id"]))
@@ -200,14 +212,14 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
         await asyncio.to_thread(remember_recent_ids)
         with contextlib.suppress(Exception):  # warm the Prefect client; Prefect may not be up yet
             await dispatcher.warm_up()
-        task = asyncio.create_task(sweeper())
-        background.add(task)
+        background.add(asyncio.create_task(sweeper()))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            tasks = list(background)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await dispatcher.aclose()
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from hub.intake import create_app
-from hub.ledger import InboxEvent, Ledger
+from hub.ledger import EventState, InboxEvent, Ledger
 from hub.settings import OSLO, IntakeConfig
 from hub.signing import SIGNATURE_HEADER, sign_headers
 
@@ -257,3 +257,25 @@ async def test_the_replay_guard_survives_a_restart(ledger: Ledger, config: Intak
             response = await client.post("/events/hr", content=second, headers=signed(second, msg_id="msg_c"))
     assert response.status_code == 409
     assert [e.subject_id for e in ledger.events()] == ["10005"]
+
+
+async def test_the_answer_does_not_wait_for_prefect(ledger: Ledger, config: IntakeConfig) -> None:
+    """202 as soon as the event is stored, while its dispatch is still waiting for Prefect; the
+    pending dispatch is cancelled at shutdown and the event stays in the inbox for the sweeper."""
+    started = asyncio.Event()
+
+    class StuckDispatcher(RecordingDispatcher):
+        async def dispatch(self, event: InboxEvent) -> str | None:
+            started.set()
+            await asyncio.sleep(3600)  # a Prefect that never answers
+            return None
+
+    app = create_app(ledger, StuckDispatcher(), config)  # type: ignore[arg-type]
+    body = body_of()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://intake") as client:
+            response = await asyncio.wait_for(client.post("/events/hr", content=body, headers=signed(body)), 10)
+            assert response.status_code == 202
+            await asyncio.wait_for(started.wait(), 5)
+    (event,) = ledger.events()
+    assert event.state == EventState.RECEIVED and event.flow_run_id is None
