@@ -68,11 +68,11 @@ def test_manager_mail(golden, hire: Hire) -> None:
 def test_onboarding_summary_renders_hostile_hr_text_as_text(hire: Hire) -> None:
     """HR text in the operators' summary artifact is inert: no HTML, no links it did not
     choose, and no fødselsnummer (the Prefect UI renders markdown with raw HTML)."""
+    import dataclasses
+
     from markdown_it import MarkdownIt
 
     from flows.onboarding_steps import onboarding_summary
-
-    import dataclasses
 
     hostile = dataclasses.replace(hire, employee=hire.employee.model_copy(
         update={"first_name": "<img src=x onerror=alert(1)>", "last_name": "[click](http://evil.example)"}))
