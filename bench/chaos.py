@@ -16,7 +16,8 @@ not proxied. Then, over a window of time:
 - ``--hostile`` inputs from :mod:`bench.hostile` (intake requests and the three forms),
   plus malformed peer bodies generated the same way.
 
-Then, with no manual step, it waits (bounded by ``--settle-seconds``) and checks:
+Then, with no manual step, it waits (bounded by ``--settle-seconds``; the peer faults stay
+armed meanwhile unless ``--calm-settle``), disarms the faults and checks:
 
 1. every item done, or a dead letter with a reason a person can act on; no input lost;
 2. reconciliation: 0 missing, 0 duplicates;
@@ -91,6 +92,7 @@ class Options:
     home: Path | None = None
     report_json: Path | None = None
     kill_targets: tuple[str, ...] = ("runner", "intake", "flow-run")
+    calm_settle: bool = False  # disarm the faults when the storm ends instead of after settling
 
     @classmethod
     def small(cls, **changes: Any) -> Options:
@@ -264,10 +266,15 @@ def run(opts: Options) -> int:
         arm(proxies, stack, opts)
         say("faults armed on every peer; the storm begins")
         storm(stack, opts, rng, record, workload, people, ledger, hostile_inputs, malformed, proxies)
-        disarm(proxies, stack, record)
-        say("storm over; faults disarmed; waiting for the hub to settle by itself")
         record.sent = workload.sent
+        if opts.calm_settle:
+            disarm(proxies, stack, record)
+            say("storm over; faults disarmed; waiting for the hub to settle by itself")
+        else:
+            say("storm over (no more kills or inputs); faults stay armed while the hub settles by itself")
         settle(stack, opts, record, people, ledger)
+        if not opts.calm_settle:
+            disarm(proxies, stack, record)  # the checks below read the peers through the proxies
         restart_times(stack, record)
         verdicts = check(stack, ledger, workload, record, hostile.fnrs(hostile_inputs))
         rows = print_report(opts, record, verdicts, workload, people)
@@ -565,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-hold", type=float, help="seconds a 'timeout' fault holds a request")
     parser.add_argument("--home", type=Path)
     parser.add_argument("--report-json", type=Path, help="also write the table and the invariants here")
+    parser.add_argument("--calm-settle", action="store_true", default=None,
+                        help="disarm the peer faults when the storm ends (default: only after settling)")
     parser.add_argument("--kill-targets", type=lambda v: tuple(v.split(",")),
                         help="comma-separated, from runner,intake,flow-run (default: all three)")
     args = parser.parse_args(argv)
