@@ -61,12 +61,19 @@ def slot_starts(start: datetime, end: datetime, minutes: int) -> list[datetime]:
 
 
 def _http_date(value: str | None) -> datetime | None:
+    """An HTTP date as an aware time, or None.
+
+    HTTP dates are always GMT (RFC 9110 §5.6.7), but ``email.utils`` answers a *naive* time
+    for ``-0000``, for a date without a zone and for two headers folded into one (``a, b``):
+    read those as UTC, so the result can always be compared with an aware time.
+    """
     if not value:
         return None
     try:
-        return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 class SlotMarkers:
