@@ -20,7 +20,6 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.asyncio import concurrency
 
 from flows.forms_poll import collect_submissions
 from flows.onboarding_steps import ALLOCATION_LIMIT, RT_LIMIT
@@ -74,7 +73,7 @@ async def handle_order(run: Run, directory: Directory) -> str:
                                "has registered the person; then replay the item.")
         await asyncio.to_thread(run.ledger.update_data, run.item.id, employee_id=employee.id,
                                 feide=order.feide, model=order.model)
-    async with run.step("ensure_ticket"), concurrency(RT_LIMIT, occupy=1, lease_duration=run.slot_lease):
+    async with run.step("ensure_ticket"), run.slots(RT_LIMIT):
         ticket = await ports.ticketing.ensure_ticket(order_ticket(order, employee, queue=cfg.queue))
         run.remember("ticket", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
                          key=ticket.external_ref)
@@ -83,7 +82,7 @@ async def handle_order(run: Run, directory: Directory) -> str:
 
 async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
     ticketing, cfg = run.ports.ticketing, run.settings.laptop
-    async with run.step("reserve_laptop"), concurrency([RT_LIMIT, ALLOCATION_LIMIT], occupy=1, lease_duration=run.slot_lease):
+    async with run.step("reserve_laptop"), run.slots([RT_LIMIT, ALLOCATION_LIMIT]):
         asset = await ticketing.reserve_asset(cfg.catalog, external_ref=external_ref(order.submission_id, "asset"),
                                               model=order.model)
         if asset is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from prefect import task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.asyncio import concurrency
 
 from hub.errors import InvalidInput, NotFound
 from hub.flowkit import Run, transient_only
@@ -110,7 +109,7 @@ async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> N
 @task(name="ensure tickets", **STEP)
 async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
     cfg = run.settings.onboarding
-    async with run.step("ensure_tickets"), concurrency(RT_LIMIT, occupy=1, lease_duration=run.slot_lease):
+    async with run.step("ensure_tickets"), run.slots(RT_LIMIT):
         tickets = {
             "ticket_account": await run.ports.ticketing.ensure_ticket(account_ticket(hire, queue=cfg.account_queue)),
             "ticket_laptop": await run.ports.ticketing.ensure_ticket(laptop_ticket(hire, queue=cfg.equipment_queue)),
@@ -124,7 +123,7 @@ async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
 @task(name="allocate laptop", **STEP)
 async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> Asset | None:
     ticketing = run.ports.ticketing
-    async with run.step("allocate_laptop"), concurrency([RT_LIMIT, ALLOCATION_LIMIT], occupy=1, lease_duration=run.slot_lease):
+    async with run.step("allocate_laptop"), run.slots([RT_LIMIT, ALLOCATION_LIMIT]):
         holder, ref = laptop_holder(hire)
         asset = await ticketing.allocate_asset(run.settings.onboarding.laptop_catalog, holder=holder,
                                                external_ref=ref, model=run.settings.onboarding.laptop_model)

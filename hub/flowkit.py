@@ -37,7 +37,8 @@ from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
 from hub.wiring import Connectors, connect, get_ledger
 
-__all__ = ["Run", "work_item", "batch_item", "run_batch", "transient_only", "ItemBusy"]
+__all__ = ["Run", "work_item", "batch_item", "run_batch", "transient_only", "global_slots", "ItemBusy",
+           "SlotsUnavailable"]
 
 log = logging.getLogger("hub.flow")
 
@@ -65,6 +66,34 @@ def transient_only(task: Task[..., object], task_run: TaskRun, state: State[obje
     return isinstance(error, TransientError)
 
 
+class SlotsUnavailable(TransientError):
+    default_hint = ("Prefect could not hand out the global concurrency slot (its API was busy or down); "
+                    "the step is retried.")
+
+
+@contextlib.asynccontextmanager
+async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECONDS) -> AsyncIterator[None]:
+    """Hold one slot of each named global limit for the block, as a lease (see hub.limits).
+
+    Failing to *take* the slots (the Prefect API answering 5xx or not at all) is transient —
+    the step is retried — not a crash that dead-letters the item. Errors from the block
+    itself pass through unchanged.
+    """
+    from prefect.concurrency.asyncio import (
+        AcquireConcurrencySlotTimeoutError,
+        ConcurrencySlotAcquisitionError,
+        concurrency,
+    )
+
+    async with contextlib.AsyncExitStack() as held:
+        try:
+            await held.enter_async_context(concurrency(names, occupy=1, lease_duration=lease))
+        except (ConcurrencySlotAcquisitionError, AcquireConcurrencySlotTimeoutError) as exc:
+            raise SlotsUnavailable(f"could not take the global slot(s) {names!r} from Prefect: "
+                                   f"{mask(str(exc))[:200]}") from exc
+        yield
+
+
 def _flow_run_id() -> str | None:
     from prefect.runtime import flow_run
 
@@ -77,8 +106,8 @@ class Run:
     A plain class on purpose: Prefect walks dataclass task arguments looking for futures.
     """
 
-    # ``concurrency(NAMES, occupy=1, lease_duration=run.slot_lease)``: a global slot is a
-    # lease, back within about a minute if this process dies (see hub.limits).
+    # ``run.slots(NAMES)``: a global slot is a lease, back within about a minute if this
+    # process dies (see hub.limits).
     slot_lease: float = SLOT_LEASE_SECONDS
 
     def __init__(self, *, ledger: Ledger, item: WorkItem, settings: Settings, ports: Connectors) -> None:
@@ -89,6 +118,10 @@ class Run:
         self.already_done = False
         self.waiting_reason: str | None = None
         self.notes: list[str] = []
+
+    def slots(self, names: str | list[str]) -> contextlib.AbstractAsyncContextManager[None]:
+        """The global limits ``names`` for a block of this run (:func:`global_slots`)."""
+        return global_slots(names, lease=self.slot_lease)
 
     @contextlib.asynccontextmanager
     async def step(self, name: str) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.errors import NotFound, TransientError
-from hub.flowkit import transient_only
+from hub.flowkit import global_slots, transient_only
 from hub.http import ApiClient, RetryPolicy
 from hub.procs import free_port, wait_tcp
 from hub.stack import Stack
@@ -132,3 +133,48 @@ def test_a_permanent_error_is_not_retried(stack: Stack, peer: FlakyPeer, kind: s
         _run(kind, peer, "missing")
 
     assert peer.requests == ["missing"]
+
+
+SLOT = "hub-test-slot"
+
+
+@task(retries=2, retry_delay_seconds=0, retry_condition_fn=transient_only)
+async def hold_a_slot() -> str:
+    async with global_slots(SLOT):
+        return "held"
+
+
+@flow
+async def flow_holding_a_slot() -> str:
+    return await hold_a_slot()
+
+
+def test_prefect_failing_to_hand_out_a_global_slot_is_transient_and_retried(stack: Stack, tmp_path: Path) -> None:
+    """The Prefect API answering 500 to a slot request once (seen under chaos: its SQLite
+    database locked) used to crash the step and dead-letter the item; now the step is
+    retried and takes the slot."""
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from sandbox.common import control_headers
+    from sandbox.faultproxy import start_fault_proxy
+
+    async def make_limit() -> None:
+        async with get_client() as client:
+            await client.upsert_global_concurrency_limit_by_name(SLOT, 1)
+
+    asyncio.run(make_limit())
+    proxy: Any = start_fault_proxy(stack.prefect_ui, tmp_path)
+    try:
+        armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control_headers(proxy.extra.get("control_token")),
+                           json={"path": "/api/v2/concurrency_limits/increment-with-lease", "status": 500,
+                                 "count": 1}, timeout=5)
+        assert armed.status_code == 201, armed.text
+        with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api"}):
+            assert asyncio.run(flow_holding_a_slot()) == "held"
+        stats = httpx.get(f"{proxy.url}/_sandbox/faults/stats",
+                          headers=control_headers(proxy.extra.get("control_token")), timeout=5).json()
+        assert stats["statuses"] == {"500": 1}, "the fault was served, and the retry went through"
+    finally:
+        proxy.stop()
