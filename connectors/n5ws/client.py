@@ -5,13 +5,18 @@ Idempotent and resumable: every saksmappe and journalpost carries the source key
 ``$filter`` before anything is created; every dokumentbeskrivelse carries
 ``eksternReferanse`` = ``<external id>/<filename>``. A journalpost that a crash left
 half-written is completed (missing correspondents and documents only) on the next call.
+
+Every create goes through :func:`hub.once.ensure_by_key`: look up by the key, ``POST`` once,
+and after a lost answer look again before trying anew — so a write the core committed
+while its answer was lost is found, not made twice. A file is found again by its SHA-256.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -32,6 +37,7 @@ from connectors.n5ws.models import (
 )
 from connectors.n5ws.session import SYSTEM, N5wsSession
 from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermanentError
+from hub.once import create_once, ensure_by_key
 from hub.ports.archive import (
     CaseFile,
     CaseStatus,
@@ -48,6 +54,7 @@ __all__ = ["N5wsArchive"]
 
 log = logging.getLogger("connectors.n5ws")
 OSLO = ZoneInfo("Europe/Oslo")
+T = TypeVar("T")
 
 
 def _oslo(value: datetime) -> str:
@@ -114,23 +121,34 @@ class N5wsArchive:
             self._series[title] = found[0]
         return self._series[title]
 
+    async def _ensure(self, find: Callable[[], Awaitable[T | None]], create: Callable[[], Awaitable[T]],
+                      what: str, *, confirm: bool = False) -> T:
+        return await ensure_by_key(find, create, policy=self.config.policy(), system=SYSTEM, what=what,
+                                   confirm=confirm)
+
     async def ensure_case_file(self, new: NewCaseFile) -> CaseFile:
         _no_fnr_in_public_title(new.public_title)
-        existing = await self.find_case_files(new.external_id)
-        if existing:
+
+        async def find() -> CaseFile | None:
+            existing = await self.find_case_files(new.external_id)
             if len(existing) > 1:
                 log.warning("n5ws: %d saksmapper share one external id; using %s",
                             len(existing), existing[0].case_number)
-            return existing[0]
+            return existing[0] if existing else None
+
         metadata: dict[str, Any] = {self._key: new.external_id}
         if new.classification:
             metadata[f"{self.config.metadata_namespace}:klassering"] = new.classification
         body = {"tittel": new.title, "offentligTittel": new.public_title,
                 "saksstatus": {"kode": new.status}, "virksomhetsspesifikkeMetadata": metadata}
-        arkivdel = await self.series(new.series)
-        created = await self.session.create(arkivdel.href(Rel.NY_SAKSMAPPE), body, Saksmappe)
-        log.info("n5ws: created saksmappe %s", created.mappeID)
-        return to_case_file(created, self._key)
+
+        async def create() -> CaseFile:
+            arkivdel = await self.series(new.series)
+            created = await self.session.create(arkivdel.href(Rel.NY_SAKSMAPPE), body, Saksmappe)
+            log.info("n5ws: created saksmappe %s", created.mappeID)
+            return to_case_file(created, self._key)
+
+        return await self._ensure(find, create, f"the saksmappe {new.external_id}", confirm=True)
 
     @staticmethod
     def _journalposts(mappe: Saksmappe) -> Link:
@@ -171,56 +189,90 @@ class N5wsArchive:
         if len(set(names)) != len(names):
             raise InvalidInput("two documents of one journal entry share a filename", system=SYSTEM)
         mappe = await self._saksmappe(case_file)
-        found = await self.session.list_all(self._journalposts(mappe), Journalpost,
-                                            self._by_external_id(new.external_id))
-        if found:
-            post = found[0]
-        else:
-            body: dict[str, Any] = {
-                "tittel": new.title, "offentligTittel": new.public_title,
-                "journalposttype": {"kode": new.journal_type}, "journalstatus": {"kode": "J"},
-                "dokumentetsDato": _oslo(new.document_date),
-                "virksomhetsspesifikkeMetadata": {self._key: new.external_id}}
-            if new.received_date:
-                body["mottattDato"] = _oslo(new.received_date)
-            if new.sent_date:
-                body["sendtDato"] = _oslo(new.sent_date)
+
+        async def find() -> Journalpost | None:
+            found = await self.session.list_all(self._journalposts(mappe), Journalpost,
+                                                self._by_external_id(new.external_id))
+            return found[0] if found else None
+
+        body: dict[str, Any] = {
+            "tittel": new.title, "offentligTittel": new.public_title,
+            "journalposttype": {"kode": new.journal_type}, "journalstatus": {"kode": "J"},
+            "dokumentetsDato": _oslo(new.document_date),
+            "virksomhetsspesifikkeMetadata": {self._key: new.external_id}}
+        if new.received_date:
+            body["mottattDato"] = _oslo(new.received_date)
+        if new.sent_date:
+            body["sendtDato"] = _oslo(new.sent_date)
+
+        async def create() -> Journalpost:
             post = await self.session.create(mappe.href(Rel.NY_JOURNALPOST), body, Journalpost)
             log.info("n5ws: created journalpost %s in %s", post.registreringsID, mappe.mappeID)
+            return post
+
+        post = await self._ensure(find, create, f"the journalpost {new.external_id}", confirm=True)
         await self._ensure_correspondents(post, new.correspondents)
         document_ids = [await self._ensure_document(post, new.external_id, d) for d in new.documents]
         return to_journal_entry(post, self._key, document_ids)
 
     async def _ensure_correspondents(self, post: Journalpost, wanted: tuple[Correspondent, ...]) -> None:
-        existing = await self.session.list_all(post.link(Rel.KORRESPONDANSEPART), KorrespondansepartPerson)
-        have = {(p.korrespondanseparttype.kode if p.korrespondanseparttype else None, p.navn) for p in existing}
+        """A correspondent's key within its journalpost is (korrespondanseparttype, navn)."""
+        async def have() -> set[tuple[str | None, str | None]]:
+            existing = await self.session.list_all(post.link(Rel.KORRESPONDANSEPART), KorrespondansepartPerson)
+            return {(p.korrespondanseparttype.kode if p.korrespondanseparttype else None, p.navn) for p in existing}
+
+        known = await have()
         for person in wanted:
-            if (person.kind, person.name) not in have:
+            key = (person.kind, person.name)
+            if key in known:
+                continue
+
+            async def find(key: tuple[str | None, str | None] = key) -> bool | None:
+                return True if key in await have() else None
+
+            async def create(person: Correspondent = person) -> bool:
                 await self.session.create(post.href(Rel.NY_KORRESPONDANSEPARTPERSON),
                                           _correspondent_body(person), KorrespondansepartPerson)
-                have.add((person.kind, person.name))
+                return True
+
+            await create_once(create, find, policy=self.config.policy(), system=SYSTEM,
+                              what=f"a korrespondansepart of {post.registreringsID}")
+            known.add(key)
 
     async def _ensure_document(self, post: Journalpost, external_id: str, document: Document) -> str:
         """Find or create the dokumentbeskrivelse, upload the file if missing; return its href."""
         reference = self.document_reference(external_id, document)
-        described = await self.session.list_all(post.link(Rel.DOKUMENTBESKRIVELSE), Dokumentbeskrivelse,
-                                                f"eksternReferanse eq {odata_string(reference)}")
-        if described:
-            description = described[0]
+
+        async def find_description() -> Dokumentbeskrivelse | None:
+            described = await self.session.list_all(post.link(Rel.DOKUMENTBESKRIVELSE), Dokumentbeskrivelse,
+                                                    f"eksternReferanse eq {odata_string(reference)}")
+            return described[0] if described else None
+
+        async def create_description() -> Dokumentbeskrivelse:
+            return await self.session.create(post.href(Rel.NY_DOKUMENTBESKRIVELSE), {
+                "tittel": document.title, "dokumenttype": {"kode": document.document_type},
+                "dokumentstatus": {"kode": "F"}, "tilknyttetRegistreringSom": {"kode": document.role},
+                "eksternReferanse": reference}, Dokumentbeskrivelse)
+
+        description = await self._ensure(find_description, create_description,
+                                         f"the dokumentbeskrivelse {reference}")
+
+        async def find_file() -> Dokumentobjekt | None:
+            """The stored file; an upload to a dokumentbeskrivelse always makes a new dokumentobjekt,
+            so a lost answer is recognised by the file's checksum."""
             objects = await self.session.list_all(description.link(Rel.DOKUMENTOBJEKT), Dokumentobjekt)
             stored = [o for o in objects if o.sjekksum]
             if stored:
                 self._verify(stored[0], document, "already archived")
-                return stored[0].self_href
-        else:
-            description = await self.session.create(post.href(Rel.NY_DOKUMENTBESKRIVELSE), {
-                "tittel": document.title, "dokumenttype": {"kode": document.document_type},
-                "dokumentstatus": {"kode": "F"}, "tilknyttetRegistreringSom": {"kode": document.role},
-                "eksternReferanse": reference}, Dokumentbeskrivelse)
-        uploaded = await self.session.upload(description.href(Rel.FIL), document.content,
-                                             document.media_type, document.filename, Dokumentobjekt)
-        self._verify(uploaded, document, "uploaded")
-        return uploaded.self_href
+            return stored[0] if stored else None
+
+        async def upload() -> Dokumentobjekt:
+            uploaded = await self.session.upload(description.href(Rel.FIL), document.content,
+                                                 document.media_type, document.filename, Dokumentobjekt)
+            self._verify(uploaded, document, "uploaded")
+            return uploaded
+
+        return (await self._ensure(find_file, upload, f"the file {reference}")).self_href
 
     @staticmethod
     def _verify(stored: Dokumentobjekt, document: Document, what: str) -> None:

@@ -4,6 +4,11 @@ Everything goes through :class:`hub.http.ApiClient` (retry policy, error tree). 
 URL the session builds is ``<base_url>/api``; every other href comes from ``_links``.
 Discovered relations of the root and of the ``arkivstruktur``/``sakarkiv`` packages are
 cached for the life of the session.
+
+A ``POST`` that creates (``ny-*``, ``fil``) is sent exactly once per call, never retried by
+the client: an answer lost after the core committed the write would otherwise make a
+second record. The archive adapter looks the record up by its key between attempts
+(:func:`hub.once.ensure_by_key`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from connectors.n5ws.hal import Rel, expand
 from connectors.n5ws.models import Link, Resource
 from hub.errors import Conflict, PermanentError
 from hub.http import ApiClient
+from hub.once import no_retry
 
 __all__ = ["MEDIA_TYPE", "N5wsSession", "SYSTEM", "parse"]
 
@@ -49,11 +55,17 @@ class N5wsSession:
             headers={"Accept": MEDIA_TYPE},
             auth=(config.username, config.password.get_secret_value()),
             policy=config.policy(), transport=transport)
+        self._once = ApiClient(  # creates: one attempt each (see the module docstring)
+            SYSTEM, config.base_url.rstrip("/") + "/",
+            headers={"Accept": MEDIA_TYPE},
+            auth=(config.username, config.password.get_secret_value()),
+            policy=no_retry(config.policy()), transport=transport)
         self._relations: dict[str, Link] = {}
         self._packages_read: set[str] = set()
 
     async def aclose(self) -> None:
         await self.http.aclose()
+        await self._once.aclose()
 
     # -- discovery ----------------------------------------------------------------------
     async def discover(self, refresh: bool = False) -> dict[str, Link]:
@@ -82,8 +94,8 @@ class N5wsSession:
                              hint="Check base_url and that the core supports N5WS sakarkiv.")
 
     # -- reading ------------------------------------------------------------------------
-    async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
-        data = await self.http.json(method, url, **kwargs)
+    async def _json(self, method: str, url: str, client: ApiClient | None = None, **kwargs: Any) -> Any:
+        data = await (client or self.http).json(method, url, **kwargs)
         if not isinstance(data, dict):
             raise PermanentError(f"{method} {url} answered {type(data).__name__}, not a JSON object",
                                  system=SYSTEM)
@@ -115,8 +127,9 @@ class N5wsSession:
 
     # -- writing ------------------------------------------------------------------------
     async def create(self, href: str, body: Mapping[str, Any], model: type[R]) -> R:
-        """POST to a ``ny-*`` href; the core answers 201 with the new object."""
-        data = await self._json("POST", href, json=dict(body), headers={"Content-Type": MEDIA_TYPE})
+        """POST to a ``ny-*`` href, once; the core answers 201 with the new object."""
+        data = await self._json("POST", href, json=dict(body), headers={"Content-Type": MEDIA_TYPE},
+                                client=self._once)
         return parse(model, data)
 
     async def patch(self, href: str, changes: Mapping[str, Any], etag: str | None,
@@ -137,12 +150,12 @@ class N5wsSession:
 
     async def upload(self, href: str, content: bytes, media_type: str, filename: str,
                      model: type[R]) -> R:
-        """POST raw bytes to a ``fil`` href; the core answers with the dokumentobjekt."""
+        """POST raw bytes to a ``fil`` href, once; the core answers with a new dokumentobjekt."""
         ascii_name = filename.encode("ascii", "replace").decode("ascii").replace("?", "_").replace('"', "_")
         headers = {"Content-Type": media_type,
                    "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
                                           f"filename*=UTF-8''{quote(filename, safe='')}"}
-        return parse(model, await self._json("POST", href, content=content, headers=headers))
+        return parse(model, await self._json("POST", href, content=content, headers=headers, client=self._once))
 
     async def download(self, href: str) -> bytes:
         response = await self.http.request("GET", href, headers={"Accept": "*/*"})
