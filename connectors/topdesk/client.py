@@ -23,9 +23,8 @@ import asyncio
 import logging
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -41,7 +40,8 @@ from connectors.topdesk.models import (
     to_ticket,
 )
 from connectors.topdesk.rest import SYSTEM, TopdeskRest
-from hub.errors import ConfigError, HubError, InvalidInput, TransientError
+from hub.errors import ConfigError, HubError, InvalidInput
+from hub.once import create_once
 from hub.ports.common import Health, HealthProbe
 from hub.ports.ticketing import AssetsFromRegister, NewTicket, Ticket
 from hub.privacy import contains_fnr
@@ -54,7 +54,6 @@ BRIEF_MAX = 80  # TOPdesk's limit on briefDescription
 REF_MAX = 100  # TOPdesk's limit on an optional text field
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _NUMBER = re.compile(r"^[A-Za-z]{0,2}\s?\d{4}[\s-]\d{2,6}$")
-T = TypeVar("T")
 
 
 def _refuse_personal_data(**texts: str | None) -> None:
@@ -129,14 +128,16 @@ class TopdeskTicketing(AssetsFromRegister):
                 return existing[0]
             payload = await self._create_payload(new)
 
-            async def landed() -> bool:
-                return bool(await self.find_tickets(new.external_ref))
+            async def find() -> Ticket | None:
+                found = await self.find_tickets(new.external_ref)
+                return found[0] if found else None
 
-            created = await self._once_unless_landed(lambda: self._rest.send_once("POST", "incidents", payload),
-                                                     landed, "creating an incident")
-            if created is None:  # a retried create had landed after all
-                return (await self.find_tickets(new.external_ref))[0]
-            ticket = self._ticket(TdIncident.model_validate(created))
+            async def create() -> Ticket:
+                created = await self._rest.send_once("POST", "incidents", payload)
+                return self._ticket(TdIncident.model_validate(created))
+
+            ticket = await create_once(create, find, policy=self.config.policy(), system=SYSTEM,
+                                       what=f"the incident {new.external_ref}")
         if ticket.external_ref != new.external_ref:
             raise ConfigError(f"TOPdesk created incident {ticket.id} but did not store its "
                               f"{self.config.external_ref_field}", system=SYSTEM,
@@ -165,23 +166,6 @@ class TopdeskTicketing(AssetsFromRegister):
             payload["targetDate"] = td_target_date(new.due, self.config.due_time)
         return payload
 
-    async def _once_unless_landed(self, send: Callable[[], Awaitable[T]], landed: Callable[[], Awaitable[bool]],
-                                  what: str) -> T | None:
-        """Send once per attempt; after a transient failure, ``None`` if the write landed."""
-        policy = self.config.policy()
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                return await send()
-            except TransientError as exc:
-                if await landed():
-                    return None
-                if attempt == policy.max_attempts:
-                    raise
-                wait = max(policy.backoff(attempt), float(getattr(exc, "retry_after", None) or 0))
-                log.warning("topdesk: %s failed (%s); retrying in %.1fs", what, exc, wait)
-                await asyncio.sleep(min(wait, policy.max_total_seconds))
-        raise AssertionError("unreachable")  # pragma: no cover
-
     async def _incident(self, ticket_id: str) -> TdIncident:
         return TdIncident.model_validate(await self._rest.get(incident_path(ticket_id)))
 
@@ -194,13 +178,17 @@ class TopdeskTicketing(AssetsFromRegister):
         path = incident_path(ticket_id)
         since = datetime.now(UTC) - timedelta(minutes=1)
 
-        async def landed() -> bool:
+        async def landed() -> bool | None:
             actions = [TdAction.model_validate(a) for a in await self._rest.first_page(
                 f"{path}/actions", {"page_size": 20})]
-            return any(a.memo_text == text and (parse_td_datetime(a.entry_date) or since) >= since for a in actions)
+            return True if any(a.memo_text == text and (parse_td_datetime(a.entry_date) or since) >= since
+                               for a in actions) else None
 
-        await self._once_unless_landed(lambda: self._rest.send_once(
-            "PUT", path, {"action": text, "actionInvisibleForCaller": True}), landed, "adding an action")
+        async def add() -> bool:
+            await self._rest.send_once("PUT", path, {"action": text, "actionInvisibleForCaller": True})
+            return True
+
+        await create_once(add, landed, policy=self.config.policy(), system=SYSTEM, what="adding an action")
 
     async def set_status(self, ticket_id: str, status: str) -> Ticket:
         """Move an incident to the processing status mapped to ``status``."""
