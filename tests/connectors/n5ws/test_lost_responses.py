@@ -8,6 +8,7 @@ return that record. Outcomes are checked in the sandbox's store, not in the conn
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from connectors.n5ws import N5wsArchive
+from hub.errors import ConfigError
 from hub.ports.archive import CaseFile, Correspondent, Document, NewCaseFile, NewJournalEntry
 from hub.procs import Proc
 from sandbox.common import control_headers
@@ -146,3 +148,28 @@ async def test_a_create_that_did_not_land_is_sent_again(proxied: N5wsArchive, pr
     assert case.system_id == row["systemID"]
     armed = httpx.get(f"{proxy.url}/_sandbox/faults", headers=_control(proxy)).json()
     assert armed == [], "both refused creates were tried again"
+
+
+class DroppingKeys(httpx.AsyncHTTPTransport):
+    """A core that accepts virksomhetsspesifikkeMetadata but throws it away."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and b"virksomhetsspesifikkeMetadata" in request.content:
+            body = json.loads(request.content)
+            body.pop("virksomhetsspesifikkeMetadata")
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+            request = httpx.Request("POST", request.url, headers=headers, content=json.dumps(body).encode())
+        return await super().handle_async_request(request)
+
+
+async def test_a_core_that_loses_the_key_is_a_config_error_not_a_duplicate_per_replay(
+        make_archive: Callable[..., N5wsArchive], stored: Stored) -> None:
+    title = f"Personalmappe {uuid.uuid4()}"
+    archive = make_archive(transport=DroppingKeys())
+    try:
+        with pytest.raises(ConfigError, match="lookup by its external key does not find it"):
+            await archive.ensure_case_file(NewCaseFile(external_id=f"dfo:ansatt:{uuid.uuid4()}", title=title,
+                                                       public_title="Personalmappe – *****"))
+    finally:
+        await archive.aclose()
+    assert [r["data"]["tittel"] for r in stored("saksmappe") if r["data"]["tittel"] == title] == [title]
