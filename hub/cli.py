@@ -89,7 +89,8 @@ def status() -> None:
     backlog = Table(title="Backlog per service")
     for column in ("service", "pending", "running", "stuck", "waiting", "failed (dead letters)", "done",
                    "oldest open"):
-        backlog.add_column(column)
+        # A service's name is never cut short; the counts wrap in a narrow terminal instead.
+        backlog.add_column(column, no_wrap=column == "service", min_width=len("onboarding") if column == "service" else None)
     for service in sorted({i.service for i in items}):
         mine = [i for i in items if i.service == service]
         states = Counter(i.state for i in mine)

@@ -90,7 +90,7 @@ def test_case_handler_decides_fritak_in_the_ui(stack: Stack, ledger: Ledger, pag
 
     page.get_by_role("button", name="Resume").click()  # type: ignore[attr-defined]
     page.get_by_text("Justification").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
-    for text in ("Søknad om fritak", "DAPE1400", "Grounds", "Archived documents", "Vedlegg: vitnemål.pdf"):
+    for text in ("Søknad om fritak", "DAPE1400", "Grounds", "Archived documents", "Vedlegg 1", "vitnemål.pdf"):
         assert page.get_by_text(text).first.is_visible(), text  # type: ignore[attr-defined]
     justification = page.locator(  # type: ignore[attr-defined]
         "xpath=//*[normalize-space(text())='Justification (Optional)']/following::textarea[1]")
