@@ -4,11 +4,15 @@
 
     HubError                      base; message is masked for fødselsnummer
     ├── TransientError            timeouts, connect errors, 429, 502, 503, 504 — retried
+    │   └── MalformedResponse     a 2xx body that is not JSON at all (cut short, a proxy's
+    │                             HTML page, nested past any sane depth, not UTF-8, empty):
+    │                             the peer or a proxy misbehaving, not bad data — retried
     └── PermanentError            never retried blindly; goes to dead letters
         ├── ConfigError           401/403, missing or wrong settings — fix the configuration
         ├── NotFound              404 — the thing asked for does not exist
         ├── Conflict              409/412 — someone else changed the record first
         └── InvalidInput          400/422, failed validation — fix the data, then replay
+                                  (also a body that IS JSON but does not fit the models)
 
 Every error carries ``hint``: one sentence telling an operator what to do. No raw
 ``httpx`` or SQLAlchemy exception leaves a connector; :func:`hub.http.translate` maps
@@ -22,6 +26,7 @@ from hub.privacy import mask
 __all__ = [
     "HubError",
     "TransientError",
+    "MalformedResponse",
     "PermanentError",
     "ConfigError",
     "NotFound",
@@ -63,6 +68,16 @@ class TransientError(HubError):
     default_hint = "The system may be down or overloaded; the hub retries by itself."
 
 
+class MalformedResponse(TransientError):
+    """A success answer whose body cannot be parsed as JSON: a fault on the wire, not in the data.
+
+    Its ``kind`` stays ``transient`` so every rule keyed on the kind retries it as before.
+    """
+
+    default_hint = ("The peer answered with a body that is not valid JSON (a proxy or the peer "
+                    "failing); it is retried.")
+
+
 class PermanentError(HubError):
     default_hint = "Retrying will not help; fix the cause, then replay the item."
 
@@ -86,6 +101,7 @@ class InvalidInput(PermanentError):
 _KIND: dict[type[HubError], str] = {
     HubError: "error",
     TransientError: "transient",
+    MalformedResponse: "transient",
     PermanentError: "permanent",
     ConfigError: "config",
     NotFound: "not_found",

@@ -8,6 +8,25 @@ Every connector talks HTTP through :class:`ApiClient`:
 - every other 4xx is never retried;
 - every failure leaves as a :mod:`hub.errors` exception — no raw ``httpx`` error escapes.
 
+Bodies are parsed in one place, :func:`parse_json` (and :meth:`ApiClient.json`, which uses
+it). A body that cannot be parsed at all — cut short, a proxy's HTML page, nested deeper
+than the decoder can recurse (``RecursionError``, not a ``ValueError``), not UTF-8, empty —
+is :class:`~hub.errors.MalformedResponse`, a ``TransientError``: the peer or a proxy
+misbehaved, the data is not at fault. Who re-sends:
+
+- :meth:`ApiClient.json` with an idempotent method (GET, HEAD, PUT, DELETE, OPTIONS) sends
+  and parses inside one retry loop, so a garbled answer is fetched again under the policy;
+- any other method (a POST that creates) is never re-sent because its answer was garbled:
+  the write may have been committed. The ``MalformedResponse`` leaves at once; being a
+  ``TransientError``, it makes :func:`hub.once.create_once` look the record up before it
+  creates again, and the step-level retry (``hub.flowkit.transient_only``) re-runs the
+  step, whose ``ensure_*`` look-up runs first;
+- a connector that calls :meth:`ApiClient.request` and then :func:`parse_json` itself gets
+  the ``MalformedResponse`` at once too (no in-client re-send), whatever the method.
+
+A body that IS JSON but does not fit a connector's models is the connector's to judge
+(``InvalidInput`` or ``ConfigError`` naming the field).
+
 Tests inject an ``httpx.MockTransport`` or talk to a sandbox; nothing is patched.
 """
 
@@ -37,12 +56,14 @@ from hub.errors import (
     Conflict,
     HubError,
     InvalidInput,
+    MalformedResponse,
     NotFound,
     PermanentError,
     TransientError,
 )
 
-__all__ = ["RetryPolicy", "ApiClient", "translate_status", "translate_exception", "RETRYABLE_STATUS"]
+__all__ = ["RetryPolicy", "ApiClient", "translate_status", "translate_exception", "parse_json",
+           "RETRYABLE_STATUS", "IDEMPOTENT_METHODS"]
 
 log = logging.getLogger("hub.http")
 
@@ -51,6 +72,11 @@ log = logging.getLogger("hub.http")
 _TLS = httpx.create_ssl_context()
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+# What decoding a body can raise: json.JSONDecodeError and UnicodeDecodeError are
+# ValueErrors; a deeply nested body makes the decoder raise RecursionError instead.
+_DECODE_ERRORS = (ValueError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -85,12 +111,34 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - current)
 
 
+def _not_json(system: str, response: httpx.Response | None, exc: BaseException) -> MalformedResponse:
+    where = ""
+    if response is not None:
+        where = f" ({response.status_code} to {response.request.method} {response.request.url.path})"
+    reason = "it is nested too deeply" if isinstance(exc, RecursionError) else f"{exc.__class__.__name__}"
+    return MalformedResponse(f"{system} answered with a body that is not valid JSON{where}: {reason}",
+                             system=system)
+
+
+def parse_json(response: httpx.Response, system: str) -> Any:
+    """The body of ``response`` as JSON, or :class:`~hub.errors.MalformedResponse`.
+
+    The one place a peer's body is decoded: every failure to decode (``ValueError``,
+    ``UnicodeDecodeError``, ``RecursionError``) becomes the hub's error. It never re-sends
+    anything (see the module docstring for who retries).
+    """
+    try:
+        return response.json()
+    except _DECODE_ERRORS as exc:
+        raise _not_json(system, response, exc) from None
+
+
 def _detail(response: httpx.Response) -> str:
     """A short, human-readable reason from an error body (N5WS ``feil``, RT ``message``)."""
     try:
         body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        text = response.text.strip().replace("\n", " ")
+    except _DECODE_ERRORS:
+        text = response.content[:400].decode("utf-8", "replace").strip().replace("\n", " ")
         return text[:200]
     if isinstance(body, list) and body and isinstance(body[0], dict) and body[0].get("message"):
         return "; ".join(str(part.get("message")) for part in body[:3])  # TOPdesk: [{"message": ...}]
@@ -147,9 +195,8 @@ def translate_exception(system: str, exc: BaseException) -> HubError:
         return ConfigError(f"bad URL for {system}: {exc}", system=system)
     if isinstance(exc, httpx.HTTPError):
         return TransientError(f"{exc.__class__.__name__}: {exc}", system=system)
-    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
-        return PermanentError(f"{system} sent a body that is not valid JSON: {exc}", system=system,
-                              hint=f"{system} may be misconfigured or behind a proxy page.")
+    if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError, RecursionError)):
+        return _not_json(system, None, exc)
     return PermanentError(f"unexpected {exc.__class__.__name__}: {exc}", system=system)
 
 
@@ -239,21 +286,27 @@ class ApiClient:
         allowed = set(ok or ())
         async for attempt in self._retrying():
             with attempt:
-                try:
-                    response = await self._client.request(method, url, **kwargs)
-                except Exception as exc:  # translated below; nothing raw escapes
-                    raise translate_exception(self.system, exc) from exc
-                if response.is_error and response.status_code not in allowed:
-                    raise translate_status(self.system, response)
-                return response
+                return await self._send(method, url, allowed, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def json(self, method: str, url: str, **kwargs: Any) -> Any:
-        response = await self.request(method, url, **kwargs)
+    async def _send(self, method: str, url: str, allowed: set[int], **kwargs: Any) -> httpx.Response:
+        """One attempt: the response, or the HubError it translates to."""
         try:
-            return response.json()
-        except Exception as exc:
+            response = await self._client.request(method, url, **kwargs)
+        except Exception as exc:  # translated below; nothing raw escapes
             raise translate_exception(self.system, exc) from exc
+        if response.is_error and response.status_code not in allowed:
+            raise translate_status(self.system, response)
+        return response
+
+    async def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """Send and parse. A garbled body is fetched again only for an idempotent method."""
+        if method.upper() not in IDEMPOTENT_METHODS:
+            return parse_json(await self.request(method, url, **kwargs), self.system)
+        async for attempt in self._retrying():
+            with attempt:
+                return parse_json(await self._send(method, url, set(), **kwargs), self.system)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:

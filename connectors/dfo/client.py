@@ -10,8 +10,10 @@
 Errors (all from :mod:`hub.errors`): 401/403 → ``ConfigError``; a 404 carrying DFØ's
 ``faultText`` → ``NotFound`` ("HR (DFØ) does not know employee 99999 ..."); a 404 without
 it came from the gateway (wrong base URL or path) → ``ConfigError``; a payload that does
-not fit the models → ``InvalidInput`` naming the field, never the value; 429/5xx and
-network errors are retried by :class:`hub.http.ApiClient`, then ``TransientError``.
+not fit the models → ``InvalidInput`` naming the field, never the value; a body that is
+not JSON at all → ``MalformedResponse`` (a ``TransientError``: the gateway or a proxy
+failing, not bad data); 429/5xx and network errors are retried by
+:class:`hub.http.ApiClient`, then ``TransientError``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from pydantic import BaseModel, ValidationError
 
 from connectors.dfo.config import DfoConfig
 from connectors.dfo.models import Ansatt, Orgenhet, Stilling, to_employee, to_org_unit, to_position
-from hub.errors import ConfigError, HubError, InvalidInput, NotFound
-from hub.http import ApiClient
+from hub.errors import ConfigError, HubError, InvalidInput, MalformedResponse, NotFound
+from hub.http import ApiClient, parse_json
 from hub.ports.common import Health, HealthProbe
 from hub.ports.hr import Employee, OrgUnit, Position
 
@@ -58,8 +60,8 @@ _ORG_UNIT = _Resource("org unit", "organisasjon")
 def _fault_text(response: httpx.Response) -> str | None:
     """DFØ's own error text (``{"standard": {"faultText": ...}}``), or None if absent."""
     try:
-        body = response.json()
-    except ValueError:
+        body = parse_json(response, SYSTEM)
+    except MalformedResponse:
         return None
     standard = body.get("standard") if isinstance(body, dict) else None
     fault = standard.get("faultText") if isinstance(standard, dict) else None
@@ -136,11 +138,7 @@ class DfoHr:
             raise NotFound(f"DFØ has no {resource.noun} {ident} ({fault})", system=SYSTEM, status=404,
                            hint=f"HR (DFØ) does not know {resource.noun} {ident}; "
                                 "check the id in the event.")
-        try:
-            body = response.json()
-        except ValueError:
-            raise InvalidInput(f"DFØ sent a {resource.noun} {ident} body that is not JSON",
-                               system=SYSTEM) from None
+        body = parse_json(response, SYSTEM)  # not JSON at all: MalformedResponse (transient)
         items = _items(body, resource.wrapper)
         if not items:
             raise NotFound(f"DFØ answered without {resource.wrapper!r} for {resource.noun} {ident}",

@@ -24,7 +24,7 @@ from connectors.n5ws.config import N5wsConfig
 from connectors.n5ws.hal import Rel, expand
 from connectors.n5ws.models import Link, Resource
 from hub.errors import Conflict, PermanentError
-from hub.http import ApiClient
+from hub.http import ApiClient, parse_json
 from hub.once import no_retry
 
 __all__ = ["MEDIA_TYPE", "N5wsSession", "SYSTEM", "parse"]
@@ -168,11 +168,7 @@ def _etag_headers(etag: str | None) -> dict[str, str]:
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise PermanentError(f"{response.request.url.path} answered a body that is not JSON",
-                             system=SYSTEM) from exc
+    data = parse_json(response, SYSTEM)  # not JSON at all: MalformedResponse (transient)
     if not isinstance(data, dict):
         raise PermanentError(f"{response.request.url.path} answered a non-object body", system=SYSTEM)
     return data

@@ -10,7 +10,8 @@
 - Token endpoint: ``invalid_client``/``unauthorized_client`` (or any other 400/401) →
   ``ConfigError``; 429/502/503/504 → ``TransientError`` (with ``retry_after``); network
   errors surface as ``httpx`` errors that :class:`hub.http.ApiClient` turns into
-  ``TransientError`` and retries.
+  ``TransientError`` and retries; a 200 whose body is not JSON at all →
+  ``MalformedResponse`` (transient: a proxy or the endpoint failing).
 
 Concurrent requests share one token: a lock makes sure only one of them fetches it. The
 secret is sent only to ``token_url`` and never appears in a message.
@@ -25,8 +26,8 @@ from collections.abc import AsyncGenerator, Callable, Generator
 import httpx
 from pydantic import SecretStr
 
-from hub.errors import ConfigError, PermanentError
-from hub.http import RETRYABLE_STATUS, translate_status
+from hub.errors import ConfigError, MalformedResponse, PermanentError
+from hub.http import RETRYABLE_STATUS, parse_json, translate_status
 
 __all__ = ["ClientCredentialsAuth"]
 
@@ -74,9 +75,11 @@ class ClientCredentialsAuth(httpx.Auth):
         if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
             raise translate_status(self.system, response)
         try:
-            body = response.json()
-        except ValueError:
-            body = None
+            body = parse_json(response, self.system)
+        except MalformedResponse:
+            if response.status_code == 200:
+                raise  # a proxy or the endpoint failing: transient, fetched again
+            body = None  # an error status says enough without its body
         if response.status_code in (400, 401):
             error = str(body.get("error")) if isinstance(body, dict) and body.get("error") else "refused"
             if error in ("invalid_client", "unauthorized_client") or response.status_code == 401:

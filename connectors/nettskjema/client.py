@@ -12,8 +12,9 @@
 
 Errors (all from :mod:`hub.errors`): 401 after one token refresh, and 403 (the form is not
 shared with ``<client_id>@apiclient``) → ``ConfigError`` with a hint saying what to fix;
-404 → ``NotFound``; a payload that does not fit the models, or an answer that does not
-decode → ``InvalidInput`` naming the field, never its value; 429/502/503/504 and network
+404 → ``NotFound``; a payload that does not fit the models → ``InvalidInput`` naming the
+field, never its value; an answer that is not JSON at all → ``MalformedResponse`` (a
+``TransientError``: a proxy or Nettskjema failing); 429/502/503/504 and network
 errors are retried by :class:`hub.http.ApiClient` (honouring ``Retry-After``), then
 ``TransientError``.
 """
@@ -41,7 +42,7 @@ from connectors.nettskjema.models import (
     to_submission,
 )
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound, PermanentError
-from hub.http import ApiClient
+from hub.http import ApiClient, parse_json
 from hub.ports.common import Health, HealthProbe
 from hub.ports.forms import FormInfo, Submission, SubmissionMeta
 
@@ -108,11 +109,7 @@ class NettskjemaForms:
 
     async def _json(self, url: str, what: str) -> Any:
         response = await self._get(url, what)
-        try:
-            return response.json()
-        except ValueError:
-            raise PermanentError(f"Nettskjema sent a {what} that is not JSON", system=SYSTEM,
-                                 hint="Check HUB_NETTSKJEMA__BASE_URL; it may point at a proxy page.") from None
+        return parse_json(response, SYSTEM)  # not JSON at all: MalformedResponse (transient)
 
     async def list_forms(self) -> list[FormInfo]:
         body = await self._json("form/me", "form list")

@@ -20,7 +20,7 @@ import httpx
 from connectors.rt.config import RtConfig
 from connectors.rt.pagination import Pager
 from hub.errors import NotFound, PermanentError
-from hub.http import ApiClient
+from hub.http import ApiClient, parse_json
 
 __all__ = ["RtRest", "SYSTEM"]
 
@@ -70,12 +70,7 @@ class RtRest:
         return created
 
     def _decode(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise PermanentError(f"RT sent a body that is not JSON ({response.status_code} "
-                                 f"{response.request.url.path})", system=SYSTEM,
-                                 hint="Check that base_url points at RT, not at a proxy page.") from exc
+        return parse_json(response, SYSTEM)  # not JSON at all: MalformedResponse (transient)
 
     async def _search_page(self, collection: str, query: str | None, params: Mapping[str, str | int], *,
                            post: bool) -> Any:

@@ -23,7 +23,7 @@ from connectors.topdesk.config import TopdeskConfig
 from connectors.topdesk.models import TdPerson
 from connectors.topdesk.pagination import Pager
 from hub.errors import ConfigError, PermanentError, TransientError
-from hub.http import ApiClient
+from hub.http import ApiClient, parse_json
 
 __all__ = ["TopdeskRest", "SYSTEM"]
 
@@ -67,12 +67,7 @@ class TopdeskRest:
         return self._decode(response) if response.content else None
 
     def _decode(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise PermanentError(f"TOPdesk sent a body that is not JSON ({response.status_code} "
-                                 f"{response.request.url.path})", system=SYSTEM,
-                                 hint="Check that base_url points at TOPdesk's /tas/api, not a login page.") from exc
+        return parse_json(response, SYSTEM)  # not JSON at all: MalformedResponse (transient)
 
     async def walk(self, path: str, params: Mapping[str, str | int], *, page_size: int | None = None,
                    assets: bool = False) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Each fault kind of :mod:`sandbox.common`, seen by a real client, and how the hub's HTTP
 policy (:mod:`hub.http`) files it: timeouts, resets and lost answers are transient (retried),
-a malformed body is a clear permanent error, never a crash."""
+a malformed body is a clear transient error (the peer or a proxy failing), never a crash."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from hub.errors import PermanentError, TransientError
+from hub.errors import MalformedResponse, TransientError
 from hub.http import ApiClient, RetryPolicy
 from sandbox.common import FaultInjector, control_headers
 from tests.sandbox_common.conftest import CONTROL_TOKEN, Served, Store
@@ -109,11 +109,12 @@ async def test_malformed_truncates_the_real_answer_or_sends_a_proxy_page(injecto
             response.json()
 
 
-async def test_a_malformed_body_is_a_clear_permanent_error_in_the_hub(served: Served) -> None:
+async def test_a_malformed_body_is_a_clear_transient_error_in_the_hub(served: Served) -> None:
     arm(served.url, path="/api", kind="malformed", malformed_as="garbage")
     async with ApiClient("peer", served.url, policy=ONCE) as client:
-        with pytest.raises(PermanentError, match="not valid JSON"):
+        with pytest.raises(MalformedResponse, match="not valid JSON") as info:
             await client.json("GET", "/api/items")
+    assert isinstance(info.value, TransientError) and "proxy or the peer failing" in info.value.hint
 
 
 def _draws(injector: FaultInjector, seed: int) -> list[str]:

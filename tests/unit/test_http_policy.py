@@ -4,6 +4,7 @@ These tests inject an ``httpx.MockTransport`` (no patching) to script exact serv
 behaviour; the connector suites repeat the important cases against real sandboxes.
 """
 
+import json
 import time
 
 import httpx
@@ -99,7 +100,9 @@ def test_retry_after_http_date() -> None:
     httpx.LocalProtocolError("x"), httpx.UnsupportedProtocol("x"), httpx.ProxyError("x"),
     httpx.DecodingError("x"), httpx.TooManyRedirects("x"), httpx.InvalidURL("x"),
     httpx.StreamConsumed(), httpx.ResponseNotRead(), httpx.RequestNotRead(), httpx.StreamClosed(),
-    ValueError("not json"),
+    ValueError("not json"), RecursionError("maximum recursion depth exceeded while decoding a JSON array"),
+    json.JSONDecodeError("Expecting value", "<html>", 0),
+    UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
 ])
 def test_every_foreign_exception_is_translated(exc: Exception) -> None:
     from hub.errors import HubError
@@ -122,3 +125,32 @@ def test_mapping_covers_every_httpx_exception_class() -> None:
         except TypeError:
             continue
         assert isinstance(translate_exception("x", instance), HubError), cls
+
+
+@pytest.mark.parametrize("exc", [
+    RecursionError("maximum recursion depth exceeded while decoding a JSON array"),
+    json.JSONDecodeError("Expecting value", "<html>", 0),
+    UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+])
+def test_a_body_that_does_not_decode_is_a_malformed_response(exc: Exception) -> None:
+    """Not bad data but a peer or proxy failing: transient, with advice saying so."""
+    from hub.errors import MalformedResponse
+
+    error = translate_exception("x", exc)
+    assert isinstance(error, MalformedResponse) and isinstance(error, TransientError)
+    assert error.kind == "transient"
+    assert "not valid JSON" in error.message and "retried" in error.hint
+
+
+def test_every_class_of_the_error_tree_has_a_kind_and_its_own_hint() -> None:
+    """A class added to hub.errors without a ledger kind or a hint is named here."""
+    import hub.errors
+
+    classes = [getattr(hub.errors, name) for name in hub.errors.__all__]
+    assert hub.errors.MalformedResponse in classes
+    for cls in classes:
+        error = cls("m")
+        assert error.kind != "error" or cls is hub.errors.HubError, cls
+        assert cls.__name__ in hub.errors.__doc__, cls
+        if cls is not hub.errors.HubError:
+            assert cls.default_hint != cls.__mro__[1].default_hint, cls

@@ -1,0 +1,235 @@
+"""Malformed peer bodies leave every client as the hub's error, never as a raw exception.
+
+The chaos bench's fault proxy answers 200 with a body that is not the answer; a hostile or
+broken peer can do worse. Each shape below is scripted with ``httpx.MockTransport``:
+through :func:`hub.http.parse_json`, :meth:`ApiClient.json` (idempotent: fetched again;
+POST: sent once), error bodies (``_detail``), NDJSON streams and every connector parse site.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from connectors.dfo import DfoConfig, DfoHr
+from connectors.n5ws.config import N5wsConfig
+from connectors.n5ws.session import N5wsSession
+from connectors.nettskjema.client import NettskjemaForms
+from connectors.nettskjema.config import NettskjemaConfig
+from connectors.rt.config import RtConfig
+from connectors.rt.rest import RtRest
+from connectors.topdesk.config import TopdeskConfig
+from connectors.topdesk.rest import TopdeskRest
+from hub.errors import HubError, InvalidInput, MalformedResponse, PermanentError, TransientError
+from hub.http import ApiClient, RetryPolicy, parse_json
+
+FAST = RetryPolicy(max_attempts=3, max_total_seconds=5, initial_wait=0.01, max_wait=0.05)
+
+MALFORMED: dict[str, bytes] = {
+    "truncated": b'{"ansatt": [{"id": "1001", "fornavn": "Ka',
+    "html proxy page": b"<html><head><title>502 Proxy Error</title></head><body>Upstream</body>",
+    "nested 100000 deep": b"[" * 100_000 + b"]" * 100_000,
+    "nested objects 100000 deep": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "invalid utf-8": b'{"name": "\xff\xfe\xfa"}',
+    "empty": b"",
+}
+SHAPES = pytest.mark.parametrize("body", list(MALFORMED.values()), ids=list(MALFORMED))
+
+
+def answering(body: bytes, status: int = 200, *, then: Any = None,
+              content_type: str = "application/json") -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    """Answer ``body`` (first call, or always if ``then`` is None), then JSON ``then``."""
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if then is not None and len(calls) > 1:
+            return httpx.Response(200, json=then)
+        return httpx.Response(status, content=body, headers={"Content-Type": content_type})
+
+    return httpx.MockTransport(handler), calls
+
+
+def assert_malformed(error: BaseException) -> None:
+    assert isinstance(error, MalformedResponse)
+    assert isinstance(error, TransientError) and error.kind == "transient"
+    assert "not valid JSON" in error.message
+    assert "proxy or the peer failing" in error.hint and "Correct the data" not in error.hint
+
+
+@SHAPES
+def test_parse_json_turns_every_decode_failure_into_a_hub_error(body: bytes) -> None:
+    response = httpx.Response(200, content=body, request=httpx.Request("GET", "http://peer/x"))
+    with pytest.raises(HubError) as info:
+        parse_json(response, "peer")
+    assert_malformed(info.value)
+    assert info.value.system == "peer"
+
+
+@SHAPES
+async def test_an_idempotent_read_is_fetched_again_under_the_policy(body: bytes) -> None:
+    transport, calls = answering(body, then={"ok": True})
+    async with ApiClient("peer", "http://peer", policy=FAST, transport=transport) as client:
+        assert await client.json("GET", "/thing") == {"ok": True}
+    assert len(calls) == 2
+
+
+@SHAPES
+async def test_a_read_that_stays_garbled_is_transient_after_bounded_attempts(body: bytes) -> None:
+    transport, calls = answering(body)
+    async with ApiClient("peer", "http://peer", policy=FAST, transport=transport) as client:
+        with pytest.raises(HubError) as info:
+            await client.json("GET", "/thing")
+    assert_malformed(info.value)
+    assert len(calls) == FAST.max_attempts
+
+
+@SHAPES
+async def test_a_post_with_a_garbled_answer_is_not_sent_again(body: bytes) -> None:
+    """The write may be committed: the step-level retry looks the record up first."""
+    transport, calls = answering(body, then={"id": 1})
+    async with ApiClient("peer", "http://peer", policy=FAST, transport=transport) as client:
+        with pytest.raises(HubError) as info:
+            await client.json("POST", "/ticket", json={"Subject": "x"})
+    assert_malformed(info.value)
+    assert len(calls) == 1
+
+
+@SHAPES
+@pytest.mark.parametrize("status,error", [(400, InvalidInput), (500, PermanentError), (503, TransientError)])
+async def test_an_error_status_with_a_garbled_body_keeps_its_mapping(body: bytes, status: int,
+                                                                     error: type[HubError]) -> None:
+    transport, _ = answering(body, status, content_type="text/html")
+    async with ApiClient("peer", "http://peer", policy=FAST, transport=transport) as client:
+        with pytest.raises(HubError) as info:
+            await client.request("POST", "/thing")
+    assert type(info.value) is error
+    assert info.value.status == status
+    assert len(str(info.value)) < 1000
+
+
+@pytest.mark.parametrize("line", [b"[" * 100_000, b'{"submissionId": 1', b"<html>Proxy Error</html>"],
+                         ids=["deep", "truncated", "html"])
+async def test_a_garbled_ndjson_line_is_a_hub_error(line: bytes) -> None:
+    transport, _ = answering(b'{"submissionId": 1}\n' + line + b"\n", content_type="application/x-ndjson")
+    seen: list[Any] = []
+    async with ApiClient("peer", "http://peer", policy=FAST, transport=transport) as client:
+        with pytest.raises(HubError) as info:
+            async for item in client.ndjson("/stream"):
+                seen.append(item)
+    assert seen == [{"submissionId": 1}]
+    assert_malformed(info.value)
+
+
+# -- every connector parse site ---------------------------------------------------------------
+
+Call = Callable[[httpx.MockTransport], Awaitable[Any]]
+
+
+async def _dfo_employee(transport: httpx.MockTransport) -> Any:
+    async with DfoHr(DfoConfig(base_url="http://dfo.invalid/api", api_key=SecretStr("k"), max_attempts=1),
+                     transport=transport) as hr:
+        return await hr.get_ansatt("1001")
+
+
+async def _dfo_employee_list(transport: httpx.MockTransport) -> Any:
+    async with DfoHr(DfoConfig(base_url="http://dfo.invalid/api", api_key=SecretStr("k"), max_attempts=1),
+                     transport=transport) as hr:
+        return [e async for e in hr.list_employees()]
+
+
+async def _n5ws_get_with_etag(transport: httpx.MockTransport) -> Any:
+    from connectors.n5ws.models import Resource
+
+    session = N5wsSession(N5wsConfig(base_url="http://n5ws.invalid", username="u", password=SecretStr("p"),
+                                     max_attempts=1), transport=transport)
+    try:
+        return await session.get_with_etag("http://n5ws.invalid/api/x", Resource)
+    finally:
+        await session.aclose()
+
+
+async def _rt_get(transport: httpx.MockTransport) -> Any:
+    rest = RtRest(RtConfig(base_url="http://rt.invalid", token=SecretStr("1-2-3"), max_attempts=1),
+                  transport=transport)
+    try:
+        return await rest.get("ticket/1")
+    finally:
+        await rest.aclose()
+
+
+async def _rt_create_once(transport: httpx.MockTransport) -> Any:
+    rest = RtRest(RtConfig(base_url="http://rt.invalid", token=SecretStr("1-2-3"), max_attempts=1),
+                  transport=transport)
+    try:
+        return await rest.create_once("ticket", {"Subject": "x"})
+    finally:
+        await rest.aclose()
+
+
+async def _topdesk_get_with_etag(transport: httpx.MockTransport) -> Any:
+    rest = TopdeskRest(TopdeskConfig(base_url="http://td.invalid/tas/api", username="hub",
+                                     app_password=SecretStr("p"), max_attempts=1), transport=transport)
+    try:
+        return await rest.get_with_etag("incidents/id/1")
+    finally:
+        await rest.aclose()
+
+
+def _nettskjema_config() -> NettskjemaConfig:
+    return NettskjemaConfig(base_url="http://ns.invalid/api/v3", token_url="http://ns.invalid/oauth2/token",
+                            client_id="hub", client_secret=SecretStr("s"), max_attempts=1)
+
+
+async def _nettskjema_forms(transport: httpx.MockTransport) -> Any:
+    forms = NettskjemaForms(_nettskjema_config(), transport=transport)
+    forms.auth._token = "t"  # a cached token: this call reaches the API, not the token endpoint
+    forms.auth._refresh_at = float("inf")
+    try:
+        return await forms.list_forms()
+    finally:
+        await forms.aclose()
+
+
+async def _nettskjema_token(transport: httpx.MockTransport) -> Any:
+    forms = NettskjemaForms(_nettskjema_config(), transport=transport)
+    try:
+        return await forms.list_forms()  # the first request fetches a token: its answer is garbled
+    finally:
+        await forms.aclose()
+
+
+CONNECTOR_CALLS: dict[str, Call] = {
+    "dfo get_ansatt (_fetch)": _dfo_employee,
+    "dfo list_employees": _dfo_employee_list,
+    "n5ws get_with_etag (_body)": _n5ws_get_with_etag,
+    "rt get (_decode)": _rt_get,
+    "rt create_once (_decode)": _rt_create_once,
+    "topdesk get_with_etag (_decode)": _topdesk_get_with_etag,
+    "nettskjema list_forms (_json)": _nettskjema_forms,
+    "nettskjema token endpoint (auth)": _nettskjema_token,
+}
+
+
+@SHAPES
+@pytest.mark.parametrize("call", list(CONNECTOR_CALLS.values()), ids=list(CONNECTOR_CALLS))
+async def test_every_connector_turns_a_garbled_200_into_a_transient_hub_error(call: Call, body: bytes) -> None:
+    transport, calls = answering(body)
+    with pytest.raises(HubError) as info:
+        await call(transport)
+    assert_malformed(info.value)
+    assert len(calls) == 1
+
+
+@SHAPES
+async def test_dfo_404_with_a_garbled_body_is_the_gateway_not_a_crash(body: bytes) -> None:
+    """A 404 without DFØ's own ``faultText`` came from the gateway (see connectors.dfo)."""
+    from hub.errors import ConfigError
+
+    transport, _ = answering(body, 404)
+    with pytest.raises(ConfigError, match="API gateway"):
+        await _dfo_employee(transport)
