@@ -53,16 +53,23 @@ RECOVERY_DEADLINE = 210.0  # seconds after the kill; ~80-130 s measured (slot le
 # ---- cheap checks, no stack -----------------------------------------------------------------
 
 def test_every_global_slot_is_taken_as_a_short_lease() -> None:
-    """A crash must not hold an RT slot for Prefect's default 300 s: every ``concurrency(`` call
-    in the flows passes the hub's lease, and names a declared limit."""
+    """A crash must not hold an RT slot for Prefect's default 300 s: the flows take global
+    slots only through ``run.slots(...)`` (:func:`hub.flowkit.global_slots`, which always
+    passes the hub's lease), never through Prefect's ``concurrency(`` directly, and name
+    declared limits."""
+    import inspect
+
     from flows.onboarding_steps import ALLOCATION_LIMIT, RT_LIMIT
-    from hub.flowkit import Run
+    from hub.flowkit import Run, global_slots
     from hub.limits import GLOBAL_LIMITS, MIN_SLOT_LEASE_SECONDS, SLOT_LEASE_SECONDS
 
-    calls = [(path.name, line) for path in sorted((ROOT / "flows").glob("*.py"))
-             for line in path.read_text().splitlines() if re.search(r"\bconcurrency\(", line)]
-    assert calls, "the flows take global slots somewhere"
-    assert all("lease_duration=run.slot_lease" in line for _, line in calls), calls
+    lines = [(path.name, line) for path in sorted((ROOT / "flows").glob("*.py"))
+             for line in path.read_text().splitlines()]
+    direct = [(name, line) for name, line in lines if re.search(r"\bconcurrency\(", line)]
+    through_run = [(name, line) for name, line in lines if "run.slots(" in line]
+    assert not direct, f"take slots with run.slots(...), which leases them: {direct}"
+    assert through_run, "the flows take global slots somewhere"
+    assert "lease_duration=lease" in inspect.getsource(global_slots.__wrapped__)  # type: ignore[attr-defined]
     assert Run.slot_lease == SLOT_LEASE_SECONDS and MIN_SLOT_LEASE_SECONDS <= SLOT_LEASE_SECONDS <= 120
     assert {RT_LIMIT, ALLOCATION_LIMIT} <= set(GLOBAL_LIMITS)
 
