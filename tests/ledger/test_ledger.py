@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from hub.ledger import EventState, ItemState, Ledger
+
+
+def at_once(action: Callable[[], None], times: int = 6) -> None:
+    """Run ``action`` in ``times`` threads at the same moment and wait for all of them."""
+    threads = [threading.Thread(target=action) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def test_events_are_deduplicated_by_key(ledger: Ledger) -> None:
@@ -26,11 +36,7 @@ def test_concurrent_duplicates_store_one_event(ledger: Ledger) -> None:
         results.append(ledger.record_event(source="dfo", kind="k", subject_id="2", dedupe_key="same",
                                            payload={}, valid_after=None)[1])
 
-    threads = [threading.Thread(target=record) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(record)
     assert results.count(True) == 1
     assert len(ledger.events()) == 1
 
@@ -171,10 +177,6 @@ def test_concurrent_resets_of_one_stuck_item_reset_it_once(ledger: Ledger) -> No
     def reset() -> None:
         results.append(ledger.reset_for_redrive(dead, reason="crashed"))
 
-    threads = [threading.Thread(target=reset) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(reset)
     assert results.count(True) == 1
     assert ledger.item(dead).data["redrives"] == 1
