@@ -16,17 +16,28 @@ flow then waits for that lease (at most one lease period) and looks again.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
 from hub.ledger.models import utcnow
-from hub.recovery import RecoveryConfig
+from hub.recovery import RecoveryConfig, find_zombies
 from hub.replay import ReplayResult, next_expiry_of_dead_runs, redrive_stuck
 from hub.settings import OSLO
 from hub.wiring import get_ledger
 
 __all__ = ["redrive_stuck_items"]
+
+
+async def _young_pending_deadline(client: object, config: RecoveryConfig) -> datetime | None:
+    """When the oldest run still Pending would count as dead (see find_zombies), if any."""
+    from prefect.client.schemas.objects import StateType
+
+    alive, _ = await find_zombies(client, config)
+    since = [r.state.timestamp for r in alive
+             if r.state is not None and r.state.type == StateType.PENDING and r.state.timestamp]
+    return min(since) + config.zombie_after + timedelta(seconds=31) if since else None
 
 
 @flow(name="redrive-stuck", log_prints=False)
@@ -49,6 +60,12 @@ async def redrive_stuck_items() -> dict[str, int]:
                 await asyncio.sleep(max(0.0, wait))
             elif any(r.outcome.startswith("waiting") for r in found):
                 await asyncio.sleep(10)  # Prefect has not ended a dead run yet
+            elif (pending := await _young_pending_deadline(client, config)) is not None:
+                # A run left Pending by a killed runner becomes a zombie only after the window;
+                # no later Crashed event may come to start another pass, so wait and look again.
+                wait = min(max(0.0, (pending - utcnow()).total_seconds() + 1), 150.0)
+                logger.info("a run is still pending; looking again in %.0f s", wait)
+                await asyncio.sleep(wait)
             elif not any(r.outcome == "redriven" for r in found):
                 break
     counts = {"redriven": sum(r.outcome == "redriven" for r in results),
