@@ -14,7 +14,10 @@ Errors (all from :mod:`hub.errors`): 401 after one token refresh, and 403 (the f
 shared with ``<client_id>@apiclient``) → ``ConfigError`` with a hint saying what to fix;
 404 → ``NotFound``; a payload that does not fit the models → ``InvalidInput`` naming the
 field, never its value; an answer that is not JSON at all → ``MalformedResponse`` (a
-``TransientError``: a proxy or Nettskjema failing); 429/502/503/504 and network
+``TransientError``: a proxy or Nettskjema failing), and so is a file answer that is not the
+file Nettskjema recorded — a page, a body cut short, not 200 (:mod:`connectors.nettskjema.files`;
+the attachment's recorded ``mediaType`` and ``size`` are remembered from ``get_submission``,
+so a proxy's page is never passed on as the applicant's file); 429/502/503/504 and network
 errors are retried by :class:`hub.http.ApiClient` (honouring ``Retry-After``), then
 ``TransientError``.
 """
@@ -30,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 
 from connectors.nettskjema.auth import ClientCredentialsAuth
 from connectors.nettskjema.config import NettskjemaConfig
+from connectors.nettskjema.files import check_file
 from connectors.nettskjema.models import (
     AnswerError,
     RawElement,
@@ -44,7 +48,7 @@ from connectors.nettskjema.models import (
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound, PermanentError
 from hub.http import ApiClient, parse_json
 from hub.ports.common import Health, HealthProbe
-from hub.ports.forms import FormInfo, Submission, SubmissionMeta
+from hub.ports.forms import AttachmentRef, FormInfo, Submission, SubmissionMeta
 
 __all__ = ["NettskjemaForms", "SYSTEM"]
 
@@ -76,6 +80,7 @@ class NettskjemaForms:
         self._api = ApiClient(SYSTEM, config.base_url, headers={"Accept": "application/json"},
                               auth=self.auth, policy=config.policy(), transport=transport)
         self._rows: dict[int, dict[int, str]] = {}
+        self._files: dict[int, AttachmentRef] = {}  # attachment id → what Nettskjema recorded
 
     async def __aenter__(self) -> NettskjemaForms:
         return self
@@ -148,7 +153,7 @@ class NettskjemaForms:
         if any(a.subElementId is not None and not a.externalSubElementId for a in raw.answers):
             rows = await self._row_names(raw.submissionMetadata.formId)
         try:
-            return to_submission(raw, rows)
+            submission = to_submission(raw, rows)
         except AnswerError as exc:
             raise InvalidInput(f"Nettskjema {what} has an answer that does not decode: {exc.field}: "
                                f"{exc.reason}", system=SYSTEM,
@@ -157,16 +162,23 @@ class NettskjemaForms:
         except ValidationError as exc:
             fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False))
             raise InvalidInput(f"Nettskjema {what} does not decode: {fields}", system=SYSTEM) from None
+        self._files.update((ref.attachment_id, ref) for ref in submission.attachments)
+        return submission
 
     async def get_attachment(self, attachment_id: int) -> bytes:
-        response = await self._get(f"form/submission/attachment/{int(attachment_id)}",
-                                   f"attachment {int(attachment_id)}")
-        return response.content
+        """The file's bytes, checked against its recorded ``mediaType`` and ``size`` when this
+        client has read its submission: anything else is ``MalformedResponse``, never the file."""
+        what = f"attachment {int(attachment_id)}"
+        response = await self._get(f"form/submission/attachment/{int(attachment_id)}", what)
+        recorded = self._files.get(int(attachment_id))
+        return check_file(response, what, system=SYSTEM, media_type=recorded.media_type if recorded else None,
+                          size=recorded.size if recorded else 0)
 
     async def get_submission_pdf(self, submission_id: int) -> bytes:
         what = f"submission {int(submission_id)}"
         response = await self._get(f"form/submission/{int(submission_id)}/pdf", what,
                                    headers={"Accept": "application/pdf"})
+        check_file(response, f"the PDF of {what}", system=SYSTEM, media_type="application/pdf")
         if not response.content.startswith(b"%PDF"):
             raise PermanentError(f"Nettskjema answered the PDF of {what} with something that is not a PDF",
                                  system=SYSTEM, hint="Check HUB_NETTSKJEMA__BASE_URL and Nettskjema's status.")
