@@ -24,9 +24,12 @@ from prefect.states import Completed, State
 
 from flows.forms_poll import collect_submissions
 from flows.fritak_steps import (
+    DECISION_KEY,
     archive_application,
+    asking_runs,
     close_case,
     decision_form,
+    earlier_decision,
     email_decision,
     journal_decision,
     read_fritak_application,
@@ -51,10 +54,12 @@ async def fritak_case(submission_id: int) -> str | State:
             return Completed(message="decided already; nothing new written")
         application = await read_fritak_application(run, submission_id)
         case, entry = await archive_application(run, application)
-        run.wait_for("a case handler's decision in the Prefect UI")
-        given = await suspend_flow_run(wait_for_input=decision_form(application, case, entry),
-                                       key="decision", timeout=None)
-        run.waiting_reason = None
+        given = await earlier_decision(run)  # given to a run of this case that died before it acted
+        if given is None:
+            run.wait_for("a case handler's decision in the Prefect UI", decision_runs=asking_runs(run))
+            given = await suspend_flow_run(wait_for_input=decision_form(application, case, entry),
+                                           key=DECISION_KEY, timeout=None)
+            run.waiting_reason = None
         decision = to_decision(application, given)
         letter = await journal_decision(run, application, case, decision)
         await close_case(run, case)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.input import RunInput
+from prefect.input import RunInput, keyset_from_paused_state
+from prefect.input.actions import aread_flow_run_input
+from prefect.states import Suspended
 from pydantic import BaseModel, Field
 
 from hub.errors import InvalidInput, PermanentError
@@ -35,7 +38,8 @@ from mappings.fritak_mail import decision_mail, rejected_application_mail
 from mappings.fritak_to_noark import application_entry, case_file, decision_entry, decision_letter_pdf
 
 __all__ = ["CourseVerdict", "FritakDecision", "read_fritak_application", "archive_application",
-           "decision_form", "to_decision", "journal_decision", "close_case", "email_decision"]
+           "decision_form", "earlier_decision", "asking_runs", "DECISION_KEY", "to_decision", "journal_decision",
+           "close_case", "email_decision"]
 
 STEP = dict(retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
             cache_policy=NO_CACHE, persist_result=False, log_prints=False)
@@ -135,6 +139,30 @@ def decision_form(app: FritakApplication, case: CaseFile, entry: JournalEntry) -
         description=description, outcome="approve",
         courses=[CourseVerdict(course=c, verdict="approved") for c in app.courses],
         justification="", decided_by="Saksbehandler")
+
+
+DECISION_KEY = "decision"  # the pause key: the case handler's answer is stored under it, per flow run
+
+
+def asking_runs(run: Run) -> list[str]:
+    """The runs of this case that have asked for a decision, this one last (kept on the item)."""
+    current = run.flow_run_id
+    asked = [r for r in (run.item.data or {}).get("decision_runs", []) if r != current]
+    return [*asked, current] if current else asked
+
+
+async def earlier_decision(run: Run) -> FritakDecision | None:
+    """A decision a case handler gave to an earlier run of this case that died before it acted
+    on it (resumed, then killed while it was starting again; ``redrive-stuck`` started this run
+    instead). The answer is that run's input: the case handler is not asked a second time."""
+    keyset = keyset_from_paused_state(Suspended(pause_key=DECISION_KEY))
+    for earlier in reversed(asking_runs(run)):
+        if earlier == run.flow_run_id:
+            continue
+        value = await aread_flow_run_input(key=keyset["response"], flow_run_id=UUID(earlier))
+        if value:
+            return FritakDecision(**value)
+    return None
 
 
 def to_decision(app: FritakApplication, given: FritakDecision) -> Decision:

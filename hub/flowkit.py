@@ -119,6 +119,11 @@ class Run:
         self.waiting_reason: str | None = None
         self.notes: list[str] = []
 
+    @property
+    def flow_run_id(self) -> str | None:
+        """The Prefect flow run this is (None outside one)."""
+        return _flow_run_id()
+
     def slots(self, names: str | list[str]) -> contextlib.AbstractAsyncContextManager[None]:
         """The global limits ``names`` for a block of this run (:func:`global_slots`)."""
         return global_slots(names, lease=self.slot_lease)

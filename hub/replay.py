@@ -7,7 +7,8 @@ Every start is a new flow run with its own idempotency key (``replay:…:<n>``,
 ``redrive:…:<n>``), so Prefect never hands back the run that died.
 
 A *stuck* item is ``running`` with an expired ledger lease: the run that held it stopped
-renewing (see :mod:`hub.recovery`). A person may replay it at once; the automatic re-drive
+renewing (see :mod:`hub.recovery`); or ``waiting`` in a run of its own that has ended (a fritak
+case resumed with a decision, killed before it began again: the new run finds that decision). A person may replay it at once; the automatic re-drive
 also waits until Prefect shows the run ended (Crashed, Failed, Cancelled — the zombie
 automation marks a dead run Crashed) or gone, and gives up after
 ``HUB_REDRIVE_MAX_ATTEMPTS`` re-drives, making the item a dead letter with its reason.
@@ -166,7 +167,13 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
                                   f"({run.state.name if run.state else '?'}): the flow-run process is gone "
                                   "(found by redrive-stuck).")
     stuck = await asyncio.to_thread(ledger.stuck_items, now=now)
-    runs = await _runs_by_id(client, sorted({i.flow_run_id for i in stuck if i.flow_run_id}))
+    waiting = [i for i in await asyncio.to_thread(ledger.items, states=[ItemState.WAITING], limit=None)
+               if i.flow_run_id and (route := REPLAY_ROUTES.get(i.service)) is not None and route.per_item]
+    runs = await _runs_by_id(client, sorted({i.flow_run_id for i in [*stuck, *waiting] if i.flow_run_id}))
+    # A waiting item whose own run has ended waits in vain: its run was resumed (a case
+    # handler's decision given) and died before it began again. It is re-driven like a stuck one.
+    orphans = {i.id for i in waiting if _ended(runs.get(i.flow_run_id or ""))}
+    stuck += [i for i in waiting if i.id in orphans]
     # The zombie automation normally ends a dead run within its window; a run still shown
     # running this long after its item's lease expired died unseen.
     unseen_after = config.zombie_after + timedelta(seconds=30)
@@ -195,11 +202,13 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
                       else f"its run died {redrives + 1} times; the last, {what}")
             error = (f"{reason}. The hub stopped re-driving it: look at that run's logs in the Prefect UI, "
                      f"fix the cause, then `hub replay {item.id}`.")
-            done = await asyncio.to_thread(ledger.dead_letter_stuck, item.id, error=error, now=now)
+            done = await asyncio.to_thread(ledger.dead_letter_stuck, item.id, error=error, now=now,
+                                           waiting=item.id in orphans)
             results.append(ReplayResult(item.id, item.service, item.source_key,
                                         "dead letter: " + reason if done else "skipped: taken over meanwhile"))
             continue
-        if not await asyncio.to_thread(ledger.reset_for_redrive, item.id, reason=what, now=now):
+        if not await asyncio.to_thread(ledger.reset_for_redrive, item.id, reason=what, now=now,
+                                       waiting=item.id in orphans):
             results.append(ReplayResult(item.id, item.service, item.source_key, "skipped: taken over meanwhile"))
             continue
         started = time.monotonic()

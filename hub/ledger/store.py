@@ -251,15 +251,20 @@ class Ledger:
         same moment, or a second replay, cannot both reset it."""
         return self._reset(item_id, now=now, counter="replays", manual=True)
 
-    def reset_for_redrive(self, item_id: int, *, reason: str, now: datetime | None = None) -> bool:
+    def reset_for_redrive(self, item_id: int, *, reason: str, now: datetime | None = None,
+                          waiting: bool = False) -> bool:
         """Put a stuck item back to ``pending`` for an automatic re-drive (counted in
-        ``data.redrives``); False if it is not stuck (any more)."""
-        return self._reset(item_id, now=now, counter="redrives", manual=False, reason=reason)
+        ``data.redrives``); False if it is not stuck (any more).
 
-    def dead_letter_stuck(self, item_id: int, *, error: str, now: datetime | None = None) -> bool:
+        ``waiting``: the item is ``waiting`` and the caller saw that the run it waits in has
+        ended (a resumed run killed before it began): nobody will ever wake it up."""
+        return self._reset(item_id, now=now, counter="redrives", manual=False, reason=reason, waiting=waiting)
+
+    def dead_letter_stuck(self, item_id: int, *, error: str, now: datetime | None = None,
+                          waiting: bool = False) -> bool:
         """A stuck item the hub gave up re-driving becomes a dead letter (kind ``crash``)."""
         owner = f"dead-letter-{uuid.uuid4().hex[:8]}"
-        if not self._claim_stuck(item_id, owner, now):
+        if not self._claim_stuck(item_id, owner, now, waiting=waiting):
             return False
         try:
             with self.session() as s:
@@ -272,20 +277,21 @@ class Ledger:
         finally:
             self.release(item_id, owner)
 
-    def _claim_stuck(self, item_id: int, owner: str, now: datetime | None) -> bool:
+    def _claim_stuck(self, item_id: int, owner: str, now: datetime | None, *, waiting: bool = False) -> bool:
         now = now or utcnow()
+        states = [ItemState.RUNNING, ItemState.WAITING] if waiting else [ItemState.RUNNING]
         with self.session() as s:
             result = s.execute(
                 update(WorkItem)
-                .where(WorkItem.id == item_id, WorkItem.state == ItemState.RUNNING,
+                .where(WorkItem.id == item_id, WorkItem.state.in_(states),
                        or_(WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
                 .values(lease_owner=owner, lease_until=utcnow() + timedelta(seconds=30)))
             return bool(result.rowcount)
 
     def _reset(self, item_id: int, *, now: datetime | None, counter: str, manual: bool,
-               reason: str | None = None) -> bool:
+               reason: str | None = None, waiting: bool = False) -> bool:
         owner = f"reset-{uuid.uuid4().hex[:8]}"
-        claimed = self._claim_stuck(item_id, owner, now)
+        claimed = self._claim_stuck(item_id, owner, now, waiting=waiting)
         try:
             with self.session() as s:
                 item = s.get(WorkItem, item_id)

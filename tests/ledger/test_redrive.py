@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.states import Crashed, Running
+from prefect.states import Completed, Crashed, Running, Suspended
 
 from hub.ledger import ItemState, Ledger
 from hub.recovery import RecoveryConfig
@@ -127,3 +127,39 @@ async def test_hub_replay_accepts_a_stuck_item_but_not_one_a_live_run_holds(ledg
     assert results[stuck_id] == "replayed"
     assert results[live.id].startswith("skipped: it is running, its run is alive")
     assert [key for _, _, key in started] == ["replay:onboarding:10001:1"]
+
+
+def _waiting(ledger: Ledger, service: str, key: str, run: FlowRun) -> int:
+    item = ledger.ensure_item(service, key)
+    assert ledger.claim(item.id, str(run.id), timedelta(minutes=1))
+    ledger.start_item(item.id, str(run.id))
+    ledger.finish_item(item.id, ItemState.WAITING, error="a case handler's decision", error_kind="waiting")
+    ledger.release(item.id, str(run.id))
+    return item.id
+
+
+async def test_a_waiting_item_whose_resumed_run_died_is_started_again(ledger: Ledger, started: list) -> None:
+    """A fritak case resumed with a decision and killed before it began again: its item stays
+    ``waiting`` with no one to wake it. Cases still suspended, and batch services' waiting
+    items (a laptop waiting for stock is picked up by the next batch run), are left alone."""
+    resumed_then_killed = _run(Crashed(message="No heartbeat (Pending)"))
+    suspended = _run(Suspended(pause_key="decision"))
+    orphan = _waiting(ledger, "fritak", "31000007", resumed_then_killed)
+    asking = _waiting(ledger, "fritak", "31000008", suspended)
+    laptop = _waiting(ledger, "laptop", "31000009", _run(Completed()))
+    prefect = FakePrefect([resumed_then_killed, suspended])
+    results = await redrive_stuck(ledger, CONFIG, client=prefect)
+    assert [(r.item_id, r.outcome) for r in results] == [(orphan, "redriven")]
+    assert started == [("fritak-case/fritak-case", {"submission_id": 31000007}, "redrive:fritak:31000007:1")]
+    assert ledger.item(orphan).state == ItemState.PENDING
+    assert ledger.item(asking).state == ItemState.WAITING and ledger.item(laptop).state == ItemState.WAITING
+    assert await redrive_stuck(ledger, CONFIG, client=prefect) == []
+
+
+async def test_a_waiting_item_whose_runs_keep_dying_becomes_a_dead_letter(ledger: Ledger, started: list) -> None:
+    for _ in range(CONFIG.redrive_max + 1):
+        dead = _run(Crashed())
+        item_id = _waiting(ledger, "fritak", "31000010", dead)
+        results = await redrive_stuck(ledger, CONFIG, client=FakePrefect([dead]))
+    assert results[0].outcome.startswith("dead letter") and len(started) == CONFIG.redrive_max
+    assert ledger.item(item_id).state == ItemState.FAILED
