@@ -184,7 +184,10 @@ DEPLOYMENTS += (
         description="When a flow run crashes (its process died; the 'detect zombie flow runs' automation "
                     "marks it Crashed), and every two minutes: start every stuck work item again — running, "
                     "but its run ended and its lease expired — or, after HUB_REDRIVE_MAX_ATTEMPTS re-drives, "
-                    "make it a dead letter (artifact 'redrive-stuck').",
+                    "make it a dead letter; a fritak case resumed with a decision whose run died is finished "
+                    "with that decision. Also retries transient dead letters (a peer down longer than a task's "
+                    "retries) 5 min, 30 min and 2 h after they failed (HUB_RETRY_TRANSIENT_AFTER). Artifact "
+                    "'redrive-stuck'.",
         schedules=(IntervalSchedule(interval=timedelta(minutes=2), timezone=OSLO),),
         # One pass at a time; a crash during a pass is seen by that pass's re-scan (it scans
         # again while it finds work) or by the next scheduled pass. Queued passes would be

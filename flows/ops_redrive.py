@@ -1,4 +1,5 @@
-"""Re-drive stuck work items: the run that worked on them died, so start them again.
+"""Re-drive stuck work items (the run that worked on them died) and retry transient dead
+letters (a peer was down for longer than a task's retries) a while later: start them again.
 
 Started by every Crashed flow run (the zombie automation marks dead runs Crashed) and every
 two minutes as a safety net; one at a time (a run started while one works is cancelled, and
@@ -7,7 +8,9 @@ alive though they sent no heartbeat, then looks at the items ``running`` with an
 ledger lease: those whose run ended (or is gone) are reset and started again through the
 replay routes, with a fresh idempotency key; so are items whose run died before it claimed
 them. After ``HUB_REDRIVE_MAX_ATTEMPTS`` re-drives an item becomes a dead letter with its
-reason (see :func:`hub.replay.redrive_stuck`).
+reason (see :func:`hub.replay.redrive_stuck`). A transient dead letter is started again
+``HUB_RETRY_TRANSIENT_AFTER`` after it failed (5 min, 30 min, 2 h), then left to a person
+(:func:`hub.replay.retry_transient`).
 
 A run marked Crashed a moment ago may still hold its item's lease for a few seconds; the
 flow then waits for that lease (at most one lease period) and looks again.
@@ -23,7 +26,7 @@ from prefect.artifacts import acreate_table_artifact
 
 from hub.ledger.models import utcnow
 from hub.recovery import RecoveryConfig, find_zombies
-from hub.replay import ReplayResult, next_expiry_of_dead_runs, redrive_stuck
+from hub.replay import ReplayResult, next_expiry_of_dead_runs, redrive_stuck, retry_transient
 from hub.settings import OSLO
 from hub.wiring import get_ledger
 
@@ -42,13 +45,14 @@ async def _young_pending_deadline(client: object, config: RecoveryConfig) -> dat
 
 @flow(name="redrive-stuck", log_prints=False)
 async def redrive_stuck_items() -> dict[str, int]:
-    """Start stuck items again (or dead-letter them after too many re-drives)."""
+    """Start stuck items again (or dead-letter them after too many re-drives); retry transient
+    dead letters whose time has come."""
     from prefect.client.orchestration import get_client
 
     ledger = get_ledger()
     config = RecoveryConfig.from_env()
     logger = get_run_logger()
-    results: list[ReplayResult] = []
+    results: list[ReplayResult] = await retry_transient(ledger, config)
     async with get_client() as client:
         for _ in range(4):  # scan again while there is work: crashes during a pass are not lost
             found = await redrive_stuck(ledger, config, client=client)
@@ -70,14 +74,16 @@ async def redrive_stuck_items() -> dict[str, int]:
                 break
     counts = {"redriven": sum(r.outcome == "redriven" for r in results),
               "dead_letters": sum(r.outcome.startswith("dead letter") for r in results),
-              "waiting": sum(r.outcome.startswith("waiting") for r in results)}
+              "waiting": sum(r.outcome.startswith("waiting") for r in results),
+              "retried": sum(r.outcome == "retried" for r in results)}
     if results:
         now = utcnow().astimezone(OSLO)
         await acreate_table_artifact(
             key="redrive-stuck", table=[{"item": r.item_id, "service": r.service, "key": r.source_key,
                                          "outcome": r.outcome, "flow run": r.flow_run_id or "-"} for r in results],
-            description=f"Stuck items at {now:%Y-%m-%d %H:%M} (Europe/Oslo): re-driven, waiting for Prefect to "
-                        "end their run, or dead letters after too many re-drives")
+            description=f"Stuck items and transient dead letters at {now:%Y-%m-%d %H:%M} (Europe/Oslo): "
+                        "re-driven, waiting for Prefect to end their run, dead letters after too many re-drives, "
+                        "or retried a while after a peer failed")
         logger.warning("stuck items: %s", counts)
     else:
         logger.info("no stuck items")

@@ -72,6 +72,9 @@ class RecoveryConfig:
     zombie_after: timedelta  # HUB_ZOMBIE_AFTER_SECONDS: no heartbeat for this long → Crashed
     item_lease: timedelta  # HUB_ITEM_LEASE_SECONDS: a work item's ledger lease, renewed at 1/3
     redrive_max: int  # HUB_REDRIVE_MAX_ATTEMPTS: automatic re-drives before a dead letter
+    # HUB_RETRY_TRANSIENT_AFTER: a transient dead letter (a peer down for longer than a task's
+    # retries) is started again this long after it failed, once per entry; "off" for never.
+    retry_after: tuple[timedelta, ...] = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RecoveryConfig:
@@ -88,7 +91,25 @@ class RecoveryConfig:
                              "runs are marked Crashed")
         redrive_max = int(env.get("HUB_REDRIVE_MAX_ATTEMPTS") or 3)
         return cls(heartbeat=heartbeat, zombie_after=zombie_after, item_lease=item_lease(env),
-                   redrive_max=max(0, redrive_max))
+                   redrive_max=max(0, redrive_max), retry_after=retry_after(env))
+
+
+def retry_after(env: Mapping[str, str] | None = None) -> tuple[timedelta, ...]:
+    """``HUB_RETRY_TRANSIENT_AFTER``: seconds after a transient dead letter failed that it is
+    started again, one per automatic retry (``300,1800,7200``); ``off`` for no retries."""
+    raw = (os.environ if env is None else env).get("HUB_RETRY_TRANSIENT_AFTER", "").strip()
+    if not raw:
+        return RecoveryConfig.retry_after
+    if raw.lower() in ("off", "none", "0"):
+        return ()
+    try:
+        delays = tuple(timedelta(seconds=float(part)) for part in raw.split(","))
+    except ValueError:
+        raise ValueError(f"HUB_RETRY_TRANSIENT_AFTER must be seconds separated by commas (e.g. 300,1800,7200) "
+                         f"or 'off', not {raw!r}") from None
+    if any(d < timedelta(0) for d in delays):
+        raise ValueError("HUB_RETRY_TRANSIENT_AFTER: a delay cannot be negative")
+    return delays
 
 
 def item_lease(env: Mapping[str, str] | None = None) -> timedelta:

@@ -1,5 +1,5 @@
-"""Start work items again: dead letters after a fix (``hub replay``), and stuck items whose run
-died (``redrive-stuck``, automatically).
+"""Start work items again: dead letters after a fix (``hub replay``); automatically, stuck items
+whose run died and transient dead letters a while later (``redrive-stuck``).
 
 Replay is idempotent: an item that has meanwhile completed (or is neither failed nor stuck)
 is skipped, and every step of every service finds its own earlier writes by external key.
@@ -28,7 +28,7 @@ from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ledger.models import utcnow
 from hub.recovery import RecoveryConfig, find_zombies
 
-__all__ = ["ReplayResult", "replay_items", "redrive_stuck", "next_expiry_of_dead_runs", "REPLAY_ROUTES"]
+__all__ = ["ReplayResult", "replay_items", "redrive_stuck", "retry_transient", "next_expiry_of_dead_runs", "REPLAY_ROUTES"]
 
 log = logging.getLogger("hub.replay")
 
@@ -61,7 +61,7 @@ class ReplayResult:
     item_id: int
     service: str
     source_key: str
-    outcome: str  # replayed | redriven | dead letter: <why> | skipped: <why> | waiting: <why>
+    outcome: str  # replayed | redriven | retried | dead letter: <why> | skipped: <why> | waiting: <why>
     flow_run_id: str | None = None
 
 
@@ -218,6 +218,32 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
         results.append(ReplayResult(item.id, item.service, item.source_key, "redriven", run_id))
     for route in {r.deployment: r for r in REPLAY_ROUTES.values() if r.per_item}.values():
         results += await _redrive_unstarted(ledger, client, config, route, now)
+    return results
+
+
+async def retry_transient(ledger: Ledger, config: RecoveryConfig | None = None, *,
+                          now: datetime | None = None) -> list[ReplayResult]:
+    """Start transient dead letters again, later: a peer that was down for longer than a
+    task's retries (seconds) is most likely back after minutes. The n-th automatic retry of an
+    item comes ``config.retry_after[n]`` after it last failed; after the last one it stays a
+    dead letter for a person (``hub replay``). Other kinds (bad data, configuration, a crash)
+    are never retried blindly."""
+    config = config or RecoveryConfig.from_env()
+    now = now or utcnow()
+    starter = _Starter("retry")
+    results: list[ReplayResult] = []
+    for item in await asyncio.to_thread(ledger.dead_letters, kind="transient"):
+        route = REPLAY_ROUTES.get(item.service)
+        retries = int((item.data or {}).get("auto_retries", 0))
+        if route is None or retries >= len(config.retry_after) or now - item.updated_at < config.retry_after[retries]:
+            continue
+        if not await asyncio.to_thread(ledger.reset_for_retry, item.id):
+            results.append(ReplayResult(item.id, item.service, item.source_key, "skipped: taken over meanwhile"))
+            continue
+        run_id = await starter.start(ledger, item, route, retries + 1)
+        log.warning("%s %s: transient dead letter retried (%d of %d): %s; flow run %s", item.service,
+                    item.source_key, retries + 1, len(config.retry_after), item.last_error, run_id)
+        results.append(ReplayResult(item.id, item.service, item.source_key, "retried", run_id))
     return results
 
 

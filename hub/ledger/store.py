@@ -277,6 +277,35 @@ class Ledger:
         finally:
             self.release(item_id, owner)
 
+    def dead_letters(self, *, kind: str, limit: int | None = 500) -> list[WorkItem]:
+        """Dead letters of one error kind (``transient``, ``crash``, …), the longest failed first."""
+        with self.session() as s:
+            q = (select(WorkItem).where(WorkItem.state == ItemState.FAILED, WorkItem.error_kind == kind)
+                 .order_by(WorkItem.updated_at))
+            if limit:
+                q = q.limit(limit)
+            return list(s.scalars(q))
+
+    def reset_for_retry(self, item_id: int, *, kind: str = "transient") -> bool:
+        """Put a dead letter of ``kind`` back to ``pending`` for an automatic retry (counted in
+        ``data.auto_retries``); False if it is no such dead letter any more (a person replayed
+        it, or another pass took it first: the state change is one guarded UPDATE)."""
+        with self.session() as s:
+            result = s.execute(update(WorkItem)
+                               .where(WorkItem.id == item_id, WorkItem.state == ItemState.FAILED,
+                                      WorkItem.error_kind == kind)
+                               .values(state=ItemState.PENDING, flow_run_id=None, error_kind=None))
+            if not result.rowcount:
+                return False
+            item = s.get(WorkItem, item_id)
+            assert item is not None
+            data = dict(item.data or {})
+            data["auto_retries"] = int(data.get("auto_retries", 0)) + 1
+            data["retried_error"] = item.last_error
+            item.data = data
+            item.last_error = None
+            return True
+
     def _claim_stuck(self, item_id: int, owner: str, now: datetime | None, *, waiting: bool = False) -> bool:
         now = now or utcnow()
         states = [ItemState.RUNNING, ItemState.WAITING] if waiting else [ItemState.RUNNING]
@@ -305,6 +334,7 @@ class Ledger:
                     data["replayed_error"] = item.last_error if item.state == ItemState.FAILED else \
                         "stuck: its run died"
                     data["redrives"] = 0  # a person looked at it: automatic re-drives start afresh
+                    data["auto_retries"] = 0
                 else:
                     data["redriven_because"] = mask(reason or "its run died")
                 item.state = ItemState.PENDING

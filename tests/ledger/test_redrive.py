@@ -7,6 +7,7 @@ it starts are recorded instead of created. The real thing is proven end to end i
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -16,8 +17,10 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import Completed, Crashed, Running, Suspended
 
 from hub.ledger import ItemState, Ledger
-from hub.recovery import RecoveryConfig
-from hub.replay import redrive_stuck, replay_items
+from hub.ledger.models import utcnow
+from hub.recovery import RecoveryConfig, retry_after
+from hub.replay import redrive_stuck, replay_items, retry_transient
+from tests.ledger.test_ledger import at_once
 
 CONFIG = RecoveryConfig(heartbeat=timedelta(seconds=30), zombie_after=timedelta(seconds=90),
                         item_lease=timedelta(seconds=60), redrive_max=2)
@@ -163,3 +166,61 @@ async def test_a_waiting_item_whose_runs_keep_dying_becomes_a_dead_letter(ledger
         results = await redrive_stuck(ledger, CONFIG, client=FakePrefect([dead]))
     assert results[0].outcome.startswith("dead letter") and len(started) == CONFIG.redrive_max
     assert ledger.item(item_id).state == ItemState.FAILED
+
+
+RETRIES = RecoveryConfig(heartbeat=None, zombie_after=timedelta(seconds=90), item_lease=timedelta(seconds=60),
+                         redrive_max=2, retry_after=(timedelta(minutes=5), timedelta(minutes=30)))
+
+
+def _failed(ledger: Ledger, service: str, key: str, kind: str) -> int:
+    item = ledger.ensure_item(service, key)
+    ledger.start_item(item.id, "a-run")
+    ledger.finish_item(item.id, ItemState.FAILED, error=f"[archive] {kind} trouble", error_kind=kind)
+    return item.id
+
+
+async def test_a_transient_dead_letter_is_retried_later_then_left_to_a_person(ledger: Ledger,
+                                                                               started: list) -> None:
+    """A peer down for longer than a task's retries: the item is started again 5 min after it
+    failed, then 30 min after it failed again, then left for ``hub replay``. Bad data, a wrong
+    configuration or a crash are never retried blindly."""
+    item_id = _failed(ledger, "onboarding", "20001", "transient")
+    others = [_failed(ledger, "onboarding", str(20002 + i), kind)
+              for i, kind in enumerate(["invalid_input", "config", "crash"])]
+    assert await retry_transient(ledger, RETRIES) == []  # too soon after the failure
+    later = utcnow() + timedelta(minutes=6)
+    results = await retry_transient(ledger, RETRIES, now=later)
+    assert [(r.item_id, r.outcome) for r in results] == [(item_id, "retried")]
+    assert started == [("onboarding/onboarding", {"employee_id": "20001"}, "retry:onboarding:20001:1")]
+    item = ledger.item(item_id)
+    assert item.state == ItemState.PENDING and item.data["auto_retries"] == 1
+    assert item.data["retried_error"] == "[archive] transient trouble" and item.flow_run_id == results[0].flow_run_id
+    assert all(ledger.item(i).state == ItemState.FAILED for i in others)
+
+    ledger.finish_item(item_id, ItemState.FAILED, error="[archive] down again", error_kind="transient")
+    assert await retry_transient(ledger, RETRIES, now=utcnow() + timedelta(minutes=6)) == []  # 30 min now
+    assert [r.outcome for r in await retry_transient(ledger, RETRIES, now=utcnow() + timedelta(minutes=31))] \
+        == ["retried"]
+    ledger.finish_item(item_id, ItemState.FAILED, error="[archive] still down", error_kind="transient")
+    assert await retry_transient(ledger, RETRIES, now=utcnow() + timedelta(days=1)) == []  # a person's turn
+    assert len(started) == 2 and ledger.item(item_id).state == ItemState.FAILED
+
+    # The person replays it after a fix: automatic retries start afresh for the next outage.
+    assert [r.outcome for r in await replay_items(ledger, [item_id])] == ["replayed"]
+    assert ledger.item(item_id).data["auto_retries"] == 0
+
+
+async def test_concurrent_retry_passes_start_one_run(ledger: Ledger, started: list) -> None:
+    item_id = _failed(ledger, "fritak", "31000020", "transient")
+    later = utcnow() + timedelta(minutes=6)
+    at_once(lambda: asyncio.run(retry_transient(ledger, RETRIES, now=later)))
+    assert [key for _, _, key in started] == ["retry:fritak:31000020:1"]
+    assert ledger.item(item_id).data["auto_retries"] == 1
+
+
+def test_retry_delays_come_from_the_environment() -> None:
+    assert retry_after({}) == (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+    assert retry_after({"HUB_RETRY_TRANSIENT_AFTER": "1, 2.5"}) == (timedelta(seconds=1), timedelta(seconds=2.5))
+    assert retry_after({"HUB_RETRY_TRANSIENT_AFTER": "off"}) == ()
+    with pytest.raises(ValueError, match="seconds separated by commas"):
+        retry_after({"HUB_RETRY_TRANSIENT_AFTER": "5m"})
