@@ -204,19 +204,3 @@ def test_plain_facts_and_edge_cases_without_a_ledger() -> None:
     assert overall.received == 2 and overall.oldest_open is None
     with pytest.raises(ValueError, match="naive"):
         compute_metrics(items, NOW.replace(tzinfo=None))
-
-
-def test_chart_svg_and_sparklines_show_the_numbers(report: MetricsReport) -> None:
-    import xml.etree.ElementTree as ET
-
-    from flows.ops_metrics import chart_markdown, service_chart_svg, sparkline
-
-    assert sparkline([0, 1, 2, None, 7]) == "▁▂▃·█"
-    assert sparkline([None, 0]) == "·▁"
-    onboarding = next(s for s in report.services if s.service == "onboarding")
-    svg = ET.fromstring(service_chart_svg(onboarding))  # well-formed XML
-    titles = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")]
-    assert {"done: 4", "open: 1", "failed: 1"} <= set(titles)  # the stacked bar of week 47
-    markdown = chart_markdown(report)
-    assert markdown.count("](data:image/svg+xml;base64,") == 3
-    assert "| onboarding | ▁▁▁▁▁▁█▃ |" in markdown
