@@ -7,6 +7,7 @@ a few concrete findings (never a fødselsnummer: findings name where, not what).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,7 +19,7 @@ from bench.chaos_workload import Sent
 from hub.stack import Stack
 
 __all__ = ["Verdict", "items_settled", "reconciliation", "nothing_held", "no_fnr_leaks", "open_work",
-           "expected_items", "active_runs",
+           "expected_items", "active_runs", "retry_pending", "numbers_in",
            "national_ids", "hostile_answers"]
 
 @dataclass
@@ -41,13 +42,27 @@ def expected_items(sent: list[Sent], hostile: list[tuple[Any, str]]) -> set[tupl
 
 
 def open_work(ledger: Any, expected: set[tuple[str, str]] = frozenset()) -> int:  # type: ignore[assignment]
-    """Inputs with no work item yet, items not yet done or dead-lettered, events not yet handed to Prefect."""
+    """Inputs with no work item yet, items not yet done or dead-lettered, transient dead letters
+    the hub will still retry by itself, events not yet handed to Prefect."""
     from hub.ledger import ItemState
 
     items = ledger.items(limit=None)
     have = {(i.service, i.source_key) for i in items}
-    return (len(expected - have) + sum(i.state in ItemState.OPEN for i in items)
+    return (len(expected - have) + sum(i.state in ItemState.OPEN or retry_pending(i) for i in items)
             + len(ledger.undispatched(older_than=timedelta(0), limit=1000)))
+
+
+def retry_pending(item: Any) -> bool:
+    """A transient dead letter that redrive-stuck will start again by itself
+    (``HUB_RETRY_TRANSIENT_AFTER``): not settled yet — it may be running when the checks look."""
+    from hub.ledger import ItemState
+    from hub.recovery import retry_after
+    from hub.services import catalog
+
+    if item.state != ItemState.FAILED or item.error_kind != "transient":
+        return False
+    retries = int((item.data or {}).get("auto_retries", 0))
+    return retries < len(retry_after()) and catalog().rerun_for(item.service) is not None
 
 
 def active_runs(stack: Stack) -> list[dict[str, Any]]:
@@ -171,16 +186,29 @@ def _variants(number: str) -> list[bytes]:
     return [number.encode(), f"{number[:6]} {number[6:]}".encode()]
 
 
+_DIGIT_RUN = re.compile(rb"[0-9 ]{11,}")
+_ELEVEN = re.compile(rb"(?=([0-9]{6} ?[0-9]{5}))")  # every start, overlapping: inside longer runs too
+
+
+def numbers_in(data: bytes, needles: set[bytes]) -> set[bytes]:
+    """Which of ``needles`` (11 digits, or 6 + space + 5) occur anywhere in ``data``, in one pass
+    (as ``needle in data`` for each, without reading a large file once per number)."""
+    found: set[bytes] = set()
+    for run in _DIGIT_RUN.finditer(data):
+        found.update(m for m in _ELEVEN.findall(run.group()) if m in needles)
+    return found
+
+
 def no_fnr_leaks(stack: Stack, numbers: list[str]) -> Verdict:
     """0 fødselsnummer in logs, the Prefect database, artifacts, tickets and public titles."""
     from hub.privacy import contains_fnr
 
     counts: Counter[str] = Counter()
     findings: list[str] = []
-    needles = [v for n in numbers for v in _variants(n)]
+    needles = {v for n in numbers for v in _variants(n)}
 
     def scan(where: str, data: bytes) -> None:
-        hits = sum(1 for needle in needles if needle in data)
+        hits = len(numbers_in(data, needles))
         if hits:
             counts[where.split(":")[0]] += hits
             findings.append(f"{where}: {hits} fødselsnummer(e)")

@@ -31,7 +31,7 @@ from hub.stack import Stack
 from sandbox.dfo.seed import synthetic_fnr
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, ROOMS_FORM_ID
 
-__all__ = ["Sent", "Workload", "People", "send_hostile", "sign_event", "control"]
+__all__ = ["Sent", "Workload", "People", "send_hostile", "sign_event", "control", "unreachable"]
 
 LAPTOP_MODELS = {"thinkpad-t14": "Lenovo ThinkPad T14 Gen 5", "macbook-air-13": "Apple MacBook Air 13 M3",
                  "latitude-7450": "Dell Latitude 7450"}
@@ -214,30 +214,78 @@ def _send_hostile_once(stack: Stack, value: HostileRequest | HostileSubmission, 
         return exc.__class__.__name__
 
 
-class People:
-    """The case handler and IT, acting on what waits for them (one pass per :meth:`act`)."""
+def unreachable(exc: BaseException) -> bool:
+    """Prefect (or a peer) is down or restarting — the bench killed it: a person tries again
+    later; it is not their error. A refused or cut connection, a timeout, a 5xx."""
+    if isinstance(exc, httpx.TransportError | TimeoutError | ConnectionError):
+        return True
+    response = getattr(exc, "response", None)  # httpx.HTTPStatusError, Prefect's subclass of it
+    return isinstance(exc, httpx.HTTPStatusError) and response is not None and response.status_code >= 500
 
-    def __init__(self, stack: Stack, courses: dict[str, list[str]]) -> None:
+
+class People:
+    """The case handler and IT, acting on what waits for them (one pass per :meth:`act`).
+
+    A person whose system does not answer (Prefect killed, restarting) waits and tries again
+    (:meth:`patiently`), as a person would; that is counted in ``waited``, not in ``errors``."""
+
+    def __init__(self, stack: Stack, courses: dict[str, list[str]], *, stop: threading.Event | None = None,
+                 patience: float = 90.0) -> None:
         self.stack = stack
         self.courses = courses  # fritak submission id → courses applied for
         self.done: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.waited: Counter[str] = Counter()  # tries again because Prefect or a peer did not answer
         self.resumed: set[str] = set()
         self.delivered: set[int] = set()
+        self.stop = stop or threading.Event()
+        self.patience = patience
         self.rt = httpx.Client(base_url=f"{stack.rt_url}/REST/2.0", timeout=30,
                                headers={"Authorization": f"token {(stack.rt_dir / 'hub-token').read_text().strip()}"})
+
+    def patiently(self, what: str, action: Any) -> Any:
+        """``action()``, tried again every few seconds while Prefect or a peer is unreachable
+        (at most ``patience`` seconds; then None: the next pass tries again). Other errors raise."""
+        deadline = time.monotonic() + self.patience
+        wait = 1.0
+        while True:
+            try:
+                return action()
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                self.waited[f"{what}: {exc.__class__.__name__}"] += 1
+                if time.monotonic() + wait > deadline or self.stop.wait(wait):
+                    return None
+                wait = min(2 * wait, 8.0)
 
     def act(self, ledger: Any) -> None:
         from hub.ledger import ItemState
 
-        for item in ledger.items(states=[ItemState.WAITING], limit=None):
+        items = self.patiently("ledger", lambda: ledger.items(states=[ItemState.WAITING], limit=None)) or []
+        for item in items:
+            if self.stop.is_set():
+                return
             try:
                 if item.service == "fritak" and item.flow_run_id and item.flow_run_id not in self.resumed:
-                    self._decide(item)
+                    self.patiently("fritak", lambda item=item: self._decide(item))
                 elif item.service == "laptop" and (item.data or {}).get("stage") == "awaiting_delivery":
-                    self._deliver(ledger, item)
+                    self.patiently("laptop", lambda item=item: self._deliver(ledger, item))
             except Exception as exc:  # the next pass tries again; counted for the report
                 self.errors[f"{item.service}: {exc.__class__.__name__}"] += 1
+
+    def start_deployment(self, name: str) -> bool:
+        """Start a run of deployment ``name`` now (IT not waiting for its schedule); True once started."""
+        from prefect.deployments import run_deployment
+
+        async def start() -> None:
+            await run_deployment(name, timeout=0)  # type: ignore[misc]  # awaited: inside a loop it is async
+
+        try:
+            return self.patiently(f"start {name}", lambda: asyncio.run(asyncio.wait_for(start(), 30)) or True) is True
+        except Exception as exc:
+            self.errors[f"start {name}: {exc.__class__.__name__}"] += 1
+            return False
 
     def _decide(self, item: Any) -> None:
         from prefect.client.orchestration import get_client
