@@ -26,7 +26,6 @@ from flows.onboarding_steps import ALLOCATION_LIMIT, RT_LIMIT
 from hub.errors import InvalidInput
 from hub.flowkit import Run, run_batch
 from hub.ledger import ItemState, WorkItem
-from hub.ports.hr import Employee, HrPort
 from hub.settings import get_settings
 from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
@@ -39,24 +38,7 @@ AWAITING_ASSET = "awaiting_asset"
 AWAITING_DELIVERY = "awaiting_delivery"
 
 
-class Directory:
-    """HR's employees by Feide id (e-mail or username@oslomet.no), read once per batch."""
-
-    def __init__(self, hr: HrPort) -> None:
-        self.hr = hr
-        self._by_feide: dict[str, Employee] | None = None
-
-    async def find(self, feide: str) -> Employee | None:
-        if self._by_feide is None:
-            self._by_feide = {}
-            async for employee in self.hr.list_employees():
-                for key in (employee.email, f"{employee.username}@oslomet.no" if employee.username else None):
-                    if key:
-                        self._by_feide[key.lower()] = employee
-        return self._by_feide.get(feide.lower())
-
-
-async def handle_order(run: Run, directory: Directory) -> str:
+async def handle_order(run: Run) -> str:
     """One order, as far as it can go now. Returns what happened, for the run's summary."""
     ports, cfg = run.ports, run.settings.laptop
     submission_id = int(run.item.source_key)
@@ -66,7 +48,7 @@ async def handle_order(run: Run, directory: Directory) -> str:
             raise InvalidInput(f"laptop order {submission_id} is not valid: " + "; ".join(problems),
                                system="forms", hint="Ask the requester for a corrected order, or fix the "
                                "offer (HUB_LAPTOP__MODELS), then replay the item.")
-        employee = await directory.find(order.feide)
+        employee = await ports.hr.find_by_feide_id(order.feide)
         if employee is None:
             raise InvalidInput(f"nobody with Feide id {order.feide} is employed according to HR (DFØ)",
                                system="hr", hint="Check the Feide id with the requester, or wait until HR "
@@ -113,9 +95,8 @@ async def process_orders(ports: Connectors) -> list[dict[str, Any]]:
     items = [i for i in await asyncio.to_thread(ledger.items, service=SERVICE,
                                                 states=[ItemState.PENDING, ItemState.WAITING], limit=None)
              if _due(i)]
-    directory = Directory(ports.hr)
     return await run_batch(sorted(items, key=lambda i: i.requested_at), ports,
-                           lambda run: handle_order(run, directory), ledger=ledger, settings=settings,
+                           handle_order, ledger=ledger, settings=settings,
                            key_label="submission")
 
 

@@ -7,6 +7,9 @@
     GET {base}/stillinger/v2/{id}  → {"stilling": [Stilling]}
     GET {base}/orgenhet/v2/{id}    → {"organisasjon": [Orgenhet]}
 
+DFØ has no search by Feide id: :meth:`DfoHr.find_by_feide_id` reads the employee list once
+and reuses it for ``directory_seconds`` (a batch of laptop orders reads it once).
+
 Errors (all from :mod:`hub.errors`): 401/403 → ``ConfigError``; a 404 carrying DFØ's
 ``faultText`` → ``NotFound`` ("HR (DFØ) does not know employee 99999 ..."); a 404 without
 it came from the gateway (wrong base URL or path) → ``ConfigError``; a payload that does
@@ -18,7 +21,9 @@ failing, not bad data); 429/5xx and network errors are retried by
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -110,6 +115,9 @@ class DfoHr:
             policy=config.policy(),
             transport=transport,
         )
+        self._by_feide: dict[str, Employee] = {}
+        self._by_feide_read: float | None = None
+        self._by_feide_lock = asyncio.Lock()
 
     async def __aenter__(self) -> DfoHr:
         return self
@@ -181,6 +189,23 @@ class DfoHr:
                 log.warning("skipping employee in the DFØ list: %s", exc.message)
                 continue
             yield employee
+
+    async def find_by_feide_id(self, feide_id: str) -> Employee | None:
+        """The employee whose e-mail or ``<brukerident>@<feide_realm>`` is ``feide_id`` (any case)."""
+        return (await self._feide_directory()).get(feide_id.strip().lower())
+
+    async def _feide_directory(self) -> dict[str, Employee]:
+        async with self._by_feide_lock:  # concurrent look-ups share one read
+            read = self._by_feide_read
+            if read is None or time.monotonic() - read > self.config.directory_seconds:
+                realm = self.config.feide_realm.strip().lstrip("@").lower()
+                directory: dict[str, Employee] = {}
+                async for employee in self.list_employees():
+                    for key in (employee.email, f"{employee.username}@{realm}" if employee.username else None):
+                        if key:
+                            directory[key.strip().lower()] = employee
+                self._by_feide, self._by_feide_read = directory, time.monotonic()
+            return self._by_feide
 
     async def health(self) -> Health:
         """One authenticated GET of an employee id that cannot exist: a DFØ 404 means OK."""

@@ -209,3 +209,35 @@ async def test_health(make_hr: MakeHr) -> None:
     assert good.ok and good.system == "dfo" and good.latency_ms > 0
     assert not bad_key.ok and "401" in bad_key.detail
     assert not down.ok
+
+
+async def test_find_by_feide_id_by_username_at_realm_or_email(make_hr: MakeHr) -> None:
+    async with make_hr() as hr:
+        port: HrPort = hr
+        by_username = await port.find_by_feide_id("ingsae@oslomet.no")
+        by_email_any_case = await port.find_by_feide_id(" IngSae@OsloMet.no ")
+        nobody = await port.find_by_feide_id("nobody@oslomet.no")
+    assert by_username is not None and by_username.id == "10001" and by_username.username == "ingsae"
+    assert by_email_any_case == by_username
+    assert nobody is None
+
+
+async def test_find_by_feide_id_uses_the_configured_realm(make_hr: MakeHr, dfo_sandbox: Proc) -> None:
+    new_id = add_employee(dfo_sandbox, {"fornavn": "Kari", "etternavn": "Realm", "brukerident": "karrea",
+                                        "epost": "kari.realm@oslomet.no", "organisasjonId": "10000200",
+                                        "startdato": TODAY.isoformat()})
+    async with make_hr(feide_realm="hioa.no") as hr:
+        assert (found := await hr.find_by_feide_id("karrea@hioa.no")) is not None and found.id == new_id
+        assert await hr.find_by_feide_id("karrea@oslomet.no") is None  # not the default realm
+        assert (by_mail := await hr.find_by_feide_id("kari.realm@oslomet.no")) is not None and by_mail.id == new_id
+
+
+async def test_find_by_feide_id_reads_the_list_again_after_directory_seconds(make_hr: MakeHr,
+                                                                            dfo_sandbox: Proc) -> None:
+    async with make_hr() as kept, make_hr(directory_seconds=0) as fresh:
+        assert await kept.find_by_feide_id("latehire@oslomet.no") is None
+        assert await fresh.find_by_feide_id("latehire@oslomet.no") is None
+        new_id = add_employee(dfo_sandbox, {"fornavn": "Lars", "etternavn": "Sen", "brukerident": "latehire",
+                                            "organisasjonId": "10000200", "startdato": TODAY.isoformat()})
+        assert await kept.find_by_feide_id("latehire@oslomet.no") is None  # one read per batch
+        assert (found := await fresh.find_by_feide_id("latehire@oslomet.no")) is not None and found.id == new_id
