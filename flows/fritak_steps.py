@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from prefect import task
@@ -17,7 +16,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.input import RunInput, keyset_from_paused_state
 from prefect.input.actions import aread_flow_run_input
 from prefect.states import Suspended
-from pydantic import BaseModel, Field
 
 from hub.errors import InvalidInput, PermanentError
 from hub.flowkit import Run, transient_only
@@ -29,11 +27,11 @@ from mappings.fritak import (
     AttachmentRules,
     Decision,
     FritakApplication,
-    decision_description,
     email_address,
     pdf_problem,
     read_application,
 )
+from mappings.fritak_decision import CourseVerdict, DecisionInput, decision_form_data, read_decision
 from mappings.fritak_mail import decision_mail, rejected_application_mail
 from mappings.fritak_to_noark import application_entry, case_file, decision_entry, decision_letter_pdf
 
@@ -45,19 +43,10 @@ STEP = dict(retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transi
             cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 
 
-class CourseVerdict(BaseModel):
-    course: str = Field(description="Course code")
-    verdict: Literal["approved", "rejected"] = Field("approved", description="Verdict for this course")
-
-
-class FritakDecision(RunInput):
+# The fields live in mappings.fritak_decision.DecisionInput; this is the input a suspended case
+# waits for. The docstring is the form's description in its JSON schema: keep it as it is.
+class FritakDecision(DecisionInput, RunInput):
     """The case handler's decision, entered in the Prefect UI (Resume) or by resume_flow_run."""
-
-    outcome: Literal["approve", "reject", "partial"] = Field(
-        description="approve = every course; reject = none; partial = per course below")
-    courses: list[CourseVerdict] = Field(description="Verdict per course (used when outcome is partial)")
-    justification: str = Field(min_length=5, description="Begrunnelse: quoted in the decision letter")
-    decided_by: str = Field("Saksbehandler", description="Your name, as it will sign the letter")
 
 
 @task(name="read application", **STEP)
@@ -130,15 +119,9 @@ async def archive_application(run: Run, app: FritakApplication) -> tuple[CaseFil
 
 
 def decision_form(app: FritakApplication, case: CaseFile, entry: JournalEntry) -> type[FritakDecision]:
-    """The form a case handler sees: what they need to decide, and nothing more. The
-    description masks personal data and escapes the applicant's text
-    (:func:`mappings.fritak.decision_description`); the initial data holds course codes only."""
-    description = decision_description(app, case_ref=case.case_number or case.system_id,
-                                       document_urls=entry.document_ids)
+    """The form a case handler sees (:func:`mappings.fritak_decision.decision_form_data`)."""
     return FritakDecision.with_initial_data(
-        description=description, outcome="approve",
-        courses=[CourseVerdict(course=c, verdict="approved") for c in app.courses],
-        justification="", decided_by="Saksbehandler")
+        **decision_form_data(app, case_ref=case.case_number or case.system_id, document_urls=entry.document_ids))
 
 
 DECISION_KEY = "decision"  # the pause key: the case handler's answer is stored under it, per flow run
@@ -166,18 +149,11 @@ async def earlier_decision(run: Run) -> FritakDecision | None:
 
 
 def to_decision(app: FritakApplication, given: FritakDecision) -> Decision:
-    """Normalise the input: approve/reject apply to every course; partial uses the per-course list."""
-    if given.outcome == "partial":
-        listed = {v.course: v.verdict for v in given.courses}
-        missing = [c for c in app.courses if c not in listed]
-        if missing:
-            raise InvalidInput(f"the decision gives no verdict for {', '.join(missing)}",
-                               hint="Resume again with a verdict for every course.")
-        verdicts = {c: listed[c] for c in app.courses}
-    else:
-        verdicts = {c: ("approved" if given.outcome == "approve" else "rejected") for c in app.courses}
-    return Decision(verdicts=verdicts, justification=given.justification, decided_by=given.decided_by,
-                    decided_at=datetime.now(OSLO))
+    """The case handler's answer as a decision, decided now (:func:`mappings.fritak_decision.read_decision`)."""
+    decision, problems = read_decision(app, given, decided_at=datetime.now(OSLO))
+    if decision is None:
+        raise InvalidInput("; ".join(problems), hint="Resume again with a verdict for every course.")
+    return decision
 
 
 @task(name="journal decision", **STEP)

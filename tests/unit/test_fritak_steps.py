@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from connectors.smtp.message import build_message
-from flows.fritak_steps import archive_application, read_fritak_application
+from flows.fritak_steps import (
+    FritakDecision,
+    archive_application,
+    decision_form,
+    read_fritak_application,
+    to_decision,
+)
 from hub.errors import InvalidInput
+from hub.ports.archive import CaseFile, JournalEntry
 from hub.ports.forms import Submission
 from hub.ports.mail import OutgoingMail
+from hub.settings import OSLO
+from mappings.fritak_decision import decision_form_data
 from tests.mappings.test_fritak import application, real_pdf, submission
 
 
@@ -103,3 +113,39 @@ async def test_a_file_that_is_no_pdf_by_now_is_not_archived() -> None:
     assert caught.value.message == ("fritak application 3000042 cannot be archived: attachment 'vitnemål.pdf' is "
                                     "not a PDF but an HTML page; only PDF is accepted")
     assert run.archived == []
+
+
+# ---- the case handler's decision -------------------------------------------------------------
+
+def test_the_decision_form_is_a_run_input_with_the_forms_description_and_initial_answers() -> None:
+    app = application()
+    case = CaseFile(system_id="sys-7", external_id="fritak:3000042", title="Søknad om fritak", case_number="2026/42")
+    entry = JournalEntry(system_id="jp-9", external_id="fritak:3000042:soknad", title="Søknad", journal_type="I",
+                         document_ids=["http://127.0.0.1:9/dok/1", "http://127.0.0.1:9/dok/2"])
+    form = decision_form(app, case, entry)
+    assert form.__name__ == "FritakDecision" and issubclass(form, FritakDecision)
+    assert form._description == decision_form_data(app, case_ref="2026/42",
+                                                   document_urls=entry.document_ids)["description"]
+    assert form(justification="Tilsvarende emner.").model_dump() == {
+        "outcome": "approve", "justification": "Tilsvarende emner.", "decided_by": "Saksbehandler",
+        "courses": [{"course": "DATA1100", "verdict": "approved"}, {"course": "MATA1000", "verdict": "approved"}]}
+    schema = FritakDecision.model_json_schema()
+    assert schema["title"] == "FritakDecision" and schema["additionalProperties"] is False
+    assert schema["description"] == "The case handler's decision, entered in the Prefect UI (Resume) or by " \
+                                    "resume_flow_run."
+
+
+def test_a_case_handler_who_leaves_a_course_undecided_is_told_to_resume_again() -> None:
+    given = FritakDecision(outcome="partial", courses=[{"course": "MATA1000", "verdict": "rejected"}],
+                           justification="Matematikk er ikke tilsvarende.")
+    with pytest.raises(InvalidInput) as caught:
+        to_decision(application(), given)
+    assert caught.value.message == "the decision gives no verdict for DATA1100"
+    assert caught.value.hint == "Resume again with a verdict for every course."
+
+
+def test_a_decision_is_dated_when_it_is_read() -> None:
+    before = datetime.now(OSLO)
+    decision = to_decision(application(), FritakDecision(outcome="reject", courses=[], justification="Ikke nok."))
+    assert decision.verdicts == {"DATA1100": "rejected", "MATA1000": "rejected"}
+    assert decision.decided_at is not None and before <= decision.decided_at <= datetime.now(OSLO)
