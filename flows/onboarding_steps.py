@@ -15,14 +15,13 @@ from prefect.cache_policies import NO_CACHE
 from hub.errors import InvalidInput, NotFound
 from hub.flowkit import Run, transient_only
 from hub.ports.archive import CaseFile
-from hub.ports.hr import Employee
+from hub.ports.hr import Employee, OrgUnit
 from hub.ports.ticketing import Asset, Ticket
-from hub.privacy import is_valid_fnr
 from hub.settings import OSLO
 from hub.text import for_prefect, markdown_link
 from mappings.dfo_to_noark import personnel_case_file, welcome_letter_entry, welcome_letter_pdf
 from mappings.dfo_to_rt import account_ticket, laptop_holder, laptop_ticket
-from mappings.hire import Hire
+from mappings.hire import Hire, employee_problems, leader_id, manager_problem
 from mappings.onboarding_mail import manager_mail
 
 __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_welcome_letter",
@@ -44,18 +43,7 @@ async def fetch_employee(run: Run, employee_id: str) -> Employee:
 async def validate_hire(run: Run, employee: Employee) -> Hire:
     """Check HR's data is complete enough to onboard, and read position, unit and manager."""
     async with run.step("validate"):
-        problems = []
-        if employee.start_date is None:
-            problems.append("no start date (startdato)")
-        if not (employee.email or employee.username):
-            problems.append("neither e-mail nor username (brukerident)")
-        if employee.end_date and employee.start_date and employee.end_date < employee.start_date:
-            problems.append("end date before start date")
-        if employee.national_id is not None and not is_valid_fnr(employee.national_id.get_secret_value()):
-            problems.append("the fødselsnummer fails its check digits")
-        if not employee.org_unit_id:
-            problems.append("no organisational unit (organisasjonId)")
-        if problems:
+        if problems := employee_problems(employee):
             raise InvalidInput(f"HR data for employee {employee.id} is incomplete: " + "; ".join(problems),
                                system="hr", hint="Correct the employee in DFØ, then replay the item.")
         hr = run.ports.hr
@@ -66,21 +54,18 @@ async def validate_hire(run: Run, employee: Employee) -> Hire:
             except NotFound:
                 position = None  # the title from the employee record is enough
         unit = await hr.get_org_unit(employee.org_unit_id or "")
-        manager = await _manager_of(run, employee, unit.manager_id, unit.parent_id)
-        if manager is None or not manager.email:
-            raise InvalidInput(f"unit {unit.id} ({unit.name}) has no manager with an e-mail in HR",
-                               system="hr", hint="Register the unit's leader in DFØ, then replay the item.")
+        manager = await _manager_of(run, employee, unit)
+        if problem := manager_problem(unit, manager):
+            raise InvalidInput(problem, system="hr", hint="Register the unit's leader in DFØ, then replay the item.")
         return Hire(employee=employee, position=position, unit=unit, manager=manager)
 
 
-async def _manager_of(run: Run, employee: Employee, manager_id: str | None,
-                      parent_id: str | None) -> Employee | None:
-    """The unit's leader; for a hire who leads the unit, the parent unit's leader."""
-    if manager_id and manager_id != employee.id:
+async def _manager_of(run: Run, employee: Employee, unit: OrgUnit) -> Employee | None:
+    """The leader the hire reports to (:func:`mappings.hire.leader_id`), up the units."""
+    if manager_id := leader_id(employee, unit):
         return await run.ports.hr.get_employee(manager_id)
-    if parent_id:
-        parent = await run.ports.hr.get_org_unit(parent_id)
-        return await _manager_of(run, employee, parent.manager_id, parent.parent_id)
+    if unit.parent_id:
+        return await _manager_of(run, employee, await run.ports.hr.get_org_unit(unit.parent_id))
     return None
 
 
