@@ -2,7 +2,8 @@
 
 Tickets are found by the custom field ``ExternalRef`` (TicketSQL ``'CF.{ExternalRef}' =
 '<value>'``, built by :mod:`connectors.rt.query`), so :meth:`RtTicketing.ensure_ticket`
-never opens a second ticket for the same work item. Subjects, bodies and comments that
+never opens a second ticket for the same work item: it is :func:`hub.once.ensure_by_key`
+(find by the key, ``POST /ticket`` once, after a lost answer look again before trying anew). Subjects, bodies and comments that
 contain a fødselsnummer are refused before anything is sent. Assets live in
 :mod:`connectors.rt.assets`.
 
@@ -25,7 +26,8 @@ from connectors.rt.config import RtConfig
 from connectors.rt.models import RtTicket, rt_due, to_ticket
 from connectors.rt.query import QueryValueError, cf, eq
 from connectors.rt.rest import SYSTEM, RtRest
-from hub.errors import ConfigError, HubError, InvalidInput, TransientError
+from hub.errors import ConfigError, HubError, InvalidInput
+from hub.once import ensure_by_key
 from hub.ports.common import Health, HealthProbe
 from hub.ports.ticketing import AssetsFromRegister, NewTicket, Ticket
 from hub.privacy import contains_fnr
@@ -95,18 +97,22 @@ class RtTicketing(AssetsFromRegister):
 
     async def ensure_ticket(self, new: NewTicket) -> Ticket:
         _refuse_personal_data(subject=new.subject, body=new.body)
-        lock = self._ensure_locks.setdefault(new.external_ref, asyncio.Lock())
-        async with lock:
+        payload = self._create_payload(new)
+
+        async def find() -> Ticket | None:
             existing = await self.find_tickets(new.external_ref)
-            if existing:
-                if len(existing) > 1:
-                    log.warning("%d RT tickets carry ExternalRef %s; using #%s", len(existing),
-                                new.external_ref, existing[0].id)
-                return existing[0]
-            created = await self._create(new)
-            if created is None:  # a retried create had landed after all
-                return (await self.find_tickets(new.external_ref))[0]
-            ticket = await self.get_ticket(created)
+            if len(existing) > 1:
+                log.warning("%d RT tickets carry ExternalRef %s; using #%s", len(existing),
+                            new.external_ref, existing[0].id)
+            return existing[0] if existing else None
+
+        async def create() -> Ticket:
+            created = await self._rest.create_once("ticket", payload)  # POST /ticket, sent once
+            return await self.get_ticket(str(created["id"]))
+
+        async with self._ensure_locks.setdefault(new.external_ref, asyncio.Lock()):
+            ticket = await ensure_by_key(find, create, policy=self.config.policy(), system=SYSTEM,
+                                         what=f"the ticket {new.external_ref}")
         if ticket.external_ref != new.external_ref:
             raise ConfigError(f"RT created ticket #{ticket.id} but did not store its "
                               f"{self.config.external_ref_field}", system=SYSTEM,
@@ -128,24 +134,6 @@ class RtTicketing(AssetsFromRegister):
         if new.due:
             payload["Due"] = rt_due(new.due, self.config.due_time)
         return payload
-
-    async def _create(self, new: NewTicket) -> str | None:
-        """POST /ticket once per attempt; between attempts, look for a ticket that landed."""
-        payload = self._create_payload(new)
-        policy = self.config.policy()
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                created = await self._rest.create_once("ticket", payload)
-                return str(created["id"])
-            except TransientError as exc:
-                if await self.find_tickets(new.external_ref):
-                    return None
-                if attempt == policy.max_attempts:
-                    raise
-                wait = max(policy.backoff(attempt), float(getattr(exc, "retry_after", None) or 0))
-                log.warning("rt: creating a ticket failed (%s); retrying in %.1fs", exc, wait)
-                await asyncio.sleep(min(wait, policy.max_total_seconds))
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         body, _ = await self._rest.get(f"ticket/{_ticket_id(ticket_id)}")

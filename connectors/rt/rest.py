@@ -5,13 +5,12 @@ Every call goes through :class:`hub.http.ApiClient`, so RT's error bodies
 404 → NotFound, 412 → Conflict, 400 → InvalidInput, 429/502/503/504 → retried.
 
 A create (``POST /ticket``) is *not* blindly retried: a timeout after RT stored the
-ticket would open a second one. :meth:`RtRest.create_once` sends it once; the caller looks
-the record up by its external reference before trying again.
+ticket would open a second one. :meth:`RtRest.create_once` sends it once; the caller
+(:func:`hub.once.ensure_by_key`) looks the record up by its external reference before trying again.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from connectors.rt.config import RtConfig
 from connectors.rt.pagination import Pager
 from hub.errors import NotFound, PermanentError
 from hub.http import ApiClient, parse_json
+from hub.once import no_retry
 
 __all__ = ["RtRest", "SYSTEM"]
 
@@ -35,7 +35,7 @@ class RtRest:
         policy = config.policy()
         self.api = ApiClient(SYSTEM, config.rest_url, headers=headers, policy=policy, transport=transport)
         self._once = ApiClient(SYSTEM, config.rest_url, headers=headers, transport=transport,
-                               policy=dataclasses.replace(policy, max_attempts=1))
+                               policy=no_retry(policy))
         self._queue_names: dict[str, str] = {}
         self._catalog_ids: dict[str, str] = {}
 

@@ -41,7 +41,7 @@ from connectors.topdesk.models import (
 )
 from connectors.topdesk.rest import SYSTEM, TopdeskRest
 from hub.errors import ConfigError, HubError, InvalidInput
-from hub.once import create_once
+from hub.once import create_once, ensure_by_key
 from hub.ports.common import Health, HealthProbe
 from hub.ports.ticketing import AssetsFromRegister, NewTicket, Ticket
 from hub.privacy import contains_fnr
@@ -119,25 +119,25 @@ class TopdeskTicketing(AssetsFromRegister):
         if not new.external_ref or len(new.external_ref) > REF_MAX:
             raise InvalidInput(f"external reference must have 1..{REF_MAX} characters (TOPdesk's optional "
                                f"text field limit), got {len(new.external_ref)}", system=SYSTEM)
+        payload: dict[str, Any] | None = None  # built once, and only if the incident is not there
+
+        async def find() -> Ticket | None:
+            found = await self.find_tickets(new.external_ref)
+            if len(found) > 1:
+                log.warning("%d TOPdesk incidents carry external reference %s; using %s", len(found),
+                            new.external_ref, found[0].id)
+            return found[0] if found else None
+
+        async def create() -> Ticket:
+            nonlocal payload
+            if payload is None:
+                payload = await self._create_payload(new)
+            created = await self._rest.send_once("POST", "incidents", payload)
+            return self._ticket(TdIncident.model_validate(created))
+
         async with self._ensure_locks.setdefault(new.external_ref, asyncio.Lock()):
-            existing = await self.find_tickets(new.external_ref)
-            if existing:
-                if len(existing) > 1:
-                    log.warning("%d TOPdesk incidents carry external reference %s; using %s", len(existing),
-                                new.external_ref, existing[0].id)
-                return existing[0]
-            payload = await self._create_payload(new)
-
-            async def find() -> Ticket | None:
-                found = await self.find_tickets(new.external_ref)
-                return found[0] if found else None
-
-            async def create() -> Ticket:
-                created = await self._rest.send_once("POST", "incidents", payload)
-                return self._ticket(TdIncident.model_validate(created))
-
-            ticket = await create_once(create, find, policy=self.config.policy(), system=SYSTEM,
-                                       what=f"the incident {new.external_ref}")
+            ticket = await ensure_by_key(find, create, policy=self.config.policy(), system=SYSTEM,
+                                         what=f"the incident {new.external_ref}")
         if ticket.external_ref != new.external_ref:
             raise ConfigError(f"TOPdesk created incident {ticket.id} but did not store its "
                               f"{self.config.external_ref_field}", system=SYSTEM,

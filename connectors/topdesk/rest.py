@@ -6,13 +6,12 @@ Every call goes through :class:`hub.http.ApiClient`, so TOPdesk's errors become
 
 Writes that are not idempotent (creating an incident or a person, adding an action) go
 through :meth:`TopdeskRest.send_once`, which never retries by itself: the caller first
-looks whether the earlier attempt landed (see :mod:`connectors.topdesk.client`).
+looks whether the earlier attempt landed (:func:`hub.once.ensure_by_key`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,8 +21,9 @@ from connectors.topdesk import fiql
 from connectors.topdesk.config import TopdeskConfig
 from connectors.topdesk.models import TdPerson
 from connectors.topdesk.pagination import Pager
-from hub.errors import ConfigError, PermanentError, TransientError
+from hub.errors import ConfigError, PermanentError
 from hub.http import ApiClient, parse_json
+from hub.once import ensure_by_key, no_retry
 
 __all__ = ["TopdeskRest", "SYSTEM"]
 
@@ -39,7 +39,7 @@ class TopdeskRest:
         base = config.base_url + "/"
         self.api = ApiClient(SYSTEM, base, headers=headers, auth=auth, policy=policy, transport=transport)
         self._once = ApiClient(SYSTEM, base, headers=headers, auth=auth, transport=transport,
-                               policy=dataclasses.replace(policy, max_attempts=1))
+                               policy=no_retry(policy))
         self._ids: dict[tuple[str, str], str] = {}
         self._persons: dict[str, TdPerson] = {}
         self._person_locks: dict[str, asyncio.Lock] = {}
@@ -141,24 +141,19 @@ class TopdeskRest:
     async def ensure_person(self, who: str) -> TdPerson:
         """Find the person, or register them in :attr:`TopdeskConfig.person_branch`."""
         async with self._person_locks.setdefault(who.casefold(), asyncio.Lock()):
-            person = await self.find_person(who)
-            if person is not None:
-                return person
-            local = who.split("@", 1)[0]
-            first, _, rest = local.partition(".")
-            body: dict[str, Any] = {"firstName": first.capitalize() if rest else "",
-                                    "surName": rest.replace(".", " ").title() if rest else local,
-                                    "branch": {"id": await self.branch_id(self.config.person_branch)}}
-            body["email" if "@" in who else "networkLoginName"] = who
-            try:
+            async def create() -> TdPerson:
+                local = who.split("@", 1)[0]
+                first, _, rest = local.partition(".")
+                body: dict[str, Any] = {"firstName": first.capitalize() if rest else "",
+                                        "surName": rest.replace(".", " ").title() if rest else local,
+                                        "branch": {"id": await self.branch_id(self.config.person_branch)}}
+                body["email" if "@" in who else "networkLoginName"] = who
                 created = TdPerson.model_validate(await self.send_once("POST", "persons", body))
-            except TransientError:
-                again = await self.find_person(who)  # a lost answer after TOPdesk stored it
-                if again is None:
-                    raise
-                return again
-            self._persons[created.id] = created
-            return created
+                self._persons[created.id] = created
+                return created
+
+            return await ensure_by_key(lambda: self.find_person(who), create, policy=self.config.policy(),
+                                       system=SYSTEM, what="a person")
 
     async def version(self) -> str | None:
         body = await self.get("version")
