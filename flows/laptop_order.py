@@ -29,7 +29,14 @@ from hub.ledger import ItemState, WorkItem
 from hub.settings import get_settings
 from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
-from mappings.laptop import LaptopOrder, external_ref, order_ticket, read_order
+from mappings.laptop import (
+    LaptopOrder,
+    external_ref,
+    no_stock_comment,
+    order_ticket,
+    read_order,
+    reserved_comment,
+)
 
 __all__ = ["laptop_orders", "SERVICE", "AWAITING_ASSET", "AWAITING_DELIVERY"]
 
@@ -69,15 +76,13 @@ async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
                                               model=order.model)
         if asset is None:
             if run.ref("no_stock_note") is None:
-                await ticketing.comment(ticket_id, f"No free {order.model} in the {cfg.catalog} catalog now. "
-                                                   "The hub reserves one as soon as one is free.")
+                await ticketing.comment(ticket_id, no_stock_comment(order, catalog=cfg.catalog))
                 run.remember("no_stock_note", system="ticketing", kind="comment", ref=ticket_id)
             run.wait_for(f"no free {order.model} in stock", stage=AWAITING_ASSET)
             return "waiting for stock"
         run.remember("asset", system="ticketing", kind="asset", ref=asset.id, url=asset.url, key=asset.external_ref)
         if run.ref("reserved_note") is None:
-            await ticketing.comment(ticket_id, f"Reserved {asset.name} ({asset.model or order.model}). Deliver it, "
-                                               "set HeldBy to the employee, then resolve this ticket.")
+            await ticketing.comment(ticket_id, reserved_comment(order, asset))
             run.remember("reserved_note", system="ticketing", kind="comment", ref=ticket_id)
         run.wait_for(f"IT to deliver {asset.name} and resolve the ticket", stage=AWAITING_DELIVERY)
         return f"reserved {asset.name}"

@@ -1,7 +1,8 @@
 """Bestille og levere laptop (order and deliver a laptop) from a Nettskjema submission.
 
-Read and validate the order; build the RT ticket and the delivery receipt. An order for a
-model IT does not stock, or from someone HR does not know, is invalid (a dead letter).
+Read and validate the order; build the RT ticket, its comments and the delivery receipt. An
+order for a model IT does not stock, or from someone HR does not know, is invalid (a dead
+letter).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from hub.ports.archive import Correspondent, Document, NewJournalEntry
 from hub.ports.forms import Submission
 from hub.ports.hr import Employee
 from hub.ports.mail import OutgoingMail
-from hub.ports.ticketing import Asset, NewTicket
+from hub.ports.ticketing import Asset, NewTicket, Ticket
 from hub.privacy import mask
 from hub.text import email_problem
 from mappings.dfo_to_noark import MASKED
 from mappings.pdf import letter_pdf
 
-__all__ = ["LaptopOrder", "read_order", "order_ticket", "receipt_pdf", "receipt_entry", "delivered_mail",
-           "external_ref"]
+__all__ = ["LaptopOrder", "read_order", "order_ticket", "no_stock_comment", "reserved_comment", "awaited_delivery",
+           "receipt_pdf", "receipt_entry", "delivered_mail", "external_ref"]
 
 _FEIDE = re.compile(r"^[a-z0-9._-]+@[a-z0-9.-]+\.[a-z]{2,}$")
 _COST_CENTRE = re.compile(r"^\d{4,6}$")
@@ -104,6 +105,25 @@ def order_ticket(order: LaptopOrder, employee: Employee, *, queue: str) -> NewTi
     return NewTicket(external_ref=external_ref(order.submission_id), queue=queue,
                      subject=f"Laptop order #{order.submission_id}: {order.model} for {employee.full_name}",
                      body=body, requestor=employee.email or order.feide, due=order.needed_by)
+
+
+def no_stock_comment(order: LaptopOrder, *, catalog: str) -> str:
+    """The ticket's comment when no laptop of the model is free in ``catalog``: the order waits."""
+    return f"No free {order.model} in the {catalog} catalog now. The hub reserves one as soon as one is free."
+
+
+def reserved_comment(order: LaptopOrder, asset: Asset) -> str:
+    """The ticket's comment when ``asset`` is reserved for the order: what IT does next."""
+    return (f"Reserved {asset.name} ({asset.model or order.model}). Deliver it, set HeldBy to the employee, "
+            "then resolve this ticket.")
+
+
+def awaited_delivery(ticket: Ticket, asset: Asset, *, feide: str) -> str | None:
+    """What the order still waits for, in words for its waiting note; None once IT has handed the
+    laptop over: the ticket is resolved and the asset is HeldBy the requester (``feide``, in any case)."""
+    if ticket.status == "resolved" and feide.lower() in {h.lower() for h in asset.held_by}:
+        return None
+    return f"IT to deliver {asset.name}: ticket {ticket.status}, HeldBy {', '.join(asset.held_by) or 'nobody'}"
 
 
 def receipt_pdf(order: LaptopOrder, employee: Employee, asset: Asset, *, date: datetime) -> bytes:
