@@ -25,7 +25,14 @@ from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
 from mappings.dfo_to_noark import personnel_case_file
 from mappings.hire import Hire
-from mappings.laptop import LaptopOrder, delivered_mail, read_order, receipt_entry, receipt_pdf
+from mappings.laptop import (
+    LaptopOrder,
+    awaited_delivery,
+    delivered_mail,
+    read_order,
+    receipt_entry,
+    receipt_pdf,
+)
 
 __all__ = ["laptop_delivery", "follow_up_delivery"]
 
@@ -43,10 +50,8 @@ async def follow_up_delivery(run: Run) -> str:
             raise PermanentError(f"IT {ticket.status} RT ticket #{ticket.id} for laptop order {run.item.source_key}",
                                  system="ticketing", hint="See the ticket for why; the requester may order again.")
         asset = await ports.ticketing.get_asset(asset_ref, cfg.catalog)
-        feide = str(data.get("feide", ""))
-        if ticket.status != "resolved" or feide.lower() not in {h.lower() for h in asset.held_by}:
-            run.wait_for(f"IT to deliver {asset.name}: ticket {ticket.status}, HeldBy "
-                         f"{', '.join(asset.held_by) or 'nobody'}", stage=AWAITING_DELIVERY)
+        if awaited := awaited_delivery(ticket, asset, feide=str(data.get("feide", ""))):
+            run.wait_for(awaited, stage=AWAITING_DELIVERY)
             return "not delivered yet"
     employee = await ports.hr.get_employee(str(data["employee_id"]))
     submission = await ports.forms.get_submission(int(run.item.source_key))
