@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["Adapter", "ADAPTERS", "PORTS", "adapter", "adapters_for"]
 
-PORTS = ("hr", "archive", "ticketing", "forms", "mail", "calendar")
+PORTS = ("hr", "archive", "ticketing", "forms", "mail", "calendar", "inbox")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter("nettskjema", "forms"),
     Adapter("smtp", "mail"),
     Adapter("caldav", "calendar"),
+    Adapter("maildir", "inbox"),
 )
 
 

@@ -77,9 +77,8 @@ async def room_bookings() -> dict[str, int]:
     async with connect(settings) as ports:
         added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=cfg.form_id)
         cancels = await collect_submissions(ports.forms, ledger, service=CANCEL_SERVICE, form_id=cfg.cancel_form_id)
-        replies = await collect_cancel_replies(ledger, maildir=cfg.reply_maildir or settings.home / "mail",
-                                               mailbox=cfg.cancel_mailbox, domain=cfg.cancel_domain,
-                                               service=CANCEL_SERVICE)
+        replies = await collect_cancel_replies(ports.inbox, ledger, mailbox=cfg.cancel_mailbox,
+                                               domain=cfg.cancel_domain, service=CANCEL_SERVICE)
         rows = await process_cancellations(ports)
         rows += await process_bookings(ports)
     if rows:

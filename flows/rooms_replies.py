@@ -1,105 +1,64 @@
-"""Cancellation by e-mail reply: read replies to the cancel address from its Maildir.
+"""Cancellation by e-mail reply: collect replies to the cancel address from the inbox.
 
-A confirmation's ``Reply-To`` is ``avbestill+<reference>@<domain>`` (sub-addressing, RFC
-5233), so a booker who answers it writes to an address that names the booking. The mail
-server delivers those messages to a Maildir (locally: the SMTP sink's, which files every
-message it accepts); this module reads it — headers only, read-only, never moving or
-deleting a file, so any other reader of the same Maildir is undisturbed.
+A confirmation's ``Reply-To`` is ``avbestill+<reference>@<domain>``, so a booker who answers
+it writes to an address that names the booking (which messages count, and their keys:
+:mod:`mappings.rooms_replies`). The mail server delivers them to a mailbox the inbox port
+reads (:mod:`hub.ports.inbox`; locally a Maildir, the SMTP sink's), read-only.
 
 Each reply becomes a ``rooms-cancel`` work item keyed by a hash of its Message-ID (the
-ledger's unique key is the dedupe). A cursor on the newest file time already seen keeps
-each poll short; files up to :data:`OVERLAP_SECONDS` older are read again and dropped by
-the dedupe, so a message written during a poll is never missed. Automatic replies
-(``Auto-Submitted``, RFC 3834) are ignored.
+ledger's unique key is the dedupe). A cursor on the newest arrival already seen keeps each
+poll short; the inbox also returns messages from shortly before it, dropped by the dedupe,
+so a message written during a poll is never missed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
-import hashlib
-from dataclasses import dataclass
+import logging
 from datetime import UTC, datetime
-from email.utils import getaddresses, parseaddr
-from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from hub.ledger import Ledger
-from mappings.rooms import reference_in_address
+from hub.ports.inbox import InboxPort
+from mappings.rooms_replies import CancelReply, cancel_replies
 
-__all__ = ["CancelReply", "read_cancel_replies", "collect_cancel_replies", "OVERLAP_SECONDS"]
-
-OVERLAP_SECONDS = 10.0
-_HEADER_BYTES = 64 * 1024
+__all__ = ["CancelReply", "collect_cancel_replies", "cursor_name"]
 
 
-@dataclass(frozen=True)
-class CancelReply:
-    key: str
-    sender: str
-    reference: str
-    received: datetime
-
-
-def _headers(path: Path) -> email.message.Message:
-    with path.open("rb") as handle:
-        head = handle.read(_HEADER_BYTES)
-    return email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(head)
-
-
-def read_cancel_replies(maildir: Path, *, mailbox: str, domain: str,
-                        since: float = 0.0) -> tuple[list[CancelReply], float]:
-    """Replies to ``<mailbox>+<reference>@<domain>`` in files newer than ``since`` (minus the
-    overlap); and the newest file time seen."""
-    found: list[CancelReply] = []
-    newest = since
-    for sub in ("new", "cur"):
-        folder = maildir / sub
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            try:
-                mtime = path.stat().st_mtime
-                if mtime < since - OVERLAP_SECONDS:
-                    continue
-                newest = max(newest, mtime)
-                headers = _headers(path)
-            except OSError:  # moved or deleted meanwhile by another reader
-                continue
-            if str(headers.get("Auto-Submitted", "no")).strip().lower() != "no":
-                continue
-            recipients = getaddresses([str(headers.get(h, "")) for h in ("Delivered-To", "To", "Cc")])
-            reference = next((ref for _, addr in recipients
-                              if addr.lower().endswith(f"@{domain.lower()}")
-                              and (ref := reference_in_address(addr, mailbox=mailbox))), None)
-            if reference is None:
-                continue
-            message_id = str(headers.get("Message-ID", "")).strip() or path.name.split(":")[0]
-            found.append(CancelReply(key=f"mail-{hashlib.sha256(message_id.encode()).hexdigest()[:24]}",
-                                     sender=parseaddr(str(headers.get("From", "")))[1].lower(),
-                                     reference=reference, received=datetime.fromtimestamp(mtime, UTC)))
-    return sorted(found, key=lambda r: r.received), newest
+def cursor_name(mailbox: str, domain: str) -> str:
+    """The ledger cursor (seconds since the epoch of the newest arrival seen); its name is the
+    one it had when this flow read the Maildir itself, so an upgraded hub carries on from it."""
+    return f"maildir:{mailbox}@{domain}:mtime"
 
 
 @task(name="collect cancel replies", cache_policy=NO_CACHE)
-async def collect_cancel_replies(ledger: Ledger, *, maildir: Path, mailbox: str, domain: str, service: str) -> int:
+async def collect_cancel_replies(inbox: InboxPort, ledger: Ledger, *, mailbox: str, domain: str,
+                                 service: str) -> int:
     """Store every new reply to the cancel address as a ``pending`` work item; return how many."""
-    cursor = f"maildir:{mailbox}@{domain}:mtime"
+    cursor = cursor_name(mailbox, domain)
     stored = await asyncio.to_thread(ledger.get_cursor, cursor)
-    since = float(stored) if stored else 0.0
-    replies, newest = await asyncio.to_thread(read_cancel_replies, maildir, mailbox=mailbox, domain=domain,
-                                              since=since)
+    since = datetime.fromtimestamp(float(stored), UTC) if stored else None
+    messages = [message async for message in inbox.messages_since(since)]
+    newest = max((m.received for m in messages), default=since)
     added = 0
-    for reply in replies:
+    for reply in cancel_replies(messages, mailbox=mailbox, domain=domain):
         if await asyncio.to_thread(ledger.get_item, service, reply.key) is None:
             await asyncio.to_thread(ledger.ensure_item, service, reply.key, title=f"{service} reply {reply.key}",
                                     requested_at=reply.received,
                                     data={"channel": "reply", "booker": reply.sender, "reference": reply.reference})
             added += 1
-    if newest != since:
-        await asyncio.to_thread(ledger.set_cursor, cursor, repr(newest))
-    get_run_logger().info("cancel mailbox: %d new repl(y/ies) in %s", added, maildir)
+    if newest is not None and newest != since:
+        await asyncio.to_thread(ledger.set_cursor, cursor, repr(newest.timestamp()))
+    _logger().info("cancel mailbox %s+…@%s: %d new repl(y/ies) in %d message(s) read",
+                          mailbox, domain, added, len(messages))
     return added
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    try:
+        return get_run_logger()
+    except MissingContextError:  # called as a plain function (tests, scripts)
+        return logging.getLogger("hub.flow.rooms")

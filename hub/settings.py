@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connectors.caldav.config import CaldavConfig
 from connectors.dfo.config import DfoConfig
+from connectors.maildir.config import MaildirConfig
 from connectors.n5ws.config import N5wsConfig
 from connectors.nettskjema.config import NettskjemaConfig
 from connectors.rt.config import RtConfig
@@ -174,7 +175,8 @@ class RoomsConfig(BaseModel):
     cancel_mailbox: str = Field("avbestill", description="Local part of the cancel address; confirmations "
                                 "reply to <mailbox>+<reference>@<cancel_domain>.")
     cancel_domain: str = Field("tjenesteplattform.oslomet.no", description="Domain of the cancel address.")
-    reply_maildir: Path | None = Field(None, description="Maildir where replies to the cancel address arrive; "
+    reply_maildir: Path | None = Field(None, description="Maildir where replies to the cancel address arrive "
+                                       "(the maildir inbox's path when HUB_MAILDIR__PATH is unset); "
                                        "default <home>/mail (the local SMTP sink's).")
 
 
@@ -196,6 +198,7 @@ class Settings(BaseSettings):
     mail: str = Field("smtp", description="Mail adapter.")
     forms: str = Field("nettskjema", description="Forms adapter.")
     calendar: str = Field("caldav", description="Calendar adapter (group rooms).")
+    inbox: str = Field("maildir", description="Inbox adapter (replies to the group-room cancel address).")
 
     intake: IntakeConfig = Field(default_factory=IntakeConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
@@ -211,6 +214,7 @@ class Settings(BaseSettings):
     nettskjema: NettskjemaConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["nettskjema"]())
     caldav: CaldavConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["caldav"]())
     topdesk: TopdeskConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["topdesk"]())
+    maildir: MaildirConfig = Field(default_factory=MaildirConfig)
 
     @model_validator(mode="after")
     def _adapters_are_registered(self) -> Settings:
@@ -222,6 +226,13 @@ class Settings(BaseSettings):
                 adapter(port, getattr(self, port))
             except LookupError as exc:  # a ValidationError naming HUB_<PORT> and the known adapters
                 raise ValueError(str(exc)) from exc
+        return self
+
+    @model_validator(mode="after")
+    def _maildir_defaults_to_the_rooms_reply_maildir(self) -> Settings:
+        """``HUB_ROOMS__REPLY_MAILDIR`` (the older name) still chooses the Maildir; else <home>/mail."""
+        if self.maildir.path is None:
+            self.maildir = self.maildir.model_copy(update={"path": self.rooms.reply_maildir or self.home / "mail"})
         return self
 
     @model_validator(mode="before")

@@ -1,6 +1,6 @@
 """Environments are wired here, in one place: settings → the adapter behind each port.
 
-Flows ask for ports (``hr``, ``archive``, ``ticketing``, ``mail``); which system answers is
+Flows ask for ports (``hr``, ``archive``, ``ticketing``, ``mail``, ``inbox``...); which system answers is
 configuration (``HUB_TICKETING=rt``). Tests swap implementations by settings, not code.
 """
 
@@ -17,12 +17,13 @@ from hub.ports.archive import ArchivePort
 from hub.ports.calendar import CalendarPort
 from hub.ports.forms import FormsPort
 from hub.ports.hr import HrPort
+from hub.ports.inbox import InboxPort
 from hub.ports.mail import MailPort
 from hub.ports.ticketing import TicketingPort
 from hub.settings import Settings, get_settings
 
 __all__ = ["Connectors", "connect", "get_ledger", "build", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms",
-           "build_calendar"]
+           "build_calendar", "build_inbox"]
 
 
 @dataclass
@@ -33,9 +34,10 @@ class Connectors:
     mail: MailPort
     forms: FormsPort
     calendar: CalendarPort
+    inbox: InboxPort
 
     async def aclose(self) -> None:
-        for port in (self.hr, self.archive, self.ticketing, self.mail, self.forms, self.calendar):
+        for port in (self.hr, self.archive, self.ticketing, self.mail, self.forms, self.calendar, self.inbox):
             with contextlib.suppress(Exception):
                 await port.aclose()
 
@@ -77,12 +79,17 @@ def build_calendar(settings: Settings) -> CalendarPort:
     return build("calendar", settings)  # type: ignore[no-any-return]
 
 
+def build_inbox(settings: Settings) -> InboxPort:
+    return build("inbox", settings)  # type: ignore[no-any-return]
+
+
 @contextlib.asynccontextmanager
 async def connect(settings: Settings | None = None) -> AsyncIterator[Connectors]:
     settings = settings or get_settings()
     connectors = Connectors(hr=build_hr(settings), archive=build_archive(settings),
                             ticketing=build_ticketing(settings), mail=build_mail(settings),
-                            forms=build_forms(settings), calendar=build_calendar(settings))
+                            forms=build_forms(settings), calendar=build_calendar(settings),
+                            inbox=build_inbox(settings))
     try:
         yield connectors
     finally:

@@ -28,8 +28,9 @@ def harness_for(adapter: Adapter) -> Harness:
     return module.HARNESS  # type: ignore[no-any-return]
 
 
-def with_capability(capability: str | None) -> list[Any]:
-    chosen = [a for a in ADAPTERS if capability is None or capability in harness_for(a).capabilities]
+def with_capability(capability: str | None, *, without: str | None = None) -> list[Any]:
+    chosen = [a for a in ADAPTERS if (capability is None or capability in harness_for(a).capabilities)
+              and (without is None or without not in harness_for(a).capabilities)]
     return [pytest.param(a, id=a.name) for a in chosen]
 
 

@@ -14,13 +14,14 @@ from pydantic import SecretStr
 from hub.config import ConnectorConfig
 from hub.procs import Proc
 
-__all__ = ["Peer", "Harness", "HTTP", "NOT_FOUND", "WRITE", "PAGINATE", "NATIVE_TRANSIENT"]
+__all__ = ["Peer", "Harness", "HTTP", "NOT_FOUND", "WRITE", "PAGINATE", "NATIVE_TRANSIENT", "LOCAL"]
 
 HTTP = "http"                  # talks HTTP: faults can be injected by a proxy in front of the peer
 NOT_FOUND = "not_found"        # has an operation that asks for something absent
 WRITE = "write"                # has idempotent ensure_* writes
 PAGINATE = "paginate"          # reads lists that the peer pages
 NATIVE_TRANSIENT = "native_transient"  # not HTTP, but can make the peer fail transiently itself
+LOCAL = "local"                # reads local files: no network peer that could be unreachable
 
 
 @dataclass
