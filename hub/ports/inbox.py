@@ -29,7 +29,6 @@ class InboxMessage(BaseModel):
     received: datetime = Field(description="When the message arrived in the mailbox (time zone aware).")
     automatic: bool = Field(False, description="An automatic message (Auto-Submitted other than 'no', "
                                                "RFC 3834): out-of-office replies, bounces.")
-    subject: str = ""
 
 
 class InboxPort(Protocol):

@@ -70,5 +70,9 @@ class Harness:
     async def paginate(self, client: Any, peer: Peer) -> tuple[int, int]:
         raise NotImplementedError("read a paged list; return (records expected, records seen)")
 
+    def feide_id(self, peer: Peer) -> tuple[str, str]:
+        """HR adapters: a Feide id the peer's HR knows, and the employee id it belongs to."""
+        raise NotImplementedError("a Feide id of a seeded employee, and that employee's id")
+
     async def transient(self, client: Any, peer: Peer) -> Any:
         raise NotImplementedError("make the peer fail transiently once; the call must still succeed")

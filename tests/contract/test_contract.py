@@ -4,7 +4,8 @@ Parametrized over connectors/registry.py: registering an adapter enrols it here.
 configuration described and secrets SecretStr; the health check works (and reports, never
 raises); 401 → ConfigError, 404 → NotFound, 422 → InvalidInput; 429/503 retried; paging
 terminates; ensure_* idempotent; no raw httpx exception escapes (an unreachable peer is a
-TransientError; not for ``LOCAL`` adapters, which have no peer).
+TransientError; not for ``LOCAL`` adapters, which have no peer). Per port: HR adapters find
+an employee by Feide id (any case) and answer None for nobody.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connectors.registry import ADAPTERS, Adapter
+from connectors.registry import ADAPTERS, Adapter, adapters_for
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound, TransientError
 from hub.procs import free_port
 from sandbox.common import control_headers
@@ -158,6 +159,20 @@ async def test_ensure_writes_are_idempotent(pool: Pool, adapter: Adapter) -> Non
         assert await running.harness.write_twice(client, running.peer) == 1
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("adapter", [pytest.param(a, id=a.name) for a in adapters_for("hr")])
+async def test_hr_finds_people_by_feide_id_and_nobody_is_none(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    feide_id, employee_id = running.harness.feide_id(running.peer)
+    client = running.client()
+    try:
+        found = await client.find_by_feide_id(feide_id.upper())
+        nobody = await client.find_by_feide_id("nobody-at-all@example.invalid")
+    finally:
+        await client.aclose()
+    assert found is not None and found.id == employee_id
+    assert nobody is None
 
 
 def test_every_registered_adapter_is_enrolled() -> None:

@@ -28,6 +28,9 @@ class DfoHarness(Harness):
     async def not_found(self, client: Any, peer: Peer) -> Any:
         return await client.get_employee("99999")
 
+    def feide_id(self, peer: Peer) -> tuple[str, str]:
+        return "ingsae@oslomet.no", "10001"  # seeded by the sandbox: brukerident ingsae
+
     async def paginate(self, client: Any, peer: Peer) -> tuple[int, int]:
         async with httpx.AsyncClient(headers=control_headers()) as http:
             expected = int((await http.get(f"{peer.state['root']}/_sandbox/health")).json()["ansatte"])
