@@ -29,6 +29,12 @@ meanwhile unless ``--calm-settle``), disarms the faults and checks:
 It prints a table of the faults injected and survived, then each invariant. Exit status 0
 only when every invariant holds; otherwise 1, naming the ones that failed.
 
+``--small`` is the size CI runs (tests/e2e/test_chaos_small.py): the same kinds of trouble
+in a storm of 100 s, half the hostile inputs to the intake, on a stack with the recovery
+windows of tests/e2e/test_recovery.py (dead run found after 40 s, item lease 15 s) and peer
+read timeouts of 4 s (RT 8 s; a "timeout" fault holds 2 s longer); settling is bounded by
+200 s. These are the bench stack's environment only (:meth:`Options.hub_env`).
+
     .venv/bin/python -m bench.chaos --small          # CI size: ~100 items, 3 kills, 200 hostile, Prefect down ~20 s
     .venv/bin/python -m bench.chaos --items 300 --kills 20 --hostile 1000 --prefect-down-seconds 300
 """
@@ -364,7 +370,16 @@ def run(opts: Options) -> int:
             proc.stop()
         if people is not None:
             people.close()
-        say(f"stopped after {time.time() - record.started:.0f} s; logs in {stack.logs}")
+        say(f"stopped after {time.time() - record.started:.0f} s ({cpu_seconds():.0f} CPU-seconds: the bench and "
+            f"the processes of its stack it waited for); logs in {stack.logs}")
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its children that ended (the stack's)."""
+    import resource
+
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def draw_hostile(opts: Options) -> tuple[list[Any], list[Any]]:
