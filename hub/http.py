@@ -24,8 +24,9 @@ misbehaved, the data is not at fault. Who re-sends:
 - a connector that calls :meth:`ApiClient.request` and then :func:`parse_json` itself gets
   the ``MalformedResponse`` at once too (no in-client re-send), whatever the method.
 
-A body that IS JSON but does not fit a connector's models is the connector's to judge
-(``InvalidInput`` or ``ConfigError`` naming the field).
+A body that IS JSON but does not fit a connector's models goes through :func:`parse_model`:
+:class:`~hub.errors.InvalidInput` naming each field and the reason, never the value (a raw
+pydantic ``ValidationError`` never leaves a connector; it would also print the values).
 
 Tests inject an ``httpx.MockTransport`` or talk to a sandbox; nothing is patched.
 """
@@ -40,9 +41,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -63,7 +65,7 @@ from hub.errors import (
 )
 
 __all__ = ["RetryPolicy", "ApiClient", "translate_status", "translate_exception", "parse_json",
-           "RETRYABLE_STATUS", "IDEMPOTENT_METHODS"]
+           "parse_model", "RETRYABLE_STATUS", "IDEMPOTENT_METHODS"]
 
 log = logging.getLogger("hub.http")
 
@@ -131,6 +133,35 @@ def parse_json(response: httpx.Response, system: str) -> Any:
         return response.json()
     except _DECODE_ERRORS as exc:
         raise _not_json(system, response, exc) from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+_MAX_PROBLEMS = 5
+
+
+def parse_model(model: type[M], data: Any, *, system: str, what: str | None = None,
+                hint: str | None = None) -> M:
+    """``data`` (a peer's decoded JSON) as ``model``, or :class:`~hub.errors.InvalidInput`.
+
+    The one place a peer's body meets a connector's models: a body that IS JSON but does not
+    fit them is bad data, not a wire fault — never retried blindly. The message names ``what``
+    was read (``"employee 1001"``; no personal data) and each field with the reason, never the
+    value; the ``ValidationError`` is not chained, since its text repeats the values.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_input=False, include_url=False, include_context=False)
+        problems = "; ".join(f"{'.'.join(str(part) for part in error['loc']) or '(object)'}: {error['msg']}"
+                             for error in errors[:_MAX_PROBLEMS])
+        if len(errors) > _MAX_PROBLEMS:
+            problems += f"; and {len(errors) - _MAX_PROBLEMS} more"
+        where = what or f"a {model.__name__}"
+        raise InvalidInput(f"{system} answered {where} this connector cannot read: {problems}", system=system,
+                           hint=hint or f"{system}'s answer does not fit the shape the connector reads; check "
+                                        f"that record in {system} (and the connector against {system}'s API "
+                                        "version), then replay the item.") from None
 
 
 def _detail(response: httpx.Response) -> str:

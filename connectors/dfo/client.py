@@ -29,12 +29,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from connectors.dfo.config import DfoConfig
 from connectors.dfo.models import Ansatt, Orgenhet, Stilling, to_employee, to_org_unit, to_position
 from hub.errors import ConfigError, HubError, InvalidInput, MalformedResponse, NotFound
-from hub.http import ApiClient, parse_json
+from hub.http import ApiClient, parse_json, parse_model
 from hub.ports.common import Health, HealthProbe
 from hub.ports.hr import Employee, OrgUnit, Position
 
@@ -90,17 +90,9 @@ def _check_id(resource: _Resource, object_id: str) -> str:
 
 
 def _parse(model: type[M], raw: Any, resource: _Resource, ident: str) -> M:
-    """Validate one payload; on failure name the fields and the reason, never the value."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(object)'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False))
-        raise InvalidInput(f"DFØ {resource.noun} {ident} has malformed data: {problems}",
-                           system=SYSTEM,
-                           hint=f"Correct {resource.noun} {ident} in DFØ (SAP), then replay the event."
-                           ) from None
+    """Validate one payload; on failure ``InvalidInput`` naming the fields, never the value."""
+    return parse_model(model, raw, system=SYSTEM, what=f"{resource.noun} {ident}",
+                       hint=f"Correct {resource.noun} {ident} in DFØ (SAP), then replay the event.")
 
 
 class DfoHr:

@@ -18,14 +18,15 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from connectors.n5ws.config import N5wsConfig
 from connectors.n5ws.hal import Rel, expand
 from connectors.n5ws.models import Link, Resource
 from hub.errors import Conflict, PermanentError
-from hub.http import ApiClient, parse_json
+from hub.http import ApiClient, parse_json, parse_model
 from hub.once import no_retry
+from hub.paging import LinkPaginator
 
 __all__ = ["MEDIA_TYPE", "N5wsSession", "SYSTEM", "parse"]
 
@@ -38,13 +39,9 @@ R = TypeVar("R", bound=BaseModel)
 
 
 def parse(model: type[R], data: Any) -> R:
-    """Validate a response body; a core answering an unexpected shape is a PermanentError."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise PermanentError(f"the archive core answered a {model.__name__} this connector cannot read: "
-                             f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}",
-                             system=SYSTEM, hint="Check that base_url points at an N5WS v1.1 core.") from exc
+    """Validate a response body; a core answering an unexpected shape is ``InvalidInput``."""
+    return parse_model(model, data, system=SYSTEM, what=f"a {model.__name__}",
+                       hint="Check that base_url points at an N5WS v1.1 core, and the record in the core.")
 
 
 class N5wsSession:
@@ -111,18 +108,19 @@ class N5wsSession:
     async def list_all(self, link: Link, model: type[R], odata_filter: str | None = None,
                    orderby: str | None = None) -> list[R]:
         """Every result of a list relation, following ``next`` links (with loop detection)."""
-        href: str | None = expand(link.href, {"$filter": odata_filter, "$orderby": orderby}) if link.templated \
+        href = expand(link.href, {"$filter": odata_filter, "$orderby": orderby}) if link.templated \
             else _with_query(link.href, odata_filter, orderby)
+        pages = LinkPaginator(href, system=SYSTEM, max_pages=MAX_PAGES, key=_system_id,
+                              what="a list")
         results: list[R] = []
-        seen: set[str] = set()
-        while href and len(seen) < MAX_PAGES:
-            if href in seen:
-                raise PermanentError(f"the archive core's paging loops at {href}", system=SYSTEM)
-            seen.add(href)
-            page = await self._json("GET", href)
-            results.extend(parse(model, item) for item in page.get("results") or [])
+        while not pages.finished:
+            page = await self._json("GET", pages.current)
             next_link = (page.get("_links") or {}).get("next")
-            href = str(next_link["href"]) if isinstance(next_link, dict) and next_link.get("href") else None
+            items = list(page.get("results") or [])
+            parsed = {id(item): parse(model, item) for item in items}  # every result must fit the model
+            fresh = pages.next_link(items, str(next_link["href"]) if isinstance(next_link, dict)
+                                    and next_link.get("href") else None)
+            results.extend(parsed[id(item)] for item in fresh)
         return results
 
     # -- writing ------------------------------------------------------------------------
@@ -160,6 +158,12 @@ class N5wsSession:
     async def download(self, href: str) -> bytes:
         response = await self.http.request("GET", href, headers={"Accept": "*/*"})
         return bytes(response.content)
+
+
+def _system_id(item: dict[str, Any]) -> str | None:
+    """A result's key for loop detection: its ``systemID``."""
+    value = item.get("systemID")
+    return str(value) if value else None
 
 
 def _etag_headers(etag: str | None) -> dict[str, str]:

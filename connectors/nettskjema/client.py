@@ -46,7 +46,7 @@ from connectors.nettskjema.models import (
     to_submission,
 )
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound, PermanentError
-from hub.http import ApiClient, parse_json
+from hub.http import ApiClient, parse_json, parse_model
 from hub.ports.common import Health, HealthProbe
 from hub.ports.forms import AttachmentRef, FormInfo, Submission, SubmissionMeta
 
@@ -58,16 +58,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _parse(model: type[M], raw: Any, what: str) -> M:
-    """Validate one payload; on failure name the fields and the reason, never the value."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(object)'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False))
-        raise InvalidInput(f"Nettskjema sent a malformed {what}: {problems}", system=SYSTEM,
-                           hint=f"Nettskjema's answer does not fit the API v3 shape; check {what} in "
-                                "Nettskjema, then replay.") from None
+    """Validate one payload; on failure ``InvalidInput`` naming the fields, never the value."""
+    return parse_model(model, raw, system=SYSTEM, what=what,
+                       hint=f"Nettskjema's answer does not fit the API v3 shape; check {what} in "
+                            "Nettskjema, then replay.")
 
 
 class NettskjemaForms:

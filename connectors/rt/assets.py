@@ -24,7 +24,7 @@ from typing import Any
 
 from connectors.rt.models import RtAsset, to_asset
 from connectors.rt.query import QueryValueError, all_of, cf, eq, field
-from connectors.rt.rest import SYSTEM, RtRest
+from connectors.rt.rest import SYSTEM, RtRest, parse
 from hub.errors import Conflict, InvalidInput, NotFound, PermanentError
 from hub.ports.ticketing import Asset
 
@@ -69,7 +69,7 @@ class RtAssets:
             raise InvalidInput(f"cannot search RT assets: {exc}", system=SYSTEM) from exc
 
     def _asset(self, item: dict[str, Any], catalog: str) -> Asset:
-        return to_asset(RtAsset.model_validate(item), catalog_name=catalog,
+        return to_asset(parse(RtAsset, item, f"an asset of {catalog}"), catalog_name=catalog,
                         external_ref_field=self._config.external_ref_field,
                         model_field=self._config.model_field, base_url=self._config.base_url)
 
@@ -119,7 +119,7 @@ class RtAssets:
     async def _claim(self, candidate: Asset, catalog: str, *, holder: str | None,
                      external_ref: str) -> Asset | None:
         body, etag = await self._rest.get(f"asset/{candidate.id}")
-        current = RtAsset.model_validate(body)
+        current = parse(RtAsset, body, f"asset {candidate.name}")
         if current.status != FREE or current.cf(self._config.external_ref_field):
             return None  # taken since the search
         update: dict[str, Any] = {"Status": ALLOCATED,

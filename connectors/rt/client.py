@@ -25,7 +25,7 @@ from connectors.rt.assets import RtAssets
 from connectors.rt.config import RtConfig
 from connectors.rt.models import RtTicket, rt_due, to_ticket
 from connectors.rt.query import QueryValueError, cf, eq
-from connectors.rt.rest import SYSTEM, RtRest
+from connectors.rt.rest import SYSTEM, RtRest, parse
 from hub.errors import ConfigError, HubError, InvalidInput
 from hub.once import ensure_by_key
 from hub.ports.common import Health, HealthProbe
@@ -91,7 +91,7 @@ class RtTicketing(AssetsFromRegister):
         except QueryValueError as exc:
             raise InvalidInput(f"cannot search RT tickets: {exc}", system=SYSTEM) from exc
         items = await self._rest.search("tickets", query, TICKET_FIELDS, per_page=per_page)
-        tickets = [await self._to_ticket(RtTicket.model_validate(item)) for item in items]
+        tickets = [await self._to_ticket(parse(RtTicket, item, "a ticket in a search")) for item in items]
         # RT compares custom fields case-insensitively; the hub's keys are exact.
         return [t for t in tickets if t.external_ref == external_ref]
 
@@ -137,7 +137,7 @@ class RtTicketing(AssetsFromRegister):
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         body, _ = await self._rest.get(f"ticket/{_ticket_id(ticket_id)}")
-        return await self._to_ticket(RtTicket.model_validate(body))
+        return await self._to_ticket(parse(RtTicket, body, f"ticket #{ticket_id}"))
 
     async def comment(self, ticket_id: str, text: str) -> None:
         """Add an internal comment (not mailed to the requestor)."""
@@ -149,7 +149,7 @@ class RtTicketing(AssetsFromRegister):
         """Move a ticket to ``status``; a concurrent change (412) raises Conflict."""
         tid = _ticket_id(ticket_id)
         body, etag = await self._rest.get(f"ticket/{tid}")
-        current = RtTicket.model_validate(body)
+        current = parse(RtTicket, body, f"ticket #{tid}")
         if current.status == status:
             return await self._to_ticket(current)
         messages = await self._rest.put(f"ticket/{tid}", {"Status": status}, etag=etag)

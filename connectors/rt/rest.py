@@ -12,19 +12,29 @@ ticket would open a second one. :meth:`RtRest.create_once` sends it once; the ca
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from connectors.rt.config import RtConfig
 from connectors.rt.pagination import Pager
 from hub.errors import NotFound, PermanentError
-from hub.http import ApiClient, parse_json
+from hub.http import ApiClient, parse_json, parse_model
 from hub.once import no_retry
 
-__all__ = ["RtRest", "SYSTEM"]
+__all__ = ["RtRest", "SYSTEM", "parse"]
 
 SYSTEM = "rt"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: Any, what: str) -> M:
+    """A REST2 record as ``model``; one that does not fit is ``InvalidInput`` naming the fields."""
+    return parse_model(model, data, system=SYSTEM, what=what,
+                       hint=f"RT answered {what} in a shape this connector does not read; check that base_url "
+                            "points at RT 5 with REST2, and the record in RT, then replay the item.")
 
 
 class RtRest:

@@ -39,7 +39,7 @@ from connectors.topdesk.models import (
     td_target_date,
     to_ticket,
 )
-from connectors.topdesk.rest import SYSTEM, TopdeskRest
+from connectors.topdesk.rest import SYSTEM, TopdeskRest, parse
 from hub.errors import ConfigError, HubError, InvalidInput
 from hub.once import create_once, ensure_by_key
 from hub.ports.common import Health, HealthProbe
@@ -110,7 +110,7 @@ class TopdeskTicketing(AssetsFromRegister):
             raise InvalidInput(f"cannot search TOPdesk incidents: {exc}", system=SYSTEM) from exc
         items = await self._rest.walk("incidents", {"query": query, "sort": "creationDate:asc"},
                                       page_size=per_page)
-        tickets = [self._ticket(TdIncident.model_validate(item)) for item in items]
+        tickets = [self._ticket(parse(TdIncident, item, "an incident in a search")) for item in items]
         # TOPdesk compares case-insensitively and reads '*' as a wildcard; the hub's keys are exact.
         return [t for t in tickets if t.external_ref == external_ref]
 
@@ -133,7 +133,7 @@ class TopdeskTicketing(AssetsFromRegister):
             if payload is None:
                 payload = await self._create_payload(new)
             created = await self._rest.send_once("POST", "incidents", payload)
-            return self._ticket(TdIncident.model_validate(created))
+            return self._ticket(parse(TdIncident, created, "a new incident"))
 
         async with self._ensure_locks.setdefault(new.external_ref, asyncio.Lock()):
             ticket = await ensure_by_key(find, create, policy=self.config.policy(), system=SYSTEM,
@@ -167,7 +167,7 @@ class TopdeskTicketing(AssetsFromRegister):
         return payload
 
     async def _incident(self, ticket_id: str) -> TdIncident:
-        return TdIncident.model_validate(await self._rest.get(incident_path(ticket_id)))
+        return parse(TdIncident, await self._rest.get(incident_path(ticket_id)), f"incident {ticket_id}")
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
         return self._ticket(await self._incident(ticket_id))
@@ -179,7 +179,7 @@ class TopdeskTicketing(AssetsFromRegister):
         since = datetime.now(UTC) - timedelta(minutes=1)
 
         async def landed() -> bool | None:
-            actions = [TdAction.model_validate(a) for a in await self._rest.first_page(
+            actions = [parse(TdAction, a, "an action") for a in await self._rest.first_page(
                 f"{path}/actions", {"page_size": 20})]
             return True if any(a.memo_text == text and (parse_td_datetime(a.entry_date) or since) >= since
                                for a in actions) else None

@@ -13,21 +13,31 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from connectors.topdesk import fiql
 from connectors.topdesk.config import TopdeskConfig
 from connectors.topdesk.models import TdPerson
 from connectors.topdesk.pagination import Pager
 from hub.errors import ConfigError, PermanentError
-from hub.http import ApiClient, parse_json
+from hub.http import ApiClient, parse_json, parse_model
 from hub.once import ensure_by_key, no_retry
 
-__all__ = ["TopdeskRest", "SYSTEM"]
+__all__ = ["TopdeskRest", "SYSTEM", "parse"]
 
 SYSTEM = "topdesk"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: Any, what: str) -> M:
+    """A TOPdesk record as ``model``; one that does not fit is ``InvalidInput`` naming the fields."""
+    return parse_model(model, data, system=SYSTEM, what=what,
+                       hint=f"TOPdesk answered {what} in a shape this connector does not read; check that "
+                            "base_url points at TOPdesk's /tas/api, and the record in TOPdesk, then replay.")
 
 
 class TopdeskRest:
@@ -126,13 +136,13 @@ class TopdeskRest:
 
     async def person(self, person_id: str) -> TdPerson:
         if person_id not in self._persons:
-            self._persons[person_id] = TdPerson.model_validate(await self.get(f"persons/id/{person_id}"))
+            self._persons[person_id] = parse(TdPerson, await self.get(f"persons/id/{person_id}"), "a person")
         return self._persons[person_id]
 
     async def find_person(self, who: str) -> TdPerson | None:
         """The person with this e-mail address (or network login name, without ``@``)."""
         key = "email" if "@" in who else "networkLoginName"
-        found = [TdPerson.model_validate(r) for r in await self.walk("persons", {"query": fiql.eq(key, who)})]
+        found = [parse(TdPerson, r, "a person") for r in await self.walk("persons", {"query": fiql.eq(key, who)})]
         exact = [p for p in found if (p.email if key == "email" else p.network_login_name).casefold() == who.casefold()]
         for person in exact:
             self._persons[person.id] = person
@@ -148,7 +158,7 @@ class TopdeskRest:
                                         "surName": rest.replace(".", " ").title() if rest else local,
                                         "branch": {"id": await self.branch_id(self.config.person_branch)}}
                 body["email" if "@" in who else "networkLoginName"] = who
-                created = TdPerson.model_validate(await self.send_once("POST", "persons", body))
+                created = parse(TdPerson, await self.send_once("POST", "persons", body), "a new person")
                 self._persons[created.id] = created
                 return created
 

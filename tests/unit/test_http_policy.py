@@ -154,3 +154,60 @@ def test_every_class_of_the_error_tree_has_a_kind_and_its_own_hint() -> None:
         assert cls.__name__ in hub.errors.__doc__, cls
         if cls is not hub.errors.HubError:
             assert cls.default_hint != cls.__mro__[1].default_hint, cls
+
+
+# -- a body that IS JSON but does not fit the models --------------------------------------------
+
+def test_parse_model_turns_a_validation_error_into_invalid_input() -> None:
+    from pydantic import BaseModel
+
+    from hub.http import parse_model
+
+    class Record(BaseModel):
+        id: int
+        name: str
+
+    assert parse_model(Record, {"id": 1, "name": "x"}, system="peer").id == 1
+    with pytest.raises(InvalidInput) as info:
+        parse_model(Record, {"id": "hemmelig-verdi-42"}, system="peer", what="record 7")
+    error = info.value
+    assert error.kind == "invalid_input" and error.system == "peer"
+    assert "record 7" in error.message and "id:" in error.message and "name: Field required" in error.message
+    assert "hemmelig-verdi-42" not in str(error)
+    assert error.__cause__ is None and error.__suppress_context__  # its text would repeat the values
+    assert "replay" in error.hint
+    with pytest.raises(InvalidInput, match="a Record this connector cannot read") as named:
+        parse_model(Record, ["not", "an", "object"], system="peer", hint="Ask the peer.")
+    assert named.value.hint == "Ask the peer."
+
+
+def test_parse_model_lists_a_few_problems_and_counts_the_rest() -> None:
+    from pydantic import BaseModel
+
+    from hub.http import parse_model
+
+    class Wide(BaseModel):
+        a: int
+        b: int
+        c: int
+        d: int
+        e: int
+        f: int
+        g: int
+
+    with pytest.raises(InvalidInput, match="and 2 more"):
+        parse_model(Wide, {}, system="peer")
+
+
+def test_no_connector_validates_a_peer_body_outside_parse_model() -> None:
+    """A raw ``model_validate`` on a peer's body would let a ValidationError escape."""
+    from pathlib import Path
+
+    import connectors
+
+    root = Path(connectors.__file__).parent
+    offenders = [f"{path.relative_to(root)}:{n}" for path in sorted(root.rglob("*.py"))
+                 for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if ".model_validate(" in line and path.name != "models.py"]
+    assert offenders == []
+

@@ -4,6 +4,8 @@ The chaos bench's fault proxy answers 200 with a body that is not the answer; a 
 broken peer can do worse. Each shape below is scripted with ``httpx.MockTransport``:
 through :func:`hub.http.parse_json`, :meth:`ApiClient.json` (idempotent: fetched again;
 POST: sent once), error bodies (``_detail``), NDJSON streams and every connector parse site.
+A body that IS JSON but does not fit a connector's models is ``InvalidInput`` at every
+model parse site (:func:`hub.http.parse_model`).
 """
 
 from __future__ import annotations
@@ -233,3 +235,122 @@ async def test_dfo_404_with_a_garbled_body_is_the_gateway_not_a_crash(body: byte
     transport, _ = answering(body, 404)
     with pytest.raises(ConfigError, match="API gateway"):
         await _dfo_employee(transport)
+
+
+# -- JSON that does not fit a connector's models: InvalidInput, at every model parse site --------
+
+SECRET = "hemmelig-verdi-42"  # a value from the peer: never echoed in a message
+UNFIT = {"id": {"not": SECRET}}  # JSON, an object, but its id is no id
+
+
+def json_peer(body: Any) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, json=body)
+
+    return httpx.MockTransport(handler), calls
+
+
+def _rt(transport: httpx.MockTransport) -> Any:
+    from connectors.rt import RtTicketing
+
+    return RtTicketing(RtConfig(base_url="http://rt.invalid", token=SecretStr("1-2-3"), max_attempts=1),
+                       transport=transport)
+
+
+def _topdesk(transport: httpx.MockTransport) -> Any:
+    from connectors.topdesk import TopdeskTicketing
+
+    return TopdeskTicketing(TopdeskConfig(base_url="http://td.invalid/tas/api", username="hub",
+                                          app_password=SecretStr("p"), max_attempts=1), transport=transport)
+
+
+async def _unfit_dfo(transport: httpx.MockTransport) -> Any:
+    return await _dfo_employee(transport)
+
+
+async def _unfit_n5ws(transport: httpx.MockTransport) -> Any:
+    from connectors.n5ws.models import Resource
+
+    session = N5wsSession(N5wsConfig(base_url="http://n5ws.invalid", username="u", password=SecretStr("p"),
+                                     max_attempts=1), transport=transport)
+    try:
+        return await session.get("http://n5ws.invalid/api/x", Resource)
+    finally:
+        await session.aclose()
+
+
+async def _unfit_rt_ticket(transport: httpx.MockTransport) -> Any:
+    async with _rt(transport) as rt:
+        return await rt.get_ticket("1")
+
+
+async def _unfit_rt_search(transport: httpx.MockTransport) -> Any:
+    async with _rt(transport) as rt:
+        return await rt.find_tickets("dfo:1")
+
+
+async def _unfit_rt_asset(transport: httpx.MockTransport) -> Any:
+    from connectors.rt.assets import RtAssets
+
+    rest = RtRest(RtConfig(base_url="http://rt.invalid", token=SecretStr("1-2-3"), max_attempts=1),
+                  transport=transport)
+    try:
+        return await RtAssets(rest).get("1", "Laptops")
+    finally:
+        await rest.aclose()
+
+
+async def _unfit_topdesk_incident(transport: httpx.MockTransport) -> Any:
+    async with _topdesk(transport) as topdesk:
+        return await topdesk.get_ticket("8f7a5e0c-1a2b-4c3d-9e8f-0a1b2c3d4e5f")
+
+
+async def _unfit_topdesk_search(transport: httpx.MockTransport) -> Any:
+    async with _topdesk(transport) as topdesk:
+        return await topdesk.find_tickets("dfo:1")
+
+
+async def _unfit_topdesk_person(transport: httpx.MockTransport) -> Any:
+    rest = TopdeskRest(TopdeskConfig(base_url="http://td.invalid/tas/api", username="hub",
+                                     app_password=SecretStr("p"), max_attempts=1), transport=transport)
+    try:
+        return await rest.find_person("leder@oslomet.test")
+    finally:
+        await rest.aclose()
+
+
+async def _unfit_nettskjema(transport: httpx.MockTransport) -> Any:
+    return await _nettskjema_forms(transport)
+
+
+UNFIT_CALLS: dict[str, tuple[Call, Any]] = {
+    "dfo get_ansatt": (_unfit_dfo, {"ansatt": [{"id": "1001", "fdato": SECRET}]}),
+    "n5ws get": (_unfit_n5ws, {"systemID": [SECRET]}),
+    "rt get_ticket": (_unfit_rt_ticket, UNFIT),
+    "rt find_tickets": (_unfit_rt_search, {"items": [UNFIT], "page": 1, "pages": 1}),
+    "rt asset get": (_unfit_rt_asset, {"items": [UNFIT], "page": 1, "pages": 1}),
+    "topdesk get_ticket": (_unfit_topdesk_incident, UNFIT),
+    "topdesk find_tickets": (_unfit_topdesk_search, [UNFIT]),
+    "topdesk find_person": (_unfit_topdesk_person, [UNFIT]),
+    "nettskjema list_forms": (_unfit_nettskjema, [{"formId": SECRET}]),
+}
+
+
+@pytest.mark.parametrize("call,body", list(UNFIT_CALLS.values()), ids=list(UNFIT_CALLS))
+async def test_json_that_does_not_fit_the_models_is_invalid_input(call: Call, body: Any) -> None:
+    """Bad data, not a wire fault: InvalidInput naming the field, never a raw ValidationError."""
+    from pydantic import ValidationError
+
+    transport, calls = json_peer(body)
+    with pytest.raises(HubError) as info:
+        await call(transport)
+    error = info.value
+    assert type(error) is InvalidInput and error.kind == "invalid_input", repr(error)
+    field = {"dfo": "fdato", "n5ws": "systemID", "nettskjema": "formId"}.get(str(error.system), "id")
+    assert "cannot read" in error.message and f"{field}:" in error.message, error.message
+    assert SECRET not in str(error) and SECRET not in repr(error)
+    assert not isinstance(error.__cause__, ValidationError)
+    assert len(calls) == 1  # not fetched again: retrying will not change the data
