@@ -28,6 +28,12 @@ A body that IS JSON but does not fit a connector's models goes through :func:`pa
 :class:`~hub.errors.InvalidInput` naming each field and the reason, never the value (a raw
 pydantic ``ValidationError`` never leaves a connector; it would also print the values).
 
+An error status is mapped by :func:`translate_status`; the reason quoted in the message comes
+from the connector's ``describe_error`` hook (:data:`ErrorDescriber`, given to
+:class:`ApiClient`), which knows its vendor's error body (N5WS ``feil``, TOPdesk's list of
+messages, DFØ's ``faultText``); without one, or when it returns None, a generic reading
+(``message``, ``detail``, ``error``...) is used. The hub knows no vendor's shape.
+
 Tests inject an ``httpx.MockTransport`` or talk to a sandbox; nothing is patched.
 """
 
@@ -64,8 +70,8 @@ from hub.errors import (
     TransientError,
 )
 
-__all__ = ["RetryPolicy", "ApiClient", "translate_status", "translate_exception", "parse_json",
-           "parse_model", "RETRYABLE_STATUS", "IDEMPOTENT_METHODS"]
+__all__ = ["RetryPolicy", "ApiClient", "ErrorDescriber", "translate_status", "translate_exception", "parse_json",
+           "parse_model", "error_body", "RETRYABLE_STATUS", "IDEMPOTENT_METHODS"]
 
 log = logging.getLogger("hub.http")
 
@@ -135,6 +141,14 @@ def parse_json(response: httpx.Response, system: str) -> Any:
         raise _not_json(system, response, exc) from None
 
 
+def error_body(response: httpx.Response) -> Any:
+    """An error answer's body as JSON, or None if it is not JSON: for an :data:`ErrorDescriber`."""
+    try:
+        return response.json()
+    except _DECODE_ERRORS:
+        return None
+
+
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_PROBLEMS = 5
@@ -164,30 +178,48 @@ def parse_model(model: type[M], data: Any, *, system: str, what: str | None = No
                                         "version), then replay the item.") from None
 
 
+ErrorDescriber = Callable[[httpx.Response], str | None]
+"""A connector's hook: the reason its vendor wrote in an error body, or None to let the hub guess."""
+
+_GENERIC_KEYS = ("message", "detail", "error_description", "error", "errors")
+
+
 def _detail(response: httpx.Response) -> str:
-    """A short, human-readable reason from an error body (N5WS ``feil``, RT ``message``)."""
+    """A short reason from an error body in no vendor's particular shape: a top-level ``message``,
+    ``detail`` (RFC 9457), ``error_description``/``error`` (OAuth 2) or ``errors``; else the
+    start of the body. A vendor's own shape is its connector's :data:`ErrorDescriber`."""
     try:
         body = response.json()
     except _DECODE_ERRORS:
         text = response.content[:400].decode("utf-8", "replace").strip().replace("\n", " ")
         return text[:200]
-    if isinstance(body, list) and body and isinstance(body[0], dict) and body[0].get("message"):
-        return "; ".join(str(part.get("message")) for part in body[:3])  # TOPdesk: [{"message": ...}]
     if isinstance(body, dict):
-        feil = body.get("feil")
-        if isinstance(feil, dict) and feil.get("beskrivelse"):
-            return str(feil["beskrivelse"])
-        for key in ("message", "detail", "error_description", "error", "errors"):
+        for key in _GENERIC_KEYS:
             if body.get(key):
                 return str(body[key])[:300]
     return json.dumps(body)[:200]
 
 
-def translate_status(system: str, response: httpx.Response) -> HubError:
-    """Map an HTTP error status to the hub's error tree."""
+def _described(response: httpx.Response, describe: ErrorDescriber | None) -> str:
+    """The connector's reading of an error body if it has one, else the generic one. A hook
+    that fails on a hostile body never turns an error status into a crash."""
+    if describe is not None:
+        try:
+            told = describe(response)
+        except Exception:  # the status still decides the error; only the wording is lost
+            log.debug("describe_error failed on a %d body", response.status_code, exc_info=True)
+            told = None
+        if told:
+            return str(told)[:300]
+    return _detail(response)
+
+
+def translate_status(system: str, response: httpx.Response,
+                     describe: ErrorDescriber | None = None) -> HubError:
+    """Map an HTTP error status to the hub's error tree; ``describe`` reads the vendor's error body."""
     status = response.status_code
     what = f"{response.request.method} {response.request.url.path} → {status}"
-    detail = _detail(response)
+    detail = _described(response, describe)
     msg = f"{what}: {detail}" if detail else what
     if status in RETRYABLE_STATUS:
         err: HubError = TransientError(msg, system=system, status=status)
@@ -259,8 +291,10 @@ class ApiClient:
         auth: httpx.Auth | tuple[str, str] | None = None,
         policy: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        describe_error: ErrorDescriber | None = None,
     ) -> None:
         self.system = system
+        self.describe_error = describe_error
         self.policy = policy or RetryPolicy()
         timeout = httpx.Timeout(self.policy.timeout, connect=self.policy.connect_timeout)
         self._client = httpx.AsyncClient(
@@ -327,7 +361,7 @@ class ApiClient:
         except Exception as exc:  # translated below; nothing raw escapes
             raise translate_exception(self.system, exc) from exc
         if response.is_error and response.status_code not in allowed:
-            raise translate_status(self.system, response)
+            raise translate_status(self.system, response, self.describe_error)
         return response
 
     async def json(self, method: str, url: str, **kwargs: Any) -> Any:
@@ -352,7 +386,7 @@ class ApiClient:
                 if response.is_error:
                     await response.aread()
                     await response.aclose()
-                    raise translate_status(self.system, response)
+                    raise translate_status(self.system, response, self.describe_error)
         try:
             yield response
         except HubError:

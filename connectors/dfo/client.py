@@ -63,7 +63,8 @@ _ORG_UNIT = _Resource("org unit", "organisasjon")
 
 
 def _fault_text(response: httpx.Response) -> str | None:
-    """DFØ's own error text (``{"standard": {"faultText": ...}}``), or None if absent."""
+    """DFØ's own error text (``{"standard": {"faultText": ...}}``), or None if absent; also the
+    hook (``describe_error``) that puts it into every error the client raises."""
     try:
         body = parse_json(response, SYSTEM)
     except MalformedResponse:
@@ -106,6 +107,7 @@ class DfoHr:
             headers={API_KEY_HEADER: config.api_key.get_secret_value(), "Accept": "application/json"},
             policy=config.policy(),
             transport=transport,
+            describe_error=_fault_text,
         )
         self._by_feide: dict[str, Employee] = {}
         self._by_feide_read: float | None = None

@@ -24,11 +24,11 @@ from connectors.n5ws.config import N5wsConfig
 from connectors.n5ws.hal import Rel, expand
 from connectors.n5ws.models import Link, Resource
 from hub.errors import Conflict, PermanentError
-from hub.http import ApiClient, parse_json, parse_model
+from hub.http import ApiClient, error_body, parse_json, parse_model
 from hub.once import no_retry
 from hub.paging import LinkPaginator
 
-__all__ = ["MEDIA_TYPE", "N5wsSession", "SYSTEM", "parse"]
+__all__ = ["MEDIA_TYPE", "N5wsSession", "SYSTEM", "parse", "describe_error"]
 
 SYSTEM = "n5ws"
 MEDIA_TYPE = "application/vnd.noark5+json"
@@ -44,6 +44,13 @@ def parse(model: type[R], data: Any) -> R:
                        hint="Check that base_url points at an N5WS v1.1 core, and the record in the core.")
 
 
+def describe_error(response: httpx.Response) -> str | None:
+    """The reason in an N5WS error body, ``{"feil": {"beskrivelse": ...}}`` (the hub's hook)."""
+    body = error_body(response)
+    feil = body.get("feil") if isinstance(body, dict) else None
+    return str(feil["beskrivelse"]) if isinstance(feil, dict) and feil.get("beskrivelse") else None
+
+
 class N5wsSession:
     def __init__(self, config: N5wsConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
@@ -51,12 +58,12 @@ class N5wsSession:
             SYSTEM, config.base_url.rstrip("/") + "/",
             headers={"Accept": MEDIA_TYPE},
             auth=(config.username, config.password.get_secret_value()),
-            policy=config.policy(), transport=transport)
+            policy=config.policy(), transport=transport, describe_error=describe_error)
         self._once = ApiClient(  # creates: one attempt each (see the module docstring)
             SYSTEM, config.base_url.rstrip("/") + "/",
             headers={"Accept": MEDIA_TYPE},
             auth=(config.username, config.password.get_secret_value()),
-            policy=no_retry(config.policy()), transport=transport)
+            policy=no_retry(config.policy()), transport=transport, describe_error=describe_error)
         self._relations: dict[str, Link] = {}
         self._packages_read: set[str] = set()
 

@@ -20,10 +20,10 @@ from pydantic import BaseModel
 from connectors.rt.config import RtConfig
 from connectors.rt.pagination import Pager
 from hub.errors import NotFound, PermanentError
-from hub.http import ApiClient, parse_json, parse_model
+from hub.http import ApiClient, error_body, parse_json, parse_model
 from hub.once import no_retry
 
-__all__ = ["RtRest", "SYSTEM", "parse"]
+__all__ = ["RtRest", "SYSTEM", "parse", "describe_error"]
 
 SYSTEM = "rt"
 
@@ -37,15 +37,23 @@ def parse(model: type[M], data: Any, what: str) -> M:
                             "points at RT 5 with REST2, and the record in RT, then replay the item.")
 
 
+def describe_error(response: httpx.Response) -> str | None:
+    """The reason in a REST2 error body, ``{"message": ...}`` (the hub's hook)."""
+    body = error_body(response)
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message) if message else None
+
+
 class RtRest:
     def __init__(self, config: RtConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
         headers = {"Authorization": f"token {config.auth_token().get_secret_value()}",
                    "Accept": "application/json"}
         policy = config.policy()
-        self.api = ApiClient(SYSTEM, config.rest_url, headers=headers, policy=policy, transport=transport)
+        self.api = ApiClient(SYSTEM, config.rest_url, headers=headers, policy=policy, transport=transport,
+                             describe_error=describe_error)
         self._once = ApiClient(SYSTEM, config.rest_url, headers=headers, transport=transport,
-                               policy=no_retry(policy))
+                               policy=no_retry(policy), describe_error=describe_error)
         self._queue_names: dict[str, str] = {}
         self._catalog_ids: dict[str, str] = {}
 

@@ -23,10 +23,10 @@ from connectors.topdesk.config import TopdeskConfig
 from connectors.topdesk.models import TdPerson
 from connectors.topdesk.pagination import Pager
 from hub.errors import ConfigError, PermanentError
-from hub.http import ApiClient, parse_json, parse_model
+from hub.http import ApiClient, error_body, parse_json, parse_model
 from hub.once import ensure_by_key, no_retry
 
-__all__ = ["TopdeskRest", "SYSTEM", "parse"]
+__all__ = ["TopdeskRest", "SYSTEM", "parse", "describe_error"]
 
 SYSTEM = "topdesk"
 
@@ -40,6 +40,18 @@ def parse(model: type[M], data: Any, what: str) -> M:
                             "base_url points at TOPdesk's /tas/api, and the record in TOPdesk, then replay.")
 
 
+def describe_error(response: httpx.Response) -> str | None:
+    """The reasons in a TOPdesk error body (the hub's hook): ``[{"message": ...}]`` from the
+    general API, ``{"errors": [{"message": ...}]}`` from Asset Management."""
+    body = error_body(response)
+    if isinstance(body, dict):
+        body = body.get("errors")
+    if not isinstance(body, list):
+        return None
+    return "; ".join(str(part["message"]) for part in body[:3] if isinstance(part, dict) and part.get("message")) \
+        or None
+
+
 class TopdeskRest:
     def __init__(self, config: TopdeskConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.config = config
@@ -47,9 +59,10 @@ class TopdeskRest:
         headers = {"Accept": "application/json"}
         policy = config.policy()
         base = config.base_url + "/"
-        self.api = ApiClient(SYSTEM, base, headers=headers, auth=auth, policy=policy, transport=transport)
+        self.api = ApiClient(SYSTEM, base, headers=headers, auth=auth, policy=policy, transport=transport,
+                             describe_error=describe_error)
         self._once = ApiClient(SYSTEM, base, headers=headers, auth=auth, transport=transport,
-                               policy=no_retry(policy))
+                               policy=no_retry(policy), describe_error=describe_error)
         self._ids: dict[tuple[str, str], str] = {}
         self._persons: dict[str, TdPerson] = {}
         self._person_locks: dict[str, asyncio.Lock] = {}

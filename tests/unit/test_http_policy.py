@@ -211,3 +211,92 @@ def test_no_connector_validates_a_peer_body_outside_parse_model() -> None:
                  if ".model_validate(" in line and path.name != "models.py"]
     assert offenders == []
 
+
+# -- vendor error bodies: each connector's describe_error hook ----------------------------------
+
+def _error(status: int, body: object, describe: object = None) -> str:
+    from hub.http import translate_status
+
+    response = httpx.Response(status, json=body, request=httpx.Request("POST", "http://peer/thing"))
+    return translate_status("peer", response, describe).message  # type: ignore[arg-type]
+
+
+def test_the_hub_reads_only_generic_error_bodies() -> None:
+    """Vendor shapes are the connectors' (their describe_error); the hub knows none."""
+    assert _error(400, {"message": "bad"}).endswith(": bad")
+    assert _error(400, {"detail": "problem+json"}).endswith(": problem+json")
+    feil = {"feil": {"beskrivelse": "Ugyldig saksstatus"}}
+    assert _error(400, feil).endswith(': {"feil": {"beskrivelse": "Ugyldig saksstatus"}}')  # the body, unread
+    assert _error(400, feil, lambda r: r.json()["feil"]["beskrivelse"]).endswith(": Ugyldig saksstatus")
+
+
+def test_a_hook_that_knows_nothing_or_fails_leaves_the_generic_reading_and_the_mapping() -> None:
+    def broken(response: httpx.Response) -> str | None:
+        raise KeyError("not this vendor's shape")
+
+    assert _error(400, {"message": "bad"}, lambda r: None).endswith(": bad")
+    assert _error(409, {"message": "bad"}, broken).endswith(": bad")
+    assert "→ 503" in _error(503, [1, 2], broken)
+
+
+@pytest.mark.parametrize("method", ["request", "stream"])
+async def test_api_client_passes_its_hook_to_every_error(method: str) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(422, json={"fault": {"text": "vendor no"}}))
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport,
+                         describe_error=lambda r: r.json()["fault"]["text"]) as client:
+        with pytest.raises(InvalidInput, match="vendor no"):
+            if method == "request":
+                await client.request("POST", "/thing")
+            else:
+                async with client.stream("GET", "/thing"):
+                    pass
+
+
+def _answering(status: int, body: object) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(status, json=body))
+
+
+async def test_each_connector_reads_its_vendors_error_body() -> None:
+    from pydantic import SecretStr
+
+    from connectors.dfo import DfoConfig, DfoHr
+    from connectors.n5ws.config import N5wsConfig
+    from connectors.n5ws.models import Resource
+    from connectors.n5ws.session import N5wsSession
+    from connectors.rt.config import RtConfig
+    from connectors.rt.rest import RtRest
+    from connectors.topdesk.config import TopdeskConfig
+    from connectors.topdesk.rest import TopdeskRest
+
+    n5ws_config = N5wsConfig(base_url="http://core", username="u", password=SecretStr("p"), max_attempts=1)
+    session = N5wsSession(n5ws_config, transport=_answering(400, {"feil": {"kode": "400",
+                                                                          "beskrivelse": "Ugyldig saksstatus"}}))
+    with pytest.raises(InvalidInput) as n5ws:
+        await session.get("http://core/api/x", Resource)
+    await session.aclose()
+    assert n5ws.value.message.endswith("→ 400: Ugyldig saksstatus")
+
+    td = TopdeskConfig(base_url="http://td.invalid/tas/api", username="hub", app_password=SecretStr("p"),
+                       max_attempts=1)
+    for status, body, error in [(400, [{"message": "briefDescription too long"}, {"message": "no caller"}],
+                                 InvalidInput),
+                                (404, {"errors": [{"message": "Asset not found"}]}, NotFound)]:
+        rest = TopdeskRest(td, transport=_answering(status, body))
+        with pytest.raises(error) as info:
+            await rest.get("incidents")
+        await rest.aclose()
+        assert info.value.message.endswith(": briefDescription too long; no caller" if status == 400
+                                           else ": Asset not found")
+
+    rt = RtRest(RtConfig(base_url="http://rt.invalid", token=SecretStr("1-2-3"), max_attempts=1),
+                transport=_answering(400, {"message": "Invalid Queue"}))
+    with pytest.raises(InvalidInput) as rt_error:
+        await rt.post("ticket", {"Queue": "nope"})
+    await rt.aclose()
+    assert rt_error.value.message.endswith("→ 400: Invalid Queue")
+
+    async with DfoHr(DfoConfig(base_url="http://dfo.invalid/api", api_key=SecretStr("k"), max_attempts=1),
+                     transport=_answering(400, {"standard": {"faultText": "Ugyldig ansattnummer"}})) as hr:
+        with pytest.raises(InvalidInput) as dfo:
+            await hr.get_employee("1001")
+    assert dfo.value.message.endswith("→ 400: Ugyldig ansattnummer")
