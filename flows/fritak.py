@@ -38,6 +38,7 @@ from flows.fritak_steps import (
 from hub.dispatch import start_deployment_run
 from hub.flowkit import Run, work_item
 from hub.ledger import ItemState
+from hub.services import catalog
 from hub.settings import OSLO, get_settings
 from hub.wiring import build_forms, get_ledger
 
@@ -88,10 +89,12 @@ async def fritak_intake() -> dict[str, int]:
     finally:
         await forms.aclose()
     started = 0
+    case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
+    assert case_runs is not None and case_runs.per_item
     for item in await asyncio.to_thread(ledger.items, service=SERVICE, states=[ItemState.PENDING], limit=None):
         if item.flow_run_id:
             continue  # a case run exists already (it may be queued)
-        run_id = await start_deployment_run("fritak-case/fritak-case", {"submission_id": int(item.source_key)},
+        run_id = await start_deployment_run(case_runs.deployment, case_runs.parameters(item),
                                             key=f"fritak:{item.source_key}:{item.data.get('replays', 0)}")
         await asyncio.to_thread(ledger.set_flow_run, item.id, run_id)
         started += 1

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from hub.ledger import EventState, InboxEvent, Ledger
 from hub.privacy import mask
 
-__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "ROUTES"]
+__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run"]
 
 log = logging.getLogger("hub.dispatch")
 
@@ -38,14 +38,6 @@ class Route:
 
     deployment: str
     parameters: Callable[[InboxEvent], dict[str, Any]]
-
-
-ROUTES: dict[str, Route | str] = {
-    "dfo:ansatte": Route("onboarding/onboarding",
-                         lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}),
-    # A position change says nothing about who starts; no service acts on it yet.
-    "dfo:stillinger": "position changes (dfo:stillinger) are recorded but no service acts on them yet",
-}
 
 
 def scheduled_start(valid_after: date | None, tz: ZoneInfo, start_hour: int,
@@ -143,7 +135,11 @@ class Dispatcher:
         self.ledger = ledger
         self.tz = tz
         self.start_hour = start_hour
-        self.routes = routes if routes is not None else ROUTES
+        if routes is None:
+            from hub.services import catalog
+
+            routes = catalog().event_routes()
+        self.routes = routes
         self.overrides = deployment_overrides or {}
         self._sweep_lock = asyncio.Lock()
         self._client_lock = asyncio.Lock()

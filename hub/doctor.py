@@ -84,7 +84,7 @@ def _ledger_check(settings: object) -> Check:
 
 
 async def _prefect_checks(api: str) -> list[Check]:
-    from deployments.definitions import DEPLOYMENTS
+    from hub.services import catalog
 
     try:
         async with httpx.AsyncClient(timeout=5) as client:
@@ -96,9 +96,10 @@ async def _prefect_checks(api: str) -> list[Check]:
     checks = [Check("prefect", health.status_code == 200, f"{api}: HTTP {health.status_code}",
                     "Look at the Prefect server's log (var/logs/prefect-server.log).")]
     have = {d["name"] for d in found.json()} if found.status_code == 200 else set()
-    missing = [s.name for s in DEPLOYMENTS if s.name not in have]
+    deployments = catalog().deployments()
+    missing = [s.name for s in deployments if s.name not in have]
     checks.append(Check("deployments", not missing,
-                        f"missing: {', '.join(missing)}" if missing else f"all {len(DEPLOYMENTS)} registered",
+                        f"missing: {', '.join(missing)}" if missing else f"all {len(deployments)} registered",
                         "Start the runner: python -m deployments (scripts/demo.sh does)."))
     return checks
 

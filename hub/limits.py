@@ -1,6 +1,7 @@
 """Global concurrency limits shared by every flow run, and how long a slot is leased.
 
-The runner upserts :data:`GLOBAL_LIMITS` at start-up; steps take slots with
+The services declare their limits (:class:`hub.services.Limit`); the runner upserts them at
+start-up (:meth:`hub.services.Catalog.limits`); steps take slots with
 ``concurrency(NAMES, occupy=1, lease_duration=SLOT_LEASE_SECONDS)``. A slot is a *lease*:
 the holder renews it while it lives (Prefect renews at 3/4 of the lease), and a holder that
 dies (``kill -9``) loses it when the lease expires, plus at most one pass of Prefect's
@@ -12,14 +13,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["GLOBAL_LIMITS", "RT", "RT_ASSET_ALLOCATION", "SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS"]
+__all__ = ["RT", "RT_ASSET_ALLOCATION", "SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS"]
 
 RT = "request-tracker"  # RT on SQLite manages ~3 writes/s: never hammer it
 RT_ASSET_ALLOCATION = "rt-asset-allocation"  # one laptop allocation at a time, across processes
-
-# Request Tracker on SQLite manages ~3 writes/s. Allocating a laptop is a read-then-write on
-# RT assets, and RT checks If-Match before, not with, its write: one allocation at a time.
-GLOBAL_LIMITS: dict[str, int] = {RT: 2, RT_ASSET_ALLOCATION: 1}
 
 # Prefect 3.9's server refuses a lease shorter than 60 s (concurrency_limits_v2, ge=60).
 MIN_SLOT_LEASE_SECONDS = 60.0

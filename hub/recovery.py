@@ -268,7 +268,7 @@ async def check_liveness(ledger: Ledger, config: RecoveryConfig | None = None, *
     if client is None:
         async with get_client() as fresh:
             return await check_liveness(ledger, config, client=fresh, now=now, limit_names=limit_names)
-    from hub.limits import GLOBAL_LIMITS
+    from hub.services import catalog
 
     config = config or RecoveryConfig.from_env()
     now = now or utcnow()
@@ -282,7 +282,7 @@ async def check_liveness(ledger: Ledger, config: RecoveryConfig | None = None, *
     result.running = len(runs)
     result.zombie_runs = [f"{r.name} ({r.id}, {r.state.name if r.state else '?'})" for r in zombies]
     live = len(runs) - len(zombies)
-    names = limit_names or tuple(GLOBAL_LIMITS)
+    names = limit_names or tuple(catalog().limits())
     if live == 0:
         result.held_slots = [f"{lim.name}: {lim.active_slots} of {lim.limit} held" for lim in limits
                              if lim.name in names and lim.active_slots > 0]

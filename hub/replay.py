@@ -27,33 +27,11 @@ from hub.dispatch import start_deployment_run
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ledger.models import utcnow
 from hub.recovery import RecoveryConfig, find_zombies
+from hub.services import Rerun, catalog
 
-__all__ = ["ReplayResult", "replay_items", "redrive_stuck", "retry_transient", "next_expiry_of_dead_runs", "REPLAY_ROUTES"]
+__all__ = ["ReplayResult", "replay_items", "redrive_stuck", "retry_transient", "next_expiry_of_dead_runs"]
 
 log = logging.getLogger("hub.replay")
-
-
-@dataclass(frozen=True)
-class _Route:
-    deployment: str
-    per_item: bool  # True: one run per item; False: the service's batch run picks up pending items
-    key_parameter: str = ""  # per item: the run parameter that is the item's source key
-
-    def parameters(self, item: WorkItem) -> dict[str, Any]:
-        if not self.per_item:
-            return {}
-        if self.key_parameter == "employee_id":
-            return {"employee_id": item.source_key}
-        return {self.key_parameter: int(item.source_key)}
-
-
-REPLAY_ROUTES: dict[str, _Route] = {
-    "onboarding": _Route("onboarding/onboarding", per_item=True, key_parameter="employee_id"),
-    "fritak": _Route("fritak-case/fritak-case", per_item=True, key_parameter="submission_id"),
-    "laptop": _Route("laptop-orders/laptop-orders", per_item=False),
-    "rooms": _Route("room-bookings/room-bookings", per_item=False),
-    "rooms-cancel": _Route("room-bookings/room-bookings", per_item=False),
-}
 
 
 @dataclass(frozen=True)
@@ -72,7 +50,7 @@ class _Starter:
         self.prefix = prefix
         self.batch_runs: dict[str, str] = {}
 
-    async def start(self, ledger: Ledger, item: WorkItem, route: _Route, attempt: int,
+    async def start(self, ledger: Ledger, item: WorkItem, route: Rerun, attempt: int,
                     parameters: dict[str, Any] | None = None) -> str:
         if route.per_item:
             run_id = await start_deployment_run(route.deployment, parameters or route.parameters(item),
@@ -95,7 +73,7 @@ async def replay_items(ledger: Ledger, item_ids: list[int]) -> list[ReplayResult
         except KeyError:
             results.append(ReplayResult(item_id, "?", "?", "skipped: no such item"))
             continue
-        route = REPLAY_ROUTES.get(item.service)
+        route = catalog().rerun_for(item.service)
         stuck = Ledger.is_stuck(item)
         if item.state != ItemState.FAILED and not stuck:
             why = ("its run is alive (it holds the item's lease)" if item.state == ItemState.RUNNING
@@ -168,7 +146,7 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
                                   "(found by redrive-stuck).")
     stuck = await asyncio.to_thread(ledger.stuck_items, now=now)
     waiting = [i for i in await asyncio.to_thread(ledger.items, states=[ItemState.WAITING], limit=None)
-               if i.flow_run_id and (route := REPLAY_ROUTES.get(i.service)) is not None and route.per_item]
+               if i.flow_run_id and (route := catalog().rerun_for(i.service)) is not None and route.per_item]
     runs = await _runs_by_id(client, sorted({i.flow_run_id for i in [*stuck, *waiting] if i.flow_run_id}))
     # A waiting item whose own run has ended waits in vain: its run was resumed (a case
     # handler's decision given) and died before it began again. It is re-driven like a stuck one.
@@ -193,7 +171,7 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
                    "heartbeat ended it: the process is gone")
             await _crash(client, run, why)
             state = "Crashed"
-        route = REPLAY_ROUTES.get(item.service)
+        route = catalog().rerun_for(item.service)
         redrives = int((item.data or {}).get("redrives", 0))
         what = f"flow run {run.name} ({run.id}) ended {state}" if run is not None else (
             f"flow run {item.flow_run_id} no longer exists" if item.flow_run_id else "no flow run is recorded")
@@ -216,8 +194,9 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
         log.warning("%s %s re-driven (%d of %d): %s; new flow run %s (started in %.1f s)", item.service,
                     item.source_key, redrives + 1, config.redrive_max, what, run_id, time.monotonic() - started)
         results.append(ReplayResult(item.id, item.service, item.source_key, "redriven", run_id))
-    for route in {r.deployment: r for r in REPLAY_ROUTES.values() if r.per_item}.values():
-        results += await _redrive_unstarted(ledger, client, config, route, now)
+    for service, route in catalog().reruns().items():
+        if route.per_item:
+            results += await _redrive_unstarted(ledger, client, config, service, route, now)
     return results
 
 
@@ -233,7 +212,7 @@ async def retry_transient(ledger: Ledger, config: RecoveryConfig | None = None, 
     starter = _Starter("retry")
     results: list[ReplayResult] = []
     for item in await asyncio.to_thread(ledger.dead_letters, kind="transient"):
-        route = REPLAY_ROUTES.get(item.service)
+        route = catalog().rerun_for(item.service)
         retries = int((item.data or {}).get("auto_retries", 0))
         if route is None or retries >= len(config.retry_after) or now - item.updated_at < config.retry_after[retries]:
             continue
@@ -251,7 +230,7 @@ async def retry_transient(ledger: Ledger, config: RecoveryConfig | None = None, 
 UNTOUCHED = timedelta(seconds=30)
 
 
-async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig, route: _Route,
+async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig, service: str, route: Rerun,
                              now: datetime) -> list[ReplayResult]:
     """Items of a one-run-per-item service whose run died before it claimed them: the item is
     missing (the run died before creating it) or ``pending`` and pointing at no live run.
@@ -273,7 +252,6 @@ async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig
             expected_start_time=FlowRunFilterExpectedStartTime(after_=now - timedelta(days=1))),
         deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[route.deployment.split("/")[1]])),
         sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
-    service = next(s for s, r in REPLAY_ROUTES.items() if r is route)
     deaths: dict[str, list[Any]] = {}
     for run in crashed:  # newest first
         key = str((run.parameters or {}).get(route.key_parameter, ""))

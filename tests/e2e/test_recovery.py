@@ -61,7 +61,8 @@ def test_every_global_slot_is_taken_as_a_short_lease() -> None:
 
     from flows.onboarding_steps import ALLOCATION_LIMIT, RT_LIMIT
     from hub.flowkit import Run, global_slots
-    from hub.limits import GLOBAL_LIMITS, MIN_SLOT_LEASE_SECONDS, SLOT_LEASE_SECONDS
+    from hub.limits import MIN_SLOT_LEASE_SECONDS, SLOT_LEASE_SECONDS
+    from hub.services import catalog
 
     lines = [(path.name, line) for path in sorted((ROOT / "flows").glob("*.py"))
              for line in path.read_text().splitlines()]
@@ -71,7 +72,7 @@ def test_every_global_slot_is_taken_as_a_short_lease() -> None:
     assert through_run, "the flows take global slots somewhere"
     assert "lease_duration=lease" in inspect.getsource(global_slots.__wrapped__)  # type: ignore[attr-defined]
     assert Run.slot_lease == SLOT_LEASE_SECONDS and MIN_SLOT_LEASE_SECONDS <= SLOT_LEASE_SECONDS <= 120
-    assert {RT_LIMIT, ALLOCATION_LIMIT} <= set(GLOBAL_LIMITS)
+    assert {RT_LIMIT, ALLOCATION_LIMIT} <= set(catalog().limits())
 
 
 def test_the_zombie_automation_crashes_silent_runs_but_not_suspended_ones() -> None:
@@ -136,10 +137,10 @@ def _announce(stack: Stack, employee_id: str) -> str:
 
 def _held(stack: Stack) -> dict[str, int]:
     """Active slots of the hub's global limits (not the deployments' own limits)."""
-    from hub.limits import GLOBAL_LIMITS
+    from hub.services import catalog
 
     rows = httpx.post(f"{stack.prefect_api}/v2/concurrency_limits/filter", json={"limit": 50}, timeout=5).json()
-    return {r["name"]: int(r["active_slots"]) for r in rows if r["name"] in GLOBAL_LIMITS}
+    return {r["name"]: int(r["active_slots"]) for r in rows if r["name"] in catalog().limits()}
 
 
 def _kill_runner_group(stack: Stack) -> None:

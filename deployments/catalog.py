@@ -1,0 +1,237 @@
+"""The hub's services, each declared once: the composition root.
+
+One :class:`~hub.services.Service` per service names its flows' deployments (schedules,
+triggers, concurrency), the events it acts on, the ports it uses, its global limits and how
+its items are started again. Dispatch, replay, re-drive, the runner, ``hub doctor`` and the
+flow runs' ports all read :data:`CATALOG` (:func:`hub.services.catalog`). A new service is a
+flow module plus one declaration here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.events import DeploymentEventTrigger
+
+from flows.fritak import fritak_case, fritak_intake
+from flows.fritak_sla import fritak_sla
+from flows.laptop_delivery import laptop_delivery
+from flows.laptop_order import laptop_orders
+from flows.onboarding import onboarding
+from flows.onboarding_catchup import onboarding_catchup
+from flows.ops_health import connector_health
+from flows.ops_metrics import service_metrics
+from flows.ops_notify import notify_operators
+from flows.ops_reconcile import reconciliation
+from flows.ops_redrive import redrive_stuck_items
+from flows.ops_replay import list_dead_letters, replay_dead_letters
+from flows.rooms import room_bookings
+from hub.limits import RT, RT_ASSET_ALLOCATION
+from hub.services import Catalog, DeploymentSpec, Limit, OnEvent, Rerun, Service
+
+__all__ = ["CATALOG", "ONBOARDING", "LAPTOP", "FRITAK", "ROOMS", "OPS"]
+
+OSLO = "Europe/Oslo"
+
+TICKETING_WRITES = Limit(RT, 2, "Request Tracker on SQLite manages ~3 writes/s: never hammer it")
+ASSET_ALLOCATION = Limit(RT_ASSET_ALLOCATION, 1, "allocating a laptop is a read-then-write on ticketing "
+                         "assets, and RT checks If-Match before, not with, its write: one at a time")
+
+ONBOARDING = Service(
+    name="onboarding",
+    title="Onboarding of new employees",
+    ports=frozenset({"hr", "archive", "ticketing", "mail"}),
+    events=(OnEvent("dfo:ansatte", "onboarding/onboarding",
+                    lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}),),
+    rerun=Rerun("onboarding/onboarding", key_parameter="employee_id"),
+    limits=(TICKETING_WRITES, ASSET_ALLOCATION),
+    catch_up="daily-catchup",
+    deployments=(
+        DeploymentSpec(
+            flow=onboarding,
+            name="onboarding",
+            description="Onboard one new employee. Started by HR's new-hire event through the hub's "
+                        "intake (exactly once per event; a future gyldigEtter is scheduled for that day).",
+            # Runs start at once and wait inside for the RT limit below; the deployment limit only
+            # bounds how many flow processes one burst of hires can start.
+            concurrency=ConcurrencyLimitConfig(limit=10, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+            tags=("service:onboarding", "event-triggered"),
+        ),
+        DeploymentSpec(
+            flow=onboarding_catchup,
+            name="daily-catchup",
+            description="Safety net: every morning, re-read hires starting within 14 days and onboard "
+                        "anyone the events missed.",
+            schedules=(CronSchedule(cron="30 5 * * *", timezone=OSLO),),
+            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            tags=("service:onboarding", "scheduled"),
+        ),
+    ),
+)
+
+LAPTOP = Service(
+    name="laptop",
+    title="Laptop orders and delivery",
+    ports=frozenset({"hr", "archive", "ticketing", "forms", "mail"}),
+    rerun=Rerun("laptop-orders/laptop-orders"),
+    limits=(TICKETING_WRITES, ASSET_ALLOCATION),
+    deployments=(
+        DeploymentSpec(
+            flow=laptop_orders,
+            name="laptop-orders",
+            description="Every minute: collect new laptop orders from Nettskjema, open the RT ticket and "
+                        "reserve a laptop of the chosen model (or wait for stock).",
+            schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
+            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            tags=("service:laptop", "scheduled"),
+        ),
+        DeploymentSpec(
+            flow=laptop_delivery,
+            name="laptop-delivery",
+            description="Every five minutes: for laptops IT has handed over (ticket resolved, HeldBy set), "
+                        "file the delivery receipt in the personnel file and tell the requester.",
+            schedules=(IntervalSchedule(interval=timedelta(minutes=5), timezone=OSLO),),
+            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            tags=("service:laptop", "scheduled"),
+        ),
+    ),
+)
+
+FRITAK = Service(
+    name="fritak",
+    title="Søke fritak (exemption from courses)",
+    ports=frozenset({"archive", "forms", "mail"}),
+    rerun=Rerun("fritak-case/fritak-case", key_parameter="submission_id", key_type=int),
+    deployments=(
+        DeploymentSpec(
+            flow=fritak_intake,
+            name="fritak-intake",
+            description="Every minute: collect new applications for exemption and start a case for each.",
+            schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
+            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            tags=("service:fritak", "scheduled"),
+        ),
+        DeploymentSpec(
+            flow=fritak_case,
+            name="fritak-case",
+            description="One application for exemption: validate, archive, wait (suspended) for the case "
+                        "handler's decision in the UI, then journal the letter, close the case, tell the student.",
+            concurrency=ConcurrencyLimitConfig(limit=6, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+            tags=("service:fritak", "human-in-the-loop"),
+        ),
+        DeploymentSpec(
+            flow=fritak_sla,
+            name="daily-sla",
+            description="Every morning: flag exemption cases older than the deadline (3 weeks) without a decision.",
+            schedules=(CronSchedule(cron="0 7 * * 1-5", timezone=OSLO),),
+            tags=("service:fritak", "scheduled"),
+        ),
+    ),
+)
+
+ROOMS = Service(
+    name="rooms",
+    title="Group-room bookings",
+    ports=frozenset({"forms", "calendar", "mail", "inbox"}),
+    also_items=("rooms-cancel",),
+    rerun=Rerun("room-bookings/room-bookings"),
+    deployments=(
+        DeploymentSpec(
+            flow=room_bookings,
+            name="room-bookings",
+            description="Every minute: collect group-room requests and cancellations (Nettskjema forms and "
+                        "replies to the confirmation), book a free room that fits in its CalDAV calendar (or "
+                        "offer the three nearest alternatives), cancel, and confirm by e-mail with the .ics.",
+            schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
+            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            tags=("service:rooms", "scheduled"),
+        ),
+    ),
+)
+
+OPS: tuple[DeploymentSpec, ...] = (
+    DeploymentSpec(
+        flow=connector_health,
+        name="connector-health",
+        description="Every five minutes: reachability, authentication and latency of every connector and "
+                    "of the Prefect server (artifact 'connector-health'); a connector turning unhealthy "
+                    "emits hub.connector.unhealthy.",
+        schedules=(IntervalSchedule(interval=timedelta(minutes=5), timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("ops", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=notify_operators,
+        name="notify-operators",
+        description="Automation: when the health check reports a connector unhealthy, e-mail the operators.",
+        triggers=(DeploymentEventTrigger(
+            name="connector turned unhealthy", expect={"hub.connector.unhealthy"},
+            match={"prefect.resource.id": "hub.connector.*"},
+            # Only plain values through the template: the detail (any text) is read from the ledger.
+            parameters={"connector": "{{ event.payload.connector }}"}),),
+        tags=("ops", "event-triggered"),
+    ),
+    DeploymentSpec(
+        flow=reconciliation,
+        name="nightly",
+        description="Every night: compare the ledger with the archive core and RT — missing and duplicated "
+                    "records, stuck items. Any drift fails the run (artifact 'reconciliation').",
+        schedules=(CronSchedule(cron="15 2 * * *", timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("ops", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=service_metrics,
+        name="service-metrics",
+        description="Every night, and on demand (parameter weeks): per service and week — volume, done, "
+                    "failed, waiting, lead time (median, p90), automation rate, dead letters, oldest open "
+                    "item (artifacts 'service-metrics' and 'service-metrics-chart').",
+        schedules=(CronSchedule(cron="45 2 * * *", timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("ops", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=list_dead_letters,
+        name="dead-letters",
+        description="Every hour: every failed item with its reason (artifact 'dead-letters').",
+        schedules=(IntervalSchedule(interval=timedelta(hours=1), timezone=OSLO),),
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        tags=("ops", "scheduled"),
+    ),
+    DeploymentSpec(
+        flow=redrive_stuck_items,
+        name="redrive-stuck",
+        description="When a flow run crashes (its process died; the 'detect zombie flow runs' automation "
+                    "marks it Crashed), and every two minutes: start every stuck work item again — running, "
+                    "but its run ended and its lease expired — or, after HUB_REDRIVE_MAX_ATTEMPTS re-drives, "
+                    "make it a dead letter; a fritak case resumed with a decision whose run died is finished "
+                    "with that decision. Also retries transient dead letters (a peer down longer than a task's "
+                    "retries) 5 min, 30 min and 2 h after they failed (HUB_RETRY_TRANSIENT_AFTER). Artifact "
+                    "'redrive-stuck'.",
+        schedules=(IntervalSchedule(interval=timedelta(minutes=2), timezone=OSLO),),
+        # One pass at a time; a crash during a pass is seen by that pass's re-scan (it scans
+        # again while it finds work) or by the next scheduled pass. Queued passes would be
+        # re-offered to the runner every few seconds, loading the server during a burst.
+        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        triggers=(DeploymentEventTrigger(
+            name="a flow run crashed", expect={"prefect.flow-run.Crashed"},
+            match={"prefect.resource.id": "prefect.flow-run.*"}),),
+        tags=("ops", "scheduled", "event-triggered"),
+    ),
+    DeploymentSpec(
+        flow=replay_dead_letters,
+        name="replay-dead-letters",
+        description="On demand: replay chosen dead letters after a fix (items completed meanwhile are skipped). "
+                    "Same as `hub replay`.",
+        tags=("ops", "on-demand"),
+    ),
+)
+
+CATALOG = Catalog(
+    services=(ONBOARDING, LAPTOP, FRITAK, ROOMS),
+    ops=OPS,
+    # A position change says nothing about who starts; no service acts on it yet.
+    ignored_events={"dfo:stillinger": "position changes (dfo:stillinger) are recorded but no service acts on them yet"},
+)
