@@ -96,7 +96,7 @@ async def follow_up_deliveries(ports: Connectors) -> list[dict[str, Any]]:
 async def laptop_delivery() -> dict[str, int]:
     """File receipts and notify requesters for every laptop IT has handed over."""
     settings = get_settings()
-    async with connect(settings) as ports:
+    async with connect(settings, service=SERVICE) as ports:
         rows = await follow_up_deliveries(ports)
     if rows:
         await acreate_table_artifact(key="laptop-delivery", table=table_for_prefect(rows),

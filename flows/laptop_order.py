@@ -109,7 +109,7 @@ async def process_orders(ports: Connectors) -> list[dict[str, Any]]:
 async def laptop_orders() -> dict[str, int]:
     """Collect new laptop orders and move every due order as far as it can go."""
     settings = get_settings()
-    async with connect(settings) as ports:
+    async with connect(settings, service=SERVICE) as ports:
         added = await collect_submissions(ports.forms, get_ledger(settings), service=SERVICE,
                                           form_id=settings.laptop.form_id)
         rows = await process_orders(ports)

@@ -74,7 +74,7 @@ async def room_bookings() -> dict[str, int]:
     """Collect new room requests and cancellations (forms and e-mail replies); handle them."""
     settings = get_settings()
     cfg, ledger = settings.rooms, get_ledger(settings)
-    async with connect(settings) as ports:
+    async with connect(settings, service=SERVICE) as ports:
         added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=cfg.form_id)
         cancels = await collect_submissions(ports.forms, ledger, service=CANCEL_SERVICE, form_id=cfg.cancel_form_id)
         replies = await collect_cancel_replies(ports.inbox, ledger, mailbox=cfg.cancel_mailbox,

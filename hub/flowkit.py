@@ -261,7 +261,7 @@ async def work_item(service: str, source_key: str, *, title: str,
     owner = _flow_run_id() or f"local-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     lease = item_lease()
     item = await _claim(ledger, item, owner, wait_for_lease, lease)
-    async with _holding(ledger, item, owner, lease), connect(settings) as ports:
+    async with _holding(ledger, item, owner, lease), connect(settings, service=service) as ports:
         async with _lifecycle(Run(ledger=ledger, item=item, settings=settings, ports=ports),
                               suppress=False) as run:
             yield run

@@ -7,8 +7,7 @@ configuration (``HUB_TICKETING=rt``). Tests swap implementations by settings, no
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -20,24 +19,70 @@ from hub.ports.hr import HrPort
 from hub.ports.inbox import InboxPort
 from hub.ports.mail import MailPort
 from hub.ports.ticketing import TicketingPort
+from hub.services import PORTS
 from hub.settings import Settings, get_settings
 
 __all__ = ["Connectors", "connect", "get_ledger", "build", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms",
            "build_calendar", "build_inbox"]
 
 
-@dataclass
 class Connectors:
-    hr: HrPort
-    archive: ArchivePort
-    ticketing: TicketingPort
-    mail: MailPort
-    forms: FormsPort
-    calendar: CalendarPort
-    inbox: InboxPort
+    """The ports one service uses, each adapter built the first time a step asks for it.
+
+    A port the service does not declare (:class:`hub.services.Service.ports`) is refused, and
+    one it declares but never touches in a run is never built: a missing RT token stops the
+    services that use ticketing, not fritak or rooms.
+    """
+
+    def __init__(self, settings: Settings, ports: Iterable[str] | None = None, *, service: str | None = None) -> None:
+        self._settings = settings
+        self._allowed = frozenset(PORTS if ports is None else ports)
+        self._service = service
+        self._built: dict[str, Any] = {}
+
+    def _port(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in self._allowed:
+                raise LookupError(f"the {self._service or 'this'} service does not declare the {name} port; add "
+                                  f"{name!r} to its ports in the catalog (deployments/catalog.py)")
+            self._built[name] = build(name, self._settings)
+        return self._built[name]
+
+    @property
+    def built(self) -> tuple[str, ...]:
+        return tuple(self._built)
+
+    @property
+    def hr(self) -> HrPort:
+        return self._port("hr")  # type: ignore[no-any-return]
+
+    @property
+    def archive(self) -> ArchivePort:
+        return self._port("archive")  # type: ignore[no-any-return]
+
+    @property
+    def ticketing(self) -> TicketingPort:
+        return self._port("ticketing")  # type: ignore[no-any-return]
+
+    @property
+    def mail(self) -> MailPort:
+        return self._port("mail")  # type: ignore[no-any-return]
+
+    @property
+    def forms(self) -> FormsPort:
+        return self._port("forms")  # type: ignore[no-any-return]
+
+    @property
+    def calendar(self) -> CalendarPort:
+        return self._port("calendar")  # type: ignore[no-any-return]
+
+    @property
+    def inbox(self) -> InboxPort:
+        return self._port("inbox")  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
-        for port in (self.hr, self.archive, self.ticketing, self.mail, self.forms, self.calendar, self.inbox):
+        built, self._built = list(self._built.values()), {}
+        for port in built:
             with contextlib.suppress(Exception):
                 await port.aclose()
 
@@ -84,12 +129,15 @@ def build_inbox(settings: Settings) -> InboxPort:
 
 
 @contextlib.asynccontextmanager
-async def connect(settings: Settings | None = None) -> AsyncIterator[Connectors]:
-    settings = settings or get_settings()
-    connectors = Connectors(hr=build_hr(settings), archive=build_archive(settings),
-                            ticketing=build_ticketing(settings), mail=build_mail(settings),
-                            forms=build_forms(settings), calendar=build_calendar(settings),
-                            inbox=build_inbox(settings))
+async def connect(settings: Settings | None = None, *, service: str | None = None) -> AsyncIterator[Connectors]:
+    """The ports of ``service`` (those its catalog entry declares), or every port (ops flows
+    that check them all); each built on first use and closed at the end."""
+    ports = None
+    if service is not None:
+        from hub.services import catalog
+
+        ports = catalog().ports_for(service)
+    connectors = Connectors(settings or get_settings(), ports, service=service)
     try:
         yield connectors
     finally:
