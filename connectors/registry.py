@@ -1,6 +1,8 @@
 """Every adapter the hub knows, one line each.
 
-A line names the adapter, the port it implements and the module that holds it. By
+A line names the adapter, the port it implements and the module that holds it, and its
+*local* defaults: where the local stack's sandbox for it listens and the sandbox's public
+credentials, which the ``local`` profile fills in (the ``production`` profile refuses them). By
 convention ``connectors/<name>/__init__.py`` exports ``CONFIG`` (its ``ConnectorConfig``
 subclass) and ``CLIENT`` (the class implementing the port), the hub's settings have a field
 ``<name>`` holding its configuration, and ``tests/contract/harnesses/<name>.py`` tells the
@@ -11,8 +13,12 @@ adapter in the contract tests (``tests/contract``) and makes ``HUB_<PORT>=<name>
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from hub.procs import ROOT
+from hub.settings import PORTS as LOCAL_PORTS
 
 __all__ = ["Adapter", "ADAPTERS", "PORTS", "adapter", "adapters_for"]
 
@@ -23,6 +29,11 @@ PORTS = ("hr", "archive", "ticketing", "forms", "mail", "calendar", "inbox")
 class Adapter:
     name: str
     port: str
+    local: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(default_factory=dict)
+
+    def local_defaults(self) -> dict[str, Any]:
+        """What the local profile fills in: the local sandbox's URL and public credentials."""
+        return dict(self.local() if callable(self.local) else self.local)
 
     @property
     def module(self) -> Any:
@@ -40,14 +51,24 @@ class Adapter:
         return self.client_class(config)
 
 
+def _local(name: str, path: str = "") -> str:
+    return f"http://127.0.0.1:{LOCAL_PORTS[name]}{path}"
+
+
 ADAPTERS: tuple[Adapter, ...] = (
-    Adapter("dfo", "hr"),
-    Adapter("n5ws", "archive"),
-    Adapter("rt", "ticketing"),
-    Adapter("topdesk", "ticketing"),
-    Adapter("nettskjema", "forms"),
-    Adapter("smtp", "mail"),
-    Adapter("caldav", "calendar"),
+    Adapter("dfo", "hr", {"base_url": _local("dfo", "/api"), "api_key": "sandbox-dfo-key"}),
+    Adapter("n5ws", "archive", {"base_url": _local("noark5", "/noark5v5"), "username": "hub",
+                                "password": "sandbox-n5ws-password"}),
+    Adapter("rt", "ticketing", lambda: {"base_url": _local("rt"), "token_file": ROOT / "var" / "rt" / "hub-token"}),
+    Adapter("topdesk", "ticketing", {"base_url": _local("topdesk", "/tas/api"), "username": "hub",
+                                     "app_password": "sandbox-topdesk-app-password"}),
+    Adapter("nettskjema", "forms", {"base_url": _local("nettskjema", "/api/v3"),
+                                    "token_url": _local("nettskjema", "/oauth2/token"), "client_id": "hub-client",
+                                    "client_secret": "sandbox-nettskjema-secret"}),
+    Adapter("smtp", "mail", {"base_url": f"smtp://127.0.0.1:{LOCAL_PORTS['smtp']}",
+                             "from_address": "tjenesteplattform@oslomet.no"}),
+    Adapter("caldav", "calendar", {"base_url": _local("radicale"), "username": "hub",
+                                   "password": "sandbox-caldav-password"}),
     Adapter("maildir", "inbox"),
 )
 

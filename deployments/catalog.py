@@ -15,6 +15,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.events import DeploymentEventTrigger
 
+from connectors.registry import ADAPTERS
 from flows.fritak import fritak_case, fritak_intake
 from flows.fritak_sla import fritak_sla
 from flows.laptop_delivery import laptop_delivery
@@ -231,6 +232,7 @@ OPS: tuple[DeploymentSpec, ...] = (
 
 CATALOG = Catalog(
     services=(ONBOARDING, LAPTOP, FRITAK, ROOMS),
+    adapters=ADAPTERS,
     ops=OPS,
     # A position change says nothing about who starts; no service acts on it yet.
     ignored_events={"dfo:stillinger": "position changes (dfo:stillinger) are recorded but no service acts on them yet"},

@@ -46,7 +46,7 @@ CANCEL_SERVICE = "rooms-cancel"
 def booking_rules(settings: Settings) -> BookingRules:
     cfg = settings.rooms
     return BookingRules(opens=cfg.opens, closes=cfg.closes, max_hours=cfg.max_hours,
-                        horizon_days=cfg.horizon_days, slot_minutes=settings.caldav.slot_minutes)
+                        horizon_days=cfg.horizon_days, slot_minutes=settings.adapter_config(settings.calendar).slot_minutes)
 
 
 def cancel_channels(settings: Settings) -> CancelChannels:

@@ -27,21 +27,31 @@ def _settings_check() -> tuple[Check, object | None]:
     try:
         settings = Settings()
     except ValidationError as exc:
-        fields = ", ".join("HUB_" + "__".join(str(p).upper() for p in e["loc"]) for e in exc.errors())
-        return Check("settings", False, f"invalid: {fields}", "Correct those HUB_* variables "
-                     "(see hub/settings.py for each field's description)."), None
-    return Check("settings", True, "HUB_* settings are valid"), settings
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") if not e["loc"] else
+                             "HUB_" + "__".join(str(p).upper() for p in e["loc"]) for e in exc.errors())
+        return Check("settings", False, f"invalid: {problems}", "Correct those HUB_* variables "
+                     "(docs/production.md lists them; hub/settings.py describes each field)."), None
+    return Check("settings", True, f"profile {settings.profile}; HUB_* settings are valid"), settings
 
 
 def _config_checks(settings: object) -> list[Check]:
-    from pydantic import SecretStr
+    from pydantic import SecretStr, ValidationError
 
     from hub.config import ConnectorConfig
 
     checks = []
-    for name in type(settings).model_fields:  # type: ignore[attr-defined]
-        config = getattr(settings, name)
+    for port in settings.ports_in_use():  # type: ignore[attr-defined]
+        name = getattr(settings, port)
+        try:
+            config = settings.adapter_config(name)  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            wrong = ", ".join(f"HUB_{name.upper()}__" + "__".join(str(p).upper() for p in e["loc"])
+                              for e in exc.errors())
+            checks.append(Check(f"config {name}", False, f"invalid: {wrong}",
+                                f"Set those variables for the {port} adapter ({name})."))
+            continue
         if not isinstance(config, ConnectorConfig):
+            checks.append(Check(f"config {name}", True, f"{port}: {type(config).__name__}"))
             continue
         empty = [f for f, v in config if isinstance(v, SecretStr) and not v.get_secret_value()]
         url_ok = config.base_url.startswith(("http://", "https://", "smtp://", "smtps://"))

@@ -130,6 +130,8 @@ class Catalog:
     """Every service of the hub, plus the operations deployments that serve all of them."""
 
     services: tuple[Service, ...]
+    # The adapters (connectors/registry.py): name, port, config class, local defaults each.
+    adapters: tuple[Any, ...] = ()
     ops: tuple[DeploymentSpec, ...] = ()
     ops_limits: tuple[Limit, ...] = ()
     ignored_events: Mapping[str, str] = field(default_factory=dict)  # kind → why nothing acts on it
@@ -183,6 +185,21 @@ class Catalog:
             if found.setdefault(limit.name, limit.slots) != limit.slots:
                 raise ValueError(f"limit {limit.name!r} is declared with {found[limit.name]} and {limit.slots} slots")
         return found
+
+    def adapter(self, port: str, name: str) -> Any:
+        """The adapter ``name`` for ``port`` (``HUB_<PORT>=<name>``)."""
+        for candidate in self.adapters:
+            if candidate.port == port and candidate.name == name:
+                return candidate
+        known = ", ".join(a.name for a in self.adapters if a.port == port) or "none"
+        raise LookupError(f"no {port} adapter named {name!r} is registered (known: {known}); "
+                          "add it to connectors/registry.py")
+
+    def adapter_named(self, name: str) -> Any:
+        for candidate in self.adapters:
+            if candidate.name == name:
+                return candidate
+        raise LookupError(f"no adapter named {name!r} is registered; add it to connectors/registry.py")
 
     def ports_for(self, item_service: str) -> frozenset[str]:
         return self.service(item_service).ports

@@ -1,33 +1,35 @@
 """The hub's settings: environment variables with the ``HUB_`` prefix.
 
-Nested values use ``__``: ``HUB_RT__BASE_URL``, ``HUB_DFO__API_KEY``. Every default is an
-*embedded default* for the local stack (sandboxes and servers on 127.0.0.1), so the demo
-runs with no configuration at all; production sets real URLs and secrets. Secrets are
+Nested values use ``__``: ``HUB_RT__BASE_URL``, ``HUB_DFO__API_KEY``. Secrets are
 ``SecretStr`` and never printed (``hub doctor`` shows them as ``**********``).
+
+Each adapter's section (``HUB_<ADAPTER>__...``) is kept as given and validated by the
+adapter's own config class (the connector registry owns it) when the adapter is built:
+:meth:`Settings.adapter_config`. The core imports no connector.
+
+**Profiles** (``HUB_PROFILE``):
+
+- ``local`` (the default) fills in the local stack's URLs and its sandboxes' public
+  secrets (each adapter's ``local`` defaults in ``connectors/registry.py``), so the demo and
+  the tests run with no configuration at all;
+- ``production`` fills in nothing, and refuses to start while any setting the hub needs is
+  missing or still a sandbox value, naming every one of them in one message.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from connectors.caldav.config import CaldavConfig
-from connectors.dfo.config import DfoConfig
-from connectors.maildir.config import MaildirConfig
-from connectors.n5ws.config import N5wsConfig
-from connectors.nettskjema.config import NettskjemaConfig
-from connectors.rt.config import RtConfig
-from connectors.smtp.config import SmtpConfig
-from connectors.topdesk.config import TopdeskConfig
 from hub.procs import ROOT
 
 __all__ = ["Settings", "IntakeConfig", "OnboardingConfig", "FritakConfig", "LaptopConfig", "RoomsConfig", "PORTS", "get_settings", "OSLO"]
@@ -48,32 +50,18 @@ PORTS = {
 }
 
 
-# Embedded defaults: the local sandboxes and servers the demo stack starts.
-_CONNECTOR_DEFAULTS: dict[str, Callable[[], BaseModel]] = {
-    "dfo": lambda: DfoConfig(base_url=f"http://127.0.0.1:{PORTS['dfo']}/api", api_key=SecretStr("sandbox-dfo-key")),
-    "n5ws": lambda: N5wsConfig(base_url=f"http://127.0.0.1:{PORTS['noark5']}/noark5v5", username="hub",
-                               password=SecretStr("sandbox-n5ws-password")),
-    "rt": lambda: RtConfig(base_url=f"http://127.0.0.1:{PORTS['rt']}", token_file=ROOT / "var" / "rt" / "hub-token"),
-    "nettskjema": lambda: NettskjemaConfig(
-        base_url=f"http://127.0.0.1:{PORTS['nettskjema']}/api/v3",
-        token_url=f"http://127.0.0.1:{PORTS['nettskjema']}/oauth2/token", client_id="hub-client",
-        client_secret=SecretStr("sandbox-nettskjema-secret")),
-    "topdesk": lambda: TopdeskConfig(base_url=f"http://127.0.0.1:{PORTS['topdesk']}/tas/api", username="hub",
-                                     app_password=SecretStr("sandbox-topdesk-app-password")),
-    "smtp": lambda: SmtpConfig(base_url=f"smtp://127.0.0.1:{PORTS['smtp']}",
-                               from_address="tjenesteplattform@oslomet.no"),
-    "caldav": lambda: CaldavConfig(base_url=f"http://127.0.0.1:{PORTS['radicale']}", username="hub",
-                                   password=SecretStr("sandbox-caldav-password")),
-}
+# The local profile's public secrets of the hub's own parts (the adapters' are in the registry).
+LOCAL_SECRETS = {"intake.hmac_secret": "sandbox-hmac-secret", "rooms.reference_secret": "sandbox-rooms-reference-secret"}
 
 
 class IntakeConfig(BaseModel):
     host: str = Field("127.0.0.1", description="Interface the intake receiver listens on.")
     port: int = Field(PORTS["intake"], description="Port of the intake receiver.")
-    hmac_secret: SecretStr = Field(SecretStr("sandbox-hmac-secret"),
+    hmac_secret: SecretStr | None = Field(None,
                                    description="Secret HR signs its events with (Standard Webhooks: "
                                                "whsec_<base64>, or a plain string used as the key). "
-                                               "Ignored when hmac_secrets is set.")
+                                               "Ignored when hmac_secrets is set. Local profile: "
+                                               "the DFØ sandbox's public secret.")
     hmac_secrets: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Several active secrets, for rotation: an event signed with any of them is accepted; "
@@ -108,7 +96,8 @@ class IntakeConfig(BaseModel):
         import base64
         import binascii
 
-        chosen = [s.get_secret_value() for s in (self.hmac_secrets or [self.hmac_secret])]
+        given = self.hmac_secrets or ([self.hmac_secret] if self.hmac_secret is not None else [])
+        chosen = [s.get_secret_value() for s in given]
         for value in chosen:
             if value.startswith("whsec_"):
                 try:
@@ -170,8 +159,8 @@ class RoomsConfig(BaseModel):
     max_hours: float = Field(4.0, gt=0, description="Longest booking, in hours.")
     horizon_days: int = Field(14, ge=0, description="How many days ahead rooms can be booked.")
     alternatives: int = Field(3, ge=1, description="Free alternatives offered when nothing fits.")
-    reference_secret: SecretStr = Field(SecretStr("sandbox-rooms-reference-secret"),
-                                        description="Key of the HMAC token in booking references (gr-<id>-<token>).")
+    reference_secret: SecretStr | None = Field(None, description="Key of the HMAC token in booking references "
+                                               "(gr-<id>-<token>). Local profile: a public sandbox value.")
     cancel_mailbox: str = Field("avbestill", description="Local part of the cancel address; confirmations "
                                 "reply to <mailbox>+<reference>@<cancel_domain>.")
     cancel_domain: str = Field("tjenesteplattform.oslomet.no", description="Domain of the cancel address.")
@@ -184,6 +173,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__",
                                       extra="ignore", validate_default=True)
 
+    profile: Literal["local", "production"] = Field(
+        "local", description="local: the local stack's URLs and sandbox secrets are filled in; production: "
+                             "nothing is, and a missing or sandbox value stops start-up.")
     home: Path = Field(ROOT / "var", description="Folder for the ledger, logs and local server data.")
     ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger; "
                                                      "default: SQLite file in HUB_HOME.")
@@ -207,45 +199,113 @@ class Settings(BaseSettings):
     laptop: LaptopConfig = Field(default_factory=LaptopConfig)
     rooms: RoomsConfig = Field(default_factory=RoomsConfig)
 
-    dfo: DfoConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["dfo"]())
-    n5ws: N5wsConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["n5ws"]())
-    rt: RtConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["rt"]())
-    smtp: SmtpConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["smtp"]())
-    nettskjema: NettskjemaConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["nettskjema"]())
-    caldav: CaldavConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["caldav"]())
-    topdesk: TopdeskConfig = Field(default_factory=lambda: _CONNECTOR_DEFAULTS["topdesk"]())
-    maildir: MaildirConfig = Field(default_factory=MaildirConfig)
+    # Every HUB_<ADAPTER>__<FIELD> variable, by adapter; validated when the adapter is built.
+    adapters: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _adapter_sections(cls, data: Any) -> Any:
+        """Gather ``HUB_<NAME>__...`` variables that are no core setting into adapter sections
+        (and ``Settings(rt={...})`` keyword sections likewise)."""
+        if not isinstance(data, dict):
+            return data
+        fields = set(cls.model_fields)
+        sections: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (data.get("adapters") or {}).items()}
+        for key in [k for k in data if k not in fields and isinstance(data[k], dict)]:
+            sections.setdefault(key, {}).update(data.pop(key))
+        for variable, value in os.environ.items():
+            if not variable.startswith("HUB_") or "__" not in variable:
+                continue
+            name, *path = variable[4:].lower().split("__")
+            if name in fields or not name or not path:
+                continue
+            node = sections.setdefault(name, {})
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+            node.setdefault(path[-1], value)  # a keyword section wins over the environment
+        data["adapters"] = sections
+        return data
+
+    @model_validator(mode="after")
+    def _local_profile_fills_in_sandbox_secrets(self) -> Settings:
+        if self.profile == "local":
+            if self.intake.hmac_secret is None:
+                self.intake.hmac_secret = SecretStr(LOCAL_SECRETS["intake.hmac_secret"])
+            if self.rooms.reference_secret is None:
+                self.rooms.reference_secret = SecretStr(LOCAL_SECRETS["rooms.reference_secret"])
+        return self
 
     @model_validator(mode="after")
     def _adapters_are_registered(self) -> Settings:
-        from connectors.registry import PORTS as PORT_NAMES
-        from connectors.registry import adapter
+        from hub.services import catalog
 
-        for port in PORT_NAMES:
+        for port in self.ports_in_use():
             try:
-                adapter(port, getattr(self, port))
+                catalog().adapter(port, getattr(self, port))
             except LookupError as exc:  # a ValidationError naming HUB_<PORT> and the known adapters
                 raise ValueError(str(exc)) from exc
         return self
 
     @model_validator(mode="after")
-    def _maildir_defaults_to_the_rooms_reply_maildir(self) -> Settings:
-        """``HUB_ROOMS__REPLY_MAILDIR`` (the older name) still chooses the Maildir; else <home>/mail."""
-        if self.maildir.path is None:
-            self.maildir = self.maildir.model_copy(update={"path": self.rooms.reply_maildir or self.home / "mail"})
+    def _production_is_complete(self) -> Settings:
+        if self.profile == "production" and (problems := self.problems()):
+            raise ValueError("the production profile refuses to start until these settings are fixed:\n  - "
+                             + "\n  - ".join(problems))
         return self
 
-    @model_validator(mode="before")
-    @classmethod
-    def _merge_connector_defaults(cls, data: Any) -> Any:
-        """``HUB_RT__BASE_URL=...`` alone keeps the other RT defaults (token file, queues...)."""
-        if not isinstance(data, dict):
-            return data
-        for name, factory in _CONNECTOR_DEFAULTS.items():
-            given = data.get(name)
-            if isinstance(given, dict):
-                data[name] = {**factory().model_dump(exclude_unset=False), **given}
-        return data
+    def ports_in_use(self) -> tuple[str, ...]:
+        from hub.services import PORTS
+
+        return PORTS
+
+    def adapter_config(self, name: str) -> Any:
+        """The configuration of adapter ``name``: its section validated by the adapter's config
+        class, on the local profile's defaults when that is the profile."""
+        from hub.services import catalog
+
+        adapter = catalog().adapter_named(name)
+        section = self.adapters.get(name, {})
+        if name == "maildir" and "path" not in section:  # the older name, then <home>/mail
+            section = {**section, "path": self.rooms.reply_maildir or self.home / "mail"}
+        base = adapter.local_defaults() if self.profile == "local" else {}
+        return adapter.config_class.model_validate(_merged(base, section))
+
+    def problems(self) -> list[str]:
+        """Every setting the hub needs that is missing, invalid or still a sandbox value; each
+        names its variable (empty: all good)."""
+        from hub.services import catalog
+
+        found: list[str] = []
+        sandbox = set(LOCAL_SECRETS.values())
+        for adapter in catalog().adapters:
+            sandbox |= {v for k, v in _flat(adapter.local_defaults()).items() if isinstance(v, str) and _secret_name(k)}
+        for port in self.ports_in_use():
+            name = getattr(self, port)
+            try:
+                config = self.adapter_config(name)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    where = "__".join(str(p).upper() for p in error["loc"]) or "*"
+                    found.append(f"HUB_{name.upper()}__{where} ({port}): {error['msg']}")
+                continue
+            except LookupError as exc:
+                found.append(f"HUB_{port.upper()}: {exc}")
+                continue
+            for key, value in _flat(config.model_dump()).items():
+                secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+                if isinstance(secret, str) and secret and secret in sandbox:
+                    found.append(f"HUB_{name.upper()}__{key.upper()} ({port}) is the sandbox's public value")
+        intake = [s for s in self.intake.active_secrets()]
+        if not intake:
+            found.append("HUB_INTAKE__HMAC_SECRET (or HUB_INTAKE__HMAC_SECRETS): missing; HR signs its events with it")
+        elif any(s in sandbox for s in intake):
+            found.append("HUB_INTAKE__HMAC_SECRET(S) is the sandbox's public secret")
+        rooms = self.rooms.reference_secret
+        if rooms is None or not rooms.get_secret_value():
+            found.append("HUB_ROOMS__REFERENCE_SECRET: missing; it signs the group-room booking references")
+        elif rooms.get_secret_value() in sandbox:
+            found.append("HUB_ROOMS__REFERENCE_SECRET is the sandbox's public secret")
+        return found
 
     @property
     def tz(self) -> ZoneInfo:
@@ -259,3 +319,25 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def _secret_name(key: str) -> bool:
+    last = key.rsplit("__", 1)[-1]
+    return any(w in last for w in ("password", "secret", "token", "api_key")) and not last.endswith(("_file", "_url"))
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}__"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _merged(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in given.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out

@@ -88,16 +88,12 @@ class Connectors:
 
 
 def build(port: str, settings: Settings) -> Any:
-    """The adapter configured for ``port`` (``HUB_<PORT>=<name>``), from connectors/registry.py,
-    built with the settings field of the same name (``HUB_<NAME>__...``)."""
-    from connectors.registry import adapter
+    """The adapter configured for ``port`` (``HUB_<PORT>=<name>``, from the registry the catalog
+    carries), built with its section of the settings (``HUB_<NAME>__...``)."""
+    from hub.services import catalog
 
     name = str(getattr(settings, port))
-    config = getattr(settings, name, None)
-    if config is None:
-        raise LookupError(f"HUB_{port.upper()}={name}, but the settings have no {name!r} section; "
-                          f"add one to hub/settings.py")
-    return adapter(port, name).build(config)
+    return catalog().adapter(port, name).build(settings.adapter_config(name))
 
 
 def build_hr(settings: Settings) -> HrPort:

@@ -187,7 +187,7 @@ class Ledger:
                        or_(WorkItem.lease_owner.is_(None), WorkItem.lease_owner == owner,
                            WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
                 .values(lease_owner=owner, lease_until=now + lease))
-            return bool(result.rowcount)
+            return bool(_rowcount(result))
 
     def renew(self, item_id: int, owner: str, lease: timedelta) -> bool:
         """Extend ``owner``'s lease (a live run does this every third of its lease); False if
@@ -195,7 +195,7 @@ class Ledger:
         with self.session() as s:
             result = s.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.lease_owner == owner)
                                .values(lease_until=utcnow() + lease))
-            return bool(result.rowcount)
+            return bool(_rowcount(result))
 
     def release(self, item_id: int, owner: str) -> None:
         with self.session() as s:
@@ -295,7 +295,7 @@ class Ledger:
                                .where(WorkItem.id == item_id, WorkItem.state == ItemState.FAILED,
                                       WorkItem.error_kind == kind)
                                .values(state=ItemState.PENDING, flow_run_id=None, error_kind=None))
-            if not result.rowcount:
+            if not _rowcount(result):
                 return False
             item = s.get(WorkItem, item_id)
             assert item is not None
@@ -315,7 +315,7 @@ class Ledger:
                 .where(WorkItem.id == item_id, WorkItem.state.in_(states),
                        or_(WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
                 .values(lease_owner=owner, lease_until=utcnow() + timedelta(seconds=30)))
-            return bool(result.rowcount)
+            return bool(_rowcount(result))
 
     def _reset(self, item_id: int, *, now: datetime | None, counter: str, manual: bool,
                reason: str | None = None, waiting: bool = False) -> bool:
@@ -438,3 +438,8 @@ class Ledger:
                 s.add(Cursor(name=name, value=value, updated_at=utcnow()))
             else:
                 row.value = value
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE touched (SQLAlchemy types ``execute`` as a plain Result; it is a CursorResult)."""
+    return int(result.rowcount)

@@ -68,11 +68,11 @@ async def test_an_old_cursor_skips_what_was_read_long_ago(tmp_path: Path, ledger
 def test_the_rooms_reply_maildir_setting_still_chooses_the_maildir(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_HOME", str(tmp_path / "home"))
-    assert Settings().maildir.path == tmp_path / "home" / "mail"
+    assert Settings().adapter_config("maildir").path == tmp_path / "home" / "mail"
     monkeypatch.setenv("HUB_ROOMS__REPLY_MAILDIR", str(tmp_path / "replies"))
     settings = Settings()
-    assert settings.maildir.path == tmp_path / "replies"
+    assert settings.adapter_config("maildir").path == tmp_path / "replies"
     inbox = build_inbox(settings)
     assert isinstance(inbox, MaildirInbox) and inbox.path == tmp_path / "replies"
     monkeypatch.setenv("HUB_MAILDIR__PATH", str(tmp_path / "new-name"))
-    assert Settings().maildir.path == tmp_path / "new-name"
+    assert Settings().adapter_config("maildir").path == tmp_path / "new-name"
