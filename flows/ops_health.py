@@ -13,58 +13,24 @@ runs. Any of these turns the run red (Failed) and, like a connector, alerts the 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from typing import Any
 
-import httpx
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 from prefect.events import emit_event
 from prefect.states import Completed, Failed, State
 
+from hub.health import check_all
 from hub.ports.common import Health
 from hub.recovery import check_liveness
 from hub.settings import OSLO, get_settings
 from hub.text import table_for_prefect
-from hub.wiring import connect, get_ledger
+from hub.wiring import get_ledger
 
-__all__ = ["connector_health", "check_all"]
+__all__ = ["connector_health"]
 
-TIMEOUT = 15.0
 LIVENESS = "flow-runs"  # the row (and alert name) for dead runs and what they left behind
-
-
-async def _check(name: str, port: Any) -> Health:
-    started = time.perf_counter()
-    try:
-        health: Health = await asyncio.wait_for(port.health(), TIMEOUT)
-        return health
-    except Exception as exc:  # a health check must report, never raise
-        return Health(system=name, ok=False, latency_ms=(time.perf_counter() - started) * 1000,
-                      detail=f"{exc.__class__.__name__}: {exc}"[:300])
-
-
-async def _prefect_health(api_url: str) -> Health:
-    started = time.perf_counter()
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
-            response = await client.get(f"{api_url}/health")
-        ok = response.status_code == 200
-        detail = "API healthy" if ok else f"HTTP {response.status_code}"
-    except httpx.HTTPError as exc:
-        ok, detail = False, f"unreachable: {exc.__class__.__name__}"
-    return Health(system="prefect", ok=ok, latency_ms=(time.perf_counter() - started) * 1000, detail=detail)
-
-
-async def check_all() -> dict[str, Health]:
-    settings = get_settings()
-    async with connect(settings) as ports:
-        names = [f.name for f in dataclasses.fields(ports)]
-        results = await asyncio.gather(*(_check(n, getattr(ports, n)) for n in names))
-    checks = dict(zip(names, results, strict=True))
-    checks["prefect"] = await _prefect_health(settings.prefect_api_url)
-    return checks
 
 
 async def _liveness_health(ledger: Any) -> Health:

@@ -63,7 +63,7 @@ def status() -> None:
     """Health of the Prefect server and every connector; dead runs and what they left behind
     (stuck items, zombie runs, global slots held while nothing runs); each service's backlog.
     Exits 1 when anything is red."""
-    from flows.ops_health import check_all
+    from hub.health import check_all
     from hub.ledger import Ledger
     from hub.recovery import check_liveness
 

@@ -135,7 +135,7 @@ async def run_checks(progress: Callable[[str], None] = lambda _: None) -> list[C
         checks.append(Check("intake", False, f"unreachable ({exc.__class__.__name__})",
                             "Start the hub (scripts/demo.sh) or check HUB_INTAKE__PORT."))
     progress("connectors")
-    from flows.ops_health import check_all
+    from hub.health import check_all
 
     for name, health in (await check_all()).items():
         if name == "prefect":
