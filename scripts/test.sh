@@ -8,5 +8,7 @@ echo "[test] ruff"
 .venv/bin/ruff check hub connectors mappings flows deployments sandbox tests bench
 echo "[test] mypy (strict on connectors/ and mappings/)"
 .venv/bin/mypy connectors mappings
+echo "[test] import-linter (the layer rules in pyproject.toml)"
+.venv/bin/lint-imports --no-cache
 echo "[test] pytest"
 exec .venv/bin/python -m pytest "$@"
