@@ -53,7 +53,7 @@ def use_preloaded_fork_server(preload: tuple[str, ...] = PRELOAD) -> None:
 
     import prefect.flow_engine as engine
 
-    engine.multiprocessing = _PreloadedContext(preload)  # type: ignore[assignment]
+    engine.multiprocessing = _PreloadedContext(preload)  # type: ignore[assignment,attr-defined]
     forkserver.ensure_running()  # import everything now, not when the first hire arrives
 
 
@@ -87,7 +87,7 @@ async def wake_on_scheduled_runs(runner: Runner) -> None:
             async with get_events_subscriber(filter=wanted) as events:
                 async for _ in events:
                     # Runner's own poll step; it skips runs it is already submitting.
-                    await runner._get_and_submit_flow_runs()
+                    await runner._get_and_submit_flow_runs()  # type: ignore[no-untyped-call]
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the slow poll still runs; reconnect shortly

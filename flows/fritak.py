@@ -19,13 +19,13 @@ import asyncio
 from datetime import datetime
 
 from prefect import flow, get_run_logger
-from prefect.flow_runs import suspend_flow_run
-from prefect.states import Completed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from flows.forms_poll import collect_submissions
 from flows.fritak_steps import (
-    DECISION_KEY,
     archive_application,
+    ask_case_handler,
     asking_runs,
     close_case,
     decision_form,
@@ -58,8 +58,7 @@ async def fritak_case(submission_id: int) -> str | State:
         given = await earlier_decision(run)  # given to a run of this case that died before it acted
         if given is None:
             run.wait_for("a case handler's decision in the Prefect UI", decision_runs=asking_runs(run))
-            given = await suspend_flow_run(wait_for_input=decision_form(application, case, entry),
-                                           key=DECISION_KEY, timeout=None)
+            given = await ask_case_handler(decision_form(application, case, entry))
             run.waiting_reason = None
         decision = to_decision(application, given)
         letter = await journal_decision(run, application, case, decision)

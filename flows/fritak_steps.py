@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.input import RunInput, keyset_from_paused_state
 from prefect.input.actions import aread_flow_run_input
 from prefect.states import Suspended
 
 from hub.errors import InvalidInput, PermanentError
-from hub.flowkit import Run, transient_only
+from hub.flowkit import Run, step_task
 from hub.ports.archive import CaseFile, JournalEntry
 from hub.ports.forms import Submission
 from hub.settings import OSLO
@@ -36,11 +35,8 @@ from mappings.fritak_mail import decision_mail, rejected_application_mail
 from mappings.fritak_to_noark import application_entry, case_file, decision_entry, decision_letter_pdf
 
 __all__ = ["CourseVerdict", "FritakDecision", "read_fritak_application", "archive_application",
-           "decision_form", "earlier_decision", "asking_runs", "DECISION_KEY", "to_decision", "journal_decision",
+           "decision_form", "earlier_decision", "asking_runs", "ask_case_handler", "DECISION_KEY", "to_decision", "journal_decision",
            "close_case", "email_decision"]
-
-STEP = dict(retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
-            cache_policy=NO_CACHE, persist_result=False, log_prints=False)
 
 
 # The fields live in mappings.fritak_decision.DecisionInput; this is the input a suspended case
@@ -49,7 +45,7 @@ class FritakDecision(DecisionInput, RunInput):
     """The case handler's decision, entered in the Prefect UI (Resume) or by resume_flow_run."""
 
 
-@task(name="read application", **STEP)
+@step_task("read application", persist_result=False)
 async def read_fritak_application(run: Run, submission_id: int) -> FritakApplication:
     """Fetch the submission and its attachments and validate them; an invalid one is answered
     by e-mail (when the applicant has a usable address) and dead-lettered."""
@@ -93,7 +89,7 @@ async def _tell_applicant(run: Run, submission: Submission, problems: list[str])
     return "The applicant was told by e-mail."
 
 
-@task(name="archive application", **STEP)
+@step_task("archive application", persist_result=False)
 async def archive_application(run: Run, app: FritakApplication) -> tuple[CaseFile, JournalEntry]:
     """Case file + incoming journalpost: submission PDF (H) and each attachment (V), checksummed.
 
@@ -127,6 +123,15 @@ def decision_form(app: FritakApplication, case: CaseFile, entry: JournalEntry) -
 DECISION_KEY = "decision"  # the pause key: the case handler's answer is stored under it, per flow run
 
 
+async def ask_case_handler(form: type[FritakDecision]) -> FritakDecision:
+    """Suspend this run until a case handler resumes it with ``form`` filled in (the process
+    exits meanwhile; Prefect starts the run again with the answer)."""
+    from prefect.flow_runs import suspend_flow_run
+
+    given = await suspend_flow_run(wait_for_input=cast(Any, form), key=DECISION_KEY, timeout=None)
+    return cast(FritakDecision, given)
+
+
 def asking_runs(run: Run) -> list[str]:
     """The runs of this case that have asked for a decision, this one last (kept on the item)."""
     current = run.flow_run_id
@@ -156,7 +161,7 @@ def to_decision(app: FritakApplication, given: FritakDecision) -> Decision:
     return decision
 
 
-@task(name="journal decision", **STEP)
+@step_task("journal decision", persist_result=False)
 async def journal_decision(run: Run, app: FritakApplication, case: CaseFile, decision: Decision) -> bytes:
     async with run.step("journal_decision"):
         # Dated when first decided, so a re-run produces the same letter and finds it.
@@ -170,13 +175,13 @@ async def journal_decision(run: Run, app: FritakApplication, case: CaseFile, dec
         return pdf
 
 
-@task(name="close case", **STEP)
+@step_task("close case", persist_result=False)
 async def close_case(run: Run, case: CaseFile) -> None:
     async with run.step("close_case"):
         await run.ports.archive.set_case_status(case, "A")
 
 
-@task(name="e-mail decision", **STEP)
+@step_task("e-mail decision", persist_result=False)
 async def email_decision(run: Run, app: FritakApplication, decision: Decision, letter: bytes) -> None:
     if run.step_done("email_decision"):
         return

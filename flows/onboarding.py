@@ -18,7 +18,8 @@ import asyncio
 from datetime import datetime
 
 from prefect import flow
-from prefect.states import Completed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from flows.onboarding_steps import (
     allocate_laptop,

@@ -13,7 +13,7 @@ from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from hub.errors import InvalidInput, NotFound
-from hub.flowkit import Run, transient_only
+from hub.flowkit import Run, step_task
 from hub.ports.archive import CaseFile
 from hub.ports.hr import Employee, OrgUnit
 from hub.ports.ticketing import Asset, Ticket
@@ -29,17 +29,14 @@ __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_
 
 RT_LIMIT = "request-tracker"  # global concurrency limit: RT is slow, never hammer it
 ALLOCATION_LIMIT = "rt-asset-allocation"  # one laptop allocation at a time, across processes
-STEP = dict(retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
-            cache_policy=NO_CACHE, log_prints=False)
 
-
-@task(name="fetch employee", **STEP)
+@step_task("fetch employee")
 async def fetch_employee(run: Run, employee_id: str) -> Employee:
     async with run.step("fetch_employee"):
         return await run.ports.hr.get_employee(employee_id)
 
 
-@task(name="validate hire", **STEP)
+@step_task("validate hire")
 async def validate_hire(run: Run, employee: Employee) -> Hire:
     """Check HR's data is complete enough to onboard, and read position, unit and manager."""
     async with run.step("validate"):
@@ -69,7 +66,7 @@ async def _manager_of(run: Run, employee: Employee, unit: OrgUnit) -> Employee |
     return None
 
 
-@task(name="ensure personnel file", **STEP)
+@step_task("ensure personnel file")
 async def ensure_personnel_file(run: Run, hire: Hire) -> CaseFile:
     async with run.step("ensure_personnel_file"):
         new = personnel_case_file(hire, series=run.settings.onboarding.archive_series)
@@ -79,7 +76,7 @@ async def ensure_personnel_file(run: Run, hire: Hire) -> CaseFile:
         return case_file
 
 
-@task(name="journal welcome letter", **STEP)
+@step_task("journal welcome letter")
 async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> None:
     async with run.step("journal_welcome_letter"):
         # The letter is dated by the request, so a re-run produces the same bytes.
@@ -91,7 +88,7 @@ async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> N
                      url=entry.url, key=new.external_id)
 
 
-@task(name="ensure tickets", **STEP)
+@step_task("ensure tickets")
 async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
     cfg = run.settings.onboarding
     async with run.step("ensure_tickets"), run.slots(RT_LIMIT):
@@ -105,7 +102,7 @@ async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
         return tickets
 
 
-@task(name="allocate laptop", **STEP)
+@step_task("allocate laptop")
 async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> Asset | None:
     ticketing = run.ports.ticketing
     async with run.step("allocate_laptop"), run.slots([RT_LIMIT, ALLOCATION_LIMIT]):
@@ -129,7 +126,7 @@ async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> A
         return asset
 
 
-@task(name="e-mail manager", **STEP)
+@step_task("e-mail manager")
 async def email_manager(run: Run, hire: Hire, case_file: CaseFile, tickets: dict[str, Ticket],
                         laptop: Asset | None) -> None:
     if run.step_done("email_manager"):

@@ -18,8 +18,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
+from prefect.client.schemas.objects import State
 from prefect.events import emit_event
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed
 
 from hub.health import check_all
 from hub.ports.common import Health

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.states import Completed, Failed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Completed, Failed
 
 from hub.reconcile import reconcile
 from hub.settings import OSLO, get_settings

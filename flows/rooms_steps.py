@@ -86,7 +86,7 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
     async with run.step("read_request"):
         submission = await ports.forms.get_submission(submission_id)
         request, problems = read_request(submission, rooms, now=now, rules=rules,
-                                         secret=settings.rooms.reference_secret.get_secret_value())
+                                         secret=settings.rooms.reference_key())
     if request is None:
         booker = submission.answer("booker")
         address = ((booker.text if booker else None) or "").strip().lower()
@@ -153,7 +153,7 @@ async def handle_cancellation(run: Run) -> str:
     ports, settings = run.ports, run.settings
     async with run.step("read_cancellation"):
         request = await _read_cancellation(run)
-    secret = settings.rooms.reference_secret.get_secret_value()
+    secret = settings.rooms.reference_key()
     booked_in = reference_submission(request.reference, secret)
     if booked_in is None:
         await _refuse(run, request.booker, f"'{request.reference}' is not a booking reference the hub has given out")

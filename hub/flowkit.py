@@ -22,11 +22,12 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from prefect.client.schemas.objects import TaskRun
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.exceptions import Pause
-from prefect.states import State
 from prefect.tasks import Task
 
 from hub.errors import HubError, TransientError
@@ -37,7 +38,7 @@ from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
 from hub.wiring import Connectors, connect, get_ledger
 
-__all__ = ["Run", "work_item", "batch_item", "run_batch", "transient_only", "global_slots", "ItemBusy",
+__all__ = ["Run", "work_item", "batch_item", "run_batch", "transient_only", "step_task", "global_slots", "ItemBusy",
            "SlotsUnavailable"]
 
 log = logging.getLogger("hub.flow")
@@ -64,6 +65,17 @@ def transient_only(task: Task[..., object], task_run: TaskRun, state: State[obje
         log.warning("could not read the error of a failed task state; not retrying", exc_info=True)
         return False
     return isinstance(error, TransientError)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def step_task(name: str, *, persist_result: bool | None = None) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A business step as a Prefect task: retried three times (1, 5 and 20 s apart) when its
+    error is transient (:func:`transient_only`), never cached: it finds its own earlier writes."""
+    return task(name=name, retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
+                cache_policy=NO_CACHE, persist_result=persist_result, log_prints=False)
 
 
 class SlotsUnavailable(TransientError):

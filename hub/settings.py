@@ -164,6 +164,14 @@ class RoomsConfig(BaseModel):
     cancel_mailbox: str = Field("avbestill", description="Local part of the cancel address; confirmations "
                                 "reply to <mailbox>+<reference>@<cancel_domain>.")
     cancel_domain: str = Field("tjenesteplattform.oslomet.no", description="Domain of the cancel address.")
+    def reference_key(self) -> str:
+        """The booking references' HMAC key (the local profile fills in a public one)."""
+        if self.reference_secret is None or not self.reference_secret.get_secret_value():
+            from hub.errors import ConfigError
+
+            raise ConfigError("no key for group-room booking references", hint="Set HUB_ROOMS__REFERENCE_SECRET.")
+        return self.reference_secret.get_secret_value()
+
     reply_maildir: Path | None = Field(None, description="Maildir where replies to the cancel address arrive "
                                        "(the maildir inbox's path when HUB_MAILDIR__PATH is unset); "
                                        "default <home>/mail (the local SMTP sink's).")

@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 HUB_FOR_TESTS=1 bash scripts/bootstrap.sh
 echo "[test] ruff"
 .venv/bin/ruff check hub connectors mappings flows deployments sandbox tests bench
-echo "[test] mypy (strict on connectors/ and mappings/)"
-.venv/bin/mypy connectors mappings
+echo "[test] mypy (strict on all product code)"
+.venv/bin/mypy hub flows deployments connectors mappings
 echo "[test] import-linter (the layer rules in pyproject.toml)"
 .venv/bin/lint-imports --no-cache
 echo "[test] pytest"
