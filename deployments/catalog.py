@@ -22,6 +22,7 @@ from flows.laptop_delivery import laptop_delivery
 from flows.laptop_order import laptop_orders
 from flows.onboarding import onboarding
 from flows.onboarding_catchup import onboarding_catchup
+from flows.onboarding_steps import ALLOCATION_LIMIT, TICKETING_LIMIT
 from flows.ops_health import connector_health
 from flows.ops_metrics import service_metrics
 from flows.ops_notify import notify_operators
@@ -29,15 +30,14 @@ from flows.ops_reconcile import reconciliation
 from flows.ops_redrive import redrive_stuck_items
 from flows.ops_replay import list_dead_letters, replay_dead_letters
 from flows.rooms import room_bookings
-from hub.limits import RT, RT_ASSET_ALLOCATION
 from hub.services import Catalog, DeploymentSpec, Limit, OnEvent, Rerun, Service
 
 __all__ = ["CATALOG", "ONBOARDING", "LAPTOP", "FRITAK", "ROOMS", "OPS"]
 
 OSLO = "Europe/Oslo"
 
-TICKETING_WRITES = Limit(RT, 2, "Request Tracker on SQLite manages ~3 writes/s: never hammer it")
-ASSET_ALLOCATION = Limit(RT_ASSET_ALLOCATION, 1, "allocating a laptop is a read-then-write on ticketing "
+TICKETING_WRITES = Limit(TICKETING_LIMIT, 2, "Request Tracker on SQLite manages ~3 writes/s: never hammer it")
+ASSET_ALLOCATION = Limit(ALLOCATION_LIMIT, 1, "allocating a laptop is a read-then-write on ticketing "
                          "assets, and RT checks If-Match before, not with, its write: one at a time")
 
 ONBOARDING = Service(

@@ -22,7 +22,7 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.forms_poll import collect_submissions
-from flows.onboarding_steps import ALLOCATION_LIMIT, RT_LIMIT
+from flows.onboarding_steps import ALLOCATION_LIMIT, TICKETING_LIMIT
 from hub.errors import InvalidInput
 from hub.flowkit import Run, run_batch
 from hub.ledger import ItemState, WorkItem
@@ -62,7 +62,7 @@ async def handle_order(run: Run) -> str:
                                "has registered the person; then replay the item.")
         await asyncio.to_thread(run.ledger.update_data, run.item.id, employee_id=employee.id,
                                 feide=order.feide, model=order.model)
-    async with run.step("ensure_ticket"), run.slots(RT_LIMIT):
+    async with run.step("ensure_ticket"), run.slots(TICKETING_LIMIT):
         ticket = await ports.ticketing.ensure_ticket(order_ticket(order, employee, queue=cfg.queue))
         run.remember("ticket", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
                          key=ticket.external_ref)
@@ -71,7 +71,7 @@ async def handle_order(run: Run) -> str:
 
 async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
     ticketing, cfg = run.ports.ticketing, run.settings.laptop
-    async with run.step("reserve_laptop"), run.slots([RT_LIMIT, ALLOCATION_LIMIT]):
+    async with run.step("reserve_laptop"), run.slots([TICKETING_LIMIT, ALLOCATION_LIMIT]):
         asset = await ticketing.reserve_asset(cfg.catalog, external_ref=external_ref(order.submission_id, "asset"),
                                               model=order.model)
         if asset is None:

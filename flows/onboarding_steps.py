@@ -27,8 +27,9 @@ from mappings.onboarding_mail import manager_mail
 __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_welcome_letter",
            "ensure_onboarding_tickets", "allocate_laptop", "email_manager", "publish_summary", "onboarding_summary"]
 
-RT_LIMIT = "request-tracker"  # global concurrency limit: RT is slow, never hammer it
-ALLOCATION_LIMIT = "rt-asset-allocation"  # one laptop allocation at a time, across processes
+# Global concurrency limits, named after the port (their slots are declared in the catalog):
+TICKETING_LIMIT = "ticketing"  # writes to the ticketing system (RT on SQLite is slow: never hammer it)
+ALLOCATION_LIMIT = "ticketing-asset-allocation"  # one laptop allocation at a time, across processes
 
 @step_task("fetch employee")
 async def fetch_employee(run: Run, employee_id: str) -> Employee:
@@ -91,7 +92,7 @@ async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> N
 @step_task("ensure tickets")
 async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
     cfg = run.settings.onboarding
-    async with run.step("ensure_tickets"), run.slots(RT_LIMIT):
+    async with run.step("ensure_tickets"), run.slots(TICKETING_LIMIT):
         tickets = {
             "ticket_account": await run.ports.ticketing.ensure_ticket(account_ticket(hire, queue=cfg.account_queue)),
             "ticket_laptop": await run.ports.ticketing.ensure_ticket(laptop_ticket(hire, queue=cfg.equipment_queue)),
@@ -105,7 +106,7 @@ async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
 @step_task("allocate laptop")
 async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> Asset | None:
     ticketing = run.ports.ticketing
-    async with run.step("allocate_laptop"), run.slots([RT_LIMIT, ALLOCATION_LIMIT]):
+    async with run.step("allocate_laptop"), run.slots([TICKETING_LIMIT, ALLOCATION_LIMIT]):
         holder, ref = laptop_holder(hire)
         asset = await ticketing.allocate_asset(run.settings.onboarding.laptop_catalog, holder=holder,
                                                external_ref=ref, model=run.settings.onboarding.laptop_model)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["RT", "RT_ASSET_ALLOCATION", "SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS"]
+__all__ = ["SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS"]
 
-RT = "request-tracker"  # RT on SQLite manages ~3 writes/s: never hammer it
-RT_ASSET_ALLOCATION = "rt-asset-allocation"  # one laptop allocation at a time, across processes
 
 # Prefect 3.9's server refuses a lease shorter than 60 s (concurrency_limits_v2, ge=60).
 MIN_SLOT_LEASE_SECONDS = 60.0

@@ -196,7 +196,7 @@ class Liveness:
 
     stuck_items: list[WorkItem] = field(default_factory=list)
     zombie_runs: list[str] = field(default_factory=list)  # "name (id)"
-    held_slots: list[str] = field(default_factory=list)  # "request-tracker: 1 of 2 held"
+    held_slots: list[str] = field(default_factory=list)  # "ticketing: 1 of 2 held"
     running: int = 0
     error: str | None = None  # Prefect could not be asked
 

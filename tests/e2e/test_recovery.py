@@ -59,7 +59,7 @@ def test_every_global_slot_is_taken_as_a_short_lease() -> None:
     declared limits."""
     import inspect
 
-    from flows.onboarding_steps import ALLOCATION_LIMIT, RT_LIMIT
+    from flows.onboarding_steps import ALLOCATION_LIMIT, TICKETING_LIMIT
     from hub.flowkit import Run, global_slots
     from hub.limits import MIN_SLOT_LEASE_SECONDS, SLOT_LEASE_SECONDS
     from hub.services import catalog
@@ -72,7 +72,7 @@ def test_every_global_slot_is_taken_as_a_short_lease() -> None:
     assert through_run, "the flows take global slots somewhere"
     assert "lease_duration=lease" in inspect.getsource(global_slots.__wrapped__)  # type: ignore[attr-defined]
     assert Run.slot_lease == SLOT_LEASE_SECONDS and MIN_SLOT_LEASE_SECONDS <= SLOT_LEASE_SECONDS <= 120
-    assert {RT_LIMIT, ALLOCATION_LIMIT} <= set(catalog().limits())
+    assert {TICKETING_LIMIT, ALLOCATION_LIMIT} <= set(catalog().limits())
 
 
 def test_the_zombie_automation_crashes_silent_runs_but_not_suspended_ones() -> None:
@@ -178,7 +178,7 @@ async def test_a_killed_runner_recovers_by_itself_without_duplicates(recovery_st
         items = [ledger.get_item("onboarding", h) for h in HIRES]
         running = [i for i in items if i is not None and i.state == ItemState.RUNNING]
         held = _held(stack)
-        if len(running) >= 2 and held.get("request-tracker", 0) > 0:
+        if len(running) >= 2 and held.get("ticketing", 0) > 0:
             break
         assert time.monotonic() < deadline, f"the hires never ran: {items}, slots {held}"
         await asyncio.sleep(0.05)
