@@ -52,8 +52,8 @@ def wait_tcp(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
 
 
 def wait_http(url: str, timeout: float = 60.0, ok: Callable[[httpx.Response], bool] | None = None,
-              proc: Proc | None = None) -> None:
-    """Poll ``url`` until it answers (any status < 500, or ``ok(response)``)."""
+              proc: Proc | None = None, interval: float = 0.2) -> None:
+    """Poll ``url`` every ``interval`` s until it answers (any status < 500, or ``ok(response)``)."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
@@ -67,7 +67,7 @@ def wait_http(url: str, timeout: float = 60.0, ok: Callable[[httpx.Response], bo
             last = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             last = exc.__class__.__name__
-        time.sleep(0.2)
+        time.sleep(interval)
     where = f"; see {proc.log_path}:\n{proc.tail()}" if proc else ""
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s ({last}){where}")
 

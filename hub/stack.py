@@ -11,6 +11,12 @@ Parts, each on 127.0.0.1 with its log in ``<home>/logs``:
 
 Ports come from :data:`hub.settings.PORTS` for the demo, or are picked free for tests.
 
+Start-up is the critical path of every end-to-end test session, so :meth:`Stack.start_all`
+starts what does not depend on Prefect (sandboxes, the ledger, the intake, RT) while the
+Prefect server starts, and only the runner waits for Prefect. A new Prefect home gets a copy
+of a migrated, empty SQLite database cached under ``$HUB_CACHE`` (one per Prefect version and
+set of migrations) instead of running Prefect's ~100 migrations again (10–20 s of CPU).
+
 :meth:`Stack.supervise` keeps the parts running (:mod:`hub.supervise`): a part that dies
 is cleared away with its whole process group and restarted with back-off. The chaos
 benchmark and the recovery tests crash a part on purpose with :meth:`Stack.kill` and
@@ -19,10 +25,14 @@ wait for it with :meth:`Stack.wait_restarted`.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,9 +233,26 @@ class Stack:
 
     def start_prefect(self) -> Proc:
         (self.home / "prefect").mkdir(parents=True, exist_ok=True)
+        self._seed_prefect_db()
         return self._start("prefect-server", [sys.executable, "-m", "prefect", "server", "start",
                                               "--host", "127.0.0.1", "--port", str(self.ports.prefect)],
                            url=self.prefect_ui)
+
+    def _seed_prefect_db(self) -> None:
+        """A new home's Prefect database starts as a copy of a cached, migrated empty one."""
+        if os.environ.get("HUB_PREFECT_DATABASE_URL") or "PREFECT_SERVER_DATABASE_CONNECTION_URL" in self.extra_env:
+            return  # PostgreSQL (or a database of the caller's): Prefect migrates it itself
+        target = self.home / "prefect" / "prefect.db"
+        if target.exists():
+            return
+        try:
+            template = prefect_db_template()
+        except (OSError, subprocess.SubprocessError) as exc:  # Prefect migrates a new file itself
+            print(f"[stack] no Prefect database template ({exc}); the server migrates its own", file=sys.stderr)
+            return
+        partial = target.with_name(f"prefect.db.copy-{os.getpid()}")
+        shutil.copyfile(template, partial)
+        partial.rename(target)
 
     def start_sandboxes(self) -> None:
         data = self.home / "sandbox"
@@ -263,13 +290,24 @@ class Stack:
         return proc
 
     def start_hub(self) -> None:
-        self._start("intake", python_module("hub.intake"), url=self.intake_url,
-                    env={"PREFECT_CLIENT_MAX_RETRIES": "0"})  # the dispatcher retries faster itself
-        self._start("runner", python_module("deployments"))
+        self.start_intake()
+        self.start_runner()
+
+    def start_intake(self) -> Proc:
+        """The receiver answers (and stores events) without Prefect; its sweeper dispatches later."""
+        return self._start("intake", python_module("hub.intake"), url=self.intake_url,
+                           env={"PREFECT_CLIENT_MAX_RETRIES": "0"})  # the dispatcher retries faster itself
+
+    def start_runner(self) -> Proc:
+        """The runner registers the deployments at once: start it when Prefect is healthy."""
+        return self._start("runner", python_module("deployments"))
+
+    def wait_prefect(self, timeout: float = 120.0) -> None:
+        wait_http(f"{self.prefect_api}/health", timeout, proc=self.procs["prefect-server"],
+                  ok=lambda r: r.status_code == 200, interval=0.1)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
-        wait_http(f"{self.prefect_api}/health", timeout, proc=self.procs["prefect-server"],
-                  ok=lambda r: r.status_code == 200)
+        self.wait_prefect(timeout)
         for name in ("dfo", "noark5", "nettskjema", "topdesk"):
             if name in self.procs:
                 wait_http(f"{self.procs[name].url}/_sandbox/faults", timeout, proc=self.procs[name])
@@ -296,7 +334,7 @@ class Stack:
                 r = httpx.post(f"{self.prefect_api}/deployments/filter", json={"limit": 50}, timeout=5)
                 if r.status_code == 200 and r.json():
                     return
-            time.sleep(0.3)
+            time.sleep(0.1)
         raise TimeoutError(f"the runner did not register deployments in {timeout:.0f}s; see {proc.log_path}")
 
     def ensure_ports_free(self) -> None:
@@ -311,35 +349,51 @@ class Stack:
                                f"Stop it (Ctrl-C in its terminal) or free the ports.")
 
     def start_all(self, progress: Progress = print, *, with_rt: bool = True) -> None:
+        """Start every part; what needs no Prefect starts while the Prefect server does."""
         self.ensure_ports_free()
         self.home.mkdir(parents=True, exist_ok=True)
         progress("starting the Prefect server, the sandboxes (DFØ, Nettskjema, Noark 5, TOPdesk), "
                  "Radicale (CalDAV) and the SMTP sink")
         self.start_prefect()
         self.start_sandboxes()
+        rt_failed: list[BaseException] = []
+        rt = threading.Thread(target=self._start_rt_into, args=(progress, rt_failed), name="start-rt", daemon=True)
         if with_rt:
-            self.start_rt(progress)
-        progress("waiting for the Prefect server to be healthy")
-        self.wait_ready()
-        self.apply_env()
-        from hub.wiring import get_ledger
+            rt.start()  # RT's own start waits until REST2 takes the hub's token
+        try:
+            self.apply_env()
+            from hub.wiring import get_ledger
 
-        get_ledger(migrate=True)  # create or migrate the ledger once, before several processes open it
-        progress("starting the intake receiver and the hub runner (deployments)")
-        self.start_hub()
+            get_ledger(migrate=True)  # create or migrate the ledger once, before several processes open it
+            progress("starting the intake receiver")
+            self.start_intake()
+            progress("waiting for the Prefect server to be healthy")
+            self.wait_prefect()
+            progress("starting the hub runner (deployments)")
+            self.start_runner()
+        finally:  # RT is in self.procs before anything is stopped
+            if with_rt:
+                rt.join()
+        if rt_failed:
+            raise rt_failed[0]
         self.wait_ready()
         self.wait_runner()
         progress("stack ready")
 
+    def _start_rt_into(self, progress: Progress, failed: list[BaseException]) -> None:
+        try:
+            self.start_rt(progress)
+        except BaseException as exc:  # re-raised by start_all in the calling thread
+            failed.append(exc)
+
     def stop_all(self) -> None:
+        """Stop the hub's own processes first (they report to Prefect as they stop), then the rest
+        at once: each gets SIGTERM together and the same grace, not one grace after another."""
         if self.supervisor is not None:
             self.supervisor.stop()  # first: a deliberate stop restarts nothing
-        for name in ("runner", "intake", "rt", "radicale", "topdesk", "smtp", "nettskjema", "noark5", "dfo", "prefect-server"):
-            proc = self.procs.pop(name, None)
-            if proc is not None:
-                proc.stop()
-        for proc in self.procs.values():
-            proc.stop()
+        for names in (("runner", "intake"), None):
+            batch = [self.procs.pop(name) for name in (names or list(self.procs)) if name in self.procs]
+            _stop_together(batch)
         self.procs.clear()
 
     # ---- supervision -------------------------------------------------------------------
@@ -400,6 +454,65 @@ class Stack:
         after, killed_at = self._killed.pop(name, (self.supervisor.restarts(name), time.time()))
         event = self.supervisor.wait_for(name, "restarted", after=after, timeout=timeout)
         return event.at - killed_at
+
+
+def _stop_together(procs: list[Proc], grace: float = 10.0) -> None:
+    """:meth:`Proc.stop` for several processes, their graces running side by side."""
+    for proc in procs:
+        if proc.popen.poll() is None:
+            try:
+                os.killpg(proc.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for proc in procs:  # SIGKILL what outlived the grace; clear what the leaders left behind
+        proc.stop(grace=0.5)
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("HUB_CACHE") or Path.home() / ".cache" / "oslomet-hub")
+
+
+def _prefect_migrations_key() -> str:
+    """Prefect's version and its SQLite migrations: a new template whenever either changes."""
+    from importlib.metadata import version
+    from importlib.util import find_spec
+
+    spec = find_spec("prefect")
+    assert spec is not None and spec.submodule_search_locations
+    migrations = Path(next(iter(spec.submodule_search_locations))) / "server/database/_migrations/versions/sqlite"
+    digest = hashlib.sha256(version("prefect").encode())
+    for path in sorted(migrations.glob("*.py")):
+        digest.update(b"\0" + path.name.encode())
+    return digest.hexdigest()[:16]
+
+
+def prefect_db_template() -> Path:
+    """A migrated, empty Prefect SQLite database, built once per Prefect version (then cached)."""
+    target = _cache_root() / f"prefect-db-{_prefect_migrations_key()}.db"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = target.parent / f"{target.stem}.building-{os.getpid()}-{threading.get_ident()}"
+    building.mkdir()
+    try:
+        db = building / "prefect.db"
+        env = {**os.environ, "PREFECT_HOME": str(building), "DO_NOT_TRACK": "1",
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{db}"}
+        subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, check=True, timeout=600)
+        if not db.exists() or any(building.glob("prefect.db-*")):  # not one closed, complete file
+            raise OSError(f"Prefect's migrations left no complete database in {building}")
+        db.rename(target)  # atomic; a concurrent builder's equal file may win
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
 
 
 def _rt_rest_ready(rt_url: str, token: str) -> bool:
