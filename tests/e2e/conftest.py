@@ -1,12 +1,16 @@
 """The real stack for end-to-end tests: Prefect server, runner, intake, sandboxes, RT, SMTP.
 
-Started once per test session on free ports in a temporary folder (about 30 s), exactly as
-the demo starts it (:class:`hub.stack.Stack`).
+Started once for the end-to-end tests on free ports in a temporary folder (about 30 s),
+exactly as the demo starts it (:class:`hub.stack.Stack`). It is stopped when the last test in
+``tests/e2e`` is done (package scope), not at the end of the session: the tests that follow
+do not share two cores with an idle Prefect server and runner, and they see the environment
+they would see when run alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -22,18 +26,31 @@ from sandbox.common import control_headers
 from sandbox.dfo.announce import announce
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("hub")
     stack = Stack(home=home, ports=StackPorts.free(), extra_env={"HUB_PAUSE_SCHEDULES": "1"})
+    saved = dict(os.environ)
     try:
         stack.start_all(progress=lambda msg: print(f"[stack] {msg}", flush=True))
         yield stack
     finally:
         stack.stop_all()
+        os.environ.clear()
+        os.environ.update(saved)
+        _refresh_settings()
 
 
-@pytest.fixture(scope="session")
+def _refresh_settings() -> None:
+    from prefect.context import refresh_global_settings_context
+
+    from hub.settings import get_settings
+
+    refresh_global_settings_context()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="package")
 def ledger(stack: Stack) -> Ledger:
     from hub.wiring import get_ledger
 
@@ -82,7 +99,7 @@ def event_flow_run(stack: Stack, event_id: str, timeout: float = 30) -> str:
     raise AssertionError(f"event {event_id} was not handed to Prefect in {timeout}s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def rt_http(stack: Stack) -> Iterator[httpx.Client]:
     token = (stack.rt_dir / "hub-token").read_text().strip()
     with httpx.Client(base_url=f"{stack.rt_url}/REST/2.0", headers={"Authorization": f"token {token}"},

@@ -31,7 +31,7 @@ async def test_daily_catchup_onboards_every_hire_starting_soon(stack: Stack, led
     missed = {e for e in soon if (i := ledger.get_item("onboarding", e)) is None or i.state != ItemState.DONE}
     assert missed, "the seed has hires that no event announced"
 
-    run = await run_deployment("onboarding-catchup/daily-catchup", timeout=120)
+    run = await run_deployment("onboarding-catchup/daily-catchup", timeout=120, poll_interval=0.5)
     assert run.state.is_completed(), run.state
     for employee_id in soon:
         assert wait_item(ledger, "onboarding", employee_id).state == ItemState.DONE
@@ -39,7 +39,7 @@ async def test_daily_catchup_onboards_every_hire_starting_soon(stack: Stack, led
     assert {e.subject_id for e in catchup_events} == missed
 
     # A second catch-up the same day starts nothing new.
-    again = await run_deployment("onboarding-catchup/daily-catchup", timeout=120)
+    again = await run_deployment("onboarding-catchup/daily-catchup", timeout=120, poll_interval=0.5)
     assert again.state.is_completed()
     assert len([e for e in ledger.events(limit=1000) if e.source == "catchup"]) == len(catchup_events)
 

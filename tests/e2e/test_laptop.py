@@ -26,7 +26,7 @@ def _order(stack: Stack, feide: str, model: str) -> int:
 
 
 async def _run(name: str) -> None:
-    run = await run_deployment(name, timeout=180)
+    run = await run_deployment(name, timeout=180, poll_interval=0.5)
     assert run.state.is_completed(), run.state
 
 

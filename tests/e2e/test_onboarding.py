@@ -120,7 +120,7 @@ async def test_rerunning_the_flow_itself_writes_nothing_new(stack: Stack, ledger
     ledger.finish_item(item.id, ItemState.FAILED, error="forced replay in a test", error_kind="test")
     from prefect.deployments import run_deployment
 
-    run = await run_deployment("onboarding/onboarding", parameters={"employee_id": HIRE}, timeout=90)
+    run = await run_deployment("onboarding/onboarding", parameters={"employee_id": HIRE}, timeout=90, poll_interval=0.5)
     assert run.state.is_completed(), run.state
     after = await _trail(stack, archive, rt_http, HIRE)
     assert [c.system_id for c in after["cases"]] == [c.system_id for c in before["cases"]]

@@ -41,7 +41,7 @@ def _hub(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_unhealthy_connector_is_reported_and_operators_are_emailed(stack: Stack) -> None:
-    run = await run_deployment("connector-health/connector-health", timeout=120)
+    run = await run_deployment("connector-health/connector-health", timeout=120, poll_interval=0.5)
     assert run.state.is_completed()
     table = (await _artifact("connector-health"))["data"]
     assert {"hr", "archive", "ticketing", "mail", "forms", "prefect"} <= {row["connector"] for row in _rows(table)}
@@ -54,21 +54,21 @@ async def test_unhealthy_connector_is_reported_and_operators_are_emailed(stack: 
     httpx.post(f"{stack.dfo_url}/_sandbox/faults", headers=control_headers(stack.sandbox_token),
                json={"path": "/api", "status": 401, "count": 1000}).raise_for_status()
     try:
-        await run_deployment("connector-health/connector-health", timeout=120)
+        await run_deployment("connector-health/connector-health", timeout=120, poll_interval=0.5)
         rows = {r["connector"]: r for r in _rows((await _artifact("connector-health"))["data"])}
         assert rows["hr"]["status"] == "DOWN" and rows["archive"]["status"] in ("ok", "slow")
         deadline = time.monotonic() + 90  # the automation runs notify-operators
         while len(hr_alerts()) == before and time.monotonic() < deadline:
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.2)
         mails = hr_alerts()
         assert len(mails) == before + 1 and "401" in mails[-1].get_content()
         # Still down on the next check: no second e-mail (only a change alerts).
-        await run_deployment("connector-health/connector-health", timeout=120)
+        await run_deployment("connector-health/connector-health", timeout=120, poll_interval=0.5)
         await asyncio.sleep(5)
         assert len(hr_alerts()) == before + 1
     finally:
         httpx.delete(f"{stack.dfo_url}/_sandbox/faults", headers=control_headers(stack.sandbox_token))
-    await run_deployment("connector-health/connector-health", timeout=120)
+    await run_deployment("connector-health/connector-health", timeout=120, poll_interval=0.5)
     rows = {r["connector"]: r for r in _rows((await _artifact("connector-health"))["data"])}
     assert rows["hr"]["status"] in ("ok", "slow")
 
@@ -83,7 +83,7 @@ async def test_reconciliation_reports_drift_made_on_purpose(stack: Stack, ledger
                                                              archive) -> None:
     send_event(stack, "10006")
     wait_item(ledger, "onboarding", "10006")
-    clean = await run_deployment("reconciliation/nightly", timeout=180)
+    clean = await run_deployment("reconciliation/nightly", timeout=180, poll_interval=0.5)
     assert clean.state.is_completed(), clean.state.message
 
     # Drift 1: an RT administrator deletes the account ticket (the hub itself may not delete).
@@ -101,7 +101,7 @@ async def test_reconciliation_reports_drift_made_on_purpose(stack: Stack, ledger
             "tittel": "Personalmappe – kopi", "offentligTittel": "Personalmappe – *****",
             "saksstatus": {"kode": "B"}, "virksomhetsspesifikkeMetadata": {"vnd-oslomet-v1:eksternid": "dfo:ansatt:10006"}})
         assert created.status_code == 201, created.text
-    run = await run_deployment("reconciliation/nightly", timeout=180)
+    run = await run_deployment("reconciliation/nightly", timeout=180, poll_interval=0.5)
     assert run.state.is_failed() and "drift found" in run.state.message
     report = (await _artifact("reconciliation"))["data"]
     assert "**missing** | onboarding | 10006 | ticketing ticket onboarding:10006:account" in report
@@ -114,7 +114,7 @@ async def test_dead_letters_replay_from_the_command_line(stack: Stack, ledger: L
     assert failed.state == ItemState.FAILED
     listed = _hub(stack, "items", "--state", "failed", "--service", "onboarding", "--json")
     assert listed.returncode == 0 and '"77777"' in listed.stdout
-    run = await run_deployment("dead-letters/dead-letters", timeout=120)
+    run = await run_deployment("dead-letters/dead-letters", timeout=120, poll_interval=0.5)
     assert run.state.is_completed()
     rows = _rows((await _artifact("dead-letters"))["data"])
     assert any(r["key"] == "77777" and "77777" in r["reason (and what to do)"] for r in rows)

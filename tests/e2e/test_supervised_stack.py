@@ -32,7 +32,7 @@ def test_a_killed_runner_is_restarted_without_leftovers_and_runs_flows(stack: St
 
         from prefect.deployments.flow_runs import arun_deployment
 
-        run = asyncio.run(arun_deployment("dead-letters/dead-letters", timeout=120))
+        run = asyncio.run(arun_deployment("dead-letters/dead-letters", timeout=120, poll_interval=0.5))
         assert run.state is not None and run.state.is_completed(), run.state
     finally:
         supervisor.stop()

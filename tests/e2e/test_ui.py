@@ -124,7 +124,7 @@ def test_operators_see_deployments_runs_and_ops_artifacts(stack: Stack, ledger: 
     send_event(stack, "10006")
     wait_item(ledger, "onboarding", "10006")
     for name in ("connector-health/connector-health", "service-metrics/service-metrics"):
-        run = _in_thread(run_deployment(name, timeout=180))
+        run = _in_thread(run_deployment(name, timeout=180, poll_interval=0.5))
         assert run.state.is_completed(), (name, run.state)
     OUT.mkdir(exist_ok=True)
     p = page
