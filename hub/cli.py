@@ -197,7 +197,7 @@ def events_send(employee_id: Annotated[str, typer.Argument(help="DFØ employee i
     """Send a signed HR event to the intake, exactly as DFØ would."""
     import httpx
 
-    from sandbox.dfo.announce import announce
+    from hub.hr_events import announce
 
     settings = get_settings()
     url = f"http://{settings.intake.host}:{settings.intake.port}/events/hr"
