@@ -1,0 +1,135 @@
+"""Onboarding, through the real flow, with HR, archive, ticketing and mail in memory."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import SecretStr
+
+from flows.onboarding import onboarding
+from hub.ledger import ItemState
+from hub.ports.hr import Employee, OrgUnit, Position
+from tests.flows.conftest import Fakes
+
+FNR = "05499024837"  # synthetic D-nummer, valid check digits
+LAPTOP_MODEL = "Lenovo ThinkPad T14 Gen 5"  # HUB_ONBOARDING__LAPTOP_MODEL's default
+
+
+def _staff(hr_fakes: Fakes, *, hire: dict[str, object] | None = None) -> None:
+    hr_fakes.hr.add(
+        OrgUnit(id="U100", name="Institutt for informasjonsteknologi", manager_id="20002"),
+        Position(id="P1", title="Universitetslektor", org_unit_id="U100"),
+        Employee(id="20002", first_name="Mona", last_name="Leder", email="mona.leder@oslomet.no", org_unit_id="U100",
+                 start_date=date(2015, 1, 1), is_manager=True),
+        Employee(**{"id": "10001", "first_name": "Kari", "last_name": "Nordmann", "national_id": SecretStr(FNR),
+                    "username": "karinor", "email": "kari.nordmann@oslomet.no", "position_id": "P1",
+                    "org_unit_id": "U100", "start_date": date(2027, 1, 4), **(hire or {})}),  # type: ignore[arg-type]
+    )
+
+
+async def test_a_new_hire_gets_a_personnel_file_a_welcome_letter_tickets_a_laptop_and_her_manager_a_mail(
+        hub: Fakes) -> None:
+    _staff(hub)
+    hub.ticketing.stock("Laptops", "LT-0001", "Dell Latitude 7450")
+    hub.ticketing.stock("Laptops", "LT-0002", LAPTOP_MODEL)
+
+    assert await onboarding(employee_id="10001") == "onboarded"
+
+    (stored,) = hub.archive.case_files.values()
+    assert stored.case_file.external_id == "dfo:ansatt:10001"
+    assert stored.case_file.title == "Personalmappe – Kari Nordmann"
+    assert stored.case_file.public_title == "Personalmappe – *****"  # no name in the public title
+    assert stored.new.series == "Personalarkiv"
+    (letter,) = stored.entries
+    assert letter.entry.external_id == "onboarding:10001:velkomstbrev"
+    assert letter.entry.journal_type == "U"
+    assert [c.email for c in letter.new.correspondents] == ["kari.nordmann@oslomet.no"]
+    (pdf,) = letter.new.documents
+    assert pdf.content.startswith(b"%PDF") and pdf.filename == "velkomstbrev-10001.pdf"
+
+    tickets = {t.queue: t for t in hub.ticketing.tickets.values()}
+    assert set(tickets) == {"User accounts", "Equipment"}
+    assert all(t.due == date(2027, 1, 4) for t in tickets.values())
+    assert all(FNR not in t.subject and FNR not in hub.ticketing.bodies[t.id] for t in tickets.values())
+
+    (laptop,) = await hub.ticketing.find_assets("Laptops", held_by="kari.nordmann@oslomet.no")
+    assert (laptop.name, laptop.model, laptop.status) == ("LT-0002", LAPTOP_MODEL, "allocated")
+    assert hub.ticketing.comments[tickets["Equipment"].id] == [
+        f"Allocated laptop LT-0002 ({LAPTOP_MODEL}), held by kari.nordmann@oslomet.no."]
+
+    (mail,) = hub.mail.sent
+    assert mail.to == ("mona.leder@oslomet.no",)
+    assert "Kari Nordmann starts as Universitetslektor" in mail.body
+    assert "allocated laptop LT-0002" in mail.body and stored.case_file.case_number in mail.body
+    assert FNR not in mail.body
+
+    item = hub.ledger.get_item("onboarding", "10001")
+    assert item is not None and item.state == ItemState.DONE
+    refs = {r.name: r.ref for r in hub.ledger.item(item.id).refs}
+    assert refs["case_file"] == stored.case_file.system_id and refs["laptop"] == laptop.id
+
+
+async def test_running_twice_writes_nothing_new(hub: Fakes) -> None:
+    _staff(hub)
+    hub.ticketing.stock("Laptops", "LT-0002", LAPTOP_MODEL)
+    hub.ticketing.stock("Laptops", "LT-0003", LAPTOP_MODEL)
+    await onboarding(employee_id="10001")
+    before = (len(hub.archive.journal_entries), dict(hub.ticketing.tickets), dict(hub.ticketing.assets),
+              {k: list(v) for k, v in hub.ticketing.comments.items()}, list(hub.mail.sent))
+
+    state = await onboarding(employee_id="10001", return_state=True)
+
+    assert state.is_completed() and state.message == "already onboarded; nothing new written"
+    assert len(hub.archive.case_files) == 1
+    assert (len(hub.archive.journal_entries), hub.ticketing.tickets, hub.ticketing.assets,
+            hub.ticketing.comments, hub.mail.sent) == before
+    assert [a.name for a in await hub.ticketing.find_assets("Laptops", status="new")] == ["LT-0003"]
+
+
+async def test_a_rerun_after_a_failure_halfway_finds_what_was_written_and_writes_the_rest(hub: Fakes) -> None:
+    """The manager has no e-mail yet: the item fails before anything is written. HR fixes it;
+    the replayed run files and mails once."""
+    _staff(hub)
+    hub.hr.add(Employee(id="20002", first_name="Mona", last_name="Leder", org_unit_id="U100"))
+    first = await onboarding(employee_id="10001", return_state=True)
+    assert first.is_failed()
+    item = hub.ledger.get_item("onboarding", "10001")
+    assert item is not None and item.state == ItemState.FAILED and item.error_kind == "invalid_input"
+    assert "has no manager with an e-mail" in (item.last_error or "")
+
+    hub.hr.add(Employee(id="20002", first_name="Mona", last_name="Leder", email="mona.leder@oslomet.no",
+                        org_unit_id="U100"))
+    assert hub.ledger.reset_for_replay(item.id)
+    assert await onboarding(employee_id="10001") == "onboarded"
+
+    assert len(hub.archive.case_files) == 1 and len(hub.archive.journal_entries) == 1
+    assert len(hub.ticketing.tickets) == 2
+    assert [m.to for m in hub.mail.sent] == [("mona.leder@oslomet.no",)]
+    assert "asked IT to find a laptop (none was free)" in hub.mail.sent[0].body  # no stock: a manual step
+    done = hub.ledger.get_item("onboarding", "10001")
+    assert done is not None and done.state == ItemState.DONE
+
+
+async def test_an_invalid_hr_record_is_a_dead_letter_and_nothing_is_written(hub: Fakes) -> None:
+    _staff(hub, hire={"national_id": SecretStr("05499024838"), "start_date": None})  # bad check digits
+    hub.ticketing.stock("Laptops", "LT-0002", LAPTOP_MODEL)
+
+    state = await onboarding(employee_id="10001", return_state=True)
+
+    assert state.is_failed()
+    item = hub.ledger.get_item("onboarding", "10001")
+    assert item is not None and item.state == ItemState.FAILED and item.error_kind == "invalid_input"
+    assert "no start date (startdato)" in (item.last_error or "")
+    assert "the fødselsnummer fails its check digits" in (item.last_error or "")
+    assert "05499024838" not in (item.last_error or "")
+    assert hub.archive.case_files == {} and hub.ticketing.tickets == {} and hub.mail.sent == []
+    assert [a.status for a in hub.ticketing.assets.values()] == ["new"]
+
+
+async def test_an_employee_hr_does_not_know_is_a_dead_letter(hub: Fakes) -> None:
+    state = await onboarding(employee_id="99999", return_state=True)
+
+    assert state.is_failed()
+    item = hub.ledger.get_item("onboarding", "99999")
+    assert item is not None and item.state == ItemState.FAILED and item.error_kind == "not_found"
+    assert hub.archive.case_files == {} and hub.mail.sent == []
