@@ -26,28 +26,16 @@ class Pager(PageNumberPaginator):
         super().__init__(system=system, max_pages=max_pages)
         self.per_page = per_page
 
-    @property
-    def page(self) -> int:
-        return self.current
-
-    @property
-    def done(self) -> bool:
-        return self.finished
-
-    @property
-    def requests(self) -> int:
-        return self.count
-
     def params(self) -> dict[str, int]:
-        return {"page": self.page, "per_page": self.per_page}
+        return {"page": self.current, "per_page": self.per_page}
 
     def accept(self, body: Any) -> list[dict[str, Any]]:
         """Take one page's JSON body; return its new items and move to the next page."""
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise PermanentError(f"page {self.page} of a search is not an RT collection", system=self.system,
+            raise PermanentError(f"page {self.current} of a search is not an RT collection", system=self.system,
                                  hint="Check that base_url points at RT and REST2 is enabled.")
         items = body["items"]
         pages = body.get("pages")
         has_items = any(isinstance(i, dict) for i in items)
-        more = has_items and (self.page < pages if isinstance(pages, int) else True)
+        more = has_items and (self.current < pages if isinstance(pages, int) else True)
         return self.next_page(items, more=more)

@@ -103,7 +103,7 @@ class RtRest:
         pager = Pager(per_page=per_page or self.config.per_page, max_pages=self.config.max_pages,
                       system=SYSTEM)
         items: list[dict[str, Any]] = []
-        while not pager.done:
+        while not pager.finished:
             body = await self._search_page(collection, query, {**fields, **pager.params()}, post=post)
             items.extend(pager.accept(body))
         return items

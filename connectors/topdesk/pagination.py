@@ -27,29 +27,17 @@ class Pager(OffsetPaginator):
         self.start_param = start_param
         self.size_param = size_param
 
-    @property
-    def start(self) -> int:
-        return self.current
-
-    @property
-    def done(self) -> bool:
-        return self.finished
-
-    @property
-    def requests(self) -> int:
-        return self.count
-
     def params(self) -> dict[str, int]:
-        return {self.start_param: self.start, self.size_param: self.page_size}
+        return {self.start_param: self.current, self.size_param: self.page_size}
 
     def accept(self, status: int, items: list[Any]) -> list[dict[str, Any]]:
         """Take one page (its status code and items); return the new items."""
         if status == 204:
             return self.next_offset([], more=False)
         if status not in (200, 206):
-            raise PermanentError(f"page at offset {self.start} answered {status}, not 200/206", system=self.system)
+            raise PermanentError(f"page at offset {self.current} answered {status}, not 200/206", system=self.system)
         if status == 206 and not any(isinstance(i, dict) for i in items):
-            raise PermanentError(f"TOPdesk answered 206 Partial Content with an empty page at offset {self.start}",
+            raise PermanentError(f"TOPdesk answered 206 Partial Content with an empty page at offset {self.current}",
                                  system=self.system, hint="Report this TOPdesk behaviour; the search was not "
                                                           "completed.")
         return self.next_offset(items, more=status == 206)

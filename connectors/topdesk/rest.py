@@ -101,7 +101,7 @@ class TopdeskRest:
         else:
             pager = Pager(page_size or self.config.page_size, self.config.max_pages, SYSTEM)
         items: list[dict[str, Any]] = []
-        while not pager.done:
+        while not pager.finished:
             response = await self.api.request("GET", path, params={**params, **pager.params()})
             body = self._decode(response) if response.status_code != 204 else []
             page = body.get("dataSet", []) if assets and isinstance(body, dict) else body

@@ -49,17 +49,17 @@ def _page(ids: list[int], page: int, pages: int | None) -> dict[str, object]:
 def test_pager_walks_known_page_count() -> None:
     pager = Pager(per_page=2)
     got = pager.accept(_page([1, 2], 1, 2))
-    assert not pager.done and pager.params() == {"page": 2, "per_page": 2}
+    assert not pager.finished and pager.params() == {"page": 2, "per_page": 2}
     got += pager.accept(_page([3], 2, 2))
-    assert pager.done and [i["id"] for i in got] == ["1", "2", "3"]
+    assert pager.finished and [i["id"] for i in got] == ["1", "2", "3"]
 
 
 def test_pager_without_total_stops_on_empty_page_and_skips_repeats() -> None:
     pager = Pager(per_page=2)
     pager.accept(_page([1, 2], 1, None))
     assert [i["id"] for i in pager.accept(_page([2, 3], 2, None))] == ["3"]
-    assert not pager.done
-    assert pager.accept(_page([], 3, None)) == [] and pager.done
+    assert not pager.finished
+    assert pager.accept(_page([], 3, None)) == [] and pager.finished
 
 
 def test_pager_detects_a_loop_and_bounds_pages() -> None:

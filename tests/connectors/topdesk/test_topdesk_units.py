@@ -73,13 +73,13 @@ def test_odata_filter_doubles_quotes_and_parses_back() -> None:
 def test_pager_follows_206_by_items_received() -> None:
     pager = Pager(page_size=2)
     got = pager.accept(206, [{"id": "a"}, {"id": "b"}])
-    assert not pager.done and pager.params() == {"start": 2, "page_size": 2}
+    assert not pager.finished and pager.params() == {"start": 2, "page_size": 2}
     got += pager.accept(206, [{"id": "c"}])  # a server capping the page at one item
     assert pager.params()["start"] == 3
     got += pager.accept(200, [{"id": "d"}])
-    assert pager.done and [i["id"] for i in got] == ["a", "b", "c", "d"]
+    assert pager.finished and [i["id"] for i in got] == ["a", "b", "c", "d"]
     empty = Pager()
-    assert empty.accept(204, []) == [] and empty.done
+    assert empty.accept(204, []) == [] and empty.finished
 
 
 def test_pager_detects_loops_empty_partials_and_bounds_pages() -> None:
