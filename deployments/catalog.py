@@ -35,6 +35,22 @@ from hub.services import Catalog, DeploymentSpec, Limit, OnEvent, Rerun, Service
 __all__ = ["CATALOG", "ONBOARDING", "LAPTOP", "FRITAK", "ROOMS", "OPS"]
 
 OSLO = "Europe/Oslo"
+# A scheduled run that finds the previous one still working is cancelled (it would only
+# queue behind it); per-item deployments queue up to a bound instead.
+ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
+
+
+def queued(limit: int) -> ConcurrencyLimitConfig:
+    return ConcurrencyLimitConfig(limit=limit, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
+
+
+def every(**interval: float) -> tuple[IntervalSchedule]:
+    return (IntervalSchedule(interval=timedelta(**interval), timezone=OSLO),)
+
+
+def on_cron(cron: str) -> tuple[CronSchedule]:
+    """A cron schedule in Europe/Oslo."""
+    return (CronSchedule(cron=cron, timezone=OSLO),)
 
 TICKETING_WRITES = Limit(TICKETING_LIMIT, 2, "Request Tracker on SQLite manages ~3 writes/s: never hammer it")
 ASSET_ALLOCATION = Limit(ALLOCATION_LIMIT, 1, "allocating a laptop is a read-then-write on ticketing "
@@ -57,7 +73,7 @@ ONBOARDING = Service(
                         "intake (exactly once per event; a future gyldigEtter is scheduled for that day).",
             # Runs start at once and wait inside for the RT limit below; the deployment limit only
             # bounds how many flow processes one burst of hires can start.
-            concurrency=ConcurrencyLimitConfig(limit=10, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+            concurrency=queued(10),
             tags=("service:onboarding", "event-triggered"),
         ),
         DeploymentSpec(
@@ -65,8 +81,8 @@ ONBOARDING = Service(
             name="daily-catchup",
             description="Safety net: every morning, re-read hires starting within 14 days and onboard "
                         "anyone the events missed.",
-            schedules=(CronSchedule(cron="30 5 * * *", timezone=OSLO),),
-            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            schedules=on_cron("30 5 * * *"),
+            concurrency=ONE_AT_A_TIME,
             tags=("service:onboarding", "scheduled"),
         ),
     ),
@@ -84,8 +100,8 @@ LAPTOP = Service(
             name="laptop-orders",
             description="Every minute: collect new laptop orders from Nettskjema, open the RT ticket and "
                         "reserve a laptop of the chosen model (or wait for stock).",
-            schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
-            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            schedules=every(minutes=1),
+            concurrency=ONE_AT_A_TIME,
             tags=("service:laptop", "scheduled"),
         ),
         DeploymentSpec(
@@ -93,8 +109,8 @@ LAPTOP = Service(
             name="laptop-delivery",
             description="Every five minutes: for laptops IT has handed over (ticket resolved, HeldBy set), "
                         "file the delivery receipt in the personnel file and tell the requester.",
-            schedules=(IntervalSchedule(interval=timedelta(minutes=5), timezone=OSLO),),
-            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            schedules=every(minutes=5),
+            concurrency=ONE_AT_A_TIME,
             tags=("service:laptop", "scheduled"),
         ),
     ),
@@ -110,8 +126,8 @@ FRITAK = Service(
             flow=fritak_intake,
             name="fritak-intake",
             description="Every minute: collect new applications for exemption and start a case for each.",
-            schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
-            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            schedules=every(minutes=1),
+            concurrency=ONE_AT_A_TIME,
             tags=("service:fritak", "scheduled"),
         ),
         DeploymentSpec(
@@ -119,14 +135,14 @@ FRITAK = Service(
             name="fritak-case",
             description="One application for exemption: validate, archive, wait (suspended) for the case "
                         "handler's decision in the UI, then journal the letter, close the case, tell the student.",
-            concurrency=ConcurrencyLimitConfig(limit=6, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+            concurrency=queued(6),
             tags=("service:fritak", "human-in-the-loop"),
         ),
         DeploymentSpec(
             flow=fritak_sla,
             name="daily-sla",
             description="Every morning: flag exemption cases older than the deadline (3 weeks) without a decision.",
-            schedules=(CronSchedule(cron="0 7 * * 1-5", timezone=OSLO),),
+            schedules=on_cron("0 7 * * 1-5"),
             tags=("service:fritak", "scheduled"),
         ),
     ),
@@ -145,8 +161,8 @@ ROOMS = Service(
             description="Every minute: collect group-room requests and cancellations (Nettskjema forms and "
                         "replies to the confirmation), book a free room that fits in its CalDAV calendar (or "
                         "offer the three nearest alternatives), cancel, and confirm by e-mail with the .ics.",
-            schedules=(IntervalSchedule(interval=timedelta(minutes=1), timezone=OSLO),),
-            concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            schedules=every(minutes=1),
+            concurrency=ONE_AT_A_TIME,
             tags=("service:rooms", "scheduled"),
         ),
     ),
@@ -159,8 +175,8 @@ OPS: tuple[DeploymentSpec, ...] = (
         description="Every five minutes: reachability, authentication and latency of every connector and "
                     "of the Prefect server (artifact 'connector-health'); a connector turning unhealthy "
                     "emits hub.connector.unhealthy.",
-        schedules=(IntervalSchedule(interval=timedelta(minutes=5), timezone=OSLO),),
-        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        schedules=every(minutes=5),
+        concurrency=ONE_AT_A_TIME,
         tags=("ops", "scheduled"),
     ),
     DeploymentSpec(
@@ -179,8 +195,8 @@ OPS: tuple[DeploymentSpec, ...] = (
         name="nightly",
         description="Every night: compare the ledger with the archive core and RT — missing and duplicated "
                     "records, stuck items. Any drift fails the run (artifact 'reconciliation').",
-        schedules=(CronSchedule(cron="15 2 * * *", timezone=OSLO),),
-        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        schedules=on_cron("15 2 * * *"),
+        concurrency=ONE_AT_A_TIME,
         tags=("ops", "scheduled"),
     ),
     DeploymentSpec(
@@ -189,16 +205,16 @@ OPS: tuple[DeploymentSpec, ...] = (
         description="Every night, and on demand (parameter weeks): per service and week — volume, done, "
                     "failed, waiting, lead time (median, p90), automation rate, dead letters, oldest open "
                     "item (artifacts 'service-metrics' and 'service-metrics-chart').",
-        schedules=(CronSchedule(cron="45 2 * * *", timezone=OSLO),),
-        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        schedules=on_cron("45 2 * * *"),
+        concurrency=ONE_AT_A_TIME,
         tags=("ops", "scheduled"),
     ),
     DeploymentSpec(
         flow=list_dead_letters,
         name="dead-letters",
         description="Every hour: every failed item with its reason (artifact 'dead-letters').",
-        schedules=(IntervalSchedule(interval=timedelta(hours=1), timezone=OSLO),),
-        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        schedules=every(hours=1),
+        concurrency=ONE_AT_A_TIME,
         tags=("ops", "scheduled"),
     ),
     DeploymentSpec(
@@ -211,11 +227,11 @@ OPS: tuple[DeploymentSpec, ...] = (
                     "with that decision. Also retries transient dead letters (a peer down longer than a task's "
                     "retries) 5 min, 30 min and 2 h after they failed (HUB_RETRY_TRANSIENT_AFTER). Artifact "
                     "'redrive-stuck'.",
-        schedules=(IntervalSchedule(interval=timedelta(minutes=2), timezone=OSLO),),
+        schedules=every(minutes=2),
         # One pass at a time; a crash during a pass is seen by that pass's re-scan (it scans
         # again while it finds work) or by the next scheduled pass. Queued passes would be
         # re-offered to the runner every few seconds, loading the server during a burst.
-        concurrency=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        concurrency=ONE_AT_A_TIME,
         triggers=(DeploymentEventTrigger(
             name="a flow run crashed", expect={"prefect.flow-run.Crashed"},
             match={"prefect.resource.id": "prefect.flow-run.*"}),),
