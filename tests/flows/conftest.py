@@ -2,7 +2,7 @@
 
 One Prefect server for the session (its SQLite database a copy of the stack's cached,
 migrated template, so no migrations run); per test a fresh ledger in ``tmp_path``, fresh
-fakes, and a catalog whose adapter registry holds the fakes (``HUB_<PORT>=memory``).
+fakes, and a catalog whose adapter registry holds the fakes (``HUB_<PORT>=memory_<port>``).
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def hub(prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     """Every port answered by an in-memory fake, a fresh ledger, the real catalog's services."""
     fakes = {"hr": MemoryHr(), "archive": MemoryArchive(), "ticketing": MemoryTicketing(), "forms": MemoryForms(),
              "mail": MemoryMail(), "calendar": MemoryCalendar(), "inbox": MemoryInbox()}
-    adapters = tuple(FakeAdapter("memory", port, fakes[port],
+    # One name per port: a settings section (and Settings.adapter_config) is found by name alone.
+    adapters = tuple(FakeAdapter(f"memory_{port}", port, fakes[port],
                                  MemoryCalendarConfig if port == "calendar" else FakeAdapter.config_class)
                      for port in PORTS)
     home = tmp_path / "home"
@@ -144,7 +145,7 @@ def hub(prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("HUB_LEDGER_URL", f"sqlite:///{home / 'ledger.db'}")
     monkeypatch.setenv("HUB_PROFILE", "local")
     for port in PORTS:
-        monkeypatch.setenv(f"HUB_{port.upper()}", "memory")
+        monkeypatch.setenv(f"HUB_{port.upper()}", f"memory_{port}")
     catalog = Catalog(services=CATALOG.services, ops=CATALOG.ops, ops_limits=CATALOG.ops_limits,
                       ignored_events=CATALOG.ignored_events, adapters=adapters)
     get_settings.cache_clear()

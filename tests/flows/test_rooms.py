@@ -1,0 +1,152 @@
+"""Group-room bookings, through the real ``room-bookings`` flow, with forms, calendar, inbox
+and mail in memory: a request is booked and confirmed, a clash is answered with alternatives,
+an invalid request is a dead letter the booker is told about, a cancellation frees the slot."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from flows.rooms import room_bookings
+from hub.ledger import ItemState
+from hub.ports.calendar import NewBooking
+from hub.ports.forms import Answer, Submission, SubmissionMeta
+from hub.settings import OSLO
+from tests.flows.conftest import Fakes
+from tests.mappings.test_rooms import ROOMS, submission
+
+CANCEL_FORM = 404104  # HUB_ROOMS__CANCEL_FORM_ID's default
+
+
+def _day() -> date:
+    """A day the rules accept whenever the test runs: two days ahead, within the 14-day horizon."""
+    return datetime.now(OSLO).date() + timedelta(days=2)
+
+
+def _at(hhmm: str) -> datetime:
+    return datetime.combine(_day(), datetime.strptime(hhmm, "%H:%M").time(), OSLO)
+
+
+def _request(hub: Fakes, submission_id: int, **answers: Any) -> None:
+    hub.forms.submit(submission(submission_id, **{"date": _day(), **answers}))
+
+
+def _item(hub: Fakes, key: int | str, service: str = "rooms") -> Any:
+    item = hub.ledger.get_item(service, str(key))
+    assert item is not None
+    return item
+
+
+async def test_a_request_is_booked_in_the_smallest_fitting_room_and_confirmed_with_the_event(hub: Fakes) -> None:
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    _request(hub, 2000101, booker="kari@oslomet.no", min_capacity="5", start="10:00", end="12:00")
+
+    counts = await room_bookings()
+
+    assert counts == {"new": 1, "new_cancellations": 0, "handled": 1, "failed": 0}
+    (booking,) = hub.calendar.bookings.values()
+    assert (booking.room_id, booking.start, booking.end) == ("P35-U102", _at("10:00"), _at("12:00"))
+    assert booking.organizer_email == "kari@oslomet.no" and booking.external_ref.startswith("gr-2000101-")
+    (mail,) = hub.mail.sent
+    assert mail.to == ("kari@oslomet.no",)
+    assert mail.subject.startswith("Grupperom reservert: Grupperom U102 (Pilestredet 35)")
+    assert booking.external_ref in mail.body
+    assert [a.filename for a in mail.attachments] == [f"grupperom-{booking.external_ref}.ics"]
+    assert mail.reply_to == f"avbestill+{booking.external_ref}@tjenesteplattform.oslomet.no"
+    item = _item(hub, 2000101)
+    assert item.state == ItemState.DONE and item.data["outcome"] == "booked" and item.data["room"] == "P35-U102"
+
+    assert await room_bookings() == {"new": 0, "new_cancellations": 0, "handled": 0, "failed": 0}
+    assert len(hub.calendar.bookings) == 1 and len(hub.mail.sent) == 1  # a second run writes nothing new
+
+
+async def test_a_clash_is_answered_with_alternatives_and_nothing_is_booked(hub: Fakes) -> None:
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    await hub.calendar.book(NewBooking(external_ref="someone-else", room_id="P35-U102", start=_at("09:00"),
+                                       end=_at("13:00"), summary="Eksamen", organizer_email="ola@oslomet.no"))
+    _request(hub, 2000102, room="P35-U102", min_capacity="5", start="10:00", end="12:00")
+
+    counts = await room_bookings()
+
+    assert counts["handled"] == 1 and counts["failed"] == 0
+    assert list(hub.calendar.bookings) == ["someone-else"]  # the clash did not double-book
+    (mail,) = hub.mail.sent
+    assert mail.to == ("kari@oslomet.no",) and mail.subject.startswith("Grupperom: ikke ledig")
+    item = _item(hub, 2000102)
+    assert item.state == ItemState.DONE and item.data["outcome"] == "alternatives"
+    offered = item.data["alternatives"]
+    assert len(offered) == 3
+    for alternative in offered:  # each one free, fitting, and named in the mail
+        start, end = datetime.fromisoformat(alternative["start"]), datetime.fromisoformat(alternative["end"])
+        assert await hub.calendar.busy(alternative["room"], start, end) == []
+        assert next(r for r in ROOMS if r.id == alternative["room"]).capacity >= 5
+        assert f"{start.astimezone(OSLO):%H:%M}" in mail.body
+
+
+async def test_two_requests_for_the_last_room_get_one_booking_and_one_offer(hub: Fakes) -> None:
+    hub.calendar.rooms = {r.id: r for r in ROOMS if r.capacity >= 12}  # only A301 fits 12
+    _request(hub, 2000103, booker="kari@oslomet.no", min_capacity="12")
+    _request(hub, 2000104, booker="ola@oslomet.no", min_capacity="12")
+
+    await room_bookings()
+
+    (booking,) = hub.calendar.bookings.values()
+    assert booking.organizer_email == "kari@oslomet.no"  # the earlier submission wins
+    assert _item(hub, 2000103).data["outcome"] == "booked"
+    assert _item(hub, 2000104).data["outcome"] == "alternatives"
+    assert [(m.to, m.subject.split(":")[0]) for m in hub.mail.sent] == [
+        (("kari@oslomet.no",), "Grupperom reservert"), (("ola@oslomet.no",), "Grupperom")]
+
+
+async def test_an_invalid_request_is_a_dead_letter_and_the_booker_is_told_why(hub: Fakes) -> None:
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    _request(hub, 2000105, start="07:00", end="12:00", purpose="")
+
+    counts = await room_bookings()
+
+    assert counts["failed"] == 1
+    item = _item(hub, 2000105)
+    assert item.state == ItemState.FAILED and item.error_kind == "invalid_input"
+    assert "the purpose is missing" in item.last_error and "between 08:00 and 20:00" in item.last_error
+    assert hub.calendar.bookings == {}
+    (mail,) = hub.mail.sent
+    assert mail.to == ("kari@oslomet.no",) and mail.subject == "Bestillingen av grupperom kunne ikke behandles"
+    assert "the purpose is missing" in mail.body
+
+
+async def test_a_cancellation_by_form_frees_the_slot_and_is_confirmed(hub: Fakes) -> None:
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    _request(hub, 2000106, booker="kari@oslomet.no")
+    await room_bookings()
+    (reference,) = hub.calendar.bookings
+    hub.forms.submit(Submission(
+        meta=SubmissionMeta(form_id=CANCEL_FORM, submission_id=2100001, created=datetime.now(OSLO)),
+        answers=(Answer(external_id="booker", element_type="QUESTION", text="Kari@oslomet.no"),
+                 Answer(external_id="booking_ref", element_type="QUESTION", text=reference))))
+
+    counts = await room_bookings()
+
+    assert counts == {"new": 0, "new_cancellations": 1, "handled": 1, "failed": 0}
+    assert hub.calendar.bookings == {}
+    assert _item(hub, 2100001, "rooms-cancel").state == ItemState.DONE
+    assert [m.to for m in hub.mail.sent] == [("kari@oslomet.no",), ("kari@oslomet.no",)]
+    assert reference in hub.mail.sent[1].body
+
+
+async def test_a_cancellation_by_someone_else_is_refused_and_the_booking_stays(hub: Fakes) -> None:
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    _request(hub, 2000107, booker="kari@oslomet.no")
+    await room_bookings()
+    (reference,) = hub.calendar.bookings
+    hub.forms.submit(Submission(
+        meta=SubmissionMeta(form_id=CANCEL_FORM, submission_id=2100002, created=datetime.now(OSLO)),
+        answers=(Answer(external_id="booker", element_type="QUESTION", text="ola@oslomet.no"),
+                 Answer(external_id="booking_ref", element_type="QUESTION", text=reference))))
+
+    counts = await room_bookings()
+
+    assert counts["failed"] == 1
+    assert list(hub.calendar.bookings) == [reference]
+    item = _item(hub, 2100002, "rooms-cancel")
+    assert item.state == ItemState.FAILED and "was made with another address" in item.last_error
+    assert hub.mail.sent[-1].to == ("ola@oslomet.no",)
