@@ -186,14 +186,26 @@ def send_hostile(stack: Stack, value: HostileRequest | HostileSubmission, client
     """Send one hostile input; the answer as text (``401``, ``202``, ``ReadTimeout``...).
 
     While the intake is down (the bench killed it) the sender tries again, bounded: a refused
-    connection is the bench's doing, not an answer."""
+    connection, or one cut because the bench killed the intake during the request, is the
+    bench's doing, not an answer. A connection the intake cut while it stayed alive is kept as
+    the answer (no answer: the invariant reports it)."""
     answer = "unsent"
     for _ in range(30):
+        before = _intake_pid(stack)
         answer = _send_hostile_once(stack, value, client)
-        if answer != "ConnectError":
+        killed = answer in _CUT and _intake_pid(stack) != before
+        if answer != "ConnectError" and not killed:
             break
         time.sleep(2)
     return answer
+
+
+_CUT = ("ReadError", "RemoteProtocolError", "WriteError", "ReadTimeout")
+
+
+def _intake_pid(stack: Stack) -> int | None:
+    proc = stack.procs.get("intake")
+    return proc.pid if proc is not None and proc.alive() else None
 
 
 def _send_hostile_once(stack: Stack, value: HostileRequest | HostileSubmission, client: httpx.Client) -> str:
