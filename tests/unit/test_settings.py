@@ -129,3 +129,18 @@ def test_production_refuses_any_sandbox_credential(monkeypatch: pytest.MonkeyPat
     _production(monkeypatch, HUB_DFO__API_KEY="sandbox-dfo-key")
     with pytest.raises(ValueError, match="HUB_DFO__API_KEY .* sandbox"):
         Settings()
+
+
+def test_the_production_example_env_file_is_complete(monkeypatch: pytest.MonkeyPatch) -> None:
+    """deployments/systemd/hub.env.example, with its CHANGE_ME values filled in, starts the
+    production profile: the file names every setting production needs."""
+    from hub.procs import ROOT
+
+    example = ROOT / "deployments" / "systemd" / "hub.env.example"
+    for line in example.read_text().splitlines():
+        if line.strip() and not line.startswith("#") and line.startswith("HUB_"):
+            key, _, value = line.partition("=")
+            monkeypatch.setenv(key, value.replace("CHANGE_ME", f"{key.lower()}-from-the-vault"))
+    monkeypatch.setenv("HUB_INTAKE__HMAC_SECRETS", "whsec_c2VjcmV0LWZyb20tdGhlLXZhdWx0LTAx")  # a real key is base64
+    settings = Settings()
+    assert settings.profile == "production" and settings.problems() == []
