@@ -20,7 +20,7 @@ from hub.ports.ticketing import Asset, Ticket
 from hub.settings import OSLO
 from hub.text import for_prefect, markdown_link
 from mappings.dfo_to_noark import personnel_case_file, welcome_letter_entry, welcome_letter_pdf
-from mappings.dfo_to_rt import account_ticket, laptop_holder, laptop_ticket
+from mappings.dfo_to_rt import NO_FREE_LAPTOP, account_ticket, allocated_comment, laptop_holder, laptop_ticket
 from mappings.hire import Hire, employee_problems, leader_id, manager_problem
 from mappings.onboarding_mail import manager_mail
 
@@ -113,16 +113,13 @@ async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> A
         laptop_ticket_id = tickets["ticket_laptop"].id
         if asset is None:
             if run.ref("laptop_note") is None:
-                await ticketing.comment(laptop_ticket_id, "No free laptop in the catalog right now: "
-                                                          "allocate one by hand and set HeldBy.")
+                await ticketing.comment(laptop_ticket_id, NO_FREE_LAPTOP)
                 run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
                 run.manual_step("no free laptop: IT allocates one by hand")
             return None
         run.remember("laptop", system="ticketing", kind="asset", ref=asset.id, url=asset.url, key=asset.external_ref)
         if run.ref("laptop_note") is None:
-            await ticketing.comment(laptop_ticket_id, f"Allocated laptop {asset.name}"
-                                                      f"{f' ({asset.model})' if asset.model else ''}, "
-                                                      f"held by {holder}.")
+            await ticketing.comment(laptop_ticket_id, allocated_comment(asset.name, asset.model, holder))
             run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
         return asset
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from hub.ports.ticketing import NewTicket
 from mappings.hire import Hire, external_ids
 
-__all__ = ["account_ticket", "laptop_ticket", "laptop_holder"]
+__all__ = ["account_ticket", "laptop_ticket", "laptop_holder", "allocated_comment", "NO_FREE_LAPTOP"]
 
 
 def _start(hire: Hire) -> str:
@@ -76,3 +76,11 @@ def laptop_holder(hire: Hire) -> tuple[str, str]:
     e = hire.employee
     holder = e.email or f"{e.username}@oslomet.no"
     return holder, external_ids.laptop(e.id)
+
+
+NO_FREE_LAPTOP = "No free laptop in the catalog right now: allocate one by hand and set HeldBy."
+
+
+def allocated_comment(asset_name: str, model: str | None, holder: str) -> str:
+    """The laptop ticket's note once a laptop is allocated to the new hire."""
+    return f"Allocated laptop {asset_name}{f' ({model})' if model else ''}, held by {holder}."

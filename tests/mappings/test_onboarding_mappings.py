@@ -9,7 +9,7 @@ from pypdf import PdfReader
 
 from hub.privacy import contains_fnr
 from mappings.dfo_to_noark import personnel_case_file, welcome_letter_entry, welcome_letter_pdf
-from mappings.dfo_to_rt import account_ticket, laptop_holder, laptop_ticket
+from mappings.dfo_to_rt import NO_FREE_LAPTOP, account_ticket, allocated_comment, laptop_holder, laptop_ticket
 from mappings.hire import Hire
 from mappings.onboarding_mail import manager_mail
 
@@ -55,6 +55,10 @@ def test_tickets(golden, hire: Hire) -> None:
 
 def test_laptop_allocation(hire: Hire) -> None:
     assert laptop_holder(hire) == ("asmost@oslomet.no", "onboarding:10007:laptop-asset")
+    assert allocated_comment("LT-0042", "Lenovo ThinkPad T14 Gen 5", "asmost@oslomet.no") == \
+        "Allocated laptop LT-0042 (Lenovo ThinkPad T14 Gen 5), held by asmost@oslomet.no."
+    assert allocated_comment("LT-0043", None, "asmost@oslomet.no") == "Allocated laptop LT-0043, held by asmost@oslomet.no."
+    assert "allocate one by hand" in NO_FREE_LAPTOP and "HeldBy" in NO_FREE_LAPTOP
 
 
 def test_manager_mail(golden, hire: Hire) -> None:
