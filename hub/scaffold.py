@@ -24,6 +24,7 @@ PORT_PROTOCOLS = {
     "forms": ("hub.ports.forms", "FormsPort"),
     "mail": ("hub.ports.mail", "MailPort"),
     "calendar": ("hub.ports.calendar", "CalendarPort"),
+    "inbox": ("hub.ports.inbox", "InboxPort"),
 }
 
 
