@@ -1,0 +1,110 @@
+"""Søke fritak, through the real ``fritak-case`` flow, with forms, archive and mail in memory.
+
+Suspending needs a flow run of a deployment (Prefect refuses to suspend any other), so the
+case runs as a worker would run it, in this process: a deployment of ``fritak-case`` is
+registered with the temporary server, a flow run created from it, and that run executed by
+Prefect's flow engine here. It suspends; the test resumes it with a case handler's decision
+(as the Prefect UI does) and executes it again, as the worker would after the resume.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_client
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.exceptions import Pause
+from prefect.flow_engine import run_flow
+from prefect.flow_runs import aresume_flow_run
+from prefect.input import keyset_from_paused_state
+from prefect.input.actions import aread_flow_run_input
+
+from flows.fritak import fritak_case
+from hub.ledger import ItemState
+from tests.flows.conftest import Fakes
+from tests.mappings.test_fritak import FNR, real_pdf, submission
+
+SID = 3000042  # the submission tests.mappings.test_fritak builds
+CASE_KEY = f"fritak:{SID}:sak"
+
+
+def _apply(hub: Fakes, **answers: Any) -> None:
+    hub.forms.submit(submission(**answers), attachments={71: real_pdf()}, pdf=real_pdf("Søknad om fritak"))
+
+
+async def _case_run() -> FlowRun:
+    """A flow run of the fritak-case deployment, as fritak-intake starts one per application."""
+    deployment = await fritak_case.ato_deployment(name="fritak-case")
+    deployment_id = await deployment.apply()
+    async with get_client() as client:
+        return await client.create_flow_run_from_deployment(deployment_id, parameters={"submission_id": SID})
+
+
+async def _execute(flow_run: FlowRun) -> State:
+    """Run (or go on with) the flow run here, as a worker's process would."""
+    async with get_client() as client:
+        current = await client.read_flow_run(flow_run.id)
+    try:
+        await run_flow(fritak_case, flow_run=current, parameters=current.parameters,  # type: ignore[misc]
+                       return_type="state")
+    except Pause:
+        pass  # suspended: a worker's process exits here
+    async with get_client() as client:
+        state = (await client.read_flow_run(flow_run.id)).state
+    assert state is not None
+    return state
+
+
+async def test_an_application_is_archived_the_case_waits_for_a_decision_then_is_decided(hub: Fakes) -> None:
+    _apply(hub)
+    flow_run = await _case_run()
+
+    suspended = await _execute(flow_run)
+
+    assert suspended.is_paused() and suspended.name == "Suspended", suspended
+    item = hub.ledger.get_item("fritak", str(SID))
+    assert item is not None and item.state == ItemState.WAITING and "decision" in (item.last_error or "")
+    (stored,) = hub.archive.case_files.values()
+    assert stored.case_file.external_id == CASE_KEY
+    assert stored.case_file.public_title == "Søknad om fritak – DATA1100, MATA1000 – *****"
+    (application,) = stored.entries
+    assert application.entry.journal_type == "I"
+    assert [d.role for d in application.new.documents] == ["H", "V"]
+    assert hub.mail.sent == []
+
+    keyset = keyset_from_paused_state(suspended)
+    description = await aread_flow_run_input(keyset["description"], flow_run_id=flow_run.id)
+    assert "DATA1100" in description and "Høgskolen i Innlandet" in description and FNR not in description
+
+    await aresume_flow_run(flow_run.id, run_input={
+        "outcome": "partial", "justification": "DATA1100 dekkes av tidligere emne; MATA1000 gjør ikke det.",
+        "decided_by": "Kari Saksbehandler",
+        "courses": [{"course": "DATA1100", "verdict": "approved"}, {"course": "MATA1000", "verdict": "rejected"}]})
+    final = await _execute(flow_run)
+
+    assert final.is_completed(), final
+    done = hub.ledger.get_item("fritak", str(SID))
+    assert done is not None and done.state == ItemState.DONE and done.data["outcome"] == "partial"
+    assert done.data["decision_days"] >= 0
+    assert done.data["within_sla"] is (done.data["decision_days"] <= 21)  # HUB_FRITAK__SLA_DAYS's default
+    (stored,) = hub.archive.case_files.values()
+    assert stored.case_file.status == "A"  # closed (avsluttet)
+    assert sorted(e.entry.journal_type for e in stored.entries) == ["I", "U"]
+    (mail,) = hub.mail.sent
+    assert mail.to == ("asmund.bjornstad@student.oslomet.no",) and "delvis innvilget" in mail.subject
+    assert [a.filename for a in mail.attachments] == [f"vedtak-{SID}.pdf"]
+    assert FNR not in mail.body
+
+
+async def test_an_invalid_application_is_answered_by_mail_and_nothing_is_archived(hub: Fakes) -> None:
+    _apply(hub, fnr="05499024838", email="feil.fnr@student.oslomet.no")  # wrong check digit
+
+    state = await fritak_case(submission_id=SID, return_state=True)
+
+    assert state.is_failed()
+    item = hub.ledger.get_item("fritak", str(SID))
+    assert item is not None and item.state == ItemState.FAILED and item.error_kind == "invalid_input"
+    assert "fødselsnummer" in (item.last_error or "") and "05499024838" not in (item.last_error or "")
+    assert hub.archive.case_files == {}
+    (mail,) = hub.mail.sent
+    assert mail.to == ("feil.fnr@student.oslomet.no",) and "kunne ikke behandles" in mail.subject
