@@ -257,11 +257,25 @@ def kill(stack: Stack, target: str, record: Record) -> None:
             entry.update(pid=victim.pid)
         else:
             entry.update(target="runner", note="no flow-run process alive: killed the runner instead")
-            entry["pid"] = stack.kill("runner")
+            entry["pid"] = kill_part(stack, "runner")
     else:
-        entry["pid"] = stack.kill(target)
+        entry["pid"] = kill_part(stack, target)
     record.kills.append(entry)
     say(f"kill -9 {entry['target']} (pid {entry.get('pid')})")
+
+
+def kill_part(stack: Stack, name: str, patience: float = 60.0) -> int | None:
+    """``kill -9`` a part the supervisor owns; one that is down (still restarting after the
+    last kill, or the Prefect server it needs is down) is killed once it is back."""
+    deadline = time.monotonic() + patience
+    while True:
+        proc = stack.procs.get(name)
+        if proc is not None and proc.alive():
+            with contextlib.suppress(ProcessLookupError):  # it died between the look and the kill
+                return stack.kill(name)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.5)
 
 
 def restart_times(stack: Stack, record: Record) -> None:
