@@ -86,7 +86,8 @@ async def test_running_twice_writes_nothing_new(hub: Fakes) -> None:
     assert [a.name for a in await hub.ticketing.find_assets("Laptops", status="new")] == ["LT-0003"]
 
 
-async def test_a_rerun_after_a_failure_halfway_finds_what_was_written_and_writes_the_rest(hub: Fakes) -> None:
+async def test_a_hire_whose_manager_has_no_email_waits_as_a_dead_letter_and_a_replay_onboards_once(
+        hub: Fakes) -> None:
     """The manager has no e-mail yet: the item fails before anything is written. HR fixes it;
     the replayed run files and mails once."""
     _staff(hub)
