@@ -29,7 +29,7 @@ from prefect.runner import Runner
 
 from deployments.definitions import DEPLOYMENTS, GLOBAL_LIMITS, PRELOAD
 
-__all__ = ["use_preloaded_fork_server", "ensure_limits", "ensure_recovery", "serve"]
+__all__ = ["use_preloaded_fork_server", "wait_for_prefect", "ensure_limits", "ensure_recovery", "serve"]
 
 log = logging.getLogger("hub.serve")
 
@@ -95,6 +95,36 @@ async def wake_on_scheduled_runs(runner: Runner) -> None:
             await asyncio.sleep(2)
 
 
+async def wait_for_prefect(max_wait: float | None = None) -> None:
+    """Wait until the Prefect server answers its health check (it may be restarting too: after
+    a host reboot, or killed at the same moment as the runner). Prefect's client does not retry
+    a refused first connection, so without this the runner would exit and be restarted in a
+    loop until its supervisor gave up."""
+    import time
+
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    url = f"{PREFECT_API_URL.value()}/health"
+    started = time.monotonic()
+    delay, said = 0.5, 0.0
+    while True:
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                if (await client.get(url)).status_code == 200:
+                    return
+        except httpx.HTTPError:
+            pass
+        waited = time.monotonic() - started
+        if max_wait is not None and waited > max_wait:
+            raise RuntimeError(f"the Prefect server at {url} did not answer for {waited:.0f} s")
+        if waited - said >= 30 or said == 0:
+            print(f"hub runner: waiting for the Prefect server at {url} ({waited:.0f} s so far)", flush=True)
+            said = max(waited, 1e-9)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
 async def serve(poll_seconds: float | None = None, limit: int | None = None) -> None:
     poll = poll_seconds if poll_seconds is not None else float(os.environ.get("HUB_RUNNER_POLL", "2"))
     if os.environ.get("HUB_RUNNER_FORKSERVER", "1") == "1":
@@ -102,6 +132,7 @@ async def serve(poll_seconds: float | None = None, limit: int | None = None) -> 
     from hub.wiring import get_ledger
 
     get_ledger(migrate=True)  # flow runs open the ledger without migrating
+    await wait_for_prefect()
     await ensure_limits()
     await ensure_recovery()
     runner = Runner(name="hub-runner", query_seconds=poll,
