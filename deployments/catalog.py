@@ -71,9 +71,11 @@ ONBOARDING = Service(
             name="onboarding",
             description="Onboard one new employee. Started by HR's new-hire event through the hub's "
                         "intake (exactly once per event; a future gyldigEtter is scheduled for that day).",
-            # Runs start at once and wait inside for the RT limit below; the deployment limit only
-            # bounds how many flow processes one burst of hires can start.
-            concurrency=queued(10),
+            # Runs start at once and wait inside for the ticketing limit (2 slots); the deployment
+            # limit bounds how many flow processes a burst of hires starts. Twice the slots keeps
+            # the next hires warm without filling the runner (12 runs) with runs that only wait,
+            # which starved the polls, fritak cases and redrive-stuck in the chaos bench.
+            concurrency=queued(4),
             tags=("service:onboarding", "event-triggered"),
         ),
         DeploymentSpec(

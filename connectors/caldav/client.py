@@ -40,10 +40,10 @@ from datetime import datetime
 import httpx
 
 from connectors.caldav.config import CaldavConfig
-from connectors.caldav.dav import DAV, DavResource, free_busy_body, parse_multistatus, propfind_body
+from connectors.caldav.dav import DAV, GARBLED, DavResource, free_busy_body, parse_multistatus, propfind_body
 from connectors.caldav.events import OSLO, event_ics, parse_event, parse_free_busy
 from connectors.caldav.slots import SlotMarkers
-from hub.errors import Conflict, HubError, InvalidInput, NotFound, PermanentError
+from hub.errors import Conflict, HubError, InvalidInput, MalformedResponse, NotFound, PermanentError
 from hub.http import ApiClient
 from hub.ports.calendar import Booking, NewBooking, Room
 from hub.ports.common import Health, HealthProbe
@@ -143,7 +143,8 @@ class CaldavCalendar:
         try:
             periods = parse_free_busy(response.content)
         except ValueError as exc:
-            raise PermanentError(f"free-busy of {room_id} is not valid iCalendar: {exc}", system=SYSTEM) from None
+            raise MalformedResponse(f"free-busy of {room_id} is not valid iCalendar: {exc}", system=SYSTEM,
+                                    hint=GARBLED) from None
         return [(s, e) for s, e in periods if s < end and e > start]
 
     # ---- bookings ----------------------------------------------------------------------------
@@ -166,7 +167,7 @@ class CaldavCalendar:
         try:
             event = parse_event(ics)
         except ValueError as exc:
-            raise PermanentError(f"event {href} is not valid iCalendar: {exc}", system=SYSTEM) from None
+            raise MalformedResponse(f"event {href} is not valid iCalendar: {exc}", system=SYSTEM, hint=GARBLED) from None
         return Booking(external_ref=event.uid, room_id=calendar.room.id, start=event.start, end=event.end,
                        summary=event.summary, organizer_email=event.organizer_email,
                        url=f"{self.config.base_url.rstrip('/')}{href}", ics=ics)
@@ -271,7 +272,8 @@ def _multistatus(response: httpx.Response, where: str) -> list[DavResource]:
     try:
         return parse_multistatus(response.content)
     except Exception as exc:  # xml.etree.ElementTree.ParseError
-        raise PermanentError(f"PROPFIND on {where} did not answer WebDAV XML: {exc}", system=SYSTEM) from None
+        raise MalformedResponse(f"PROPFIND on {where} did not answer WebDAV XML: {exc}", system=SYSTEM,
+                                hint=GARBLED) from None
 
 
 

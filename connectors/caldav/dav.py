@@ -14,8 +14,13 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
-__all__ = ["DAV", "CALDAV", "DavResource", "parse_multistatus", "propfind_body", "calendar_query_body",
+__all__ = ["DAV", "CALDAV", "GARBLED", "DavResource", "parse_multistatus", "propfind_body", "calendar_query_body",
            "multiget_body", "free_busy_body", "mkcalendar_body", "utc_stamp"]
+
+# A 2xx body that does not parse at all is a fault on the wire (cut short, a proxy's page),
+# like a JSON body that is not JSON: retried, never filed as bad data.
+GARBLED = ("The calendar server's answer could not be read (cut short, or a proxy's page); it is retried. If it "
+           "persists, look at the calendar server and any proxy in front of it.")
 
 DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from connectors.caldav.config import CaldavConfig
-from connectors.caldav.dav import DavResource, mkcalendar_body, multiget_body, parse_multistatus
+from connectors.caldav.dav import GARBLED, DavResource, mkcalendar_body, multiget_body, parse_multistatus
 from connectors.caldav.events import OSLO, marker_ics, parse_marker
-from hub.errors import Conflict, PermanentError
+from hub.errors import Conflict, MalformedResponse, PermanentError
 from hub.http import ApiClient
 
 __all__ = ["HeldSlot", "SlotMarkers", "slot_starts"]
@@ -157,7 +157,8 @@ class SlotMarkers:
         try:
             booking_uid = parse_marker(response.content)
         except ValueError as exc:
-            raise PermanentError(f"slot marker {href} is not valid iCalendar: {exc}", system=SYSTEM) from None
+            raise MalformedResponse(f"slot marker {href} is not valid iCalendar: {exc}", system=SYSTEM,
+                                    hint=GARBLED) from None
         modified = _http_date(response.headers.get("Last-Modified"))
         now = _http_date(response.headers.get("Date")) or datetime.now(UTC)  # the server's clock
         age = (now - modified).total_seconds() if modified else 0.0
