@@ -31,6 +31,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.forms_poll import collect_submissions
 from flows.rooms_replies import collect_cancel_replies
 from flows.rooms_steps import CANCEL_SERVICE, SERVICE, handle_booking, handle_cancellation
+from hub.errors import TransientError
 from hub.flowkit import run_batch
 from hub.ledger import ItemState, WorkItem
 from hub.settings import OSLO, get_settings
@@ -66,6 +67,11 @@ async def process_bookings(ports: Connectors) -> list[dict[str, Any]]:
     if not items:
         return []
     rooms = await ports.calendar.list_rooms()
+    if not rooms:  # never the bookers' fault: they would all be told that no room fits
+        raise TransientError("the calendar lists no group rooms at all", system="calendar",
+                             hint="The requests wait and are handled once the calendar lists its rooms again; if "
+                                  "this persists, check the CalDAV server (and any proxy before it) and the rooms' "
+                                  "calendars.")
     return await run_batch(items, ports, lambda run: handle_booking(run, rooms, datetime.now(OSLO)))
 
 

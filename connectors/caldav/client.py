@@ -120,8 +120,9 @@ class CaldavCalendar:
             room = Room(id=room_id, name=resource.text(DAV, "displayname") or room_id, capacity=seats,
                         url=f"{self.config.base_url.rstrip('/')}{path}")
             rooms[room_id.lower()] = _RoomCalendar(room, path)
-        self._rooms = dict(sorted(rooms.items()))
-        return self._rooms
+        found = dict(sorted(rooms.items()))
+        self._rooms = found or None  # no rooms at all is not remembered: the next call asks again
+        return found
 
     async def _calendar(self, room_id: str) -> _RoomCalendar:
         calendars = await self._calendars()

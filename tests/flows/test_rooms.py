@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from flows.rooms import room_bookings
+from hub.errors import TransientError
 from hub.ledger import ItemState
 from hub.ports.calendar import NewBooking
 from hub.ports.forms import Answer, Submission, SubmissionMeta
@@ -150,3 +153,18 @@ async def test_a_cancellation_by_someone_else_is_refused_and_the_booking_stays(h
     item = _item(hub, 2100002, "rooms-cancel")
     assert item.state == ItemState.FAILED and "was made with another address" in item.last_error
     assert hub.mail.sent[-1].to == ("ola@oslomet.no",)
+
+
+async def test_a_calendar_that_lists_no_rooms_leaves_the_requests_waiting_and_nobody_told(hub: Fakes) -> None:
+    """A calendar server (or a proxy before it) that answers with no room calendars at all is
+    not the bookers' fault: the chaos bench saw every request rejected ("no group room takes 4
+    people, the largest takes 0") and every booker e-mailed. The requests wait instead."""
+    hub.calendar.rooms = {}
+    _request(hub, 2000301, booker="kari@oslomet.no", min_capacity="4", start="10:00", end="11:00")
+    with pytest.raises(TransientError, match="lists no group rooms"):  # the run fails: the calendar is wrong
+        await room_bookings()
+    assert _item(hub, 2000301).state == ItemState.PENDING and hub.mail.sent == []
+
+    hub.calendar.rooms = {r.id: r for r in ROOMS}  # the calendar is back
+    await room_bookings()
+    assert _item(hub, 2000301).state == ItemState.DONE and len(hub.mail.sent) == 1
