@@ -61,7 +61,9 @@ class HubError(Exception):
     @property
     def kind(self) -> str:
         """Short stable name used in the ledger (``transient``, ``config``, ...)."""
-        return _KIND.get(type(self), "error")
+        # The nearest kind up the class tree: a subclass declared elsewhere (SlotsUnavailable,
+        # ItemBusy) is still ``transient``, so it is retried by every rule keyed on the kind.
+        return next(_KIND[cls] for cls in type(self).__mro__ if cls in _KIND)
 
 
 class TransientError(HubError):

@@ -156,6 +156,20 @@ def test_every_class_of_the_error_tree_has_a_kind_and_its_own_hint() -> None:
             assert cls.default_hint != cls.__mro__[1].default_hint, cls
 
 
+def test_an_error_declared_outside_the_tree_has_the_kind_of_its_base() -> None:
+    """The full chaos run left 19 laptop orders as dead letters of kind ``error`` because
+    ``SlotsUnavailable`` (a TransientError declared in hub.flowkit) had no kind of its own, so
+    the automatic retry of transient dead letters never took them."""
+    from hub.flowkit import ItemBusy, SlotsUnavailable
+
+    assert SlotsUnavailable("no slot").kind == "transient" and ItemBusy("held").kind == "transient"
+
+    class VendorQuirk(InvalidInput):
+        pass
+
+    assert VendorQuirk("odd").kind == "invalid_input"
+
+
 # -- a body that IS JSON but does not fit the models --------------------------------------------
 
 def test_parse_model_turns_a_validation_error_into_invalid_input() -> None:
