@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from hub.ledger import EventState, InboxEvent, Ledger
 from hub.privacy import mask
+from hub.services import OnEvent, catalog
 
 __all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run"]
 
@@ -129,15 +130,13 @@ class Dispatcher:
     """
 
     def __init__(self, ledger: Ledger, *, tz: ZoneInfo, start_hour: int = 6,
-                 routes: dict[str, Route | str] | None = None,
+                 routes: Mapping[str, Route | OnEvent | str] | None = None,
                  deployment_overrides: dict[str, str] | None = None, concurrency: int = 4,
                  client_factory: Callable[[], Any] | None = None) -> None:
         self.ledger = ledger
         self.tz = tz
         self.start_hour = start_hour
         if routes is None:
-            from hub.services import catalog
-
             routes = catalog().event_routes()
         self.routes = routes
         self.overrides = deployment_overrides or {}
@@ -206,7 +205,7 @@ class Dispatcher:
         """Open the Prefect client and resolve the deployments before the first event."""
         async with self._lease() as client:
             for route in self.routes.values():
-                if isinstance(route, Route):
+                if not isinstance(route, str):
                     name = self.overrides.get(route.deployment, route.deployment)
                     self._deployment_ids[name] = (await client.read_deployment_by_name(name)).id
 

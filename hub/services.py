@@ -160,11 +160,9 @@ class Catalog:
     def deployments(self) -> tuple[DeploymentSpec, ...]:
         return (*(d for s in self.services for d in s.deployments), *self.ops)
 
-    def event_routes(self) -> dict[str, Any]:
-        """For :class:`hub.dispatch.Dispatcher`: event kind → route, or the reason it is ignored."""
-        from hub.dispatch import Route
-
-        routes: dict[str, Any] = {e.kind: Route(e.deployment, e.parameters) for s in self.services for e in s.events}
+    def event_routes(self) -> dict[str, OnEvent | str]:
+        """For :class:`hub.dispatch.Dispatcher`: event kind → what it starts, or why it is ignored."""
+        routes: dict[str, OnEvent | str] = {e.kind: e for s in self.services for e in s.events}
         routes.update({kind: why for kind, why in self.ignored_events.items() if kind not in routes})
         return routes
 
