@@ -32,7 +32,7 @@ from prefect.tasks import Task
 
 from hub.errors import HubError, TransientError
 from hub.ledger import ItemState, Ledger, StepState, WorkItem
-from hub.limits import SLOT_LEASE_SECONDS
+from hub.limits import SLOT_LEASE_SECONDS, slot_wait_seconds
 from hub.privacy import mask
 from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
@@ -84,12 +84,14 @@ class SlotsUnavailable(TransientError):
 
 
 @contextlib.asynccontextmanager
-async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECONDS) -> AsyncIterator[None]:
+async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECONDS,
+                       wait: float | None = None) -> AsyncIterator[None]:
     """Hold one slot of each named global limit for the block, as a lease (see hub.limits).
 
-    Failing to *take* the slots (the Prefect API answering 5xx or not at all) is transient —
-    the step is retried — not a crash that dead-letters the item. Errors from the block
-    itself pass through unchanged.
+    Failing to *take* the slots within ``wait`` seconds (``HUB_SLOT_WAIT_SECONDS``; the
+    Prefect API answering 5xx, not at all, or the slots staying busy) is transient — the step
+    is retried — not a crash that dead-letters the item, nor a run that waits for ever.
+    Errors from the block itself pass through unchanged.
     """
     from prefect.concurrency.asyncio import (
         AcquireConcurrencySlotTimeoutError,
@@ -98,11 +100,22 @@ async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECO
     )
 
     async with contextlib.AsyncExitStack() as held:
+        wait = slot_wait_seconds() if wait is None else wait
         try:
-            await held.enter_async_context(concurrency(names, occupy=1, lease_duration=lease))
+            # Prefect's own timeout_seconds covers only its retry loop, not a request queued
+            # behind a stuck one in its per-process acquisition service: bound the whole wait.
+            # A lease granted after the deadline is released by Prefect (it sees the cancel).
+            async with asyncio.timeout(wait):
+                await held.enter_async_context(concurrency(names, occupy=1, lease_duration=lease,
+                                                           timeout_seconds=wait))
         except (ConcurrencySlotAcquisitionError, AcquireConcurrencySlotTimeoutError) as exc:
             raise SlotsUnavailable(f"could not take the global slot(s) {names!r} from Prefect: "
                                    f"{mask(str(exc))[:200]}") from exc
+        except TimeoutError as exc:
+            raise SlotsUnavailable(f"waited {wait:g} s for the global slot(s) {names!r} without getting them",
+                                   hint="Other runs hold them, or Prefect does not answer slot requests; the "
+                                        "step is retried. If this repeats, look for runs holding the slots "
+                                        "(hub status) and for Prefect server errors.") from exc
         yield
 
 

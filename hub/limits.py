@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS"]
+__all__ = ["SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS", "slot_wait_seconds"]
 
 
 # Prefect 3.9's server refuses a lease shorter than 60 s (concurrency_limits_v2, ge=60).
@@ -31,3 +31,14 @@ def _slot_lease() -> float:
 # A live holder renews its lease however slow RT is; a dead holder's slot is back within
 # about a minute (lease + one repossessor pass).
 SLOT_LEASE_SECONDS: float = _slot_lease()
+
+
+def slot_wait_seconds() -> float:
+    """How long a step waits for its global slots before it gives up (a transient error: the
+    step is retried, the item is not lost). Without a bound, a slot request Prefect never
+    answers — seen under chaos: a run waiting on a slot nobody held, silent for 20 minutes —
+    holds the run, its deployment's concurrency slot and every item behind it."""
+    value = float(os.environ.get("HUB_SLOT_WAIT_SECONDS", "180"))
+    if value <= 0:
+        raise ValueError(f"HUB_SLOT_WAIT_SECONDS={value:g}: a step must wait some time for its slots")
+    return value

@@ -178,3 +178,42 @@ def test_prefect_failing_to_hand_out_a_global_slot_is_transient_and_retried(stac
         assert stats["statuses"] == {"500": 1}, "the fault was served, and the retry went through"
     finally:
         proxy.stop()
+
+
+def test_a_slot_request_prefect_never_answers_gives_up_as_transient(stack: Stack, tmp_path: Path) -> None:
+    """Seen under chaos: a run whose slot request was never answered sat silent for 20
+    minutes, holding its deployment's only concurrency slot and every item behind it. The
+    wait is bounded now: the step gets a transient error (it is retried; nothing is lost)."""
+    import time
+
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from hub.flowkit import SlotsUnavailable
+    from sandbox.common import control_headers
+    from sandbox.faultproxy import start_fault_proxy
+
+    async def make_limit() -> None:
+        async with get_client() as client:
+            await client.upsert_global_concurrency_limit_by_name(SLOT, 1)
+
+    async def take_slot() -> None:
+        async with global_slots(SLOT, wait=2):
+            raise AssertionError("the slot was handed out although Prefect never answered")
+
+    asyncio.run(make_limit())
+    proxy: Any = start_fault_proxy(stack.prefect_ui, tmp_path)
+    try:
+        armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control_headers(proxy.extra.get("control_token")),
+                           json={"path": "/api/v2/concurrency_limits/increment-with-lease", "kind": "timeout",
+                                 "hold": 60, "count": 100}, timeout=5)
+        assert armed.status_code == 201, armed.text
+        started = time.monotonic()
+        with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api"}):
+            with pytest.raises(SlotsUnavailable, match="waited 2 s") as raised:
+                asyncio.run(take_slot())
+        assert time.monotonic() - started < 15, "the wait is bounded by its own deadline, not Prefect's timeouts"
+        assert raised.value.kind == "transient"
+    finally:
+        proxy.stop()
