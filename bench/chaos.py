@@ -100,6 +100,7 @@ SHORT_WINDOWS = {
     "HUB_ZOMBIE_AFTER_SECONDS": "40",  # > one heartbeat period, + margin for a busy machine
     "HUB_ITEM_LEASE_SECONDS": "15",
     "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5",
+    "HUB_SLOT_WAIT_SECONDS": "45",  # a slot request nobody answers gives up within the settle time
 }
 # Always: a transient dead letter is retried once, 30 s after it failed (at redrive-stuck's
 # next pass), instead of 5 min, 30 min and 2 h later; the bench waits for that retry before

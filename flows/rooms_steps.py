@@ -100,24 +100,26 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
                            hint=f"{told}; a corrected request comes as a new submission.")
     await asyncio.to_thread(run.ledger.update_data, run.item.id, reference=request.reference, booker=request.booker,
                             wanted_room=request.room, start=request.start.isoformat(), end=request.end.isoformat())
-    async with run.step("book_room"):
-        booked = await _book_first_free(ports.calendar, request, rooms)
-        if booked is not None:
-            booking, room = booked
-            run.remember("booking", system="calendar", kind="event", ref=request.reference, url=booking.url,
-                         key=request.reference)
-            await asyncio.to_thread(run.ledger.update_data, run.item.id, room=room.id, outcome="booked")
-    if booked is None:
-        async with run.step("offer_alternatives"):
-            start, end = search_window(request, now=now, rules=rules)
-            candidates = [r for r in rooms if r.capacity >= request.min_capacity]
-            busy = {r.id: await ports.calendar.busy(r.id, start, end) for r in candidates}
-            alternatives = nearest_alternatives(request, candidates, busy, now=now, rules=rules,
-                                                count=settings.rooms.alternatives)
-            await _send_once(run, "alternatives_mail", alternatives_mail(request, alternatives, channels))
-            await asyncio.to_thread(run.ledger.update_data, run.item.id, outcome="alternatives", alternatives=[
-                {"room": a.room.id, "start": a.start.isoformat(), "end": a.end.isoformat()} for a in alternatives])
-        return f"nothing free; {len(alternatives)} alternative(s) offered"
+    async with run.in_order():  # first come, first served: the earlier request gets the last room
+        async with run.step("book_room"):
+            booked = await _book_first_free(ports.calendar, request, rooms)
+            if booked is not None:
+                booking, room = booked
+                run.remember("booking", system="calendar", kind="event", ref=request.reference, url=booking.url,
+                             key=request.reference)
+                await asyncio.to_thread(run.ledger.update_data, run.item.id, room=room.id, outcome="booked")
+        if booked is None:
+            async with run.step("offer_alternatives"):
+                start, end = search_window(request, now=now, rules=rules)
+                candidates = [r for r in rooms if r.capacity >= request.min_capacity]
+                busy = {r.id: await ports.calendar.busy(r.id, start, end) for r in candidates}
+                alternatives = nearest_alternatives(request, candidates, busy, now=now, rules=rules,
+                                                    count=settings.rooms.alternatives)
+                await _send_once(run, "alternatives_mail", alternatives_mail(request, alternatives, channels))
+                await asyncio.to_thread(run.ledger.update_data, run.item.id, outcome="alternatives", alternatives=[
+                    {"room": a.room.id, "start": a.start.isoformat(), "end": a.end.isoformat()}
+                    for a in alternatives])
+            return f"nothing free; {len(alternatives)} alternative(s) offered"
     async with run.step("confirmation_mail"):
         await _send_once(run, "confirmation_mail", confirmation_mail(request, booking, room, channels))
     return f"booked {room.id} {booking.start.astimezone(OSLO):%d.%m %H:%M}–{booking.end.astimezone(OSLO):%H:%M}"
@@ -158,7 +160,9 @@ async def handle_cancellation(run: Run) -> str:
     if booked_in is None:
         await _refuse(run, request.booker, f"'{request.reference}' is not a booking reference the hub has given out")
     if run.ref("cancelled") is None:
-        async with run.step("cancel_booking"):
+        # In order: of two cancellations of one booking (the form and an e-mail reply), the
+        # first cancels it and the second is told it is gone — never both at once.
+        async with run.in_order(), run.step("cancel_booking"):
             booking = await ports.calendar.find_booking(request.reference)
             if booking is None:
                 await _refuse(run, request.booker, f"there is no booking {request.reference} (already cancelled?)")

@@ -38,7 +38,7 @@ from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
 from hub.wiring import Connectors, connect, get_ledger
 
-__all__ = ["Run", "work_item", "batch_item", "run_batch", "transient_only", "step_task", "global_slots", "ItemBusy",
+__all__ = ["Run", "work_item", "batch_item", "run_batch", "batch_parallel", "transient_only", "step_task", "global_slots", "ItemBusy",
            "SlotsUnavailable"]
 
 log = logging.getLogger("hub.flow")
@@ -152,6 +152,26 @@ class Run:
     def slots(self, names: str | list[str]) -> contextlib.AbstractAsyncContextManager[None]:
         """The global limits ``names`` for a block of this run (:func:`global_slots`)."""
         return global_slots(names, lease=self.slot_lease)
+
+    # Set by run_batch: the batch's turnstile and this item's place in the batch.
+    _turn: tuple[_Turnstile, int] | None = None
+
+    @contextlib.asynccontextmanager
+    async def in_order(self) -> AsyncIterator[None]:
+        """The part of an item that must happen in the batch's order — first come, first
+        served, where items compete for the same thing (the last free room, the last laptop
+        in stock). Items of a batch run side by side (:func:`run_batch`), but their
+        ``in_order`` blocks run one at a time, in the order the batch was given. Outside a
+        batch this is a no-op."""
+        if self._turn is None:
+            yield
+            return
+        turnstile, index = self._turn
+        await turnstile.wait_for_turn(index)
+        try:
+            yield
+        finally:
+            await turnstile.passed(index)
 
     @contextlib.asynccontextmanager
     async def step(self, name: str) -> AsyncIterator[None]:
@@ -311,21 +331,73 @@ async def batch_item(item: WorkItem, ports: Connectors, *, ledger: Ledger | None
             yield run
 
 
+class _Turnstile:
+    """Lets the items of a batch through their :meth:`Run.in_order` blocks in the batch's
+    order: item ``i`` passes once every earlier item has passed its block or has ended."""
+
+    def __init__(self) -> None:
+        self._next = 0  # every item before this one has passed
+        self._passed: set[int] = set()
+        self._changed = asyncio.Condition()
+
+    async def wait_for_turn(self, index: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._next >= index)
+
+    async def passed(self, index: int) -> None:
+        async with self._changed:
+            self._passed.add(index)
+            while self._next in self._passed:
+                self._passed.discard(self._next)
+                self._next += 1
+            self._changed.notify_all()
+
+
+def batch_parallel() -> int:
+    """How many items of one batch run side by side (``HUB_BATCH_PARALLEL``, default 4).
+
+    Under faults an item spends most of its time waiting — for a timeout, a ``Retry-After``,
+    a backoff — so items in a row left a batch of a few hundred orders hours behind. Global
+    limits (``run.slots``) still bound what reaches each system."""
+    value = int(os.environ.get("HUB_BATCH_PARALLEL", "4"))
+    if value < 1:
+        raise ValueError(f"HUB_BATCH_PARALLEL={value}: at least one item must run")
+    return value
+
+
 async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callable[[Run], Awaitable[str]], *,
                     ledger: Ledger | None = None, settings: Settings | None = None,
-                    key_label: str = "item") -> list[dict[str, Any]]:
-    """Each item through ``handle`` inside :func:`batch_item`, in order. Returns one row per
-    item for a run's table artifact: its key, its state now, and ``handle``'s outcome — or,
-    for an item that failed, the reason."""
+                    key_label: str = "item", parallel: int | None = None) -> list[dict[str, Any]]:
+    """Each item through ``handle`` inside :func:`batch_item`, ``parallel`` at a time
+    (:func:`batch_parallel`). Items start in the order given, and the parts of ``handle``
+    inside ``run.in_order()`` run in that order too. Returns one row per item, in that order,
+    for a run's table artifact: its key, its state now, and ``handle``'s outcome — or, for an
+    item that failed, the reason."""
     settings = settings or get_settings()
     ledger = ledger or get_ledger(settings)
-    rows: list[dict[str, Any]] = []
-    for item in items:
+    todo = list(items)
+    rows: list[dict[str, Any]] = [{} for _ in todo]
+    turnstile = _Turnstile()
+    queue = iter(enumerate(todo))  # shared by the workers: items start in the order given
+
+    async def one(index: int, item: WorkItem) -> dict[str, Any]:
         outcome = "skipped: another run holds it"
         async with batch_item(item, ports, ledger=ledger, settings=settings) as run:
             if run is not None:
+                run._turn = (turnstile, index)
                 outcome = await handle(run)
         after = await asyncio.to_thread(ledger.item, item.id)
-        rows.append({"service": item.service, key_label: item.source_key, "state": after.state,
-                     "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]})
+        return {"service": item.service, key_label: item.source_key, "state": after.state,
+                "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]}
+
+    async def worker() -> None:
+        for index, item in queue:
+            try:
+                rows[index] = await one(index, item)
+            finally:
+                await turnstile.passed(index)  # an item that ended never holds up the ones after it
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(parallel or batch_parallel(), len(todo))):
+            group.create_task(worker())
     return rows

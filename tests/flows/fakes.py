@@ -9,6 +9,7 @@ instance the test holds, so the test sees what the flow wrote.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -272,6 +273,9 @@ class MemoryForms(_Port):
         self.submissions: dict[int, Submission] = {}
         self.attachments: dict[int, bytes] = {}
         self.pdfs: dict[int, bytes] = {}
+        self.slow: dict[int, float] = {}  # submission id → seconds its reading takes (a slow answer)
+        self.reading = 0  # submissions being read right now
+        self.most_read_at_once = 0
 
     def submit(self, submission: Submission, *, attachments: dict[int, bytes] | None = None,
                pdf: bytes | None = None) -> None:
@@ -291,6 +295,12 @@ class MemoryForms(_Port):
                 yield meta
 
     async def get_submission(self, submission_id: int) -> Submission:
+        self.reading += 1
+        self.most_read_at_once = max(self.most_read_at_once, self.reading)
+        try:
+            await asyncio.sleep(self.slow.get(submission_id, 0.0))
+        finally:
+            self.reading -= 1
         try:
             return self.submissions[submission_id]
         except KeyError:

@@ -92,6 +92,23 @@ async def test_without_stock_the_order_waits_and_is_reserved_when_a_laptop_arriv
     assert _item(hub, 5000002).data["stage"] == "awaiting_delivery"
 
 
+async def test_orders_run_side_by_side_but_the_last_laptop_goes_to_the_earliest_order(hub: Fakes) -> None:
+    """The earliest order is the slowest to read; the batch goes on with the others meanwhile,
+    but the one laptop in stock is still reserved for the earliest order."""
+    _employ(hub)
+    hub.ticketing.stock("Laptops", "LT-0009", T14)
+    for submission_id in (5000011, 5000012, 5000013):
+        _order(hub, submission_id)
+    hub.forms.slow.update({5000011: 2.0, 5000012: 1.0, 5000013: 1.0})  # the earliest order is the slowest
+
+    await laptop_orders()
+
+    assert hub.forms.most_read_at_once > 1, "the orders were read one after the other"
+    (reserved,) = await hub.ticketing.find_assets("Laptops", external_ref="laptop-order:5000011:asset")
+    assert reserved.name == "LT-0009"
+    assert [_item(hub, k).data.get("stage") for k in (5000012, 5000013)] == ["awaiting_asset"] * 2
+
+
 async def test_an_order_from_someone_hr_does_not_know_is_a_dead_letter_without_a_ticket(hub: Fakes) -> None:
     _employ(hub)
     hub.ticketing.stock("Laptops", "LT-0002", T14)
