@@ -193,6 +193,8 @@ def send_hostile(stack: Stack, value: HostileRequest | HostileSubmission, client
     for _ in range(30):
         before = _intake_pid(stack)
         answer = _send_hostile_once(stack, value, client)
+        if answer in _CUT:
+            time.sleep(3)  # a process just killed still looks alive until the supervisor reaps it
         killed = answer in _CUT and _intake_pid(stack) != before
         if answer != "ConnectError" and not killed:
             break

@@ -32,7 +32,7 @@ from flows.forms_poll import collect_submissions
 from flows.rooms_replies import collect_cancel_replies
 from flows.rooms_steps import CANCEL_SERVICE, SERVICE, handle_booking, handle_cancellation
 from hub.errors import TransientError
-from hub.flowkit import run_batch
+from hub.flowkit import run_batch, transient_only
 from hub.ledger import ItemState, WorkItem
 from hub.settings import OSLO, get_settings
 from hub.text import table_for_prefect
@@ -61,7 +61,10 @@ async def process_cancellations(ports: Connectors) -> list[dict[str, Any]]:
     return await run_batch(await _due_items(CANCEL_SERVICE), ports, handle_cancellation)
 
 
-@task(name="process room requests", cache_policy=NO_CACHE, persist_result=False)
+# Retried when the room list could not be read (the items' own errors are recorded per item
+# and never leave run_batch): one garbled PROPFIND answer failed the whole minute's run.
+@task(name="process room requests", cache_policy=NO_CACHE, persist_result=False,
+      retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=transient_only)
 async def process_bookings(ports: Connectors) -> list[dict[str, Any]]:
     items = await _due_items(SERVICE)
     if not items:

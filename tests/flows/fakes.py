@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, MalformedResponse, NotFound
 from hub.ports.archive import CaseFile, CaseStatus, JournalEntry, NewCaseFile, NewJournalEntry
 from hub.ports.calendar import Booking, NewBooking, Room
 from hub.ports.common import Health
@@ -357,8 +357,12 @@ class MemoryCalendar(_Port):
     def __init__(self, rooms: list[Room] | None = None) -> None:
         self.rooms: dict[str, Room] = {r.id: r for r in rooms or []}
         self.bookings: dict[str, Booking] = {}  # by external ref (the event's UID)
+        self.garbled_listings = 0  # the next this many room listings answer garbage
 
     async def list_rooms(self) -> list[Room]:
+        if self.garbled_listings > 0:
+            self.garbled_listings -= 1
+            raise MalformedResponse("PROPFIND did not answer WebDAV XML", system="calendar")
         return list(self.rooms.values())
 
     async def busy(self, room_id: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
