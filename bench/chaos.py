@@ -134,6 +134,10 @@ class Options:
     home: Path | None = None
     report_json: Path | None = None
     kill_targets: tuple[str, ...] = ("runner", "intake", "flow-run")
+    # The Prefect server's and the ledger's database: "postgres" (a throwaway cluster of
+    # Debian's PostgreSQL — the production shape, docs/production.md) or "sqlite" (the
+    # embedded default, whose one writer at a time makes the Prefect API the bottleneck).
+    database: str = "postgres"
     calm_settle: bool = False  # disarm the faults when the storm ends instead of after settling
 
     @classmethod
@@ -701,10 +705,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="disarm the peer faults when the storm ends (default: only after settling)")
     parser.add_argument("--kill-targets", type=lambda v: tuple(v.split(",")),
                         help="comma-separated, from runner,intake,flow-run (default: all three)")
+    parser.add_argument("--database", choices=("postgres", "sqlite"),
+                        help="the Prefect server's and the ledger's database (default: postgres, the production "
+                             "shape; sqlite: the embedded default)")
     args = parser.parse_args(argv)
     changes = {k: v for k, v in vars(args).items() if k != "small" and v is not None}
     opts = Options.small(**changes) if args.small else Options(**changes)
-    return run(opts)
+    if opts.database != "postgres":
+        return run(opts)
+    from hub.pgcluster import throwaway_cluster
+
+    with throwaway_cluster("prefect", "ledger") as server:
+        os.environ["HUB_PREFECT_DATABASE_URL"] = f"postgresql+asyncpg://{server}/prefect"
+        os.environ["HUB_LEDGER_URL"] = f"postgresql+psycopg://{server}/ledger"
+        say(f"the Prefect server and the ledger on PostgreSQL ({server}, a throwaway cluster)")
+        return run(opts)
 
 
 if __name__ == "__main__":

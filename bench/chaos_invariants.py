@@ -7,6 +7,7 @@ a few concrete findings (never a fødselsnummer: findings name where, not what).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -199,6 +200,20 @@ def numbers_in(data: bytes, needles: set[bytes]) -> set[bytes]:
     return found
 
 
+def _pg_dump(url: str) -> bytes:
+    """The whole PostgreSQL database behind ``url`` as SQL text (every table, every row)."""
+    import subprocess
+    from urllib.parse import urlsplit
+
+    from hub.pgcluster import PG_BIN
+
+    parts = urlsplit(url)
+    done = subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_dump"), "-h", parts.hostname or "",
+                           "-p", str(parts.port), "-U", parts.username or "postgres", parts.path.lstrip("/")],
+                          capture_output=True, check=True, timeout=300)
+    return done.stdout
+
+
 def no_fnr_leaks(stack: Stack, numbers: list[str]) -> Verdict:
     """0 fødselsnummer in logs, the Prefect database, artifacts, tickets and public titles."""
     from hub.privacy import contains_fnr
@@ -217,6 +232,8 @@ def no_fnr_leaks(stack: Stack, numbers: list[str]) -> Verdict:
         scan(f"log:{path.relative_to(stack.home)}", path.read_bytes())
     for path in sorted((stack.home / "prefect").glob("prefect.db*")):
         scan(f"prefect database:{path.name}", path.read_bytes())
+    if (url := os.environ.get("HUB_PREFECT_DATABASE_URL", "")).startswith("postgresql"):
+        scan("prefect database:pg_dump", _pg_dump(url))
     api = stack.prefect_api
     for what in ("logs", "flow_runs", "task_runs", "artifacts", "variables"):
         rows: list[Any] = []
