@@ -545,7 +545,7 @@ def settle(stack: Stack, opts: Options, record: Record, ledger: Any) -> None:
     while time.monotonic() - started < opts.settle_seconds:
         try:
             left = open_work(ledger, expected)
-            busy = [r for r in active_runs(stack) if r["state_type"] != "SCHEDULED"] if left == 0 else []
+            busy = [r for r in active_runs(stack) if r["state_type"] != "SCHEDULED"]
         except Exception as exc:
             left, busy = -1, []
             record.notes.append(f"reading the ledger or Prefect failed while settling: {exc.__class__.__name__}")
