@@ -180,3 +180,20 @@ def test_concurrent_resets_of_one_stuck_item_reset_it_once(ledger: Ledger) -> No
     at_once(reset)
     assert results.count(True) == 1
     assert ledger.item(dead).data["redrives"] == 1
+
+
+def test_text_with_a_nul_character_is_stored_on_both_backends(ledger: Ledger) -> None:
+    """Hostile form text with a NUL (\\x00) crashed every write of its item on PostgreSQL
+    ("text fields cannot contain NUL bytes"), so the dead letter could not even be recorded."""
+    item = ledger.ensure_item("laptop", "nul-1", title="order from Kari\x00Nordmann")
+    ledger.update_data(item.id, feide="kari\x00@oslomet.no", notes=["a\x00b", {"deep": "c\x00d"}])
+    ledger.start_step(item.id, "read_order")
+    ledger.end_step(item.id, "read_order", "failed", error="nobody with Feide id kari\x00@oslomet.no")
+    ledger.finish_item(item.id, "failed", error="not valid: kari\x00@oslomet.no", error_kind="invalid_input")
+
+    stored = ledger.item(item.id)
+    assert stored.state == "failed" and stored.error_kind == "invalid_input"
+    assert stored.last_error == "not valid: kari\ufffd@oslomet.no"
+    assert stored.title == "order from Kari\ufffdNordmann"
+    assert stored.data["feide"] == "kari\ufffd@oslomet.no"
+    assert stored.data["notes"] == ["a\ufffdb", {"deep": "c\ufffdd"}]

@@ -1,15 +1,12 @@
 """The small chaos bench (``python -m bench.chaos --small``) ends with every invariant held.
 
 About 100 items, 3 ``kill -9`` of hub processes, 200 hostile inputs, the Prefect server
-killed and kept down ~20 s, 20 % faults on every peer — on a stack of its own, in a
-subprocess: it must not share this session's stack or its environment (the session's
-``HUB_PAUSE_SCHEDULES`` would stop every poll). About five minutes on two cores; the bench
-ends its settle phase as soon as nothing is open.
-
-**Not in the default run yet** (marker ``chaos``; run it with ``pytest -m chaos``): on two
-cores the hub does not settle the ~200 items (100 workload items, ~100 hostile form
-submissions) within the bench's 200 s, so it fails today on throughput, not on a broken
-invariant (issue 9 stays open until it passes in CI).
+killed and kept down ~20 s, 20 % faults on every peer — on a stack of its own (the Prefect
+server and the ledger on a throwaway PostgreSQL cluster), in a subprocess: it must not
+share this session's stack or its environment (the session's ``HUB_PAUSE_SCHEDULES`` would
+stop every poll). The bench ends its settle phase as soon as nothing is open; about eight
+minutes on two cores. It runs beside the end-to-end tests (scripts/test.sh), in the
+process with the other fast suites.
 """
 
 from __future__ import annotations
@@ -25,9 +22,9 @@ import pytest
 
 from hub.procs import ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
+pytestmark = pytest.mark.e2e
 
-TIMEOUT = 720.0  # the bench bounds itself (start ~1 min, storm ~2 min, settle at most 200 s, checks); a backstop
+TIMEOUT = 1080.0  # the bench bounds itself (start ~1 min, storm ~2 min, settle at most 600 s, checks); a backstop
 INVARIANTS = ("every item done", "reconciliation", "no item stuck", "fødselsnummer", "hostile input")
 
 
