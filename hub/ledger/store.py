@@ -7,7 +7,6 @@ flow-run processes can write to the same file; PostgreSQL is used by URL.
 from __future__ import annotations
 
 import json
-
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
