@@ -290,6 +290,10 @@ def hostile_answers(answers: list[tuple[Any, str]]) -> Verdict:
     counts: Counter[str] = Counter()
     findings: list[str] = []
     for value, answer in answers:
+        if answer.startswith("not sent"):  # the bench failed to send it: not the hub's doing, but shown
+            counts["not sent (the bench's own error)"] += 1
+            findings.append(f"{type(value).__name__} {answer}")
+            continue
         if not isinstance(value, HostileRequest):
             counts["form submissions accepted" if answer.startswith("201") else f"form submissions refused ({answer})"] += 1
             continue

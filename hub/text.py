@@ -48,7 +48,7 @@ _ALWAYS = frozenset("\\`*_[]<>&|~@")
 _LINE_START = frozenset("#>-+=")
 _ORDERED = re.compile(r"^(\d{1,9})([.)])")
 # Bare URLs become links in GitHub-flavoured markdown: break "://" and "www.".
-_SCHEME = re.compile(r"(?<=[A-Za-z]):(?=//)")
+_SCHEME = re.compile(r":(?=//)")  # every "://": what comes before it may be cut off by a line or a cell
 _WWW = re.compile(r"(?<![A-Za-z0-9])(www)\.", re.IGNORECASE)
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 _LINE_END = re.compile(r"\r\n|\r|\n")

@@ -4,9 +4,12 @@ About 100 items, 3 ``kill -9`` of hub processes, 200 hostile inputs, the Prefect
 killed and kept down ~20 s, 20 % faults on every peer — on a stack of its own (the Prefect
 server and the ledger on a throwaway PostgreSQL cluster), in a subprocess: it must not
 share this session's stack or its environment (the session's ``HUB_PAUSE_SCHEDULES`` would
-stop every poll). The bench ends its settle phase as soon as nothing is open; about eight
-minutes on two cores. It runs beside the end-to-end tests (scripts/test.sh), in the
-process with the other fast suites.
+stop every poll). The bench ends its settle phase as soon as nothing is open.
+
+**Not in the default run** (marker ``chaos``; ``pytest -m chaos``). It passes on two cores
+(about 10 minutes alone), and it passed inside a fresh-clone run of the whole suite too,
+but beside the end-to-end tests it took that run from 13 to 23 minutes, past the suite's
+20-minute budget (issue 9 stays open on that point).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pytest
 
 from hub.procs import ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 TIMEOUT = 1080.0  # the bench bounds itself (start ~1 min, storm ~2 min, settle at most 600 s, checks); a backstop
 INVARIANTS = ("every item done", "reconciliation", "no item stuck", "fødselsnummer", "hostile input")
