@@ -36,12 +36,12 @@ def _serve_health_later(port: int, delay: float) -> uvicorn.Server:
 
 async def test_the_runner_waits_until_the_server_answers(capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
-    started = time.monotonic()  # the server cannot answer before its 2 s have passed
-    server = _serve_health_later(port, delay=2.0)
+    started = time.monotonic()  # the server cannot answer before its 5 s have passed (2 s was flaky under load)
+    server = _serve_health_later(port, delay=5.0)
     try:
         with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}):
             await wait_for_prefect(max_wait=60)
-            assert time.monotonic() - started >= 2.0  # it waited for the server, it did not exit
+            assert time.monotonic() - started >= 5.0  # it waited for the server, it did not exit
         assert "waiting for the Prefect server" in capsys.readouterr().out
     finally:
         server.should_exit = True
