@@ -102,12 +102,12 @@ async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECO
     async with contextlib.AsyncExitStack() as held:
         wait = slot_wait_seconds() if wait is None else wait
         try:
-            # Prefect's own timeout_seconds covers only its retry loop, not a request queued
-            # behind a stuck one in its per-process acquisition service: bound the whole wait.
-            # A lease granted after the deadline is released by Prefect (it sees the cancel).
+            # One deadline for the whole wait: Prefect's own timeout_seconds covers only its
+            # retry loop, not a request queued behind a stuck one in its per-process
+            # acquisition service. A lease granted after the deadline is released by Prefect
+            # (it sees the cancel).
             async with asyncio.timeout(wait):
-                await held.enter_async_context(concurrency(names, occupy=1, lease_duration=lease,
-                                                           timeout_seconds=wait))
+                await held.enter_async_context(concurrency(names, occupy=1, lease_duration=lease))
         except (ConcurrencySlotAcquisitionError, AcquireConcurrencySlotTimeoutError) as exc:
             raise SlotsUnavailable(f"could not take the global slot(s) {names!r} from Prefect: "
                                    f"{mask(str(exc))[:200]}") from exc
@@ -346,7 +346,8 @@ class _Turnstile:
 
     async def passed(self, index: int) -> None:
         async with self._changed:
-            self._passed.add(index)
+            if index >= self._next:  # an item passes twice (its block, then its end): count it once
+                self._passed.add(index)
             while self._next in self._passed:
                 self._passed.discard(self._next)
                 self._next += 1
