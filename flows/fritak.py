@@ -1,10 +1,12 @@
 """Søke fritak: a student applies for exemption from courses; a case handler decides.
 
 ``fritak-intake`` (every minute) collects new Nettskjema submissions into the ledger and
-starts one ``fritak-case`` run per application. Each case:
+reads each new application (fødselsnummer, courses, attachments). An invalid one is answered
+by e-mail and becomes a dead letter there and then — nothing is archived. Every other
+application gets one ``fritak-case`` run. Each case:
 
-1. reads and validates the application (fødselsnummer, courses, attachments); an invalid
-   one is answered by e-mail and becomes a dead letter — nothing is archived;
+1. reads and validates the application again (a replayed item, or one the intake could not
+   read, comes straight here);
 2. archives it: case file, incoming journalpost with the submission PDF and attachments;
 3. **suspends** until a case handler decides in the Prefect UI (a typed form: approve,
    reject or partial per course, with a justification) — the process exits while it waits;
@@ -16,10 +18,12 @@ The time from submission to decision is recorded per case (the SLA).
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
@@ -33,20 +37,27 @@ from flows.fritak_steps import (
     decision_form,
     earlier_decision,
     email_decision,
+    fetch_application,
     journal_decision,
     read_fritak_application,
     to_decision,
+    turn_down,
 )
 from hub.dispatch import start_deployment_run
-from hub.flowkit import Run, work_item
-from hub.ledger import ItemState, WorkItem
+from hub.errors import HubError
+from hub.flowkit import Run, run_batch, work_item
+from hub.ledger import ItemState, Ledger, WorkItem
+from hub.ports.forms import Submission
 from hub.services import catalog
 from hub.settings import OSLO, get_settings
-from hub.wiring import build_forms, get_ledger
+from hub.text import table_for_prefect
+from hub.wiring import Connectors, connect, get_ledger
 
 __all__ = ["fritak_case", "fritak_intake"]
 
 SERVICE = "fritak"
+
+log = logging.getLogger("hub.flow")
 
 
 @flow(name="fritak-case", flow_run_name="fritak-{submission_id}", persist_result=True, log_prints=False)
@@ -81,21 +92,64 @@ def _record_sla(run: Run, submitted: datetime, outcome: str) -> None:
 
 @flow(name="fritak-intake", log_prints=False)
 async def fritak_intake() -> dict[str, int]:
-    """Collect new applications and start a case for each one not yet started."""
+    """Collect new applications, turn down the invalid ones, and start a case for each valid one."""
     settings = get_settings()
     ledger = get_ledger(settings)
-    forms = build_forms(settings)
-    try:
-        added = await collect_submissions(forms, ledger, service=SERVICE, form_id=settings.fritak.form_id)
-    finally:
-        await forms.aclose()
+    async with connect(settings, service=SERVICE) as ports:
+        added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=settings.fritak.form_id)
+        due = [item for item in await asyncio.to_thread(ledger.items, service=SERVICE, states=[ItemState.PENDING],
+                                                        limit=None)
+               if not item.flow_run_id]  # an item with a run has its case run already (it may be queued)
+        invalid = await _triage(ports, due, max_attachment_mb=settings.fritak.max_attachment_mb)
+        # An invalid application is answered and dead-lettered here, in this run: a case run
+        # of its own (a process, a flow run and its task runs in Prefect) only to say "not
+        # valid" made hostile or careless submissions the most expensive work of the service.
+        rows = await run_batch([i for i in due if i.id in invalid], ports,
+                               lambda run: _turn_down(run, *invalid[run.item.id]), ledger=ledger,
+                               settings=settings, key_label="submission")
+    started = await _start_cases(ledger, [i for i in due if i.id not in invalid])
+    if rows:
+        await acreate_table_artifact(key="fritak-intake", table=table_for_prefect(rows),
+                                     description="Applications turned down by the intake (not valid)")
+    get_run_logger().info("fritak: %d new application(s), %d turned down, %d case(s) started",
+                          added, len(rows), started)
+    return {"new": added, "turned_down": len(rows), "started": started}
+
+
+async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: int
+                  ) -> dict[int, tuple[Submission, list[str]]]:
+    """The due applications that are certainly not valid, with their problems. One the intake
+    cannot read now (the form service failing) is not judged: its case run reads it again,
+    with retries."""
+    gate, invalid = asyncio.Semaphore(STARTS_AT_ONCE), dict[int, tuple[Submission, list[str]]]()
+
+    async def check(item: WorkItem) -> None:
+        async with gate:
+            try:
+                submission, application, problems = await fetch_application(
+                    ports.forms, int(item.source_key), max_attachment_mb=max_attachment_mb)
+            except HubError as exc:
+                log.info("fritak %s: not read by the intake (%s); its case run reads it again",
+                         item.source_key, exc.kind)
+                return
+            if application is None:
+                invalid[item.id] = (submission, problems)
+
+    await asyncio.gather(*(check(item) for item in due))
+    return invalid
+
+
+async def _turn_down(run: Run, submission: Submission, problems: list[str]) -> str:
+    async with run.step("read_application"):
+        await turn_down(run, submission, problems)
+
+
+async def _start_cases(ledger: Ledger, due: list[WorkItem]) -> int:
+    """One fritak-case run per application, side by side on one Prefect client: one at a time,
+    a few hundred new applications took the intake many minutes (a run created every few
+    seconds on a busy server)."""
     case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
     assert case_runs is not None and case_runs.per_item
-    due = [item for item in await asyncio.to_thread(ledger.items, service=SERVICE, states=[ItemState.PENDING],
-                                                    limit=None)
-           if not item.flow_run_id]  # an item with a run has its case run already (it may be queued)
-    # Side by side, on one Prefect client: one at a time, a few hundred new applications took
-    # this run many minutes (a run created every few seconds on a busy server).
     gate, ids = asyncio.Semaphore(STARTS_AT_ONCE), dict[str, Any]()
     async with get_client() as client:
         async def start(item: WorkItem) -> None:
@@ -106,9 +160,7 @@ async def fritak_intake() -> dict[str, int]:
                 await asyncio.to_thread(ledger.set_flow_run, item.id, run_id)
 
         await asyncio.gather(*(start(item) for item in due))
-    get_run_logger().info("fritak: %d new application(s), %d case(s) started", added, len(due))
-    return {"new": added, "started": len(due)}
+    return len(due)
 
 
-STARTS_AT_ONCE = 8  # case runs created at once: enough to hide the API's latency, not a burst
-
+STARTS_AT_ONCE = 8  # applications read, or case runs created, at once: hides the latency, not a burst

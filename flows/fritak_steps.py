@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 from uuid import UUID
 
 from prefect.input import RunInput, keyset_from_paused_state
@@ -19,7 +19,7 @@ from prefect.states import Suspended
 from hub.errors import InvalidInput, PermanentError
 from hub.flowkit import Run, step_task
 from hub.ports.archive import CaseFile, JournalEntry
-from hub.ports.forms import Submission
+from hub.ports.forms import FormsPort, Submission
 from hub.settings import OSLO
 from mappings.fritak import (
     COURSES,
@@ -34,7 +34,7 @@ from mappings.fritak_decision import CourseVerdict, DecisionInput, decision_form
 from mappings.fritak_mail import decision_mail, rejected_application_mail
 from mappings.fritak_to_noark import application_entry, case_file, decision_entry, decision_letter_pdf
 
-__all__ = ["CourseVerdict", "FritakDecision", "read_fritak_application", "archive_application",
+__all__ = ["CourseVerdict", "FritakDecision", "read_fritak_application", "fetch_application", "turn_down", "archive_application",
            "decision_form", "earlier_decision", "asking_runs", "ask_case_handler", "DECISION_KEY", "to_decision", "journal_decision",
            "close_case", "email_decision"]
 
@@ -50,22 +50,35 @@ async def read_fritak_application(run: Run, submission_id: int) -> FritakApplica
     """Fetch the submission and its attachments and validate them; an invalid one is answered
     by e-mail (when the applicant has a usable address) and dead-lettered."""
     async with run.step("read_application"):
-        submission = await run.ports.forms.get_submission(submission_id)
-        cfg = run.settings.fritak
-        rules = AttachmentRules(max_bytes=cfg.max_attachment_mb * 1024 * 1024)
-        contents = await _attachment_contents(run, submission, rules)
-        application, problems = read_application(submission, courses=COURSES, rules=rules, contents=contents)
+        submission, application, problems = await fetch_application(run.ports.forms, submission_id,
+                                                                    max_attachment_mb=run.settings.fritak.max_attachment_mb)
         if application is not None:
             return application
-        told = await _tell_applicant(run, submission, problems)
-        raise InvalidInput(f"fritak application {submission_id} is not valid: " + "; ".join(problems),
-                           system="forms", hint=told + " A corrected application arrives as a new submission. "
-                           "Nothing was archived.")
+        await turn_down(run, submission, problems)
 
 
-async def _attachment_contents(run: Run, submission: Submission, rules: AttachmentRules) -> dict[int, bytes]:
+async def fetch_application(forms: FormsPort, submission_id: int, *, max_attachment_mb: int
+                            ) -> tuple[Submission, FritakApplication | None, list[str]]:
+    """The submission, the application read from it (None when it is not valid) and its problems."""
+    submission = await forms.get_submission(submission_id)
+    rules = AttachmentRules(max_bytes=max_attachment_mb * 1024 * 1024)
+    contents = await _attachment_contents(forms, submission, rules)
+    application, problems = read_application(submission, courses=COURSES, rules=rules, contents=contents)
+    return submission, application, problems
+
+
+async def turn_down(run: Run, submission: Submission, problems: list[str]) -> NoReturn:
+    """Tell the applicant (once) why the application cannot be handled, then fail the item as
+    invalid input: a dead letter that says whether the applicant was told."""
+    told = await _tell_applicant(run, submission, problems)
+    raise InvalidInput(f"fritak application {submission.meta.submission_id} is not valid: " + "; ".join(problems),
+                       system="forms", hint=told + " A corrected application arrives as a new submission. "
+                       "Nothing was archived.")
+
+
+async def _attachment_contents(forms: FormsPort, submission: Submission, rules: AttachmentRules) -> dict[int, bytes]:
     """The files of the attachments worth checking (declared PDF, not too large)."""
-    return {a.attachment_id: await run.ports.forms.get_attachment(a.attachment_id)
+    return {a.attachment_id: await forms.get_attachment(a.attachment_id)
             for a in submission.attachments[:rules.max_count]
             if a.media_type in rules.media_types and a.size <= rules.max_bytes}
 

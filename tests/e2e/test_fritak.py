@@ -45,6 +45,15 @@ async def _case_run(ledger: Ledger, sid: int) -> str:
     return item.flow_run_id
 
 
+async def _turned_down(ledger: Ledger, sid: int) -> Any:
+    """The intake answers an invalid application itself: a dead letter, and no case run."""
+    run = await run_deployment("fritak-intake/fritak-intake", timeout=180)
+    assert run.state.is_completed(), run.state
+    item = ledger.get_item("fritak", str(sid))
+    assert item is not None and item.flow_run_id == str(run.id), "not turned down by the intake"
+    return item
+
+
 async def _wait_paused(flow_run_id: str, timeout: float = 120) -> object:
     deadline = time.monotonic() + timeout
     async with get_client() as client:
@@ -117,11 +126,9 @@ async def test_application_waits_for_a_decision_then_is_decided(stack: Stack, le
 async def test_invalid_application_is_rejected_by_mail_and_nothing_is_archived(stack: Stack, ledger: Ledger,
                                                                               archive) -> None:
     sid = _apply(stack, fnr="05499024838", email="feil.fnr@student.oslomet.no")  # wrong check digit
-    run = await wait_flow_run(await _case_run(ledger, sid), timeout=180)
-    assert run.state.is_failed() and "not valid" in run.state.message
-    item = ledger.get_item("fritak", str(sid))
-    assert item.state == ItemState.FAILED and "fødselsnummer" in item.last_error
-    assert "05499024838" not in item.last_error and "05499024838" not in run.state.message
+    item = await _turned_down(ledger, sid)
+    assert item.state == ItemState.FAILED and "not valid" in item.last_error and "fødselsnummer" in item.last_error
+    assert "05499024838" not in item.last_error
     assert await archive.find_case_files(f"fritak:{sid}:sak") == []
     mails = mail_to(stack, "feil.fnr@student.oslomet.no")
     assert len(mails) == 1 and "kunne ikke behandles" in str(mails[0]["Subject"])
@@ -148,14 +155,11 @@ GROUNDS_FNR = "15076500565"  # synthetic, valid check digits: a student types it
 async def test_an_address_without_a_domain_is_a_readable_dead_letter(stack: Stack, ledger: Ledger, archive) -> None:
     """``kari@`` crashed the case with IndexError while building the To header."""
     sid = _apply(stack, email="kari@")
-    run = await wait_flow_run(await _case_run(ledger, sid), timeout=180)
-    assert run.state.is_failed(), run.state
-    item = ledger.get_item("fritak", str(sid))
+    item = await _turned_down(ledger, sid)
     assert item.state == ItemState.FAILED and item.error_kind == "invalid_input", (item.error_kind, item.last_error)
     assert (f"fritak application {sid} is not valid: the e-mail address 'kari@' is not valid: There must be "
             "something after the @-sign.") in item.last_error
     assert "nobody was told" in item.last_error and "s351207" in item.last_error
-    assert "the e-mail address 'kari@' is not valid" in run.state.message
     assert await archive.find_case_files(f"fritak:{sid}:sak") == []
 
 
@@ -164,9 +168,8 @@ async def test_a_text_file_named_pdf_is_refused_and_nothing_is_archived(stack: S
     answers = {**APPLICANT, "email": "tekstfil@student.oslomet.no"}
     sid = submit(stack, FRITAK_FORM_ID, answers, {"attachment_1": [
         ("vitnemål.pdf", PDF, "Vitnemål\nBachelor i informatikk\n".encode())]})
-    run = await wait_flow_run(await _case_run(ledger, sid), timeout=180)
-    assert run.state.is_failed(), run.state
-    item = ledger.get_item("fritak", str(sid))
+    item = await _turned_down(ledger, sid)
+    assert item.state == ItemState.FAILED
     assert "attachment 'vitnemål.pdf' is not a PDF but plain text; only PDF is accepted" in item.last_error
     assert await archive.find_case_files(f"fritak:{sid}:sak") == []
     (mail,) = mail_to(stack, "tekstfil@student.oslomet.no")

@@ -10,6 +10,7 @@ Prefect's flow engine here. It suspends; the test resumes it with a case handler
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from prefect import get_client
 from prefect.client.schemas.objects import FlowRun, State
@@ -108,3 +109,53 @@ async def test_an_invalid_application_is_answered_by_mail_and_nothing_is_archive
     assert hub.archive.case_files == {}
     (mail,) = hub.mail.sent
     assert mail.to == ("feil.fnr@student.oslomet.no",) and "kunne ikke behandles" in mail.subject
+
+
+async def test_the_intake_turns_down_an_invalid_application_itself_and_starts_a_case_only_for_a_valid_one(
+        hub: Fakes) -> None:
+    """An invalid application costs no case run (a process, a flow run and its task runs):
+    the intake answers it and dead-letters it; a valid one gets its case run."""
+    from flows.fritak import fritak_intake
+
+    valid = submission()
+    invalid = submission(fnr="05499024838", email="feil.fnr@student.oslomet.no")  # wrong check digit
+    invalid = invalid.model_copy(update={"meta": invalid.meta.model_copy(update={"submission_id": SID + 1})})
+    hub.forms.submit(valid, attachments={71: real_pdf()}, pdf=real_pdf("Søknad om fritak"))
+    hub.forms.submit(invalid)
+    await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+
+    counts = await fritak_intake()
+
+    assert counts == {"new": 2, "turned_down": 1, "started": 1}
+    turned_down = hub.ledger.get_item("fritak", str(SID + 1))
+    assert turned_down is not None and turned_down.state == ItemState.FAILED
+    assert turned_down.error_kind == "invalid_input" and "fødselsnummer" in (turned_down.last_error or "")
+    assert "05499024838" not in (turned_down.last_error or "")
+    step = hub.ledger.step(turned_down.id, "read_application")
+    assert step is not None and step.state == "failed"
+    (mail,) = hub.mail.sent
+    assert mail.to == ("feil.fnr@student.oslomet.no",) and "kunne ikke behandles" in mail.subject
+    accepted = hub.ledger.get_item("fritak", str(SID))
+    assert accepted is not None and accepted.state == ItemState.PENDING and accepted.flow_run_id
+    async with get_client() as client:  # the server is shared by this module's tests: look at this run's
+        case_run = await client.read_flow_run(UUID(accepted.flow_run_id))
+        runs = await client.read_flow_runs()
+    assert case_run.parameters == {"submission_id": SID} and case_run.deployment_id is not None
+    assert not [r for r in runs if r.parameters.get("submission_id") == SID + 1]
+    assert hub.archive.case_files == {}  # the case run (not run here) archives; the intake never does
+
+
+async def test_an_application_the_intake_cannot_read_is_left_to_its_case_run(hub: Fakes) -> None:
+    """The form service failing is no verdict on the application: its case run reads it again."""
+    from flows.fritak import fritak_intake
+
+    _apply(hub)
+    hub.forms.attachments.clear()  # the attachment cannot be read now (404 from the form service)
+    await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+
+    counts = await fritak_intake()
+
+    assert counts == {"new": 1, "turned_down": 0, "started": 1}
+    item = hub.ledger.get_item("fritak", str(SID))
+    assert item is not None and item.state == ItemState.PENDING and item.flow_run_id
+    assert hub.mail.sent == []
