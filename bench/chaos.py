@@ -78,6 +78,7 @@ from bench.chaos_invariants import (
     national_ids,
     no_fnr_leaks,
     nothing_held,
+    open_breakdown,
     open_work,
     reconciliation,
 )
@@ -567,8 +568,12 @@ def settle(stack: Stack, opts: Options, record: Record, ledger: Any) -> None:
             quiet_since = None
         if time.monotonic() - last_said > 30:
             last_said = time.monotonic()
+            try:
+                which = open_breakdown(ledger)
+            except Exception as exc:
+                which = f"unreadable: {exc.__class__.__name__}"
             say(f"settling: {left} inputs/items/events open, {len(busy)} runs active, "
-                f"after {time.monotonic() - started:.0f} s")
+                f"after {time.monotonic() - started:.0f} s (items: {which})")
         time.sleep(2)
     record.timings["settle"] = time.monotonic() - started
     if settled:

@@ -53,6 +53,18 @@ def open_work(ledger: Any, expected: set[tuple[str, str]] = frozenset()) -> int:
             + len(ledger.undispatched(older_than=timedelta(0), limit=1000)))
 
 
+def open_breakdown(ledger: Any) -> str:
+    """The open items by service and state (``laptop pending 12, fritak waiting 3``): what the
+    settling still waits for."""
+    from collections import Counter
+
+    from hub.ledger import ItemState
+
+    counts = Counter(f"{i.service} {'retry' if retry_pending(i) else i.state}" for i in ledger.items(limit=None)
+                     if i.state in ItemState.OPEN or retry_pending(i))
+    return ", ".join(f"{k} {n}" for k, n in counts.most_common()) or "none"
+
+
 def retry_pending(item: Any) -> bool:
     """A transient dead letter that redrive-stuck will start again by itself
     (``HUB_RETRY_TRANSIENT_AFTER``): not settled yet — it may be running when the checks look."""
