@@ -26,7 +26,7 @@ from collections.abc import AsyncGenerator, Callable, Generator
 import httpx
 from pydantic import SecretStr
 
-from hub.errors import ConfigError, MalformedResponse, PermanentError
+from hub.errors import ConfigError, MalformedResponse
 from hub.http import RETRYABLE_STATUS, parse_json, translate_status
 
 __all__ = ["ClientCredentialsAuth"]
@@ -96,9 +96,12 @@ class ClientCredentialsAuth(httpx.Auth):
         token = body.get("access_token") if isinstance(body, dict) else None
         token_type = str(body.get("token_type", "Bearer")) if isinstance(body, dict) else ""
         if not isinstance(token, str) or not token or token_type.lower() != "bearer":
-            raise PermanentError("the token endpoint answered 200 without a bearer access_token",
-                                 system=self.system,
-                                 hint="Check HUB_NETTSKJEMA__TOKEN_URL; it may point at a proxy page.")
+            # A garbled answer on the wire as much as a wrong URL: retried like any malformed body;
+            # one that never ends is the URL (connector-health names it).
+            raise MalformedResponse("the token endpoint answered 200 without a bearer access_token",
+                                    system=self.system, status=200,
+                                    hint="It is retried. If it persists, check HUB_NETTSKJEMA__TOKEN_URL: it may "
+                                         "point at a proxy page.")
         lifetime = body.get("expires_in") if isinstance(body, dict) else None
         seconds = float(lifetime) if isinstance(lifetime, int | float) and lifetime > 0 else 3600.0
         self._token = token

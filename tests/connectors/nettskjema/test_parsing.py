@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.nettskjema import NettskjemaConfig, NettskjemaForms
-from hub.errors import ConfigError, InvalidInput, PermanentError
+from hub.errors import ConfigError, InvalidInput, MalformedResponse
 
 FNR = "12449921257"  # synthetic (month +40)
 META = {"formId": 1, "submissionId": 77, "answerTime": 1000, "createdDate": "2026-11-20T08:15:02Z",
@@ -112,12 +112,27 @@ async def test_malformed_created_date_names_the_field() -> None:
     assert "submissionMetadata.createdDate" in caught.value.message and FNR not in str(caught.value)
 
 
-async def test_token_response_without_access_token_is_permanent() -> None:
+async def test_token_response_without_access_token_is_malformed_and_retried() -> None:
+    """A 200 without a token is a garbled answer (a proxy, a fault on the wire): transient, tried
+    again — not a permanent error that failed a whole batch run on one bad answer."""
     token = httpx.Response(200, json={"token_type": "Bearer"})
     async with make({"/api/v3/form/me": []}, [], token=token) as forms:
-        with pytest.raises(PermanentError) as caught:
+        with pytest.raises(MalformedResponse) as caught:
             await forms.list_forms()
-    assert "access_token" in caught.value.message
+    assert "access_token" in caught.value.message and "TOKEN_URL" in caught.value.hint
+
+    answers = iter([httpx.Response(200, json=[]), httpx.Response(200, json={
+        "access_token": "t", "token_type": "Bearer", "expires_in": 3600})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth2/token":
+            return next(answers)
+        return httpx.Response(200, json=[])
+
+    config = NettskjemaConfig(base_url="http://ns.test/api/v3", token_url="http://ns.test/oauth2/token",
+                              client_id="c", client_secret=SecretStr("s"), max_attempts=2)
+    async with NettskjemaForms(config, transport=httpx.MockTransport(handler)) as forms:
+        assert await forms.list_forms() == []
 
 
 async def test_token_grant_refused_is_a_config_error() -> None:
