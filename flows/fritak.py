@@ -44,7 +44,7 @@ from flows.fritak_steps import (
     turn_down,
 )
 from hub.dispatch import start_deployment_run
-from hub.errors import HubError
+from hub.errors import HubError, InvalidInput
 from hub.flowkit import Run, run_batch, work_item
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ports.forms import Submission
@@ -105,7 +105,7 @@ async def fritak_intake() -> dict[str, int]:
         # of its own (a process, a flow run and its task runs in Prefect) only to say "not
         # valid" made hostile or careless submissions the most expensive work of the service.
         rows = await run_batch([i for i in due if i.id in invalid], ports,
-                               lambda run: _turn_down(run, *invalid[run.item.id]), ledger=ledger,
+                               lambda run: _turn_down(run, invalid[run.item.id]), ledger=ledger,
                                settings=settings, key_label="submission")
     started = await _start_cases(ledger, [i for i in due if i.id not in invalid])
     if rows:
@@ -116,18 +116,23 @@ async def fritak_intake() -> dict[str, int]:
     return {"new": added, "turned_down": len(rows), "started": started}
 
 
-async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: int
-                  ) -> dict[int, tuple[Submission, list[str]]]:
-    """The due applications that are certainly not valid, with their problems. One the intake
-    cannot read now (the form service failing) is not judged: its case run reads it again,
-    with retries."""
-    gate, invalid = asyncio.Semaphore(STARTS_AT_ONCE), dict[int, tuple[Submission, list[str]]]()
+Unanswerable = tuple[Submission, list[str]] | InvalidInput  # what makes an application not valid
+
+
+async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: int) -> dict[int, Unanswerable]:
+    """The due applications that are certainly not valid: their problems, or the form service's
+    verdict that the submission cannot be read as one. An application the intake cannot read
+    now (the form service failing) is not judged: its case run reads it again, with retries."""
+    gate, invalid = asyncio.Semaphore(STARTS_AT_ONCE), dict[int, Unanswerable]()
 
     async def check(item: WorkItem) -> None:
         async with gate:
             try:
                 submission, application, problems = await fetch_application(
                     ports.forms, int(item.source_key), max_attachment_mb=max_attachment_mb)
+            except InvalidInput as exc:
+                invalid[item.id] = exc
+                return
             except HubError as exc:
                 log.info("fritak %s: not read by the intake (%s); its case run reads it again",
                          item.source_key, exc.kind)
@@ -139,9 +144,11 @@ async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: 
     return invalid
 
 
-async def _turn_down(run: Run, submission: Submission, problems: list[str]) -> str:
+async def _turn_down(run: Run, why: Unanswerable) -> str:
     async with run.step("read_application"):
-        await turn_down(run, submission, problems)
+        if isinstance(why, InvalidInput):
+            raise why
+        await turn_down(run, *why)
 
 
 async def _start_cases(ledger: Ledger, due: list[WorkItem]) -> int:

@@ -274,6 +274,7 @@ class MemoryForms(_Port):
         self.attachments: dict[int, bytes] = {}
         self.pdfs: dict[int, bytes] = {}
         self.slow: dict[int, float] = {}  # submission id → seconds its reading takes (a slow answer)
+        self.broken: dict[int, Exception] = {}  # submission id → what reading it raises
         self.reading = 0  # submissions being read right now
         self.most_read_at_once = 0
 
@@ -301,6 +302,8 @@ class MemoryForms(_Port):
             await asyncio.sleep(self.slow.get(submission_id, 0.0))
         finally:
             self.reading -= 1
+        if submission_id in self.broken:
+            raise self.broken[submission_id]
         try:
             return self.submissions[submission_id]
         except KeyError:

@@ -159,3 +159,22 @@ async def test_an_application_the_intake_cannot_read_is_left_to_its_case_run(hub
     item = hub.ledger.get_item("fritak", str(SID))
     assert item is not None and item.state == ItemState.PENDING and item.flow_run_id
     assert hub.mail.sent == []
+
+
+async def test_a_submission_the_form_service_calls_unreadable_is_turned_down_by_the_intake(hub: Fakes) -> None:
+    """The connector's own verdict (a submission that is not a valid answer set) is as final as
+    the application's problems: the intake dead-letters it; no case run only to fail again."""
+    from flows.fritak import fritak_intake
+    from hub.errors import InvalidInput
+
+    _apply(hub)
+    hub.forms.broken[SID] = InvalidInput("submissionMetadata.createdDate is not a date", system="forms")
+    await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+
+    counts = await fritak_intake()
+
+    assert counts == {"new": 1, "turned_down": 1, "started": 0}
+    item = hub.ledger.get_item("fritak", str(SID))
+    assert item is not None and item.state == ItemState.FAILED and item.error_kind == "invalid_input"
+    assert "createdDate" in (item.last_error or "")
+    assert hub.mail.sent == []  # nobody to tell: the submission could not be read
