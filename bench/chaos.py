@@ -81,6 +81,7 @@ from bench.chaos_invariants import (
     open_breakdown,
     open_work,
     reconciliation,
+    runs_breakdown,
 )
 from bench.chaos_workload import People, Workload, control, send_hostile
 from hub.procs import Proc
@@ -570,10 +571,11 @@ def settle(stack: Stack, opts: Options, record: Record, ledger: Any) -> None:
             last_said = time.monotonic()
             try:
                 which = open_breakdown(ledger)
+                runs = runs_breakdown(stack, busy)
             except Exception as exc:
-                which = f"unreadable: {exc.__class__.__name__}"
+                which = runs = f"unreadable: {exc.__class__.__name__}"
             say(f"settling: {left} inputs/items/events open, {len(busy)} runs active, "
-                f"after {time.monotonic() - started:.0f} s (items: {which})")
+                f"after {time.monotonic() - started:.0f} s (items: {which}; runs: {runs})")
         time.sleep(2)
     record.timings["settle"] = time.monotonic() - started
     if settled:

@@ -83,6 +83,18 @@ def active_runs(stack: Stack) -> list[dict[str, Any]]:
         "limit": 200, "flow_runs": {"state": {"type": {"any_": ["RUNNING", "PENDING", "CANCELLING", "PAUSED"]}}}}).json())
 
 
+def runs_breakdown(stack: Stack, runs: list[dict[str, Any]]) -> str:
+    """Active runs by deployment and state (``onboarding Running 4, fritak-case Pending 2``)."""
+    from collections import Counter
+
+    ids = sorted({r["deployment_id"] for r in runs if r.get("deployment_id")})
+    names = {d["id"]: d["name"] for d in httpx.post(
+        f"{stack.prefect_api}/deployments/filter", timeout=30,
+        json={"deployments": {"id": {"any_": ids}}}).json()} if ids else {}
+    counts = Counter(f"{names.get(r.get('deployment_id'), 'no deployment')} {r.get('state_name')}" for r in runs)
+    return ", ".join(f"{k} {n}" for k, n in counts.most_common()) or "none"
+
+
 def items_settled(ledger: Any, sent: list[Sent], expected: set[tuple[str, str]]) -> Verdict:
     """Every item done, or a dead letter with a reason a person can act on; no input lost."""
     from hub.ledger import ItemState

@@ -22,10 +22,10 @@ others=$(ls -d tests/*/ | grep -v -e '^tests/e2e/$' -e __pycache__)
 basetemp=$(mktemp -d)
 echo "[test] pytest: tests/e2e here; beside it (output at the end): ${others//$'\n'/ }"
 # shellcheck disable=SC2086
-.venv/bin/python -m pytest -p no:cacheprovider --basetemp="$basetemp/rest" $others >"$beside" 2>&1 &
+.venv/bin/python -m pytest -p no:cacheprovider --durations=12 --basetemp="$basetemp/rest" $others >"$beside" 2>&1 &
 pid=$!
 set +e
-.venv/bin/python -m pytest tests/e2e
+.venv/bin/python -m pytest --durations=12 tests/e2e
 e2e=$?
 wait "$pid"
 rest=$?
