@@ -71,9 +71,9 @@ async def handle_order(run: Run) -> str:
 
 async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
     ticketing, cfg = run.ports.ticketing, run.settings.laptop
-    # First come, first served: the earliest order gets the last laptop (its turn first, then
-    # the slots — never hold the allocation slot while waiting for an earlier order).
-    async with run.in_order(), run.step("reserve_laptop"), run.slots([TICKETING_LIMIT, ALLOCATION_LIMIT]):
+    # First come, first served: the earliest order gets the last laptop of its model (its turn
+    # first, then the slots — never hold the allocation slot while waiting for an earlier order).
+    async with run.in_order(order.model), run.step("reserve_laptop"), run.slots([TICKETING_LIMIT, ALLOCATION_LIMIT]):
         asset = await ticketing.reserve_asset(cfg.catalog, external_ref=external_ref(order.submission_id, "asset"),
                                               model=order.model)
         if asset is None:

@@ -100,7 +100,9 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
                            hint=f"{told}; a corrected request comes as a new submission.")
     await asyncio.to_thread(run.ledger.update_data, run.item.id, reference=request.reference, booker=request.booker,
                             wanted_room=request.room, start=request.start.isoformat(), end=request.end.isoformat())
-    async with run.in_order():  # first come, first served: the earlier request gets the last room
+    # First come, first served: the earlier request gets the last room. Only requests for the
+    # same day compete for its rooms; the other days' requests book meanwhile.
+    async with run.in_order(request.start.astimezone(OSLO).date()):
         async with run.step("book_room"):
             booked = await _book_first_free(ports.calendar, request, rooms)
             if booked is not None:
@@ -162,7 +164,7 @@ async def handle_cancellation(run: Run) -> str:
     if run.ref("cancelled") is None:
         # In order: of two cancellations of one booking (the form and an e-mail reply), the
         # first cancels it and the second is told it is gone — never both at once.
-        async with run.in_order(), run.step("cancel_booking"):
+        async with run.in_order(request.reference), run.step("cancel_booking"):  # two for one booking
             booking = await ports.calendar.find_booking(request.reference)
             if booking is None:
                 await _refuse(run, request.booker, f"there is no booking {request.reference} (already cancelled?)")

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -157,17 +157,21 @@ class Run:
     _turn: tuple[_Turnstile, int] | None = None
 
     @contextlib.asynccontextmanager
-    async def in_order(self) -> AsyncIterator[None]:
+    async def in_order(self, contested: Hashable | None = None) -> AsyncIterator[None]:
         """The part of an item that must happen in the batch's order — first come, first
         served, where items compete for the same thing (the last free room, the last laptop
         in stock). Items of a batch run side by side (:func:`run_batch`), but their
-        ``in_order`` blocks run one at a time, in the order the batch was given. Outside a
-        batch this is a no-op."""
+        ``in_order`` blocks run one at a time, in the order the batch was given.
+
+        ``contested`` names what the block competes for (a day's rooms, a laptop model): the
+        block then waits only for earlier items that compete for the same thing, or have not
+        yet said what they compete for. ``None`` competes with everything. Outside a batch
+        this is a no-op."""
         if self._turn is None:
             yield
             return
         turnstile, index = self._turn
-        await turnstile.wait_for_turn(index)
+        await turnstile.wait_for_turn(index, contested)
         try:
             yield
         finally:
@@ -333,16 +337,32 @@ async def batch_item(item: WorkItem, ports: Connectors, *, ledger: Ledger | None
 
 class _Turnstile:
     """Lets the items of a batch through their :meth:`Run.in_order` blocks in the batch's
-    order: item ``i`` passes once every earlier item has passed its block or has ended."""
+    order: item ``i`` passes once every earlier item has passed its block or has ended, or has
+    said it competes for something else."""
+
+    _ANY = object()  # competes with everything
 
     def __init__(self) -> None:
         self._next = 0  # every item before this one has passed
         self._passed: set[int] = set()
+        self._contested: dict[int, object] = {}  # index → what its block competes for
         self._changed = asyncio.Condition()
 
-    async def wait_for_turn(self, index: int) -> None:
+    def _clear(self, index: int, contested: object) -> bool:
+        for earlier in range(self._next, index):
+            if earlier in self._passed:
+                continue
+            theirs = self._contested.get(earlier)
+            if theirs is None or theirs is self._ANY or contested is self._ANY or theirs == contested:
+                return False  # it may take what this item wants: it goes first
+        return True
+
+    async def wait_for_turn(self, index: int, contested: Hashable | None = None) -> None:
+        mine = self._ANY if contested is None else contested
         async with self._changed:
-            await self._changed.wait_for(lambda: self._next >= index)
+            self._contested[index] = mine
+            self._changed.notify_all()  # later items waiting on this one may now go
+            await self._changed.wait_for(lambda: self._clear(index, mine))
 
     async def passed(self, index: int) -> None:
         async with self._changed:
@@ -350,6 +370,7 @@ class _Turnstile:
                 self._passed.add(index)
             while self._next in self._passed:
                 self._passed.discard(self._next)
+                self._contested.pop(self._next, None)
                 self._next += 1
             self._changed.notify_all()
 

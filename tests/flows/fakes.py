@@ -361,6 +361,9 @@ class MemoryCalendar(_Port):
         self.rooms: dict[str, Room] = {r.id: r for r in rooms or []}
         self.bookings: dict[str, Booking] = {}  # by external ref (the event's UID)
         self.garbled_listings = 0  # the next this many room listings answer garbage
+        self.slow_booking = 0.0  # seconds each booking request takes
+        self.booking_now = 0
+        self.most_booked_at_once = 0
 
     async def list_rooms(self) -> list[Room]:
         if self.garbled_listings > 0:
@@ -376,6 +379,12 @@ class MemoryCalendar(_Port):
         return self.bookings.get(external_ref)
 
     async def book(self, new: NewBooking) -> Booking:
+        self.booking_now += 1
+        self.most_booked_at_once = max(self.most_booked_at_once, self.booking_now)
+        try:
+            await asyncio.sleep(self.slow_booking)
+        finally:
+            self.booking_now -= 1
         if (existing := self.bookings.get(new.external_ref)) is not None:
             return existing
         if new.room_id not in self.rooms:
