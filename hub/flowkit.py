@@ -387,6 +387,28 @@ def batch_parallel() -> int:
     return value
 
 
+# A batch item that fails on a transient error is tried again within the run, like a step
+# task (step_task): later, it waits for the next scheduled run or an automatic retry minutes on.
+BATCH_RETRY_DELAYS = (1.0, 5.0)
+
+
+async def _retrying(handle: Callable[[Run], Awaitable[str]], run: Run) -> str:
+    """``handle(run)``, again after each of :data:`BATCH_RETRY_DELAYS` while it fails on a
+    transient error. Handlers find their own earlier writes (by external key), so trying again
+    writes nothing twice. A slot that could not be had is not tried again here: that wait was
+    long already (``HUB_SLOT_WAIT_SECONDS``)."""
+    for delay in (*BATCH_RETRY_DELAYS, None):
+        try:
+            return await handle(run)
+        except TransientError as exc:
+            if delay is None or isinstance(exc, SlotsUnavailable):
+                raise
+            log.warning("%s %s: %s; trying the item again in %g s", run.item.service, run.item.source_key,
+                        exc, delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
 async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callable[[Run], Awaitable[str]], *,
                     ledger: Ledger | None = None, settings: Settings | None = None,
                     key_label: str = "item", parallel: int | None = None) -> list[dict[str, Any]]:
@@ -407,7 +429,7 @@ async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callab
         async with batch_item(item, ports, ledger=ledger, settings=settings) as run:
             if run is not None:
                 run._turn = (turnstile, index)
-                outcome = await handle(run)
+                outcome = await _retrying(handle, run)
         after = await asyncio.to_thread(ledger.item, item.id)
         return {"service": item.service, key_label: item.source_key, "state": after.state,
                 "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]}

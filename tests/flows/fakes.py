@@ -275,6 +275,7 @@ class MemoryForms(_Port):
         self.pdfs: dict[int, bytes] = {}
         self.slow: dict[int, float] = {}  # submission id → seconds its reading takes (a slow answer)
         self.broken: dict[int, Exception] = {}  # submission id → what reading it raises
+        self.garbled_reads: dict[int, int] = {}  # submission id → how many of its next reads answer garbage
         self.reading = 0  # submissions being read right now
         self.most_read_at_once = 0
 
@@ -304,6 +305,9 @@ class MemoryForms(_Port):
             self.reading -= 1
         if submission_id in self.broken:
             raise self.broken[submission_id]
+        if self.garbled_reads.get(submission_id, 0) > 0:
+            self.garbled_reads[submission_id] -= 1
+            raise MalformedResponse(f"submission {submission_id}: the answer is not valid JSON", system="forms")
         try:
             return self.submissions[submission_id]
         except KeyError:

@@ -65,6 +65,22 @@ async def test_an_order_gets_a_ticket_and_a_reserved_laptop_and_waits_for_delive
     assert len(hub.ticketing.tickets) == 1 and len(hub.ticketing.comments[ticket.id]) == 1
 
 
+async def test_an_order_whose_reading_fails_twice_on_a_garbled_answer_is_done_in_the_same_run(hub: Fakes) -> None:
+    """A transient error retries the batch item within the run (as a step task retries), not
+    only minutes later; its ticket and reservation are written once."""
+    _employ(hub)
+    hub.ticketing.stock("Laptops", "LT-0002", T14)
+    _order(hub, 5000009)
+    hub.forms.garbled_reads[5000009] = 2
+
+    counts = await laptop_orders()
+
+    assert counts == {"new": 1, "handled": 1, "failed": 0}
+    item = _item(hub, 5000009)
+    assert item.state == ItemState.WAITING and item.data["stage"] == "awaiting_delivery"
+    assert len(hub.ticketing.tickets) == 1 and hub.forms.garbled_reads[5000009] == 0
+
+
 async def test_without_stock_the_order_waits_and_is_reserved_when_a_laptop_arrives(hub: Fakes) -> None:
     _employ(hub)
     hub.ticketing.stock("Laptops", "LT-0001", "Dell Latitude 7450")  # not the model ordered
