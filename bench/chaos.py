@@ -556,7 +556,10 @@ def settle(stack: Stack, opts: Options, record: Record, ledger: Any) -> None:
     while time.monotonic() - started < opts.settle_seconds:
         try:
             left = open_work(ledger, expected)
-            busy = [r for r in active_runs(stack) if r["state_type"] != "SCHEDULED"]
+            # An ops pass (redrive-stuck waiting to look again, connector-health) with no item
+            # open is not work left: nothing is there for it to re-drive.
+            busy = [r for r in active_runs(stack) if r["state_type"] != "SCHEDULED"
+                    and (left or "ops" not in (r.get("tags") or []))]
         except Exception as exc:
             left, busy = -1, []
             record.notes.append(f"reading the ledger or Prefect failed while settling: {exc.__class__.__name__}")
