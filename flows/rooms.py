@@ -62,9 +62,10 @@ async def process_cancellations(ports: Connectors) -> list[dict[str, Any]]:
 
 
 # Retried when the room list could not be read (the items' own errors are recorded per item
-# and never leave run_batch): one garbled PROPFIND answer failed the whole minute's run.
+# and never leave run_batch): one garbled PROPFIND answer failed the whole minute's run. As
+# patient as a step (1, 5, 20 s): under chaos a burst of garbled answers outlasted 1 and 5 s.
 @task(name="process room requests", cache_policy=NO_CACHE, persist_result=False,
-      retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=transient_only)
+      retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only)
 async def process_bookings(ports: Connectors) -> list[dict[str, Any]]:
     items = await _due_items(SERVICE)
     if not items:

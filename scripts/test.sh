@@ -14,13 +14,17 @@ if [ "$#" -gt 0 ]; then
   echo "[test] pytest $*"
   exec .venv/bin/python -m pytest "$@"
 fi
-# The whole suite as two pytest processes side by side, of about equal length: the
-# end-to-end tests on the shared stack (mostly waiting on Prefect, RT and the sandboxes), and
-# everything else. One after the other, the two cores sat idle more than half of the time.
+# The whole suite as three pytest processes side by side: the end-to-end tests on the shared
+# stack (mostly waiting on Prefect, RT and the sandboxes), the chaos run on a stack of its own
+# (mostly waiting out faults, kills and retries), and everything else. One after the other,
+# the two cores sat idle more than half of the time.
+chaos_out=$(mktemp)
 beside=$(mktemp)
-others=$(ls -d tests/*/ | grep -v -e '^tests/e2e/$' -e __pycache__)
+others=$(ls -d tests/*/ | grep -v -e '^tests/e2e/$' -e '^tests/chaos/$' -e __pycache__)
 basetemp=$(mktemp -d)
-echo "[test] pytest: tests/e2e here; beside it (output at the end): ${others//$'\n'/ }"
+echo "[test] pytest: tests/e2e here; beside it (output at the end): tests/chaos/, and ${others//$'\n'/ }"
+.venv/bin/python -m pytest -p no:cacheprovider -m chaos --basetemp="$basetemp/chaos" tests/chaos >"$chaos_out" 2>&1 &
+chaos_pid=$!
 # shellcheck disable=SC2086
 .venv/bin/python -m pytest -p no:cacheprovider --durations=12 --basetemp="$basetemp/rest" $others >"$beside" 2>&1 &
 pid=$!
@@ -29,10 +33,15 @@ set +e
 e2e=$?
 wait "$pid"
 rest=$?
+wait "$chaos_pid"
+chaos=$?
 set -e
 echo
 echo "[test] ---- beside the end-to-end tests: ${others//$'\n'/ } ----"
 cat "$beside"
-rm -rf "$beside" "$basetemp"
-echo "[test] end-to-end: exit $e2e; the rest: exit $rest"
-[ "$e2e" -eq 0 ] && [ "$rest" -eq 0 ]
+echo
+echo "[test] ---- beside the end-to-end tests: tests/chaos/ (the small chaos run) ----"
+cat "$chaos_out"
+rm -rf "$beside" "$chaos_out" "$basetemp"
+echo "[test] end-to-end: exit $e2e; chaos: exit $chaos; the rest: exit $rest"
+[ "$e2e" -eq 0 ] && [ "$rest" -eq 0 ] && [ "$chaos" -eq 0 ]

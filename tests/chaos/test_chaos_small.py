@@ -6,10 +6,9 @@ server and the ledger on a throwaway PostgreSQL cluster), in a subprocess: it mu
 share this session's stack or its environment (the session's ``HUB_PAUSE_SCHEDULES`` would
 stop every poll). The bench ends its settle phase as soon as nothing is open.
 
-**Not in the default run** (marker ``chaos``; ``pytest -m chaos``). It passes on two cores
-(about 10 minutes alone), and it passed inside a fresh-clone run of the whole suite too,
-but beside the end-to-end tests it took that run from 13 to 23 minutes, past the suite's
-20-minute budget (issue 9 stays open on that point).
+In the default run: ``scripts/test.sh`` runs it as a pytest process of its own beside the
+end-to-end tests and the rest (``-m chaos``: a plain ``pytest`` leaves it out). Alone on two
+cores it takes about 7–8 minutes.
 """
 
 from __future__ import annotations
