@@ -136,7 +136,7 @@ async def serve(poll_seconds: float | None = None, limit: int | None = None) -> 
     await ensure_limits()
     await ensure_recovery()
     runner = Runner(name="hub-runner", query_seconds=poll,
-                    limit=limit or int(os.environ.get("HUB_RUNNER_LIMIT", "12")))
+                    limit=limit or int(os.environ.get("HUB_RUNNER_LIMIT", "16")))
     # Tests start runs themselves, deterministically; they pause the schedules (still listed).
     paused = os.environ.get("HUB_PAUSE_SCHEDULES") == "1"
     for spec in DEPLOYMENTS:
