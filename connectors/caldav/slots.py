@@ -85,21 +85,35 @@ class SlotMarkers:
         self.clock = clock
         self.collection = f"{config.calendar_home}{config.slots_collection.strip('/')}/"
         self._collection_ready = False
+        self._creating = asyncio.Lock()
 
     def href(self, room_id: str, slot_start: datetime) -> str:
         return f"{self.collection}{room_id.lower()}-{slot_start.astimezone(UTC):%Y%m%dT%H%MZ}.ics"
 
     async def ensure_collection(self) -> None:
-        """Create the markers' calendar the first time (``MKCALENDAR``; 405 = it exists)."""
+        """Create the markers' calendar the first time (``MKCALENDAR``; 405 = it exists). Two
+        first bookings at once (two flow runs, or one batch booking side by side) both find it
+        missing: the slower create answers 409 ``resource-must-be-null`` (RFC 4791 §5.3.1.2),
+        which is the collection existing, not a room being taken."""
         if self._collection_ready:
             return
-        found = await self.api.request("PROPFIND", self.collection, headers={"Depth": "0"}, ok={404})
-        if found.status_code == 404:
-            await self.api.request("MKCALENDAR", self.collection, ok={405}, content=mkcalendar_body(
-                "Group rooms: slot markers (hub internal)",
-                "One marker per room and slot held by a booking. Not a room; do not edit."),
-                headers={"Content-Type": "application/xml; charset=utf-8"})
-        self._collection_ready = True
+        async with self._creating:  # one create per client at a time
+            if self._collection_ready:
+                return
+            found = await self.api.request("PROPFIND", self.collection, headers={"Depth": "0"}, ok={404})
+            if found.status_code == 404:
+                made = await self.api.request("MKCALENDAR", self.collection, ok={405, 409}, content=mkcalendar_body(
+                    "Group rooms: slot markers (hub internal)",
+                    "One marker per room and slot held by a booking. Not a room; do not edit."),
+                    headers={"Content-Type": "application/xml; charset=utf-8"})
+                if made.status_code == 409:  # created by someone else meanwhile, or a real conflict
+                    again = await self.api.request("PROPFIND", self.collection, headers={"Depth": "0"}, ok={404})
+                    if again.status_code == 404:
+                        raise PermanentError(f"cannot create the slot-marker calendar {self.collection} "
+                                             f"(MKCALENDAR answered 409)", system=SYSTEM, status=409,
+                                             hint="Check that the calendar home exists and the hub may create "
+                                                  "calendars in it (HUB_CALDAV__CALENDAR_HOME).")
+            self._collection_ready = True
 
     async def acquire(self, room_id: str, start: datetime, end: datetime, booking_uid: str, *,
                       booking_exists: Callable[[str], Awaitable[bool]]) -> list[HeldSlot]:

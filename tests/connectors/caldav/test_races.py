@@ -132,3 +132,22 @@ async def test_a_stalled_booking_notices_its_markers_were_taken(calendar: Caldav
 
 async def _false() -> bool:
     return False
+
+
+async def test_the_first_bookings_side_by_side_all_land_while_the_slot_collection_is_created(
+        make_calendar: MakeCalendar, dav: caldav.DAVClient, radicale: Proc, day: date) -> None:
+    """The marker collection is created by the first booking. Several first bookings at once
+    (a batch books different days side by side) must not see each other's create as "the room
+    is taken": that sent a booking to its second-best room in the end-to-end tests."""
+    import uuid
+
+    clients = [make_calendar(slots_collection=f"room-slots-{uuid.uuid4().hex[:8]}")]
+    clients.append(make_calendar(slots_collection=clients[0].config.slots_collection))  # another flow run
+    try:
+        results = await asyncio.gather(*(
+            _attempt(clients[i % 2], _new(f"gr-first-{i}", "P35-U101", at(day + timedelta(days=i), "10:00"),
+                                          at(day + timedelta(days=i), "11:00"))) for i in range(6)))
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert all(isinstance(r, Booking) for r in results), [r for r in results if not isinstance(r, Booking)]
