@@ -213,4 +213,5 @@ def _parse(body: bytes, where: str) -> list[DavResource]:
     try:
         return parse_multistatus(body)
     except Exception as exc:  # xml.etree.ElementTree.ParseError
-        raise PermanentError(f"REPORT on {where} did not answer WebDAV XML: {exc}", system=SYSTEM) from None
+        raise MalformedResponse(f"REPORT on {where} did not answer WebDAV XML: {exc}", system=SYSTEM,
+                                hint=GARBLED) from None

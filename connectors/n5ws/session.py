@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from connectors.n5ws.config import N5wsConfig
 from connectors.n5ws.hal import Rel, expand
 from connectors.n5ws.models import Link, Resource
-from hub.errors import Conflict, PermanentError
+from hub.errors import Conflict, MalformedResponse, PermanentError
 from hub.http import ApiClient, error_body, parse_json, parse_model
 from hub.once import no_retry
 from hub.paging import LinkPaginator
@@ -31,6 +31,8 @@ from hub.paging import LinkPaginator
 __all__ = ["MEDIA_TYPE", "N5wsSession", "SYSTEM", "parse", "describe_error"]
 
 SYSTEM = "n5ws"
+WRONG_SHAPE = ("The answer is not the JSON object a Noark 5 resource is (a proxy or the peer failing); it is "
+               "retried. If it persists, check base_url.")
 MEDIA_TYPE = "application/vnd.noark5+json"
 MERGE_PATCH = "application/merge-patch+json"
 MAX_PAGES = 1000
@@ -101,8 +103,8 @@ class N5wsSession:
     async def _json(self, method: str, url: str, client: ApiClient | None = None, **kwargs: Any) -> Any:
         data = await (client or self.http).json(method, url, **kwargs)
         if not isinstance(data, dict):
-            raise PermanentError(f"{method} {url} answered {type(data).__name__}, not a JSON object",
-                                 system=SYSTEM)
+            raise MalformedResponse(f"{method} {url} answered {type(data).__name__}, not a JSON object",
+                                    system=SYSTEM, hint=WRONG_SHAPE)
         return data
 
     async def get(self, href: str, model: type[R]) -> R:
@@ -181,7 +183,8 @@ def _etag_headers(etag: str | None) -> dict[str, str]:
 def _body(response: httpx.Response) -> dict[str, Any]:
     data = parse_json(response, SYSTEM)  # not JSON at all: MalformedResponse (transient)
     if not isinstance(data, dict):
-        raise PermanentError(f"{response.request.url.path} answered a non-object body", system=SYSTEM)
+        raise MalformedResponse(f"{response.request.url.path} answered a non-object body", system=SYSTEM,
+                                hint=WRONG_SHAPE)
     return data
 
 

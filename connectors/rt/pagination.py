@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.errors import PermanentError
+from hub.errors import MalformedResponse
 from hub.paging import PageNumberPaginator
 
 __all__ = ["Pager"]
@@ -32,8 +32,12 @@ class Pager(PageNumberPaginator):
     def accept(self, body: Any) -> list[dict[str, Any]]:
         """Take one page's JSON body; return its new items and move to the next page."""
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise PermanentError(f"page {self.current} of a search is not an RT collection", system=self.system,
-                                 hint="Check that base_url points at RT and REST2 is enabled.")
+            # A garbled answer (a proxy, a fault on the wire) as much as a wrong URL: retried; one
+            # that never ends is the URL (connector-health names it).
+            raise MalformedResponse(f"page {self.current} of a search is not an RT collection", system=self.system,
+                                    hint="The answer is not the collection asked for (a proxy or the peer failing); "
+                                         "it is retried. If it persists, check that base_url points at RT and "
+                                         "REST2 is enabled.")
         items = body["items"]
         pages = body.get("pages")
         has_items = any(isinstance(i, dict) for i in items)

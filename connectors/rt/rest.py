@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from connectors.rt.config import RtConfig
 from connectors.rt.pagination import Pager
-from hub.errors import NotFound, PermanentError
+from hub.errors import MalformedResponse, NotFound, PermanentError
 from hub.http import ApiClient, error_body, parse_json, parse_model
 from hub.once import no_retry
 
@@ -113,7 +113,12 @@ class RtRest:
         """First page only: for lookups by id that match at most one record."""
         body = await self._search_page(collection, query, {**fields, "per_page": 1}, post=post)
         items = body.get("items") if isinstance(body, dict) else None
-        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        if not isinstance(items, list):  # not "nothing found": the answer is not a collection at all
+            raise MalformedResponse(f"a search of {collection} did not answer an RT collection", system=SYSTEM,
+                                    hint="The answer is not the collection asked for (a proxy or the peer "
+                                         "failing); it is retried. If it persists, check that base_url points "
+                                         "at RT and REST2 is enabled.")
+        return [i for i in items if isinstance(i, dict)]
 
     async def queue_name(self, queue_id: str) -> str:
         if queue_id not in self._queue_names:

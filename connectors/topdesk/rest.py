@@ -22,7 +22,7 @@ from connectors.topdesk import fiql
 from connectors.topdesk.config import TopdeskConfig
 from connectors.topdesk.models import TdPerson
 from connectors.topdesk.pagination import Pager
-from hub.errors import ConfigError, PermanentError
+from hub.errors import ConfigError, MalformedResponse
 from hub.http import ApiClient, error_body, parse_json, parse_model
 from hub.once import ensure_by_key, no_retry
 
@@ -106,8 +106,10 @@ class TopdeskRest:
             body = self._decode(response) if response.status_code != 204 else []
             page = body.get("dataSet", []) if assets and isinstance(body, dict) else body
             if not isinstance(page, list):
-                raise PermanentError(f"GET {path} did not answer with a list", system=SYSTEM,
-                                     hint="Check that base_url points at TOPdesk's /tas/api.")
+                raise MalformedResponse(f"GET {path} did not answer with a list", system=SYSTEM,
+                                        hint="The answer is not the list asked for (a proxy or the peer failing); "
+                                             "it is retried. If it persists, check that base_url points at "
+                                             "TOPdesk's /tas/api.")
             items.extend(pager.accept(response.status_code, page))
         return items
 

@@ -354,3 +354,34 @@ async def test_json_that_does_not_fit_the_models_is_invalid_input(call: Call, bo
     assert SECRET not in str(error) and SECRET not in repr(error)
     assert not isinstance(error.__cause__, ValidationError)
     assert len(calls) == 1  # not fetched again: retrying will not change the data
+
+
+WRONG_SHAPE_CALLS: dict[str, tuple[Call, Any]] = {
+    "n5ws get (a list, not an object)": (_unfit_n5ws, [1, 2]),
+    "n5ws get_with_etag (a string, not an object)": (_n5ws_get_with_etag, "ok"),
+    "rt find_tickets (no items)": (_unfit_rt_search, {"message": "hello"}),
+    "rt asset search (a list, not a collection)": (_unfit_rt_asset, [UNFIT]),
+    "topdesk find_tickets (an object, not a list)": (_unfit_topdesk_search, {"message": "hello"}),
+}
+
+
+@pytest.mark.parametrize("call,body", list(WRONG_SHAPE_CALLS.values()), ids=list(WRONG_SHAPE_CALLS))
+async def test_json_that_is_not_the_answer_asked_for_is_a_garbled_answer_and_transient(call: Call, body: Any) -> None:
+    """Valid JSON of the wrong kind altogether (a list for an object, an object without the
+    collection's items) is the wire or a proxy failing, not bad data and not the hub's
+    configuration: retried like a body that is not JSON. (The chaos bench's generated bodies
+    made these permanent dead letters that told the operator to check base_url.)"""
+    transport, _ = json_peer(body)
+    with pytest.raises(HubError) as info:
+        await call(transport)
+    error = info.value
+    assert type(error) is MalformedResponse and error.kind == "transient", repr(error)
+    assert "retried" in error.hint
+
+
+def test_a_slot_report_that_is_not_webdav_xml_is_a_garbled_answer() -> None:
+    from connectors.caldav.slots import _parse
+
+    with pytest.raises(MalformedResponse) as info:
+        _parse(b"<html>502 Proxy Error", "/hub/room-slots/")
+    assert info.value.kind == "transient"
