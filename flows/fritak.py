@@ -45,7 +45,7 @@ from flows.fritak_steps import (
 )
 from hub.dispatch import start_deployment_run
 from hub.errors import HubError, InvalidInput
-from hub.flowkit import Run, run_batch, work_item
+from hub.flowkit import Run, run_batch, verdicts, work_item
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ports.forms import Submission
 from hub.services import catalog
@@ -123,25 +123,20 @@ async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: 
     """The due applications that are certainly not valid: their problems, or the form service's
     verdict that the submission cannot be read as one. An application the intake cannot read
     now (the form service failing) is not judged: its case run reads it again, with retries."""
-    gate, invalid = asyncio.Semaphore(STARTS_AT_ONCE), dict[int, Unanswerable]()
 
-    async def check(item: WorkItem) -> None:
-        async with gate:
-            try:
-                submission, application, problems = await fetch_application(
-                    ports.forms, int(item.source_key), max_attachment_mb=max_attachment_mb)
-            except InvalidInput as exc:
-                invalid[item.id] = exc
-                return
-            except HubError as exc:
-                log.info("fritak %s: not read by the intake (%s); its case run reads it again",
-                         item.source_key, exc.kind)
-                return
-            if application is None:
-                invalid[item.id] = (submission, problems)
+    async def judge(item: WorkItem) -> Unanswerable | None:
+        try:
+            submission, application, problems = await fetch_application(
+                ports.forms, int(item.source_key), max_attachment_mb=max_attachment_mb)
+        except InvalidInput as exc:
+            return exc
+        except HubError as exc:
+            log.info("fritak %s: not read by the intake (%s); its case run reads it again",
+                     item.source_key, exc.kind)
+            return None
+        return (submission, problems) if application is None else None
 
-    await asyncio.gather(*(check(item) for item in due))
-    return invalid
+    return await verdicts(due, judge, parallel=STARTS_AT_ONCE)
 
 
 async def _turn_down(run: Run, why: Unanswerable) -> str:

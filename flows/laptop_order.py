@@ -15,6 +15,7 @@ Delivery is followed up by ``laptop-delivery`` (:mod:`flows.laptop_delivery`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -23,9 +24,10 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.forms_poll import collect_submissions
 from flows.onboarding_steps import ALLOCATION_LIMIT, TICKETING_LIMIT
-from hub.errors import InvalidInput
-from hub.flowkit import Run, run_batch
+from hub.errors import HubError, InvalidInput
+from hub.flowkit import Run, run_batch, turn_down, verdicts
 from hub.ledger import ItemState, WorkItem
+from hub.ports.hr import Employee
 from hub.settings import get_settings
 from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
@@ -45,21 +47,28 @@ AWAITING_ASSET = "awaiting_asset"
 AWAITING_DELIVERY = "awaiting_delivery"
 
 
+async def read_and_check(ports: Connectors, submission_id: int, models: Mapping[str, str]
+                         ) -> tuple[LaptopOrder, Employee]:
+    """The order and the employee it is for; ``InvalidInput`` when the order is not valid or HR
+    does not know the person (a dead letter with its reason, never retried blindly)."""
+    order, problems = read_order(await ports.forms.get_submission(submission_id), models=models)
+    if order is None:
+        raise InvalidInput(f"laptop order {submission_id} is not valid: " + "; ".join(problems),
+                           system="forms", hint="Ask the requester for a corrected order, or fix the "
+                           "offer (HUB_LAPTOP__MODELS), then replay the item.")
+    employee = await ports.hr.find_by_feide_id(order.feide)
+    if employee is None:
+        raise InvalidInput(f"nobody with Feide id {order.feide} is employed according to HR (DFØ)",
+                           system="hr", hint="Check the Feide id with the requester, or wait until HR "
+                           "has registered the person; then replay the item.")
+    return order, employee
+
+
 async def handle_order(run: Run) -> str:
     """One order, as far as it can go now. Returns what happened, for the run's summary."""
     ports, cfg = run.ports, run.settings.laptop
-    submission_id = int(run.item.source_key)
     async with run.step("read_order"):
-        order, problems = read_order(await ports.forms.get_submission(submission_id), models=cfg.models)
-        if order is None:
-            raise InvalidInput(f"laptop order {submission_id} is not valid: " + "; ".join(problems),
-                               system="forms", hint="Ask the requester for a corrected order, or fix the "
-                               "offer (HUB_LAPTOP__MODELS), then replay the item.")
-        employee = await ports.hr.find_by_feide_id(order.feide)
-        if employee is None:
-            raise InvalidInput(f"nobody with Feide id {order.feide} is employed according to HR (DFØ)",
-                               system="hr", hint="Check the Feide id with the requester, or wait until HR "
-                               "has registered the person; then replay the item.")
+        order, employee = await read_and_check(ports, int(run.item.source_key), cfg.models)
         await asyncio.to_thread(run.ledger.update_data, run.item.id, employee_id=employee.id,
                                 feide=order.feide, model=order.model)
     async with run.step("ensure_ticket"), run.slots(TICKETING_LIMIT):
@@ -99,12 +108,30 @@ def _due(item: WorkItem) -> bool:
 async def process_orders(ports: Connectors) -> list[dict[str, Any]]:
     settings = get_settings()
     ledger = get_ledger(settings)
-    items = [i for i in await asyncio.to_thread(ledger.items, service=SERVICE,
-                                                states=[ItemState.PENDING, ItemState.WAITING], limit=None)
-             if _due(i)]
-    return await run_batch(sorted(items, key=lambda i: i.requested_at), ports,
-                           handle_order, ledger=ledger, settings=settings,
-                           key_label="submission")
+    items = sorted((i for i in await asyncio.to_thread(ledger.items, service=SERVICE,
+                                                       states=[ItemState.PENDING, ItemState.WAITING], limit=None)
+                    if _due(i)), key=lambda i: i.requested_at)
+    # New orders are read first, side by side, before any takes a ticketing slot: an invalid
+    # one is a dead letter at once, not queued behind valid orders waiting for RT.
+    invalid = await verdicts([i for i in items if i.state == ItemState.PENDING],
+                             lambda item: _invalid(ports, item, settings.laptop.models))
+    rows = await run_batch([i for i in items if i.id in invalid], ports,
+                           turn_down("read_order", lambda run: invalid[run.item.id]), ledger=ledger,
+                           settings=settings, key_label="submission")
+    return rows + await run_batch([i for i in items if i.id not in invalid], ports, handle_order, ledger=ledger,
+                                  settings=settings, key_label="submission")
+
+
+async def _invalid(ports: Connectors, item: WorkItem, models: Mapping[str, str]) -> InvalidInput | None:
+    """Why the order is certainly invalid; None when it is valid or cannot be read now (its
+    own handling reads it again, with retries)."""
+    try:
+        await read_and_check(ports, int(item.source_key), models)
+    except InvalidInput as exc:
+        return exc
+    except HubError:
+        return None
+    return None
 
 
 @flow(name="laptop-orders", log_prints=False)

@@ -195,6 +195,7 @@ class MemoryTicketing(_Port):
         self.bodies: dict[str, str] = {}
         self.comments: dict[str, list[str]] = {}
         self.assets: dict[str, Asset] = {}
+        self.slow_tickets = 0.0  # seconds each new ticket takes (a busy ticketing system)
 
     def stock(self, catalog: str, name: str, model: str) -> Asset:
         asset = Asset(id=str(len(self.assets) + 1), name=name, catalog=catalog, status=FREE, model=model)
@@ -207,6 +208,7 @@ class MemoryTicketing(_Port):
     async def ensure_ticket(self, new: NewTicket) -> Ticket:
         if found := await self.find_tickets(new.external_ref):
             return found[0]
+        await asyncio.sleep(self.slow_tickets)
         ticket_id = str(len(self.tickets) + 100)
         ticket = Ticket(id=ticket_id, external_ref=new.external_ref, queue=new.queue, subject=new.subject,
                         status="new", due=new.due, url=f"memory://ticket/{ticket_id}")

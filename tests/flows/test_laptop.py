@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import pytest
+
 from flows.laptop_delivery import laptop_delivery
 from flows.laptop_order import laptop_orders
 from hub.ledger import ItemState
@@ -79,6 +81,30 @@ async def test_an_order_whose_reading_fails_twice_on_a_garbled_answer_is_done_in
     item = _item(hub, 5000009)
     assert item.state == ItemState.WAITING and item.data["stage"] == "awaiting_delivery"
     assert len(hub.ticketing.tickets) == 1 and hub.forms.garbled_reads[5000009] == 0
+
+
+async def test_invalid_orders_are_turned_down_before_valid_ones_wait_for_ticketing(
+        hub: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """New orders are read first, side by side: the invalid ones are dead letters before the
+    valid ones queue for the ticketing system (under hostile load they waited behind them)."""
+    monkeypatch.setenv("HUB_BATCH_PARALLEL", "1")  # one worker: the order of the work shows
+    _employ(hub)
+    hub.ticketing.stock("Laptops", "LT-0009", T14)
+    hub.ticketing.slow_tickets = 0.5
+    _order(hub, 5000021)  # valid, the earliest
+    for submission_id in (5000022, 5000023, 5000024):
+        _order(hub, submission_id, model="surface-laptop")  # not offered by IT
+
+    counts = await laptop_orders()
+
+    assert counts == {"new": 4, "handled": 4, "failed": 3}
+    ticket_written = hub.ledger.step(_item(hub, 5000021).id, "ensure_ticket")
+    assert ticket_written is not None and ticket_written.finished_at is not None
+    for submission_id in (5000022, 5000023, 5000024):
+        item = _item(hub, submission_id)
+        assert item.state == ItemState.FAILED and "not offered by IT" in (item.last_error or "")
+        assert item.updated_at < ticket_written.started_at, "an invalid order waited behind a valid one"
+    assert len(hub.ticketing.tickets) == 1
 
 
 async def test_without_stock_the_order_waits_and_is_reserved_when_a_laptop_arrives(hub: Fakes) -> None:
