@@ -141,6 +141,13 @@ class DfoHr:
                            hint=f"HR (DFØ) does not know {resource.noun} {ident}; "
                                 "check the id in the event.")
         body = parse_json(response, SYSTEM)  # not JSON at all: MalformedResponse (transient)
+        if not isinstance(body, dict) or resource.wrapper not in body:
+            # DFØ answers an unknown id with 404 and a fault text (above): a 200 without the
+            # wrapper is a garbled answer (a proxy, the wire), not an unknown person.
+            raise MalformedResponse(f"DFØ answered 200 without {resource.wrapper!r} for {resource.noun} {ident}",
+                                    system=SYSTEM, status=200,
+                                    hint="The answer is not the resource asked for (a proxy or the gateway "
+                                         "failing); it is retried.")
         items = _items(body, resource.wrapper)
         if not items:
             raise NotFound(f"DFØ answered without {resource.wrapper!r} for {resource.noun} {ident}",

@@ -357,6 +357,7 @@ async def test_json_that_does_not_fit_the_models_is_invalid_input(call: Call, bo
 
 
 WRONG_SHAPE_CALLS: dict[str, tuple[Call, Any]] = {
+    "dfo get_ansatt (no 'ansatt' at all)": (_unfit_dfo, {"message": "hello"}),
     "n5ws get (a list, not an object)": (_unfit_n5ws, [1, 2]),
     "n5ws get_with_etag (a string, not an object)": (_n5ws_get_with_etag, "ok"),
     "rt find_tickets (no items)": (_unfit_rt_search, {"message": "hello"}),
