@@ -260,6 +260,22 @@ async def _holding(ledger: Ledger, item: WorkItem, owner: str, lease: timedelta)
         await asyncio.to_thread(ledger.release, item.id, owner)
 
 
+async def _declared_dead() -> bool:
+    """This flow run is already Crashed or Cancelled in Prefect (False outside a run, or when
+    Prefect cannot say)."""
+    run_id = _flow_run_id()
+    if run_id is None:
+        return False
+    from prefect.client.orchestration import get_client
+
+    try:
+        async with get_client() as client:
+            state = (await client.read_flow_run(uuid.UUID(run_id))).state
+    except Exception:  # Prefect unreachable: record the crash as before
+        return False
+    return state is not None and (state.is_crashed() or state.is_cancelled())
+
+
 @contextlib.asynccontextmanager
 async def _lifecycle(run: Run, *, suppress: bool) -> AsyncIterator[Run]:
     """Start the item, run the body, record how it ended (done, waiting or failed)."""
@@ -285,6 +301,16 @@ async def _lifecycle(run: Run, *, suppress: bool) -> AsyncIterator[Run]:
         if not suppress:
             raise
     except Exception as exc:
+        if await _declared_dead():
+            # Prefect ended this run (Crashed: its heartbeat or start came too late on a busy
+            # host) while its process went on, and then refused it (e.g. "cannot be suspended").
+            # Not a dead letter: the item is left running without a lease, and redrive-stuck
+            # starts it again like any item whose run died.
+            log.warning("%s %s: this flow run was ended by Prefect while it still ran (%s); the item is "
+                        "left to redrive-stuck", item.service, item.source_key, _describe(exc)[:200])
+            if not suppress:
+                raise
+            return
         await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
                                 error=_describe(exc), error_kind="crash")
         log.exception("%s %s crashed", item.service, item.source_key)
