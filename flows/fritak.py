@@ -40,8 +40,8 @@ from flows.fritak_steps import (
     fetch_application,
     journal_decision,
     read_fritak_application,
+    reject_application,
     to_decision,
-    turn_down,
 )
 from hub.dispatch import start_deployment_run
 from hub.errors import HubError, InvalidInput
@@ -105,7 +105,7 @@ async def fritak_intake() -> dict[str, int]:
         # of its own (a process, a flow run and its task runs in Prefect) only to say "not
         # valid" made hostile or careless submissions the most expensive work of the service.
         rows = await run_batch([i for i in due if i.id in invalid], ports,
-                               lambda run: _turn_down(run, invalid[run.item.id]), ledger=ledger,
+                               lambda run: _reject(run, invalid[run.item.id]), ledger=ledger,
                                settings=settings, key_label="submission")
     started = await _start_cases(ledger, [i for i in due if i.id not in invalid])
     if rows:
@@ -139,11 +139,11 @@ async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: 
     return await verdicts(due, judge, parallel=STARTS_AT_ONCE)
 
 
-async def _turn_down(run: Run, why: Unanswerable) -> str:
+async def _reject(run: Run, why: Unanswerable) -> str:
     async with run.step("read_application"):
         if isinstance(why, InvalidInput):
             raise why
-        await turn_down(run, *why)
+        await reject_application(run, *why)
 
 
 async def _start_cases(ledger: Ledger, due: list[WorkItem]) -> int:

@@ -34,7 +34,7 @@ from mappings.fritak_decision import CourseVerdict, DecisionInput, decision_form
 from mappings.fritak_mail import decision_mail, rejected_application_mail
 from mappings.fritak_to_noark import application_entry, case_file, decision_entry, decision_letter_pdf
 
-__all__ = ["CourseVerdict", "FritakDecision", "read_fritak_application", "fetch_application", "turn_down", "archive_application",
+__all__ = ["CourseVerdict", "FritakDecision", "read_fritak_application", "fetch_application", "reject_application", "archive_application",
            "decision_form", "earlier_decision", "asking_runs", "ask_case_handler", "DECISION_KEY", "to_decision", "journal_decision",
            "close_case", "email_decision"]
 
@@ -54,7 +54,7 @@ async def read_fritak_application(run: Run, submission_id: int) -> FritakApplica
                                                                     max_attachment_mb=run.settings.fritak.max_attachment_mb)
         if application is not None:
             return application
-        await turn_down(run, submission, problems)
+        await reject_application(run, submission, problems)
 
 
 async def fetch_application(forms: FormsPort, submission_id: int, *, max_attachment_mb: int
@@ -67,7 +67,7 @@ async def fetch_application(forms: FormsPort, submission_id: int, *, max_attachm
     return submission, application, problems
 
 
-async def turn_down(run: Run, submission: Submission, problems: list[str]) -> NoReturn:
+async def reject_application(run: Run, submission: Submission, problems: list[str]) -> NoReturn:
     """Tell the applicant (once) why the application cannot be handled, then fail the item as
     invalid input: a dead letter that says whether the applicant was told."""
     told = await _tell_applicant(run, submission, problems)
