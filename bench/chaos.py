@@ -1,6 +1,6 @@
 """The proof of unattended operation (issue 9): a mixed workload through faults, kills and hostile input.
 
-Starts the real stack (:class:`hub.stack.Stack`, supervised) on free ports in a temporary
+Starts the real stack (:class:`devtools.stack.Stack`, supervised) on free ports in a temporary
 folder, with a fault proxy (:mod:`sandbox.faultproxy`) in front of every HTTP peer — DFØ,
 Nettskjema, the Noark 5 core, Request Tracker and the CalDAV server; SMTP is not HTTP and is
 not proxied. Then, over a window of time:
@@ -84,8 +84,8 @@ from bench.chaos_invariants import (
     runs_breakdown,
 )
 from bench.chaos_workload import People, Workload, control, send_hostile
-from hub.procs import Proc
-from hub.stack import Stack, StackPorts
+from devtools.procs import Proc
+from devtools.stack import Stack, StackPorts
 from sandbox.common import KINDS
 
 __all__ = ["main", "Options", "run"]
@@ -164,7 +164,7 @@ class Options:
         return max(timeout, RT_MIN_TIMEOUT) if peer == "rt" else timeout
 
     def hub_env(self) -> dict[str, str]:
-        """Settings for the bench's own stack, on top of :meth:`hub.stack.Stack.env`."""
+        """Settings for the bench's own stack, on top of :meth:`devtools.stack.Stack.env`."""
         env = {**RETRY_TRANSIENT_AFTER, **(SHORT_WINDOWS if self.short_windows else {})}
         if self.peer_timeout is not None:
             env.update({f"HUB_{PEERS[peer][2]}__TIMEOUT": f"{self.timeout_of(peer):g}" for peer in PEERS})
@@ -249,7 +249,7 @@ def disarm(proxies: dict[str, Proc], stack: Stack, record: Record) -> None:
 # ---- kills ---------------------------------------------------------------------------------------
 
 def kill(stack: Stack, target: str, record: Record) -> None:
-    from hub.procs import descendants
+    from devtools.procs import descendants
 
     at = time.time()
     entry: dict[str, Any] = {"target": target, "at": at}
@@ -343,7 +343,7 @@ def run(opts: Options) -> int:
             proxies = start_proxies(stack)
             t0 = time.monotonic()
             stack.start_all(progress=lambda m: say(f"stack: {m}"))
-            logging.getLogger("hub.supervise").setLevel(logging.ERROR)  # its lines are said below already
+            logging.getLogger("devtools.supervise").setLevel(logging.ERROR)  # its lines are said below already
             stack.supervise(say=lambda line: say(line))
             record.timings["stack start"] = time.monotonic() - t0
             hostile_inputs, malformed = drawn.result()
@@ -476,7 +476,7 @@ def proxy_counts(proxies: dict[str, Proc], stack: Stack) -> str:
 
 def routed(stack: Stack, proxies: dict[str, Proc]) -> str:
     """Do the hub's processes (as they run now, after restarts) point at the proxies? From /proc."""
-    from hub.procs import descendants
+    from devtools.procs import descendants
 
     wanted = {key: value for key, value in stack.extra_env.items() if key.endswith("_URL")}
     wrong, seen = [], 0
@@ -732,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options.small(**changes) if args.small else Options(**changes)
     if opts.database != "postgres":
         return run(opts)
-    from hub.pgcluster import throwaway_cluster
+    from devtools.pgcluster import throwaway_cluster
 
     with throwaway_cluster("prefect", "ledger") as server:
         os.environ["HUB_PREFECT_DATABASE_URL"] = f"postgresql+asyncpg://{server}/prefect"

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from bench.chaos_workload import Sent
-from hub.stack import Stack
+from devtools.stack import Stack
 
 __all__ = ["Verdict", "items_settled", "reconciliation", "nothing_held", "no_fnr_leaks", "open_work",
            "expected_items", "active_runs", "retry_pending", "numbers_in",
@@ -229,7 +229,7 @@ def _pg_dump(url: str) -> bytes:
     import subprocess
     from urllib.parse import urlsplit
 
-    from hub.pgcluster import PG_BIN
+    from devtools.pgcluster import PG_BIN
 
     parts = urlsplit(url)
     done = subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_dump"), "-h", parts.hostname or "",

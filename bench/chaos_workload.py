@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 
 from bench.hostile import HostileRequest, HostileSubmission
+from devtools.stack import Stack
 from hub.settings import OSLO
-from hub.stack import Stack
 from sandbox.dfo.seed import synthetic_fnr
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, ROOMS_FORM_ID
 

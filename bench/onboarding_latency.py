@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from hub.stack import Stack, StackPorts
+from devtools.stack import Stack, StackPorts
 from sandbox.common import control_headers
 from sandbox.dfo.announce import announce
 
@@ -80,7 +80,7 @@ def main() -> None:
                              "(Debian's postgresql package) instead of SQLite")
     args = parser.parse_args()
     if args.postgres:
-        from hub.pgcluster import throwaway_cluster
+        from devtools.pgcluster import throwaway_cluster
 
         with throwaway_cluster("prefect", "ledger") as server:
             os.environ["HUB_PREFECT_DATABASE_URL"] = f"postgresql+asyncpg://{server}/prefect"

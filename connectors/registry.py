@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.procs import ROOT
 from hub.settings import PORTS as LOCAL_PORTS
+from hub.settings import ROOT
 
 __all__ = ["Adapter", "ADAPTERS", "PORTS", "adapter", "adapters_for"]
 

@@ -5,9 +5,9 @@
     hub replay ID...        replay dead letters or stuck items (or --service S --all-failed / --all-stuck)
     hub events send ID      send a signed test HR event to the intake
     hub doctor              check configuration and connectivity, and say what to fix
-    hub new connector NAME  scaffold a connector (see docs/adding-a-connector.md)
 
 Settings come from HUB_* variables, like every hub process (defaults: the local stack).
+Developer commands (the demo, scaffolding a connector) are in ``python -m devtools``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ from hub.settings import OSLO, get_settings
 app = typer.Typer(help="Operate the OsloMet tjenesteplattform hub.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 events_app = typer.Typer(help="Send test events.", no_args_is_help=True)
-new_app = typer.Typer(help="Scaffold new parts of the hub.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
-app.add_typer(new_app, name="new")
 console = Console()
 
 
@@ -231,25 +229,6 @@ def doctor() -> None:
     failed = [c for c in checks if not c.ok]
     console.print("[green]All good.[/green]" if not failed else f"[red]{len(failed)} problem(s).[/red]")
     raise typer.Exit(1 if failed else 0)
-
-
-@new_app.command("connector")
-def new_connector(name: Annotated[str, typer.Argument(help="Package name, e.g. servicenow")],
-                  port: Annotated[str, typer.Option(help="hr, archive, ticketing, forms, mail or calendar")],
-                  force: Annotated[bool, typer.Option(help="Overwrite existing files")] = False) -> None:
-    """Scaffold connectors/NAME (config, client, models), a sandbox stub, the registration and a
-    contract test to fill in."""
-    from hub.scaffold import scaffold_connector
-
-    try:
-        written = scaffold_connector(name, port, force=force)
-    except ValueError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
-    for path in written:
-        console.print(f"  wrote {path}")
-    console.print(f"Next: follow docs/adding-a-connector.md; `pytest tests/contract -k {name}` shows what "
-                  "is still to do.")
 
 
 if __name__ == "__main__":

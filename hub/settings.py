@@ -30,9 +30,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from hub.procs import ROOT
+#: The source checkout: the ``local`` profile keeps its data in ``ROOT / "var"``.
+ROOT = Path(__file__).resolve().parent.parent
 
-__all__ = ["Settings", "IntakeConfig", "OnboardingConfig", "FritakConfig", "LaptopConfig", "RoomsConfig", "PORTS", "get_settings", "OSLO"]
+__all__ = ["ROOT", "Settings", "IntakeConfig", "OnboardingConfig", "FritakConfig", "LaptopConfig", "RoomsConfig", "PORTS", "get_settings", "OSLO"]
 
 OSLO = ZoneInfo("Europe/Oslo")
 

@@ -41,7 +41,7 @@ stamp=.venv/.hub-installed
 want=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing Python packages from requirements.lock (a few minutes the first time)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[test]"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev,test]"
   echo "$want" > "$stamp"
 fi
 say "ready"

@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HUB_FOR_TESTS=1 bash scripts/bootstrap.sh
 echo "[test] ruff"
-.venv/bin/ruff check hub connectors mappings flows deployments sandbox tests bench
+.venv/bin/ruff check hub connectors mappings flows deployments devtools sandbox tests bench
 echo "[test] mypy (strict on all product code)"
-.venv/bin/mypy hub flows deployments connectors mappings
+.venv/bin/mypy hub flows deployments connectors mappings devtools
 echo "[test] import-linter (the layer rules in pyproject.toml)"
 .venv/bin/lint-imports --no-cache
 if [ "$#" -gt 0 ]; then

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.procs import Proc, free_port, python_module, start, wait_http
+from devtools.procs import Proc, free_port, python_module, start, wait_http
 from sandbox.common import TOKEN_ENV, check_control, ensure_control_token
 
 __all__ = ["start_dfo_sandbox"]

@@ -65,7 +65,7 @@ def start_fault_proxy(upstream: str, log_dir: object, *, port: int | None = None
     """
     from pathlib import Path
 
-    from hub.procs import free_port, python_module, start, wait_http
+    from devtools.procs import free_port, python_module, start, wait_http
     from sandbox.common import TOKEN_ENV, check_control, ensure_control_token
 
     port = port or free_port()

@@ -24,7 +24,7 @@ def harness_for(adapter: Adapter) -> Harness:
         module = importlib.import_module(f"tests.contract.harnesses.{adapter.name}")
     except ModuleNotFoundError as exc:
         raise AssertionError(f"{adapter.name} is registered but has no tests/contract/harnesses/"
-                             f"{adapter.name}.py (hub new connector writes one)") from exc
+                             f"{adapter.name}.py (python -m devtools new connector writes one)") from exc
     return module.HARNESS  # type: ignore[no-any-return]
 
 
@@ -39,7 +39,7 @@ class Running:
     adapter: Adapter
     harness: Harness
     peer: Peer
-    proxy: Any = None  # hub.procs.Proc of the fault proxy, for HTTP peers
+    proxy: Any = None  # devtools.procs.Proc of the fault proxy, for HTTP peers
 
     def client(self, config: Any = None) -> Any:
         return self.adapter.build(config if config is not None else self.peer.config)

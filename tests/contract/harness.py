@@ -1,6 +1,6 @@
 """What the contract suite needs to know about one adapter: how to start a real peer for it,
 and which port operations to use for each check. One small subclass per adapter, in
-``tests/contract/harnesses/<name>.py`` (``hub new connector`` writes a first version)."""
+``tests/contract/harnesses/<name>.py`` (``python -m devtools new connector`` writes a first version)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from devtools.procs import Proc
 from hub.config import ConnectorConfig
-from hub.procs import Proc
 
 __all__ = ["Peer", "Harness", "HTTP", "NOT_FOUND", "WRITE", "PAGINATE", "NATIVE_TRANSIENT", "LOCAL"]
 

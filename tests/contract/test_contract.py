@@ -18,8 +18,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.registry import ADAPTERS, Adapter, adapters_for
+from devtools.procs import free_port
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound, TransientError
-from hub.procs import free_port
 from sandbox.common import control_headers
 from tests.contract.conftest import Pool, with_capability
 from tests.contract.harness import HTTP, LOCAL, NATIVE_TRANSIENT, NOT_FOUND, PAGINATE, WRITE

@@ -1,7 +1,7 @@
 """The real stack for end-to-end tests: Prefect server, runner, intake, sandboxes, RT, SMTP.
 
 Started once for the end-to-end tests on free ports in a temporary folder (about 30 s),
-exactly as the demo starts it (:class:`hub.stack.Stack`). It is stopped when the last test in
+exactly as the demo starts it (:class:`devtools.stack.Stack`). It is stopped when the last test in
 ``tests/e2e`` is done (package scope), not at the end of the session: the tests that follow
 do not share two cores with an idle Prefect server and runner, and they see the environment
 they would see when run alone.
@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.stack import Stack, StackPorts
 from hub.ledger import ItemState, Ledger, WorkItem
-from hub.stack import Stack, StackPorts
 from sandbox.common import control_headers
 from sandbox.dfo.announce import announce
 

@@ -10,9 +10,9 @@ import pytest
 from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
 
+from devtools.stack import Stack
 from hub.ledger import ItemState, Ledger
 from hub.privacy import MASK
-from hub.stack import Stack
 from tests.e2e.conftest import wait_item
 
 pytestmark = pytest.mark.e2e

@@ -15,9 +15,9 @@ from prefect.flow_runs import aresume_flow_run
 from prefect.input.actions import aread_flow_run_input
 from prefect.input.run_input import keyset_from_paused_state
 
+from devtools.stack import Stack
 from hub.ledger import ItemState, Ledger
 from hub.privacy import contains_fnr
-from hub.stack import Stack
 from sandbox.nettskjema.forms import FRITAK_FORM_ID
 from tests.e2e.conftest import mail_to, pdf_bytes, submit, wait_flow_run
 

@@ -19,8 +19,8 @@ from prefect.input.actions import aread_flow_run_input
 from prefect.input.run_input import keyset_from_paused_state
 from prefect.states import Crashed
 
+from devtools.stack import Stack
 from hub.ledger import ItemState, Ledger
-from hub.stack import Stack
 from tests.e2e.conftest import mail_to, wait_flow_run
 from tests.e2e.test_fritak import APPLICANT, _apply, _case_run, _ledger_state, _wait_paused
 

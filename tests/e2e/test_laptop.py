@@ -7,8 +7,8 @@ import httpx
 import pytest
 from prefect.deployments import run_deployment
 
+from devtools.stack import Stack
 from hub.ledger import ItemState, Ledger
-from hub.stack import Stack
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
 from tests.e2e.conftest import mail_to, rt_comments, rt_tickets, submit

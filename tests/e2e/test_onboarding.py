@@ -12,9 +12,9 @@ import httpx
 import pytest
 from prefect.client.orchestration import get_client
 
+from devtools.stack import Stack
 from hub.ledger import ItemState, Ledger
 from hub.settings import OSLO
-from hub.stack import Stack
 from tests.e2e.conftest import (
     event_flow_run,
     mail_to,

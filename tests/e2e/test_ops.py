@@ -14,8 +14,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
+from devtools.stack import Stack
 from hub.ledger import ItemState, Ledger
-from hub.stack import Stack
 from sandbox.common import control_headers
 from tests.e2e.conftest import mail_to, rt_tickets, send_event, wait_flow_run, wait_item
 

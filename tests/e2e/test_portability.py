@@ -13,8 +13,8 @@ from datetime import date
 import httpx
 import pytest
 
+from devtools.stack import Stack, StackPorts
 from hub.ledger import ItemState, Ledger
-from hub.stack import Stack, StackPorts
 from sandbox.dfo.announce import announce
 from tests.e2e.conftest import wait_item
 

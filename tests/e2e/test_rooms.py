@@ -15,9 +15,9 @@ import icalendar
 import pytest
 from prefect.deployments import run_deployment
 
+from devtools.stack import Stack
 from hub.ledger import ItemState, Ledger
 from hub.settings import OSLO
-from hub.stack import Stack
 from sandbox.nettskjema.forms import ROOMS_CANCEL_FORM_ID, ROOMS_FORM_ID
 from tests.e2e.conftest import mail_to, submit
 

@@ -14,10 +14,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from devtools.stack import Stack
 from hub.ledger import ItemState, Ledger
 from hub.recovery import RecoveryConfig
 from hub.replay import retry_transient
-from hub.stack import Stack
 from sandbox.common import control_headers
 from sandbox.dfo.app import API_PREFIX
 from tests.e2e.conftest import send_event, wait_flow_run, wait_item

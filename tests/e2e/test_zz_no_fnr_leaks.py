@@ -15,8 +15,8 @@ import re
 import httpx
 import pytest
 
+from devtools.stack import Stack
 from hub.privacy import contains_fnr, is_valid_fnr
-from hub.stack import Stack
 from tests.e2e.conftest import all_logs, rt_tickets
 
 pytestmark = pytest.mark.e2e

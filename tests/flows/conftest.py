@@ -43,7 +43,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.server.database.dependencies import temporary_database_interface
 
-    from hub.stack import prefect_db_template
+    from devtools.stack import prefect_db_template
 
     home = tmp_path_factory.mktemp("prefect")
     db = home / "prefect.db"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.pgcluster import PG_BIN, throwaway_cluster
 from hub.ledger import Ledger
-from hub.pgcluster import PG_BIN, throwaway_cluster
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from hub.procs import free_port
+from devtools.procs import free_port
 from sandbox.common import FaultInjector
 from sandbox.faultproxy import create_app as create_proxy
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 import sandbox.common
-from hub.procs import Proc, free_port, python_module, start, wait_http
-from hub.stack import Stack
+from devtools.procs import Proc, free_port, python_module, start, wait_http
+from devtools.stack import Stack
 from sandbox.common import TOKEN_ENV, TOKEN_HEADER, MissingControlToken, control_headers, find_control_token
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 

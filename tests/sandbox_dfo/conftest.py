@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from hub.signing import HEADERS, SignatureError, verify
 from sandbox.dfo.process import start_dfo_sandbox
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import TOKEN_HEADER, control_headers
 from tests.sandbox_dfo.conftest import API_KEY, Receiver
 

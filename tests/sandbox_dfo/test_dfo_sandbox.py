@@ -12,7 +12,7 @@ import httpx
 import pytest
 from stdnum.no import fodselsnummer
 
-from hub.procs import Proc, python_module
+from devtools.procs import Proc, python_module
 from sandbox.common import control_headers
 from sandbox.dfo.process import start_dfo_sandbox
 from tests.sandbox_dfo.conftest import API_KEY, SECRET, Receiver, signed_with

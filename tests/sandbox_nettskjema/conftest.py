@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.process import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, start_nettskjema_sandbox
 

@@ -13,7 +13,7 @@ import httpx
 import pypdf
 from stdnum.no import fodselsnummer
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import DOCX_MEDIA_TYPE, FORMS, FRITAK_FORM_ID, LAPTOP_FORM_ID
 from tests.sandbox_nettskjema.conftest import api, ndjson, submit

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.procs import Proc, python_module
+from devtools.procs import Proc, python_module
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID
 from sandbox.nettskjema.pdfs import document_pdf

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import TOKEN_HEADER, control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
 from tests.sandbox_nettskjema.conftest import api, ndjson

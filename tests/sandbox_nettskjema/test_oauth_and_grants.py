@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, HUB_FORM_IDS, LAPTOP_FORM_ID, UNSHARED_FORM_ID
 from sandbox.nettskjema.process import start_nettskjema_sandbox

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.noark5.process import start_noark5_sandbox
 from tests.sandbox_noark5.generic_client import RelationClient
 

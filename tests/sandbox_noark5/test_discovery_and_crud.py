@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import control_headers
 from tests.sandbox_noark5.generic_client import MEDIA_TYPE, REL, RelationClient
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.rt.install import non_loopback_listeners
 from sandbox.topdesk import start_topdesk_sandbox

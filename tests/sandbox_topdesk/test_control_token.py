@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import TOKEN_HEADER, control_headers
 from tests.sandbox_topdesk.conftest import incident_body
 

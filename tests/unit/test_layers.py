@@ -7,9 +7,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from hub.procs import ROOT
+from devtools.procs import ROOT
 
-PACKAGES = ("hub", "connectors", "mappings", "flows", "deployments", "sandbox", "bench")
+PACKAGES = ("hub", "connectors", "mappings", "flows", "deployments", "devtools", "sandbox", "bench")
 LINT = str(ROOT / ".venv" / "bin" / "lint-imports")
 
 
@@ -36,8 +36,11 @@ def test_a_core_module_importing_an_adapter_breaks_the_rules(tmp_path: Path) -> 
     tree = _copy(tmp_path)
     (tree / "hub" / "shortcut.py").write_text("from connectors.rt.client import RtTicketing\n")
     (tree / "flows" / "shortcut.py").write_text("import connectors.n5ws\n")
+    (tree / "deployments" / "shortcut.py").write_text("from devtools.stack import Stack\n")
     done = _lint(tree)
     assert done.returncode != 0
     assert "The core (hub) depends on nothing above it BROKEN" in done.stdout, done.stdout[-3000:]
     assert "hub.shortcut -> connectors.rt.client" in done.stdout
     assert "Flows depend on ports, never on adapters or on what deploys them BROKEN" in done.stdout
+    assert "The product never imports dev tooling, the sandboxes or the benches BROKEN" in done.stdout
+    assert "deployments.shortcut -> devtools.stack" in done.stdout

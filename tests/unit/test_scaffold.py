@@ -1,4 +1,4 @@
-"""`hub new connector` as a developer uses it: in a fresh copy of the repository, the new
+"""`python -m devtools new connector` as a developer uses it: in a fresh copy of the repository, the new
 adapter builds (ruff, mypy --strict), is enrolled in the contract suite by its registry line,
 and its contract tests run — and fail, telling what to fill in."""
 
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.procs import ROOT
+from devtools.procs import ROOT
 
 BIN = Path(sys.executable).parent
 
@@ -38,7 +38,7 @@ def test_a_scaffolded_connector_builds_and_its_contract_tests_run(tmp_path: Path
     repo = tmp_path / "repo"
     _copy_repo(repo)
     before = _tree(repo)
-    made = _run(repo, sys.executable, "-m", "hub.cli", "new", "connector", "servicedesk", "--port", "ticketing")
+    made = _run(repo, sys.executable, "-m", "devtools", "new", "connector", "servicedesk", "--port", "ticketing")
     assert made.returncode == 0, made.stdout + made.stderr
 
     # A new connector is one folder (plus its sandbox stub and contract harness) and one
@@ -75,5 +75,5 @@ def test_a_scaffolded_connector_builds_and_its_contract_tests_run(tmp_path: Path
     assert "passed" in contract.stdout and "failed" in contract.stdout
     assert "servicedesk: start sandbox/servicedesk" in contract.stdout  # says what to do next
 
-    again = _run(repo, sys.executable, "-m", "hub.cli", "new", "connector", "servicedesk", "--port", "ticketing")
+    again = _run(repo, sys.executable, "-m", "devtools", "new", "connector", "servicedesk", "--port", "ticketing")
     assert again.returncode == 2 and "already exist" in again.stdout

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.caldav import CaldavCalendar, CaldavConfig
-from hub.procs import Proc
+from devtools.procs import Proc
 from hub.settings import OSLO
 from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER, start_radicale
 

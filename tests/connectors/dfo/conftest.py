@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.dfo import DfoConfig, DfoHr
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.dfo.process import start_dfo_sandbox
 
 API_KEY = "connector-test-key"

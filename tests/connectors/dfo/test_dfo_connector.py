@@ -13,9 +13,9 @@ import pytest
 from stdnum.no import fodselsnummer
 
 from connectors.dfo import DfoHr
+from devtools.procs import Proc, free_port
 from hub.errors import ConfigError, InvalidInput, NotFound, TransientError
 from hub.ports.hr import HrPort
-from hub.procs import Proc, free_port
 from sandbox.common import control_headers
 
 TODAY = datetime.now(ZoneInfo("Europe/Oslo")).date()

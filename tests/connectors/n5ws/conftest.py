@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from connectors.n5ws import N5wsArchive, N5wsConfig
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.noark5.process import start_noark5_sandbox
 

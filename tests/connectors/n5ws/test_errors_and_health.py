@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from connectors.n5ws import N5wsArchive
+from devtools.procs import Proc, free_port
 from hub.errors import ConfigError, NotFound, TransientError
 from hub.ports.archive import NewCaseFile, NewJournalEntry
-from hub.procs import Proc, free_port
 from sandbox.common import control_headers
 
 

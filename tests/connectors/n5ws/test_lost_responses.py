@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from connectors.n5ws import N5wsArchive
+from devtools.procs import Proc
 from hub.errors import ConfigError
 from hub.ports.archive import CaseFile, Correspondent, Document, NewCaseFile, NewJournalEntry
-from hub.procs import Proc
 from sandbox.common import control_headers
 from sandbox.faultproxy import start_fault_proxy
 from tests.sandbox_noark5.pdfs import make_pdf

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.nettskjema import NettskjemaConfig, NettskjemaForms
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 

@@ -25,10 +25,10 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.nettskjema import NettskjemaConfig, NettskjemaForms
+from devtools.procs import Proc
 from flows.fritak_steps import read_fritak_application
 from hub.errors import InvalidInput, MalformedResponse, TransientError
 from hub.ports.mail import OutgoingMail
-from hub.procs import Proc
 from sandbox.nettskjema.forms import FRITAK_FORM_ID
 from sandbox.nettskjema.seed import seed_submissions
 from tests.connectors.nettskjema.conftest import MakeForms, arm_fault, armed_faults, submit

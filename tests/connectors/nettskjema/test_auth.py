@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from devtools.procs import Proc, free_port
 from hub.errors import ConfigError, TransientError
-from hub.procs import Proc, free_port
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import HUB_FORM_IDS
 from sandbox.nettskjema.process import start_nettskjema_sandbox

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from connectors.nettskjema import NettskjemaForms
+from devtools.procs import Proc
 from hub.ports.forms import SubmissionMeta
-from hub.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
 from tests.connectors.nettskjema.conftest import MakeForms

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from hub.procs import Proc
+from devtools.procs import Proc
 from sandbox.common import control_headers
 
 __all__ = ["TopdeskDirect", "TIMINGS"]

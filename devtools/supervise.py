@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from hub.procs import Proc, ProcInfo, descendants, describe_exit, kill_processes, process_table, respawn
+from devtools.procs import Proc, ProcInfo, descendants, describe_exit, kill_processes, process_table, respawn
 
 __all__ = ["Policy", "Event", "Supervisor", "http_ready"]
 
-log = logging.getLogger("hub.supervise")
+log = logging.getLogger("devtools.supervise")
 
 Ready = Callable[[str, Proc], bool]
 Say = Callable[[str], None]

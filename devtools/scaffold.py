@@ -1,4 +1,4 @@
-"""``hub new connector NAME --port PORT``: the first version of a new adapter.
+"""``python -m devtools new connector NAME --port PORT``: the first version of a new adapter.
 
 Writes ``connectors/NAME/`` (config, client with every port method stubbed, models),
 ``sandbox/NAME/`` (a runnable stub server with fault injection), the contract-test harness
@@ -13,7 +13,7 @@ import inspect
 import re
 from pathlib import Path
 
-from hub.procs import ROOT
+from devtools.procs import ROOT
 
 __all__ = ["scaffold_connector", "PORT_PROTOCOLS"]
 

@@ -1,8 +1,8 @@
-"""``python -m hub.demo``: the hub's main job on embedded defaults.
+"""``python -m devtools.demo``: the hub's main job on embedded defaults.
 
-Starts the whole stack on 127.0.0.1 (see :mod:`hub.stack`), lets DFØ's sandbox announce
+Starts the whole stack on 127.0.0.1 (see :mod:`devtools.stack`), lets DFØ's sandbox announce
 one new hire, waits for the onboarding run, prints where to look, and keeps running until
-Ctrl-C, when it stops every process it started. Meanwhile a supervisor (:mod:`hub.supervise`)
+Ctrl-C, when it stops every process it started. Meanwhile a supervisor (:mod:`devtools.supervise`)
 restarts any part that dies, after clearing away what it left behind.
 """
 
@@ -19,8 +19,8 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from hub.procs import ROOT
-from hub.stack import Stack, StackPorts
+from devtools.procs import ROOT
+from devtools.stack import Stack, StackPorts
 from sandbox.common import control_headers
 
 console = Console()

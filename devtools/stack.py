@@ -17,7 +17,7 @@ Prefect server starts, and only the runner waits for Prefect. A new Prefect home
 of a migrated, empty SQLite database cached under ``$HUB_CACHE`` (one per Prefect version and
 set of migrations) instead of running Prefect's ~100 migrations again (10–20 s of CPU).
 
-:meth:`Stack.supervise` keeps the parts running (:mod:`hub.supervise`): a part that dies
+:meth:`Stack.supervise` keeps the parts running (:mod:`devtools.supervise`): a part that dies
 is cleared away with its whole process group and restarted with back-off. The chaos
 benchmark and the recovery tests crash a part on purpose with :meth:`Stack.kill` and
 wait for it with :meth:`Stack.wait_restarted`.
@@ -38,9 +38,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.procs import ROOT, Proc, free_port, python_module, start, wait_http, wait_tcp
+from devtools.procs import ROOT, Proc, free_port, python_module, start, wait_http, wait_tcp
+from devtools.supervise import Policy, Supervisor, http_ready
 from hub.settings import PORTS
-from hub.supervise import Policy, Supervisor, http_ready
 from sandbox.common import TOKEN_ENV, check_control, keep_token
 
 __all__ = ["Stack", "StackPorts"]

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from hub.procs import free_port, wait_tcp
+from devtools.procs import free_port, wait_tcp
 
 __all__ = ["PG_BIN", "throwaway_cluster"]
 

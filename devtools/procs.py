@@ -10,17 +10,19 @@ itself. The hub runner's multiprocessing fork server and the flow-run processes 
 do stay there, so stopping the group stops them too, even when the leader is already dead
 (:func:`kill_processes`, :meth:`Proc.stop`). :func:`process_table` reads ``/proc`` so a
 supervisor can also remember a process's descendants while it is alive
-(:mod:`hub.supervise`).
+(:mod:`devtools.supervise`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,17 +30,83 @@ from pathlib import Path
 
 import httpx
 
+from hub.settings import ROOT
+
 __all__ = ["free_port", "wait_http", "wait_tcp", "Proc", "start", "respawn", "python_module", "ROOT",
            "ProcInfo", "process_table", "descendants", "group_members", "kill_processes", "describe_exit"]
 
-ROOT = Path(__file__).resolve().parent.parent
+
+
+#: Where :func:`free_port` claims its ports, one file per port holding the claimant's pid.
+PORT_CLAIMS = Path(tempfile.gettempdir()) / "hub-port-claims"
+_LOWEST_PORT = 10000
+
+
+def _ephemeral_floor() -> int:
+    """The first port of the kernel's ephemeral range (the local ports of outgoing connections)."""
+    try:
+        return min(int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]), 32768)
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(port: int) -> bool:
+    """Claim ``port`` for this process, unless a live process has claimed it already."""
+    PORT_CLAIMS.mkdir(parents=True, exist_ok=True)
+    path = PORT_CLAIMS / str(port)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = int(path.read_text() or "0")
+            except (OSError, ValueError):
+                holder = 0
+            if holder == os.getpid() or (holder and _alive(holder)):
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # left by a process that has ended
+            continue
+        with os.fdopen(fd, "w") as out:
+            out.write(str(os.getpid()))
+        return True
+    return False
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now and no other live process has claimed.
+
+    Not ``bind(0)``: that hands out a port from the kernel's ephemeral range, which the kernel
+    may next give to any outgoing connection as its local port, and then the server meant to
+    listen there fails with "address already in use". CI saw that: three test processes and
+    a chaos bench make thousands of connections while the end-to-end stack starts. The port
+    is picked at random below that range instead, and claimed in :data:`PORT_CLAIMS` for as
+    long as this process lives, so two test processes that start stacks at the same moment
+    never pick the same one.
+    """
+    floor = _ephemeral_floor()
+    for _ in range(1000):
+        port = random.randrange(_LOWEST_PORT, floor)
+        if not _claim(port):
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use by something that does not claim; stays claimed, so not tried again
+        return port
+    raise RuntimeError(f"no free TCP port between {_LOWEST_PORT} and {floor} on 127.0.0.1 after 1,000 tries; "
+                       f"clear {PORT_CLAIMS} if it holds claims of processes that have ended")
 
 
 def wait_tcp(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
@@ -267,7 +335,7 @@ def start(name: str, cmd: Sequence[str], *, log_dir: Path, env: Mapping[str, str
 def respawn(proc: Proc) -> Proc:
     """Start ``proc``'s command again: same name, environment, folder, log file and URL."""
     if not proc.cmd:
-        raise ValueError(f"{proc.name} was not started by hub.procs.start; cannot start it again")
+        raise ValueError(f"{proc.name} was not started by devtools.procs.start; cannot start it again")
     new = start(proc.name, proc.cmd, log_dir=proc.log_path.parent, env=proc.env, cwd=proc.cwd, url=proc.url)
     new.extra.update(proc.extra)
     return new
