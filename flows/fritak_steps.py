@@ -45,7 +45,7 @@ class FritakDecision(DecisionInput, RunInput):
     """The case handler's decision, entered in the Prefect UI (Resume) or by resume_flow_run."""
 
 
-@step_task("read application", persist_result=False)
+@step_task("read application", ports=("forms", "mail"), persist_result=False)
 async def read_fritak_application(run: Run, submission_id: int) -> FritakApplication:
     """Fetch the submission and its attachments and validate them; an invalid one is answered
     by e-mail (when the applicant has a usable address) and dead-lettered."""
@@ -102,7 +102,7 @@ async def _tell_applicant(run: Run, submission: Submission, problems: list[str])
     return "The applicant was told by e-mail."
 
 
-@step_task("archive application", persist_result=False)
+@step_task("archive application", ports=("forms", "archive"), persist_result=False)
 async def archive_application(run: Run, app: FritakApplication) -> tuple[CaseFile, JournalEntry]:
     """Case file + incoming journalpost: submission PDF (H) and each attachment (V), checksummed.
 
@@ -174,7 +174,7 @@ def to_decision(app: FritakApplication, given: FritakDecision) -> Decision:
     return decision
 
 
-@step_task("journal decision", persist_result=False)
+@step_task("journal decision", ports=("archive",), persist_result=False)
 async def journal_decision(run: Run, app: FritakApplication, case: CaseFile, decision: Decision) -> bytes:
     async with run.step("journal_decision"):
         # Dated when first decided, so a re-run produces the same letter and finds it.
@@ -188,13 +188,13 @@ async def journal_decision(run: Run, app: FritakApplication, case: CaseFile, dec
         return pdf
 
 
-@step_task("close case", persist_result=False)
+@step_task("close case", ports=("archive",), persist_result=False)
 async def close_case(run: Run, case: CaseFile) -> None:
     async with run.step("close_case"):
         await run.ports.archive.set_case_status(case, "A")
 
 
-@step_task("e-mail decision", persist_result=False)
+@step_task("e-mail decision", ports=("mail",), persist_result=False)
 async def email_decision(run: Run, app: FritakApplication, decision: Decision, letter: bytes) -> None:
     if run.step_done("email_decision"):
         return

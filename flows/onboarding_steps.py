@@ -31,13 +31,13 @@ __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_
 TICKETING_LIMIT = "ticketing"  # writes to the ticketing system (RT on SQLite is slow: never hammer it)
 ALLOCATION_LIMIT = "ticketing-asset-allocation"  # one laptop allocation at a time, across processes
 
-@step_task("fetch employee")
+@step_task("fetch employee", ports=("hr",))
 async def fetch_employee(run: Run, employee_id: str) -> Employee:
     async with run.step("fetch_employee"):
         return await run.ports.hr.get_employee(employee_id)
 
 
-@step_task("validate hire")
+@step_task("validate hire", ports=("hr",))
 async def validate_hire(run: Run, employee: Employee) -> Hire:
     """Check HR's data is complete enough to onboard, and read position, unit and manager."""
     async with run.step("validate"):
@@ -67,7 +67,7 @@ async def _manager_of(run: Run, employee: Employee, unit: OrgUnit) -> Employee |
     return None
 
 
-@step_task("ensure personnel file")
+@step_task("ensure personnel file", ports=("archive",))
 async def ensure_personnel_file(run: Run, hire: Hire) -> CaseFile:
     async with run.step("ensure_personnel_file"):
         new = personnel_case_file(hire, series=run.settings.onboarding.archive_series)
@@ -77,7 +77,7 @@ async def ensure_personnel_file(run: Run, hire: Hire) -> CaseFile:
         return case_file
 
 
-@step_task("journal welcome letter")
+@step_task("journal welcome letter", ports=("archive",))
 async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> None:
     async with run.step("journal_welcome_letter"):
         # The letter is dated by the request, so a re-run produces the same bytes.
@@ -89,7 +89,7 @@ async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> N
                      url=entry.url, key=new.external_id)
 
 
-@step_task("ensure tickets")
+@step_task("ensure tickets", ports=("ticketing",))
 async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
     cfg = run.settings.onboarding
     async with run.step("ensure_tickets"), run.slots(TICKETING_LIMIT):
@@ -103,7 +103,7 @@ async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
         return tickets
 
 
-@step_task("allocate laptop")
+@step_task("allocate laptop", ports=("ticketing",))
 async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> Asset | None:
     ticketing = run.ports.ticketing
     async with run.step("allocate_laptop"), run.slots([TICKETING_LIMIT, ALLOCATION_LIMIT]):
@@ -124,7 +124,7 @@ async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> A
         return asset
 
 
-@step_task("e-mail manager")
+@step_task("e-mail manager", ports=("mail",))
 async def email_manager(run: Run, hire: Hire, case_file: CaseFile, tickets: dict[str, Ticket],
                         laptop: Asset | None) -> None:
     if run.step_done("email_manager"):

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -36,7 +37,7 @@ from hub.limits import SLOT_LEASE_SECONDS, slot_wait_seconds
 from hub.privacy import mask
 from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
-from hub.wiring import Connectors, connect, get_ledger
+from hub.wiring import Connectors, connect, get_ledger, step_ports
 
 __all__ = ["Run", "work_item", "batch_item", "run_batch", "batch_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
            "SlotsUnavailable"]
@@ -68,14 +69,30 @@ def transient_only(task: Task[..., object], task_run: TaskRun, state: State[obje
 
 
 P = ParamSpec("P")
-R = TypeVar("R")
+T = TypeVar("T")
 
 
-def step_task(name: str, *, persist_result: bool | None = None) -> Callable[[Callable[P, R]], Task[P, R]]:
+def step_task(name: str, *, ports: Iterable[str] = (), persist_result: bool | None = None
+              ) -> Callable[[Callable[P, Coroutine[Any, Any, T]]], Task[P, Coroutine[Any, Any, T]]]:
     """A business step as a Prefect task: retried three times (1, 5 and 20 s apart) when its
-    error is transient (:func:`transient_only`), never cached: it finds its own earlier writes."""
-    return task(name=name, retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
-                cache_policy=NO_CACHE, persist_result=persist_result, log_prints=False)
+    error is transient (:func:`transient_only`), never cached: it finds its own earlier writes.
+
+    ``ports`` are the ports the step uses (``"hr"``, ``"archive"``...): within the step,
+    ``run.ports`` hands out those and refuses any other (:func:`hub.wiring.step_ports`), so
+    the declaration is what the step touches, and a test of the step shows it.
+    """
+    used = tuple(ports)
+
+    def decorate(fn: Callable[P, Coroutine[Any, Any, T]]) -> Task[P, Coroutine[Any, Any, T]]:
+        @functools.wraps(fn)
+        async def body(*args: P.args, **kwargs: P.kwargs) -> T:
+            with step_ports(name, used):
+                return await fn(*args, **kwargs)
+
+        return task(name=name, retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
+                    cache_policy=NO_CACHE, persist_result=persist_result, log_prints=False)(body)
+
+    return decorate
 
 
 class SlotsUnavailable(TransientError):

@@ -7,7 +7,8 @@ configuration (``HUB_TICKETING=rt``). Tests swap implementations by settings, no
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -22,8 +23,27 @@ from hub.ports.ticketing import TicketingPort
 from hub.services import PORTS
 from hub.settings import Settings, get_settings
 
-__all__ = ["Connectors", "connect", "get_ledger", "build", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms",
+__all__ = ["Connectors", "connect", "step_ports", "get_ledger", "build", "build_hr", "build_archive", "build_ticketing", "build_mail", "build_forms",
            "build_calendar", "build_inbox"]
+
+
+# The step running now and the ports it declared (``@step_task(..., ports=...)``); None
+# outside a step, where the service's own declaration is the only bound.
+_STEP_PORTS: ContextVar[tuple[str, frozenset[str]] | None] = ContextVar("hub_step_ports", default=None)
+
+
+@contextlib.contextmanager
+def step_ports(step: str, ports: Iterable[str]) -> Iterator[None]:
+    """Within the block, :class:`Connectors` hands out only ``ports``: a step uses the ports it
+    declares, and one that reaches for another is refused, with the fix in the message."""
+    used = frozenset(ports)
+    if unknown := used - set(PORTS):
+        raise ValueError(f"step {step!r} declares unknown port(s) {sorted(unknown)}; ports are {sorted(PORTS)}")
+    token = _STEP_PORTS.set((step, used))
+    try:
+        yield
+    finally:
+        _STEP_PORTS.reset(token)
 
 
 class Connectors:
@@ -31,7 +51,8 @@ class Connectors:
 
     A port the service does not declare (:class:`hub.services.Service.ports`) is refused, and
     one it declares but never touches in a run is never built: a missing RT token stops the
-    services that use ticketing, not fritak or rooms.
+    services that use ticketing, not fritak or rooms. Inside a step (:func:`step_ports`), only
+    the ports that step declares are handed out.
     """
 
     def __init__(self, settings: Settings, ports: Iterable[str] | None = None, *, service: str | None = None) -> None:
@@ -41,10 +62,14 @@ class Connectors:
         self._built: dict[str, Any] = {}
 
     def _port(self, name: str) -> Any:
+        if name not in self._allowed:
+            raise LookupError(f"the {self._service or 'this'} service does not declare the {name} port; add "
+                              f"{name!r} to its ports in the catalog (deployments/catalog.py)")
+        step = _STEP_PORTS.get()
+        if step is not None and name not in step[1]:
+            raise LookupError(f"the step {step[0]!r} does not declare the {name} port; add {name!r} to its "
+                              f"@step_task(..., ports=...)")
         if name not in self._built:
-            if name not in self._allowed:
-                raise LookupError(f"the {self._service or 'this'} service does not declare the {name} port; add "
-                                  f"{name!r} to its ports in the catalog (deployments/catalog.py)")
             self._built[name] = build(name, self._settings)
         return self._built[name]
 

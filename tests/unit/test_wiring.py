@@ -10,7 +10,7 @@ import pytest
 
 from hub.errors import ConfigError
 from hub.settings import Settings
-from hub.wiring import connect
+from hub.wiring import connect, step_ports
 
 
 @pytest.fixture
@@ -38,3 +38,32 @@ async def test_a_broken_adapter_fails_where_it_is_used_with_its_setting_named(se
         assert ports.hr is not None and ports.archive is not None  # the other ports are fine
         with pytest.raises(ConfigError, match="no-such-token"):
             _ = ports.ticketing
+
+
+async def test_within_a_step_only_the_ports_it_declares_are_handed_out(settings: Settings) -> None:
+    async with connect(settings, service="fritak") as ports:
+        _ = ports.archive  # built outside the step: being built already does not let a step use it
+        with step_ports("read application", ["forms"]):
+            assert ports.forms is not None
+            with pytest.raises(LookupError, match="step 'read application' does not declare the archive port"):
+                _ = ports.archive
+        assert ports.archive is not None  # outside the step, the service's declaration is the bound
+
+
+def test_a_step_that_declares_an_unknown_port_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"declares unknown port\(s\) \['archiv'\]"), step_ports("x", ["archiv"]):
+        pass
+
+
+async def test_a_step_task_holds_its_declaration_and_releases_it(settings: Settings) -> None:
+    from hub.flowkit import step_task
+
+    async with connect(settings, service="fritak") as ports:
+        @step_task("peek", ports=["forms"])
+        async def peek() -> str:
+            with pytest.raises(LookupError, match="does not declare the mail port"):
+                _ = ports.mail
+            return type(ports.forms).__name__
+
+        assert await peek.fn() == type(ports.forms).__name__
+        assert ports.mail is not None
