@@ -4,7 +4,8 @@
 
     POST {token_url}                                  OAuth 2 client credentials (auth.py)
     GET  {base}/form/me                               → [Form]          list_forms, health
-    GET  {base}/form/{id}/elements                    → [Element]       matrix row names
+    GET  {base}/form/{id}/elements                    → [Element]       matrix row names (cached;
+                                                                        fetched again for a new row)
     GET  {base}/form/{id}/submission-metadata         → NDJSON          submissions_after
     GET  {base}/form/submission/{sid}                 → Submission      get_submission
     GET  {base}/form/submission/attachment/{aid}      → bytes           get_attachment
@@ -13,7 +14,8 @@
 Errors (all from :mod:`hub.errors`): 401 after one token refresh, and 403 (the form is not
 shared with ``<client_id>@apiclient``) → ``ConfigError`` with a hint saying what to fix;
 404 → ``NotFound``; a payload that does not fit the models → ``InvalidInput`` naming the
-field, never its value; an answer that is not JSON at all → ``MalformedResponse`` (a
+field, never its value (a submission without an ``answers`` list — the older API's
+``formAnswers`` — names that shape: it is never read as an empty submission); an answer that is not JSON at all → ``MalformedResponse`` (a
 ``TransientError``: a proxy or Nettskjema failing), and so is a file answer that is not the
 file Nettskjema recorded — a page, a body cut short, not 200 (:mod:`connectors.nettskjema.files`;
 the attachment's recorded ``mediaType`` and ``size`` are remembered from ``get_submission``,
@@ -62,6 +64,26 @@ def _parse(model: type[M], raw: Any, what: str) -> M:
     return parse_model(model, raw, system=SYSTEM, what=what,
                        hint=f"Nettskjema's answer does not fit the API v3 shape; check {what} in "
                             "Nettskjema, then replay.")
+
+
+_SHAPE_HINT = ("The connector reads Nettskjema API v3 (https://nettskjema.no/api/v3): check "
+               "HUB_NETTSKJEMA__BASE_URL, then replay the item.")
+
+
+def _require_answers(body: Any, what: str) -> None:
+    """A submission must carry an ``answers`` list: without one it is not an empty submission
+    (an applicant would be told every answer is missing) but a shape this connector does not read."""
+    if not isinstance(body, dict) or isinstance(body.get("answers"), list):
+        return  # not an object at all: _parse names that
+    keys = ", ".join(sorted(str(k)[:40] for k in body)[:8]) or "none"
+    if "answers" in body:
+        problem = f"its 'answers' is a JSON {type(body['answers']).__name__}, not a list"
+    elif "formAnswers" in body:
+        problem = "it has 'formAnswers' (the older Nettskjema API's shape) instead of 'answers'"
+    else:
+        problem = f"it has no 'answers' list (its keys: {keys})"
+    raise InvalidInput(f"Nettskjema answered {what} in a shape this connector cannot read: {problem}",
+                       system=SYSTEM, hint=_SHAPE_HINT)
 
 
 class NettskjemaForms:
@@ -131,21 +153,36 @@ class NettskjemaForms:
         except HubError as exc:
             raise self._explain(exc, what) from exc
 
-    async def _row_names(self, form_id: int) -> dict[int, str]:
+    async def _row_names(self, form_id: int, *, refresh: bool = False) -> dict[int, str]:
         """Matrix row ids → external ids (cached per form) for answers lacking the name."""
-        if form_id not in self._rows:
-            body = await self._json(f"form/{form_id}/elements", f"form {form_id} elements")
-            items = body if isinstance(body, list) else []
+        if refresh or form_id not in self._rows:
+            what = f"form {form_id} elements"
+            body = await self._json(f"form/{form_id}/elements", what)
+            if not isinstance(body, list):
+                raise InvalidInput(f"Nettskjema answered {what} with a JSON {type(body).__name__}, not an array "
+                                   "of elements", system=SYSTEM, hint=_SHAPE_HINT)
             self._rows[form_id] = sub_element_names([_parse(RawElement, e, f"element of form {form_id}")
-                                                     for e in items])
+                                                     for e in body])
         return self._rows[form_id]
+
+    async def _rows_for(self, raw: RawSubmission) -> dict[int, str] | None:
+        """Row names for the matrix answers that carry only a ``subElementId``: from the form's
+        elements, fetched again once if the form gained a row since they were cached."""
+        wanted = {a.subElementId for a in raw.answers if a.subElementId is not None and not a.externalSubElementId}
+        if not wanted:
+            return None
+        form_id = raw.submissionMetadata.formId
+        rows = await self._row_names(form_id)
+        if not wanted <= rows.keys():
+            rows = await self._row_names(form_id, refresh=True)
+        return rows
 
     async def get_submission(self, submission_id: int) -> Submission:
         what = f"submission {int(submission_id)}"
-        raw = _parse(RawSubmission, await self._json(f"form/submission/{int(submission_id)}", what), what)
-        rows = None
-        if any(a.subElementId is not None and not a.externalSubElementId for a in raw.answers):
-            rows = await self._row_names(raw.submissionMetadata.formId)
+        body = await self._json(f"form/submission/{int(submission_id)}", what)
+        _require_answers(body, what)
+        raw = _parse(RawSubmission, body, what)
+        rows = await self._rows_for(raw)
         try:
             submission = to_submission(raw, rows)
         except AnswerError as exc:

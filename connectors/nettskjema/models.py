@@ -3,52 +3,50 @@ and their decoding into :mod:`hub.ports.forms` models.
 
 Tolerant where the real service varies: extra fields are ignored; an answer without
 ``externalElementId`` is keyed by its numeric ``elementId``; an option without an external
-id by its ``answerOptionId``; a matrix row by ``externalSubElementId`` when present, else
-by the element's ``subElements`` (looked up from ``form/{id}/elements``), else by its
-numeric ``subElementId``; attachment fields may sit on the answer or in ``attachment``.
+id by its ``answerOptionId``; option answers carry no ``textAnswer``; a matrix row by
+``externalSubElementId`` when present, else by the element's ``subElements`` (looked up from
+``form/{id}/elements``; a row its author gave no external id is keyed by its numeric
+``subElementId``); attachment fields may sit on the answer or in ``attachment``.
 
-Decoding: DATE ``"01.06.2023"`` (also ``"12.06.2023 13:33"``; a time-only ``"12:00"``
-keeps just the text) → ``date``; NUMBER ``"4,5"`` (decimal comma, spaces as thousands
-separators) → ``Decimal``; LINEAR_SCALE → ``Decimal`` as well; ``createdDate``/
-``modifiedDate`` without an offset → Europe/Oslo, always timezone-aware.
+Strict where a wrong value would pass silently: a submission without an ``answers`` list
+(the older API's ``formAnswers``) does not fit :class:`RawSubmission`; an answer with neither
+``externalElementId`` nor ``elementId``, a matrix answer without a row, or a row the form's
+elements do not know, raises :class:`AnswerError`.
+
+Decoding (:mod:`connectors.nettskjema.values`): DATE ``"01.06.2023"`` → ``date``, ``"12:00"``
+→ ``time``, ``"12.06.2023 13:33"`` → ``date_time`` (Europe/Oslo) with its ``date`` and
+``time`` (TIME and DATE_TIME element types too); NUMBER ``"4,5"`` (decimal comma, spaces as
+thousands separators) → ``Decimal``; LINEAR_SCALE → ``Decimal`` as well;
+``createdDate``/``modifiedDate`` without an offset → Europe/Oslo, always timezone-aware.
 A value that does not decode raises :class:`AnswerError` naming the element and the
 problem — never the value, which may hold a fødselsnummer.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from connectors.nettskjema.values import (
+    DATE_KINDS,
+    OSLO,
+    AnswerError,
+    decode_date,
+    decode_number,
+    decode_when,
+)
 from hub.ports.forms import Answer, AttachmentRef, FormInfo, Submission, SubmissionMeta
 
 __all__ = [
     "OSLO", "AnswerError", "oslo_time", "RawPerson", "RawSubmissionMetadata", "RawAttachment", "RawAnswer",
     "RawSubmission", "RawForm", "RawSubElement", "RawElement", "to_meta", "to_answer", "to_submission",
-    "to_form_info", "decode_date", "decode_number", "sub_element_names",
+    "to_form_info", "decode_date", "decode_number", "decode_when", "sub_element_names", "MATRIX_KINDS",
 ]
 
-OSLO = ZoneInfo("Europe/Oslo")
-
-_DMY = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?")
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?")
-_TIME_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?")
-_SPACES = re.compile(r"[\s\u00a0\u202f']")
-
-
-class AnswerError(ValueError):
-    """An answer value that does not decode; ``field`` names it, the value is never kept."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+MATRIX_KINDS = frozenset({"MATRIX_RADIO", "MATRIX_CHECKBOX"})
 
 
 def oslo_time(value: Any) -> Any:
@@ -120,7 +118,7 @@ class RawSubmission(NsModel):
     """``GET form/submission/{id}``."""
 
     submissionMetadata: RawSubmissionMetadata
-    answers: list[RawAnswer] = Field(default_factory=list)
+    answers: list[RawAnswer]  # required: the older API's ``formAnswers`` is not an empty submission
 
 
 class RawForm(NsModel):
@@ -148,39 +146,9 @@ class RawElement(NsModel):
 
 
 def sub_element_names(elements: list[RawElement]) -> dict[int, str]:
-    """``subElementId`` → the row's external id, for answers that carry only the number."""
-    return {s.subElementId: s.externalElementId for e in elements for s in e.subElements if s.externalElementId}
-
-
-def decode_date(text: str, field: str) -> date | None:
-    """``dd.mm.yyyy`` (optionally with a time) or ``yyyy-mm-dd`` → date; a time alone → None."""
-    value = text.strip()
-    if _TIME_ONLY.fullmatch(value):
-        return None
-    if match := _DMY.fullmatch(value):
-        day, month, year = (int(g) for g in match.groups())
-    elif match := _ISO_DATE.fullmatch(value):
-        year, month, day = (int(g) for g in match.groups())
-    else:
-        raise AnswerError(field, "expected a date as dd.mm.yyyy")
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise AnswerError(field, "not a calendar date") from None
-
-
-def decode_number(text: str, field: str) -> Decimal:
-    """Norwegian number text (``"4,5"``, ``"1 234,5"``, ``"77"``) → Decimal."""
-    value = _SPACES.sub("", text)
-    if value.count(",") == 1 and "." not in value:
-        value = value.replace(",", ".")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise AnswerError(field, "expected a number like 4,5") from None
-    if not number.is_finite():
-        raise AnswerError(field, "expected a finite number")
-    return number
+    """``subElementId`` → the row's external id (its number when the author set none), for
+    answers that carry only the number. Every row of the form is in it."""
+    return {s.subElementId: s.externalElementId or str(s.subElementId) for e in elements for s in e.subElements}
 
 
 def _options(raw: RawAnswer) -> tuple[str, ...]:
@@ -204,24 +172,41 @@ def _attachment(raw: RawAnswer, field: str) -> AttachmentRef:
                          media_type=raw.mediaType or "application/octet-stream", size=raw.size or 0)
 
 
+def _row(raw: RawAnswer, rows: Mapping[int, str] | None, field: str) -> str | None:
+    """The matrix row an answer belongs to, by its external id; None for a non-matrix answer."""
+    if raw.externalSubElementId:
+        return raw.externalSubElementId
+    if raw.subElementId is None:
+        if raw.elementType.upper() in MATRIX_KINDS:
+            raise AnswerError(field, f"{raw.elementType.upper()} answer without subElementId (its row)")
+        return None
+    name = (rows or {}).get(raw.subElementId)
+    if name is None:
+        raise AnswerError(field, f"matrix row subElementId {raw.subElementId} is not among the form's elements")
+    return name
+
+
 def to_answer(raw: RawAnswer, rows: Mapping[int, str] | None = None) -> Answer:
-    """One answer record → :class:`~hub.ports.forms.Answer` (or :class:`AnswerError`)."""
+    """One answer record → :class:`~hub.ports.forms.Answer` (or :class:`AnswerError`).
+
+    ``rows`` maps ``subElementId`` → row name (:func:`sub_element_names`); a matrix answer
+    without ``externalSubElementId`` needs it."""
     kind = raw.elementType.upper()
+    if raw.externalElementId is None and raw.elementId is None:
+        raise AnswerError(f"answers[{kind}]", "answer without externalElementId or elementId")
     field = f"answers[{raw.key}]"
     text = raw.textAnswer
     fields: dict[str, Any] = {"external_id": raw.key, "element_type": kind, "options": _options(raw)}
     if kind == "ATTACHMENT" or raw.answerAttachmentId is not None or raw.attachment is not None:
         fields["attachment"] = _attachment(raw, field)
-    elif kind == "DATE" and text:
-        fields.update(text=text, date=decode_date(text, field))
+    elif kind in DATE_KINDS and text:
+        when = decode_when(text, field, kind)
+        fields.update(text=text, date=when.date, time=when.time, date_time=when.date_time)
     elif kind in ("NUMBER", "LINEAR_SCALE") and text:
         fields.update(text=text, number=decode_number(text, field))
     else:
         fields["text"] = text
-    if raw.subElementId is not None or raw.externalSubElementId:
-        fields["sub_element"] = (raw.externalSubElementId
-                                 or (rows or {}).get(raw.subElementId or -1)
-                                 or str(raw.subElementId))
+    fields["sub_element"] = _row(raw, rows, field)
     return Answer(**fields)
 
 

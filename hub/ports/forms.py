@@ -4,6 +4,16 @@ Answers are keyed by the element's *external id* (``externalElementId``), which 
 author sets and which does not change when questions are reordered — never by position.
 Times without an offset from the form service are Europe/Oslo local time; here they are
 always timezone-aware.
+
+Date and time answers (Nettskjema's DATE element, whose ``dateFormat`` is DATE, TIME or
+DATE_TIME; a TIME element type is read the same way) keep what was typed in ``text`` and
+its typed value:
+
+- a date, ``"01.06.2023"``: ``date``;
+- a time, ``"12:00"``: ``time`` (Oslo wall-clock time of day; naive, since a time without a
+  date has no offset);
+- both, ``"12.06.2023 13:33"``: ``date_time`` (timezone-aware, Europe/Oslo), and its
+  ``date`` and ``time`` as well.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.ports.common import Health
 
@@ -52,7 +62,7 @@ class AttachmentRef(BaseModel):
 
 
 class Answer(BaseModel):
-    """One answer, decoded: free text, chosen options, a date, a number or an attachment."""
+    """One answer, decoded: free text, chosen options, a date and/or time, a number or an attachment."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -60,7 +70,10 @@ class Answer(BaseModel):
     element_type: str
     text: str | None = None
     options: tuple[str, ...] = Field((), description="externalAnswerOptionIds of the chosen options")
-    date: dt.date | None = None
+    date: dt.date | None = Field(None, description="the day of a date or date-and-time answer")
+    date_time: AwareDatetime | None = Field(None, description="a date-and-time answer, timezone-aware (Europe/Oslo)")
+    time: dt.time | None = Field(None, description="the time of day of a time or date-and-time answer "
+                                                   "(Oslo wall-clock time)")
     number: Decimal | None = None
     attachment: AttachmentRef | None = None
     sub_element: str | None = Field(None, description="row of a matrix question")
