@@ -1,8 +1,8 @@
 """What the sandbox knows about each Noark 5 entity: fields, code lists, required values.
 
 Field names and code lists follow N5WS v1.1 chapter 7 (and the code list appendix) for
-the entities the sandbox serves: arkiv, arkivdel, saksmappe, journalpost,
-korrespondansepartperson, dokumentbeskrivelse and dokumentobjekt. A POST or PUT with a
+the entities the sandbox serves: arkivskaper, arkiv, arkivdel, mappe, saksmappe,
+registrering, journalpost, korrespondansepartperson, dokumentbeskrivelse and dokumentobjekt. A POST or PUT with a
 field the entity does not have, an unknown code or a date without a time zone is
 answered 400, as a strict core would.
 """
@@ -10,9 +10,12 @@ answered 400, as a strict core would.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+
+from sandbox.noark5.codes import CODE_LISTS
 
 __all__ = [
     "CODE_LISTS",
@@ -20,6 +23,7 @@ __all__ = [
     "Kind",
     "SERVER_FIELDS",
     "ValidationError",
+    "VsmTypes",
     "parse_temporal",
     "validate",
 ]
@@ -28,36 +32,6 @@ __all__ = [
 class ValidationError(ValueError):
     """The object is not a legal instance of its entity (answered 400)."""
 
-
-CODE_LISTS: dict[str, dict[str, str]] = {
-    "journalposttype": {"I": "Inngående dokument", "U": "Utgående dokument",
-                        "N": "Organinternt dokument for oppfølging",
-                        "X": "Organinternt dokument uten oppfølging", "S": "Saksframlegg"},
-    "journalstatus": {"J": "Journalført", "F": "Ferdigstilt fra saksbehandler",
-                      "G": "Godkjent av leder", "E": "Ekspedert", "A": "Arkivert",
-                      "U": "Utgår", "M": "Midlertidig registrering av innkommet dokument",
-                      "S": "Saksbehandler har registrert innkommet dokument",
-                      "R": "Reservert dokument"},
-    "dokumenttype": {"B": "Brev", "R": "Rundskriv", "F": "Faktura", "O": "Ordrebekreftelse"},
-    "dokumentstatus": {"B": "Dokumentet er under redigering", "F": "Dokumentet er ferdigstilt"},
-    "tilknyttetRegistreringSom": {"H": "Hoveddokument", "V": "Vedlegg"},
-    "korrespondanseparttype": {"EA": "Avsender", "EM": "Mottaker", "EK": "Kopimottaker",
-                               "IA": "Intern avsender", "IM": "Intern mottaker",
-                               "IK": "Intern kopimottaker", "IS": "Intern sekundær"},
-    "saksstatus": {"B": "Under behandling", "A": "Avsluttet", "U": "Utgår",
-                   "R": "Opprettet av saksbehandler", "S": "Avsluttet av saksbehandler",
-                   "P": "Unntatt prosesstyring", "F": "Ferdigstilt fra saksbehandler"},
-    "variantformat": {"P": "Produksjonsformat", "A": "Arkivformat",
-                      "O": "Dokument hvor deler av innholdet er skjermet"},
-    "format": {"fmt/354": "PDF/A - ISO 19005-1:2005 (PDF 1.4) - Part 1B",
-               "fmt/95": "PDF/A - ISO 19005-1:2005 (PDF 1.4) - Part 1A",
-               "av/0": "Ukjent format"},
-    "dokumentmedium": {"E": "Elektronisk arkiv", "F": "Fysisk arkiv",
-                       "B": "Blandet fysisk og elektronisk arkiv"},
-    "arkivstatus": {"O": "Opprettet", "A": "Avsluttet"},
-    "arkivdelstatus": {"A": "Aktiv periode", "O": "Overlappingsperiode", "P": "Avsluttet periode",
-                       "U": "Uaktuelle mapper"},
-}
 
 _ARKIVENHET = {"systemID", "opprettetDato", "opprettetAv", "referanseOpprettetAv",
                "endretDato", "endretAv", "referanseEndretAv"}
@@ -102,6 +76,8 @@ def _kind(name: str, package: str, fields: set[str], required: tuple[str, ...] =
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
+    _kind("arkivskaper", "arkivstruktur", {"arkivskaperID", "arkivskaperNavn", "beskrivelse"},
+          required=("arkivskaperID", "arkivskaperNavn")),
     _kind("arkiv", "arkivstruktur",
           {"tittel", "beskrivelse", "arkivstatus", "dokumentmedium", "oppbevaringssted", *_CLOSING},
           codes=("arkivstatus", "dokumentmedium")),
@@ -110,11 +86,13 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
            "arkivperiodeStartDato", "arkivperiodeSluttDato", "referanseForloeper",
            "referanseArvtaker", *_CLOSING, *_RETENTION},
           codes=("arkivdelstatus", "dokumentmedium")),
+    _kind("mappe", "arkivstruktur", _MAPPE, codes=("dokumentmedium",)),
     _kind("saksmappe", "sakarkiv",
           {*_MAPPE, "saksaar", "sakssekvensnummer", "saksdato", "administrativEnhet",
            "referanseAdministrativEnhet", "saksansvarlig", "referanseSaksansvarlig",
            "journalenhet", "saksstatus", "utlaantDato", "utlaantTil", "referanseUtlaantTil"},
           codes=("saksstatus", "dokumentmedium")),
+    _kind("registrering", "arkivstruktur", _REGISTRERING, codes=("dokumentmedium",)),
     _kind("journalpost", "sakarkiv",
           {*_REGISTRERING, "journalaar", "journalsekvensnummer", "journalpostnummer",
            "journalposttype", "journalstatus", "journaldato", "dokumentetsDato", "mottattDato",
@@ -159,20 +137,55 @@ def parse_temporal(value: Any) -> datetime | date | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _check_code(name: str, value: Any, code_list: str) -> dict[str, Any]:
+CodeLists = Mapping[str, Mapping[str, str]]
+VsmTypes = Mapping[str, str]
+"""virksomhetsspesifikkeMetadata field name → its type in the catalogue."""
+
+
+def _check_code(name: str, value: Any, known: Mapping[str, str]) -> dict[str, Any]:
     if isinstance(value, str):  # tolerate a bare code; stored as an object
         value = {"kode": value}
     if not isinstance(value, dict) or not isinstance(value.get("kode"), str):
         raise ValidationError(f"{name} must be a code object like {{\"kode\": \"...\"}}")
-    known = CODE_LISTS[code_list]
     if value["kode"] not in known:
         raise ValidationError(f"unknown {name} kode '{value['kode']}'; "
                               f"allowed: {', '.join(sorted(known))}")
     return {**value, "kodenavn": value.get("kodenavn") or known[value["kode"]]}
 
 
-def validate(kind: Kind, data: dict[str, Any]) -> dict[str, Any]:
-    """Return a cleaned copy of ``data`` or raise :class:`ValidationError`."""
+def _fits(type_: str, value: Any) -> bool:
+    if type_ == "boolean":
+        return isinstance(value, bool)
+    if type_ == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_ == "decimal":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if type_ == "date":
+        return isinstance(parse_temporal(value), date) and not isinstance(parse_temporal(value), datetime)
+    if type_ == "datetime":
+        return isinstance(parse_temporal(value), datetime)
+    return isinstance(value, str)  # string, uri
+
+
+def _check_vsm(bsm: Any, types: VsmTypes) -> None:
+    """A JSON object; a field the catalogue knows must hold a value of its type."""
+    if not isinstance(bsm, dict):
+        raise ValidationError("virksomhetsspesifikkeMetadata must be a JSON object")
+    for name, value in bsm.items():
+        type_ = types.get(name)
+        if type_ is not None and value is not None and not _fits(type_, value):
+            raise ValidationError(f"virksomhetsspesifikkeMetadata field {name} is of type {type_} "
+                                  f"(see the metadata catalogue), got {value!r}")
+
+
+def validate(kind: Kind, data: dict[str, Any], codes: CodeLists | None = None,
+             vsm: VsmTypes | None = None) -> dict[str, Any]:
+    """Return a cleaned copy of ``data`` or raise :class:`ValidationError`.
+
+    ``codes`` are the code lists to check against (default: the standard's); ``vsm`` the
+    virksomhetsspesifikkeMetadata catalogue's field types.
+    """
+    codes = CODE_LISTS if codes is None else codes
     unknown = sorted(k for k in data if k not in kind.fields and k != "_links")
     if unknown:
         raise ValidationError(f"{kind.name} has no field(s) {', '.join(unknown)}")
@@ -183,14 +196,13 @@ def validate(kind: Kind, data: dict[str, Any]) -> dict[str, Any]:
             raise ValidationError(f"{name} is required for {kind.name}")
     for name, code_list in kind.codes.items():
         if name in clean:
-            clean[name] = _check_code(name, clean[name], code_list)
+            clean[name] = _check_code(name, clean[name], codes[code_list])
     for name, value in clean.items():
         if _DATE_FIELD.search(name) and name not in SERVER_FIELDS and parse_temporal(value) is None:
             raise ValidationError(f"{name} must be an ISO 8601 date or date-time with time zone, "
                                   f"got {value!r}")
-    bsm = clean.get("virksomhetsspesifikkeMetadata")
-    if bsm is not None and not isinstance(bsm, dict):
-        raise ValidationError("virksomhetsspesifikkeMetadata must be a JSON object")
+    if "virksomhetsspesifikkeMetadata" in clean:
+        _check_vsm(clean["virksomhetsspesifikkeMetadata"], vsm or {})
     if kind.name == "dokumentobjekt" and "filstoerrelse" in clean:
         size = clean["filstoerrelse"]
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
