@@ -1,8 +1,11 @@
 """Noark 5 Tjenestegrensesnitt (N5WS v1.1) archive-core sandbox.
 
 A local stand-in for an archive core such as Documaster or nikita, faithful enough that
-any client navigating by relation from ``{base}/api`` can archive a PDF: HAL-style
-``_links`` keyed by relation URI, ``ny-*`` templates and 201 + ``Location`` on create,
+any client navigating by relation from ``{base}/api`` can build the whole v1.1
+structure (arkivskaper → arkiv → arkivdel → mappe/saksmappe → registrering/journalpost →
+dokumentbeskrivelse → dokumentobjekt) and archive a PDF: HAL-style ``_links`` keyed by
+relation URI, ``ny-*`` templates and 201 + ``Location`` on create, the metadata catalogue
+(every code list with its ``ny-*`` relation, virksomhetsspesifikkeMetadata fields),
 ETag/If-Match (409 when stale), OData ``$filter``/``$orderby``/``$top``/``$skip``,
 file upload with checksum verification and download, ``feil`` error bodies, HTTP Basic.
 Data lives in one SQLite file in ``--data-dir``, so a restart keeps it.

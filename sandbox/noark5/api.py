@@ -5,11 +5,12 @@ The URL layout is the sandbox's own (clients follow relations, never build URLs)
     {api}/                                   discovery (open, no auth)
     {api}/arkivstruktur/ | sakarkiv/         package resources with their list relations
     {api}/admin/system/ | login/rfc7617/     system information | Basic login check
-    {api}/metadata/[<kodeliste>/]            code lists
+    {api}/metadata/...                       code lists, VSM catalogue (sandbox.noark5.metadata)
     {api}/<package>/<list>/                  global lists (OData query options)
-    {api}/arkivstruktur/ny-arkiv/            template / create an arkiv
+    {api}/arkivstruktur/ny-arkiv/ | ny-arkivskaper/   template / create at the top
     {api}/<package>/<kind>/<id>/             one object: GET, PUT, PATCH, DELETE
-    {api}/<package>/<kind>/<id>/<list>/      objects below it
+    {api}/<package>/<kind>/<id>/<list>/      objects below it (or, for arkiv ↔ arkivskaper,
+                                             associated with it)
     {api}/<package>/<kind>/<id>/ny-<kind>/   template (GET) / create (POST) below it
     {api}/arkivstruktur/dokumentbeskrivelse/<id>/fil/     upload → new dokumentobjekt
     {api}/arkivstruktur/dokumentobjekt/<id>/referanseFil/ download / upload into it
@@ -21,17 +22,16 @@ import base64
 import binascii
 import secrets
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sandbox.noark5 import files
-from sandbox.noark5.links import CHILD_LISTS, COLLECTIONS, NEW_CHILDREN, REL, Hrefs, link
+from sandbox.noark5.links import CHILD_LISTS, COLLECTIONS, LINKED_LISTS, NEW_CHILDREN, REL, Hrefs, link
+from sandbox.noark5.metadata import handle_metadata
 from sandbox.noark5.resources import Ctx, create, list_objects, read, remove, template, update
 from sandbox.noark5.responses import ApiError, noark_response
-from sandbox.noark5.schema import CODE_LISTS
 from sandbox.noark5.store import Store
 
 __all__ = ["Settings", "Noark5Api"]
@@ -97,47 +97,20 @@ class Noark5Api:
             return noark_response({"bruker": ctx.user,
                                    "_links": {"self": link(f"{hrefs.api}/login/rfc7617/")}}, request)
         if head == "metadata":
-            return self._metadata(ctx, rest)
+            return await handle_metadata(ctx, rest, method, _allow)
         if head not in ("arkivstruktur", "sakarkiv"):
             raise ApiError(404, f"no such resource: {'/'.join(segments)}")
         return await self._package(ctx, head, rest)
-
-    def _metadata(self, ctx: Ctx, rest: list[str]) -> Response:
-        _allow(_method(ctx.request), "GET")
-        api = ctx.hrefs.api
-        lists = {name.lower(): name for name in CODE_LISTS}
-        if not rest:
-            links = {f"{REL}metadata/{key}/": link(f"{api}/metadata/{key}/") for key in lists}
-            links["self"] = link(f"{api}/metadata/")
-            return noark_response({"_links": dict(sorted(links.items()))}, ctx.request)
-        if rest[0].lower() not in lists:
-            raise ApiError(404, f"no such code list: {'/'.join(rest)}")
-        key = rest[0].lower()
-        href = f"{api}/metadata/{key}/"
-        codes = CODE_LISTS[lists[key]]
-
-        def value(code: str) -> dict[str, Any]:
-            me = link(f"{href}{code}/")
-            return {"kode": code, "kodenavn": codes[code],
-                    "_links": {"self": me, f"{REL}metadata/{key}/": me}}
-
-        if len(rest) > 1:  # one value; PRONOM codes contain a slash (fmt/95)
-            code = "/".join(rest[1:])
-            if code not in codes:
-                raise ApiError(404, f"{key} has no kode {code!r}")
-            return noark_response(value(code), ctx.request)
-        results = [value(code) for code in codes]
-        return noark_response({"count": len(results), "results": results,
-                               "_links": {"self": link(href)}}, ctx.request)
 
     async def _package(self, ctx: Ctx, package: str, rest: list[str]) -> Response:
         method = _method(ctx.request)
         if not rest:
             _allow(method, "GET")
             return noark_response(ctx.hrefs.package(package), ctx.request)
-        if rest == ["ny-arkiv"] and package == "arkivstruktur":
+        if package == "arkivstruktur" and rest in (["ny-arkiv"], ["ny-arkivskaper"]):
+            kind = rest[0][3:]
             _allow(method, "GET", "POST")
-            return template(ctx, "arkiv") if method == "GET" else await create(ctx, "arkiv", None)
+            return template(ctx, kind) if method == "GET" else await create(ctx, kind, None)
         if len(rest) == 1:
             if rest[0] not in COLLECTIONS:
                 raise ApiError(404, f"no such list: {package}/{rest[0]}")
@@ -167,6 +140,10 @@ class Noark5Api:
             if sub == name:
                 _allow(method, "GET")
                 return list_objects(ctx, name, obj.system_id, f"{child_package}/{name}/")
+        if obj.kind in LINKED_LISTS and sub == LINKED_LISTS[obj.kind][1]:
+            _allow(method, "GET")
+            linked_package, name = LINKED_LISTS[obj.kind]
+            return list_objects(ctx, name, None, f"{linked_package}/{name}/", linked_to=obj.system_id)
         for _, kind in NEW_CHILDREN.get(obj.kind, ()):
             if sub == f"ny-{kind}":
                 _allow(method, "GET", "POST")

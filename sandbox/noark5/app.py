@@ -85,8 +85,9 @@ def create_app(data_dir: Path, settings: Settings | None = None,
             seed(store)
             return Response(status_code=204)
         kind = request.query_params.get("kind")
-        kinds = [kind] if kind else ["arkiv", "arkivdel", "saksmappe", "journalpost",
-                                     "korrespondansepartperson", "dokumentbeskrivelse", "dokumentobjekt"]
+        kinds = [kind] if kind else ["arkivskaper", "arkiv", "arkivdel", "mappe", "saksmappe", "registrering",
+                                     "journalpost", "korrespondansepartperson", "dokumentbeskrivelse",
+                                     "dokumentobjekt"]
         rows: list[dict[str, Any]] = [
             {"kind": o.kind, "systemID": o.system_id, "parent": o.parent_id, "version": o.version,
              "data": o.data} for o in store.children(None, kinds)]

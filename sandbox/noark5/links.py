@@ -18,6 +18,9 @@ __all__ = [
     "CHILD_LISTS",
     "COLLECTIONS",
     "NEW_CHILDREN",
+    "LINKED_LISTS",
+    "LINKED_NEW",
+    "VSM",
     "Hrefs",
     "QUERY_TEMPLATE",
     "link",
@@ -27,51 +30,76 @@ REL = "https://rel.arkivverket.no/noark5/v5/api/"
 QUERY_TEMPLATE = "{?$filter&$orderby&$top&$skip&$search}"
 
 COLLECTIONS: dict[str, tuple[str, ...]] = {
+    "arkivskaper": ("arkivskaper",),
     "arkiv": ("arkiv",),
     "arkivdel": ("arkivdel",),
-    "mappe": ("saksmappe",),
+    "mappe": ("mappe", "saksmappe"),
     "saksmappe": ("saksmappe",),
-    "registrering": ("journalpost",),
+    "registrering": ("registrering", "journalpost"),
     "journalpost": ("journalpost",),
     "korrespondansepart": ("korrespondansepartperson",),
     "korrespondansepartperson": ("korrespondansepartperson",),
     "dokumentbeskrivelse": ("dokumentbeskrivelse",),
     "dokumentobjekt": ("dokumentobjekt",),
 }
-"""List name in a URL → the stored kinds it holds (a mappe list holds saksmapper)."""
+"""List name in a URL → the stored kinds it holds (a mappe list also holds saksmapper)."""
 
+_REGISTRERING_LISTS = (("arkivstruktur", "korrespondansepart"), ("arkivstruktur", "dokumentbeskrivelse"))
 CHILD_LISTS: dict[str, tuple[tuple[str, str], ...]] = {
     "arkiv": (("arkivstruktur", "arkivdel"),),
-    "arkivdel": (("arkivstruktur", "mappe"), ("sakarkiv", "saksmappe")),
+    "arkivdel": (("arkivstruktur", "mappe"), ("sakarkiv", "saksmappe"), ("arkivstruktur", "registrering")),
+    "mappe": (("arkivstruktur", "registrering"),),
     "saksmappe": (("arkivstruktur", "registrering"), ("sakarkiv", "journalpost")),
-    "journalpost": (("arkivstruktur", "korrespondansepart"), ("arkivstruktur", "dokumentbeskrivelse")),
+    "registrering": _REGISTRERING_LISTS,
+    "journalpost": _REGISTRERING_LISTS,
     "dokumentbeskrivelse": (("arkivstruktur", "dokumentobjekt"),),
 }
 """Parent kind → (package, list name) of the lists below it."""
 
+LINKED_LISTS: dict[str, tuple[str, str]] = {
+    "arkiv": ("arkivstruktur", "arkivskaper"),
+    "arkivskaper": ("arkivstruktur", "arkiv"),
+}
+"""Kind → (package, list name) of the objects associated with it (many-to-many, not below it)."""
+
+_NEW_REGISTRERING = (("arkivstruktur", "registrering"), ("sakarkiv", "journalpost"))
+_NEW_BELOW_REGISTRERING = (("arkivstruktur", "korrespondansepartperson"), ("arkivstruktur", "dokumentbeskrivelse"))
 NEW_CHILDREN: dict[str, tuple[tuple[str, str], ...]] = {
-    "arkiv": (("arkivstruktur", "arkivdel"),),
-    "arkivdel": (("sakarkiv", "saksmappe"),),
-    "saksmappe": (("sakarkiv", "journalpost"),),
-    "journalpost": (("arkivstruktur", "korrespondansepartperson"), ("arkivstruktur", "dokumentbeskrivelse")),
+    "arkivskaper": (("arkivstruktur", "arkiv"),),
+    "arkiv": (("arkivstruktur", "arkivdel"), ("arkivstruktur", "arkivskaper")),
+    "arkivdel": (("arkivstruktur", "mappe"), ("arkivstruktur", "registrering"), ("sakarkiv", "saksmappe")),
+    "mappe": _NEW_REGISTRERING,
+    "saksmappe": _NEW_REGISTRERING,
+    "registrering": _NEW_BELOW_REGISTRERING,
+    "journalpost": _NEW_BELOW_REGISTRERING,
     "dokumentbeskrivelse": (("arkivstruktur", "dokumentobjekt"),),
 }
-"""Parent kind → (package, kind) it can create with ``ny-<kind>``."""
+"""Kind → (package, kind) it can create with ``ny-<kind>``; see :data:`LINKED_NEW`."""
+
+LINKED_NEW = frozenset({("arkivskaper", "arkiv"), ("arkiv", "arkivskaper")})
+"""(kind, new kind) pairs whose ``ny-*`` creates an object *associated* with, not below, it."""
 
 _PARENT_RELS: dict[str, tuple[str, ...]] = {
-    "arkivdel": ("arkivstruktur/arkiv/",),
-    "saksmappe": ("arkivstruktur/arkivdel/",),
-    "journalpost": ("arkivstruktur/mappe/", "sakarkiv/saksmappe/"),
-    "korrespondansepartperson": ("arkivstruktur/registrering/", "sakarkiv/journalpost/"),
-    "dokumentbeskrivelse": ("arkivstruktur/registrering/", "sakarkiv/journalpost/"),
-    "dokumentobjekt": ("arkivstruktur/dokumentbeskrivelse/",),
+    "arkiv": ("arkivstruktur/arkiv/",),
+    "arkivdel": ("arkivstruktur/arkivdel/",),
+    "mappe": ("arkivstruktur/mappe/",),
+    "saksmappe": ("arkivstruktur/mappe/", "sakarkiv/saksmappe/"),
+    "registrering": ("arkivstruktur/registrering/",),
+    "journalpost": ("arkivstruktur/registrering/", "sakarkiv/journalpost/"),
+    "dokumentbeskrivelse": ("arkivstruktur/dokumentbeskrivelse/",),
 }
+"""Parent kind → the relations by which its children point back to it."""
 
+VSM = "virksomhetsspesifikkeMetadata"
 _METADATA: dict[str, tuple[str, ...]] = {
-    "saksmappe": ("saksstatus", "dokumentmedium"),
-    "journalpost": ("journalposttype", "journalstatus"),
+    "arkiv": ("arkivstatus", "dokumentmedium"),
+    "arkivdel": ("arkivdelstatus", "dokumentmedium"),
+    "mappe": ("dokumentmedium", VSM),
+    "saksmappe": ("saksstatus", "dokumentmedium", VSM),
+    "registrering": ("dokumentmedium", VSM),
+    "journalpost": ("journalposttype", "journalstatus", "dokumentmedium", VSM),
     "korrespondansepartperson": ("korrespondanseparttype",),
-    "dokumentbeskrivelse": ("dokumenttype", "dokumentstatus", "tilknyttetregistreringsom"),
+    "dokumentbeskrivelse": ("dokumenttype", "dokumentstatus", "tilknyttetregistreringsom", "dokumentmedium", VSM),
     "dokumentobjekt": ("format", "variantformat"),
 }
 
@@ -108,14 +136,15 @@ class Hrefs:
         })}
 
     def package(self, package: str) -> dict[str, Any]:
-        lists = {"arkivstruktur": ("arkiv", "arkivdel", "mappe", "registrering", "korrespondansepart",
-                                   "dokumentbeskrivelse", "dokumentobjekt"),
+        lists = {"arkivstruktur": ("arkiv", "arkivdel", "arkivskaper", "mappe", "registrering",
+                                   "korrespondansepart", "dokumentbeskrivelse", "dokumentobjekt"),
                  "sakarkiv": ("saksmappe", "journalpost")}[package]
         links = {"self": link(f"{self.api}/{package}/")}
         for name in lists:
             links[f"{REL}{package}/{name}/"] = link(f"{self.api}/{package}/{name}/{QUERY_TEMPLATE}", True)
         if package == "arkivstruktur":
-            links[REL + "arkivstruktur/ny-arkiv/"] = link(f"{self.api}/arkivstruktur/ny-arkiv/")
+            for kind in ("arkiv", "arkivskaper"):
+                links[f"{REL}arkivstruktur/ny-{kind}/"] = link(f"{self.api}/arkivstruktur/ny-{kind}/")
         return {"_links": _sorted(links)}
 
     def metadata_links(self, kind: str) -> dict[str, dict[str, Any]]:
@@ -128,9 +157,10 @@ class Hrefs:
         links = {"self": link(me), REL + KINDS[kind].entity_rel: link(me)}
         if parent is not None:
             parent_href = self.entity(*parent)
-            for rel in _PARENT_RELS.get(kind, ()):
+            for rel in _PARENT_RELS.get(parent[0], ()):
                 links[REL + rel] = link(parent_href)
-        for package, name in CHILD_LISTS.get(kind, ()):
+        lists = CHILD_LISTS.get(kind, ()) + ((LINKED_LISTS[kind],) if kind in LINKED_LISTS else ())
+        for package, name in lists:
             links[f"{REL}{package}/{name}/"] = link(f"{me}{name}/{QUERY_TEMPLATE}", True)
         for package, child in NEW_CHILDREN.get(kind, ()):
             links[f"{REL}{package}/ny-{child}/"] = link(f"{me}ny-{child}/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -11,19 +11,17 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.noark5.links import COLLECTIONS, Hrefs
+from sandbox.noark5.catalogue import code_lists, vsm_types
+from sandbox.noark5.links import COLLECTIONS, LINKED_NEW, Hrefs
 from sandbox.noark5.odata import FilterError, compile_filter, compile_orderby, matches_search
 from sandbox.noark5.responses import ApiError, check_etag, noark_response, read_json
 from sandbox.noark5.schema import KINDS, SERVER_FIELDS, ValidationError, validate
 from sandbox.noark5.store import Obj, Store
 
-__all__ = ["Ctx", "PARENT_KIND", "now_oslo", "today_oslo", "new_object", "render", "list_objects", "template",
+__all__ = ["Ctx", "now_oslo", "today_oslo", "new_object", "render", "list_objects", "template",
            "create", "read", "update", "remove"]
 
 OSLO = ZoneInfo("Europe/Oslo")
-PARENT_KIND = {"arkivdel": "arkiv", "saksmappe": "arkivdel", "journalpost": "saksmappe",
-               "korrespondansepartperson": "journalpost", "dokumentbeskrivelse": "journalpost",
-               "dokumentobjekt": "dokumentbeskrivelse"}
 FILTER_ONLY = frozenset({"part", "nasjonalidentifikator", "klasse", "merknad", "kryssreferanse",
                          "korrespondansepart", "dokumentbeskrivelse", "personidentifikator"})
 """Standard relations the sandbox does not store: filtering on them matches nothing (not 400)."""
@@ -50,10 +48,19 @@ class Ctx:
     user: str
     page_size: int
     params: dict[str, str]
+    kinds: dict[str, str] = field(default_factory=dict)  # systemID → kind, for parent links
+
+    def kind_of(self, system_id: str) -> str | None:
+        if system_id not in self.kinds:
+            obj = self.store.get(system_id)
+            if obj is None:
+                return None
+            self.kinds[system_id] = obj.kind
+        return self.kinds[system_id]
 
 
 def render(ctx: Ctx, obj: Obj) -> dict[str, Any]:
-    parent_kind = PARENT_KIND.get(obj.kind)
+    parent_kind = ctx.kind_of(obj.parent_id) if obj.parent_id else None
     parent = (parent_kind, obj.parent_id) if parent_kind and obj.parent_id else None
     return {**obj.data, "_links": ctx.hrefs.entity_links(obj.kind, obj.system_id, parent)}
 
@@ -78,10 +85,16 @@ def _int_param(ctx: Ctx, name: str) -> int | None:
     return value
 
 
-def list_objects(ctx: Ctx, collection: str, parent_id: str | None, list_rel: str) -> Response:
+def list_objects(ctx: Ctx, collection: str, parent_id: str | None, list_rel: str,
+                 linked_to: str | None = None) -> Response:
+    """A list: everything of ``collection`` below ``parent_id`` (or anywhere, if None), or
+    associated with ``linked_to``."""
     kinds = COLLECTIONS[collection]
     known = frozenset().union(FILTER_ONLY, *(KINDS[k].fields for k in kinds))
-    objects = ctx.store.children(parent_id, kinds)
+    if linked_to is not None:
+        objects = ctx.store.associated(linked_to, kinds)
+    else:
+        objects = ctx.store.children(parent_id, kinds)
     by_id = {o.system_id: o for o in objects}
     items = [o.data for o in objects]
     try:
@@ -121,9 +134,12 @@ def _href_with(ctx: Ctx, changes: dict[str, str | None]) -> str:
 
 def _defaults(kind: str) -> dict[str, Any]:
     today = today_oslo()
-    return {
+    medium = {"kode": "E", "kodenavn": "Elektronisk arkiv"}
+    defaults: dict[str, dict[str, Any]] = {
         "arkivdel": {"arkivdelstatus": {"kode": "A", "kodenavn": "Aktiv periode"},
                      "dokumentmedium": {"kode": "E", "kodenavn": "Elektronisk arkiv"}},
+        "mappe": {"dokumentmedium": medium, "virksomhetsspesifikkeMetadata": None},
+        "registrering": {"dokumentmedium": medium, "virksomhetsspesifikkeMetadata": None},
         "saksmappe": {"saksdato": today, "saksstatus": {"kode": "B", "kodenavn": "Under behandling"},
                       "dokumentmedium": {"kode": "E", "kodenavn": "Elektronisk arkiv"},
                       "virksomhetsspesifikkeMetadata": None},
@@ -136,7 +152,8 @@ def _defaults(kind: str) -> dict[str, Any]:
                                 "tilknyttetRegistreringSom": {"kode": "H", "kodenavn": "Hoveddokument"}},
         "dokumentobjekt": {"versjonsnummer": 1,
                            "variantformat": {"kode": "A", "kodenavn": "Arkivformat"}},
-    }.get(kind, {})
+    }
+    return defaults.get(kind, {})
 
 
 def template(ctx: Ctx, kind: str) -> Response:
@@ -147,9 +164,14 @@ def template(ctx: Ctx, kind: str) -> Response:
 def _server_fields(ctx: Ctx, kind: str, parent: Obj | None) -> dict[str, Any]:
     now = now_oslo()
     fields: dict[str, Any] = {"opprettetDato": now.isoformat(), "opprettetAv": ctx.user}
-    if kind == "saksmappe":
+    if kind in ("saksmappe", "mappe"):  # one series, so a mappeID is unique across both
         seq = ctx.store.next_number(f"saksmappe:{now.year}")
-        fields.update(saksaar=now.year, sakssekvensnummer=seq, mappeID=f"{now.year}/{seq}")
+        fields["mappeID"] = f"{now.year}/{seq}"
+        if kind == "saksmappe":
+            fields.update(saksaar=now.year, sakssekvensnummer=seq)
+    elif kind == "registrering" and parent is not None:
+        number = ctx.store.next_number(f"journalpostnummer:{parent.system_id}")
+        fields["registreringsID"] = f"{parent.data.get('mappeID', now.year)}-{number}"
     elif kind == "journalpost" and parent is not None:
         seq = ctx.store.next_number(f"journalpost:{now.year}")
         number = ctx.store.next_number(f"journalpostnummer:{parent.system_id}")
@@ -166,18 +188,31 @@ def new_object(ctx: Ctx, kind: str, parent: Obj | None, data: dict[str, Any]) ->
     client = {k: v for k, v in data.items() if k not in SERVER_FIELDS}
     if kind == "saksmappe" and not client.get("saksdato"):
         client["saksdato"] = _defaults("saksmappe")["saksdato"]
-    try:
-        clean = validate(KINDS[kind], client)
-    except ValidationError as exc:
-        raise ApiError(400, str(exc)) from exc
+    clean = _validate(ctx, kind, client)
     clean.update(_server_fields(ctx, kind, parent))
     return ctx.store.insert(kind, parent.system_id if parent else None, clean)
 
 
+def _validate(ctx: Ctx, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return validate(KINDS[kind], data, code_lists(ctx.store), vsm_types(ctx.store))
+    except ValidationError as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
 async def create(ctx: Ctx, kind: str, parent: Obj | None) -> Response:
-    """POST on a ``ny-*`` link: 201, ``Location`` and the full object."""
+    """POST on a ``ny-*`` link: 201, ``Location`` and the full object.
+
+    An arkiv made from an arkivskaper (and an arkivskaper made from an arkiv) is not
+    below it but associated with it: the two are many-to-many in the standard.
+    """
     data = await read_json(ctx.request)
-    return _entity_response(ctx, new_object(ctx, kind, parent, data), 201)
+    if parent is not None and (parent.kind, kind) in LINKED_NEW:
+        obj = new_object(ctx, kind, None, data)
+        ctx.store.associate(parent.system_id, obj.system_id)
+    else:
+        obj = new_object(ctx, kind, parent, data)
+    return _entity_response(ctx, obj, 201)
 
 
 def read(ctx: Ctx, obj: Obj) -> Response:
@@ -208,10 +243,7 @@ async def update(ctx: Ctx, obj: Obj, merge: bool) -> Response:
     current = {k: v for k, v in obj.data.items() if k not in locked}
     wanted = {k: v for k, v in body.items() if k not in locked}
     merged = _merge_patch(current, wanted) if merge else wanted
-    try:
-        clean = validate(KINDS[obj.kind], merged)
-    except ValidationError as exc:
-        raise ApiError(400, str(exc)) from exc
+    clean = _validate(ctx, obj.kind, merged)
     kept = {k: v for k, v in obj.data.items() if k in locked}
     now = now_oslo()
     updated = ctx.store.update(obj, {**clean, **kept, "endretDato": now.isoformat(), "endretAv": ctx.user})

@@ -2,7 +2,8 @@
 
 Every Noark object is one row holding its JSON, its kind, its parent and a version
 number (the ETag). Files live in their own table, counters (saksaar/sakssekvensnummer,
-journalsekvensnummer, ...) in a third. The server is single-process and does all
+journalsekvensnummer, ...) in a third, and the many-to-many links that are not
+parent/child (arkiv ↔ arkivskaper) in a fourth. The server is single-process and does all
 database work synchronously between awaits, so each request's writes are atomic with
 respect to the others.
 """
@@ -50,6 +51,15 @@ class _CounterRow(_Base):
 
     name: Mapped[str] = mapped_column(String(120), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class _LinkRow(_Base):
+    """An association between two objects that is not parent/child (arkiv ↔ arkivskaper)."""
+
+    __tablename__ = "kobling"
+
+    a_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    b_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
 
 
 @dataclass
@@ -127,8 +137,24 @@ class Store:
                 doomed.extend(rows)
                 frontier = list(rows)
             session.execute(delete(_FileRow).where(_FileRow.system_id.in_(doomed)))
+            session.execute(delete(_LinkRow).where(_LinkRow.a_id.in_(doomed) | _LinkRow.b_id.in_(doomed)))
             session.execute(delete(_ObjectRow).where(_ObjectRow.system_id.in_(doomed)))
         return len(doomed)
+
+    def associate(self, a_id: str, b_id: str) -> None:
+        """Link two objects both ways (idempotent)."""
+        with self._session() as session, session.begin():
+            a_id, b_id = sorted((a_id, b_id))
+            session.merge(_LinkRow(a_id=a_id, b_id=b_id))
+
+    def associated(self, system_id: str, kinds: Iterable[str]) -> list[Obj]:
+        """The objects of ``kinds`` linked to ``system_id``, oldest first."""
+        with self._session() as session:
+            others = select(_LinkRow.b_id).where(_LinkRow.a_id == system_id).union(
+                select(_LinkRow.a_id).where(_LinkRow.b_id == system_id))
+            query = (select(_ObjectRow).where(_ObjectRow.system_id.in_(others))
+                     .where(_ObjectRow.kind.in_(list(kinds))).order_by(_ObjectRow.seq))
+            return [_obj(r) for r in session.scalars(query)]
 
     def next_number(self, name: str) -> int:
         with self._session() as session, session.begin():
@@ -159,7 +185,7 @@ class Store:
 
     def wipe(self) -> None:
         with self._session() as session, session.begin():
-            for table in (_FileRow, _ObjectRow, _CounterRow):
+            for table in (_FileRow, _LinkRow, _ObjectRow, _CounterRow):
                 session.execute(delete(table))
 
     def dispose(self) -> None:
