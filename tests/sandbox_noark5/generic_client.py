@@ -81,6 +81,17 @@ class RelationClient:
         body.update(fields)
         return self.http.post(href, json=body, headers={"Content-Type": MEDIA_TYPE})
 
+    def made(self, parent: dict[str, Any], rel: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`create` that must answer 201 with ``Location``; the new object."""
+        response = self.create(parent, rel, fields)
+        assert response.status_code == 201, f"{rel}: {response.status_code} {response.text}"
+        assert response.headers["location"] == response.json()["_links"]["self"]["href"]
+        return dict(response.json())
+
+    def post(self, parent: dict[str, Any], rel: str, body: Any) -> httpx.Response:
+        """POST ``body`` as it is (no template) to the href of ``rel``."""
+        return self.http.post(self.href(parent, rel), json=body, headers={"Content-Type": MEDIA_TYPE})
+
     def upload(self, obj: dict[str, Any], content: bytes, media_type: str,
                filename: str | None = None) -> httpx.Response:
         headers = {"Content-Type": media_type}
