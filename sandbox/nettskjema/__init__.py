@@ -31,12 +31,23 @@ API under ``/api/v3/``
     ``GET form/submission/{sid}/pdf`` — the submission as a PDF (fpdf2).
     ``createdDate``/``modifiedDate`` are Europe/Oslo wall time without an offset.
 
-Answer records by element type
-    QUESTION/DATE/NUMBER/LINEAR_SCALE: ``textAnswer`` (DATE ``"01.06.2023"``, NUMBER with a
+Answer records by element type (the real service's shapes)
+    QUESTION/DATE/NUMBER/LINEAR_SCALE: ``textAnswer`` (DATE ``"01.06.2023"``, or ``"12:00"``
+    and ``"12.06.2023 13:33"`` for the TIME and DATE_TIME ``dateFormat``; NUMBER with a
     decimal comma ``"7,5"``); RADIO/SELECT/CHECKBOX: ``answerOptionIds`` +
-    ``externalAnswerOptionIds``; MATRIX_RADIO/MATRIX_CHECKBOX: one record per row with
-    ``subElementId`` and ``externalSubElementId``; ATTACHMENT: ``answerAttachmentId,
-    filename, mediaType, size`` (also nested as ``attachment``; ``textAnswer`` = filename).
+    ``externalAnswerOptionIds`` and no ``textAnswer`` key; MATRIX_RADIO/MATRIX_CHECKBOX: one
+    record per row with the numeric ``subElementId`` only (the row's external id is in
+    ``elements``); ATTACHMENT: ``answerAttachmentId, filename, mediaType, size`` (also nested
+    as ``attachment``; ``textAnswer`` = filename).
+
+Like the real service
+    Errors answer ``{"message": "..."}`` (Norwegian); ``elements`` includes HEADING, TEXT,
+    IMAGE and PAGE_BREAK elements (a page break's ``elementId`` and ``sequence`` are null);
+    JSON and NDJSON come gzip-encoded to a client that accepts it
+    (:mod:`sandbox.nettskjema.compression`); a file uploaded with
+    ``"servedWithoutContentType": true`` (one seeded fritak file) downloads without a
+    Content-Type. Form 404105 (``fagdag``) has every element type and date format; grant it
+    to read it.
 
 Sandbox control (the control token, see :mod:`sandbox.common`)
     ``POST /_sandbox/forms/{formId|alias}/submissions`` — add one submission from a simple
@@ -48,17 +59,17 @@ Sandbox control (the control token, see :mod:`sandbox.common`)
     ``POST /_sandbox/revoke-tokens`` — invalidate every issued token;
     ``GET /_sandbox/stats`` — counters (``token_requests``, ``tokens_issued``,
     ``token_refused``, ``api_requests``, ``api_unauthorized``, ``api_forbidden``,
-    ``expired_tokens_seen``); ``GET /_sandbox/health``; ``/_sandbox/faults``
+    ``expired_tokens_seen``, ``gzip_responses``); ``GET /_sandbox/health``; ``/_sandbox/faults``
     (:mod:`sandbox.common`).
 
 Data: ``<data-dir>/nettskjema.sqlite3``, seeded on first start (:mod:`sandbox.nettskjema.seed`);
 submissions added later survive a restart. Form and element ids: :mod:`sandbox.nettskjema.forms`.
 """
 
-from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, UNSHARED_FORM_ID
+from sandbox.nettskjema.forms import EVENT_FORM_ID, FRITAK_FORM_ID, LAPTOP_FORM_ID, UNSHARED_FORM_ID
 from sandbox.nettskjema.process import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, start_nettskjema_sandbox
 
 # The ASGI app (``sandbox.nettskjema.app.create_app``) is not imported here: the ``submit``
 # CLI and test helpers stay quick to start without Starlette and fpdf2.
-__all__ = ["start_nettskjema_sandbox", "LAPTOP_FORM_ID", "FRITAK_FORM_ID", "UNSHARED_FORM_ID",
+__all__ = ["start_nettskjema_sandbox", "LAPTOP_FORM_ID", "FRITAK_FORM_ID", "EVENT_FORM_ID", "UNSHARED_FORM_ID",
            "DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET"]

@@ -8,14 +8,21 @@ Simple body (``POST /_sandbox/forms/{formId}/submissions``)::
                                        "contentBase64": "JVBERi0..."}]},
      "createdDate": "2026-11-20T09:15:02", "person": {"name": "...", "email": "..."}}
 
-Values: a string for QUESTION/DATE/NUMBER/LINEAR_SCALE (DATE also as ``YYYY-MM-DD``, NUMBER
-and LINEAR_SCALE also as JSON numbers); an option's external id, or a list of them, for
+Values: a string for QUESTION/DATE/NUMBER/LINEAR_SCALE (DATE as ``dd.mm.yyyy`` or
+``YYYY-MM-DD``; a TIME-format one as ``hh:mm``; a DATE_TIME-format one as ``dd.mm.yyyy hh:mm``
+or ``YYYY-MM-DDThh:mm``; NUMBER and LINEAR_SCALE also as JSON numbers); an option's external id, or a list of them, for
 RADIO/SELECT/CHECKBOX; ``{row: option or [options]}`` for matrices. ``null``/``""`` means
 "not answered". Mandatory flags are *not* enforced, so tests can inject incomplete
 submissions. Error messages name the element, never echo free-text values.
 
+An attachment item may say ``"servedWithoutContentType": true``: its download then comes
+without a Content-Type header, as the real service sends some files (its answer still
+records the ``mediaType``).
+
 The records come back without ``answerId``/``submissionId``/``answerAttachmentId``: the
-store assigns those.
+store assigns those. They have the real service's shape: text answers carry ``textAnswer``;
+option answers (RADIO, SELECT, CHECKBOX) have no ``textAnswer`` key; matrix answers carry the
+row only as the numeric ``subElementId`` (its name is in ``form/{id}/elements``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from sandbox.nettskjema.forms import (
     ATTACHMENT,
     CHECKBOX,
     DATE,
+    DATE_TIME,
     LINEAR_SCALE,
     MATRIX_CHECKBOX,
     MATRIX_RADIO,
@@ -39,6 +47,7 @@ from sandbox.nettskjema.forms import (
     NUMBER,
     OPTION_TYPES,
     QUESTION,
+    TIME,
     Element,
     Form,
 )
@@ -48,6 +57,7 @@ __all__ = ["SubmissionError", "UploadedFile", "build_answers", "synthetic_answer
 _NUMBER = re.compile(r"-?\d+(,\d+)?")
 _DMY = re.compile(r"(\d{2})\.(\d{2})\.(\d{4})")
 _ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 class SubmissionError(ValueError):
@@ -62,12 +72,19 @@ class UploadedFile:
     filename: str
     media_type: str
     data: bytes
-
+    served_type: str = ""  # the download's Content-Type; "" sends none
 
 def _record(element: Element, **fields: Any) -> dict[str, Any]:
+    """A text answer's record: ``textAnswer`` and empty option lists, as the real service sends."""
     return {"elementId": element.element_id, "externalElementId": element.external_id,
             "textAnswer": None, "answerOptionIds": [], "externalAnswerOptionIds": [],
             **fields, "elementType": element.element_type}
+
+
+def _option_record(element: Element, options: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """An option or matrix answer's record: no ``textAnswer`` key at all (the real shape)."""
+    return {"elementId": element.element_id, "externalElementId": element.external_id,
+            **_option_fields(options), "elementType": element.element_type, **fields}
 
 
 def _text(element: Element, value: Any) -> str:
@@ -89,6 +106,29 @@ def _date_text(element: Element, value: Any) -> str:
     except ValueError:
         raise SubmissionError(f"{element.external_id}: not a calendar date") from None
     return parsed.strftime("%d.%m.%Y")
+
+
+def _clock_text(element: Element, value: Any) -> str:
+    text = _text(element, value).strip()
+    match = _CLOCK.fullmatch(text)
+    if match is None:
+        raise SubmissionError(f"{element.external_id}: expected a time as hh:mm")
+    hour, minute = (int(g) for g in match.groups())
+    if hour > 23 or minute > 59:
+        raise SubmissionError(f"{element.external_id}: not a time of day")
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _when_text(element: Element, value: Any) -> str:
+    """A DATE element's answer in its ``dateFormat``: ``01.06.2023``, ``12:00`` or ``12.06.2023 13:33``."""
+    if element.format == TIME:
+        return _clock_text(element, value)
+    if element.format == DATE_TIME:
+        day, sep, clock = _text(element, value).strip().replace("T", " ").partition(" ")
+        if not sep:
+            raise SubmissionError(f"{element.external_id}: expected a date and time as dd.mm.yyyy hh:mm")
+        return f"{_date_text(element, day)} {_clock_text(element, clock)}"
+    return _date_text(element, value)
 
 
 def _number_text(element: Element, value: Any) -> str:
@@ -140,14 +180,14 @@ def _element_answers(element: Element, value: Any) -> list[dict[str, Any]]:
     if kind == QUESTION:
         return [_record(element, textAnswer=_text(element, value))]
     if kind == DATE:
-        return [_record(element, textAnswer=_date_text(element, value))]
+        return [_record(element, textAnswer=_when_text(element, value))]
     if kind == NUMBER:
         return [_record(element, textAnswer=_number_text(element, value))]
     if kind == LINEAR_SCALE:
         return [_record(element, textAnswer=_scale_text(element, value))]
     if kind in OPTION_TYPES:
         options = _chosen(element, value, single=kind != CHECKBOX, where=where)
-        return [_record(element, **_option_fields(options))]
+        return [_option_record(element, options)]
     if kind in MATRIX_TYPES:
         if not isinstance(value, dict) or not value:
             raise SubmissionError(f"{where}: expected {{row: option}} for a matrix")
@@ -158,8 +198,7 @@ def _element_answers(element: Element, value: Any) -> list[dict[str, Any]]:
                 valid = ", ".join(r.external_id for r in element.rows)
                 raise SubmissionError(f"{where}: unknown row {mask(str(row_ext))!r}; rows: {valid}")
             options = _chosen(element, row_value, single=kind == MATRIX_RADIO, where=f"{where}.{row_ext}")
-            records.append(_record(element, **_option_fields(options), subElementId=row.sub_element_id,
-                                   externalSubElementId=row.external_id))
+            records.append(_option_record(element, options, subElementId=row.sub_element_id))
         return records
     if kind == ATTACHMENT:
         raise SubmissionError(f"{where}: files go in \"attachments\", not \"answers\"")
@@ -183,7 +222,8 @@ def _file(element: Element, item: Any, index: int) -> tuple[dict[str, Any], Uplo
         raise SubmissionError(f"{where}: the file is empty")
     record = _record(element, textAnswer=filename, filename=filename, mediaType=media_type,
                      size=len(data))
-    return record, UploadedFile(-1, filename, media_type, data)
+    served = "" if item.get("servedWithoutContentType") is True else media_type
+    return record, UploadedFile(-1, filename, media_type, data, served)
 
 
 def build_answers(form: Form, body: Any) -> tuple[list[dict[str, Any]], list[UploadedFile]]:
@@ -210,7 +250,8 @@ def build_answers(form: Form, body: Any) -> tuple[list[dict[str, Any]], list[Upl
             raise SubmissionError(f"{element.external_id}: is {element.element_type}, not ATTACHMENT")
         for index, item in enumerate(uploads if isinstance(uploads, list) else [uploads]):
             record, upload = _file(element, item, index)
-            files.append(UploadedFile(len(records), upload.filename, upload.media_type, upload.data))
+            files.append(UploadedFile(len(records), upload.filename, upload.media_type, upload.data,
+                                      upload.served_type))
             records.append(record)
     return records, files
 
@@ -223,7 +264,8 @@ def synthetic_answers(form: Form, index: int) -> list[dict[str, Any]]:
         if kind == QUESTION:
             simple[ext] = f"bulk{index:06d}@oslomet.no" if ext in ("feide", "email") else f"Syntetisk svar {index}"
         elif kind == DATE:
-            simple[ext] = f"{1 + index % 28:02d}.{1 + index % 12:02d}.2026"
+            day, clock = f"{1 + index % 28:02d}.{1 + index % 12:02d}.2026", f"{8 + index % 10:02d}:{index % 4 * 15:02d}"
+            simple[ext] = {TIME: clock, DATE_TIME: f"{day} {clock}"}.get(element.format, day)
         elif kind == NUMBER:
             simple[ext] = f"{index % 30},5"
         elif kind == LINEAR_SCALE:

@@ -6,7 +6,6 @@ import json
 import logging
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from starlette.types import ASGIApp
 
 from sandbox.common import FaultInjector
 from sandbox.nettskjema.answers import SubmissionError
+from sandbox.nettskjema.compression import GzipApi
 from sandbox.nettskjema.forms import FORMS, Form, elements_json, form_by_ref
 from sandbox.nettskjema.oauth import Clients, TokenIssuer, principal
 from sandbox.nettskjema.pdfs import submission_pdf
@@ -37,11 +37,8 @@ Handler = Callable[[Request, str], Awaitable[Response]]
 
 
 def _error(status: int, message: str, request: Request) -> JSONResponse:
-    """Spring-style error body, as the real API answers."""
-    reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "Error")
-    return JSONResponse({"timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                         "status": status, "error": reason, "message": message,
-                         "path": request.url.path}, status_code=status)
+    """``{"message": "..."}`` in Norwegian, the body the real API answers an error with."""
+    return JSONResponse({"message": message}, status_code=status)
 
 
 def _metadata(row: dict[str, Any]) -> dict[str, Any]:
@@ -73,10 +70,10 @@ def _api_routes(store: NettskjemaStore, issuer: TokenIssuer) -> list[Route]:
     def visible(request: Request, client_id: str, form_id: int) -> Form | Response:
         form = FORMS.get(form_id)
         if form is None:
-            return _error(404, f"Form {form_id} does not exist", request)
+            return _error(404, f"Fant ikke skjema {form_id}", request)
         if not store.granted(form_id, principal(client_id)):
             issuer.stats["api_forbidden"] += 1
-            return _error(403, f"{principal(client_id)} has no access to form {form_id}", request)
+            return _error(403, f"{principal(client_id)} har ikke tilgang til skjema {form_id}", request)
         return form
 
     async def me(request: Request, client_id: str) -> Response:
@@ -113,7 +110,7 @@ def _api_routes(store: NettskjemaStore, issuer: TokenIssuer) -> list[Route]:
         submission_id = request.path_params["submission_id"]
         row = await run_in_threadpool(store.submission, submission_id)
         if row is None:
-            return _error(404, f"Submission {submission_id} does not exist", request)
+            return _error(404, f"Fant ikke innsending {submission_id}", request)
         form = visible(request, client_id, row["formId"])
         return form if isinstance(form, Response) else (form, row)
 
@@ -137,14 +134,14 @@ def _api_routes(store: NettskjemaStore, issuer: TokenIssuer) -> list[Route]:
         attachment_id = request.path_params["attachment_id"]
         found = await run_in_threadpool(store.attachment, attachment_id)
         if found is None:
-            return _error(404, f"Attachment {attachment_id} does not exist", request)
-        submission_id, filename, media_type, data = found
+            return _error(404, f"Fant ikke vedlegg {attachment_id}", request)
+        submission_id, filename, served_type, data = found
         row = await run_in_threadpool(store.submission, submission_id)
         form = visible(request, client_id, row["formId"] if row else -1)
         if isinstance(form, Response):
             return form
         quoted = urllib.parse.quote(filename)
-        return Response(data, media_type=media_type, headers={
+        return Response(data, media_type=served_type or None, headers={  # "": no Content-Type at all
             "Content-Disposition": f"attachment; filename*=UTF-8''{quoted}"})
 
     api = API_PREFIX
@@ -257,8 +254,8 @@ def create_app(data_dir: Path, client_id: str, client_secret: str, token_ttl: in
     inner = Starlette(routes=[*_api_routes(store, issuer), *_control_routes(store, issuer)])
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _error(404, "No such resource", request)
+        return _error(404, "Fant ikke ressursen", request)
 
     inner.add_exception_handler(404, not_found)
-    return FaultInjector(inner, control_token=control_token, error_body=lambda status, msg: {
-        "status": status, "error": "Injected fault", "message": msg})
+    return FaultInjector(GzipApi(inner, issuer.stats, API_PREFIX), control_token=control_token,
+                         error_body=lambda status, msg: {"message": msg})

@@ -7,7 +7,13 @@ are reordered), options by ``externalAnswerOptionId``, matrix rows by the sub-el
 ``externalElementId``. Numeric ids are what Nettskjema assigns; they are fixed here.
 
 :func:`elements_json` renders a form as ``GET form/{id}/elements`` does (the same keys as
-the real API, unused ones ``null``).
+the real API, unused ones ``null``): elements that take no answer (HEADING, TEXT, IMAGE) have
+no external id, and a PAGE_BREAK has no ``elementId`` and no ``sequence`` either (the
+sequence starts again on each page). A DATE element's ``dateFormat`` is DATE, TIME or
+DATE_TIME; its answers are ``"01.06.2023"``, ``"12:00"`` and ``"12.06.2023 13:33"``.
+
+The event sign-up form (404105, ``fagdag``) has every element type and date format; it is
+shared with nobody until a test grants it (``POST /_sandbox/forms/fagdag/grants``).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from sandbox.radicale.rooms import ROOMS as SANDBOX_ROOMS
 
 __all__ = [
     "Option", "Row", "Element", "Form", "FORMS", "FORM_ALIASES", "LAPTOP_FORM_ID", "FRITAK_FORM_ID",
-    "UNSHARED_FORM_ID", "ROOMS_FORM_ID", "ROOMS_CANCEL_FORM_ID", "HUB_FORM_IDS", "UNSTOCKED_MODELS", "DOCX_MEDIA_TYPE", "form_by_ref",
+    "UNSHARED_FORM_ID", "EVENT_FORM_ID", "ROOMS_FORM_ID", "ROOMS_CANCEL_FORM_ID", "HUB_FORM_IDS", "UNSTOCKED_MODELS", "DOCX_MEDIA_TYPE", "form_by_ref",
     "elements_json",
 ]
 
@@ -27,6 +33,7 @@ LAPTOP_FORM_ID = 404101
 FRITAK_FORM_ID = 404102
 ROOMS_FORM_ID = 404103
 ROOMS_CANCEL_FORM_ID = 404104
+EVENT_FORM_ID = 404105  # every element type; granted by the tests that read it
 UNSHARED_FORM_ID = 404199  # exists, but never granted to the hub client (403)
 HUB_FORM_IDS = (LAPTOP_FORM_ID, FRITAK_FORM_ID, ROOMS_FORM_ID, ROOMS_CANCEL_FORM_ID)
 
@@ -36,6 +43,8 @@ DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingm
 QUESTION, RADIO, CHECKBOX, SELECT = "QUESTION", "RADIO", "CHECKBOX", "SELECT"
 MATRIX_RADIO, MATRIX_CHECKBOX = "MATRIX_RADIO", "MATRIX_CHECKBOX"
 DATE, NUMBER, LINEAR_SCALE, ATTACHMENT, HEADING = "DATE", "NUMBER", "LINEAR_SCALE", "ATTACHMENT", "HEADING"
+TEXT, IMAGE, PAGE_BREAK = "TEXT", "IMAGE", "PAGE_BREAK"  # take no answers
+TIME, DATE_TIME = "TIME", "DATE_TIME"  # a DATE element's dateFormat (DATE is the default)
 
 OPTION_TYPES = frozenset({RADIO, CHECKBOX, SELECT})
 MATRIX_TYPES = frozenset({MATRIX_RADIO, MATRIX_CHECKBOX})
@@ -60,7 +69,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Element:
-    element_id: int
+    element_id: int | None  # None: a PAGE_BREAK
     external_id: str | None
     element_type: str
     text: str
@@ -70,6 +79,13 @@ class Element:
     minimum: int | None = None
     maximum: int | None = None
     description: str | None = None
+    date_format: str | None = None  # DATE elements: DATE (when None), TIME or DATE_TIME
+    image_url: str | None = None  # IMAGE elements (``text`` is the alt text)
+
+    @property
+    def format(self) -> str:
+        """A DATE element's ``dateFormat``."""
+        return self.date_format or DATE
 
     def option(self, external_id: str) -> Option | None:
         return next((o for o in self.options if o.external_id == external_id), None)
@@ -122,6 +138,7 @@ LAPTOP = Form(
         Element(5101004, "cost_centre", QUESTION, "Koststed (f.eks. 2110)"),
         Element(5101005, "justification", QUESTION, "Begrunnelse for bestillingen"),
         Element(5101006, "needed_by", DATE, "Når trenger du PC-en?"),
+        Element(None, None, PAGE_BREAK, ""),
         Element(5101007, "accessories", MATRIX_CHECKBOX, "Tilbehør",
                 options=_options(8101021, ("yes", "Ja")),
                 rows=_rows(6101001, ("dock", "Dokkingstasjon"), ("headset", "Hodesett"), ("bag", "Veske"))),
@@ -136,6 +153,8 @@ FRITAK = Form(
     aliases=("fritak",),
     elements=(
         Element(5102000, None, HEADING, "Søknad om fritak/godskriving på grunnlag av tidligere utdanning"),
+        Element(5102020, None, TEXT, "", description="<p>Les om fritak og godskriving før du søker.</p>"),
+        Element(5102021, None, IMAGE, "OsloMets logo", image_url="https://www.oslomet.no/logo.png"),
         Element(5102001, "name", QUESTION, "Fullt navn", mandatory=True),
         Element(5102002, "student_number", QUESTION, "Studentnummer (f.eks. s351234)", mandatory=True),
         Element(5102003, "fnr", QUESTION, "Fødselsnummer eller D-nummer (11 siffer)", mandatory=True),
@@ -149,6 +168,7 @@ FRITAK = Form(
         Element(5102007, "earlier_institution", QUESTION, "Tidligere utdanningsinstitusjon"),
         Element(5102008, "completed", DATE, "Når fullførte du utdanningen?"),
         Element(5102009, "credits", NUMBER, "Antall studiepoeng (f.eks. 7,5)"),
+        Element(None, None, PAGE_BREAK, ""),
         Element(5102010, "level", MATRIX_RADIO, "Nivå på tidligere utdanning",
                 options=_options(8102011, ("yes", "Ja"), ("no", "Nei")),
                 rows=_rows(6102001, ("bachelor", "Bachelornivå"), ("master", "Masternivå"))),
@@ -196,7 +216,31 @@ UNSHARED = Form(
     ),
 )
 
-FORMS: dict[int, Form] = {form.form_id: form for form in (LAPTOP, FRITAK, ROOMS, ROOMS_CANCEL, UNSHARED)}
+EVENT = Form(
+    form_id=EVENT_FORM_ID,
+    title="Påmelding til fagdag",
+    aliases=("fagdag", "event"),
+    elements=(
+        Element(5105000, None, HEADING, "Fagdag for IT-ansatte"),
+        Element(5105001, None, TEXT, "", description="<p>Programmet kommer i egen e-post.</p>"),
+        Element(5105002, None, IMAGE, "Bilde fra fjorårets fagdag", image_url="https://www.oslomet.no/fagdag.jpg"),
+        Element(5105003, "name", QUESTION, "Navn", mandatory=True),
+        Element(5105004, "track", RADIO, "Hvilket spor?", options=_options(
+            8105001, ("drift", "Drift"), ("utvikling", "Utvikling"))),
+        Element(5105005, "topics", CHECKBOX, "Interesser", options=_options(
+            8105011, ("sky", "Sky"), ("sikkerhet", "Sikkerhet"), ("ki", "Kunstig intelligens"))),
+        Element(None, None, PAGE_BREAK, ""),
+        Element(5105006, "day", DATE, "Hvilken dag kommer du?"),
+        Element(5105007, "lunch", DATE, "Når vil du spise lunsj?", date_format=TIME),
+        Element(5105008, "arrival", DATE, "Når ankommer du?", date_format=DATE_TIME),
+        Element(5105009, "sessions", MATRIX_RADIO, "Økter", options=_options(8105021, ("ja", "Ja"), ("nei", "Nei")),
+                rows=_rows(6105001, ("morgen", "Morgenøkt"), ("kveld", "Kveldsøkt"))),
+        Element(5105010, "guests", NUMBER, "Antall gjester"),
+        Element(5105011, "cv", ATTACHMENT, "Kort CV (valgfritt)"),
+    ),
+)
+
+FORMS: dict[int, Form] = {form.form_id: form for form in (LAPTOP, FRITAK, ROOMS, ROOMS_CANCEL, EVENT, UNSHARED)}
 FORM_ALIASES: dict[str, int] = {alias: f.form_id for f in FORMS.values() for alias in f.aliases}
 
 
@@ -220,26 +264,29 @@ def _option_json(option: Option, element: Element, sequence: int) -> dict[str, A
     }
 
 
-def _element_json(element: Element, sequence: int) -> dict[str, Any]:
+def _element_json(element: Element, sequence: int | None) -> dict[str, Any]:
     is_question = element.external_id is not None
+    kind = element.element_type
     return {
         "elementId": element.element_id,
-        "questionId": element.element_id + 100000 if is_question and not element.rows else None,
-        "text": element.text,
+        "questionId": element.element_id + 100000 if element.element_id and is_question and not element.rows else None,
+        "text": element.text if kind not in (TEXT, IMAGE, PAGE_BREAK) else None,
         "description": element.description,
-        "elementType": element.element_type,
-        "dateFormat": "DATE" if element.element_type == DATE else None,
+        "elementType": kind,
+        "dateFormat": element.format if kind == DATE else None,
         "sequence": sequence,
-        "maxSelectedAnswerOptions": 0 if element.element_type in (CHECKBOX, MATRIX_CHECKBOX) else None,
-        "linearScaleType": "NUMBERED" if element.element_type == LINEAR_SCALE else None,
+        "maxSelectedAnswerOptions": 0 if kind in (CHECKBOX, MATRIX_CHECKBOX) else None,
+        "imageUrl": element.image_url,
+        "altText": element.text if kind == IMAGE else None,
+        "linearScaleType": "NUMBERED" if kind == LINEAR_SCALE else None,
         "isMandatory": element.mandatory,
         "isHorizontal": False,
         "externalElementId": element.external_id,
         "minimumValue": element.minimum,
         "maximumValue": element.maximum,
-        "minimumValueText": "Svært misfornøyd" if element.element_type == LINEAR_SCALE else None,
-        "maximumValueText": "Svært fornøyd" if element.element_type == LINEAR_SCALE else None,
-        "numberOfDecimals": 1 if element.element_type == NUMBER else None,
+        "minimumValueText": "Svært misfornøyd" if kind == LINEAR_SCALE else None,
+        "maximumValueText": "Svært fornøyd" if kind == LINEAR_SCALE else None,
+        "numberOfDecimals": 1 if kind == NUMBER else None,
         "answerOptions": [_option_json(o, element, i) for i, o in enumerate(element.options, 1)],
         "subElements": [{"subElementId": r.sub_element_id, "questionId": r.sub_element_id,
                          "sequence": i, "description": None, "text": r.text, "isMandatory": False,
@@ -251,5 +298,14 @@ def _element_json(element: Element, sequence: int) -> dict[str, Any]:
 
 
 def elements_json(form: Form) -> list[dict[str, Any]]:
-    """``GET form/{id}/elements``: every element in order, with options and matrix rows."""
-    return [_element_json(element, i) for i, element in enumerate(form.elements, 1)]
+    """``GET form/{id}/elements``: every element in order, with options and matrix rows; the
+    sequence counts within a page, and a PAGE_BREAK has none."""
+    rendered, sequence = [], 0
+    for element in form.elements:
+        if element.element_type == PAGE_BREAK:
+            rendered.append(_element_json(element, None))
+            sequence = 0
+            continue
+        sequence += 1
+        rendered.append(_element_json(element, sequence))
+    return rendered

@@ -9,7 +9,8 @@ Bestille laptop (404101), in submission order:
   6   for ``surface-laptop`` (not stocked by IT) — a dead letter.
 Søknad om fritak (404102):
   1-3 valid (synthetic fødselsnummer, month +40, born in the 1990s; #3 a D-nummer) with
-      1-3 PDF attachments;
+      1-3 PDF attachments (#2's karakterutskrift.pdf is downloaded without a Content-Type,
+      as the real service sends some files);
   4   fødselsnummer with a wrong check digit;
   5   no attachment at all;
   6   a ``.docx`` attachment instead of a PDF.
@@ -117,7 +118,11 @@ def _stamp(today: date, days_ago: int, minute: int) -> datetime:
     return datetime.combine(today - timedelta(days=days_ago), time(9, minute, 2 + minute % 50))
 
 
-def _file(title: str, filename: str, name: str, institution: str, created: datetime) -> dict[str, str]:
+# Files whose download comes without a Content-Type header (their answer records the mediaType).
+_WITHOUT_CONTENT_TYPE = frozenset({"karakterutskrift.pdf"})
+
+
+def _file(title: str, filename: str, name: str, institution: str, created: datetime) -> dict[str, Any]:
     if filename.endswith(".docx"):
         data, media_type = docx_bytes(f"{title} - {name}"), DOCX_MEDIA_TYPE
     else:
@@ -127,7 +132,8 @@ def _file(title: str, filename: str, name: str, institution: str, created: datet
         ], created)
         media_type = "application/pdf"
     return {"filename": filename, "mediaType": media_type,
-            "contentBase64": base64.b64encode(data).decode("ascii")}
+            "contentBase64": base64.b64encode(data).decode("ascii"),
+            "servedWithoutContentType": filename in _WITHOUT_CONTENT_TYPE}
 
 
 def _laptop(today: date) -> list[dict[str, Any]]:
@@ -153,7 +159,7 @@ def _fritak(today: date) -> list[dict[str, Any]]:
         if fault == "check-digit":
             fnr = wrong_check_digit(fnr)
         created = _stamp(today, ago, 31 + index)
-        attachments: dict[str, list[dict[str, str]]] = {}
+        attachments: dict[str, list[dict[str, Any]]] = {}
         for number, (title, filename) in enumerate(files, 1):
             attachments[f"attachment_{number}"] = [_file(title, filename, name, institution, created)]
         email = f"{student}@oslomet.no"

@@ -1,7 +1,8 @@
 """The Nettskjema sandbox's data: one SQLite file in ``--data-dir``, seeded on first start.
 
 Submissions keep their answer records as JSON (exactly what the API serves); attachments
-are blobs; grants say which ``<clientId>@apiclient`` sees which form. Ids are global and
+are blobs with the Content-Type their download is served with (``""``: none, as the real
+service sends some files; the answer records the ``mediaType`` either way); grants say which ``<clientId>@apiclient`` sees which form. Ids are global and
 increasing like the real service's (``submissionId``, ``answerId``, ``answerAttachmentId``).
 Readers that stream use :meth:`NettskjemaStore.submission_batches` — keyset pages, so no
 query holds more than one page in memory however many submissions a form has.
@@ -128,7 +129,7 @@ class NettskjemaStore:
             answer["attachment"] = {"answerAttachmentId": attachment_id, "filename": upload.filename,
                                     "mediaType": upload.media_type, "size": len(upload.data)}
             self._db.execute("INSERT INTO attachments VALUES (?, ?, ?, ?, ?)",
-                             (attachment_id, submission_id, upload.filename, upload.media_type, upload.data))
+                             (attachment_id, submission_id, upload.filename, upload.served_type, upload.data))
         self._db.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          (submission_id, form.form_id, created, created, answer_time, person.get("name"),
                           person.get("email"), json.dumps(answers, ensure_ascii=False)))
@@ -202,7 +203,7 @@ class NettskjemaStore:
             yield [_row(r) for r in rows]
 
     def attachment(self, attachment_id: int) -> tuple[int, str, str, bytes] | None:
-        """(submission id, filename, media type, bytes)."""
+        """(submission id, filename, the Content-Type to serve it with or "" for none, bytes)."""
         with self._lock:
             row = self._db.execute("SELECT submission_id, filename, media_type, data FROM attachments"
                                    " WHERE attachment_id = ?", (attachment_id,)).fetchone()

@@ -54,3 +54,9 @@ def submit(proc: Proc, form: int | str, body: dict[str, Any]) -> httpx.Response:
 
 def stats(proc: Proc) -> dict[str, int]:
     return dict(httpx.get(f"{proc.url}/_sandbox/stats", headers=control_headers(), timeout=5).json())
+
+
+def row_names(proc: Proc, token: str, form_id: int) -> dict[int, str]:
+    """Matrix ``subElementId`` → the row's external id, from ``elements`` (answers carry only the number)."""
+    elements = api(proc, f"form/{form_id}/elements", token).json()
+    return {row["subElementId"]: row["externalElementId"] for e in elements for row in e["subElements"]}

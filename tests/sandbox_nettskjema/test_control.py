@@ -17,7 +17,7 @@ from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID
 from sandbox.nettskjema.pdfs import document_pdf
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 from sandbox.nettskjema.seed import seed_submissions
-from tests.sandbox_nettskjema.conftest import api, fetch_token, ndjson, submit
+from tests.sandbox_nettskjema.conftest import api, fetch_token, ndjson, row_names, submit
 
 
 def count(proc: Proc, token: str, form_id: int) -> int:
@@ -69,7 +69,8 @@ def test_valid_body_is_stored_with_assigned_ids(nettskjema: Proc, token: str) ->
                                           "contentBase64": base64.b64encode(pdf).decode()}]}})
     assert response.status_code == 201
     body = api(nettskjema, f"form/submission/{response.json()['submissionId']}", token).json()
-    answers = {(a["externalElementId"], a.get("externalSubElementId")): a for a in body["answers"]}
+    rows = row_names(nettskjema, token, FRITAK_FORM_ID)
+    answers = {(a["externalElementId"], rows.get(a.get("subElementId", 0))): a for a in body["answers"]}
     assert answers[("credits", None)]["textAnswer"] == "7,5"
     assert answers[("completed", None)]["textAnswer"] == "20.06.2025"
     assert answers[("courses", None)]["externalAnswerOptionIds"] == ["DATA1100"]
@@ -113,7 +114,8 @@ def test_cli_submit_fills_in_a_form(nettskjema: Proc, token: str, tmp_path: Path
         capture_output=True, text=True, timeout=30)
     assert laptop.returncode == 0, laptop.stderr
     answers = api(nettskjema, f"form/submission/{int(laptop.stdout)}", token).json()["answers"]
-    assert {a.get("externalSubElementId") for a in answers if a["externalElementId"] == "accessories"} == {"dock", "bag"}
+    rows = row_names(nettskjema, token, LAPTOP_FORM_ID)
+    assert {rows[a["subElementId"]] for a in answers if a["externalElementId"] == "accessories"} == {"dock", "bag"}
     assert next(a for a in answers if a["externalElementId"] == "justification")["textAnswer"].endswith("høstsemesteret")
 
     fritak = subprocess.run(python_module(
