@@ -2,10 +2,19 @@
 
 Tolerant the way production consumers have learnt to be: extra fields are ignored;
 ``""`` means absent; ids may come as numbers or strings; a one-element list may arrive
-unwrapped and an empty one missing; ``9999-12-31`` closes an open period; ``fnr`` is a
-:class:`~pydantic.SecretStr` (a leading zero lost to an integer is restored). Dates must
-be ``YYYY-MM-DD``. :func:`to_employee`, :func:`to_position` and :func:`to_org_unit` map
-them to the hub's HR port models.
+unwrapped and an empty one missing, or hold ``null``; ``9999-12-31`` closes an open period;
+a job title may carry its SAP code (``"1011 Førsteamanuensis"``: the code is dropped).
+Dates must be ``YYYY-MM-DD``. :func:`to_employee`, :func:`to_position` and
+:func:`to_org_unit` map them to the hub's HR port models; employee ids become
+:func:`~hub.ports.hr.canonical_employee_id`.
+
+``fnr`` is a :class:`~pydantic.SecretStr` and never rejects the employee: a leading zero
+lost to an integer (or to a spreadsheet: 10 digits) is restored when the check digits then
+hold; anything else is kept as sent, and the port's
+:attr:`~hub.ports.hr.Employee.national_id_status` says it is malformed, a placeholder
+(a foreign hire without a Norwegian number yet: all zeros or ``…00100``) or invalid.
+``annenId`` numbers (passports) are SecretStr too, and :func:`to_employee` registers them
+with :func:`hub.privacy.remember_identifier` so the logs' masking hides them.
 """
 
 from __future__ import annotations
@@ -16,7 +25,16 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
-from hub.ports.hr import Employee, OrgUnit, Position
+from hub.ports.hr import (
+    Employee,
+    NationalIdStatus,
+    OrgUnit,
+    OtherId,
+    Position,
+    canonical_employee_id,
+    national_id_status,
+)
+from hub.privacy import remember_identifier
 
 __all__ = [
     "AnnenId", "Tilleggsstilling", "Ansatt", "Innehaver", "Stillingskategori", "Stilling",
@@ -75,19 +93,32 @@ def _percent(value: Any) -> Any:
     return value.replace(",", ".") if isinstance(value, str) else value
 
 
-def _fnr(value: Any) -> Any:
+_TITLE_CODE = re.compile(r"^\s*\d{3,5}\s*[-–:]?\s+(?=\S)")
+
+
+def _title(value: Any) -> Any:
+    """``"1011 Førsteamanuensis"`` → ``"Førsteamanuensis"`` (SAP's stillingskode in front)."""
     value = _blank(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = f"{value:011d}"
-    if isinstance(value, str):
-        value = value.replace(" ", "")
-        if not value.isdigit() or len(value) not in (10, 11):
-            raise ValueError("expected an 11-digit fødselsnummer")
-        return value.zfill(11)
-    return value
+    return _TITLE_CODE.sub("", value) if isinstance(value, str) else value
+
+
+def _fnr(value: Any) -> Any:
+    """Never fails: a malformed number is kept (as a secret) for the service to judge."""
+    value = _blank(value)
+    if value is None or isinstance(value, SecretStr):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return SecretStr(str(value))
+    text = str(value).replace(" ", "")
+    if text.isdigit() and len(text) == 10:  # the leading zero went missing on the way
+        restored = "0" + text
+        if national_id_status(restored) in (NationalIdStatus.VALID, NationalIdStatus.SYNTHETIC):
+            text = restored
+    return SecretStr(text)
 
 
 Text = Annotated[str | None, BeforeValidator(_blank)]
+Title = Annotated[str | None, BeforeValidator(_title)]
 DfoId = Annotated[str, BeforeValidator(_id)]
 OptionalId = Annotated[str | None, BeforeValidator(_id)]
 Day = Annotated[date | None, BeforeValidator(_date)]
@@ -106,7 +137,7 @@ class AnnenId(DfoModel):
 
     idType: Text = None
     idBeskrivelse: Text = None
-    idNr: Annotated[SecretStr | None, BeforeValidator(_blank)] = None
+    idNr: Annotated[SecretStr | None, BeforeValidator(_id)] = None
     idStartdato: Day = None
     idSluttdato: EndDay = None
     idLand: Text = None
@@ -127,21 +158,24 @@ class Ansatt(DfoModel):
     brukerident: Text = None
     dfoBrukerident: Text = None
     eksternIdent: Text = None
-    tittel: Text = None
+    tittel: Title = None
     fornavn: Text = None
     etternavn: Text = None
     fnr: NationalId = None
-    annenId: Annotated[list[AnnenId], BeforeValidator(_list)] = Field(default_factory=list)
+    annenId: Annotated[list[AnnenId], BeforeValidator(_list)] = Field(
+        default_factory=list, validation_alias=AliasChoices("annenId", "annenID", "annenid", "annen_id"))
     fdato: Day = None
     kjonn: Text = None
     medarbeidergruppe: OptionalId = None
     medarbeiderundergruppe: OptionalId = None
     startdato: Day = None
     sluttdato: EndDay = None
-    stillingId: OptionalId = None
+    stillingId: OptionalId = Field(None, validation_alias=AliasChoices("stillingId", "stillingsId",
+                                                                        "stilling_id"))
     dellonnsprosent: Percent = None
     kostnadssted: OptionalId = None
-    organisasjonId: OptionalId = None
+    organisasjonId: OptionalId = Field(None, validation_alias=AliasChoices("organisasjonId", "organisasjonsId",
+                                                                           "organisasjon_id"))
     tilleggsstilling: Annotated[list[Tilleggsstilling], BeforeValidator(_list)] = Field(
         default_factory=list)
     lederflagg: Flag = False
@@ -170,9 +204,9 @@ class Stilling(DfoModel):
     """``stillinger/{id}`` → ``{"stilling": [Stilling]}``."""
 
     id: DfoId
-    stillingsnavn: Text = None
+    stillingsnavn: Title = None
     stillingskode: OptionalId = None
-    stillingstittel: Text = None
+    stillingstittel: Title = None
     organisasjonId: OptionalId = Field(
         None, validation_alias=AliasChoices("organisasjonId", "organisasjon_id"))
     yrkeskode: Text = None
@@ -200,12 +234,32 @@ class Orgenhet(DfoModel):
     dbhKode: Text = None
 
 
+_PASSPORT_TYPES = {"02"}  # DFØ's idType for "Passnummer"
+
+
+def _other_id(annen: AnnenId) -> OtherId | None:
+    if annen.idNr is None:
+        return None
+    number = annen.idNr.get_secret_value()
+    remember_identifier(number)  # from now on, masked in this process's logs
+    described = (annen.idBeskrivelse or "").lower()
+    kind = ("passport" if annen.idType in _PASSPORT_TYPES or "pass" in described
+            else annen.idBeskrivelse or f"id type {annen.idType or '?'}")
+    return OtherId(kind=kind, number=annen.idNr, country=annen.idLand, valid_until=annen.idSluttdato)
+
+
 def to_employee(ansatt: Ansatt) -> Employee:
+    national_id = ansatt.fnr
+    if national_id is not None and national_id_status(national_id.get_secret_value()) not in (
+            NationalIdStatus.VALID, NationalIdStatus.SYNTHETIC):
+        remember_identifier(national_id.get_secret_value())  # a malformed number escapes the shape mask
+    others = [o for o in (_other_id(a) for a in ansatt.annenId) if o is not None]
     return Employee(
-        id=ansatt.id,
+        id=canonical_employee_id(ansatt.id),
         first_name=ansatt.fornavn or "",
         last_name=ansatt.etternavn or "",
-        national_id=ansatt.fnr,
+        national_id=national_id,
+        other_ids=tuple(others),
         birth_date=ansatt.fdato,
         username=ansatt.brukerident,
         email=ansatt.epost,
@@ -231,7 +285,8 @@ def to_position(stilling: Stilling) -> Position:
 
 
 def to_org_unit(orgenhet: Orgenhet) -> OrgUnit:
-    manager = next((leder.lederAnsattnr for leder in orgenhet.leder if leder.lederAnsattnr), None)
+    manager = next((canonical_employee_id(leder.lederAnsattnr) for leder in orgenhet.leder
+                    if leder.lederAnsattnr), None)
     return OrgUnit(
         id=orgenhet.id,
         name=orgenhet.organisasjonsnavn or orgenhet.orgKortnavn or orgenhet.id,

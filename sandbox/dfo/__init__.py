@@ -39,13 +39,20 @@ Base path and auth
     type, orgKostnadssted, authWf[], lokasjonId, dbhKode, dbhBetegnelse,
     overordnOrgenhetId`` (``""`` at the top). Unknown → 404 ``UKJENT ORGANISASJONSENHET``.
 
-(The real API has been seen to unwrap one-element lists and to drop empty ones, and NTNU
-reads ``organisasjon_id`` on a stilling; the connector tolerates all of these, the
-sandbox always answers in the list form above. The ``dato`` as-of header is ignored.)
+(The real API has been seen to unwrap one-element lists, to drop empty ones or send
+``[null]``, to pad or unpad employee ids, and NTNU reads ``organisasjon_id`` on a stilling;
+the connector tolerates all of these. The sandbox answers in the list form above unless
+``/_sandbox/quirks`` switches variants on (:mod:`sandbox.dfo.quirks`). The ``dato``
+as-of header is ignored.)
+
+Identities: ``fnr`` is served as stored, so a test can add a foreign hire with DFØ's
+placeholder (``"00000000000"`` or the birth date + ``00100``) and a passport in ``annenId``,
+or an ``fnr`` of the wrong length, through ``POST /_sandbox/ansatte``.
 
 Sandbox control (no API key; the control token instead, see :mod:`sandbox.common`)
     ``POST /_sandbox/ansatte`` — add/replace one employee in the DFØ shape (``id`` and a
     stilling are assigned when absent; stored as given, so malformed data can be served);
+    ``POST|GET|DELETE /_sandbox/quirks`` — serve shape variants (:mod:`sandbox.dfo.quirks`);
     ``POST /_sandbox/announce`` ``{"id", "gyldigEtter"?, "uri"?}`` — sign and POST the event
     ``{"id","uri","gyldigEtter"}`` to ``--intake-url`` (``gyldigEtter`` defaults to the
     employee's ``startdato``, or today for an unknown id) and answer with the intake's

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hub.privacy import mask
 from sandbox.common import FaultInjector
 from sandbox.dfo.announce import announce
+from sandbox.dfo.quirks import QUIRKS, apply_quirks
 from sandbox.dfo.store import OSLO, DfoStore
 
 __all__ = ["API_PREFIX", "API_KEY_HEADER", "create_app"]
@@ -58,26 +59,52 @@ def _secrets(hmac_secret: str) -> list[str]:
 
 
 def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) -> list[Route]:
+    quirks: set[str] = set()  # shape variants switched on by /_sandbox/quirks (sandbox.dfo.quirks)
+
+    def answer(wrapper: str, items: list[dict[str, Any]], *, single: bool = True) -> JSONResponse:
+        return JSONResponse(apply_quirks({wrapper: items}, wrapper, frozenset(quirks), single=single))
+
     async def get_ansatt(request: Request) -> Response:
         employee = store.ansatt(request.path_params["id"])
         if employee is None:
             return _fault("IKKE ANSATT", 404)
-        return JSONResponse({"ansatt": [employee]})
+        return answer("ansatt", [employee])
 
     async def list_ansatte(request: Request) -> Response:
-        return JSONResponse({"ansatt": store.all_ansatte()})
+        return answer("ansatt", store.all_ansatte(), single=False)
 
     async def get_stilling(request: Request) -> Response:
         stilling = store.stilling(request.path_params["id"])
         if stilling is None:
             return _fault("UBESATT STILLING", 404)
-        return JSONResponse({"stilling": [stilling]})
+        return answer("stilling", [stilling])
 
     async def get_orgenhet(request: Request) -> Response:
         orgenhet = store.orgenhet(request.path_params["id"])
         if orgenhet is None:
             return _fault("UKJENT ORGANISASJONSENHET", 404)
-        return JSONResponse({"organisasjon": [orgenhet]})
+        return answer("organisasjon", [orgenhet])
+
+    async def get_quirks(request: Request) -> Response:
+        return JSONResponse({"quirks": sorted(quirks), "known": list(QUIRKS)})
+
+    async def set_quirks(request: Request) -> Response:
+        try:
+            payload = await request.json()
+            wanted = {str(q) for q in payload["quirks"]}
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'expected {"quirks": ["unwrap", ...]}', "known": list(QUIRKS)},
+                                status_code=400)
+        if unknown := sorted(wanted - set(QUIRKS)):
+            return JSONResponse({"error": f"unknown quirks: {unknown}", "known": list(QUIRKS)}, status_code=400)
+        quirks.clear()
+        quirks.update(wanted)
+        log.info("serving with quirks %s", sorted(quirks))
+        return JSONResponse({"quirks": sorted(quirks)}, status_code=201)
+
+    async def clear_quirks(request: Request) -> Response:
+        quirks.clear()
+        return Response(status_code=204)
 
     async def put_ansatt(request: Request) -> Response:
         try:
@@ -130,6 +157,9 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
         Route(f"{API_PREFIX}/orgenhet/v2/{{id}}", get_orgenhet, methods=["GET"]),
         Route("/_sandbox/ansatte", put_ansatt, methods=["POST"]),
         Route("/_sandbox/announce", post_announce, methods=["POST"]),
+        Route("/_sandbox/quirks", get_quirks, methods=["GET"]),
+        Route("/_sandbox/quirks", set_quirks, methods=["POST"]),
+        Route("/_sandbox/quirks", clear_quirks, methods=["DELETE"]),
         Route("/_sandbox/health", health, methods=["GET"]),
     ]
 

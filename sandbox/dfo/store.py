@@ -63,14 +63,15 @@ class DfoStore:
         with self._lock:
             employee = {**_DEFAULTS, **payload}
             if not employee.get("id"):
-                employee["id"] = str(max((int(k) for k in self.data["ansatte"]), default=10000) + 1)
+                employee["id"] = str(max((int(_key(k)) for k in self.data["ansatte"] if _key(k).isdigit()),
+                                         default=10000) + 1)
             employee["id"] = str(employee["id"])
             if not employee.get("organisasjonId"):
                 employee["organisasjonId"] = int(next(iter(self.data["orgenheter"])))
             if not employee.get("stillingId"):
                 employee["stillingId"] = max((int(k) for k in self.data["stillinger"]), default=30000000) + 1
             self._ensure_stilling(employee)
-            self.data["ansatte"][employee["id"]] = employee
+            self.data["ansatte"][_key(employee["id"])] = employee  # "05001234" is found as 5001234
             self._save()
             return employee
 

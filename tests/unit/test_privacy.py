@@ -4,7 +4,15 @@ import logging
 
 import pytest
 
-from hub.privacy import MASK, MaskingFilter, contains_fnr, is_valid_fnr, mask
+from hub.privacy import (
+    MASK,
+    MaskingFilter,
+    contains_fnr,
+    is_synthetic_fnr,
+    is_valid_fnr,
+    mask,
+    remember_identifier,
+)
 
 VALID_FNR = "15076500565"  # synthetic, valid check digits
 
@@ -86,3 +94,40 @@ def test_masks_a_passport_number_the_text_names(text: str, shown: str) -> None:
 ])
 def test_keeps_text_that_only_looks_like_a_passport_number(text: str) -> None:
     assert mask(text) == text
+
+
+# ---- synthetic test identities: masked and valid alike ------------------------------------------
+
+NAV_SYNTHETIC = "05499024837"  # month + 40, valid check digits
+TENOR_SYNTHETIC = "12891010026"  # Tenor: month + 80, valid check digits
+
+
+@pytest.mark.parametrize("number", [NAV_SYNTHETIC, TENOR_SYNTHETIC])
+def test_a_synthetic_number_is_masked_and_valid_and_told_apart(number: str) -> None:
+    assert contains_fnr(number) and MASK in mask(f"fnr {number}")
+    assert is_valid_fnr(number) and is_synthetic_fnr(number)
+    assert not is_valid_fnr(number, synthetic=False)  # production may refuse test identities
+
+
+def test_a_real_shaped_number_is_not_synthetic() -> None:
+    assert is_valid_fnr(VALID_FNR, synthetic=False) and not is_synthetic_fnr(VALID_FNR)
+
+
+@pytest.mark.parametrize("number", ["00000000000", "12039100100", "1503650056", "15076500566", "41138012345"])
+def test_placeholders_wrong_lengths_and_bad_dates_are_not_valid(number: str) -> None:
+    assert not is_valid_fnr(number)
+
+
+def test_a_remembered_identifier_is_masked_wherever_it_stands_as_a_word() -> None:
+    remember_identifier("ZX4481907")
+    assert mask("hire with zx4481907, ok") == f"hire with {MASK}, ok"
+    assert mask("AZX4481907 is another word") == "AZX4481907 is another word"
+    remember_identifier("ab12")  # too short to remember: it would mask ordinary words
+    assert mask("ab12 stays") == "ab12 stays"
+
+
+def test_the_log_filter_masks_a_remembered_passport() -> None:
+    remember_identifier("PT5550123")
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "hire %s: %s", ("10001", "PT5550123"), None)
+    MaskingFilter().filter(record)
+    assert record.getMessage() == f"hire 10001: {MASK}"
