@@ -1,11 +1,28 @@
 """``python -m deployments``: serve every deployment (see :mod:`deployments.serve`).
 
+``python -m deployments deploy [--pool NAME]`` registers them in a work pool instead, for
+``prefect worker start --pool NAME`` processes to run (see :mod:`deployments.pool`).
+
 Kept tiny on purpose: multiprocessing re-runs the main module in each flow-run process.
 """
 
 import asyncio
-
-from deployments.serve import serve
+import sys
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    if sys.argv[1:2] == ["deploy"]:
+        import argparse
+
+        from deployments.pool import DEFAULT_POOL, deploy_to_pool
+
+        parser = argparse.ArgumentParser(prog="python -m deployments deploy",
+                                         description="Register every deployment in a process work pool.")
+        parser.add_argument("--pool", default=DEFAULT_POOL, help=f"work pool name (default: {DEFAULT_POOL})")
+        args = parser.parse_args(sys.argv[2:])
+        ids = asyncio.run(deploy_to_pool(args.pool))
+        print(f"hub: {len(ids)} deployments in the work pool {args.pool!r}; run them with "
+              f"`prefect worker start --pool {args.pool}`", flush=True)
+    else:
+        from deployments.serve import serve
+
+        asyncio.run(serve())

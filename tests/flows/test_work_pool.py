@@ -1,0 +1,77 @@
+"""The production shape's first half: the catalog's deployments in a Prefect work pool, run
+by a ``prefect worker`` process (issue 12). The same definitions the embedded runner serves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from deployments.catalog import CATALOG
+from hub.ledger import ItemState, Ledger
+from hub.settings import ROOT
+
+BIN = Path(sys.executable).parent
+POOL = "hub-test-pool"
+
+
+def _env(api_url: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PREFECT_"))}
+    return {**env, "PREFECT_API_URL": api_url, "PREFECT_HOME": str(home / "prefect"), "HUB_HOME": str(home),
+            "HUB_LEDGER_URL": f"sqlite:///{home / 'ledger.db'}", "HUB_PAUSE_SCHEDULES": "1",
+            "PYTHONPATH": str(ROOT), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+
+
+async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
+        prefect_server: str, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    env = _env(prefect_server, tmp_path)
+    ledger = Ledger(env["HUB_LEDGER_URL"])  # migrated, as the stack does before any worker starts
+    item = ledger.ensure_item("fritak", "4711", title="Fritak application 4711")
+    ledger.finish_item(item.id, ItemState.DONE)
+    ledger.dispose()
+
+    deployed = subprocess.run([sys.executable, "-m", "deployments", "deploy", "--pool", POOL], env=env,
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert deployed.returncode == 0, deployed.stdout[-2000:] + deployed.stderr[-3000:]
+    specs = CATALOG.deployments()
+    assert f"{len(specs)} deployments in the work pool {POOL!r}" in deployed.stdout
+
+    async with get_client() as client:
+        for spec in specs:
+            found = await client.read_deployment_by_name(spec.full_name)
+            assert found.work_pool_name == POOL, spec.full_name
+            assert found.entrypoint == f"{spec.flow.fn.__module__}.{spec.flow.fn.__name__}"
+            assert len(found.schedules) == len(spec.schedules), spec.full_name
+            assert found.paused == bool(spec.schedules), "scheduled deployments stay paused when asked"
+            assert sorted(found.tags) == sorted(spec.tags)
+        for name, slots in CATALOG.limits().items():
+            assert (await client.read_global_concurrency_limit_by_name(name)).limit == slots
+
+        metrics = await client.read_deployment_by_name("service-metrics/service-metrics")
+        run = await client.create_flow_run_from_deployment(metrics.id, parameters={"weeks": 2})
+
+        log = (tmp_path / "worker.log").open("w")
+        worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process",
+                                   "--limit", "1"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                state = (await client.read_flow_run(run.id)).state
+                if state is not None and state.is_final():
+                    break
+                await asyncio.sleep(0.5)
+            assert state is not None and state.is_completed(), (
+                f"{state}\n" + (tmp_path / "worker.log").read_text()[-4000:])
+            artifacts = await client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+            table = next(a for a in artifacts if a.key == "service-metrics")
+            assert "fritak" in str(table.data)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+            log.close()
