@@ -3,7 +3,8 @@
 ``NettskjemaForms(NettskjemaConfig(base_url=..., token_url=..., client_id=..., client_secret=...))``
 implements :class:`hub.ports.forms.FormsPort`. Auth: :mod:`connectors.nettskjema.auth`
 (OAuth 2 client credentials, proactive refresh, one retry on 401); payload shapes and
-decoding: :mod:`connectors.nettskjema.models`; endpoints and errors:
+decoding: :mod:`connectors.nettskjema.models` (dates, times and numbers:
+:mod:`connectors.nettskjema.values`); endpoints and errors:
 :mod:`connectors.nettskjema.client`.
 """
 

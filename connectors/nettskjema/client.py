@@ -70,6 +70,13 @@ _SHAPE_HINT = ("The connector reads Nettskjema API v3 (https://nettskjema.no/api
                "HUB_NETTSKJEMA__BASE_URL, then replay the item.")
 
 
+def _json_kind(value: Any) -> str:
+    """``null``, ``an object``, ``a string``...: what a JSON value is, never what it holds."""
+    kinds = {type(None): "null", dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
 def _require_answers(body: Any, what: str) -> None:
     """A submission must carry an ``answers`` list: without one it is not an empty submission
     (an applicant would be told every answer is missing) but a shape this connector does not read."""
@@ -77,7 +84,7 @@ def _require_answers(body: Any, what: str) -> None:
         return  # not an object at all: _parse names that
     keys = ", ".join(sorted(str(k)[:40] for k in body)[:8]) or "none"
     if "answers" in body:
-        problem = f"its 'answers' is a JSON {type(body['answers']).__name__}, not a list"
+        problem = f"its 'answers' is {_json_kind(body['answers'])}, not a list"
     elif "formAnswers" in body:
         problem = "it has 'formAnswers' (the older Nettskjema API's shape) instead of 'answers'"
     else:
@@ -159,8 +166,8 @@ class NettskjemaForms:
             what = f"form {form_id} elements"
             body = await self._json(f"form/{form_id}/elements", what)
             if not isinstance(body, list):
-                raise InvalidInput(f"Nettskjema answered {what} with a JSON {type(body).__name__}, not an array "
-                                   "of elements", system=SYSTEM, hint=_SHAPE_HINT)
+                raise InvalidInput(f"Nettskjema answered {what} with {_json_kind(body)}, not an array of "
+                                   "elements", system=SYSTEM, hint=_SHAPE_HINT)
             self._rows[form_id] = sub_element_names([_parse(RawElement, e, f"element of form {form_id}")
                                                      for e in body])
         return self._rows[form_id]
