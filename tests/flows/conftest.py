@@ -8,7 +8,6 @@ fakes, and a catalog whose adapter registry holds the fakes (``HUB_<PORT>=memory
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from deployments.catalog import CATALOG
+from devtools.procs import free_port
 from hub.ledger import Ledger
 from hub.services import PORTS, Catalog, use_catalog
 from hub.settings import get_settings
@@ -65,7 +65,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         "PAUSE_EXPIRATIONS", "REPOSSESSOR", "CLEANUP_RECONCILER")},
     }
     with temporary_database_interface(), s.temporary_settings(updates=updates):
-        server = SubprocessASGIServer(port=_free_port())
+        server = SubprocessASGIServer(port=free_port())
         prior = SubprocessASGIServer._instances.get(None)
         SubprocessASGIServer._instances[None] = server  # Prefect's own "ephemeral server" is this one
         server.start(timeout=120)
@@ -81,12 +81,6 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 SubprocessASGIServer._instances[None] = prior
             else:
                 SubprocessASGIServer._instances.pop(None, None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _drain_events() -> None:
