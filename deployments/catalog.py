@@ -30,6 +30,7 @@ from flows.ops_reconcile import reconciliation
 from flows.ops_redrive import redrive_stuck_items
 from flows.ops_replay import list_dead_letters, replay_dead_letters
 from flows.rooms import room_bookings
+from hub.ports.hr import canonical_employee_id
 from hub.services import Catalog, DeploymentSpec, Limit, OnEvent, Rerun, Service
 
 __all__ = ["CATALOG", "ONBOARDING", "LAPTOP", "FRITAK", "ROOMS", "OPS"]
@@ -60,9 +61,10 @@ ONBOARDING = Service(
     name="onboarding",
     title="Onboarding of new employees",
     ports=frozenset({"hr", "archive", "ticketing", "mail"}),
+    # Items, runs and their parameters use one form of the employee id ("05001234" → "5001234").
     events=(OnEvent("dfo:ansatte", "onboarding/onboarding",
-                    lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}),),
-    rerun=Rerun("onboarding/onboarding", key_parameter="employee_id"),
+                    lambda ev: {"employee_id": canonical_employee_id(ev.subject_id), "event_id": ev.id}),),
+    rerun=Rerun("onboarding/onboarding", key_parameter="employee_id", key_type=canonical_employee_id),
     limits=(TICKETING_WRITES, ASSET_ALLOCATION),
     catch_up="daily-catchup",
     deployments=(

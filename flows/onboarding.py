@@ -10,6 +10,9 @@ HR (DFØ) reports a hire → this flow, run once per employee:
 6. e-mail the manager.
 
 Every step is recorded in the ledger; a re-run or a repeated event creates nothing new.
+The item is keyed by the canonical employee id (:func:`hub.ports.hr.canonical_employee_id`),
+as the catch-up and replay find it. A hire without a Norwegian national id yet (HR's
+placeholder and a passport) is onboarded on the passport; the item and the summary say so.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from flows.onboarding_steps import (
     validate_hire,
 )
 from hub.flowkit import work_item
+from hub.ports.hr import canonical_employee_id
 from hub.wiring import get_ledger
 
 __all__ = ["onboarding"]
@@ -48,6 +52,7 @@ async def _requested_at(event_id: str | None) -> datetime | None:
 @flow(name="onboarding", flow_run_name="onboarding-{employee_id}", log_prints=False)
 async def onboarding(employee_id: str, event_id: str | None = None) -> str | State:
     """Onboard one new employee reported by HR (DFØ)."""
+    employee_id = canonical_employee_id(employee_id)  # "05001234" and "5001234": one item, one onboarding
     async with work_item("onboarding", employee_id, title=f"Onboarding of DFØ employee {employee_id}",
                          requested_at=await _requested_at(event_id)) as run:
         if run.already_done:  # shown as the run's state message in the Prefect UI

@@ -17,6 +17,7 @@ from prefect.artifacts import acreate_table_artifact
 
 from hub.dispatch import Dispatcher
 from hub.ledger import ItemState
+from hub.ports.hr import canonical_employee_id
 from hub.settings import get_settings
 from hub.text import table_for_prefect
 from hub.wiring import build_hr, get_ledger
@@ -43,18 +44,19 @@ async def onboarding_catchup(days: int | None = None) -> dict[str, int]:
             if employee.start_date is None or not today <= employee.start_date <= until:
                 continue
             counts["starting_soon"] += 1
-            item = await asyncio.to_thread(ledger.get_item, "onboarding", employee.id)
+            key = canonical_employee_id(employee.id)  # as the event's onboarding keyed its item
+            item = await asyncio.to_thread(ledger.get_item, "onboarding", key)
             if item is not None and item.state == ItemState.DONE:
                 counts["already_done"] += 1
                 continue
             event, _ = await asyncio.to_thread(
-                ledger.record_event, source="catchup", kind="dfo:ansatte", subject_id=employee.id,
-                dedupe_key=f"catchup:dfo:ansatte:{employee.id}:{today.isoformat()}",
-                payload={"id": employee.id, "uri": "dfo:ansatte", "found_by": "daily catch-up"},
+                ledger.record_event, source="catchup", kind="dfo:ansatte", subject_id=key,
+                dedupe_key=f"catchup:dfo:ansatte:{key}:{today.isoformat()}",
+                payload={"id": key, "uri": "dfo:ansatte", "found_by": "daily catch-up"},
                 valid_after=None)
             run_id = event.flow_run_id or await dispatcher.dispatch(event)
             counts["dispatched"] += 1
-            rows.append({"employee": employee.id, "starts": employee.start_date.isoformat(),
+            rows.append({"employee": key, "starts": employee.start_date.isoformat(),
                          "state before": item.state if item else "never seen", "flow run": run_id or "-"})
     finally:
         await hr.aclose()

@@ -21,7 +21,7 @@ from hub.settings import OSLO
 from hub.text import for_prefect, markdown_link
 from mappings.dfo_to_noark import personnel_case_file, welcome_letter_entry, welcome_letter_pdf
 from mappings.dfo_to_rt import NO_FREE_LAPTOP, account_ticket, allocated_comment, laptop_holder, laptop_ticket
-from mappings.hire import Hire, employee_problems, leader_id, manager_problem
+from mappings.hire import Hire, employee_problems, identity_note, leader_id, manager_problem
 from mappings.onboarding_mail import manager_mail
 
 __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_welcome_letter",
@@ -41,9 +41,13 @@ async def fetch_employee(run: Run, employee_id: str) -> Employee:
 async def validate_hire(run: Run, employee: Employee) -> Hire:
     """Check HR's data is complete enough to onboard, and read position, unit and manager."""
     async with run.step("validate"):
-        if problems := employee_problems(employee):
+        if problems := employee_problems(employee,
+                                         accept_synthetic=run.settings.onboarding.accept_synthetic_ids):
             raise InvalidInput(f"HR data for employee {employee.id} is incomplete: " + "; ".join(problems),
                                system="hr", hint="Correct the employee in DFØ, then replay the item.")
+        if note := identity_note(employee):  # a foreign hire without a Norwegian number yet
+            run.notes.append(note)
+            run.ledger.update_data(run.item.id, identified_by=employee.identified_by, identity_note=note)
         hr = run.ports.hr
         position = None
         if employee.position_id:

@@ -230,6 +230,16 @@ async def retry_transient(ledger: Ledger, config: RecoveryConfig | None = None, 
 UNTOUCHED = timedelta(seconds=30)
 
 
+def _item_key(route: Rerun, given: object) -> str:
+    """A run parameter as the service keys its item (``key_type``: e.g. onboarding's
+    ``"05001234"`` is item ``"5001234"``); as given if it does not convert."""
+    text = str(given).strip()
+    try:
+        return str(route.key_type(text)) if text else ""
+    except (TypeError, ValueError):
+        return text
+
+
 async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig, service: str, route: Rerun,
                              now: datetime) -> list[ReplayResult]:
     """Items of a one-run-per-item service whose run died before it claimed them: the item is
@@ -254,7 +264,7 @@ async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig
         sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
     deaths: dict[str, list[Any]] = {}
     for run in crashed:  # newest first
-        key = str((run.parameters or {}).get(route.key_parameter, ""))
+        key = _item_key(route, (run.parameters or {}).get(route.key_parameter, ""))
         if key:
             deaths.setdefault(key, []).append(run)
     results: list[ReplayResult] = []

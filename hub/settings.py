@@ -120,6 +120,8 @@ class OnboardingConfig(BaseModel):
     account_queue: str = Field("User accounts", description="Queue for user-account tickets.")
     equipment_queue: str = Field("Equipment", description="Queue for equipment tickets.")
     hr_contact: str = Field("hr@oslomet.no", description="Who new hires contact with questions.")
+    accept_synthetic_ids: bool = Field(True, description="Accept synthetic test identities (Tenor: month + 40 "
+                                                         "or + 80) as a hire's national id; false in production.")
 
 
 class FritakConfig(BaseModel):

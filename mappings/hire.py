@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from hub.ports.hr import Employee, OrgUnit, Position
-from hub.privacy import is_valid_fnr
+from hub.ports.hr import Employee, NationalIdStatus, OrgUnit, Position, canonical_employee_id, plain_title
 
-__all__ = ["Hire", "external_ids", "employee_problems", "leader_id", "manager_problem"]
+__all__ = ["Hire", "external_ids", "employee_problems", "identity_note", "leader_id", "manager_problem"]
 
 
 @dataclass(frozen=True)
@@ -25,17 +24,49 @@ class Hire:
 
     @property
     def title(self) -> str:
-        return (self.position.title if self.position else None) or self.employee.title or "employee"
+        title = (self.position.title if self.position else None) or self.employee.title or "employee"
+        return plain_title(title)  # "1011 Førsteamanuensis": SAP's code never reaches a letter or ticket
 
     @property
     def unit_name(self) -> str:
         return self.unit.name if self.unit else "(unknown unit)"
 
 
-def employee_problems(employee: Employee) -> list[str]:
+def _identity_problem(employee: Employee, *, accept_synthetic: bool) -> str | None:
+    """What is wrong with the hire's identity. A hire without a Norwegian number yet (HR's
+    placeholder in ``fnr``) is onboarded on the other identifier (``annenId``, a passport)."""
+    status = employee.national_id_status
+    if status == NationalIdStatus.SYNTHETIC and not accept_synthetic:
+        return ("the fødselsnummer is a synthetic test identity (Tenor), refused here "
+                "(HUB_ONBOARDING__ACCEPT_SYNTHETIC_IDS=false)")
+    if status == NationalIdStatus.PLACEHOLDER and not employee.other_ids:
+        return ("no Norwegian national identity number yet (a placeholder in fnr) and no other "
+                "identifier (annenId, e.g. a passport)")
+    if status == NationalIdStatus.INVALID:
+        return "the fødselsnummer fails its check digits"
+    if status == NationalIdStatus.MALFORMED:
+        return "the fødselsnummer is malformed (not 11 digits)"
+    return None
+
+
+def identity_note(employee: Employee) -> str | None:
+    """For the work item and the run summary: the hire is identified by another document than
+    a Norwegian national id (never the number itself); None if by a fødselsnummer."""
+    kind = employee.identified_by
+    if kind is None or kind == "fødselsnummer":
+        return None
+    country = next((o.country for o in employee.other_ids if o.kind == kind and o.country), None)
+    return (f"onboarded on another identifier ({kind}{f', {country}' if country else ''}): no Norwegian "
+            "national identity number yet. Nothing is keyed by it: when DFØ registers the "
+            "fødselsnummer or D-nummer, nothing has to be redone (a replay finds the same records "
+            "by the employee id).")
+
+
+def employee_problems(employee: Employee, *, accept_synthetic: bool = True) -> list[str]:
     """What keeps HR's record of a new hire from being onboarded (nothing: an empty list).
 
-    Each problem names the DFØ field to correct; none quotes the fødselsnummer.
+    Each problem names the DFØ field to correct; none quotes the fødselsnummer or passport.
+    Synthetic test identities are refused when ``accept_synthetic`` is false (production).
     """
     problems = []
     if employee.start_date is None:
@@ -44,8 +75,8 @@ def employee_problems(employee: Employee) -> list[str]:
         problems.append("neither e-mail nor username (brukerident)")
     if employee.end_date and employee.start_date and employee.end_date < employee.start_date:
         problems.append("end date before start date")
-    if employee.national_id is not None and not is_valid_fnr(employee.national_id.get_secret_value()):
-        problems.append("the fødselsnummer fails its check digits")
+    if problem := _identity_problem(employee, accept_synthetic=accept_synthetic):
+        problems.append(problem)
     if not employee.org_unit_id:
         problems.append("no organisational unit (organisasjonId)")
     return problems
@@ -65,24 +96,26 @@ def manager_problem(unit: OrgUnit, manager: Employee | None) -> str | None:
 
 
 class external_ids:  # noqa: N801 - a namespace of key builders
-    """The external keys onboarding writes under; stable, so a re-run finds its records."""
+    """The external keys onboarding writes under; stable, so a re-run finds its records. Keyed
+    by the canonical employee id (:func:`~hub.ports.hr.canonical_employee_id`), never by a
+    national id: a hire's records are found the same before and after HR registers one."""
 
     @staticmethod
     def personnel_file(employee_id: str) -> str:
-        return f"dfo:ansatt:{employee_id}"
+        return f"dfo:ansatt:{canonical_employee_id(employee_id)}"
 
     @staticmethod
     def welcome_letter(employee_id: str) -> str:
-        return f"onboarding:{employee_id}:velkomstbrev"
+        return f"onboarding:{canonical_employee_id(employee_id)}:velkomstbrev"
 
     @staticmethod
     def account_ticket(employee_id: str) -> str:
-        return f"onboarding:{employee_id}:account"
+        return f"onboarding:{canonical_employee_id(employee_id)}:account"
 
     @staticmethod
     def laptop_ticket(employee_id: str) -> str:
-        return f"onboarding:{employee_id}:laptop"
+        return f"onboarding:{canonical_employee_id(employee_id)}:laptop"
 
     @staticmethod
     def laptop(employee_id: str) -> str:
-        return f"onboarding:{employee_id}:laptop-asset"
+        return f"onboarding:{canonical_employee_id(employee_id)}:laptop-asset"

@@ -33,6 +33,7 @@ from hub.ports.hr import (
     Position,
     canonical_employee_id,
     national_id_status,
+    plain_title,
 )
 from hub.privacy import remember_identifier
 
@@ -93,13 +94,10 @@ def _percent(value: Any) -> Any:
     return value.replace(",", ".") if isinstance(value, str) else value
 
 
-_TITLE_CODE = re.compile(r"^\s*\d{3,5}\s*[-–:]?\s+(?=\S)")
-
-
 def _title(value: Any) -> Any:
     """``"1011 Førsteamanuensis"`` → ``"Førsteamanuensis"`` (SAP's stillingskode in front)."""
     value = _blank(value)
-    return _TITLE_CODE.sub("", value) if isinstance(value, str) else value
+    return plain_title(value) if isinstance(value, str) else value
 
 
 def _fnr(value: Any) -> Any:

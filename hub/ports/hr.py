@@ -15,6 +15,7 @@ Identifiers, as HR gives them:
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import date
 from enum import StrEnum
@@ -26,7 +27,7 @@ from hub.ports.common import Health
 from hub.privacy import is_synthetic_fnr, is_valid_fnr
 
 __all__ = ["Employee", "Position", "OrgUnit", "HrPort", "OtherId", "NationalIdStatus",
-           "canonical_employee_id", "national_id_status"]
+           "canonical_employee_id", "national_id_status", "plain_title"]
 
 
 def canonical_employee_id(value: str | int) -> str:
@@ -34,6 +35,15 @@ def canonical_employee_id(value: str | int) -> str:
     ``"5001234"``; ``"0"`` stays ``"0"``); surrounding blanks dropped; a non-numeric id as given."""
     text = str(value).strip()
     return (text.lstrip("0") or "0") if text.isdigit() else text
+
+
+_TITLE_CODE = re.compile(r"^\s*\d{3,5}\s*[-–:]?\s+(?=\S)")
+
+
+def plain_title(title: str) -> str:
+    """A job title without SAP's stillingskode in front: ``"1011 Førsteamanuensis"`` →
+    ``"Førsteamanuensis"`` (what a letter or a ticket may show)."""
+    return _TITLE_CODE.sub("", title)
 
 
 class NationalIdStatus(StrEnum):

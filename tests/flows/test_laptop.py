@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from flows.laptop_delivery import laptop_delivery
 from flows.laptop_order import laptop_orders
@@ -195,3 +196,18 @@ async def test_a_delivered_laptop_is_receipted_in_the_personnel_file_and_the_req
 
     assert await laptop_delivery() == {"checked": 0, "delivered": 0}
     assert len(hub.mail.sent) == 1 and len(hub.archive.journal_entries) == 1
+
+
+@pytest.mark.parametrize("fnr", ["12345678", "5499024837", "00000000000"])  # 8 or 10 digits, DFØ's placeholder
+async def test_an_order_for_an_employee_with_a_malformed_fnr_goes_through(hub: Fakes, fnr: str) -> None:
+    """A malformed national id is HR's to correct; it never makes the orderer 'nobody'."""
+    hub.hr.add(Employee(id="10001", first_name="Kari", last_name="Nordmann", username="karinor",
+                        email="kari.nordmann@oslomet.no", org_unit_id="U100", start_date=date(2020, 8, 1),
+                        national_id=SecretStr(fnr)))
+    hub.ticketing.stock("Laptops", "LT-0002", T14)
+    _order(hub, 5000009)
+
+    assert await laptop_orders() == {"new": 1, "handled": 1, "failed": 0}
+    (ticket,) = hub.ticketing.tickets.values()
+    assert "Kari Nordmann" in ticket.subject and fnr not in hub.ticketing.bodies[ticket.id]
+    assert _item(hub, 5000009).state == ItemState.WAITING

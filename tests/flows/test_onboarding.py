@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
+import pytest
 from pydantic import SecretStr
 
 from flows.onboarding import onboarding
+from flows.onboarding_catchup import onboarding_catchup
 from hub.ledger import ItemState
-from hub.ports.hr import Employee, OrgUnit, Position
+from hub.ports.hr import Employee, OrgUnit, OtherId, Position
+from hub.settings import OSLO, get_settings
 from tests.flows.conftest import Fakes
 
 FNR = "05499024837"  # synthetic D-nummer, valid check digits
@@ -134,3 +137,91 @@ async def test_an_employee_hr_does_not_know_is_a_dead_letter(hub: Fakes) -> None
     item = hub.ledger.get_item("onboarding", "99999")
     assert item is not None and item.state == ItemState.FAILED and item.error_kind == "not_found"
     assert hub.archive.case_files == {} and hub.mail.sent == []
+
+
+# ---- identities as DFØ really sends them ---------------------------------------------------------
+
+PASSPORT = "YB3390172"
+PASSPORT_ID = OtherId(kind="passport", number=SecretStr(PASSPORT), country="BR")
+
+
+async def test_a_foreign_hire_with_a_placeholder_fnr_is_onboarded_once_on_the_passport(hub: Fakes) -> None:
+    _staff(hub, hire={"national_id": SecretStr("12039100100"), "other_ids": (PASSPORT_ID,)})
+    hub.ticketing.stock("Laptops", "LT-0002", LAPTOP_MODEL)
+
+    assert await onboarding(employee_id="10001") == "onboarded"
+    again = await onboarding(employee_id="10001", return_state=True)
+
+    assert again.is_completed() and again.message == "already onboarded; nothing new written"
+    assert len(hub.archive.case_files) == 1 and len(hub.archive.journal_entries) == 1
+    assert len(hub.ticketing.tickets) == 2 and len(hub.mail.sent) == 1
+    item = hub.ledger.get_item("onboarding", "10001")
+    assert item is not None and item.state == ItemState.DONE
+    assert item.data["identified_by"] == "passport"
+    assert "another identifier (passport, BR)" in item.data["identity_note"]
+    assert PASSPORT not in item.data["identity_note"]
+    written = [t.subject + hub.ticketing.bodies[t.id] for t in hub.ticketing.tickets.values()]
+    written += [m.subject + m.body for m in hub.mail.sent]
+    written += [c.case_file.title + (c.case_file.public_title or "") for c in hub.archive.case_files.values()]
+    assert all(PASSPORT not in text and "12039100100" not in text for text in written)
+
+
+@pytest.mark.parametrize(("fnr", "other_ids", "reason"), [
+    ("00000000000", (), "no Norwegian national identity number yet (a placeholder in fnr) and no other identifier"),
+    ("12345678", (PASSPORT_ID,), "the fødselsnummer is malformed (not 11 digits)"),
+])
+async def test_a_hire_hr_cannot_identify_is_a_dead_letter_naming_the_field(
+        hub: Fakes, fnr: str, other_ids: tuple[OtherId, ...], reason: str) -> None:
+    _staff(hub, hire={"national_id": SecretStr(fnr), "other_ids": other_ids})
+
+    state = await onboarding(employee_id="10001", return_state=True)
+
+    assert state.is_failed()
+    item = hub.ledger.get_item("onboarding", "10001")
+    assert item is not None and item.error_kind == "invalid_input" and reason in (item.last_error or "")
+    assert fnr not in (item.last_error or "") and PASSPORT not in (item.last_error or "")
+    assert hub.archive.case_files == {} and hub.mail.sent == []
+
+
+async def test_synthetic_identities_are_refused_where_the_setting_says_so(
+        hub: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    _staff(hub)  # FNR is a synthetic D-nummer (month + 40)
+    monkeypatch.setenv("HUB_ONBOARDING__ACCEPT_SYNTHETIC_IDS", "false")
+    get_settings.cache_clear()
+
+    state = await onboarding(employee_id="10001", return_state=True)
+
+    assert state.is_failed()
+    item = hub.ledger.get_item("onboarding", "10001")
+    assert item is not None and "synthetic test identity" in (item.last_error or "")
+
+
+async def test_an_event_id_without_its_leading_zero_and_the_catch_up_give_one_onboarding(hub: Fakes) -> None:
+    """DFØ lists the hire as 05001234; the event said 5001234. One item, one manager e-mail, and
+    the daily catch-up finds the hire already onboarded instead of starting a second run."""
+    _staff(hub, hire={"id": "05001234", "start_date": datetime.now(OSLO).date() + timedelta(days=5)})
+
+    assert await onboarding(employee_id="5001234") == "onboarded"
+    again = await onboarding(employee_id="05001234", return_state=True)
+    counts = await onboarding_catchup()
+
+    assert again.message == "already onboarded; nothing new written"
+    assert counts == {"starting_soon": 1, "already_done": 1, "dispatched": 0}
+    assert [i.source_key for i in hub.ledger.items(limit=None) if i.service == "onboarding"] == ["5001234"]
+    assert len(hub.mail.sent) == 1 and len(hub.archive.case_files) == 1
+    (stored,) = hub.archive.case_files.values()
+    assert stored.case_file.external_id == "dfo:ansatt:5001234"
+    assert {t.external_ref for t in hub.ticketing.tickets.values()} == {
+        "onboarding:5001234:account", "onboarding:5001234:laptop"}
+
+
+async def test_a_job_title_with_its_sap_code_never_reaches_the_letter_or_the_tickets(hub: Fakes) -> None:
+    _staff(hub)
+    hub.hr.add(Position(id="P1", title="1011 Førsteamanuensis", org_unit_id="U100"))
+
+    assert await onboarding(employee_id="10001") == "onboarded"
+
+    texts = [t.subject + hub.ticketing.bodies[t.id] for t in hub.ticketing.tickets.values()]
+    texts += [m.body for m in hub.mail.sent]
+    assert all("1011" not in text for text in texts)
+    assert "Kari Nordmann starts as Førsteamanuensis" in hub.mail.sent[0].body

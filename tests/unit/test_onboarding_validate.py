@@ -9,10 +9,12 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
+from pydantic import SecretStr
 
 from flows.onboarding_steps import validate_hire
 from hub.errors import InvalidInput, NotFound
-from hub.ports.hr import Employee, OrgUnit, Position
+from hub.ports.hr import Employee, NationalIdStatus, OrgUnit, OtherId, Position
+from mappings.hire import Hire
 from tests.mappings.test_hire import employee
 
 KARI = Employee(id="10001", first_name="Kari", last_name="Nordmann", email="karnor@oslomet.no")
@@ -41,9 +43,21 @@ class FakeHr:
         return self.positions[position_id]
 
 
+class FakeLedger:
+    def __init__(self) -> None:
+        self.data: dict[str, object] = {}
+
+    def update_data(self, item_id: int, **values: object) -> None:
+        self.data.update(values)
+
+
 class FakeRun:
-    def __init__(self, hr: FakeHr) -> None:
+    def __init__(self, hr: FakeHr, *, accept_synthetic: bool = True) -> None:
         self.ports = SimpleNamespace(hr=hr)
+        self.settings = SimpleNamespace(onboarding=SimpleNamespace(accept_synthetic_ids=accept_synthetic))
+        self.item = SimpleNamespace(id=1)
+        self.ledger = FakeLedger()
+        self.notes: list[str] = []
 
     @contextlib.asynccontextmanager
     async def step(self, name: str) -> AsyncIterator[None]:
@@ -94,3 +108,56 @@ async def test_a_unit_without_a_manager_to_e_mail_is_a_dead_letter(units: tuple[
     assert caught.value.message == ("unit 50100 (Institutt for informasjonsteknologi) has no manager with an "
                                     "e-mail in HR")
     assert caught.value.hint == "Register the unit's leader in DFØ, then replay the item."
+
+
+# ---- the hire's identity -----------------------------------------------------------------------
+
+PASSPORT = OtherId(kind="passport", number=SecretStr("YB3390172"), country="BR")
+LED = (INSTITUTT.model_copy(update={"manager_id": "10001"}),)
+
+
+@pytest.mark.parametrize(("fnr", "others", "problem"), [
+    ("00000000000", (), "no Norwegian national identity number yet (a placeholder in fnr) and no other "
+                        "identifier (annenId, e.g. a passport)"),
+    ("12345678", (), "the fødselsnummer is malformed (not 11 digits)"),
+    ("12345678", (PASSPORT,), "the fødselsnummer is malformed (not 11 digits)"),
+    ("15076500566", (), "the fødselsnummer fails its check digits"),
+])
+async def test_an_identity_hr_must_correct_is_a_dead_letter(fnr: str, others: tuple[OtherId, ...],
+                                                            problem: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        await validate_hire.fn(FakeRun(FakeHr(*LED)), employee(national_id=SecretStr(fnr), other_ids=others))
+    assert caught.value.message == f"HR data for employee 10042 is incomplete: {problem}"
+    assert fnr not in str(caught.value) and "YB3390172" not in str(caught.value)
+
+
+@pytest.mark.parametrize("fnr", ["00000000000", "12039100100", "12039100200", None])
+async def test_a_hire_without_a_norwegian_number_is_onboarded_on_the_passport_with_a_note(fnr: str | None) -> None:
+    run = FakeRun(FakeHr(*LED))
+    hire = await validate_hire.fn(run, employee(national_id=SecretStr(fnr) if fnr else None, other_ids=(PASSPORT,)))
+    assert hire.employee.identified_by == "passport"
+    (note,) = run.notes
+    assert note.startswith("onboarded on another identifier (passport, BR)") and "YB3390172" not in note
+    assert run.ledger.data == {"identified_by": "passport", "identity_note": note}
+
+
+@pytest.mark.parametrize("fnr", ["05499024837", "12891010026"])  # month + 40 (NAV), + 80 (Tenor)
+async def test_synthetic_identities_pass_in_test_and_are_refused_when_the_setting_says_so(fnr: str) -> None:
+    hire = await validate_hire.fn(FakeRun(FakeHr(*LED)), employee(national_id=SecretStr(fnr)))
+    assert hire.employee.national_id_status == NationalIdStatus.SYNTHETIC
+    with pytest.raises(InvalidInput) as caught:
+        await validate_hire.fn(FakeRun(FakeHr(*LED), accept_synthetic=False), employee(national_id=SecretStr(fnr)))
+    assert "synthetic test identity" in caught.value.message and fnr not in caught.value.message
+
+
+async def test_a_valid_fnr_adds_no_note() -> None:
+    run = FakeRun(FakeHr(*LED))
+    await validate_hire.fn(run, employee(national_id=SecretStr("15076500565"), other_ids=(PASSPORT,)))
+    assert run.notes == [] and run.ledger.data == {}
+
+
+def test_a_title_with_its_sap_code_is_shown_without_it() -> None:
+    hire = Hire(employee=employee(title="1011 Førsteamanuensis"), position=None, unit=None, manager=None)
+    assert hire.title == "Førsteamanuensis"
+    assert Hire(employee=employee(), position=RAADGIVER.model_copy(update={"title": "1434 Rådgiver"}),
+                unit=None, manager=None).title == "Rådgiver"
