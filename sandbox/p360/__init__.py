@@ -24,7 +24,8 @@ SupportService
     Ping, GetSIFVersion, GetCodeTableRows.
 Control (the control token, see :mod:`sandbox.common`)
     ``GET /_sandbox/health``, ``GET /_sandbox/state``, ``POST /_sandbox/reset``,
-    ``PATCH /_sandbox/contacts/{recno}`` (edit a contact as a person would),
+    ``PATCH|DELETE /_sandbox/{cases|documents|contacts|files}/{recno}`` (change a record
+    as a person in 360 would: planted drift, edited contacts),
     ``/_sandbox/faults``.
 
 Data lives in ``<data-dir>/p360.json``; a restart keeps it.

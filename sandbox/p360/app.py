@@ -122,14 +122,21 @@ def create_app(data_dir: Path, auth_key: str = DEFAULT_AUTH_KEY, client_id: str 
         store.reset()
         return JSONResponse({"status": "reset", **store.counts()})
 
-    async def contact(request: Request) -> Response:
-        """Change a stored contact directly, as a person in 360's client would (tests of the sync trap)."""
-        changes = await request.json()
+    async def record(request: Request) -> Response:
+        """Change or remove a stored record directly, as a person (or a migration) in 360 would:
+        how tests plant drift the API would refuse (a second case under one ExternalId)."""
+        table = store.data.get(request.path_params["table"])
+        if request.path_params["table"] == "counters" or not isinstance(table, dict):
+            return JSONResponse({"error": "no such table"}, status_code=404)
         with store.lock:
-            found = store.table("contacts").get(str(request.path_params["recno"]))
+            found = table.get(str(request.path_params["recno"]))
             if found is None:
-                return JSONResponse({"error": "no such contact"}, status_code=404)
-            found.update(changes)
+                return JSONResponse({"error": "no such record"}, status_code=404)
+            if request.method == "DELETE":
+                del table[str(request.path_params["recno"])]
+                store.save()
+                return Response(status_code=204)
+            found.update(await request.json())
             store.save()
             return JSONResponse(found)
 
@@ -138,7 +145,7 @@ def create_app(data_dir: Path, auth_key: str = DEFAULT_AUTH_KEY, client_id: str 
         Route("/_sandbox/health", health, methods=["GET"]),
         Route("/_sandbox/state", state, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
-        Route("/_sandbox/contacts/{recno}", contact, methods=["PATCH"]),
+        Route("/_sandbox/{table}/{recno}", record, methods=["PATCH", "DELETE"]),
     ]
     return FaultInjector(Starlette(routes=routes), control_token=control_token,
                          error_body=lambda status, msg: {"Message": msg})

@@ -77,7 +77,17 @@ def like(pattern: str, value: str | None) -> bool:
     """SQL ``LIKE`` as SIF's ``Title`` filters use it: ``%`` any run, ``_`` one character, no case."""
     import re
 
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    parts, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        end = pattern.find("]", i + 1) if c == "[" else -1
+        if end > i:  # [x]: a character set (SQL Server's way of escaping % and _)
+            parts.append("[" + re.escape(pattern[i + 1:end]) + "]")
+            i = end + 1
+            continue
+        parts.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
+        i += 1
+    regex = "".join(parts)
     return re.fullmatch(regex, value or "", flags=re.IGNORECASE | re.DOTALL) is not None
 
 
