@@ -9,6 +9,7 @@ restarts any part that dies, after clearing away what it left behind.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import time
@@ -76,7 +77,12 @@ def _report(stack: Stack, item: object) -> None:
             lines.append(("e-mail to the manager", f"{ref.ref} in {stack.maildir}"))
     password = stack.rt_dir / "root-password"
     lines.append(("RT web login", f"root / {password.read_text().strip() if password.exists() else '?'}"))
-    lines.append(("archive login", "hub / sandbox-n5ws-password (HTTP Basic)"))
+    if stack.env().get("HUB_ARCHIVE") == "p360":
+        lines.append(("archive (Public 360 SIF)", f"POST {stack.p360_api}/{{Service}}/{{Method}}"))
+        lines.append(("archive login", f"?authkey={stack.secrets['p360_auth_key']} (or the header "
+                                       "Authorization: authkey …, clientid: oslomet-hub)"))
+    else:
+        lines.append(("archive login", "hub / sandbox-n5ws-password (HTTP Basic)"))
     lines.append(("sandbox control token", f"{stack.home / 'sandbox' / 'control-token'} (X-Sandbox-Token)"))
     lines.append(("logs", str(stack.logs)))
     width = max(len(label) for label, _ in lines)
@@ -91,9 +97,12 @@ def main() -> int:
     parser.add_argument("--home", type=Path, default=ROOT / "var", help="state folder (default: ./var)")
     parser.add_argument("--employee", default=DEMO_EMPLOYEE, help="DFØ id of the hire to announce")
     parser.add_argument("--no-wait", action="store_true", help="start, announce, report, and exit")
+    parser.add_argument("--archive", choices=("n5ws", "p360"), default=os.environ.get("HUB_ARCHIVE") or "n5ws",
+                        help="the archive the hub writes to: the Noark 5 core (n5ws) or Public 360 (p360); "
+                             "default: $HUB_ARCHIVE, else n5ws")
     args = parser.parse_args()
 
-    stack = Stack(home=args.home.resolve(), ports=StackPorts.defaults())
+    stack = Stack(home=args.home.resolve(), ports=StackPorts.defaults(), extra_env={"HUB_ARCHIVE": args.archive})
     stop = False
 
     def _stop(*_: object) -> None:

@@ -5,11 +5,13 @@ Parts, each on 127.0.0.1 with its log in ``<home>/logs``:
 - Prefect server (SQLite in ``<home>/prefect``) — orchestration and the UI;
 - the hub runner (``python -m deployments``) — executes every deployment;
 - the intake receiver (``python -m hub.intake``) — HR events in;
-- sandboxes for DFØ (HR), Nettskjema (forms) and the Noark 5 archive core; an SMTP sink;
+- sandboxes for DFØ (HR), Nettskjema (forms), TOPdesk, the Noark 5 archive core and Public 360
+  (SIF; the archive chosen with ``HUB_ARCHIVE=p360``); an SMTP sink;
 - a real CalDAV server (Radicale) with the group-room calendars;
 - a real Request Tracker 5 instance (Debian's package), created from a cached template.
 
-Ports come from :data:`hub.settings.PORTS` for the demo, or are picked free for tests.
+Ports come from :data:`hub.settings.PORTS` for the demo (Public 360: :data:`P360_PORT` until
+``hub.settings.PORTS`` names it), or are picked free for tests.
 
 Start-up is the critical path of every end-to-end test session, so :meth:`Stack.start_all`
 starts what does not depend on Prefect (sandboxes, the ledger, the intake, RT) while the
@@ -43,7 +45,10 @@ from devtools.supervise import Policy, Supervisor, http_ready
 from hub.settings import PORTS
 from sandbox.common import TOKEN_ENV, check_control, keep_token
 
-__all__ = ["Stack", "StackPorts"]
+__all__ = ["Stack", "StackPorts", "P360_PORT", "SANDBOXES"]
+
+P360_PORT = PORTS.get("p360", 8707)  # the local Public 360 sandbox (connectors/registry.py's default too)
+SANDBOXES = ("dfo", "noark5", "nettskjema", "topdesk", "p360")  # HTTP sandboxes with /_sandbox/faults
 
 Progress = Callable[[str], None]
 
@@ -59,17 +64,18 @@ class StackPorts:
     nettskjema: int
     radicale: int
     topdesk: int
+    p360: int = P360_PORT
 
     @classmethod
     def defaults(cls) -> StackPorts:
         return cls(**{name: PORTS[name] for name in ("prefect", "intake", "dfo", "noark5", "rt", "smtp",
-                                                     "nettskjema", "radicale", "topdesk")})
+                                                     "nettskjema", "radicale", "topdesk")}, p360=P360_PORT)
 
     @classmethod
     def free(cls) -> StackPorts:
         return cls(prefect=free_port(), intake=free_port(), dfo=free_port(), noark5=free_port(),
                    rt=free_port(), smtp=free_port(), nettskjema=free_port(), radicale=free_port(),
-                   topdesk=free_port())
+                   topdesk=free_port(), p360=free_port())
 
 
 @dataclass
@@ -78,7 +84,8 @@ class Stack:
     ports: StackPorts = field(default_factory=StackPorts.defaults)
     secrets: dict[str, str] = field(default_factory=lambda: {
         "hmac": "sandbox-hmac-secret", "dfo_key": "sandbox-dfo-key", "n5ws_password": "sandbox-n5ws-password",
-        "nettskjema_secret": "sandbox-nettskjema-secret", "caldav_password": "sandbox-caldav-password"})
+        "nettskjema_secret": "sandbox-nettskjema-secret", "caldav_password": "sandbox-caldav-password",
+        "p360_auth_key": "sandbox-p360-authkey"})
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
     supervisor: Supervisor | None = field(default=None, init=False, repr=False)
@@ -127,6 +134,18 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.topdesk}"
 
     @property
+    def p360_url(self) -> str:
+        """The Public 360 sandbox's root (``/_sandbox`` lives here)."""
+        return f"http://127.0.0.1:{self.ports.p360}"
+
+    @property
+    def p360_api(self) -> str:
+        """The SIF JSON RPC root the p360 connector calls ``{Service}/{Method}`` under."""
+        from sandbox.p360 import RPC_PREFIX
+
+        return f"{self.p360_url}{RPC_PREFIX}"
+
+    @property
     def radicale_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.radicale}"
 
@@ -167,6 +186,9 @@ class Stack:
             "HUB_NETTSKJEMA__CLIENT_SECRET": self.secrets["nettskjema_secret"],
             "HUB_CALDAV__BASE_URL": self.radicale_url,
             "HUB_TOPDESK__BASE_URL": f"{self.topdesk_url}/tas/api",
+            "HUB_P360__BASE_URL": self.p360_api,
+            "HUB_P360__AUTH_KEY": self.secrets["p360_auth_key"],
+            "HUB_P360__CLIENT_ID": "oslomet-hub",
             "HUB_CALDAV__PASSWORD": self.secrets["caldav_password"],
             "HUB_ROOMS__REPLY_MAILDIR": str(self.maildir),
             "PREFECT_API_URL": self.prefect_api,
@@ -271,6 +293,9 @@ class Stack:
                     url=self.nettskjema_url)
         self._start("topdesk", python_module("sandbox.topdesk", "--port", str(self.ports.topdesk),
                                              "--data-dir", str(data / "topdesk")), url=self.topdesk_url)
+        self._start("p360", python_module("sandbox.p360", "--port", str(self.ports.p360),
+                                          "--data-dir", str(data / "p360"), "--client-id", "oslomet-hub"),
+                    url=self.p360_url, env={"P360_SANDBOX_AUTH_KEY": self.secrets["p360_auth_key"]})
         self._start("radicale", python_module("sandbox.radicale", "--port", str(self.ports.radicale),
                                               "--data-dir", str(data / "radicale"),
                                               "--password", self.secrets["caldav_password"]), url=self.radicale_url)
@@ -308,7 +333,7 @@ class Stack:
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         self.wait_prefect(timeout)
-        for name in ("dfo", "noark5", "nettskjema", "topdesk"):
+        for name in SANDBOXES:
             if name in self.procs:
                 wait_http(f"{self.procs[name].url}/_sandbox/faults", timeout, proc=self.procs[name])
                 check_control(self.procs[name].url, self.sandbox_token)
@@ -352,7 +377,7 @@ class Stack:
         """Start every part; what needs no Prefect starts while the Prefect server does."""
         self.ensure_ports_free()
         self.home.mkdir(parents=True, exist_ok=True)
-        progress("starting the Prefect server, the sandboxes (DFØ, Nettskjema, Noark 5, TOPdesk), "
+        progress("starting the Prefect server, the sandboxes (DFØ, Nettskjema, Noark 5, TOPdesk, Public 360), "
                  "Radicale (CalDAV) and the SMTP sink")
         self.start_prefect()
         self.start_sandboxes()
@@ -402,7 +427,7 @@ class Stack:
         """One health probe of a part, the same as :meth:`wait_ready` waits for."""
         if name == "prefect-server":
             return http_ready(f"{self.prefect_api}/health", lambda r: r.status_code == 200)
-        if name in ("dfo", "noark5", "nettskjema", "topdesk"):
+        if name in SANDBOXES:
             return http_ready(f"{proc.url}/_sandbox/faults")
         if name == "radicale":
             return http_ready(f"{self.radicale_url}/hub/", lambda r: r.status_code in (200, 207, 401))
