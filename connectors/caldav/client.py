@@ -22,6 +22,11 @@ How a double booking is prevented, also when two bookings race (two tasks, two p
    ``stale_slot_seconds`` and another booking took its markers as left-overs), it deletes
    its event again and raises Conflict.
 
+Markers live in one small calendar per room and day (:mod:`connectors.caldav.slots`), so a
+booking's cost does not grow with history; :meth:`CaldavCalendar.prune_past` deletes the
+collections of days that have ended (the rooms batch calls it), and old-layout markers from
+before that still hold their slots until they end.
+
 ``cancel`` deletes the event (``If-Match`` its ETag), then its markers. A marker left by a
 crash between steps 2 and 4 names a booking that does not exist; once it is older than
 ``stale_slot_seconds`` (by the server's clock) the next booking takes it over with
@@ -226,6 +231,16 @@ class CaldavCalendar:
         await self.slots.release_booking(found.calendar.room.id, found.booking.start, found.booking.end,
                                          external_ref)
         return deleted.status_code != 404
+
+    async def prune_past(self, before: datetime | None = None) -> int:
+        """Delete the slot markers of slots that ended at or before ``before`` (default: now),
+        a whole room-day collection at a time; the bookings themselves stay. Returns how many
+        marker collections were deleted. Safe to run while bookings are made: only days that
+        have ended are touched."""
+        moment = before if before is not None else self.clock()
+        if moment.tzinfo is None:
+            raise InvalidInput("calendar times must be timezone-aware", system=SYSTEM)
+        return await self.slots.prune(moment)
 
     def _check_grid(self, new: NewBooking) -> None:
         _check_range(new.start, new.end)

@@ -19,8 +19,13 @@ class CaldavConfig(ConnectorConfig):
     calendar_home: str = Field("/hub/", description="Collection that holds one calendar per group room.")
     rooms_namespace: str = Field(ROOMS_NAMESPACE, description="XML namespace of the room properties "
                                  "(room-id, capacity, building) on each room calendar.")
-    slots_collection: str = Field("room-slots", description="Calendar under the home that holds the hub's "
-                                  "per-slot reservation markers (created when missing; not a room).")
+    slot_collection_prefix: str = Field("room-slots-", description="Name prefix of the calendars under the home "
+                                        "that hold the hub's per-slot reservation markers, one per room and day "
+                                        "(<prefix><room>-<YYYYMMDD>; created when missing, deleted once the day has "
+                                        "ended; not rooms).")
+    slots_collection: str = Field("room-slots", description="The old single calendar of slot markers (before "
+                                  "issue 12): no longer written; its markers still hold their slots until they "
+                                  "end, then the hub's prune deletes it.")
     slot_minutes: int = Field(15, ge=1, le=60, description="Booking grid: bookings start and end on "
                               "multiples of this many minutes; one marker per room and slot.")
     slot_wait_seconds: float = Field(3.0, ge=0, description="How long a booking waits for another booking "

@@ -409,3 +409,6 @@ class MemoryCalendar(_Port):
 
     async def cancel(self, external_ref: str) -> bool:
         return self.bookings.pop(external_ref, None) is not None
+
+    async def prune_past(self, before: datetime | None = None) -> int:
+        return 0  # no slot bookkeeping to prune in memory

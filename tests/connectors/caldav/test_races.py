@@ -98,7 +98,7 @@ async def test_a_marker_left_by_a_crash_is_taken_over_once_stale(make_calendar: 
     impatient = make_calendar(stale_slot_seconds=1.5, slot_wait_seconds=0)
     patient = make_calendar(stale_slot_seconds=1.5, slot_wait_seconds=5)
     try:
-        await impatient.slots.ensure_collection()
+        await impatient.slots.ensure_collection(impatient.slots.collection("KJ-B115", slot))
         with httpx.Client(auth=(DEFAULT_USER, DEFAULT_PASSWORD)) as http:
             created = http.put(f"{radicale.url}{impatient.slots.href('KJ-B115', slot)}", content=orphan,
                                headers={"If-None-Match": "*", "Content-Type": "text/calendar"})
@@ -141,8 +141,8 @@ async def test_the_first_bookings_side_by_side_all_land_while_the_slot_collectio
     is taken": that sent a booking to its second-best room in the end-to-end tests."""
     import uuid
 
-    clients = [make_calendar(slots_collection=f"room-slots-{uuid.uuid4().hex[:8]}")]
-    clients.append(make_calendar(slots_collection=clients[0].config.slots_collection))  # another flow run
+    clients = [make_calendar(slot_collection_prefix=f"room-slots-{uuid.uuid4().hex[:8]}-")]
+    clients.append(make_calendar(slot_collection_prefix=clients[0].config.slot_collection_prefix))  # another flow run
     try:
         results = await asyncio.gather(*(
             _attempt(clients[i % 2], _new(f"gr-first-{i}", "P35-U101", at(day + timedelta(days=i), "10:00"),
