@@ -96,6 +96,8 @@ MIX = (("hire", 0.4), ("laptop", 0.2), ("fritak", 0.2), ("rooms", 0.2))
 # alone take longer to onboard than the whole small run may last.
 SMALL_MIX = (("hire", 0.2), ("laptop", 0.2), ("fritak", 0.25), ("rooms", 0.35))
 KILL_TARGETS = (("runner", 0.35), ("intake", 0.25), ("flow-run", 0.4))
+# --workers N (the production shape): a worker takes the runner's place.
+SCALED_KILL_TARGETS = (("worker", 0.35), ("intake", 0.25), ("flow-run", 0.4))
 
 
 # The bench's own stack only (production keeps the defaults of hub.recovery and hub.config):
@@ -146,6 +148,9 @@ class Options:
     # embedded default, whose one writer at a time makes the Prefect API the bottleneck).
     database: str = "postgres"
     calm_settle: bool = False  # disarm the faults when the storm ends instead of after settling
+    # 0: the embedded runner. N: the production shape (devtools.scaled.ScaledStack): PostgreSQL,
+    # Redis, the Prefect API and its services apart, N workers from a work pool.
+    workers: int = 0
 
     @classmethod
     def small(cls, **changes: Any) -> Options:
@@ -253,8 +258,12 @@ def kill(stack: Stack, target: str, record: Record) -> None:
 
     at = time.time()
     entry: dict[str, Any] = {"target": target, "at": at}
+    if target == "worker":
+        target = random.Random(int(at)).choice([n for n in stack.procs if n.startswith("worker-")])
+        entry["target"] = target
     if target == "flow-run":
-        runner = stack.procs["runner"]
+        runner = stack.procs["runner" if "runner" in stack.procs else
+                             random.Random(int(at)).choice([n for n in stack.procs if n.startswith("worker-")])]
         deadline = time.monotonic() + 15
         runs: list[Any] = []
         while time.monotonic() < deadline and runner.alive():
@@ -268,8 +277,8 @@ def kill(stack: Stack, target: str, record: Record) -> None:
                 os.kill(victim.pid, signal.SIGKILL)
             entry.update(pid=victim.pid)
         else:
-            entry.update(target="runner", note="no flow-run process alive: killed the runner instead")
-            entry["pid"] = kill_part(stack, "runner")
+            entry.update(target=runner.name, note=f"no flow-run process alive: killed {runner.name} instead")
+            entry["pid"] = kill_part(stack, runner.name)
     else:
         entry["pid"] = kill_part(stack, target)
     record.kills.append(entry)
@@ -315,7 +324,8 @@ def plan(opts: Options, rng: random.Random) -> list[tuple[float, str, Any]]:
         kind = kinds[0] if i < 3 else rng.choices(kinds, weights)[0]  # a few hires first: orders need people
         events.append((0.85 * w * i / max(opts.items, 1), "item", kind))
     for _ in range(opts.kills):
-        targets = [(t, p) for t, p in KILL_TARGETS if t in opts.kill_targets]
+        targets = [(t, p) for t, p in (SCALED_KILL_TARGETS if opts.workers else KILL_TARGETS)
+                   if t in opts.kill_targets]
         events.append((rng.uniform(0.1 * w, 0.9 * w), "kill", rng.choices([t for t, _ in targets],
                                                                               [p for _, p in targets])[0]))
     prefect_at = rng.uniform(0.2 * w, 0.45 * w)
@@ -327,7 +337,12 @@ def plan(opts: Options, rng: random.Random) -> list[tuple[float, str, Any]]:
 def run(opts: Options) -> int:
     rng = random.Random(opts.seed)
     home = opts.home or Path(tempfile.mkdtemp(prefix="hub-chaos-"))
-    stack = Stack(home=home, ports=StackPorts.free(), extra_env=opts.hub_env())
+    if opts.workers:
+        from devtools.scaled import ScaledStack
+
+        stack: Stack = ScaledStack(home=home, ports=StackPorts.free(), extra_env=opts.hub_env(), workers=opts.workers)
+    else:
+        stack = Stack(home=home, ports=StackPorts.free(), extra_env=opts.hub_env())
     record = Record()
     proxies: dict[str, Proc] = {}
     say(f"home {home}; seed {opts.seed}; {opts.items} items, {opts.kills} kills, {opts.hostile} hostile inputs, "
@@ -480,9 +495,10 @@ def routed(stack: Stack, proxies: dict[str, Proc]) -> str:
 
     wanted = {key: value for key, value in stack.extra_env.items() if key.endswith("_URL")}
     wrong, seen = [], 0
-    pids: list[tuple[str, int]] = [(name, stack.procs[name].pid) for name in ("runner", "intake") if name in stack.procs]
-    if "runner" in stack.procs:
-        pids += [("flow-run", p.pid) for p in descendants(stack.procs["runner"].pid)]
+    runners = [name for name in stack.procs if name == "runner" or name.startswith("worker-")]
+    pids: list[tuple[str, int]] = [(name, stack.procs[name].pid) for name in (*runners, "intake") if name in stack.procs]
+    for name in runners:
+        pids += [("flow-run", p.pid) for p in descendants(stack.procs[name].pid)]
     for name, pid in pids:
         try:
             raw = Path(f"/proc/{pid}/environ").read_bytes()
@@ -642,8 +658,8 @@ def print_report(opts: Options, record: Record, verdicts: list[Verdict], workloa
         if kind == "malformed":
             note = f"{record.malformed_armed} generated by hypothesis, the rest truncated/proxy pages"
         rows.append((labels[kind], str(injected.get(kind, 0)), survived if injected.get(kind) else "", note))
-    for target in ("runner", "intake", "flow-run"):
-        kills = [k for k in record.kills if k["target"] == target]
+    for target in ("worker" if opts.workers else "runner", "intake", "flow-run"):
+        kills = [k for k in record.kills if k["target"] == target or k["target"].startswith(f"{target}-")]
         if target == "flow-run":
             back = survived if kills else ""
             note = "its item re-driven or dead-lettered (invariants 1–3)"
@@ -723,14 +739,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calm-settle", action="store_true", default=None,
                         help="disarm the peer faults when the storm ends (default: only after settling)")
     parser.add_argument("--kill-targets", type=lambda v: tuple(v.split(",")),
-                        help="comma-separated, from runner,intake,flow-run (default: all three)")
+                        help="comma-separated, from runner,intake,flow-run (default: all three); with --workers, "
+                             "worker takes the runner's place")
+    parser.add_argument("--workers", type=int,
+                        help="the production shape with N workers from a work pool (PostgreSQL and Redis of its "
+                             "own, the Prefect API and its services apart) instead of the embedded runner")
     parser.add_argument("--database", choices=("postgres", "sqlite"),
                         help="the Prefect server's and the ledger's database (default: postgres, the production "
                              "shape; sqlite: the embedded default)")
     args = parser.parse_args(argv)
     changes = {k: v for k, v in vars(args).items() if k != "small" and v is not None}
     opts = Options.small(**changes) if args.small else Options(**changes)
-    if opts.database != "postgres":
+    if opts.workers and "kill_targets" not in changes:
+        opts.kill_targets = tuple(t for t, _ in SCALED_KILL_TARGETS)
+    if opts.database != "postgres" or opts.workers:  # the production shape brings its own PostgreSQL
         return run(opts)
     from devtools.pgcluster import throwaway_cluster
 

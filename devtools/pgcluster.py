@@ -16,7 +16,7 @@ from pathlib import Path
 
 from devtools.procs import free_port, wait_tcp
 
-__all__ = ["PG_BIN", "throwaway_cluster"]
+__all__ = ["PG_BIN", "throwaway_cluster", "init_cluster", "postgres_command", "create_databases"]
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -25,6 +25,39 @@ def _as_postgres(*cmd: str) -> None:
     done = subprocess.run(["runuser", "-u", "postgres", "--", *cmd], capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr or done.stdout}")
+
+
+def init_cluster(data: Path) -> bool:
+    """A cluster in ``data`` (owned by the postgres user), unless one is there; True if made now."""
+    if (data / "PG_VERSION").exists():
+        return False
+    if not (PG_BIN / "initdb").exists():
+        raise RuntimeError("PostgreSQL 15 is missing: apt-get install postgresql "
+                           "(scripts/bootstrap.sh does it with HUB_FOR_TESTS=1 or HUB_SCALED=1)")
+    data.mkdir(parents=True, exist_ok=True)
+    for folder in data.parents:  # the postgres user must reach its folder
+        if not folder.stat().st_mode & 0o001:
+            folder.chmod(folder.stat().st_mode | 0o001)
+    shutil.chown(data, "postgres")
+    data.chmod(0o700)
+    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    return True
+
+
+def postgres_command(data: Path, port: int) -> list[str]:
+    """The cluster's server in the foreground, as the postgres user, on 127.0.0.1:``port`` only."""
+    return ["runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port),
+            "-c", "listen_addresses=127.0.0.1", "-k", str(data), "-c", "max_connections=200"]
+
+
+def create_databases(port: int, *names: str) -> None:
+    """Create each of ``names`` that does not exist yet."""
+    done = subprocess.run([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                           "-Atc", "select datname from pg_database"], capture_output=True, text=True, check=True)
+    have = set(done.stdout.split())
+    for name in names:
+        if name not in have:
+            _as_postgres(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", name)
 
 
 @contextlib.contextmanager

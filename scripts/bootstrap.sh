@@ -22,9 +22,12 @@ need=()
 [ -x /usr/share/request-tracker5/libexec/rt-server ] || need+=(request-tracker5 rt5-db-sqlite rt5-standalone)
 command -v python3 >/dev/null || need+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
-if [ "${HUB_FOR_TESTS:-0}" = 1 ]; then  # the test suite also needs a browser and PostgreSQL
+if [ "${HUB_FOR_TESTS:-0}" = 1 ]; then  # the test suite also needs a browser
   command -v chromium >/dev/null || need+=(chromium)
+fi
+if [ "${HUB_FOR_TESTS:-0}" = 1 ] || [ "${HUB_SCALED:-0}" = 1 ]; then  # the production shape: PostgreSQL and Redis
   [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
+  command -v redis-server >/dev/null || need+=(redis-server)
 fi
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
