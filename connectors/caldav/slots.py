@@ -241,14 +241,21 @@ class SlotMarkers:
         """Refuse a slot an old-layout marker holds for another booking that exists. A marker
         whose booking does not exist is left over by a crash (or an old cancel cut short):
         nothing writes old markers any more, so no booking can be in progress behind it."""
+        holders: dict[str, str | None] = {}
         for resource in await self._legacy_markers(room_id, slots):
             try:
-                holder = parse_marker(resource.calendar_data or b"")
+                holders[resource.href] = parse_marker(resource.calendar_data or b"")
             except ValueError as exc:
                 raise MalformedResponse(f"old slot marker {resource.href} is not valid iCalendar: {exc}",
                                         system=SYSTEM, hint=GARBLED) from None
-            if holder is not None and holder != booking_uid and await booking_exists(holder):
-                slot = next((s for s in slots if resource.href == self.legacy_href(room_id, s)), slots[0])
+        exists: dict[str, bool] = {}
+        for slot in slots:  # in time order, so the Conflict names the first slot taken
+            holder = holders.get(self.legacy_href(room_id, slot))
+            if holder is None or holder == booking_uid:
+                continue
+            if holder not in exists:
+                exists[holder] = await booking_exists(holder)
+            if exists[holder]:
                 raise _taken(room_id, slot)
 
     async def _legacy_markers(self, room_id: str, slots: list[datetime]) -> list[DavResource]:
