@@ -1,0 +1,207 @@
+"""Does a room booking cost the same with a long history? (issue 12)
+
+``python -m bench.room_history [--history 500,50000] [--baseline 500,2000] [--bookings 20]``
+
+Starts its own Radicale (the sandbox, 127.0.0.1 only) once per measurement, with a fresh data
+directory holding N *history markers* — the slot markers of N past one-slot bookings — then
+times ``CaldavCalendar.book`` (one hour = 4 slots, future days, rooms in turn, one after the
+other) and prints median and p95 per booking:
+
+- **per room-day** (the layout now): history markers sit in the room-day calendars of past
+  days (``/hub/room-slots-<room>-<YYYYMMDD>/``), as if ``prune_past`` had never run — the
+  worst case; a booking only touches its own room-day calendar.
+- **single collection** (the layout before issue 12, the baseline): every marker in
+  ``/hub/room-slots/``, written by the same connector with its marker collection pinned to
+  that one calendar. It costs ~0.7 ms per marker per booking, so it is measured only at the
+  ``--baseline`` sizes and its fit ``a + b × markers`` is *extrapolated* to the largest
+  history size (said so in the output).
+
+Planting 50,000 markers through HTTP would take far longer than the bench, so they are
+written straight into Radicale's filesystem storage before the server starts: one
+``<name>.ics`` file per item in ``collections/collection-root/hub/<collection>/`` beside the
+collection's ``.Radicale.props`` (``{"tag": "VCALENDAR"}``). Radicale builds its item cache
+(``.Radicale.cache/item/``) itself on the first read; one unmeasured warm-up booking per run
+pays for that. ``--with-events`` also plants one event per history booking in the room
+calendars (the bookings themselves, which are never pruned), to show what grows there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from connectors.caldav import CaldavCalendar, CaldavConfig
+from connectors.caldav.client import resource_name
+from connectors.caldav.events import MARKER_BOOKING, ROOM_PROPERTY, event_ics
+from connectors.caldav.slots import SlotMarkers
+from devtools.procs import free_port
+from hub.ports.calendar import NewBooking
+from hub.settings import OSLO
+from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER, ROOMS, start_radicale
+from sandbox.radicale.configure import provision_rooms, write_config
+
+NEW, OLD = "per room-day", "single collection"
+SLOTS_PER_DAY = 40  # 08:00-18:00 in 15-minute slots
+TARGET = 1.2
+
+
+class _SingleCollection(SlotMarkers):
+    """The layout before issue 12: every marker in one calendar (``slots_collection``)."""
+
+    def collection(self, room_id: str, slot_start: datetime) -> str:
+        return self.legacy
+
+
+def _marker(room_id: str, slot: datetime, booking: str) -> str:
+    stamp = f"{slot.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    end = f"{(slot + timedelta(minutes=15)).astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//OsloMet//bench room_history//NO\r\nBEGIN:VEVENT\r\n"
+            f"UID:slot-{room_id.lower()}-{stamp[:13]}Z\r\nDTSTAMP:{stamp}\r\nDTSTART:{stamp}\r\nDTEND:{end}\r\n"
+            f"SUMMARY:{room_id}: slot held by booking {booking}\r\nTRANSP:TRANSPARENT\r\n"
+            f"{ROOM_PROPERTY}:{room_id}\r\n{MARKER_BOOKING}:{booking}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def _history(count: int, today: date) -> list[tuple[str, datetime, str]]:
+    """(room id, slot start, booking uid) of ``count`` past one-slot bookings, newest first."""
+    found = []
+    for i in range(count):
+        room = ROOMS[i % len(ROOMS)].id
+        per_day = i // len(ROOMS)
+        day = today - timedelta(days=1 + per_day // SLOTS_PER_DAY)
+        slot = datetime.combine(day, day_time(8), OSLO) + timedelta(minutes=15 * (per_day % SLOTS_PER_DAY))
+        found.append((room, slot, f"gr-hist-{i:08d}"))
+    return found
+
+
+def _collection_dir(root: Path, name: str) -> Path:
+    path = root / "collections" / "collection-root" / DEFAULT_USER / name
+    if not path.exists():
+        path.mkdir(parents=True)
+        (path / ".Radicale.props").write_text(json.dumps({"tag": "VCALENDAR"}))
+    return path
+
+
+def plant(data_dir: Path, layout: str, count: int, *, with_events: bool) -> None:
+    """Write the history straight into Radicale's storage (the server is not running)."""
+    config = CaldavConfig(base_url="http://127.0.0.1", username=DEFAULT_USER, password=SecretStr("x"))
+    today = datetime.now(OSLO).date()
+    template = event_ics(uid="gr-hist-TEMPLATE", room_id="ROOM", room_name="ROOM",
+                         start=datetime(2000, 1, 1, 8, tzinfo=OSLO), end=datetime(2000, 1, 1, 8, 15, tzinfo=OSLO),
+                         summary="History", organizer_email="history@oslomet.no", description="",
+                         now=datetime(2000, 1, 1, tzinfo=UTC)).decode()
+    for room, slot, booking in _history(count, today):
+        if layout == NEW:
+            name = f"{config.slot_collection_prefix}{room.lower()}-{slot.astimezone(OSLO):%Y%m%d}"
+        else:
+            name = config.slots_collection
+        marker_name = f"{room.lower()}-{slot.astimezone(UTC):%Y%m%dT%H%MZ}.ics"
+        (_collection_dir(data_dir, name) / marker_name).write_text(_marker(room, slot, booking), newline="")
+        if with_events:
+            local = slot.astimezone(OSLO)
+            text = (template.replace("gr-hist-TEMPLATE", booking).replace("ROOM", room)
+                    .replace("20000101T080000", f"{local:%Y%m%dT%H%M%S}")
+                    .replace("20000101T081500", f"{local + timedelta(minutes=15):%Y%m%dT%H%M%S}"))
+            (_collection_dir(data_dir, room.lower()) / resource_name(booking)).write_text(text, newline="")
+
+
+def _bookings(count: int, first: date, tag: str) -> list[NewBooking]:
+    found = []
+    for i in range(count):
+        day = first + timedelta(days=i // (len(ROOMS) * 10))
+        start = datetime.combine(day, day_time(8 + (i // len(ROOMS)) % 10), OSLO)
+        found.append(NewBooking(external_ref=f"gr-bench-{tag}-{i}", room_id=ROOMS[i % len(ROOMS)].id, start=start,
+                                end=start + timedelta(hours=1), summary="Bench", organizer_email="bench@oslomet.no"))
+    return found
+
+
+async def _time_bookings(url: str, layout: str, count: int) -> list[float]:
+    calendar = CaldavCalendar(CaldavConfig(base_url=url, username=DEFAULT_USER, password=SecretStr(DEFAULT_PASSWORD),
+                                           timeout=120.0))
+    if layout == OLD:
+        calendar.slots = _SingleCollection(calendar.api, calendar.config, calendar.clock)
+        calendar.slots._legacy_gone = True  # no older layout behind the old layout
+    try:
+        first = datetime.now(OSLO).date() + timedelta(days=30)
+        warm = _bookings(1, first - timedelta(days=7), "warm")[0]
+        await calendar.book(warm)  # discovers the rooms; Radicale builds its item cache
+        took = []
+        for new in _bookings(count, first, "timed"):
+            started = time.perf_counter()
+            await calendar.book(new)
+            took.append((time.perf_counter() - started) * 1000)
+        return took
+    finally:
+        await calendar.aclose()
+
+
+def measure(layout: str, history: int, count: int, *, with_events: bool) -> list[float]:
+    work = Path(tempfile.mkdtemp(prefix="room-history-"))
+    try:
+        data, logs = work / "data", work / "logs"
+        provision_rooms(write_config(data, free_port()))  # the rooms, as the sandbox makes them
+        plant(data, layout, history, with_events=with_events)
+        proc = start_radicale(data, logs)
+        try:
+            assert proc.url is not None
+            return asyncio.run(_time_bookings(proc.url, layout, count))
+        finally:
+            proc.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.room_history", description=__doc__.split("\n")[0])
+    parser.add_argument("--history", default="500,50000", help="history sizes (markers) for the layout now")
+    parser.add_argument("--baseline", default="500,2000", help="history sizes for the old layout (kept short)")
+    parser.add_argument("--bookings", type=int, default=20, help="timed bookings per run (layout now)")
+    parser.add_argument("--baseline-bookings", type=int, default=6, help="timed bookings per run (old layout)")
+    parser.add_argument("--with-events", action="store_true", help="also plant one event per history booking")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.history.split(",")]
+    baseline = [int(s) for s in args.baseline.split(",")]
+    rows: list[tuple[str, str, int, float, float]] = []
+    medians: dict[tuple[str, int], float] = {}
+    for layout, layout_sizes, count in ((NEW, sizes, args.bookings), (OLD, baseline, args.baseline_bookings)):
+        for size in layout_sizes:
+            took = measure(layout, size, count, with_events=args.with_events)
+            medians[layout, size] = statistics.median(took)
+            rows.append((layout, f"{size:,}", len(took), statistics.median(took), _p95(took)))
+    # The old layout's fit, a + b × markers, from its smallest and largest measured size.
+    low, high = min(baseline), max(baseline)
+    slope = (medians[OLD, high] - medians[OLD, low]) / (high - low) if high > low else 0.0
+    intercept = medians[OLD, low] - slope * low
+    for size in sizes:
+        if size not in baseline:
+            rows.append((OLD, f"{size:,} (extrapolated)", 0, intercept + slope * size, float("nan")))
+    print(f"\nroom booking vs history (history: markers of past one-slot bookings"
+          f"{' + their events' if args.with_events else ''}; booking = 1 h = 4 slots)")
+    print(f"{'layout':<18} {'history':>22} {'bookings':>8} {'median ms':>10} {'p95 ms':>8}")
+    for layout, size_text, n, median, p95 in rows:
+        print(f"{layout:<18} {size_text:>22} {n or '-':>8} {median:>10.1f} {p95:>8.1f}")
+    small, large = min(sizes), max(sizes)
+    ratio = medians[NEW, large] / medians[NEW, small]
+    old_large = medians.get((OLD, large), intercept + slope * large)
+    old_small = medians.get((OLD, small), intercept + slope * small)
+    print(f"\nold layout fit: {intercept:.0f} ms + {slope:.3f} ms × markers "
+          f"(measured at {', '.join(f'{s:,}' for s in baseline)}; larger sizes extrapolated)")
+    print(f"ratio median {large:,} / {small:,}: per room-day {ratio:.2f} (target ≤ {TARGET}) "
+          f"{'OK' if ratio <= TARGET else 'MISSED'}; single collection {old_large / old_small:.1f}")
+
+
+if __name__ == "__main__":
+    main()
