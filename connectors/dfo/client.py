@@ -179,7 +179,9 @@ class DfoHr:
         return to_org_unit(await self.get_orgenhet(org_unit_id))
 
     async def list_employees(self) -> AsyncIterator[Employee]:
-        """Every employee. DFØ answers in one response; a malformed record is logged and
+        """Every employee. DFØ answers in one response (a bare object or ``null`` entries are
+        tolerated). An odd ``fnr`` never drops a person (the port's ``national_id_status`` says
+        what it is); a record that does not fit otherwise (a garbled date) is logged and
         skipped (its own event still dead-letters it) so one bad row cannot stop a catch-up."""
         body = await self._api.json("GET", self.config.employee_path.strip("/"))
         for raw in _items(body, _EMPLOYEE.wrapper):

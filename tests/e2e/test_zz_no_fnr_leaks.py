@@ -4,9 +4,12 @@ parameters and artifacts, the run inputs a suspended case stores (the case handl
 description and schema), task runs and events in the Prefect database, RT ticket subjects,
 public archive titles and e-mails.
 
-The numbers looked for are every employee's, every number typed into the fritak form's
-fødselsnummer field, and every valid one typed into its free text (the grounds), each in
-the ways a person writes it (``DDMMYYNNNNN``, ``DDMMYY NNNNN``, with a dot or a hyphen)."""
+The numbers looked for are every employee's (their ``fnr`` as DFØ sends it, malformed ones
+included, and every passport or foreign id number in ``annenId`` — the seeded D-nummer hire's
+and the passport hire onboarded by tests/e2e/test_onboarding.py), every number typed into the
+fritak form's fødselsnummer field, and every valid one typed into its free text (the
+grounds), each in the ways a person writes it (``DDMMYYNNNNN``, ``DDMMYY NNNNN``, with a dot
+or a hyphen)."""
 
 from __future__ import annotations
 
@@ -50,12 +53,46 @@ def national_ids(stack: Stack) -> list[str]:
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    response = httpx.get(f"{stack.dfo_api}/ansatte/v2", headers={"X-Gravitee-Api-Key": stack.secrets["dfo_key"]})
-    ids = [e["fnr"] for e in response.json()["ansatt"] if e.get("fnr")]
+    employees = _employees(stack)
+    ids = [str(e["fnr"]) for e in employees if e.get("fnr") and set(str(e["fnr"])) != {"0"}]
     with ThreadPoolExecutor(1) as pool:
         applicants = pool.submit(asyncio.run, _applicant_ids()).result()
     assert len(ids) >= 10 and len(applicants) >= 6
-    return ids + applicants
+    return ids + applicants + _passports(employees)
+
+
+def _employees(stack: Stack) -> list[dict]:
+    response = httpx.get(f"{stack.dfo_api}/ansatte/v2", headers={"X-Gravitee-Api-Key": stack.secrets["dfo_key"]})
+    return [e for e in response.json()["ansatt"] if isinstance(e, dict)]
+
+
+def _passports(employees: list[dict]) -> list[str]:
+    """Every passport or foreign id number in DFØ's annenId (a list, or one bare object)."""
+    found = []
+    for employee in employees:
+        others = employee.get("annenId") or []
+        for other in [others] if isinstance(others, dict) else others:
+            if isinstance(other, dict) and other.get("idNr"):
+                found.append(str(other["idNr"]))
+    return found
+
+
+@pytest.fixture(scope="module")
+def passports(stack: Stack) -> list[str]:
+    found = _passports(_employees(stack))
+    assert found, "no employee with a passport to look for"
+    return found
+
+
+def test_a_hire_onboarded_on_a_passport_is_among_those_scanned(stack: Stack, passports: list[str]) -> None:
+    """The scan covers an onboarding done on a passport (test_onboarding's foreign hire), if it ran."""
+    from hub.wiring import get_ledger
+
+    on_passport = [i for i in get_ledger().items(service="onboarding", limit=None)
+                   if (i.data or {}).get("identified_by") == "passport"]
+    if not on_passport:
+        pytest.skip("no hire was onboarded on a passport in this run (tests/e2e/test_onboarding.py not run)")
+    assert len(passports) >= 2  # the seeded D-nummer hire's and the foreign hire's
 
 
 def _leaks(text: str, national_ids: list[str]) -> list[str]:
@@ -120,6 +157,7 @@ def test_ticket_subjects(stack: Stack, rt_http: httpx.Client, national_ids: list
     assert tickets
     for ticket in tickets:
         assert not contains_fnr(ticket["Subject"]), ticket["id"]
+        assert not _leaks(ticket["Subject"], national_ids), ticket["id"]
 
 
 async def test_public_archive_titles(archive, national_ids: list[str]) -> None:
@@ -128,9 +166,9 @@ async def test_public_archive_titles(archive, national_ids: list[str]) -> None:
     assert any(c.title.startswith("Søknad om fritak") for c in cases)
     for case in cases:
         assert case.public_title and not contains_fnr(case.public_title)
-        assert "*****" in case.public_title
+        assert "*****" in case.public_title and not _leaks(case.public_title + case.title, national_ids)
         for entry in await archive.list_journal_entries(case):
-            assert not contains_fnr(entry.title)
+            assert not contains_fnr(entry.title) and not _leaks(entry.title, national_ids)
 
 
 def test_emails(stack: Stack, national_ids: list[str]) -> None:
