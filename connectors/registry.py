@@ -59,7 +59,7 @@ ADAPTERS: tuple[Adapter, ...] = (
     Adapter("dfo", "hr", {"base_url": _local("dfo", "/api"), "api_key": "sandbox-dfo-key"}),
     Adapter("n5ws", "archive", {"base_url": _local("noark5", "/noark5v5"), "username": "hub",
                                 "password": "sandbox-n5ws-password"}),
-    Adapter("p360", "archive", {"base_url": f"http://127.0.0.1:{LOCAL_PORTS.get('p360', 8707)}/Biz/v2/api/call/"
+    Adapter("p360", "archive", {"base_url": f"http://127.0.0.1:{LOCAL_PORTS['p360']}/Biz/v2/api/call/"
                                             "SI.Data.RPC/SI.Data.RPC", "auth_key": "sandbox-p360-authkey",
                                 "client_id": "oslomet-hub"}),
     Adapter("rt", "ticketing", lambda: {"base_url": _local("rt"), "token_file": ROOT / "var" / "rt" / "hub-token"}),

@@ -100,9 +100,20 @@ def main() -> int:
     parser.add_argument("--archive", choices=("n5ws", "p360"), default=os.environ.get("HUB_ARCHIVE") or "n5ws",
                         help="the archive the hub writes to: the Noark 5 core (n5ws) or Public 360 (p360); "
                              "default: $HUB_ARCHIVE, else n5ws")
+    parser.add_argument("--scale", type=int, metavar="N", default=0,
+                        help="the production shape with N workers: PostgreSQL and Redis (Debian's), the Prefect "
+                             "API and its services apart, the deployments in a work pool (state in HOME/scaled)")
     args = parser.parse_args()
 
-    stack = Stack(home=args.home.resolve(), ports=StackPorts.defaults(), extra_env={"HUB_ARCHIVE": args.archive})
+    stack: Stack
+    if args.scale:
+        from devtools.scaled import DEMO_PG_PORT, DEMO_REDIS_PORT, ScaledStack
+
+        stack = ScaledStack(home=(args.home / "scaled").resolve(), ports=StackPorts.defaults(),
+                            extra_env={"HUB_ARCHIVE": args.archive}, workers=args.scale,
+                            pg_port=DEMO_PG_PORT, redis_port=DEMO_REDIS_PORT)
+    else:
+        stack = Stack(home=args.home.resolve(), ports=StackPorts.defaults(), extra_env={"HUB_ARCHIVE": args.archive})
     stop = False
 
     def _stop(*_: object) -> None:

@@ -30,10 +30,13 @@ from devtools.pgcluster import create_databases, init_cluster, postgres_command
 from devtools.procs import Proc, free_port, wait_tcp
 from devtools.stack import Progress, Stack, _stop_together
 
-__all__ = ["ScaledStack"]
+__all__ = ["ScaledStack", "DEMO_PG_PORT", "DEMO_REDIS_PORT"]
 
 PREFECT_DB = "prefect"
 LEDGER_DB = "hub_ledger"
+# The demo's (scripts/demo.sh --scale N); tests and benchmarks pick free ports.
+DEMO_PG_PORT = 8708
+DEMO_REDIS_PORT = 8709
 
 
 @dataclass

@@ -10,8 +10,7 @@ Parts, each on 127.0.0.1 with its log in ``<home>/logs``:
 - a real CalDAV server (Radicale) with the group-room calendars;
 - a real Request Tracker 5 instance (Debian's package), created from a cached template.
 
-Ports come from :data:`hub.settings.PORTS` for the demo (Public 360: :data:`P360_PORT` until
-``hub.settings.PORTS`` names it), or are picked free for tests.
+Ports come from :data:`hub.settings.PORTS` for the demo, or are picked free for tests.
 
 Start-up is the critical path of every end-to-end test session, so :meth:`Stack.start_all`
 starts what does not depend on Prefect (sandboxes, the ledger, the intake, RT) while the
@@ -45,9 +44,8 @@ from devtools.supervise import Policy, Supervisor, http_ready
 from hub.settings import PORTS
 from sandbox.common import TOKEN_ENV, check_control, keep_token
 
-__all__ = ["Stack", "StackPorts", "P360_PORT", "SANDBOXES"]
+__all__ = ["Stack", "StackPorts", "SANDBOXES"]
 
-P360_PORT = PORTS.get("p360", 8707)  # the local Public 360 sandbox (connectors/registry.py's default too)
 SANDBOXES = ("dfo", "noark5", "nettskjema", "topdesk", "p360")  # HTTP sandboxes with /_sandbox/faults
 
 Progress = Callable[[str], None]
@@ -64,12 +62,12 @@ class StackPorts:
     nettskjema: int
     radicale: int
     topdesk: int
-    p360: int = P360_PORT
+    p360: int
 
     @classmethod
     def defaults(cls) -> StackPorts:
         return cls(**{name: PORTS[name] for name in ("prefect", "intake", "dfo", "noark5", "rt", "smtp",
-                                                     "nettskjema", "radicale", "topdesk")}, p360=P360_PORT)
+                                                     "nettskjema", "radicale", "topdesk", "p360")})
 
     @classmethod
     def free(cls) -> StackPorts:

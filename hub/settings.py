@@ -47,6 +47,7 @@ PORTS = {
     "nettskjema": 8704,
     "topdesk": 8705,
     "radicale": 8706,
+    "p360": 8707,
     "smtp": 8725,
 }
 

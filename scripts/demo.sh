@@ -4,5 +4,6 @@
 # Tracker 5, SMTP sink), sends one new-hire event and prints where to look. Ctrl-C stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case " $* " in *" --scale "*|*" --scale="*) export HUB_SCALED=1 ;; esac  # PostgreSQL and Redis too
 bash scripts/bootstrap.sh
 exec .venv/bin/python -m devtools.demo "$@"
