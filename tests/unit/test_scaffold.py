@@ -5,22 +5,13 @@ and its contract tests run — and fail, telling what to fill in."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from devtools.procs import ROOT
+from tests.checkout import copy_tracked
 
 BIN = Path(sys.executable).parent
-
-
-def _copy_repo(target: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in files.decode().split("\0"):
-        if name and (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
 
 
 def _run(cwd: Path, *cmd: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +27,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 def test_a_scaffolded_connector_builds_and_its_contract_tests_run(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
-    _copy_repo(repo)
+    copy_tracked(repo)
     before = _tree(repo)
     made = _run(repo, sys.executable, "-m", "devtools", "new", "connector", "servicedesk", "--port", "ticketing")
     assert made.returncode == 0, made.stdout + made.stderr

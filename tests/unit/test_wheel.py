@@ -3,29 +3,18 @@ repository, and their dependencies are an extra (``dev``), not the product's."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-from hub.settings import ROOT
+from tests.checkout import copy_tracked
 
 DEV_ONLY = ("aiosmtpd", "radicale", "fastapi", "caldav")
 
 
-def _checkout(target: Path) -> Path:
-    """The tracked files, as a fresh clone has them (a build writes build/ into its source tree)."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in files.decode().split("\0"):
-        if name and (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
-    return target
-
-
 def test_the_wheel_holds_the_product_and_not_the_sandboxes_or_dev_tooling(tmp_path: Path) -> None:
-    source = _checkout(tmp_path / "source")
+    source = copy_tracked(tmp_path / "source")
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
                             "--no-deps", "-w", str(tmp_path), str(source)], capture_output=True, text=True,
                            timeout=300)
