@@ -2,10 +2,11 @@
 
 ``python -m bench.room_history [--history 500,50000] [--baseline 500,2000] [--bookings 20]``
 
-Starts its own Radicale (the sandbox, 127.0.0.1 only) once per measurement, with a fresh data
+Starts its own Radicale (the sandbox, 127.0.0.1 only) per history size, each with a fresh data
 directory holding N *history markers* — the slot markers of N past one-slot bookings — then
 times ``CaldavCalendar.book`` (one hour = 4 slots, future days, rooms in turn, one after the
-other) and prints median and p95 per booking:
+other) and prints median and p95 per booking. The servers of one layout run side by side and
+take turns per booking, so the load of a shared machine hits every history size alike:
 
 - **per room-day** (the layout now): history markers sit in the room-day calendars of past
   days (``/hub/room-slots-<room>-<YYYYMMDD>/``), as if ``prune_past`` had never run — the
@@ -124,39 +125,49 @@ def _bookings(count: int, first: date, tag: str) -> list[NewBooking]:
     return found
 
 
-async def _time_bookings(url: str, layout: str, count: int) -> list[float]:
-    calendar = CaldavCalendar(CaldavConfig(base_url=url, username=DEFAULT_USER, password=SecretStr(DEFAULT_PASSWORD),
-                                           timeout=120.0))
-    if layout == OLD:
-        calendar.slots = _SingleCollection(calendar.api, calendar.config, calendar.clock)
-        calendar.slots._legacy_gone = True  # no older layout behind the old layout
+async def _time_bookings(urls: list[str], layout: str, count: int, warmup: int) -> list[list[float]]:
+    """Time ``count`` bookings on each server, taking turns (booking i on every server, then
+    i + 1), so a change in the machine's load hits every history size alike."""
+    calendars = []
+    for url in urls:
+        calendar = CaldavCalendar(CaldavConfig(base_url=url, username=DEFAULT_USER,
+                                               password=SecretStr(DEFAULT_PASSWORD), timeout=120.0))
+        if layout == OLD:
+            calendar.slots = _SingleCollection(calendar.api, calendar.config, calendar.clock)
+            calendar.slots._legacy_gone = True  # no older layout behind the old layout
+        calendars.append(calendar)
     try:
         first = datetime.now(OSLO).date() + timedelta(days=30)
-        warm = _bookings(1, first - timedelta(days=7), "warm")[0]
-        await calendar.book(warm)  # discovers the rooms; Radicale builds its item cache
-        took = []
+        for calendar in calendars:  # discovers the rooms; Radicale builds its item cache
+            for new in _bookings(warmup, first - timedelta(days=7), "warm"):
+                await calendar.book(new)
+        took: list[list[float]] = [[] for _ in calendars]
         for new in _bookings(count, first, "timed"):
-            started = time.perf_counter()
-            await calendar.book(new)
-            took.append((time.perf_counter() - started) * 1000)
+            for calendar, times in zip(calendars, took, strict=True):
+                started = time.perf_counter()
+                await calendar.book(new)
+                times.append((time.perf_counter() - started) * 1000)
         return took
     finally:
-        await calendar.aclose()
+        for calendar in calendars:
+            await calendar.aclose()
 
 
-def measure(layout: str, history: int, count: int, *, with_events: bool) -> list[float]:
+def measure(layout: str, sizes: list[int], count: int, *, warmup: int, with_events: bool) -> list[list[float]]:
+    """One Radicale per history size, all running at once; the booking times per size."""
     work = Path(tempfile.mkdtemp(prefix="room-history-"))
+    procs = []
     try:
-        data, logs = work / "data", work / "logs"
-        provision_rooms(write_config(data, free_port()))  # the rooms, as the sandbox makes them
-        plant(data, layout, history, with_events=with_events)
-        proc = start_radicale(data, logs)
-        try:
-            assert proc.url is not None
-            return asyncio.run(_time_bookings(proc.url, layout, count))
-        finally:
-            proc.stop()
+        for size in sizes:
+            data, logs = work / f"data-{size}", work / f"logs-{size}"
+            provision_rooms(write_config(data, free_port()))  # the rooms, as the sandbox makes them
+            plant(data, layout, size, with_events=with_events)
+            procs.append(start_radicale(data, logs))
+        urls = [p.url for p in procs if p.url is not None]
+        return asyncio.run(_time_bookings(urls, layout, count, warmup))
     finally:
+        for proc in procs:
+            proc.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -170,6 +181,7 @@ def main() -> None:
     parser.add_argument("--baseline", default="500,2000", help="history sizes for the old layout (kept short)")
     parser.add_argument("--bookings", type=int, default=20, help="timed bookings per run (layout now)")
     parser.add_argument("--baseline-bookings", type=int, default=6, help="timed bookings per run (old layout)")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured bookings per server first")
     parser.add_argument("--with-events", action="store_true", help="also plant one event per history booking")
     args = parser.parse_args()
     sizes = [int(s) for s in args.history.split(",")]
@@ -177,8 +189,8 @@ def main() -> None:
     rows: list[tuple[str, str, int, float, float]] = []
     medians: dict[tuple[str, int], float] = {}
     for layout, layout_sizes, count in ((NEW, sizes, args.bookings), (OLD, baseline, args.baseline_bookings)):
-        for size in layout_sizes:
-            took = measure(layout, size, count, with_events=args.with_events)
+        runs = measure(layout, layout_sizes, count, warmup=args.warmup, with_events=args.with_events)
+        for size, took in zip(layout_sizes, runs, strict=True):
             medians[layout, size] = statistics.median(took)
             rows.append((layout, f"{size:,}", len(took), statistics.median(took), _p95(took)))
     # The old layout's fit, a + b × markers, from its smallest and largest measured size.
