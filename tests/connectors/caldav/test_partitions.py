@@ -121,6 +121,25 @@ async def test_prune_removes_markers_of_ended_days_and_keeps_later_ones(make_cal
         await calendar.aclose()
 
 
+async def test_a_client_that_knew_a_pruned_room_day_makes_it_again(make_calendar: MakeCalendar, radicale: Proc,
+                                                                   day: date) -> None:
+    """Another flow run pruned a room-day this client had created: its marker PUT finds the
+    calendar gone (409), it makes the calendar again and the booking goes through."""
+    calendar = _isolated(make_calendar)
+    pruner = make_calendar(slot_collection_prefix=calendar.config.slot_collection_prefix,
+                           slots_collection=calendar.config.slots_collection)
+    try:
+        await calendar.book(_new("gr-again-1", "KJ-B115", at(day, "08:00"), at(day, "08:15")))
+        assert await pruner.prune_past(at(day + timedelta(days=1), "00:00")) == 1
+        assert _items(radicale, calendar.slots.collection("KJ-B115", at(day, "08:00"))) is None
+        booked = await calendar.book(_new("gr-again-2", "KJ-B115", at(day, "09:00"), at(day, "09:30")))
+        assert booked.start == at(day, "09:00")
+        assert len(_items(radicale, calendar.slots.collection("KJ-B115", at(day, "09:00"))) or []) == 2
+    finally:
+        await calendar.aclose()
+        await pruner.aclose()
+
+
 def _plant_old_booking(radicale: Proc, calendar: CaldavCalendar, uid: str, room: str, start: datetime,
                        end: datetime, *, with_event: bool = True) -> None:
     """What the hub before issue 12 left behind: the event, and its markers in one collection."""
