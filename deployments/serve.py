@@ -27,7 +27,8 @@ from typing import Any
 from prefect.client.orchestration import get_client
 from prefect.runner import Runner
 
-from deployments.definitions import DEPLOYMENTS, GLOBAL_LIMITS, PRELOAD
+from deployments.catalog import CATALOG
+from deployments.definitions import DEPLOYMENTS, PRELOAD
 
 __all__ = ["use_preloaded_fork_server", "wait_for_prefect", "ensure_limits", "ensure_recovery", "serve"]
 
@@ -58,8 +59,11 @@ def use_preloaded_fork_server(preload: tuple[str, ...] = PRELOAD) -> None:
 
 
 async def ensure_limits() -> None:
+    """The catalog's global concurrency limits, with the slots ``HUB_LIMITS`` sets."""
+    from hub.settings import get_settings
+
     async with get_client() as client:
-        for name, slots in GLOBAL_LIMITS.items():
+        for name, slots in CATALOG.limits(get_settings().limits).items():
             await client.upsert_global_concurrency_limit_by_name(name, slots)
 
 

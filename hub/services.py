@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.errors import ConfigError
 from hub.ledger import InboxEvent, WorkItem
 
 __all__ = ["DeploymentSpec", "Limit", "Rerun", "OnEvent", "Service", "Catalog", "catalog", "use_catalog",
@@ -176,12 +177,18 @@ class Catalog:
         """Every ledger service name that can be started again, with how."""
         return {name: s.rerun for s in self.services if s.rerun for name in s.item_services}
 
-    def limits(self) -> dict[str, int]:
-        """Every global concurrency limit, with its slots (the runner upserts them)."""
+    def limits(self, overrides: Mapping[str, int] | None = None) -> dict[str, int]:
+        """Every global concurrency limit, with its slots (the runner upserts them); ``overrides``
+        (``HUB_LIMITS``) set the slots of declared limits."""
         found: dict[str, int] = {}
         for limit in (*(lim for s in self.services for lim in s.limits), *self.ops_limits):
             if found.setdefault(limit.name, limit.slots) != limit.slots:
                 raise ValueError(f"limit {limit.name!r} is declared with {found[limit.name]} and {limit.slots} slots")
+        for name, slots in (overrides or {}).items():
+            if name not in found:
+                raise ConfigError(f"HUB_LIMITS names the limit {name!r}, which no service declares",
+                                  hint=f"Use one of {', '.join(sorted(found))}, or remove it from HUB_LIMITS.")
+            found[name] = slots
         return found
 
     def adapter(self, port: str, name: str) -> Any:

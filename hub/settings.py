@@ -210,6 +210,11 @@ class Settings(BaseSettings):
     ops: OpsConfig = Field(default_factory=OpsConfig)
     laptop: LaptopConfig = Field(default_factory=LaptopConfig)
     rooms: RoomsConfig = Field(default_factory=RoomsConfig)
+    limits: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Slots of global concurrency limits, overriding the catalog's, as JSON (HUB_LIMITS="
+                    "'{\"ticketing\": 4}'): the bound on concurrent writes to a connector, for batches and "
+                    "steps alike. Raise it for a peer that takes more (TOPdesk, RT on PostgreSQL).")
 
     # Every HUB_<ADAPTER>__<FIELD> variable, by adapter; validated when the adapter is built.
     adapters: dict[str, dict[str, Any]] = Field(default_factory=dict, repr=False, exclude=True)

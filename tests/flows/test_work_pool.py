@@ -22,7 +22,7 @@ def _env(api_url: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PREFECT_"))}
     return {**env, "PREFECT_API_URL": api_url, "PREFECT_HOME": str(home / "prefect"), "HUB_HOME": str(home),
             "HUB_LEDGER_URL": f"sqlite:///{home / 'ledger.db'}", "HUB_PAUSE_SCHEDULES": "1",
-            "PYTHONPATH": str(ROOT), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+            "PYTHONPATH": str(ROOT), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "HUB_LIMITS": '{"ticketing": 3}'}
 
 
 async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
@@ -50,7 +50,7 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
             assert len(found.schedules) == len(spec.schedules), spec.full_name
             assert found.paused == bool(spec.schedules), "scheduled deployments stay paused when asked"
             assert sorted(found.tags) == sorted(spec.tags)
-        for name, slots in CATALOG.limits().items():
+        for name, slots in CATALOG.limits({"ticketing": 3}).items():  # HUB_LIMITS sets the slots
             assert (await client.read_global_concurrency_limit_by_name(name)).limit == slots
 
         metrics = await client.read_deployment_by_name("service-metrics/service-metrics")

@@ -134,3 +134,20 @@ def test_two_services_cannot_claim_the_same_items_or_events() -> None:
     with pytest.raises(ValueError, match="declared with 1 and 3 slots"):
         Catalog(services=(TOY, Service(name="toy3", title="t", ports=frozenset(), deployments=(),
                                        limits=(Limit("toy-peer", 3),)))).limits()
+
+
+def test_settings_set_the_slots_of_a_declared_limit_and_refuse_an_unknown_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from deployments.catalog import CATALOG
+    from hub.errors import ConfigError
+    from hub.settings import Settings
+
+    monkeypatch.setenv("HUB_LIMITS", '{"ticketing": 4}')
+    assert CATALOG.limits(Settings().limits)["ticketing"] == 4
+    assert CATALOG.limits()["ticketing"] == 2  # the catalog's own
+    with pytest.raises(ConfigError, match="'tiketing', which no service declares"):
+        CATALOG.limits({"tiketing": 4})
+    monkeypatch.setenv("HUB_LIMITS", '{"ticketing": 0}')
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        Settings()
