@@ -5,8 +5,8 @@
 Starts its own Radicale (the sandbox, 127.0.0.1 only) per history size, each with a fresh data
 directory holding N *history markers* — the slot markers of N past one-slot bookings — then
 times ``CaldavCalendar.book`` (one hour = 4 slots, future days, rooms in turn, one after the
-other) and prints median and p95 per booking. The servers of one layout run side by side and
-take turns per booking, so the load of a shared machine hits every history size alike:
+other) and prints median and p95 per booking. All servers run side by side and take turns per
+booking, so the load of a shared machine hits every layout and history size alike:
 
 - **per room-day** (the layout now): history markers sit in the room-day calendars of past
   days (``/hub/room-slots-<room>-<YYYYMMDD>/``), as if ``prune_past`` had never run — the
@@ -125,11 +125,11 @@ def _bookings(count: int, first: date, tag: str) -> list[NewBooking]:
     return found
 
 
-async def _time_bookings(urls: list[str], layout: str, count: int, warmup: int) -> list[list[float]]:
-    """Time ``count`` bookings on each server, taking turns (booking i on every server, then
-    i + 1), so a change in the machine's load hits every history size alike."""
+async def _time_bookings(servers: list[tuple[str, str, int]], warmup: int) -> list[list[float]]:
+    """Time the bookings on every (url, layout, count) server, taking turns (booking i on every
+    server, then i + 1), so a change in the machine's load hits every layout and size alike."""
     calendars = []
-    for url in urls:
+    for url, layout, _ in servers:
         calendar = CaldavCalendar(CaldavConfig(base_url=url, username=DEFAULT_USER,
                                                password=SecretStr(DEFAULT_PASSWORD), timeout=120.0))
         if layout == OLD:
@@ -142,29 +142,31 @@ async def _time_bookings(urls: list[str], layout: str, count: int, warmup: int) 
             for new in _bookings(warmup, first - timedelta(days=7), "warm"):
                 await calendar.book(new)
         took: list[list[float]] = [[] for _ in calendars]
-        for new in _bookings(count, first, "timed"):
-            for calendar, times in zip(calendars, took, strict=True):
-                started = time.perf_counter()
-                await calendar.book(new)
-                times.append((time.perf_counter() - started) * 1000)
+        for i, new in enumerate(_bookings(max(count for _, _, count in servers), first, "timed")):
+            for calendar, (_, _, count), times in zip(calendars, servers, took, strict=True):
+                if i < count:
+                    started = time.perf_counter()
+                    await calendar.book(new)
+                    times.append((time.perf_counter() - started) * 1000)
         return took
     finally:
         for calendar in calendars:
             await calendar.aclose()
 
 
-def measure(layout: str, sizes: list[int], count: int, *, warmup: int, with_events: bool) -> list[list[float]]:
-    """One Radicale per history size, all running at once; the booking times per size."""
+def measure(runs: list[tuple[str, int, int]], *, warmup: int, with_events: bool) -> list[list[float]]:
+    """One Radicale per (layout, history size, bookings), all running at once; the booking
+    times of each."""
     work = Path(tempfile.mkdtemp(prefix="room-history-"))
     procs = []
     try:
-        for size in sizes:
-            data, logs = work / f"data-{size}", work / f"logs-{size}"
+        for i, (layout, size, _) in enumerate(runs):
+            data, logs = work / f"data-{i}", work / f"logs-{i}"
             provision_rooms(write_config(data, free_port()))  # the rooms, as the sandbox makes them
             plant(data, layout, size, with_events=with_events)
             procs.append(start_radicale(data, logs))
-        urls = [p.url for p in procs if p.url is not None]
-        return asyncio.run(_time_bookings(urls, layout, count, warmup))
+        servers = [(p.url or "", layout, count) for p, (layout, _, count) in zip(procs, runs, strict=True)]
+        return asyncio.run(_time_bookings(servers, warmup))
     finally:
         for proc in procs:
             proc.stop()
@@ -188,11 +190,11 @@ def main() -> None:
     baseline = [int(s) for s in args.baseline.split(",")]
     rows: list[tuple[str, str, int, float, float]] = []
     medians: dict[tuple[str, int], float] = {}
-    for layout, layout_sizes, count in ((NEW, sizes, args.bookings), (OLD, baseline, args.baseline_bookings)):
-        runs = measure(layout, layout_sizes, count, warmup=args.warmup, with_events=args.with_events)
-        for size, took in zip(layout_sizes, runs, strict=True):
-            medians[layout, size] = statistics.median(took)
-            rows.append((layout, f"{size:,}", len(took), statistics.median(took), _p95(took)))
+    runs = [(NEW, size, args.bookings) for size in sizes] + [(OLD, size, args.baseline_bookings) for size in baseline]
+    for (layout, size, _), took in zip(runs, measure(runs, warmup=args.warmup, with_events=args.with_events),
+                                       strict=True):
+        medians[layout, size] = statistics.median(took)
+        rows.append((layout, f"{size:,}", len(took), statistics.median(took), _p95(took)))
     # The old layout's fit, a + b × markers, from its smallest and largest measured size.
     low, high = min(baseline), max(baseline)
     slope = (medians[OLD, high] - medians[OLD, low]) / (high - low) if high > low else 0.0
