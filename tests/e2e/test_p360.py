@@ -90,3 +90,52 @@ def test_onboarding_archives_once_in_public_360(p360_stack: Stack) -> None:
         assert "*****" in public
         for secret in (employee["fornavn"], employee["etternavn"], str(employee["fnr"])):
             assert secret not in public, public
+
+
+async def test_fritak_application_and_decision_letter_land_in_one_public_360_case(p360_stack: Stack) -> None:
+    """Fritak unchanged on Public 360: the application and its attachments archived once (the
+    intake seeing the submission again starts nothing new), the decision letter in the same
+    case, the case closed; public titles without the applicant's name or fødselsnummer."""
+    from prefect.deployments import run_deployment
+    from prefect.flow_runs import aresume_flow_run
+
+    from hub.settings import get_settings
+    from hub.wiring import _ledger, build_archive
+    from tests.e2e.conftest import wait_flow_run
+    from tests.e2e.test_fritak import APPLICANT, _apply, _case_run, _wait_paused
+
+    ledger: Ledger = _ledger(f"sqlite:///{p360_stack.home / 'ledger.db'}", False)
+    sid = _apply(p360_stack, email="p360.fritak@student.oslomet.no")
+    flow_run_id = await _case_run(ledger, sid)
+    run = await _wait_paused(flow_run_id)
+    assert run.state.is_paused(), run.state
+    await run_deployment("fritak-intake/fritak-intake", timeout=180)  # the same submission seen again
+    assert ledger.get_item("fritak", str(sid)).flow_run_id == flow_run_id
+
+    await aresume_flow_run(run.id, run_input={
+        "outcome": "approve", "justification": "Begge emnene dekkes av tidligere emner.",
+        "decided_by": "Kari Saksbehandler",
+        "courses": [{"course": "DATA1100", "verdict": "approved"}, {"course": "MATA1000", "verdict": "approved"}]})
+    final = await wait_flow_run(flow_run_id, timeout=180)
+    assert final.state.is_completed(), final.state
+
+    archive = build_archive(get_settings())
+    try:
+        [case] = await archive.find_case_files(f"fritak:{sid}:sak")
+        assert case.status == "A"
+        entries = await archive.list_journal_entries(case)
+        assert sorted(e.journal_type for e in entries) == ["I", "U"]
+        letter = await archive.fetch_document([e for e in entries if e.journal_type == "U"][0].document_ids[0])
+        assert letter.startswith(b"%PDF")
+    finally:
+        await archive.aclose()
+
+    cases = _sif(p360_stack, "CaseService", "GetCases",
+                 ExternalId={"Id": f"fritak:{sid}:sak", "Type": "OsloMet integrasjonshub"})["Cases"]
+    assert len(cases) == 1, cases
+    documents = _sif(p360_stack, "DocumentService", "GetDocuments", CaseNumber=cases[0]["CaseNumber"],
+                     IncludeFiles=True)["Documents"]
+    assert sorted(d["Type"]["Code"] for d in documents) == ["I", "U"], documents  # one application, one letter
+    for public in (cases[0]["Title"], *(d["OfficialTitle"] for d in documents)):
+        for secret in ("Åsmund", "Bjørnstad", APPLICANT["fnr"]):
+            assert secret not in public, public
