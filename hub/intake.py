@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from hub.dispatch import Dispatcher
 from hub.ledger import InboxEvent, Ledger
+from hub.ports.hr import canonical_employee_id
 from hub.privacy import contains_fnr
 from hub.settings import OSLO, IntakeConfig
 from hub.signing import ReplayGuard, SignatureError, body_digest, verify
@@ -62,7 +63,7 @@ class HrEvent(BaseModel):
     def not_a_national_id(cls, value: str) -> str:
         if contains_fnr(value):
             raise ValueError("looks like a fødselsnummer; HR must send the DFØ employee id")
-        return value
+        return canonical_employee_id(value)  # "05001234" and "5001234" are one person, one event
 
     @property
     def dedupe_key(self) -> str:

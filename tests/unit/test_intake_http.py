@@ -236,6 +236,16 @@ async def test_a_resent_message_is_a_duplicate_not_a_second_event(client: httpx.
     assert len(ledger.events()) == 1
 
 
+async def test_an_id_with_and_without_its_leading_zero_is_one_event(client: httpx.AsyncClient,
+                                                                    ledger: Ledger) -> None:
+    padded, plain = body_of("05001234"), body_of("5001234")
+    first = await client.post("/events/hr", content=padded, headers=signed(padded, msg_id="msg_padded"))
+    again = await client.post("/events/hr", content=plain, headers=signed(plain, msg_id="msg_plain"))
+    assert (first.status_code, again.status_code) == (202, 200), again.text
+    assert again.json()["duplicate"] is True and again.json()["event_id"] == first.json()["event_id"]
+    assert [e.subject_id for e in ledger.events()] == ["5001234"]
+
+
 async def test_a_refused_body_does_not_bind_its_webhook_id(client: httpx.AsyncClient) -> None:
     """A 400 stores nothing, so the sender may correct the body under the same message id."""
     bad = json.dumps({"id": "10005", "uri": "dfo:nope"}).encode()
