@@ -9,6 +9,12 @@ hire's work item in the ledger (the flow's first line of business code). Two pha
 - **burst**: N events one second apart while earlier onboardings still run (load).
 
     .venv/bin/python -m bench.onboarding_latency [--events 20] [--gap 1.0] [--no-burst] [--postgres]
+    .venv/bin/python -m bench.onboarding_latency --workers 3 [--events 10] [--no-burst]
+
+``--workers N`` measures the production shape (``devtools.scaled.ScaledStack``: PostgreSQL,
+Redis, the Prefect API and services apart, N workers from a work pool) and, in the same run
+and first, the embedded runner as the baseline, and prints both side by side. Issue 12's
+target for workers on PostgreSQL: p50 ≤ 1.5 s, p95 ≤ 3 s.
 
 Target on embedded defaults (SQLite Prefect server): p50 ≤ 2 s, p95 ≤ 4 s, one at a time.
 Prefect's defaults give 6–14 s. ``--postgres`` runs the same on a throwaway PostgreSQL
@@ -75,10 +81,24 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between events")
     parser.add_argument("--no-burst", action="store_true", help="skip the burst phase")
     parser.add_argument("--home", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also measure the production shape with N workers, after the embedded runner")
     parser.add_argument("--postgres", action="store_true",
                         help="run the Prefect server and the ledger on a throwaway PostgreSQL cluster "
                              "(Debian's postgresql package) instead of SQLite")
     args = parser.parse_args()
+    if args.workers:
+        baseline = _run(args)
+        scaled = _run(args, workers=args.workers)
+        print("\n== side by side: event → flow code running, one at a time (seconds) ==")
+        print(f"{'shape':<44} {'p50':>6} {'p95':>6} {'max':>6}")
+        for title, rows in (("embedded runner (SQLite, forked runs)", baseline),
+                            (f"{args.workers} workers (PostgreSQL, Redis, process pool)", scaled)):
+            latencies = [r["flow_code"] for r in rows]
+            print(f"{title:<44} {statistics.median(latencies):>6.2f} {percentile(latencies, 0.95):>6.2f} "
+                  f"{max(latencies):>6.2f}")
+        print("target for workers on PostgreSQL: p50 ≤ 1.5 s, p95 ≤ 3 s", flush=True)
+        return
     if args.postgres:
         from devtools.pgcluster import throwaway_cluster
 
@@ -91,9 +111,17 @@ def main() -> None:
         _run(args)
 
 
-def _run(args: argparse.Namespace) -> None:
-    home = args.home or Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    stack = Stack(home=home, ports=StackPorts.free())
+def _run(args: argparse.Namespace, workers: int = 0) -> list[dict[str, Any]]:
+    """Both phases on a stack of its own; returns the one-at-a-time rows."""
+    home = Path(tempfile.mkdtemp(prefix="hub-bench-", dir=args.home))
+    stack: Stack
+    if workers:
+        from devtools.scaled import ScaledStack
+
+        stack = ScaledStack(home=home, ports=StackPorts.free(), workers=workers)
+    else:
+        stack = Stack(home=home, ports=StackPorts.free())
+    first: list[dict[str, Any]] = []
     try:
         stack.start_all(progress=lambda m: print(f"[stack] {m}", flush=True))
         from hub.wiring import get_ledger
@@ -106,10 +134,15 @@ def _run(args: argparse.Namespace) -> None:
             hires = [_new_hire(stack, offset + i) for i in range(args.events)]
             rows = [_measure(stack, ledger, employee_id, wait_done=wait_done, gap=args.gap)
                     for employee_id in hires]
-            _print(title, rows)
+            _print(f"{title} ({type(stack).__name__})", rows)
+            first = first or rows
         _wait_until_done(ledger, [r["employee"] for r in rows])
     finally:
         stack.stop_all()
+        from hub.settings import get_settings
+
+        get_settings.cache_clear()  # the next stack's settings, not this one's
+    return first
 
 
 def _measure(stack: Stack, ledger: Any, employee_id: str, *, wait_done: bool, gap: float) -> dict[str, float]:
