@@ -6,7 +6,8 @@
     redis-server (Debian's)  Prefect's event messaging, causal ordering, slot leases, docket
     prefect-server           the API and UI only (--no-services)
     prefect-services         the scheduler, triggers, zombie detection... in their own process
-    worker-1 … worker-N      `prefect worker start --pool hub`: each flow run in its own process
+    worker-1 … worker-N      `python -m deployments worker --pool hub`: each flow run in its own
+                             process, forked from a preloaded fork server
     intake, sandboxes, RT    as in the embedded stack (:class:`devtools.stack.Stack`)
 
 The deployments are registered in the work pool by ``python -m deployments deploy`` (the
@@ -130,8 +131,9 @@ class ScaledStack(Stack):
                                + log.read_text()[-2000:])
 
     def start_worker(self, name: str) -> Proc:
-        return self._start(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", self.pool,
-                                  "--type", "process", "--name", name, "--limit", str(self.worker_limit)])
+        """The hub's worker: Prefect's process worker, each run forked from a preloaded fork server."""
+        return self._start(name, [sys.executable, "-m", "deployments", "worker", "--pool", self.pool,
+                                  "--name", name, "--limit", str(self.worker_limit)])
 
     def wait_runner(self, timeout: float = 90.0) -> None:
         """Wait until every worker is online in the pool."""

@@ -1,5 +1,6 @@
 """The production shape's first half: the catalog's deployments in a Prefect work pool, run
-by a ``prefect worker`` process (issue 12). The same definitions the embedded runner serves."""
+by the hub's worker (``python -m deployments worker``: Prefect's process worker, each run
+forked from a preloaded fork server). The same definitions the embedded runner serves."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import time
 from pathlib import Path
 
 from deployments.catalog import CATALOG
+from devtools.procs import descendants
 from hub.ledger import ItemState, Ledger
 from hub.settings import ROOT
 
-BIN = Path(sys.executable).parent
 POOL = "hub-test-pool"
 
 
@@ -57,8 +58,8 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
         run = await client.create_flow_run_from_deployment(metrics.id, parameters={"weeks": 2})
 
         log = (tmp_path / "worker.log").open("w")
-        worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--type", "process",
-                                   "--limit", "1"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        worker = subprocess.Popen([sys.executable, "-m", "deployments", "worker", "--pool", POOL, "--limit", "2"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
         try:
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
@@ -71,6 +72,11 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
             artifacts = await client.read_artifacts(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
             table = next(a for a in artifacts if a.key == "service-metrics")
             assert "fritak" in str(table.data)
+            # Runs are forked from the worker's preloaded fork server (Prefect's own process worker
+            # would have started a fresh `python -m prefect.engine`, and kept no fork server).
+            family = [Path(f"/proc/{p.pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                      for p in descendants(worker.pid)]
+            assert any(b"multiprocessing.forkserver" in line and b"flows.ops_metrics" in line for line in family), family
         finally:
             worker.terminate()
             try:
