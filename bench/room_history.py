@@ -21,9 +21,12 @@ Planting 50,000 markers through HTTP would take far longer than the bench, so th
 written straight into Radicale's filesystem storage before the server starts: one
 ``<name>.ics`` file per item in ``collections/collection-root/hub/<collection>/`` beside the
 collection's ``.Radicale.props`` (``{"tag": "VCALENDAR"}``). Radicale builds its item cache
-(``.Radicale.cache/item/``) itself on the first read; one unmeasured warm-up booking per run
-pays for that. ``--with-events`` also plants one event per history booking in the room
-calendars (the bookings themselves, which are never pruned), to show what grows there.
+(``.Radicale.cache/item/``) itself on the first read; a few unmeasured warm-up bookings per
+server (``--warmup``) pay for that.
+
+Only markers are planted: the history's *events* (the bookings, never pruned) stay in the
+room calendars, and Radicale's UID check on a new event and its free/busy also read a whole
+room calendar. That growth is per room, and is not what this bench measures.
 """
 
 from __future__ import annotations
@@ -42,8 +45,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from connectors.caldav import CaldavCalendar, CaldavConfig
-from connectors.caldav.client import resource_name
-from connectors.caldav.events import MARKER_BOOKING, ROOM_PROPERTY, event_ics
+from connectors.caldav.events import MARKER_BOOKING, ROOM_PROPERTY
 from connectors.caldav.slots import SlotMarkers
 from devtools.procs import free_port
 from hub.ports.calendar import NewBooking
@@ -92,14 +94,10 @@ def _collection_dir(root: Path, name: str) -> Path:
     return path
 
 
-def plant(data_dir: Path, layout: str, count: int, *, with_events: bool) -> None:
+def plant(data_dir: Path, layout: str, count: int) -> None:
     """Write the history straight into Radicale's storage (the server is not running)."""
     config = CaldavConfig(base_url="http://127.0.0.1", username=DEFAULT_USER, password=SecretStr("x"))
     today = datetime.now(OSLO).date()
-    template = event_ics(uid="gr-hist-TEMPLATE", room_id="ROOM", room_name="ROOM",
-                         start=datetime(2000, 1, 1, 8, tzinfo=OSLO), end=datetime(2000, 1, 1, 8, 15, tzinfo=OSLO),
-                         summary="History", organizer_email="history@oslomet.no", description="",
-                         now=datetime(2000, 1, 1, tzinfo=UTC)).decode()
     for room, slot, booking in _history(count, today):
         if layout == NEW:
             name = f"{config.slot_collection_prefix}{room.lower()}-{slot.astimezone(OSLO):%Y%m%d}"
@@ -107,12 +105,6 @@ def plant(data_dir: Path, layout: str, count: int, *, with_events: bool) -> None
             name = config.slots_collection
         marker_name = f"{room.lower()}-{slot.astimezone(UTC):%Y%m%dT%H%MZ}.ics"
         (_collection_dir(data_dir, name) / marker_name).write_text(_marker(room, slot, booking), newline="")
-        if with_events:
-            local = slot.astimezone(OSLO)
-            text = (template.replace("gr-hist-TEMPLATE", booking).replace("ROOM", room)
-                    .replace("20000101T080000", f"{local:%Y%m%dT%H%M%S}")
-                    .replace("20000101T081500", f"{local + timedelta(minutes=15):%Y%m%dT%H%M%S}"))
-            (_collection_dir(data_dir, room.lower()) / resource_name(booking)).write_text(text, newline="")
 
 
 def _bookings(count: int, first: date, tag: str) -> list[NewBooking]:
@@ -154,7 +146,7 @@ async def _time_bookings(servers: list[tuple[str, str, int]], warmup: int) -> li
             await calendar.aclose()
 
 
-def measure(runs: list[tuple[str, int, int]], *, warmup: int, with_events: bool) -> list[list[float]]:
+def measure(runs: list[tuple[str, int, int]], *, warmup: int) -> list[list[float]]:
     """One Radicale per (layout, history size, bookings), all running at once; the booking
     times of each."""
     work = Path(tempfile.mkdtemp(prefix="room-history-"))
@@ -163,7 +155,7 @@ def measure(runs: list[tuple[str, int, int]], *, warmup: int, with_events: bool)
         for i, (layout, size, _) in enumerate(runs):
             data, logs = work / f"data-{i}", work / f"logs-{i}"
             provision_rooms(write_config(data, free_port()))  # the rooms, as the sandbox makes them
-            plant(data, layout, size, with_events=with_events)
+            plant(data, layout, size)
             procs.append(start_radicale(data, logs))
         servers = [(p.url or "", layout, count) for p, (layout, _, count) in zip(procs, runs, strict=True)]
         return asyncio.run(_time_bookings(servers, warmup))
@@ -184,14 +176,13 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=20, help="timed bookings per run (layout now)")
     parser.add_argument("--baseline-bookings", type=int, default=6, help="timed bookings per run (old layout)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured bookings per server first")
-    parser.add_argument("--with-events", action="store_true", help="also plant one event per history booking")
     args = parser.parse_args()
     sizes = [int(s) for s in args.history.split(",")]
     baseline = [int(s) for s in args.baseline.split(",")]
     rows: list[tuple[str, str, int, float, float]] = []
     medians: dict[tuple[str, int], float] = {}
     runs = [(NEW, size, args.bookings) for size in sizes] + [(OLD, size, args.baseline_bookings) for size in baseline]
-    for (layout, size, _), took in zip(runs, measure(runs, warmup=args.warmup, with_events=args.with_events),
+    for (layout, size, _), took in zip(runs, measure(runs, warmup=args.warmup),
                                        strict=True):
         medians[layout, size] = statistics.median(took)
         rows.append((layout, f"{size:,}", len(took), statistics.median(took), _p95(took)))
@@ -202,8 +193,7 @@ def main() -> None:
     for size in sizes:
         if size not in baseline:
             rows.append((OLD, f"{size:,} (extrapolated)", 0, intercept + slope * size, float("nan")))
-    print(f"\nroom booking vs history (history: markers of past one-slot bookings"
-          f"{' + their events' if args.with_events else ''}; booking = 1 h = 4 slots)")
+    print("\nroom booking vs history (history: markers of past one-slot bookings; booking = 1 h = 4 slots)")
     print(f"{'layout':<18} {'history':>22} {'bookings':>8} {'median ms':>10} {'p95 ms':>8}")
     for layout, size_text, n, median, p95 in rows:
         print(f"{layout:<18} {size_text:>22} {n or '-':>8} {median:>10.1f} {p95:>8.1f}")
