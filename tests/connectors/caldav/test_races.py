@@ -55,12 +55,20 @@ async def test_twelve_tasks_race_for_one_slot_exactly_one_wins(make_calendar: Ma
     assert [uid for _, _, uid in _spans(dav, radicale, "P35-U101", day)] == [winners[0].external_ref]
 
 
-async def test_overlapping_ranges_racing_never_overlap(calendar: CaldavCalendar, dav: caldav.DAVClient,
+async def test_overlapping_ranges_racing_never_overlap(make_calendar: MakeCalendar, dav: caldav.DAVClient,
                                                        radicale: Proc, day: date) -> None:
-    """Ranges shifted by 15-45 minutes race; whatever wins, no two events overlap."""
+    """Ranges shifted by 15-45 minutes race; whatever wins, no two events overlap.
+
+    Each waits for the next in a chain of eight; on a loaded machine that chain took 8-10 s,
+    longer than the default 3 s wait, and everybody but the last gave up (with the old
+    single-collection layout too). Patience is what "waited for" below means, so it gets 30 s."""
     starts = ["09:00", "09:15", "09:30", "09:45", "10:00", "10:30", "11:00", "11:15"]
     news = [_new(f"gr-shift-{i}", "P35-U102", at(day, s), at(day, s) + timedelta(hours=1)) for i, s in enumerate(starts)]
-    results = await asyncio.gather(*(_attempt(calendar, n) for n in news))
+    calendar = make_calendar(slot_wait_seconds=30)
+    try:
+        results = await asyncio.gather(*(_attempt(calendar, n) for n in news))
+    finally:
+        await calendar.aclose()
     assert all(isinstance(r, Booking | Conflict) for r in results)
     spans = _spans(dav, radicale, "P35-U102", day)
     assert len(spans) == sum(isinstance(r, Booking) for r in results) >= 2
