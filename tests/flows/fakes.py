@@ -373,6 +373,7 @@ class MemoryCalendar(_Port):
         self.slow_booking = 0.0  # seconds each booking request takes
         self.booking_now = 0
         self.most_booked_at_once = 0
+        self.prunes = 0  # prune_past calls
 
     async def list_rooms(self) -> list[Room]:
         if self.garbled_listings > 0:
@@ -411,4 +412,5 @@ class MemoryCalendar(_Port):
         return self.bookings.pop(external_ref, None) is not None
 
     async def prune_past(self, before: datetime | None = None) -> int:
+        self.prunes += 1
         return 0  # no slot bookkeeping to prune in memory

@@ -61,6 +61,7 @@ async def test_a_request_is_booked_in_the_smallest_fitting_room_and_confirmed_wi
 
     assert await room_bookings() == {"new": 0, "new_cancellations": 0, "handled": 0, "failed": 0}
     assert len(hub.calendar.bookings) == 1 and len(hub.mail.sent) == 1  # a second run writes nothing new
+    assert hub.calendar.prunes == 2  # each run drops the bookkeeping of days that have ended
 
 
 async def test_a_clash_is_answered_with_alternatives_and_nothing_is_booked(hub: Fakes) -> None:
