@@ -84,9 +84,9 @@ from bench.chaos_invariants import (
     runs_breakdown,
 )
 from bench.chaos_workload import People, Workload, control, send_hostile
-from devtools.procs import Proc
 from devtools.stack import Stack, StackPorts
 from sandbox.common import KINDS
+from sandbox.procs import Proc
 
 __all__ = ["main", "Options", "run"]
 
@@ -254,7 +254,7 @@ def disarm(proxies: dict[str, Proc], stack: Stack, record: Record) -> None:
 # ---- kills ---------------------------------------------------------------------------------------
 
 def kill(stack: Stack, target: str, record: Record) -> None:
-    from devtools.procs import descendants
+    from sandbox.procs import descendants
 
     at = time.time()
     entry: dict[str, Any] = {"target": target, "at": at}
@@ -491,7 +491,7 @@ def proxy_counts(proxies: dict[str, Proc], stack: Stack) -> str:
 
 def routed(stack: Stack, proxies: dict[str, Proc]) -> str:
     """Do the hub's processes (as they run now, after restarts) point at the proxies? From /proc."""
-    from devtools.procs import descendants
+    from sandbox.procs import descendants
 
     wanted = {key: value for key, value in stack.extra_env.items() if key.endswith("_URL")}
     wrong, seen = [], 0

@@ -47,9 +47,9 @@ from pydantic import SecretStr
 from connectors.caldav import CaldavCalendar, CaldavConfig
 from connectors.caldav.events import MARKER_BOOKING, ROOM_PROPERTY
 from connectors.caldav.slots import SlotMarkers
-from devtools.procs import free_port
 from hub.ports.calendar import NewBooking
 from hub.settings import OSLO
+from sandbox.procs import free_port
 from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER, ROOMS, start_radicale
 from sandbox.radicale.configure import provision_rooms, write_config
 

@@ -20,9 +20,9 @@ import httpx
 from rich.console import Console
 from rich.markup import escape
 
-from devtools.procs import ROOT
 from devtools.stack import Stack, StackPorts
 from sandbox.common import control_headers
+from sandbox.procs import ROOT
 
 console = Console()
 

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from devtools.procs import free_port, wait_tcp
+from sandbox.procs import free_port, wait_tcp
 
 __all__ = ["PG_BIN", "throwaway_cluster", "init_cluster", "postgres_command", "create_databases"]
 

@@ -13,7 +13,7 @@ import inspect
 import re
 from pathlib import Path
 
-from devtools.procs import ROOT
+from sandbox.procs import ROOT
 
 __all__ = ["scaffold_connector", "PORT_PROTOCOLS"]
 

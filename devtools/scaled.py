@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.pgcluster import create_databases, init_cluster, postgres_command
-from devtools.procs import Proc, free_port, wait_tcp
 from devtools.stack import Progress, Stack, _stop_together
+from sandbox.procs import Proc, free_port, wait_tcp
 
 __all__ = ["ScaledStack", "DEMO_PG_PORT", "DEMO_REDIS_PORT"]
 

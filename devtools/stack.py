@@ -39,10 +39,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devtools.procs import ROOT, Proc, free_port, python_module, start, wait_http, wait_tcp
 from devtools.supervise import Policy, Supervisor, http_ready
 from hub.settings import PORTS
 from sandbox.common import TOKEN_ENV, check_control, keep_token
+from sandbox.procs import ROOT, Proc, free_port, python_module, start, wait_http, wait_tcp
 
 __all__ = ["Stack", "StackPorts", "SANDBOXES"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from devtools.procs import Proc, ProcInfo, descendants, describe_exit, kill_processes, process_table, respawn
+from sandbox.procs import Proc, ProcInfo, descendants, describe_exit, kill_processes, process_table, respawn
 
 __all__ = ["Policy", "Event", "Supervisor", "http_ready"]
 

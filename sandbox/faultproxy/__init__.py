@@ -65,8 +65,8 @@ def start_fault_proxy(upstream: str, log_dir: object, *, port: int | None = None
     """
     from pathlib import Path
 
-    from devtools.procs import free_port, python_module, start, wait_http
     from sandbox.common import TOKEN_ENV, check_control, ensure_control_token
+    from sandbox.procs import free_port, python_module, start, wait_http
 
     port = port or free_port()
     token = ensure_control_token(control_token)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devtools.procs import Proc, free_port, python_module, start, wait_http
 from sandbox.common import TOKEN_ENV, check_control, ensure_control_token
+from sandbox.procs import Proc, free_port, python_module, start, wait_http
 
 __all__ = ["start_noark5_sandbox", "DEFAULT_USERNAME", "DEFAULT_PASSWORD"]
 

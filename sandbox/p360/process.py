@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devtools.procs import Proc, free_port, python_module, start, wait_http
 from sandbox.common import TOKEN_ENV, check_control, ensure_control_token
 from sandbox.p360.app import DEFAULT_AUTH_KEY, DEFAULT_CLIENT_ID, RPC_PREFIX
+from sandbox.procs import Proc, free_port, python_module, start, wait_http
 
 __all__ = ["start_p360_sandbox", "DEFAULT_PORT"]
 

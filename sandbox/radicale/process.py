@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devtools.procs import Proc, free_port, python_module, start, wait_http
+from sandbox.procs import Proc, free_port, python_module, start, wait_http
 from sandbox.radicale.configure import DEFAULT_PASSWORD, DEFAULT_USER
 
 __all__ = ["start_radicale"]

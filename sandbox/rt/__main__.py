@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from devtools.procs import wait_http
+from sandbox.procs import wait_http
 from sandbox.rt.install import RtInstallError, ensure_packages
 from sandbox.rt.instance import DEFAULT_BCRYPT_COST, DEFAULT_PORT, RtSetupError, create, load
 from sandbox.rt.server import DEFAULT_WORKERS, server_command

@@ -1,7 +1,7 @@
 """Run an RT instance's web server (REST2 included) on 127.0.0.1.
 
 :func:`start` launches RT's own ``rt-server`` (Plack/Starlet, prefork) as a subprocess
-through :mod:`devtools.procs` and waits until REST2 answers an authenticated request.
+through :mod:`sandbox.procs` and waits until REST2 answers an authenticated request.
 :func:`running` is the start/stop pair the tests' session fixtures and the end-to-end
 stack share::
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from devtools.procs import Proc, free_port, wait_http
-from devtools.procs import start as start_process
+from sandbox.procs import Proc, free_port, wait_http
+from sandbox.procs import start as start_process
 from sandbox.rt.install import RT_SERVER
 from sandbox.rt.instance import DEFAULT_BCRYPT_COST, RtInstance, create, load
 

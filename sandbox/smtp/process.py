@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devtools.procs import Proc, free_port, python_module, start, wait_tcp
+from sandbox.procs import Proc, free_port, python_module, start, wait_tcp
 
 __all__ = ["start_smtp_sandbox"]
 

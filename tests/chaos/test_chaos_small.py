@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.procs import ROOT
+from sandbox.procs import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 

@@ -39,7 +39,7 @@ class Running:
     adapter: Adapter
     harness: Harness
     peer: Peer
-    proxy: Any = None  # devtools.procs.Proc of the fault proxy, for HTTP peers
+    proxy: Any = None  # sandbox.procs.Proc of the fault proxy, for HTTP peers
 
     def client(self, config: Any = None) -> Any:
         return self.adapter.build(config if config is not None else self.peer.config)

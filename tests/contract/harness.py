@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from devtools.procs import Proc
 from hub.config import ConnectorConfig
+from sandbox.procs import Proc
 
 __all__ = ["Peer", "Harness", "HTTP", "NOT_FOUND", "WRITE", "PAGINATE", "NATIVE_TRANSIENT", "LOCAL"]
 

@@ -18,9 +18,9 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.registry import ADAPTERS, Adapter, adapters_for
-from devtools.procs import free_port
 from hub.errors import ConfigError, HubError, InvalidInput, NotFound, TransientError
 from sandbox.common import control_headers
+from sandbox.procs import free_port
 from tests.contract.conftest import Pool, with_capability
 from tests.contract.harness import HTTP, LOCAL, NATIVE_TRANSIENT, NOT_FOUND, PAGINATE, WRITE
 

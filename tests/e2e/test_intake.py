@@ -20,12 +20,12 @@ import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from devtools.procs import Proc, free_port, python_module, start, wait_http
 from devtools.stack import Stack, StackPorts
 from hub.dispatch import Dispatcher
 from hub.ledger import EventState, ItemState, Ledger
 from hub.settings import OSLO
 from hub.signing import SIGNATURE_HEADER, sign_headers
+from sandbox.procs import Proc, free_port, python_module, start, wait_http
 from tests.e2e.conftest import wait_flow_run, wait_item
 
 pytestmark = pytest.mark.e2e

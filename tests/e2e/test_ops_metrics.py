@@ -20,12 +20,12 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.procs import ROOT
 from devtools.stack import Stack
 from flows.ops_metrics import CHART_KEY, TABLE_KEY, service_metrics
 from hub.ledger import ItemState, Ledger
 from hub.metrics import OSLO, IsoWeek, last_weeks
 from hub.privacy import contains_fnr
+from sandbox.procs import ROOT
 from tests.e2e.conftest import send_event, wait_item
 
 # called outside a flow run, Prefect warns that artifacts without a run are deprecated

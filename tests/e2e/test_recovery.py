@@ -32,9 +32,9 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.procs import ROOT, python_module
 from devtools.stack import Stack, StackPorts
 from hub.ledger import ItemState, Ledger
+from sandbox.procs import ROOT, python_module
 from tests.e2e.conftest import rt_laptops_held_by, rt_tickets
 
 HIRES = ("10005", "10006", "10007", "10010", "10012")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
-from devtools.procs import process_table, python_module
 from devtools.stack import Stack
 from devtools.supervise import Policy
+from sandbox.procs import process_table, python_module
 
 
 def test_a_killed_runner_is_restarted_without_leftovers_and_runs_flows(stack: Stack) -> None:

@@ -25,11 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from devtools.procs import free_port, wait_tcp
 from devtools.stack import Stack
 from hub.errors import NotFound, TransientError
 from hub.flowkit import global_slots, transient_only
 from hub.http import ApiClient, RetryPolicy
+from sandbox.procs import free_port, wait_tcp
 
 pytestmark = pytest.mark.e2e
 

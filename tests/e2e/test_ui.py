@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from devtools.procs import ROOT
 from devtools.stack import Stack
 from hub.ledger import Ledger
+from sandbox.procs import ROOT
 from tests.e2e.conftest import send_event, wait_item
 
 pytestmark = pytest.mark.e2e

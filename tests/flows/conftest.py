@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from deployments.catalog import CATALOG
-from devtools.procs import free_port
 from hub.ledger import Ledger
 from hub.services import PORTS, Catalog, use_catalog
 from hub.settings import get_settings
 from hub.wiring import _ledger, get_ledger
+from sandbox.procs import free_port
 from tests.flows.fakes import (
     FakeAdapter,
     MemoryArchive,

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from deployments.catalog import CATALOG
-from devtools.procs import descendants
 from hub.ledger import ItemState, Ledger
 from hub.settings import ROOT
+from sandbox.procs import descendants
 
 POOL = "hub-test-pool"
 

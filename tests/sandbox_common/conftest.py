@@ -16,9 +16,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from devtools.procs import free_port
 from sandbox.common import FaultInjector
 from sandbox.faultproxy import create_app as create_proxy
+from sandbox.procs import free_port
 
 CONTROL_TOKEN = "test-control-token"  # the /_sandbox routes need it (sandbox.common.ControlGate)
 

@@ -169,8 +169,8 @@ async def test_the_proxy_injects_in_front_of_a_peer_without_injection(proxied: S
 
 
 def test_the_proxy_answers_502_when_its_upstream_is_down() -> None:
-    from devtools.procs import free_port
     from sandbox.faultproxy import create_app
+    from sandbox.procs import free_port
 
     with Served(create_app(f"http://127.0.0.1:{free_port()}", control_token=CONTROL_TOKEN)) as proxy:
         response = httpx.get(f"{proxy.url}/api/items", timeout=5)

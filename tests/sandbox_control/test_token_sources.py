@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 import sandbox.common
-from devtools.procs import Proc, free_port, python_module, start, wait_http
 from devtools.stack import Stack
 from sandbox.common import TOKEN_ENV, TOKEN_HEADER, MissingControlToken, control_headers, find_control_token
 from sandbox.nettskjema.process import start_nettskjema_sandbox
+from sandbox.procs import Proc, free_port, python_module, start, wait_http
 
 
 def serve_topdesk(data_dir: Path, log_dir: Path, *args: str, env_token: str = "") -> Proc:

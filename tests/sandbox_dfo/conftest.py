@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from devtools.procs import Proc
 from hub.signing import HEADERS, SignatureError, verify
 from sandbox.dfo.process import start_dfo_sandbox
+from sandbox.procs import Proc
 
 API_KEY = "test-gravitee-key"
 SECRET = "test-hmac-secret"

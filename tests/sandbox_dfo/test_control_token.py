@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from devtools.procs import Proc
 from sandbox.common import TOKEN_HEADER, control_headers
+from sandbox.procs import Proc
 from tests.sandbox_dfo.conftest import API_KEY, Receiver
 
 REFUSED = [pytest.param({}, id="no-token"), pytest.param({TOKEN_HEADER: "wrong"}, id="wrong-token"),

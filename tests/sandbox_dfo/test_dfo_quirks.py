@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
+from sandbox.procs import Proc
 from tests.sandbox_dfo.conftest import API_KEY
 
 KEY = {"X-Gravitee-Api-Key": API_KEY}

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from stdnum.no import fodselsnummer
 
-from devtools.procs import Proc, python_module
 from sandbox.common import control_headers
 from sandbox.dfo.process import start_dfo_sandbox
+from sandbox.procs import Proc, python_module
 from tests.sandbox_dfo.conftest import API_KEY, SECRET, Receiver, signed_with
 
 KEY = {"X-Gravitee-Api-Key": API_KEY}

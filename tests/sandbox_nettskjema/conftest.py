@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.process import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, start_nettskjema_sandbox
+from sandbox.procs import Proc
 
 CLIENT = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
 

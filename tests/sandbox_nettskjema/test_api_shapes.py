@@ -13,9 +13,9 @@ import httpx
 import pypdf
 from stdnum.no import fodselsnummer
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import DOCX_MEDIA_TYPE, FORMS, FRITAK_FORM_ID, LAPTOP_FORM_ID
+from sandbox.procs import Proc
 from tests.sandbox_nettskjema.conftest import api, ndjson, row_names, submit
 
 LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")

@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.procs import Proc, python_module
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID
 from sandbox.nettskjema.pdfs import document_pdf
 from sandbox.nettskjema.process import start_nettskjema_sandbox
 from sandbox.nettskjema.seed import seed_submissions
+from sandbox.procs import Proc, python_module
 from tests.sandbox_nettskjema.conftest import api, fetch_token, ndjson, row_names, submit
 
 

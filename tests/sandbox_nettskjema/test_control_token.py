@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from devtools.procs import Proc
 from sandbox.common import TOKEN_HEADER, control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
+from sandbox.procs import Proc
 from tests.sandbox_nettskjema.conftest import api, ndjson
 
 

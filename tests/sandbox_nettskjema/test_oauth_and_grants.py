@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, HUB_FORM_IDS, LAPTOP_FORM_ID, UNSHARED_FORM_ID
 from sandbox.nettskjema.process import start_nettskjema_sandbox
+from sandbox.procs import Proc
 from tests.sandbox_nettskjema.conftest import CLIENT, api, fetch_token, ndjson, stats
 
 

@@ -9,9 +9,9 @@ import gzip
 
 import httpx
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import EVENT_FORM_ID, FRITAK_FORM_ID, UNSHARED_FORM_ID
+from sandbox.procs import Proc
 from tests.sandbox_nettskjema.conftest import api, stats, submit
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from devtools.procs import Proc
 from sandbox.noark5.process import start_noark5_sandbox
+from sandbox.procs import Proc
 from tests.sandbox_noark5.generic_client import RelationClient
 
 MAX_UPLOAD = 1_000_000

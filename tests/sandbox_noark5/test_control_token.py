@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devtools.procs import Proc
 from sandbox.common import TOKEN_HEADER
 from sandbox.noark5.process import start_noark5_sandbox
+from sandbox.procs import Proc
 from tests.sandbox_noark5.generic_client import RelationClient
 
 

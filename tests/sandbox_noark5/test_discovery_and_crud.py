@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
+from sandbox.procs import Proc
 from tests.sandbox_noark5.generic_client import MEDIA_TYPE, REL, RelationClient
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.procs import Proc
 from sandbox.p360 import start_p360_sandbox
+from sandbox.procs import Proc
 
 
 @pytest.fixture(scope="module")

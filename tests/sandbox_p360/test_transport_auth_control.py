@@ -6,9 +6,9 @@ from pathlib import Path
 
 import httpx
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.p360 import start_p360_sandbox
+from sandbox.procs import Proc
 from sandbox.rt.install import non_loopback_listeners
 from tests.sandbox_p360.conftest import Sif
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.procs import Proc
+from sandbox.procs import Proc
 from sandbox.topdesk import start_topdesk_sandbox
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
+from sandbox.procs import Proc
 from sandbox.rt.install import non_loopback_listeners
 from sandbox.topdesk import start_topdesk_sandbox
 from tests.sandbox_topdesk.conftest import incident_body

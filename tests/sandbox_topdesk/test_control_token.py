@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from devtools.procs import Proc
 from sandbox.common import TOKEN_HEADER, control_headers
+from sandbox.procs import Proc
 from tests.sandbox_topdesk.conftest import incident_body
 
 

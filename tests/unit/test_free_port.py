@@ -9,9 +9,9 @@ import socket
 import subprocess
 import sys
 
-from devtools.procs import PORT_CLAIMS, _claim, _ephemeral_floor, free_port
+from sandbox.procs import PORT_CLAIMS, _claim, _ephemeral_floor, free_port
 
-PICK = ("import sys, time; from devtools.procs import free_port; "
+PICK = ("import sys, time; from sandbox.procs import free_port; "
         "print(' '.join(str(free_port()) for _ in range({n})), flush=True); sys.stdin.read()")
 
 

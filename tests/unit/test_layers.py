@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from devtools.procs import ROOT
+from sandbox.procs import ROOT
 
 PACKAGES = ("hub", "connectors", "mappings", "flows", "deployments", "devtools", "sandbox", "bench")
 LINT = str(ROOT / ".venv" / "bin" / "lint-imports")

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from deployments.serve import wait_for_prefect
-from devtools.procs import free_port
+from sandbox.procs import free_port
 
 
 def _serve_health_later(port: int, delay: float) -> uvicorn.Server:

@@ -134,7 +134,7 @@ def test_production_refuses_any_sandbox_credential(monkeypatch: pytest.MonkeyPat
 def test_the_production_example_env_file_is_complete(monkeypatch: pytest.MonkeyPatch) -> None:
     """deployments/systemd/hub.env.example, with its CHANGE_ME values filled in, starts the
     production profile: the file names every setting production needs."""
-    from devtools.procs import ROOT
+    from sandbox.procs import ROOT
 
     example = ROOT / "deployments" / "systemd" / "hub.env.example"
     for line in example.read_text().splitlines():

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from devtools.procs import Proc, ProcInfo, describe_exit, process_table, start
 from devtools.stack import Stack
 from devtools.supervise import Policy, Supervisor
+from sandbox.procs import Proc, ProcInfo, describe_exit, process_table, start
 
 FAST = Policy(first_delay=0.2, max_delay=0.8, stable_after=30.0, give_up_after=4, ready_timeout=10.0,
               orphan_grace=0.5, poll=0.05)

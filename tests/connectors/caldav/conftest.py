@@ -15,8 +15,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.caldav import CaldavCalendar, CaldavConfig
-from devtools.procs import Proc
 from hub.settings import OSLO
+from sandbox.procs import Proc
 from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER, start_radicale
 
 MakeCalendar = Callable[..., CaldavCalendar]

@@ -10,9 +10,9 @@ import icalendar
 import pytest
 
 from connectors.caldav import CaldavCalendar
-from devtools.procs import Proc
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.ports.calendar import CalendarPort, NewBooking
+from sandbox.procs import Proc
 from sandbox.radicale import ROOMS, ROOMS_NS
 from tests.connectors.caldav.conftest import at, events_between, room_calendar
 

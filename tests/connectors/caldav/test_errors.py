@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.caldav import CaldavCalendar, CaldavConfig
-from devtools.procs import free_port
 from hub.errors import ConfigError, MalformedResponse, NotFound, TransientError
+from sandbox.procs import free_port
 from tests.connectors.caldav.conftest import MakeCalendar
 
 

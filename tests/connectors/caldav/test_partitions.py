@@ -14,9 +14,9 @@ import pytest
 from connectors.caldav import CaldavCalendar
 from connectors.caldav.client import resource_name
 from connectors.caldav.events import event_ics, marker_ics
-from devtools.procs import Proc
 from hub.errors import Conflict
 from hub.ports.calendar import Booking, NewBooking
+from sandbox.procs import Proc
 from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER
 from tests.connectors.caldav.conftest import MakeCalendar, at
 

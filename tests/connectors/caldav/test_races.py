@@ -16,9 +16,9 @@ import httpx
 
 from connectors.caldav import CaldavCalendar
 from connectors.caldav.events import marker_ics
-from devtools.procs import Proc
 from hub.errors import Conflict
 from hub.ports.calendar import Booking, NewBooking
+from sandbox.procs import Proc
 from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER
 from tests.connectors.caldav.conftest import ROOT, MakeCalendar, at, events_between
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from connectors.dfo import DfoConfig, DfoHr
-from devtools.procs import Proc
 from sandbox.dfo.process import start_dfo_sandbox
+from sandbox.procs import Proc
 
 API_KEY = "connector-test-key"
 

@@ -13,10 +13,10 @@ import pytest
 from stdnum.no import fodselsnummer
 
 from connectors.dfo import DfoHr
-from devtools.procs import Proc, free_port
 from hub.errors import ConfigError, InvalidInput, NotFound, TransientError
 from hub.ports.hr import HrPort
 from sandbox.common import control_headers
+from sandbox.procs import Proc, free_port
 
 TODAY = datetime.now(ZoneInfo("Europe/Oslo")).date()
 MakeHr = Callable[..., DfoHr]

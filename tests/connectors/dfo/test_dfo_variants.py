@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from connectors.dfo import DfoHr
-from devtools.procs import Proc
 from hub.ports.hr import NationalIdStatus
 from hub.privacy import MASK, MaskingFilter
 from sandbox.common import control_headers
 from sandbox.dfo.seed import synthetic_fnr
+from sandbox.procs import Proc
 
 TODAY = datetime.now(ZoneInfo("Europe/Oslo")).date()
 MakeHr = Callable[..., DfoHr]

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from connectors.n5ws import N5wsArchive, N5wsConfig
-from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.noark5.process import start_noark5_sandbox
+from sandbox.procs import Proc
 
 PAGE_SIZE = 3  # small, so the connector's paging is exercised
 

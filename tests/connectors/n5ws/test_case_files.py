@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from connectors.n5ws import N5wsArchive
-from devtools.procs import Proc
 from hub.errors import InvalidInput, NotFound
 from hub.ports.archive import NewCaseFile
+from sandbox.procs import Proc
 from tests.connectors.n5ws.conftest import PAGE_SIZE
 from tests.sandbox_noark5.generic_client import RelationClient
 

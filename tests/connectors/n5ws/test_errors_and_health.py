@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from connectors.n5ws import N5wsArchive
-from devtools.procs import Proc, free_port
 from hub.errors import ConfigError, NotFound, TransientError
 from hub.ports.archive import NewCaseFile, NewJournalEntry
 from sandbox.common import control_headers
+from sandbox.procs import Proc, free_port
 
 
 def new_case() -> NewCaseFile:

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.n5ws import N5wsArchive
-from devtools.procs import Proc
 from hub.errors import PermanentError
 from hub.ports.archive import CaseFile, Correspondent, Document, NewCaseFile, NewJournalEntry
+from sandbox.procs import Proc
 from tests.sandbox_noark5.generic_client import RelationClient
 from tests.sandbox_noark5.pdfs import make_pdf
 

@@ -19,11 +19,11 @@ import httpx
 import pytest
 
 from connectors.n5ws import N5wsArchive
-from devtools.procs import Proc
 from hub.errors import ConfigError
 from hub.ports.archive import CaseFile, Correspondent, Document, NewCaseFile, NewJournalEntry
 from sandbox.common import control_headers
 from sandbox.faultproxy import start_fault_proxy
+from sandbox.procs import Proc
 from tests.sandbox_noark5.pdfs import make_pdf
 
 KEY = "vnd-oslomet-v1:eksternid"

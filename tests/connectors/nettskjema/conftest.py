@@ -10,9 +10,9 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.nettskjema import NettskjemaConfig, NettskjemaForms
-from devtools.procs import Proc
 from sandbox.common import control_headers
 from sandbox.nettskjema.process import start_nettskjema_sandbox
+from sandbox.procs import Proc
 
 MakeForms = Callable[..., NettskjemaForms]
 

@@ -25,12 +25,12 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.nettskjema import NettskjemaConfig, NettskjemaForms
-from devtools.procs import Proc
 from flows.fritak_steps import read_fritak_application
 from hub.errors import InvalidInput, MalformedResponse, TransientError
 from hub.ports.mail import OutgoingMail
 from sandbox.nettskjema.forms import FRITAK_FORM_ID
 from sandbox.nettskjema.seed import seed_submissions
+from sandbox.procs import Proc
 from tests.connectors.nettskjema.conftest import MakeForms, arm_fault, armed_faults, submit
 
 ATTACHMENTS = "/api/v3/form/submission/attachment/"

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from devtools.procs import Proc, free_port
 from hub.errors import ConfigError, TransientError
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import HUB_FORM_IDS
 from sandbox.nettskjema.process import start_nettskjema_sandbox
+from sandbox.procs import Proc, free_port
 from tests.connectors.nettskjema.conftest import MakeForms, arm_fault, armed_faults, stats
 
 TTL = 2

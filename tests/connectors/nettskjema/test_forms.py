@@ -13,10 +13,10 @@ import pypdf
 import pytest
 from stdnum.no import fodselsnummer
 
-from devtools.procs import Proc
 from hub.errors import ConfigError, NotFound
 from hub.ports.forms import FormsPort, Submission
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, UNSHARED_FORM_ID
+from sandbox.procs import Proc
 from tests.connectors.nettskjema.conftest import MakeForms, arm_fault, armed_faults, submit
 
 

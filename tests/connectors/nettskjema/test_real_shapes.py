@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.procs import Proc
 from hub.errors import ConfigError, InvalidInput, NotFound
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import EVENT_FORM_ID, FRITAK_FORM_ID, LAPTOP_FORM_ID, UNSHARED_FORM_ID
+from sandbox.procs import Proc
 from tests.connectors.nettskjema.conftest import MakeForms, arm_fault, stats, submit
 
 OSLO_SUMMER = timedelta(hours=2)

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from connectors.nettskjema import NettskjemaForms
-from devtools.procs import Proc
 from hub.ports.forms import SubmissionMeta
 from sandbox.common import control_headers
 from sandbox.nettskjema.forms import LAPTOP_FORM_ID
+from sandbox.procs import Proc
 from tests.connectors.nettskjema.conftest import MakeForms
 
 BULK = 6000

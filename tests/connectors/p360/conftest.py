@@ -15,9 +15,9 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.p360 import P360Archive, P360Config
-from devtools.procs import Proc
 from hub.ports.archive import Correspondent, Document, NewCaseFile, NewJournalEntry
 from sandbox.p360 import start_p360_sandbox
+from sandbox.procs import Proc
 from tests.connectors.p360.helpers import P360Direct
 
 

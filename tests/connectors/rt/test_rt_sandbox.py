@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.procs import python_module
+from sandbox.procs import python_module
 from sandbox.rt import RtInstance, create, load
 from sandbox.rt.install import non_loopback_listeners
 from sandbox.rt.instance import template_dir

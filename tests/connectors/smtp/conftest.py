@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.smtp import SmtpConfig, SmtpMail
-from devtools.procs import Proc
+from sandbox.procs import Proc
 from sandbox.smtp.process import start_smtp_sandbox
 
 SENDER = "tjenesteplattform@oslomet.no"

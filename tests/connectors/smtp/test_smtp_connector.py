@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.smtp import SmtpConfig, SmtpMail
-from devtools.procs import Proc, free_port
 from hub.errors import ConfigError, InvalidInput, TransientError
 from hub.ports.mail import Attachment, MailPort, OutgoingMail
+from sandbox.procs import Proc, free_port
 from sandbox.smtp.mailbox import find_message, read_messages
 from tests.connectors.smtp.conftest import LOGIN, SENDER
 

@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.topdesk import TopdeskConfig, TopdeskTicketing
-from devtools.procs import Proc
+from sandbox.procs import Proc
 from sandbox.topdesk import start_topdesk_sandbox
 from tests.connectors.topdesk.helpers import TIMINGS, TopdeskDirect
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
-from devtools.procs import Proc
 from sandbox.common import control_headers
+from sandbox.procs import Proc
 
 __all__ = ["TopdeskDirect", "TIMINGS"]
 

@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.topdesk import TopdeskConfig, TopdeskTicketing
-from devtools.procs import Proc
 from hub.errors import ConfigError, InvalidInput, NotFound, TransientError
+from sandbox.procs import Proc
 from tests.connectors.ticketing_data import FNR, new_ref, new_ticket
 from tests.connectors.topdesk.helpers import TIMINGS, TopdeskDirect
 

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from connectors.rt import RtConfig
-from devtools.procs import free_port
 from hub.ports.ticketing import NewTicket
+from sandbox.procs import free_port
 from sandbox.rt import create, start
 from tests.contract.harness import Harness, Peer
 

@@ -1,6 +1,7 @@
-"""Starting and stopping the hub's local processes (servers, sandboxes, workers).
+"""Starting and stopping local processes (the sandboxes, and the hub's own servers and workers).
 
-Used by the demo stack, by the tests' fixtures and by the benchmarks, so that every one of
+The ground floor of everything that runs the hub locally: each sandbox's launcher, the dev
+stack and demo (:mod:`devtools`), the tests' fixtures and the benchmarks, so that every one of
 them starts things the same way: on 127.0.0.1, with a log file, waiting until healthy, and
 stopping cleanly (SIGTERM, then SIGKILL after a grace period) with the whole process group.
 
@@ -335,7 +336,7 @@ def start(name: str, cmd: Sequence[str], *, log_dir: Path, env: Mapping[str, str
 def respawn(proc: Proc) -> Proc:
     """Start ``proc``'s command again: same name, environment, folder, log file and URL."""
     if not proc.cmd:
-        raise ValueError(f"{proc.name} was not started by devtools.procs.start; cannot start it again")
+        raise ValueError(f"{proc.name} was not started by sandbox.procs.start; cannot start it again")
     new = start(proc.name, proc.cmd, log_dir=proc.log_path.parent, env=proc.env, cwd=proc.cwd, url=proc.url)
     new.extra.update(proc.extra)
     return new
