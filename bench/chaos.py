@@ -374,8 +374,10 @@ def run(opts: Options) -> int:
         people = People(stack, courses, stop=stop_people)
         arm(proxies, stack, opts)
         say("faults armed on every peer; the storm begins")
-        stock = {"Lenovo ThinkPad T14 Gen 5": opts.items // 2 + 10, "Apple MacBook Air 13 M3": opts.items // 10,
-                 "Dell Latitude 7450": opts.items // 10}
+        # Enough of every model for what the mix orders (a fifth of the items are orders, any
+        # model): at 80 items, items // 10 Dells was one short and the last order rightly waited.
+        stock = {"Lenovo ThinkPad T14 Gen 5": opts.items // 2 + 10, "Apple MacBook Air 13 M3": opts.items // 10 + 5,
+                 "Dell Latitude 7450": opts.items // 10 + 5}
         humans = threading.Thread(target=play_people, args=(stack, people, ledger, stop_people),
                                   kwargs={"stock": stock}, daemon=True)
         humans.start()

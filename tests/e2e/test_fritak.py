@@ -184,8 +184,7 @@ async def test_the_case_handler_sees_hostile_text_as_text_and_no_fodselsnummer(s
     sid = _apply(stack, name=name, grounds=grounds, email="fet.kari@student.oslomet.no")
     run = await _wait_paused(await _case_run(ledger, sid))
     assert run.state.is_paused(), run.state
-    keyset = keyset_from_paused_state(run.state)
-    description = await aread_flow_run_input(keyset["description"], flow_run_id=run.id)
+    description = await _description(run)
     assert not re.search(r"(?<!\\)[<>\[\]]", description.split("### Archived documents")[0]), description
     assert "\\<img src=x onerror=alert(1)\\> \\<b\\>Fet\\</b\\>" in description
     assert GROUNDS_FNR not in description and GROUNDS_FNR[6:] not in description and not contains_fnr(description)
@@ -197,6 +196,17 @@ async def test_the_case_handler_sees_hostile_text_as_text_and_no_fodselsnummer(s
     assert f"Søknad om fritak — {name} (s351207)" in shown and "Fødselsnummeret mitt er ***********." in shown
     assert "Se [her](javascript:alert(1)) og https://evil.example/x" in shown
     assert tags == {"img[src='x']": 0, "h2 b": 0, "a[href^='javascript']": 0, "a[href*='evil']": 0}
+
+
+async def _description(run: Any, timeout: float = 30) -> str:
+    """The description the case handler is shown; Prefect may store it a moment after the run
+    is suspended (a fresh-clone run once read None right after the pause)."""
+    keyset = keyset_from_paused_state(run.state)
+    deadline = time.monotonic() + timeout
+    while (description := await aread_flow_run_input(keyset["description"], flow_run_id=run.id)) is None:
+        assert time.monotonic() < deadline, "the suspended case has no description for the case handler"
+        await asyncio.sleep(0.3)
+    return str(description)
 
 
 async def _resume_form(stack: Stack, flow_run_id: str) -> tuple[str, dict[str, int]]:
