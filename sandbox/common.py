@@ -38,6 +38,7 @@ import logging
 import os
 import random
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -371,3 +372,37 @@ def serve_main(name: str, factory: Callable[[argparse.Namespace], ASGIApp], defa
     app = factory(args)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level=args.log_level,
                 access_log=False)
+
+
+class JsonFileStore:
+    """A sandbox's data as one JSON file in its data folder, written atomically, so it survives
+    a restart. A subclass names the file and says what a fresh store holds."""
+
+    filename = "data.json"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / self.filename
+        self.lock = threading.RLock()
+        if self.path.exists():
+            self.data: dict[str, Any] = json.loads(self.path.read_text("utf-8"))
+        else:
+            self.data = self.fresh()
+            self.save()
+
+    def fresh(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.data = self.fresh()
+            self.save()
+
+    def table(self, name: str) -> dict[str, Any]:
+        table: dict[str, Any] = self.data[name]
+        return table
+

@@ -11,12 +11,10 @@ Code tables are those of a standard install (SIF manual §10; see
 
 from __future__ import annotations
 
-import json
-import os
-import threading
 from datetime import datetime
-from pathlib import Path
 from typing import Any
+
+from sandbox.common import JsonFileStore
 
 __all__ = ["P360Store", "CodeTable", "CASE_STATUS", "DOCUMENT_STATUS", "DOCUMENT_CATEGORY", "CONTACT_ROLE",
            "CASE_ROLE", "ACCESS_CODE", "LAW", "SUB_ARCHIVE", "DOCUMENT_ARCHIVE", "CASE_TYPE", "CLOSED_CASE",
@@ -107,29 +105,11 @@ def _empty() -> dict[str, Any]:
             "contacts": {}, "external_types": ["SIF WS Case", "SI WS Case"]}
 
 
-class P360Store:
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / "p360.json"
-        self.lock = threading.RLock()
-        if self.path.exists():
-            self.data: dict[str, Any] = json.loads(self.path.read_text("utf-8"))
-        else:
-            self.data = _empty()
-            self.save()
+class P360Store(JsonFileStore):
+    filename = "p360.json"
 
-    def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.data = _empty()
-            self.save()
-
-    def table(self, name: str) -> dict[str, Any]:
-        table: dict[str, Any] = self.data[name]
-        return table
+    def fresh(self) -> dict[str, Any]:
+        return _empty()
 
     def next_recno(self) -> int:
         counters = self.data["counters"]

@@ -7,13 +7,10 @@ read-modify-write sequences, which is what makes ``If-Match`` on assets atomic.
 
 from __future__ import annotations
 
-import json
-import os
-import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from sandbox.common import JsonFileStore
 from sandbox.topdesk.seed import seed
 
 __all__ = ["TopdeskStore", "td_timestamp", "parse_td_timestamp"]
@@ -36,29 +33,11 @@ def parse_td_timestamp(value: str) -> datetime:
     return parsed
 
 
-class TopdeskStore:
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / "topdesk.json"
-        self.lock = threading.RLock()
-        if self.path.exists():
-            self.data: dict[str, Any] = json.loads(self.path.read_text("utf-8"))
-        else:
-            self.data = seed(td_timestamp())
-            self.save()
+class TopdeskStore(JsonFileStore):
+    filename = "topdesk.json"
 
-    def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.path)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.data = seed(td_timestamp())
-            self.save()
-
-    def table(self, name: str) -> dict[str, Any]:
-        table: dict[str, Any] = self.data[name]
-        return table
+    def fresh(self) -> dict[str, Any]:
+        return seed(td_timestamp())
 
     def by_name(self, table: str, key: str, value: str) -> dict[str, Any] | None:
         """First record whose ``key`` equals ``value`` (case-insensitive, as TOPdesk)."""
