@@ -1,7 +1,11 @@
-"""Hand inbox events to Prefect: one deployment run per event, exactly once.
+"""Hand inbox events to Prefect: one deployment run per event and route, exactly once.
 
-Each event becomes a run of its deployment created with ``idempotency_key=<event's dedupe
-key>`` (what ``run_deployment`` does, with the deployment id cached). Prefect returns the *same* flow run for the same key, so a
+Each event becomes a run of each deployment its kind is routed to (several services may act
+on one kind: a new hire's record is onboarding's and the employment-changes router's), each
+created with a deterministic idempotency key (:func:`route_key`: the event's dedupe key for
+the first route, ``<dedupe key>|<deployment>`` for the others), as ``run_deployment`` does,
+with the deployment id cached. An event counts as handed over only when every route has its
+run; a partial failure keeps it for the sweeper, whose retry gets the runs that exist back. Prefect returns the *same* flow run for the same key, so a
 sweeper that re-dispatches an event whose first hand-over was lost (the Prefect server was
 down, the process died between creating the run and noting it) can never start a second
 run. A ``gyldigEtter`` (valid after) in the future is scheduled for that day at
@@ -28,7 +32,7 @@ from hub.ledger import EventState, InboxEvent, Ledger
 from hub.privacy import mask
 from hub.services import OnEvent, catalog
 
-__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run"]
+__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "route_key"]
 
 log = logging.getLogger("hub.dispatch")
 
@@ -39,6 +43,20 @@ class Route:
 
     deployment: str
     parameters: Callable[[InboxEvent], dict[str, Any]]
+    at_valid_after: bool = True  # a future gyldigEtter schedules the run for that day
+
+
+AnyRoute = Route | OnEvent
+
+
+def route_key(dedupe_key: str, index: int, deployment: str) -> str:
+    """The idempotency key of an event's run on its ``index``-th route: the plain dedupe key for
+    the first (as before routes fanned out), the key and the deployment for the others."""
+    return dedupe_key if index == 0 else f"{dedupe_key}|{deployment}"
+
+
+def _routes_of(found: AnyRoute | tuple[AnyRoute, ...] | str | None) -> tuple[AnyRoute, ...] | str | None:
+    return (found,) if isinstance(found, Route | OnEvent) else found
 
 
 def scheduled_start(valid_after: date | None, tz: ZoneInfo, start_hour: int,
@@ -130,7 +148,7 @@ class Dispatcher:
     """
 
     def __init__(self, ledger: Ledger, *, tz: ZoneInfo, start_hour: int = 6,
-                 routes: Mapping[str, Route | OnEvent | str] | None = None,
+                 routes: Mapping[str, AnyRoute | tuple[AnyRoute, ...] | str] | None = None,
                  deployment_overrides: dict[str, str] | None = None, concurrency: int = 4,
                  client_factory: Callable[[], Any] | None = None) -> None:
         self.ledger = ledger
@@ -138,7 +156,8 @@ class Dispatcher:
         self.start_hour = start_hour
         if routes is None:
             routes = catalog().event_routes()
-        self.routes = routes
+        self.routes: dict[str, tuple[AnyRoute, ...] | str] = {
+            kind: found for kind, given in routes.items() if (found := _routes_of(given)) is not None}
         self.overrides = deployment_overrides or {}
         self._sweep_lock = asyncio.Lock()
         self._client_lock = asyncio.Lock()
@@ -168,32 +187,45 @@ class Dispatcher:
             self._in_flight.discard(event.id)
 
     async def _dispatch(self, event: InboxEvent) -> str | None:
-        route = self.routes.get(event.kind)
-        if route is None or isinstance(route, str):
-            reason = route or f"no service handles events of kind {event.kind!r}"
+        routes = self.routes.get(event.kind)
+        if not routes or isinstance(routes, str):
+            reason = routes if isinstance(routes, str) and routes else \
+                f"no service handles events of kind {event.kind!r}"
             await asyncio.to_thread(self.ledger.mark_ignored, event.id, reason)
             log.info("event %s (%s) ignored: %s", event.id, event.kind, reason)
             return None
-        when = scheduled_start(event.valid_after, self.tz, self.start_hour)
-        deployment = self.overrides.get(route.deployment, route.deployment)
-        try:
-            flow_run_id = await self._create_run(deployment, route.parameters(event),
-                                                 key=f"{event.dedupe_key}", when=when)
-        except Exception as exc:  # Prefect unreachable or refusing: keep it, retry later
+        at_valid_after = scheduled_start(event.valid_after, self.tz, self.start_hour)
+        started: list[tuple[str, str, datetime | None]] = []
+        failure: Exception | None = None
+        for index, route in enumerate(routes):
+            when = at_valid_after if route.at_valid_after else None
+            deployment = self.overrides.get(route.deployment, route.deployment)
+            try:
+                flow_run_id = await self._create_run(deployment, route.parameters(event),
+                                                     key=route_key(event.dedupe_key, index, route.deployment),
+                                                     when=when)
+            except Exception as exc:  # Prefect unreachable or refusing: keep it, retry later
+                failure = failure or exc
+                continue
+            started.append((deployment, flow_run_id, when))
+        if failure is not None:
             retry_in = timedelta(seconds=min(300, 2 ** min(event.dispatch_attempts + 1, 8)))
             await asyncio.to_thread(self.ledger.mark_dispatch_failed, event.id,
-                                    f"{exc.__class__.__name__}: {exc}", retry_in)
-            log.warning("event %s kept in the inbox: Prefect did not take it (%s); the sweeper "
-                        "retries in %ss. Check that the Prefect server is up (hub status).",
-                        event.id, mask(str(exc))[:200], int(retry_in.total_seconds()))
+                                    f"{failure.__class__.__name__}: {failure}", retry_in)
+            log.warning("event %s kept in the inbox: Prefect did not take it (%d of %d run(s) created: %s); "
+                        "the sweeper retries in %ss. Check that the Prefect server is up (hub status).",
+                        event.id, len(started), len(routes), mask(str(failure))[:200],
+                        int(retry_in.total_seconds()))
             return None
-        await asyncio.to_thread(self.ledger.mark_dispatched, event.id, flow_run_id, when)
-        if when:
-            log.info("event %s → %s run %s scheduled for %s", event.id, deployment, flow_run_id,
-                     when.isoformat())
-        else:
-            log.info("event %s → %s run %s", event.id, deployment, flow_run_id)
-        return flow_run_id
+        first_run, first_when = started[0][1], started[0][2]
+        await asyncio.to_thread(self.ledger.mark_dispatched, event.id, first_run, first_when)
+        for deployment, flow_run_id, when in started:
+            if when:
+                log.info("event %s → %s run %s scheduled for %s", event.id, deployment, flow_run_id,
+                         when.isoformat())
+            else:
+                log.info("event %s → %s run %s", event.id, deployment, flow_run_id)
+        return first_run
 
     async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
                           when: datetime | None) -> str:
@@ -204,8 +236,8 @@ class Dispatcher:
     async def warm_up(self) -> None:
         """Open the Prefect client and resolve the deployments before the first event."""
         async with self._lease() as client:
-            for route in self.routes.values():
-                if not isinstance(route, str):
+            for routes in self.routes.values():
+                for route in () if isinstance(routes, str) else routes:
                     name = self.overrides.get(route.deployment, route.deployment)
                     self._deployment_ids[name] = (await client.read_deployment_by_name(name)).id
 

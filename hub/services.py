@@ -6,7 +6,8 @@ with their schedules or triggers, the event kinds it handles, the ports it uses,
 concurrency limits, and how its work items are started again. The core's machinery reads
 that one list and knows no service by name:
 
-- the intake's dispatcher routes events by :meth:`Catalog.event_routes`;
+- the intake's dispatcher routes events by :meth:`Catalog.event_routes` (several services may
+  act on one event kind: each gets its own run);
 - replay, re-drive and retries start items again by :meth:`Catalog.rerun_for`;
 - the runner serves :meth:`Catalog.deployments` and upserts :meth:`Catalog.limits`;
 - a flow run builds only the ports :meth:`Catalog.ports_for` its service uses;
@@ -88,11 +89,13 @@ class Rerun:
 @dataclass(frozen=True)
 class OnEvent:
     """An inbox event kind the service acts on: which deployment it starts, with which
-    parameters (never personal data: ids only)."""
+    parameters (never personal data: ids only). ``at_valid_after``: a future ``gyldigEtter``
+    schedules the run for that day (False: the run starts at once and schedules its own work)."""
 
     kind: str
     deployment: str
     parameters: Callable[[InboxEvent], dict[str, Any]]
+    at_valid_after: bool = True
 
 
 @dataclass(frozen=True)
@@ -144,9 +147,9 @@ class Catalog:
                 if name in seen:
                     raise ValueError(f"items of {name!r} are claimed by both {seen[name]!r} and {service.name!r}")
                 seen[name] = service.name
-        kinds = [e.kind for s in self.services for e in s.events]
-        if len(kinds) != len(set(kinds)):
-            raise ValueError(f"an event kind is routed twice: {sorted(kinds)}")
+        routes = [(e.kind, e.deployment) for s in self.services for e in s.events]
+        if len(routes) != len(set(routes)):
+            raise ValueError(f"an event kind is routed twice to one deployment: {sorted(routes)}")
         deployments = [d.full_name for d in self.deployments()]
         if len(deployments) != len(set(deployments)):
             raise ValueError(f"a deployment is declared twice: {sorted(deployments)}")
@@ -161,9 +164,15 @@ class Catalog:
     def deployments(self) -> tuple[DeploymentSpec, ...]:
         return (*(d for s in self.services for d in s.deployments), *self.ops)
 
-    def event_routes(self) -> dict[str, OnEvent | str]:
-        """For :class:`hub.dispatch.Dispatcher`: event kind → what it starts, or why it is ignored."""
-        routes: dict[str, OnEvent | str] = {e.kind: e for s in self.services for e in s.events}
+    def event_routes(self) -> dict[str, tuple[OnEvent, ...] | str]:
+        """For :class:`hub.dispatch.Dispatcher`: event kind → what it starts (one run per route,
+        in the catalog's order: the first keeps the event's plain idempotency key), or why it is
+        ignored."""
+        found: dict[str, list[OnEvent]] = {}
+        for service in self.services:
+            for event in service.events:
+                found.setdefault(event.kind, []).append(event)
+        routes: dict[str, tuple[OnEvent, ...] | str] = {kind: tuple(events) for kind, events in found.items()}
         routes.update({kind: why for kind, why in self.ignored_events.items() if kind not in routes})
         return routes
 

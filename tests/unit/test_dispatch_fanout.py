@@ -1,0 +1,82 @@
+"""Several services on one event kind: one run per route, exactly once, also after a partial
+failure. The Prefect API is played by an injected transport (as in test_intake_dispatch)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from hub.dispatch import Dispatcher, Route, route_key
+from hub.ledger import EventState, Ledger
+from hub.ledger.models import InboxEvent, utcnow
+from hub.settings import OSLO
+from tests.unit.test_intake_dispatch import FakePrefect
+
+ONBOARDING, ROUTER = "onboarding/onboarding", "employment-changes/employment-changes"
+ROUTES: dict[str, tuple[Route, ...] | str] = {"dfo:ansatte": (
+    Route(ONBOARDING, lambda ev: {"employee_id": ev.subject_id}),
+    Route(ROUTER, lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}, at_valid_after=False))}
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}", migrate=True)
+
+
+@pytest.fixture(autouse=True)
+def prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.invalid/api")
+    monkeypatch.setenv("PREFECT_CLIENT_MAX_RETRIES", "0")
+
+
+def _dispatcher(ledger: Ledger, prefect: FakePrefect) -> Dispatcher:
+    from prefect.client.orchestration import get_client
+
+    transport = httpx.MockTransport(prefect)
+    return Dispatcher(ledger, tz=OSLO, routes=ROUTES,
+                      client_factory=lambda: get_client(httpx_settings={"transport": transport}))
+
+
+def test_route_keys_are_distinct_and_the_first_is_the_plain_dedupe_key() -> None:
+    assert route_key("dfo:1:2026-12-01", 0, ONBOARDING) == "dfo:1:2026-12-01"
+    assert route_key("dfo:1:2026-12-01", 1, ROUTER) == f"dfo:1:2026-12-01|{ROUTER}"
+
+
+async def test_a_partial_failure_then_the_sweeper_gives_exactly_one_run_per_route(ledger: Ledger) -> None:
+    """The first route's run is created, the second is refused (500): the event stays in the
+    inbox. The sweeper's retry asks for both again and gets the first back (its idempotency
+    key), so each route ends with exactly one run."""
+    future = date.today() + timedelta(days=20)
+    event, _ = ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id="10004",
+                                   dedupe_key="dfo:ansatte:10004:x", payload={}, valid_after=future)
+    refuse_router_once = route_key(event.dedupe_key, 1, ROUTER)
+
+    async def decide(key: str, asked: int) -> int:
+        return 500 if key == refuse_router_once and asked == 1 else 201
+
+    prefect = FakePrefect(decide)
+    dispatcher = _dispatcher(ledger, prefect)
+    try:
+        assert await dispatcher.dispatch(event) is None
+        kept = ledger.get_event(event.id)
+        assert kept is not None and kept.state == EventState.RECEIVED and kept.dispatch_attempts == 1
+        assert list(prefect.created) == [event.dedupe_key]  # the first route's run exists
+
+        with ledger.session() as s:  # the retry time has come
+            s.execute(update(InboxEvent).where(InboxEvent.id == event.id)
+                      .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        assert await dispatcher.sweep(older_than=timedelta(0)) == 1
+    finally:
+        await dispatcher.aclose()
+
+    assert sorted(prefect.created) == sorted([event.dedupe_key, refuse_router_once])  # one run per route
+    assert prefect.asked[event.dedupe_key] == 2  # asked again, and given the same run
+    handed = ledger.get_event(event.id)
+    assert handed is not None and handed.state == EventState.DISPATCHED
+    assert handed.flow_run_id == prefect.created[event.dedupe_key]  # the first route's run
+    # onboarding waits for the future gyldigEtter; the router runs at once
+    assert handed.scheduled_for is not None and handed.scheduled_for.astimezone(OSLO).date() == future
