@@ -10,6 +10,10 @@ HR (DFØ) reports a hire → this flow, run once per employee:
 6. e-mail the manager.
 
 Every step is recorded in the ledger; a re-run or a repeated event creates nothing new.
+Every change to an employee's record (``dfo:ansatte``) reaches this flow, not only hires:
+before an item is opened, a record whose start date lies long past
+(:func:`mappings.hire.not_a_new_hire`) ends the run as completed with nothing written — no
+item, no dead letter; the employment-changes router handles such changes.
 The item is keyed by the canonical employee id (:func:`hub.ports.hr.canonical_employee_id`),
 as the catch-up and replay find it. A hire without a Norwegian national id yet (HR's
 placeholder and a passport) is onboarded on the passport; the item and the summary say so.
@@ -34,9 +38,12 @@ from flows.onboarding_steps import (
     publish_summary,
     validate_hire,
 )
+from hub.errors import HubError
 from hub.flowkit import work_item
 from hub.ports.hr import canonical_employee_id
-from hub.wiring import get_ledger
+from hub.settings import get_settings
+from hub.wiring import build_hr, get_ledger
+from mappings.hire import not_a_new_hire
 
 __all__ = ["onboarding"]
 
@@ -49,10 +56,29 @@ async def _requested_at(event_id: str | None) -> datetime | None:
     return event.received_at if event else None
 
 
+async def _not_a_hire(employee_id: str) -> str | None:
+    """Why this changed record is no hire to onboard; None if it may be one, if the employee
+    was seen by onboarding before (a replay goes on as before), or if HR cannot say now (the
+    item's own steps read it again, with retries and a dead letter if need be)."""
+    settings = get_settings()
+    if await asyncio.to_thread(get_ledger(settings).get_item, "onboarding", employee_id) is not None:
+        return None
+    hr = build_hr(settings)
+    try:
+        employee = await hr.get_employee(employee_id)
+    except HubError:
+        return None
+    finally:
+        await hr.aclose()
+    return not_a_new_hire(employee, today=datetime.now(settings.tz).date())
+
+
 @flow(name="onboarding", flow_run_name="onboarding-{employee_id}", log_prints=False)
 async def onboarding(employee_id: str, event_id: str | None = None) -> str | State:
     """Onboard one new employee reported by HR (DFØ)."""
     employee_id = canonical_employee_id(employee_id)  # "05001234" and "5001234": one item, one onboarding
+    if why := await _not_a_hire(employee_id):
+        return Completed(message=f"{why}; nothing written")
     async with work_item("onboarding", employee_id, title=f"Onboarding of DFØ employee {employee_id}",
                          requested_at=await _requested_at(event_id)) as run:
         if run.already_done:  # shown as the run's state message in the Prefect UI

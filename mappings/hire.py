@@ -8,7 +8,12 @@ from datetime import date
 
 from hub.ports.hr import Employee, NationalIdStatus, OrgUnit, Position, canonical_employee_id, plain_title
 
-__all__ = ["Hire", "external_ids", "employee_problems", "identity_note", "leader_id", "manager_problem"]
+__all__ = ["Hire", "external_ids", "employee_problems", "identity_note", "leader_id", "manager_problem",
+           "not_a_new_hire", "NEW_HIRE_DAYS"]
+
+# Every change to an employee's record (dfo:ansatte) reaches onboarding, not only hires: a
+# record whose start date lies further back than this is a long-standing employee.
+NEW_HIRE_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,16 @@ def employee_problems(employee: Employee, *, accept_synthetic: bool = True) -> l
     if not employee.org_unit_id:
         problems.append("no organisational unit (organisasjonId)")
     return problems
+
+
+def not_a_new_hire(employee: Employee, *, today: date, days: int = NEW_HIRE_DAYS) -> str | None:
+    """Why a changed record is not a hire to onboard (None: it may be one). A start date more
+    than ``days`` days ago is an employee whose record merely changed (a new unit, an end
+    date): onboarding completes with nothing written, and no dead letter."""
+    if employee.start_date is not None and (today - employee.start_date).days > days:
+        return (f"not a new hire: started {employee.start_date.isoformat()}, more than {days} days ago "
+                "(a change to a long-standing employee's record)")
+    return None
 
 
 def leader_id(employee: Employee, unit: OrgUnit) -> str | None:

@@ -230,6 +230,7 @@ class Orgenhet(DfoModel):
     orgKostnadssted: OptionalId = None
     overordnOrgenhetId: OptionalId = None
     dbhKode: Text = None
+    lokasjonId: Text = None
 
 
 _PASSPORT_TYPES = {"02"}  # DFØ's idType for "Passnummer"
@@ -291,4 +292,5 @@ def to_org_unit(orgenhet: Orgenhet) -> OrgUnit:
         short_name=orgenhet.orgKortnavn,
         parent_id=orgenhet.overordnOrgenhetId,
         manager_id=manager,
+        location=orgenhet.lokasjonId,
     )

@@ -147,6 +147,7 @@ class OrgUnit(BaseModel):
     short_name: str | None = None
     parent_id: str | None = None
     manager_id: str | None = None
+    location: str | None = None  # the campus (DFØ lokasjonId, e.g. "PILESTREDET", "KJELLER")
 
 
 class HrPort(Protocol):
