@@ -116,6 +116,21 @@ class RtAssets:
                     return won
             return None
 
+    async def release(self, asset_id: str, catalog: str) -> Asset:
+        """Back to stock: ``Status`` new, no ``HeldBy``, ``ExternalRef`` emptied (a retried
+        write lands on the same result)."""
+        current = await self.get(asset_id, catalog)
+        if current.status == FREE and not current.held_by and not current.external_ref:
+            return current
+        messages = await self._rest.put(f"asset/{asset_id}", {
+            "Status": FREE, "HeldBy": [], "CustomFields": {self._config.external_ref_field: ""}})
+        released = await self.get(asset_id, catalog)
+        if released.status != FREE or released.held_by or released.external_ref:
+            raise PermanentError(f"RT did not put asset {current.name} back in stock: "
+                                 f"{'; '.join(messages) or 'no message'}", system=SYSTEM,
+                                 hint="Check the hub user's ModifyAsset/ModifyCustomField rights on the catalog.")
+        return released
+
     async def _claim(self, candidate: Asset, catalog: str, *, holder: str | None,
                      external_ref: str) -> Asset | None:
         body, etag = await self._rest.get(f"asset/{candidate.id}")

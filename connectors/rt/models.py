@@ -56,8 +56,10 @@ class _WithCustomFields(_RtModel):
 
     def cf(self, name: str) -> str | None:
         for custom_field in self.custom_fields:
-            if custom_field.name == name and custom_field.values:
-                return str(custom_field.values[0])
+            # RT answers [null] for a value it has deleted (a laptop put back in stock).
+            values = [v for v in custom_field.values if v is not None and v != ""]
+            if custom_field.name == name and values:
+                return str(values[0])
         return None
 
 

@@ -129,6 +129,22 @@ class TopdeskAssets:
                 log.info("lost asset %s to a concurrent allocation; trying the next one", candidate.name)
             return None
 
+    async def release(self, asset_id: str, catalog: str) -> Asset:
+        """Back to stock: every person assignment unlinked, status In stock, the reference
+        emptied (a retried call finds the work done)."""
+        if not _UUID.match(asset_id):
+            raise InvalidInput(f"not a TOPdesk asset id: {asset_id!r}", system=SYSTEM)
+        links = await self._rest.get(f"assetmgmt/assets/{asset_id}/assignments")
+        for link in links.get("persons", []) if isinstance(links, dict) else []:
+            try:
+                await self._rest.send("DELETE", f"assetmgmt/assets/{asset_id}/assignments/{link['linkId']}", {})
+            except NotFound:
+                pass  # unlinked by our own earlier, retried call
+        cfg = self._config
+        await self._rest.send("PATCH", f"assetmgmt/assets/{asset_id}", {
+            cfg.asset_status_field: self._status_value("new"), cfg.asset_external_ref_field: ""})
+        return await self.get(asset_id, catalog)
+
     async def _claim(self, candidate: Asset, external_ref: str) -> bool:
         cfg = self._config
         body, etag = await self._rest.get_with_etag(f"assetmgmt/assets/{candidate.id}")

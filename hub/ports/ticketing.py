@@ -78,6 +78,12 @@ class TicketingPort(Protocol):
         yet: a person delivers it and sets HeldBy). ``None`` when none is free."""
         ...
 
+    async def release_asset(self, asset_id: str, catalog: str) -> Asset:
+        """Put an asset back in stock (a returned laptop): no holder, no external reference,
+        the free status, so the next allocation may hand it out. Releasing a free asset again
+        changes nothing."""
+        ...
+
     async def set_status(self, ticket_id: str, status: str) -> Ticket: ...
 
     async def get_asset(self, asset_id: str, catalog: str) -> Asset: ...
@@ -97,6 +103,8 @@ class AssetRegister(Protocol):
 
     async def allocate(self, catalog: str, *, holder: str | None, external_ref: str,
                        model: str | None = None) -> Asset | None: ...
+
+    async def release(self, asset_id: str, catalog: str) -> Asset: ...
 
 
 class AssetsFromRegister:
@@ -119,3 +127,6 @@ class AssetsFromRegister:
 
     async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None) -> Asset | None:
         return await self._assets.allocate(catalog, holder=None, external_ref=external_ref, model=model)
+
+    async def release_asset(self, asset_id: str, catalog: str) -> Asset:
+        return await self._assets.release(asset_id, catalog)

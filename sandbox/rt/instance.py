@@ -78,6 +78,27 @@ Set($MailCommand, 'mbox');
 Set($CorrespondAddress, 'rt@oslomet.test');
 Set($CommentAddress, 'rt-comment@oslomet.test');
 Set($BcryptCost, @BCRYPT_COST@);
+# RT's assets lifecycle, plus: a returned laptop goes back in stock (allocated/in-use -> new),
+# as IT's lifecycle at OsloMet does (the hub's leaver service releases returned laptops).
+Set(%Lifecycles,
+    assets => {
+        type        => "asset",
+        initial     => ['new'],
+        active      => ['allocated', 'in-use'],
+        inactive    => ['recycled', 'stolen', 'deleted'],
+        defaults    => { on_create => 'new' },
+        transitions => {
+            ''        => [qw(new allocated in-use)],
+            new       => [qw(allocated in-use stolen deleted)],
+            allocated => [qw(new in-use recycled stolen deleted)],
+            "in-use"  => [qw(new allocated recycled stolen deleted)],
+            recycled  => [qw(allocated)],
+            stolen    => [qw(allocated)],
+            deleted   => [qw(allocated)],
+        },
+        rights      => { '* -> *' => 'ModifyAsset' },
+    },
+);
 $RT::VarPath         = '@DIR@/var';
 $RT::MasonDataDir    = '@DIR@/var/mason_data';
 $RT::MasonSessionDir = '@DIR@/var/session_data';

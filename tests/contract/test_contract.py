@@ -177,3 +177,40 @@ async def test_hr_finds_people_by_feide_id_and_nobody_is_none(pool: Pool, adapte
 
 def test_every_registered_adapter_is_enrolled() -> None:
     assert {p.values[0].name for p in ALL} == {a.name for a in ADAPTERS}
+
+
+async def _release_cycle(client: Any, catalog: str = "Laptops") -> None:
+    """A held laptop comes back: released, it is free (no holder, no reference), a second
+    release changes nothing, and the next allocation can hand it out."""
+    import uuid
+
+    ref = f"contract:release:{uuid.uuid4().hex[:8]}"
+    held = await client.allocate_asset(catalog, holder="leaver.contract@oslomet.no", external_ref=ref)
+    assert held is not None and held.held_by and held.external_ref == ref
+    released = await client.release_asset(held.id, catalog)
+    assert (released.status, released.held_by, released.external_ref) == ("new", [], None)
+    assert await client.release_asset(held.id, catalog) == released  # again: nothing changes
+    assert held.id in {a.id for a in await client.find_assets(catalog, status="new")}
+    assert not await client.find_assets(catalog, external_ref=ref)
+    again = await client.allocate_asset(catalog, holder="next.hire@oslomet.no", external_ref=f"{ref}:next",
+                                        model=held.model)
+    assert again is not None  # stock is there again (the released laptop or another of its model)
+    await client.release_asset(again.id, catalog)
+
+
+@pytest.mark.parametrize("adapter", [pytest.param(a, id=a.name) for a in adapters_for("ticketing")])
+async def test_ticketing_releases_a_returned_asset_to_stock(pool: Pool, adapter: Adapter) -> None:
+    running = await pool.get(adapter)
+    client = running.client()
+    try:
+        await _release_cycle(client)
+    finally:
+        await client.aclose()
+
+
+async def test_the_memory_ticketing_fake_releases_like_the_adapters() -> None:
+    from tests.flows.fakes import MemoryTicketing
+
+    fake = MemoryTicketing()
+    fake.stock("Laptops", "LT-0001", "Lenovo ThinkPad T14 Gen 5")
+    await _release_cycle(fake)

@@ -268,6 +268,16 @@ class MemoryTicketing(_Port):
     async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None) -> Asset | None:
         return await self._allocate(catalog, holder=None, external_ref=external_ref, model=model)
 
+    async def release_asset(self, asset_id: str, catalog: str) -> Asset:
+        asset = (await self.get_asset(asset_id, catalog)).model_copy(
+            update={"status": FREE, "held_by": [], "external_ref": None})
+        self.assets[asset_id] = asset
+        return asset
+
+    def hand_over(self, asset_id: str, holder: str) -> None:
+        """What IT does in the register: the asset is held by ``holder``."""
+        self.assets[asset_id] = self.assets[asset_id].model_copy(update={"held_by": [holder], "status": "in-use"})
+
 
 # ---- forms ----------------------------------------------------------------------------------
 
