@@ -16,10 +16,13 @@ from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.events import DeploymentEventTrigger
 
 from connectors.registry import ADAPTERS
+from flows.employment import employment_changes
 from flows.fritak import fritak_case, fritak_intake
 from flows.fritak_sla import fritak_sla
 from flows.laptop_delivery import laptop_delivery
 from flows.laptop_order import laptop_orders
+from flows.leaver import laptop_returns, leaver
+from flows.mover import mover
 from flows.onboarding import onboarding
 from flows.onboarding_catchup import onboarding_catchup
 from flows.onboarding_steps import ALLOCATION_LIMIT, TICKETING_LIMIT
@@ -30,10 +33,11 @@ from flows.ops_reconcile import reconciliation
 from flows.ops_redrive import redrive_stuck_items
 from flows.ops_replay import list_dead_letters, replay_dead_letters
 from flows.rooms import room_bookings
+from hub.ledger import InboxEvent
 from hub.ports.hr import canonical_employee_id
 from hub.services import Catalog, DeploymentSpec, Limit, OnEvent, Rerun, Service
 
-__all__ = ["CATALOG", "ONBOARDING", "LAPTOP", "FRITAK", "ROOMS", "OPS"]
+__all__ = ["CATALOG", "ONBOARDING", "EMPLOYMENT", "LEAVER", "MOVER", "LAPTOP", "FRITAK", "ROOMS", "OPS"]
 
 OSLO = "Europe/Oslo"
 # A scheduled run that finds the previous one still working is cancelled (it would only
@@ -86,10 +90,86 @@ ONBOARDING = Service(
             flow=onboarding_catchup,
             name="daily-catchup",
             description="Safety net: every morning, re-read hires starting within 14 days and onboard "
-                        "anyone the events missed.",
+                        "anyone the events missed, and hand anyone whose sluttdato is within 14 days and not "
+                        "yet seen by the hub to the employment-changes router.",
             schedules=on_cron("30 5 * * *"),
             concurrency=ONE_AT_A_TIME,
             tags=("service:onboarding", "scheduled"),
+        ),
+    ),
+)
+
+def _employee_event(ev: InboxEvent) -> dict[str, str]:
+    return {"employee_id": canonical_employee_id(ev.subject_id), "event_id": ev.id}
+
+
+EMPLOYMENT = Service(
+    name="employment",
+    title="Employment changes (routes HR changes to leavers and movers)",
+    ports=frozenset({"hr"}),
+    # Beside onboarding: every change to an employee or a position. It runs at once, whatever
+    # the gyldigEtter: it schedules the leaver on the sluttdato and the mover on the change's day.
+    events=(OnEvent("dfo:ansatte", "employment-changes/employment-changes", _employee_event, at_valid_after=False),
+            OnEvent("dfo:stillinger", "employment-changes/employment-changes", _employee_event,
+                    at_valid_after=False)),
+    deployments=(
+        DeploymentSpec(
+            flow=employment_changes,
+            name="employment-changes",
+            description="One HR change (dfo:ansatte, dfo:stillinger) compared with the hub's last snapshot of "
+                        "the employment: a sluttdato set or moved schedules the leaver on that day (a moved or "
+                        "withdrawn one cancels the scheduled run), a new unit, manager or position starts a mover.",
+            # One at a time: two changes to one person must not compare with the same snapshot.
+            concurrency=queued(1),
+            tags=("service:employment", "event-triggered"),
+        ),
+    ),
+)
+
+LEAVER = Service(
+    name="leaver",
+    title="Leavers (end of employment)",
+    ports=frozenset({"hr", "archive", "ticketing", "mail"}),
+    rerun=Rerun("leaver/leaver", key_parameter="leaver_key"),
+    limits=(TICKETING_WRITES,),
+    deployments=(
+        DeploymentSpec(
+            flow=leaver,
+            name="leaver",
+            description="One leaver, run on the sluttdato at the start hour: the ticket 'Deactivate user "
+                        "account' for the last working day, a ticket to collect the laptop(s) held, the "
+                        "end-of-employment letter in the personnel file, the manager's checklist by e-mail.",
+            concurrency=queued(4),
+            tags=("service:leaver", "scheduled-by-event"),
+        ),
+        DeploymentSpec(
+            flow=laptop_returns,
+            name="laptop-returns",
+            description="Every five minutes: for leavers whose laptop collection ticket IT has resolved, put "
+                        "each laptop back in stock (free for the next hire) and file a return receipt in the "
+                        "personnel file.",
+            schedules=every(minutes=5),
+            concurrency=ONE_AT_A_TIME,
+            tags=("service:leaver", "scheduled"),
+        ),
+    ),
+)
+
+MOVER = Service(
+    name="mover",
+    title="Movers (change of unit, manager or position)",
+    ports=frozenset({"hr", "archive", "ticketing", "mail"}),
+    rerun=Rerun("mover/mover", key_parameter="mover_key"),
+    limits=(TICKETING_WRITES,),
+    deployments=(
+        DeploymentSpec(
+            flow=mover,
+            name="mover",
+            description="One change of unit, manager or position: a change note in the personnel file, an "
+                        "e-mail to the old and the new manager, and an equipment ticket when the campus changes "
+                        "and the person holds a laptop.",
+            concurrency=queued(4),
+            tags=("service:mover", "event-triggered"),
         ),
     ),
 )
@@ -253,9 +333,8 @@ OPS: tuple[DeploymentSpec, ...] = (
 )
 
 CATALOG = Catalog(
-    services=(ONBOARDING, LAPTOP, FRITAK, ROOMS),
+    # Onboarding first: it keeps the plain idempotency key of a dfo:ansatte event (hub.dispatch.route_key).
+    services=(ONBOARDING, EMPLOYMENT, LEAVER, MOVER, LAPTOP, FRITAK, ROOMS),
     adapters=ADAPTERS,
     ops=OPS,
-    # A position change says nothing about who starts; no service acts on it yet.
-    ignored_events={"dfo:stillinger": "position changes (dfo:stillinger) are recorded but no service acts on them yet"},
 )

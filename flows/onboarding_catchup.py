@@ -5,6 +5,11 @@ flow re-reads HR's employees and, for everyone starting within the next
 ``HUB_ONBOARDING__CATCHUP_DAYS`` (14) days who is not onboarded yet, puts a synthetic event
 in the inbox and hands it to Prefect like any other. Already onboarded hires are skipped;
 repeated catch-ups on the same day start nothing twice (the inbox deduplicates).
+
+The same pass is the leavers' safety net: anyone whose end of employment (sluttdato) falls
+within the same 14 days, and whose end date the hub's employment snapshot does not hold yet
+(the event was lost), gets a synthetic ``dfo:ansatte`` event too; the employment-changes
+router then schedules the leaver (onboarding sees no new hire in it and writes nothing).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime, timedelta
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
+from flows.employment_steps import load_snapshot
 from hub.dispatch import Dispatcher
 from hub.ledger import ItemState
 from hub.ports.hr import canonical_employee_id
@@ -36,11 +42,26 @@ async def onboarding_catchup(days: int | None = None) -> dict[str, int]:
     dispatcher = Dispatcher(ledger, tz=settings.tz, start_hour=settings.onboarding.start_hour,
                             deployment_overrides={"onboarding/onboarding": settings.onboarding.deployment})
     logger = get_run_logger()
-    counts = {"starting_soon": 0, "already_done": 0, "dispatched": 0}
+    counts = {"starting_soon": 0, "already_done": 0, "dispatched": 0, "leaving_soon": 0, "leavers_dispatched": 0}
     rows: list[dict[str, str]] = []
     hr = build_hr(settings)
     try:
         async for employee in hr.list_employees():
+            end = employee.end_date
+            if end is not None and today <= end <= until:
+                counts["leaving_soon"] += 1
+                key = canonical_employee_id(employee.id)
+                seen = await asyncio.to_thread(load_snapshot, ledger, key)
+                if seen is None or seen.end != end:
+                    event, _ = await asyncio.to_thread(
+                        ledger.record_event, source="catchup", kind="dfo:ansatte", subject_id=key,
+                        dedupe_key=f"catchup:sluttdato:{key}:{end.isoformat()}:{today.isoformat()}",
+                        payload={"id": key, "uri": "dfo:ansatte", "found_by": "daily catch-up (sluttdato)"},
+                        valid_after=None)
+                    run_id = event.flow_run_id or await dispatcher.dispatch(event)
+                    counts["leavers_dispatched"] += 1
+                    rows.append({"employee": key, "starts": f"leaves {end.isoformat()}",
+                                 "state before": "end date not seen", "flow run": run_id or "-"})
             if employee.start_date is None or not today <= employee.start_date <= until:
                 continue
             counts["starting_soon"] += 1

@@ -93,10 +93,13 @@ async def test_a_new_service_is_one_flow_module_and_one_declaration(ledger: Ledg
 
 def test_the_catalog_is_consistent() -> None:
     services = {s.name: s for s in CATALOG.services}
-    assert set(services) == {"onboarding", "laptop", "fritak", "rooms"}
-    assert [r.deployment for r in CATALOG.event_routes()["dfo:ansatte"]] == ["onboarding/onboarding"]
-    assert isinstance(CATALOG.event_routes()["dfo:stillinger"], str)  # recorded, on purpose not acted on
-    assert set(CATALOG.reruns()) == {"onboarding", "laptop", "fritak", "rooms", "rooms-cancel"}
+    assert set(services) == {"onboarding", "employment", "leaver", "mover", "laptop", "fritak", "rooms"}
+    # onboarding first: it keeps the plain idempotency key (hub.dispatch.route_key)
+    assert [r.deployment for r in CATALOG.event_routes()["dfo:ansatte"]] == [
+        "onboarding/onboarding", "employment-changes/employment-changes"]
+    assert [r.deployment for r in CATALOG.event_routes()["dfo:stillinger"]] == [  # type: ignore[union-attr]
+        "employment-changes/employment-changes"]
+    assert set(CATALOG.reruns()) == {"onboarding", "leaver", "mover", "laptop", "fritak", "rooms", "rooms-cancel"}
     assert CATALOG.service("rooms-cancel") is services["rooms"]
     # Every deployed flow and every adapter is preloaded by the fork server.
     assert {spec.flow.fn.__module__ for spec in CATALOG.deployments()} < set(PRELOAD)

@@ -1,0 +1,148 @@
+"""The employment-changes router's steps: read HR, keep the snapshot, start and cancel runs.
+
+The snapshot of a person's employment (:class:`mappings.employment.Snapshot`: ids and dates
+only) lives in the ledger as a cursor, ``employment:<employee id>``. Runs are created with
+deterministic idempotency keys (``leaver:<key>``, ``mover:<key>``), and their work items are
+opened at once, so an operator sees a scheduled leaver in ``hub items`` and a moved end date
+can mark the old one superseded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from hub.dispatch import start_deployment_run
+from hub.errors import NotFound
+from hub.flowkit import transient_only
+from hub.ledger import ItemState, Ledger
+from hub.ports.hr import Employee, HrPort, OrgUnit
+from mappings.employment import SNAPSHOT_CURSOR, Leave, Move, Snapshot, leaver_key, mover_key, snapshot_of
+
+__all__ = ["LEAVER", "MOVER", "LEAVER_DEPLOYMENT", "MOVER_DEPLOYMENT", "Reading", "leader_of", "read_employment",
+           "load_snapshot", "save_snapshot", "schedule_leaver", "cancel_leaver", "start_mover", "start_at"]
+
+log = logging.getLogger("hub.flow.employment")
+
+LEAVER, MOVER = "leaver", "mover"  # the ledger's service names
+LEAVER_DEPLOYMENT, MOVER_DEPLOYMENT = "leaver/leaver", "mover/mover"
+
+
+class Reading:
+    """HR's record of one employment now. A plain class: Prefect walks dataclass arguments."""
+
+    def __init__(self, employee: Employee, unit: OrgUnit | None, manager_id: str | None) -> None:
+        self.employee, self.unit, self.manager_id = employee, unit, manager_id
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return snapshot_of(self.employee, self.unit, self.manager_id)
+
+
+async def leader_of(hr: HrPort, employee: Employee, unit: OrgUnit | None, depth: int = 0) -> str | None:
+    """The id of the leader the employee reports to: the unit's, or (if the employee leads the
+    unit, or it has none) the parent unit's, up the tree."""
+    if unit is None or depth > 10:
+        return None
+    if unit.manager_id and unit.manager_id != employee.id:
+        return unit.manager_id
+    if unit.parent_id:
+        try:
+            return await leader_of(hr, employee, await hr.get_org_unit(unit.parent_id), depth + 1)
+        except NotFound:
+            return None
+    return None
+
+
+@task(name="read employment", retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
+      cache_policy=NO_CACHE, persist_result=False)
+async def read_employment(hr: HrPort, employee_id: str) -> Reading | None:
+    """The employee, their unit and leader; None if HR does not know the id."""
+    try:
+        employee = await hr.get_employee(employee_id)
+    except NotFound:
+        return None
+    unit = None
+    if employee.org_unit_id:
+        try:
+            unit = await hr.get_org_unit(employee.org_unit_id)
+        except NotFound:
+            unit = None
+    return Reading(employee, unit, await leader_of(hr, employee, unit))
+
+
+def load_snapshot(ledger: Ledger, employee_id: str) -> Snapshot | None:
+    stored = ledger.get_cursor(SNAPSHOT_CURSOR.format(employee_id=employee_id))
+    return Snapshot.from_json(json.loads(stored)) if stored else None
+
+
+def save_snapshot(ledger: Ledger, employee_id: str, snapshot: Snapshot) -> None:
+    ledger.set_cursor(SNAPSHOT_CURSOR.format(employee_id=employee_id),
+                      json.dumps(snapshot.to_json(), separators=(",", ":")))
+
+
+def start_at(day: date, tz: ZoneInfo, start_hour: int) -> datetime:
+    """``day`` at the start hour, Europe/Oslo (like a future gyldigEtter)."""
+    return datetime.combine(day, time(hour=start_hour), tzinfo=tz)
+
+
+async def schedule_leaver(ledger: Ledger, employee_id: str, leave: Leave, *, tz: ZoneInfo, start_hour: int,
+                          deployment: str = LEAVER_DEPLOYMENT) -> str:
+    """The leaver's run on the end date (the same run for the same key, however often asked)."""
+    key = leaver_key(employee_id, leave)
+    when = start_at(leave.end, tz, start_hour)
+    item = await asyncio.to_thread(ledger.ensure_item, LEAVER, key, requested_at=when,
+                                   title=f"Leaver: DFØ employee {employee_id}, sluttdato {leave.end.isoformat()}",
+                                   data={"employee_id": employee_id, "end": leave.end.isoformat(),
+                                         "generation": leave.generation})
+    run_id = await start_deployment_run(deployment, {"leaver_key": key}, key=f"leaver:{key}", when=when)
+    await asyncio.to_thread(ledger.set_flow_run, item.id, run_id)
+    log.info("leaver %s scheduled for %s (flow run %s)", key, when.isoformat(), run_id)
+    return run_id
+
+
+async def cancel_leaver(ledger: Ledger, employee_id: str, leave: Leave, *, reason: str) -> str:
+    """Cancel the leaver run not yet started for ``leave``; its item ends as superseded. A run
+    that has started is left alone (it re-reads HR and stops if the date no longer holds)."""
+    key = leaver_key(employee_id, leave)
+    item = await asyncio.to_thread(ledger.get_item, LEAVER, key)
+    if item is None or item.state != ItemState.PENDING:
+        return f"leaver {key}: {item.state if item else 'no item'}, left as it is"
+    if item.flow_run_id:
+        await _cancel_flow_run(item.flow_run_id, reason)
+    await asyncio.to_thread(ledger.update_data, item.id, outcome=f"superseded: {reason}")
+    await asyncio.to_thread(ledger.finish_item, item.id, ItemState.DONE)
+    log.info("leaver %s superseded: %s", key, reason)
+    return f"leaver {key} cancelled"
+
+
+async def _cancel_flow_run(flow_run_id: str, reason: str) -> None:
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled
+
+    async with get_client() as client:
+        run = await client.read_flow_run(uuid.UUID(flow_run_id))
+        if run.state is not None and (run.state.is_scheduled() or run.state.is_pending()):
+            await client.set_flow_run_state(run.id, Cancelled(message=reason))
+
+
+async def start_mover(ledger: Ledger, employee_id: str, move: Move, *, tz: ZoneInfo, start_hour: int,
+                      today: date, deployment: str = MOVER_DEPLOYMENT) -> str:
+    """The mover's run (on the effective date, if later than today); one per change."""
+    key = mover_key(employee_id, move)
+    when = start_at(move.effective, tz, start_hour) if move.effective > today else None
+    data: dict[str, Any] = {"employee_id": employee_id, "move": move.to_json()}
+    item = await asyncio.to_thread(ledger.ensure_item, MOVER, key, data=data,
+                                   title=f"Mover: DFØ employee {employee_id}, from {move.effective.isoformat()}")
+    run_id = await start_deployment_run(deployment, {"mover_key": key}, key=f"mover:{key}", when=when)
+    await asyncio.to_thread(ledger.set_flow_run, item.id, run_id)
+    return run_id

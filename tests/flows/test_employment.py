@@ -1,0 +1,171 @@
+"""Movers and leavers through the real flows: the employment-changes router, the leaver, the
+laptop returns and the mover, with HR, archive, ticketing and mail in memory and a temporary
+Prefect server holding the deployments the router schedules runs of."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from prefect.client.orchestration import get_client
+from pydantic import SecretStr
+
+from flows.employment import employment_changes
+from flows.leaver import laptop_returns, leaver
+from flows.mover import mover
+from flows.onboarding import onboarding
+from hub.ledger import ItemState
+from hub.ports.hr import Employee, OrgUnit, Position
+from hub.settings import OSLO
+from mappings.leaver import last_working_day
+from tests.flows.conftest import Fakes
+
+FNR = "05499024837"  # synthetic, valid check digits
+LAPTOP = "Lenovo ThinkPad T14 Gen 5"
+TODAY = datetime.now(OSLO).date()
+
+
+@pytest.fixture
+async def deployed(hub: Fakes) -> Fakes:
+    """The leaver and mover deployments exist (no runner: their runs stay scheduled)."""
+    for flow, name in ((leaver, "leaver"), (mover, "mover")):
+        await (await flow.ato_deployment(name=name)).apply()
+    return hub
+
+
+def _staff(fakes: Fakes, **changes: object) -> Employee:
+    fakes.hr.add(
+        OrgUnit(id="U100", name="Institutt for informasjonsteknologi", manager_id="20002", location="PILESTREDET"),
+        OrgUnit(id="U200", name="Institutt for bygg", manager_id="20003", location="KJELLER"),
+        OrgUnit(id="U300", name="IT-avdelingen", manager_id="20004", location="PILESTREDET"),
+        Position(id="P1", title="Universitetslektor", org_unit_id="U100"),
+        Employee(id="20002", first_name="Mona", last_name="Leder", email="mona.leder@oslomet.no",
+                 org_unit_id="U100", start_date=date(2015, 1, 1), is_manager=True),
+        Employee(id="20003", first_name="Bjørn", last_name="Sjef", email="bjorn.sjef@oslomet.no",
+                 org_unit_id="U200", start_date=date(2012, 1, 1), is_manager=True),
+        Employee(id="20004", first_name="Aud", last_name="Direktør", email="aud.direktor@oslomet.no",
+                 org_unit_id="U300", start_date=date(2010, 1, 1), is_manager=True),
+    )
+    person = Employee(**{"id": "10004", "first_name": "Håkon", "last_name": "Løvås", "national_id": SecretStr(FNR),
+                         "username": "haklov", "email": "haklov@oslomet.no", "position_id": "P1",
+                         "org_unit_id": "U100", "start_date": date(2019, 8, 1), **changes})  # type: ignore[arg-type]
+    fakes.hr.add(person)
+    return person
+
+
+def _change(fakes: Fakes, **changes: object) -> None:
+    fakes.hr.add(fakes.hr.employees["10004"].model_copy(update=changes))
+
+
+async def _run_state(flow_run_id: str) -> tuple[str, datetime | None]:
+    async with get_client() as client:
+        run = await client.read_flow_run(uuid.UUID(flow_run_id))
+    assert run.state is not None
+    return run.state.type.value, run.state.state_details.scheduled_time
+
+
+async def test_a_long_standing_employee_whose_record_changes_is_not_onboarded(hub: Fakes) -> None:
+    _staff(hub)
+    state = await onboarding(employee_id="10004", return_state=True)
+    assert state.is_completed() and state.message.startswith("not a new hire")
+    assert hub.ledger.get_item("onboarding", "10004") is None  # no item, no dead letter
+    assert (hub.archive.case_files, hub.ticketing.tickets, hub.mail.sent) == ({}, {}, [])
+
+
+async def test_an_end_date_schedules_the_leaver_who_is_offboarded_and_whose_laptop_returns_to_stock(
+        deployed: Fakes) -> None:
+    hub = deployed
+    _staff(hub)
+    laptop = hub.ticketing.stock("Laptops", "LT-0007", LAPTOP)
+    hub.ticketing.hand_over(laptop.id, "haklov@oslomet.no")
+    end = TODAY + timedelta(days=9)
+
+    first = await employment_changes(employee_id="10004", return_state=True)  # first sight: snapshot only
+    assert first.message == "first sight: snapshot recorded"
+    _change(hub, end_date=end)
+    await employment_changes(employee_id="10004")
+    await employment_changes(employee_id="10004")  # the same change announced again: nothing new
+    (item,) = hub.ledger.items(service="leaver")
+    assert item.source_key == f"10004:{end.isoformat()}:1" and item.state == ItemState.PENDING
+    state, when = await _run_state(item.flow_run_id or "")
+    assert state == "SCHEDULED" and when == datetime.combine(end, time(6), tzinfo=OSLO)
+    assert (hub.ticketing.tickets, hub.mail.sent) == ({}, [])  # nothing before the day
+
+    assert await leaver(leaver_key=item.source_key) == "offboarded; waiting for the laptop(s) to be returned"
+    tickets = {t.queue: t for t in hub.ticketing.tickets.values()}
+    assert tickets["User accounts"].due == last_working_day(end)
+    assert tickets["User accounts"].subject.startswith("Deactivate user account: DFØ employee 10004")
+    assert "LT-0007" in hub.ticketing.bodies[tickets["Equipment"].id]
+    assert all("Løvås" not in t.subject and FNR not in hub.ticketing.bodies[t.id] for t in tickets.values())
+    (case,) = hub.archive.case_files.values()
+    assert [e.new.public_title for e in case.entries] == ["Sluttbrev – *****"]
+    (mail,) = hub.mail.sent
+    assert mail.to == ("mona.leder@oslomet.no",) and "LT-0007" in mail.body and "checklist" in mail.body
+
+    await laptop_returns()  # IT has not collected it yet
+    assert hub.ledger.get_item("leaver", item.source_key).state == ItemState.WAITING  # type: ignore[union-attr]
+    await hub.ticketing.set_status(tickets["Equipment"].id, "resolved")
+    assert await laptop_returns() == {"checked": 1, "returned": 1}
+    back = await hub.ticketing.get_asset(laptop.id, "Laptops")
+    assert (back.status, back.held_by, back.external_ref) == ("new", [], None)
+    assert [e.new.public_title for e in case.entries] == ["Sluttbrev – *****", "Innleveringskvittering LT-0007 – *****"]
+    assert hub.ledger.get_item("leaver", item.source_key).state == ItemState.DONE  # type: ignore[union-attr]
+    # free for the next hire
+    assert (await hub.ticketing.allocate_asset("Laptops", holder="ny@oslomet.no", external_ref="next",
+                                               model=LAPTOP)).id == laptop.id  # type: ignore[union-attr]
+    before = (len(case.entries), dict(hub.ticketing.tickets), list(hub.mail.sent))
+    await leaver(leaver_key=item.source_key)
+    await laptop_returns()
+    assert (len(case.entries), hub.ticketing.tickets, hub.mail.sent) == before
+
+
+async def test_a_moved_end_date_supersedes_the_run_and_a_withdrawn_one_cancels_it(deployed: Fakes) -> None:
+    hub = deployed
+    first_end, moved_end = TODAY + timedelta(days=20), TODAY + timedelta(days=30)
+    _staff(hub, end_date=first_end)
+    await employment_changes(employee_id="10004")  # first sight with an end date: scheduled
+    _change(hub, end_date=moved_end)
+    await employment_changes(employee_id="10004")
+    old = hub.ledger.get_item("leaver", f"10004:{first_end.isoformat()}:1")
+    new = hub.ledger.get_item("leaver", f"10004:{moved_end.isoformat()}:2")
+    assert old is not None and old.state == ItemState.DONE and old.data["outcome"].startswith("superseded")
+    assert (await _run_state(old.flow_run_id or ""))[0] == "CANCELLED"
+    assert new is not None and (await _run_state(new.flow_run_id or ""))[0] == "SCHEDULED"
+
+    _change(hub, end_date=None)  # withdrawn
+    await employment_changes(employee_id="10004")
+    assert (await _run_state(new.flow_run_id or ""))[0] == "CANCELLED"
+    # had the run started anyway, it would stop cleanly: HR no longer ends the employment then
+    state = await leaver(leaver_key=f"10004:{moved_end.isoformat()}:2", return_state=True)
+    assert state.is_completed()
+    _change(hub, end_date=first_end)  # set again to the first day: a new generation, a new run
+    await employment_changes(employee_id="10004")
+    again = hub.ledger.get_item("leaver", f"10004:{first_end.isoformat()}:3")
+    assert again is not None and (await _run_state(again.flow_run_id or ""))[0] == "SCHEDULED"
+    assert (hub.ticketing.tickets, hub.archive.case_files, hub.mail.sent) == ({}, {}, [])
+
+
+async def test_a_move_informs_both_managers_once_and_a_campus_move_moves_the_laptop(deployed: Fakes) -> None:
+    hub = deployed
+    _staff(hub)
+    laptop = hub.ticketing.stock("Laptops", "LT-0009", LAPTOP)
+    hub.ticketing.hand_over(laptop.id, "haklov@oslomet.no")
+    await employment_changes(employee_id="10004")
+    _change(hub, org_unit_id="U200")  # to Kjeller
+    await employment_changes(employee_id="10004")
+    await employment_changes(employee_id="10004")  # announced twice
+    (item,) = hub.ledger.items(service="mover")
+    assert item.source_key == f"10004:U100>U200:20002>20003:P1>P1:{TODAY.isoformat()}"
+
+    assert (await mover(mover_key=item.source_key)).startswith("change recorded; equipment ticket")
+    await mover(mover_key=item.source_key)  # again: nothing new
+    assert sorted(m.to[0] for m in hub.mail.sent) == ["bjorn.sjef@oslomet.no", "mona.leder@oslomet.no"]
+    (case,) = hub.archive.case_files.values()
+    assert [e.new.public_title for e in case.entries] == ["Endring i arbeidsforhold – *****"]
+    (ticket,) = hub.ticketing.tickets.values()
+    assert ticket.subject.startswith("Move equipment to KJELLER") and "LT-0009" in hub.ticketing.bodies[ticket.id]
+
+    _change(hub, org_unit_id="U100")  # reversed: its own change, not a duplicate
+    await employment_changes(employee_id="10004")
+    assert len(hub.ledger.items(service="mover")) == 2
