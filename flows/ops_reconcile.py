@@ -33,5 +33,6 @@ async def reconciliation() -> State:
     get_run_logger().info("reconciliation: %s", summary)
     if report.drift:
         return Failed(message=f"drift found: {summary['missing']} missing, {summary['duplicate']} duplicate, "
-                              f"{summary['stuck']} stuck — see the 'reconciliation' artifact", data=summary)
+                              f"{summary['stuck']} stuck, {summary['left_holding']} laptop(s) held by leavers — see the "
+                              "'reconciliation' artifact", data=summary)
     return Completed(message=f"no drift in {summary['checked']} records", data=summary)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -169,3 +171,26 @@ async def test_a_move_informs_both_managers_once_and_a_campus_move_moves_the_lap
     _change(hub, org_unit_id="U100")  # reversed: its own change, not a duplicate
     await employment_changes(employee_id="10004")
     assert len(hub.ledger.items(service="mover")) == 2
+
+
+async def test_reconciliation_lists_laptops_held_by_people_who_have_left(tmp_path: Path) -> None:
+    from hub.ledger import Ledger
+    from hub.reconcile import reconcile
+    from tests.flows.fakes import MemoryHr, MemoryTicketing
+
+    hr, ticketing = MemoryHr(), MemoryTicketing()
+    hr.add(Employee(id="10008", first_name="Per", last_name="Ås", email="perasx@oslomet.no",
+                    start_date=date(2010, 1, 1), end_date=TODAY - timedelta(days=20)),
+           Employee(id="10009", first_name="Nora", last_name="Strøm", email="norstr@oslomet.no",
+                    start_date=date(2010, 1, 1), end_date=TODAY + timedelta(days=3)))  # not left yet
+    kept = ticketing.stock("Laptops", "LT-0100", LAPTOP)
+    ticketing.hand_over(kept.id, "perasx@oslomet.no")
+    ticketing.hand_over(ticketing.stock("Laptops", "LT-0101", LAPTOP).id, "norstr@oslomet.no")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+
+    report = await reconcile(ledger, SimpleNamespace(hr=hr, ticketing=ticketing))  # type: ignore[arg-type]
+
+    assert report.drift and report.summary()["left_holding"] == 1
+    (finding,) = report.findings
+    assert (finding.kind, finding.item, finding.what) == ("left_holding", "10008", "ticketing asset LT-0100 (#1)")
+    assert "laptops held by leavers" in report.markdown(datetime.now(OSLO)) and "Ås" not in finding.detail
