@@ -56,7 +56,15 @@ Sandbox control (no API key; the control token instead, see :mod:`sandbox.common
     ``POST /_sandbox/announce`` ``{"id", "gyldigEtter"?, "uri"?}`` — sign and POST the event
     ``{"id","uri","gyldigEtter"}`` to ``--intake-url`` (``gyldigEtter`` defaults to the
     employee's ``startdato``, or today for an unknown id) and answer with the intake's
-    status and body; ``GET /_sandbox/health``; ``/_sandbox/faults`` (see
+    status and body;
+    ``POST /_sandbox/ansatte/{id}/sluttdato`` ``{"sluttdato": "YYYY-MM-DD" | null}`` — set or
+    withdraw an end date (also in the stilling's holder period) and announce ``dfo:ansatte``;
+    ``POST /_sandbox/ansatte/{id}/flytt`` ``{"organisasjonId"}`` — move the person (and their
+    stilling) to another unit and announce ``dfo:stillinger``; both take ``"gyldigEtter"``
+    (default today) and ``"announce": false`` (a lost event: changed, not announced);
+    ``POST /_sandbox/orgenheter`` ``{"id", "organisasjonsnavn", "lederAnsattnr"?, "lokasjonId"?,
+    "overordnOrgenhetId"?}`` — add a unit, e.g. on another campus (``lokasjonId`` KJELLER);
+    ``GET /_sandbox/health``; ``/_sandbox/faults`` (see
     :mod:`sandbox.common`).
 
 Seed: three org units with leaders and twelve employees (see :mod:`sandbox.dfo.seed`),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,14 @@ class ApiKeyGate:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _is_date(value: object) -> bool:
+    try:
+        date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _secrets(hmac_secret: str) -> list[str]:
@@ -119,21 +128,11 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
         log.info("employee %s added/replaced", employee["id"])
         return JSONResponse({"ansatt": [employee]}, status_code=201)
 
-    async def post_announce(request: Request) -> Response:
+    async def send_event(employee_id: str, gyldig_etter: str, uri: str) -> Response:
+        """Sign and POST one change event to the intake; answer with the intake's status and body."""
         if not intake_url or not hmac_secret:
             return JSONResponse({"error": "start the sandbox with --intake-url and --hmac-secret"},
                                 status_code=409)
-        try:
-            payload: dict[str, Any] = await request.json()
-            employee_id = str(payload["id"])
-        except (ValueError, KeyError, TypeError):
-            return JSONResponse({"error": 'expected {"id": "...", "gyldigEtter"?: "YYYY-MM-DD"}'},
-                                status_code=400)
-        gyldig_etter = payload.get("gyldigEtter")
-        if not gyldig_etter:
-            employee = store.ansatt(employee_id)
-            gyldig_etter = (employee or {}).get("startdato") or datetime.now(OSLO).date().isoformat()
-        uri = str(payload.get("uri") or "dfo:ansatte")
         try:
             # Standard Webhooks signature; "S1,S2" signs with both (a sender rotating its key).
             answer = await asyncio.to_thread(announce, intake_url, _secrets(hmac_secret), employee_id,
@@ -146,6 +145,67 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
         return Response(answer.content, status_code=answer.status_code,
                         media_type=answer.headers.get("content-type", "application/json"))
 
+    async def post_announce(request: Request) -> Response:
+        try:
+            payload: dict[str, Any] = await request.json()
+            employee_id = str(payload["id"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'expected {"id": "...", "gyldigEtter"?: "YYYY-MM-DD"}'},
+                                status_code=400)
+        gyldig_etter = payload.get("gyldigEtter")
+        if not gyldig_etter:
+            employee = store.ansatt(employee_id)
+            gyldig_etter = (employee or {}).get("startdato") or datetime.now(OSLO).date().isoformat()
+        return await send_event(employee_id, gyldig_etter, str(payload.get("uri") or "dfo:ansatte"))
+
+    async def change(request: Request, apply: Callable[[dict[str, Any]], dict[str, Any] | str],
+                     uri: str) -> Response:
+        """Change one employee as HR does, then announce it (``"announce": false`` to stay silent,
+        as when an event is lost)."""
+        try:
+            payload = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        if not isinstance(payload, dict):
+            return JSONResponse({"error": "expected a JSON object"}, status_code=400)
+        employee_id = request.path_params["id"]
+        if store.ansatt(employee_id) is None:
+            return _fault("IKKE ANSATT", 404)
+        changed = apply(payload)
+        if isinstance(changed, str):
+            return JSONResponse({"error": changed}, status_code=400)
+        if payload.get("announce", True) is False:
+            return JSONResponse({"ansatt": [changed], "announced": False}, status_code=201)
+        today = datetime.now(OSLO).date().isoformat()
+        return await send_event(str(changed["id"]), str(payload.get("gyldigEtter") or today), uri)
+
+    async def set_end_date(request: Request) -> Response:
+        def apply(payload: dict[str, Any]) -> dict[str, Any] | str:
+            value = payload.get("sluttdato")
+            if value is not None and not _is_date(value):
+                return 'expected {"sluttdato": "YYYY-MM-DD" | null}'
+            return store.set_end_date(request.path_params["id"], value or "")
+
+        return await change(request, apply, "dfo:ansatte")
+
+    async def move(request: Request) -> Response:
+        def apply(payload: dict[str, Any]) -> dict[str, Any] | str:
+            unit = str(payload.get("organisasjonId") or "")
+            if store.orgenhet(unit) is None:
+                return f"no unit {unit!r} (add it with POST /_sandbox/orgenheter)"
+            return store.move(request.path_params["id"], unit)
+
+        return await change(request, apply, "dfo:stillinger")
+
+    async def put_orgenhet(request: Request) -> Response:
+        try:
+            payload = await request.json()
+            unit = store.put_orgenhet(payload)
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'expected {"id", "organisasjonsnavn", "lederAnsattnr"?, "lokasjonId"?, '
+                                          '"overordnOrgenhetId"?}'}, status_code=400)
+        return JSONResponse({"organisasjon": [unit]}, status_code=201)
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "ansatte": len(store.data["ansatte"])})
 
@@ -157,6 +217,9 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
         Route(f"{API_PREFIX}/orgenhet/v2/{{id}}", get_orgenhet, methods=["GET"]),
         Route("/_sandbox/ansatte", put_ansatt, methods=["POST"]),
         Route("/_sandbox/announce", post_announce, methods=["POST"]),
+        Route("/_sandbox/ansatte/{id}/sluttdato", set_end_date, methods=["POST"]),
+        Route("/_sandbox/ansatte/{id}/flytt", move, methods=["POST"]),
+        Route("/_sandbox/orgenheter", put_orgenhet, methods=["POST"]),
         Route("/_sandbox/quirks", get_quirks, methods=["GET"]),
         Route("/_sandbox/quirks", set_quirks, methods=["POST"]),
         Route("/_sandbox/quirks", clear_quirks, methods=["DELETE"]),

@@ -75,6 +75,54 @@ class DfoStore:
             self._save()
             return employee
 
+    def set_end_date(self, employee_id: str, sluttdato: str) -> dict[str, Any]:
+        """Set (a date) or withdraw (``""``) an employee's end date, in the stilling's holder too."""
+        with self._lock:
+            employee = self.data["ansatte"][_key(employee_id)]
+            employee["sluttdato"] = sluttdato
+            employee["sluttarsak"] = "Oppsigelse fra arbeidstaker" if sluttdato else ""
+            self._changed(employee)
+            self._ensure_stilling(employee)
+            self._save()
+            return employee
+
+    def move(self, employee_id: str, org_id: str) -> dict[str, Any]:
+        """Move an employee (and their stilling) to another unit."""
+        with self._lock:
+            employee = self.data["ansatte"][_key(employee_id)]
+            unit = self.data["orgenheter"][_key(org_id)]
+            employee["organisasjonId"] = unit["id"]
+            employee["kostnadssted"] = unit.get("orgKostnadssted") or employee.get("kostnadssted", "")
+            stilling = self.data["stillinger"].get(str(employee["stillingId"]))
+            if stilling is not None:
+                stilling["organisasjonId"] = unit["id"]
+            self._changed(employee)
+            self._save()
+            return employee
+
+    def put_orgenhet(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Add or replace an org unit (e.g. one on another campus, ``lokasjonId``)."""
+        with self._lock:
+            unit_id = int(str(payload["id"]))
+            leader = payload.get("lederAnsattnr")
+            leader_user = (self.ansatt(str(leader)) or {}).get("brukerident", "") if leader else ""
+            unit = {"id": unit_id, "orgKortnavn": payload.get("orgKortnavn") or "",
+                    "organisasjonsnavn": str(payload["organisasjonsnavn"]),
+                    "leder": [{"lederAnsattnr": str(leader), "lederBrukerident": leader_user}] if leader else [],
+                    "pdo": "OMET", "type": payload.get("type") or "Institutt",
+                    "orgKostnadssted": payload.get("orgKostnadssted") or "", "authWf": [],
+                    "lokasjonId": payload.get("lokasjonId") or "PILESTREDET", "dbhKode": "", "dbhBetegnelse": "",
+                    "overordnOrgenhetId": str(payload.get("overordnOrgenhetId") or "")}
+            self.data["orgenheter"][str(unit_id)] = unit
+            self._save()
+            return unit
+
+    @staticmethod
+    def _changed(employee: dict[str, Any]) -> None:
+        now = datetime.now(OSLO)
+        employee["endretDato"] = now.date().isoformat()
+        employee["endretKlokkeslett"] = now.strftime("%H:%M:%S")
+
     def _ensure_stilling(self, employee: dict[str, Any]) -> None:
         key = str(employee["stillingId"])
         holder = {"innehaverAnsattnr": employee["id"],
