@@ -61,7 +61,8 @@ Sandbox control (no API key; the control token instead, see :mod:`sandbox.common
     withdraw an end date (also in the stilling's holder period) and announce ``dfo:ansatte``;
     ``POST /_sandbox/ansatte/{id}/flytt`` ``{"organisasjonId"}`` — move the person (and their
     stilling) to another unit and announce ``dfo:stillinger``; both take ``"gyldigEtter"``
-    (default today) and ``"announce": false`` (a lost event: changed, not announced);
+    (default: the new end date, else today) and ``"announce": false`` (a lost event: changed,
+    not announced);
     ``POST /_sandbox/orgenheter`` ``{"id", "organisasjonsnavn", "lederAnsattnr"?, "lokasjonId"?,
     "overordnOrgenhetId"?}`` — add a unit, e.g. on another campus (``lokasjonId`` KJELLER);
     ``GET /_sandbox/health``; ``/_sandbox/faults`` (see

@@ -159,9 +159,9 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
         return await send_event(employee_id, gyldig_etter, str(payload.get("uri") or "dfo:ansatte"))
 
     async def change(request: Request, apply: Callable[[dict[str, Any]], dict[str, Any] | str],
-                     uri: str) -> Response:
+                     uri: str, valid_after: Callable[[dict[str, Any]], str | None] = lambda payload: None) -> Response:
         """Change one employee as HR does, then announce it (``"announce": false`` to stay silent,
-        as when an event is lost)."""
+        as when an event is lost). ``gyldigEtter``: the payload's, else ``valid_after``'s, else today."""
         try:
             payload = await request.json()
         except ValueError:
@@ -177,7 +177,8 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
         if payload.get("announce", True) is False:
             return JSONResponse({"ansatt": [changed], "announced": False}, status_code=201)
         today = datetime.now(OSLO).date().isoformat()
-        return await send_event(str(changed["id"]), str(payload.get("gyldigEtter") or today), uri)
+        return await send_event(str(changed["id"]), str(payload.get("gyldigEtter") or valid_after(payload) or today),
+                                uri)
 
     async def set_end_date(request: Request) -> Response:
         def apply(payload: dict[str, Any]) -> dict[str, Any] | str:
@@ -186,7 +187,10 @@ def _routes(store: DfoStore, intake_url: str | None, hmac_secret: str | None) ->
                 return 'expected {"sluttdato": "YYYY-MM-DD" | null}'
             return store.set_end_date(request.path_params["id"], value or "")
 
-        return await change(request, apply, "dfo:ansatte")
+        # An end date is announced valid from that date; a withdrawal from today. (The feed's event
+        # holds no more than id, uri and gyldigEtter: a date set and withdrawn the same day must
+        # differ in gyldigEtter to be two events.)
+        return await change(request, apply, "dfo:ansatte", lambda payload: payload.get("sluttdato"))
 
     async def move(request: Request) -> Response:
         def apply(payload: dict[str, Any]) -> dict[str, Any] | str:

@@ -33,11 +33,12 @@ def test_an_end_date_is_set_announced_signed_and_withdrawn(dfo: Proc, receiver: 
                          timeout=10).json()["stilling"][0]
     assert [h["innehaverSluttdato"] for h in stilling["innehaver"] if h["innehaverAnsattnr"] == "10004"] == [end]
     body, signature, valid = receiver.received[before]
-    assert json.loads(body)["id"] == "10004" and json.loads(body)["uri"] == "dfo:ansatte"
+    assert json.loads(body) == {"id": "10004", "uri": "dfo:ansatte", "gyldigEtter": end}  # valid from the end date
     assert valid and signed_with(body, signature, SECRET)
 
     assert _control(dfo, "ansatte/10004/sluttdato", {"sluttdato": None}).status_code == 202
     assert _employee(dfo, "10004")["sluttdato"] == "" and len(receiver.received) == before + 2
+    assert json.loads(receiver.received[before + 1][0])["gyldigEtter"] == date.today().isoformat()  # withdrawn today
     # a lost event: changed, not announced
     assert _control(dfo, "ansatte/10004/sluttdato", {"sluttdato": end, "announce": False}).status_code == 201
     assert len(receiver.received) == before + 2
