@@ -194,3 +194,29 @@ async def test_reconciliation_lists_laptops_held_by_people_who_have_left(tmp_pat
     (finding,) = report.findings
     assert (finding.kind, finding.item, finding.what) == ("left_holding", "10008", "ticketing asset LT-0100 (#1)")
     assert "laptops held by leavers" in report.markdown(datetime.now(OSLO)) and "Ås" not in finding.detail
+
+
+async def test_the_daily_catch_up_hands_a_lost_end_date_to_the_router_once(deployed: Fakes) -> None:
+    """The event setting the end date was lost: the catch-up finds the sluttdato within 14 days
+    that the snapshot does not hold, and the router schedules the leaver. Seen, it is not
+    handed over again."""
+    from flows.onboarding_catchup import onboarding_catchup
+    from hub.ledger import EventState
+
+    hub = deployed
+    for flow, name in ((onboarding, "onboarding"), (employment_changes, "employment-changes")):
+        await (await flow.ato_deployment(name=name)).apply()
+    end = TODAY + timedelta(days=6)
+    _staff(hub, end_date=end)
+
+    counts = await onboarding_catchup()
+    assert (counts["leaving_soon"], counts["leavers_dispatched"]) == (1, 1)
+    (event,) = [e for e in hub.ledger.events() if e.source == "catchup"]
+    assert event.state == EventState.DISPATCHED and event.subject_id == "10004"
+    await employment_changes(employee_id="10004", event_id=event.id)  # the run the catch-up started
+    (item,) = hub.ledger.items(service="leaver")
+    assert item.source_key == f"10004:{end.isoformat()}:1"
+
+    again = await onboarding_catchup()
+    assert (again["leaving_soon"], again["leavers_dispatched"]) == (1, 0)
+    assert hub.ledger.get_item("onboarding", "10004") is None
