@@ -197,17 +197,21 @@ def test_a_huge_chunked_body_is_refused_while_reading(stack: Stack) -> None:
     assert httpx.get(f"{stack.intake_url}/health", timeout=10).status_code == 200
 
 
-def test_position_events_are_stored_and_marked_ignored(stack: Stack, ledger: Ledger) -> None:
+def test_position_events_reach_the_employment_router(stack: Stack, ledger: Ledger) -> None:
+    """dfo:stillinger was recorded and ignored until movers and leavers (issue 14): now it
+    starts the employment-changes router, which finds no employee 777 and writes nothing."""
     body = b'{"id": "777", "uri": "dfo:stillinger", "gyldigEtter": "2026-01-01"}'
     response = _post(stack, body, _signed(stack, body))
     assert response.status_code == 202
     event_id = response.json()["event_id"]
-    for _ in range(50):
+    for _ in range(100):
         event = ledger.get_event(event_id)
-        if event and event.state == EventState.IGNORED:
+        if event and event.state == EventState.DISPATCHED:
             break
         time.sleep(0.1)
-    assert event is not None and event.state == EventState.IGNORED and "no service" in event.last_error
+    assert event is not None and event.state == EventState.DISPATCHED and event.flow_run_id
+    run = asyncio.run(wait_flow_run(event.flow_run_id))
+    assert run.state.is_completed() and "HR does not know employee 777" in (run.state.message or "")
 
 
 async def test_sweeper_hands_over_events_that_missed_prefect(stack: Stack, ledger: Ledger) -> None:
@@ -270,23 +274,27 @@ def _prefect(stack: Stack) -> Any:
 
 @pytest.fixture
 def sink_deployment(burst_stack: Stack) -> Iterator[tuple[str, str]]:
-    """A deployment no runner serves: its runs stay scheduled (in 30 days), nothing executes."""
+    """A deployment no runner serves: its runs stay scheduled (in 30 days), nothing executes.
+    The employment-changes router, the other route of a dfo:ansatte event, gets one too."""
     name = f"sink-{uuid.uuid4().hex[:8]}"
 
-    async def create() -> tuple[Any, Any]:
+    async def create() -> tuple[Any, Any, Any]:
         async with _prefect(burst_stack) as client:
             flow_id = await client.create_flow_from_name("intake-burst")
-            return flow_id, await client.create_deployment(flow_id, name=name)
+            router_id = await client.create_flow_from_name("employment-changes")
+            await client.create_deployment(router_id, name="employment-changes")
+            return flow_id, router_id, await client.create_deployment(flow_id, name=name)
 
-    async def delete(flow_id: Any) -> None:
-        async with _prefect(burst_stack) as client:  # the flow's runs and deployment go with it
-            await client.delete_flow(flow_id)
+    async def delete(*flow_ids: Any) -> None:
+        async with _prefect(burst_stack) as client:  # the flows' runs and deployments go with them
+            for flow_id in flow_ids:
+                await client.delete_flow(flow_id)
 
-    flow_id, deployment_id = asyncio.run(create())
+    flow_id, router_id, deployment_id = asyncio.run(create())
     try:
         yield f"intake-burst/{name}", str(deployment_id)
     finally:
-        asyncio.run(delete(flow_id))
+        asyncio.run(delete(flow_id, router_id))
 
 
 @pytest.fixture
