@@ -207,3 +207,13 @@ async def test_a_move_to_another_unit_informs_both_managers_once(stack: Stack, l
     assert [i.source_key for i in ledger.items(service="mover", limit=None)
             if i.source_key.startswith("10204:")] == [key]
     assert ledger.get_item("onboarding", "10204") is None  # a long-standing employee is not onboarded
+
+
+async def test_the_new_services_are_deployed_like_the_others(stack: Stack) -> None:
+    """What the Prefect UI lists: each new deployment with its service tag and description."""
+    async with get_client() as client:
+        for name, tag in (("employment-changes/employment-changes", "service:employment"),
+                          ("leaver/leaver", "service:leaver"), ("laptop-returns/laptop-returns", "service:leaver"),
+                          ("mover/mover", "service:mover")):
+            deployment = await client.read_deployment_by_name(name)
+            assert tag in deployment.tags and deployment.description, name
