@@ -5,8 +5,9 @@ seen :class:`Snapshot` of the employment (unit, manager, position, campus, slutt
 end date of employment) — ids and dates only, never a national id or a name. A new reading
 of HR is compared with it by :func:`decide`:
 
-- a ``sluttdato`` newly set, or moved, to today or later → a leaver run on that date (a moved
-  date first cancels the run for the old one: it is *superseded*);
+- a ``sluttdato`` newly set, or moved → a leaver run on that date (a moved date first cancels
+  the run for the old one: it is *superseded*); a date HR registered late, already past, runs
+  at once;
 - a ``sluttdato`` withdrawn → the scheduled run is cancelled; nothing is written;
 - a change of unit, manager or position → one mover item, keyed by from/to and the effective
   date, so the same change seen twice is one item and a change reversed (A → B → A) is two;
@@ -126,14 +127,13 @@ def decide(previous: Snapshot | None, current: Snapshot, *, today: date, effecti
     if current.end != previous.end:
         if previous.end is not None and generation:
             cancel = Leave(previous.end, generation)
-        if current.end is not None and current.end >= today:
+        if current.end is not None:  # registered late (a past date), the leaver runs at once
             generation += 1
             leave = Leave(current.end, generation)
-            reasons.append("end date moved" if previous.end else "end date set")
-        elif current.end is None:
-            reasons.append("end date withdrawn")
+            reasons.append(("end date moved" if previous.end else "end date set")
+                           + (" (in the past: the leaver runs now)" if current.end < today else ""))
         else:
-            reasons.append("end date set in the past")
+            reasons.append("end date withdrawn")
     move = None
     if (previous.unit, previous.manager, previous.position) != (current.unit, current.manager, current.position):
         move = Move(previous.unit, current.unit, previous.manager, current.manager, previous.position,

@@ -35,6 +35,9 @@ def test_an_end_date_set_moved_withdrawn_and_set_again_is_a_new_generation_each_
     again = decide(withdrawn.snapshot, set_.snapshot, today=TODAY)
     assert again.leave == Leave(date(2026, 12, 18), 3)  # not the cancelled run of generation 1
     assert decide(again.snapshot, again.snapshot, today=TODAY).leave is None  # a repeat: nothing
+    late = decide(BASE, Snapshot(unit="U1", manager="M1", position="P1", location="PILESTREDET",
+                                 end=date(2026, 11, 30)), today=TODAY)
+    assert late.leave == Leave(date(2026, 11, 30), 1) and "in the past" in late.why  # registered late: runs now
 
 
 def test_a_move_and_its_reversal_are_two_changes_and_a_repeat_is_none() -> None:
