@@ -4,7 +4,9 @@ About 80 items, 3 ``kill -9`` of hub processes, 150 hostile inputs, the Prefect 
 killed and kept down ~20 s, 20 % faults on every peer — on a stack of its own (the Prefect
 server and the ledger on a throwaway PostgreSQL cluster), in a subprocess: it must not
 share this session's stack or its environment (the session's ``HUB_PAUSE_SCHEDULES`` would
-stop every poll). The bench ends its settle phase as soon as nothing is open.
+stop every poll). The bench ends its settle phase as soon as nothing is open; it fails when
+no open item closed for 5 minutes (stuck), and gives a slow machine up to 20 minutes while
+items keep closing.
 
 In the default run: ``scripts/test.sh`` runs it as a pytest process of its own beside the
 end-to-end tests and the rest (``-m chaos``: a plain ``pytest`` leaves it out). Alone on two
@@ -27,7 +29,7 @@ from sandbox.procs import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
-TIMEOUT = 1380.0  # the bench bounds itself (start ~1-2 min, storm ~2 min, settle at most 840 s, checks); a backstop
+TIMEOUT = 1800.0  # the bench bounds itself (start ~1-2 min, storm ~2 min, settle at most 1200 s, checks); a backstop
 INVARIANTS = ("every item done", "reconciliation", "no item stuck", "fødselsnummer", "hostile input")
 
 
