@@ -98,7 +98,9 @@ async def schedule_leaver(ledger: Ledger, employee_id: str, leave: Leave, *, tz:
     """The leaver's run on the end date (the same run for the same key, however often asked)."""
     key = leaver_key(employee_id, leave)
     when = start_at(leave.end, tz, start_hour)
-    item = await asyncio.to_thread(ledger.ensure_item, LEAVER, key, requested_at=when,
+    # Requested now, when the hub learnt of it (as a hire's future gyldigEtter): the lead time
+    # includes the wait for the day, and an open item's age is never negative.
+    item = await asyncio.to_thread(ledger.ensure_item, LEAVER, key,
                                    title=f"Leaver: DFØ employee {employee_id}, sluttdato {leave.end.isoformat()}",
                                    data={"employee_id": employee_id, "end": leave.end.isoformat(),
                                          "generation": leave.generation})

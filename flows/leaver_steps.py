@@ -7,7 +7,7 @@ external key first; the manager's e-mail is guarded by the ledger.
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from flows.employment_steps import leader_of
 from flows.onboarding_steps import TICKETING_LIMIT
@@ -122,16 +122,15 @@ async def ensure_leaver_tickets(run: Run, leaving: Leaving) -> dict[str, Ticket]
         return tickets
 
 
-def _letter_date(run: Run) -> datetime:
-    """Letters are dated by the item's request (the end date's start hour): a re-run writes the
-    same bytes."""
-    return run.item.requested_at.astimezone(OSLO)
+def _letter_date(run: Run, end: date) -> datetime:
+    """The end letter is dated the end date at the start hour: a re-run writes the same bytes."""
+    return datetime.combine(end, time(hour=run.settings.onboarding.start_hour), tzinfo=OSLO)
 
 
 @step_task("journal end letter", ports=("archive",))
 async def journal_end_letter(run: Run, leaving: Leaving, case_file: CaseFile) -> None:
     async with run.step("journal_end_letter"):
-        when = _letter_date(run)
+        when = _letter_date(run, leaving.end)
         pdf = end_letter_pdf(leaving.employee, unit_name=leaving.unit_name, end=leaving.end, date_=when,
                              hr_contact=run.settings.onboarding.hr_contact)
         new = end_letter_entry(leaving.employee, pdf, end=leaving.end, date_=when)
