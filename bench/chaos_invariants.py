@@ -95,11 +95,13 @@ def runs_breakdown(stack: Stack, runs: list[dict[str, Any]]) -> str:
     return ", ".join(f"{k} {n}" for k, n in counts.most_common()) or "none"
 
 
-def items_settled(ledger: Any, sent: list[Sent], expected: set[tuple[str, str]]) -> Verdict:
-    """Every item done, or a dead letter with a reason a person can act on; no input lost."""
+def items_settled(ledger: Any, sent: list[Sent], expected: set[tuple[str, str]], *,
+                  only: set[tuple[str, str]] | None = None) -> Verdict:
+    """Every item done, or a dead letter with a reason a person can act on; no input lost.
+    ``only``: judge just these (service, source key) items (a stack other work shares)."""
     from hub.ledger import ItemState
 
-    items = ledger.items(limit=None)
+    items = [i for i in ledger.items(limit=None) if only is None or (i.service, i.source_key) in only]
     counts: Counter[str] = Counter()
     findings: list[str] = []
     for item in items:

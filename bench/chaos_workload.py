@@ -102,8 +102,14 @@ class Sent:
 class Workload:
     """Ordinary inputs, created one at a time by :meth:`send` (any order, any thread)."""
 
-    def __init__(self, stack: Stack, rng: random.Random, *, offset: int = 30000) -> None:
-        self.stack, self.rng, self.offset = stack, rng, offset
+    def __init__(self, stack: Stack, rng: random.Random, *, offset: int = 30000, prefix: str = "chaos",
+                 room_days: tuple[int, ...] = (), laptop_models: tuple[str, ...] = ()) -> None:
+        """``offset``: the first number given out (employee ids, names); ``prefix`` names the
+        people it makes up (``chaos30001@oslomet.no``); ``room_days`` (days ahead) and
+        ``laptop_models`` narrow what rooms and laptops are asked for (default: any bookable
+        day 2–12 ahead, any model)."""
+        self.stack, self.rng, self.offset, self.prefix = stack, rng, offset, prefix
+        self.room_days, self.laptop_models = room_days, laptop_models
         self.count = 0
         self.hires: list[str] = []  # e-mails of hires made so far (laptop orders use them)
         self.sent: list[Sent] = []
@@ -126,8 +132,8 @@ class Workload:
         birth = date(1960 + n % 39, 1 + n % 12, 1 + n % 28)  # the 1900s: synthetic_fnr's range
         fnr = synthetic_fnr(birth, female=bool(n % 2), start=n % 500)
         self.fnrs.append(fnr)
-        email = f"chaos{n}@oslomet.no"
-        body = {"id": str(n), "fornavn": "Kaos", "etternavn": f"Ansatt {n}", "brukerident": f"chaos{n}",
+        email = f"{self.prefix}{n}@oslomet.no"
+        body = {"id": str(n), "fornavn": "Kaos", "etternavn": f"Ansatt {n}", "brukerident": f"{self.prefix}{n}",
                 "epost": email, "startdato": (date.today() + timedelta(days=3)).isoformat(),
                 "organisasjonId": "10000100", "stillingId": 30000005, "tittel": "Rådgiver", "lederflagg": False,
                 "fnr": fnr}
@@ -161,7 +167,7 @@ class Workload:
 
     def _laptop(self, n: int) -> Sent:
         feide = self.rng.choice(self.hires) if self.hires else "norstr@oslomet.no"
-        model = self.rng.choice(sorted(LAPTOP_MODELS))
+        model = self.rng.choice(sorted(self.laptop_models or LAPTOP_MODELS))
         sid = self._submit(LAPTOP_FORM_ID, {"feide": feide, "model": model, "location": "pilestredet",
                                             "cost_centre": "2110", "justification": "Ny maskin til undervisning.",
                                             "needed_by": (date.today() + timedelta(days=20)).strftime("%d.%m.%Y")})
@@ -184,7 +190,8 @@ class Workload:
         return Sent("fritak", "fritak", sid, {"courses": courses}, "201")
 
     def _room(self, n: int) -> Sent:
-        day = datetime.now(OSLO).date() + timedelta(days=2 + n % 11)  # bookable: at most 14 days ahead
+        ahead = self.room_days[n % len(self.room_days)] if self.room_days else 2 + n % 11
+        day = datetime.now(OSLO).date() + timedelta(days=ahead)  # bookable: at most 14 days ahead
         start = 8 * 60 + 15 * self.rng.randint(0, 40)  # 08:00 … 18:00
         end = start + 15 * self.rng.randint(2, 8)
         hhmm = "{:02d}:{:02d}".format
