@@ -134,7 +134,7 @@ async def test_dead_letters_replay_from_the_command_line(stack: Stack, ledger: L
 
 
 def test_cli_events_status_and_doctor(stack: Stack, ledger: Ledger) -> None:
-    sent = _hub(stack, "events", "send", "10009")
+    sent = _hub(stack, "events", "send", "10005")  # a hire (starts in 3 days): onboarding acts on it
     assert sent.returncode == 0 and "202" in sent.stdout
     status = _hub(stack, "status")
     assert "Backlog per service" in status.stdout and "onboarding" in status.stdout, status.stdout
@@ -145,7 +145,7 @@ def test_cli_events_status_and_doctor(stack: Stack, ledger: Ledger) -> None:
 
 
 async def test_flow_run_of_an_event_from_the_cli_completes(stack: Stack, ledger: Ledger) -> None:
-    item = wait_item(ledger, "onboarding", "10009")
+    item = wait_item(ledger, "onboarding", "10005")
     assert item.flow_run_id
     run = await wait_flow_run(item.flow_run_id)
     assert run.state.is_completed()
