@@ -1,0 +1,770 @@
+"""Drain a backlog through the whole pipeline (issue 12): the hub against its ceiling and a naive baseline.
+
+Starts its own stack (``--stack embedded``: :class:`devtools.stack.Stack`; ``--stack scaled
+--workers N``: :class:`devtools.scaled.ScaledStack`) with the schedules paused, so each phase
+starts the deployments itself, as an operator draining a backlog would. Three phases, each
+against the same sandboxes, Radicale, SMTP sink and Request Tracker, each on its own
+submissions (and its own days of the room calendars, so no phase finds the rooms another
+filled):
+
+1. **hub** — form submissions (rooms, laptop orders, fritak) are made first; then the hires
+   are announced through the intake (signed) while ``room-bookings``, ``laptop-orders`` and
+   ``fritak-intake`` are started once. A service's items/s is its items over the time until
+   the last of them reached where the service goes by itself: a room booked (or alternatives
+   offered), a laptop reserved, a fritak case archived and waiting for the case handler, an
+   onboarding done — or a dead letter.
+2. **naive** — the same kinds and numbers of items, one Prefect task per item (the hub's own
+   handler and ledger in each task), from a flow run in this process, as many at once as a
+   hub batch runs (``HUB_BATCH_PARALLEL``).
+3. **ceiling** — the same again with no Prefect and no ledger: the hub's connector clients
+   (thin async httpx clients: the same HTTP calls, by construction) driven by the service's
+   handler from a plain asyncio loop, as many at once, with the global limits (RT's two
+   write slots) as asyncio semaphores of the same size. The physical limit on this machine.
+
+Fritak and hires are one flow run per item in the hub by design: their naive baseline is the
+hub itself (shown as such); hires have no ceiling here (said in the table).
+
+Afterwards the case handler decides every fritak case and IT hands over every reserved laptop
+(:class:`bench.chaos_workload.People`), ``laptop-delivery`` runs, and the invariants of the
+chaos bench are checked on the hub's and the naive phase's items: every item done or a dead
+letter with a reason, reconciliation 0 missing and 0 duplicates.
+
+Also printed: the peak RSS of the worker processes (the runner or each worker, with its flow-run
+processes) during the hub phase, the Prefect events stored in the run's window versus the
+events the server logged as dropped (and the naive phase's task runs expected versus stored),
+and the time from an HR event to the onboarding code running (p50/p95).
+
+    .venv/bin/python -m bench.backlog --small                     # a few hundred items, ~3 minutes
+    .venv/bin/python -m bench.backlog                             # the full size (see --help), ~30 min
+    .venv/bin/python -m bench.backlog --stack scaled --workers 3  # the production shape
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.chaos_invariants import Verdict, items_settled, reconciliation
+from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
+from devtools.stack import Stack, StackPorts
+
+__all__ = ["Sizes", "FULL", "SMALL", "Rate", "Report", "run_backlog", "ratio_line", "percentile", "main"]
+
+# Issue 12: at least 10,000 form submissions (rooms, fritak, laptop orders) and 1,000 hires.
+# RT creates a few tickets per second: laptop orders and hires (RT-bound) are the smaller part.
+TARGET_FORMS, TARGET_HIRES = 10_000, 1_000
+# Days ahead of the room requests per phase (bookable 0–14 days ahead): each phase books days
+# no other phase touches. The seed and tests/e2e/test_rooms use days 3 and 5–10.
+DAYS = {"hub": (2, 3, 4, 5), "naive": (6, 7, 8, 9), "ceiling": (10, 11, 12, 13)}
+SERVICES = ("rooms", "laptop", "fritak", "onboarding")
+DEPLOYMENTS = {"rooms": "room-bookings/room-bookings", "laptop": "laptop-orders/laptop-orders",
+               "fritak": "fritak-intake/fritak-intake"}
+KIND = {"rooms": "rooms", "laptop": "laptop", "fritak": "fritak", "onboarding": "hire"}
+HIRE_MODEL = "thinkpad-t14"  # HUB_LAPTOP_MODEL's default: the hires' standard laptop
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rooms: int
+    fritak: int
+    laptops: int
+    hires: int
+
+    @property
+    def forms(self) -> int:
+        return self.rooms + self.fritak + self.laptops
+
+    def of(self, service: str) -> int:
+        return {"rooms": self.rooms, "fritak": self.fritak, "laptop": self.laptops, "onboarding": self.hires}[service]
+
+    def shortfall(self) -> list[str]:
+        """What keeps these sizes below the issue's load (empty: they meet it)."""
+        missing = []
+        if self.forms < TARGET_FORMS:
+            missing.append(f"{self.forms:,} form submissions < {TARGET_FORMS:,}")
+        if self.hires < TARGET_HIRES:
+            missing.append(f"{self.hires:,} hires < {TARGET_HIRES:,}")
+        return missing
+
+
+FULL = Sizes(rooms=9_000, fritak=500, laptops=500, hires=1_000)
+SMALL = Sizes(rooms=240, fritak=12, laptops=12, hires=6)
+
+
+@dataclass
+class Rate:
+    service: str
+    items: int
+    seconds: float
+    reached: int = 0  # items that got where the service goes by itself in time
+
+    @property
+    def per_second(self) -> float:
+        return self.reached / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class Report:
+    sizes: Sizes
+    hub: dict[str, Rate] = field(default_factory=dict)
+    naive: dict[str, Rate] = field(default_factory=dict)
+    ceiling: dict[str, Rate] = field(default_factory=dict)
+    rss_peak_mib: dict[str, float] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    hr_to_code: list[float] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    mine: set[tuple[str, str]] = field(default_factory=set)  # (service, key) of the hub's and naive items
+    hire_emails: list[str] = field(default_factory=list)
+
+
+def say(message: str) -> None:
+    print(f"[backlog {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def ratio_line(name: str, hub: float, other: float, target: float) -> str:
+    """``hub ÷ other`` against its target, said plainly when missed (never a fixed figure)."""
+    if other <= 0 or hub <= 0:
+        return f"{name}: not measured"
+    ratio = hub / other
+    verdict = "met" if ratio >= target else "MISSED"
+    return f"{name}: {ratio:.2f} (target ≥ {target:g}: {verdict})"
+
+
+# ---- submitting ----------------------------------------------------------------------------------
+
+def submit_all(workload: Workload, plan: list[str], what: str, threads: int = 4) -> list[Sent]:
+    """Send every input of ``plan`` (kinds), ``threads`` at once, saying how far it got."""
+    sent: list[Sent] = []
+    failed: Counter[str] = Counter()
+    last = time.monotonic()
+
+    def one(kind: str) -> None:
+        try:
+            sent.append(workload.send(kind))
+        except Exception as exc:  # counted and said: a lost input shows up in the invariants
+            failed[f"{kind}: {exc.__class__.__name__}"] += 1
+
+    with ThreadPoolExecutor(threads) as pool:
+        for done, _ in enumerate(pool.map(one, plan), 1):
+            if time.monotonic() - last > 10:
+                last = time.monotonic()
+                say(f"{what}: {done:,}/{len(plan):,} sent")
+    if failed:
+        say(f"{what}: NOT SENT {dict(failed)}")
+    return sent
+
+
+def plan_of(sizes: Sizes, services: Iterable[str]) -> list[str]:
+    """The kinds to send, interleaved (a few of each at a time, as people would)."""
+    counts = {KIND[s]: sizes.of(s) for s in services}
+    plan: list[str] = []
+    while any(counts.values()):
+        for kind in list(counts):
+            if counts[kind]:
+                plan.append(kind)
+                counts[kind] -= 1
+    return plan
+
+
+def stock_for(sent: list[Sent], hires: int) -> dict[str, int]:
+    """The laptops (RT model name → count) the orders in ``sent`` and ``hires`` hires take."""
+    wanted: Counter[str] = Counter(LAPTOP_MODELS[s.detail["model"]] for s in sent if s.kind == "laptop")
+    if hires:
+        wanted[LAPTOP_MODELS[HIRE_MODEL]] += hires
+    return dict(wanted)
+
+
+# ---- where an item counts as through ------------------------------------------------------------
+
+def reached(item: Any) -> bool:
+    """The item got as far as its service goes by itself (or is a dead letter)."""
+    from hub.ledger import ItemState
+
+    if item.state in (ItemState.DONE, ItemState.FAILED):
+        return item.state == ItemState.DONE or item.error_kind != "transient" or item.attempts >= 5
+    if item.state == ItemState.WAITING:  # a reserved laptop, a case waiting for its handler
+        data = item.data or {}
+        if item.service == "fritak":  # its case run suspended, asking for a decision
+            return bool(data.get("decision_runs"))
+        return data.get("stage") == "awaiting_delivery"
+    return False
+
+
+def light_items(ledger: Any, service: str) -> list[Any]:
+    """The items of ``service`` with only what :func:`reached` reads: one plain query, no steps
+    or references (polled while the hub works: the bench must not load the ledger it measures)."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import select
+
+    from hub.ledger.models import WorkItem
+
+    columns = (WorkItem.service, WorkItem.source_key, WorkItem.state, WorkItem.error_kind, WorkItem.attempts,
+               WorkItem.data)
+    with ledger.session() as session:
+        rows = session.execute(select(*columns).where(WorkItem.service == service)).all()
+    return [SimpleNamespace(service=r[0], source_key=r[1], state=r[2], error_kind=r[3], attempts=r[4], data=r[5])
+            for r in rows]
+
+
+def wait_reached(ledger: Any, keys: dict[str, set[str]], started: dict[str, float], what: str,
+                 timeout: float, sample: Callable[[], None] | None = None) -> dict[str, Rate]:
+    """Poll the ledger until every item of ``keys`` (service → source keys) reached its end;
+    the time of each service is from ``started[service]`` to its last item."""
+    rates = {s: Rate(s, len(k), 0.0) for s, k in keys.items() if k}
+    ends: dict[str, float] = {}
+    deadline, last = time.monotonic() + timeout, 0.0
+    while True:
+        now = time.monotonic()
+        for service, rate in rates.items():
+            if service in ends:
+                continue
+            rate.reached = sum(reached(i) for i in light_items(ledger, service) if i.source_key in keys[service])
+            if rate.reached == rate.items:
+                ends[service] = now
+        if sample:
+            sample()
+        if len(ends) == len(rates) or now > deadline:
+            break
+        if now - last > 10:
+            last = now
+            say(f"{what}: " + ", ".join(f"{s} {r.reached:,}/{r.items:,}" for s, r in rates.items()))
+        time.sleep(3.0)
+    for service, rate in rates.items():
+        rate.seconds = ends.get(service, time.monotonic()) - started[service]
+        if service not in ends:
+            say(f"{what}: {service} NOT through after {timeout:.0f} s ({rate.reached:,}/{rate.items:,})")
+    return rates
+
+
+# ---- the worker processes' memory ----------------------------------------------------------------
+
+class RssSampler:
+    """Peak resident memory of each worker (the runner or worker-N) with its flow-run processes."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.peak: dict[str, float] = {}
+
+    def __call__(self) -> None:
+        from sandbox.procs import descendants
+
+        for name, proc in list(self.stack.procs.items()):
+            if name != "runner" and not name.startswith("worker-"):
+                continue
+            pids = [proc.pid] + [p.pid for p in descendants(proc.pid)]
+            total = sum(_rss_kib(pid) for pid in pids) / 1024
+            self.peak[name] = max(self.peak.get(name, 0.0), total)
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+# ---- the three phases ----------------------------------------------------------------------------
+
+def start_deployment(name: str) -> None:
+    from prefect.deployments import run_deployment
+
+    async def start() -> None:
+        await run_deployment(name, timeout=0)  # type: ignore[misc]
+
+    asyncio.run(start())
+
+
+def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: random.Random, report: Report, *,
+              offset: int, prefix: str, room_days: tuple[int, ...], laptop_models: tuple[str, ...],
+              timeout: float) -> None:
+    forms = [s for s in ("rooms", "laptop", "fritak") if sizes.of(s)]
+    workload = Workload(stack, rng, offset=offset, prefix=prefix, room_days=room_days, laptop_models=laptop_models)
+    say(f"hub phase: submitting {sizes.rooms:,} room requests, {sizes.laptops:,} laptop orders, "
+        f"{sizes.fritak:,} fritak applications")
+    # The laptop orders are for the phase's hires when there are any (HR knows them by then).
+    sent = submit_all(workload, plan_of(sizes, forms), "hub phase, forms")
+    stock = stock_for(sent, sizes.hires)
+    if stock:
+        say(f"IT stocks {people.restock(stock)} laptops in RT for the orders and hires ({stock})")
+    sampler = RssSampler(stack)
+    started: dict[str, float] = {}
+    for service in forms:
+        started[service] = time.monotonic()
+        start_deployment(DEPLOYMENTS[service])
+    say(f"started {', '.join(DEPLOYMENTS[s] for s in forms)}")
+    hires: list[Sent] = []
+    sender = None
+    if sizes.hires:
+        started["onboarding"] = time.monotonic()
+        sender = threading.Thread(target=lambda: hires.extend(submit_all(workload, ["hire"] * sizes.hires,
+                                                                           "hub phase, hires")), daemon=True)
+        sender.start()
+    keys: dict[str, set[str]] = {s: {x.key for x in sent if x.service == s} for s in forms}
+    if sender is not None:
+        sender.join()  # sent one by one through the intake while the forms drain
+        keys["onboarding"] = {h.key for h in hires if h.answer.startswith("2")}
+        lost = [h for h in hires if not h.answer.startswith("2")]
+        if lost:
+            report.notes.append(f"{len(lost)} hire event(s) not accepted by the intake: "
+                                f"{Counter(h.answer for h in lost)}")
+    report.hub = wait_reached(ledger, keys, started, "hub phase", timeout, sample=sampler)
+    for service, rate in report.hub.items():
+        rate.items = sizes.of(service)  # what was meant to go through, not only what was accepted
+    report.rss_peak_mib = sampler.peak
+    report.mine |= {(x.service, x.key) for x in sent + hires}
+    report.hire_emails = [h.detail["email"] for h in hires if h.answer.startswith("2")]
+    report.hr_to_code = hr_to_code(ledger, keys.get("onboarding", set()))
+    people.courses.update({x.key: x.detail.get("courses", []) for x in sent if x.kind == "fritak"})
+    workload.client.close()
+    report.notes.append(f"hub phase inputs: {dict(Counter(x.kind for x in sent + hires))}")
+
+
+def hr_to_code(ledger: Any, employee_ids: set[str]) -> list[float]:
+    """Seconds from the intake receiving each hire's HR event to its onboarding code running."""
+    received: dict[str, datetime] = {}
+    for event in ledger.events(limit=max(1000, 4 * len(employee_ids))):
+        if event.subject_id in employee_ids and event.kind.endswith("ansatte"):
+            received[event.subject_id] = min(event.received_at, received.get(event.subject_id, event.received_at))
+    values = []
+    for employee_id, at in received.items():
+        item = ledger.get_item("onboarding", employee_id)
+        if item is not None and item.started_at is not None:
+            values.append((item.started_at - at).total_seconds())
+    return values
+
+
+def compare_services(sizes: Sizes) -> list[str]:
+    return [s for s in ("rooms", "laptop", "fritak") if sizes.of(s)]
+
+
+def submit_for(stack: Stack, people: People, rng: random.Random, sizes: Sizes, services: list[str], *, what: str,
+               offset: int, prefix: str, room_days: tuple[int, ...], laptop_models: tuple[str, ...],
+               feide: list[str]) -> list[Sent]:
+    workload = Workload(stack, rng, offset=offset, prefix=prefix, room_days=room_days, laptop_models=laptop_models)
+    workload.hires = list(feide)  # laptop orders for people HR knows
+    sent = submit_all(workload, plan_of(sizes, services), f"{what}, forms")
+    workload.client.close()
+    stock = stock_for(sent, 0)
+    if stock:
+        say(f"{what}: IT stocks {people.restock(stock)} laptops in RT ({stock})")
+    return sent
+
+
+def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, timeout: float) -> None:
+    """One Prefect task per item: the hub's handler and ledger inside each task."""
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+
+    from hub.flowkit import batch_item, batch_parallel
+
+    items: dict[str, list[Any]] = {}
+    for s in sent:
+        if s.service == "fritak":
+            continue  # one flow run per case in the hub already
+        item = ledger.ensure_item(s.service, s.key, title=f"{s.service} submission {s.key} (naive baseline)")
+        items.setdefault(s.service, []).append(item)
+    report.mine |= {(s.service, s.key) for s in sent if s.service != "fritak"}
+    rates: dict[str, Rate] = {}
+
+    @task(name="one item", cache_policy=NO_CACHE, persist_result=False)
+    async def one_item(item_id: int, service: str) -> str:
+        async with _handler(service) as (handle, ports):
+            async with batch_item(ledger.item(item_id), ports, ledger=ledger) as run:
+                return "skipped" if run is None else await handle(run)
+
+    @flow(name="backlog-naive-baseline", log_prints=False)
+    async def naive() -> str:
+        from prefect.runtime import flow_run
+
+        async def service_items(service: str, todo: list[Any]) -> None:
+            started, queue = time.monotonic(), iter(todo)
+
+            async def worker() -> None:
+                for item in queue:
+                    with contextlib.suppress(Exception):  # the item's own failure is in the ledger
+                        await one_item(item.id, service)
+
+            await asyncio.gather(*(worker() for _ in range(min(batch_parallel(), len(todo)))))
+            rates[service] = Rate(service, len(todo), time.monotonic() - started)
+
+        await asyncio.wait_for(asyncio.gather(*(service_items(s, t) for s, t in items.items())), timeout)
+        return str(flow_run.id)
+
+    say(f"naive phase: {', '.join(f'{len(t):,} {s}' for s, t in items.items())}, one Prefect task each")
+    run_id = asyncio.run(naive())
+    for service, rate in rates.items():
+        keys = {i.source_key for i in items[service]}
+        rate.reached = sum(reached(i) for i in light_items(ledger, service) if i.source_key in keys)
+    report.naive = rates
+    report.events["naive task runs expected"] = sum(len(t) for t in items.values())
+    report.events["naive task runs stored"] = _task_runs_of(stack, run_id)
+
+
+@contextlib.asynccontextmanager
+async def _handler(service: str) -> AsyncIterator[tuple[Callable[[Any], Any], Any]]:
+    """The hub's handler of one item of ``service`` and the ports it needs."""
+    from hub.settings import OSLO, get_settings
+    from hub.wiring import connect
+
+    settings = get_settings()
+    async with connect(settings, service=service) as ports:
+        if service == "rooms":
+            from flows.rooms_steps import handle_booking
+
+            rooms = await ports.calendar.list_rooms()
+            yield (lambda run: handle_booking(run, rooms, datetime.now(OSLO))), ports
+        elif service == "laptop":
+            from flows.laptop_order import handle_order
+
+            yield handle_order, ports
+        else:
+            from flows.fritak_steps import archive_application, read_fritak_application
+
+            async def fritak(run: Any) -> str:  # up to the decision point: read, archive
+                application = await read_fritak_application.fn(run, int(run.item.source_key))
+                await archive_application.fn(run, application)
+                return "archived"
+
+            yield fritak, ports
+
+
+def _task_runs_of(stack: Stack, flow_run_id: str) -> int:
+    response = httpx.post(f"{stack.prefect_api}/task_runs/count", timeout=60,
+                          json={"flow_runs": {"id": {"any_": [flow_run_id]}}})
+    response.raise_for_status()
+    return int(response.json())
+
+
+class BareRun:
+    """What a handler needs of :class:`hub.flowkit.Run`, with no ledger and no Prefect: steps,
+    references and waiting reasons live in this object; global limits are asyncio semaphores
+    of the limits' sizes; ``in_order`` is the batch's order kept by nobody (items run freely)."""
+
+    def __init__(self, service: str, key: str, ports: Any, settings: Any, slots: dict[str, asyncio.Semaphore]) -> None:
+        self.item = _BareItem(service, key)
+        self.ports, self.settings, self._slots = ports, settings, slots
+        self.ledger = _NoLedger(self.item)
+        self.refs: dict[str, str] = {}
+        self.waiting_reason: str | None = None
+        self.already_done = False
+
+    @contextlib.asynccontextmanager
+    async def step(self, name: str) -> AsyncIterator[None]:
+        yield
+
+    @contextlib.asynccontextmanager
+    async def in_order(self, contested: Any = None) -> AsyncIterator[None]:
+        yield
+
+    @contextlib.asynccontextmanager
+    async def slots(self, names: str | list[str]) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as held:
+            for name in [names] if isinstance(names, str) else names:
+                await held.enter_async_context(self._slots.setdefault(name, asyncio.Semaphore(1)))
+            yield
+
+    def ref(self, name: str) -> str | None:
+        return self.refs.get(name)
+
+    def remember(self, name: str, *, ref: str, **_: Any) -> None:
+        self.refs[name] = ref
+
+    def wait_for(self, reason: str, **data: Any) -> None:
+        self.waiting_reason = reason
+        self.item.data.update(data)
+
+    def manual_step(self, note: str) -> None:
+        pass
+
+
+@dataclass
+class _BareItem:
+    service: str
+    source_key: str
+    id: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class _NoLedger:
+    def __init__(self, item: _BareItem) -> None:
+        self._item = item
+
+    def update_data(self, item_id: int, **values: Any) -> None:
+        self._item.data.update(values)
+
+    def item(self, item_id: int) -> _BareItem:
+        return self._item
+
+    def get_item(self, service: str, key: str) -> None:
+        return None
+
+
+def ceiling_phase(sent: list[Sent], report: Report, timeout: float) -> None:
+    from hub.flowkit import batch_parallel
+    from hub.services import catalog
+    from hub.settings import get_settings
+
+    settings = get_settings()
+    slots = {name: asyncio.Semaphore(size) for name, size in catalog().limits(settings.limits).items()}
+    by_service: dict[str, list[str]] = {}
+    for s in sent:
+        by_service.setdefault(s.service, []).append(s.key)
+    rates: dict[str, Rate] = {}
+    outcomes: Counter[str] = Counter()
+
+    async def service_items(service: str, keys: list[str]) -> None:
+        async with _handler(service) as (handle, ports):
+            started, queue = time.monotonic(), iter(keys)
+            done = 0
+
+            async def worker() -> None:
+                nonlocal done
+                for key in queue:
+                    try:
+                        await handle(BareRun(service, key, ports, settings, slots))
+                        outcomes[f"{service} handled"] += 1
+                    except Exception as exc:  # the hub would dead-letter it: it got through
+                        outcomes[f"{service} {exc.__class__.__name__}"] += 1
+                    done += 1
+
+            await asyncio.gather(*(worker() for _ in range(min(batch_parallel(), len(keys)))))
+            rates[service] = Rate(service, len(keys), time.monotonic() - started, reached=done)
+
+    async def all_services() -> None:
+        await asyncio.wait_for(asyncio.gather(*(service_items(s, k) for s, k in by_service.items())), timeout)
+
+    say(f"ceiling phase: {', '.join(f'{len(k):,} {s}' for s, k in by_service.items())}, bare connectors, "
+        f"no Prefect, no ledger")
+    asyncio.run(all_services())
+    report.ceiling = rates
+    report.notes.append(f"ceiling outcomes: {dict(outcomes)}")
+
+
+# ---- afterwards ----------------------------------------------------------------------------------
+
+def finish(stack: Stack, ledger: Any, people: People, report: Report, timeout: float) -> None:
+    """The case handler decides, IT hands over; wait until every item is done or a dead letter."""
+    from hub.ledger import ItemState
+
+    deadline, last, delivered_run = time.monotonic() + timeout, 0.0, 0
+    while time.monotonic() < deadline:
+        people.act(ledger)
+        if len(people.delivered) > delivered_run:
+            delivered_run = len(people.delivered)
+            start_deployment("laptop-delivery/laptop-delivery")
+        items = [i for service in sorted({m[0] for m in report.mine}) for i in light_items(ledger, service)
+                 if (i.service, i.source_key) in report.mine]
+        open_ = Counter(f"{i.service} {i.state}" for i in items if i.state not in (ItemState.DONE, ItemState.FAILED))
+        if not open_:
+            return
+        if time.monotonic() - last > 10:
+            last = time.monotonic()
+            say(f"afterwards: cases decided {people.done['fritak decided']}, laptops handed over "
+                f"{people.done['laptop handed over']}; open: {dict(open_)}")
+        time.sleep(3)
+    report.notes.append(f"items still open after {timeout:.0f} s of deciding and delivering")
+
+
+def events_of(stack: Stack, since: datetime, report: Report) -> None:
+    """Prefect events stored in the run's window, and the messages the server logged as dropped."""
+    response = httpx.post(f"{stack.prefect_api}/events/count-by/event", timeout=120, json={
+        "filter": {"occurred": {"since": since.isoformat(), "until": datetime.now(UTC).isoformat()}}})
+    if response.status_code == 200:
+        report.events["stored"] = sum(int(row.get("count", 0)) for row in response.json())
+    else:
+        report.notes.append(f"events could not be counted: HTTP {response.status_code}")
+    dropped = 0
+    for path in stack.logs.glob("prefect*.log"):
+        dropped += len(re.findall(rb"dropping message|queue is full", path.read_bytes(), flags=re.IGNORECASE))
+    report.events["dropped (server log)"] = dropped
+    if "stored" in report.events:
+        report.events["emitted"] = report.events["stored"] + dropped
+
+
+def check(ledger: Any, report: Report) -> None:
+    expected = set(report.mine)
+    report.verdicts = [items_settled(ledger, [], expected, only=expected), reconciliation(ledger)]
+
+
+# ---- the whole run -------------------------------------------------------------------------------
+
+def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int = 12, offset: int = 50_000,
+                prefix: str = "backlog", timeout: float = 1800.0, laptop_models: tuple[str, ...] = (),
+                days: dict[str, tuple[int, ...]] | None = None) -> Report:
+    """The backlog on a started ``stack`` whose schedules are paused. ``compare``: also the naive
+    baseline and the ceiling (they leave submissions in the forms that no scheduled poll may
+    collect later: only on a stack of the bench's own)."""
+    from hub.wiring import get_ledger
+
+    days = days or DAYS
+    report = Report(sizes)
+    since = datetime.now(UTC)
+    ledger = get_ledger()
+    rng = random.Random(seed)
+    people = People(stack, {})
+    try:
+        hub_phase(stack, ledger, people, sizes, rng, report, offset=offset, prefix=prefix, room_days=days["hub"],
+                  laptop_models=laptop_models, timeout=timeout)
+        feide = report.hire_emails or ["norstr@oslomet.no"]
+        if compare and compare_services(sizes):
+            naive_sent = submit_for(stack, people, rng, sizes, [s for s in compare_services(sizes) if s != "fritak"],
+                                    what="naive phase", offset=offset + 100_000, prefix=prefix,
+                                    room_days=days["naive"], laptop_models=laptop_models, feide=feide)
+            naive_phase(stack, ledger, naive_sent, report, timeout)
+            ceiling_sent = submit_for(stack, people, rng, sizes, compare_services(sizes), what="ceiling phase",
+                                      offset=offset + 200_000, prefix=prefix, room_days=days["ceiling"],
+                                      laptop_models=laptop_models, feide=feide)
+            ceiling_phase(ceiling_sent, report, timeout)
+        finish(stack, ledger, people, report, timeout)
+        events_of(stack, since, report)
+        check(ledger, report)
+    finally:
+        people.close()
+    return report
+
+
+def print_report(report: Report, shape: str) -> bool:
+    """The table, then the targets and invariants; True when every invariant holds."""
+    s = report.sizes
+    print(f"\n== Backlog on {shape} ==")
+    print(f"sizes: rooms {s.rooms:,}, fritak {s.fritak:,} (up to the decision point), laptop orders {s.laptops:,}, "
+          f"hires {s.hires:,}; form submissions {s.forms:,} per phase")
+    if s.shortfall():
+        print(f"NOTE: below the issue's load ({'; '.join(s.shortfall())}): figures of a smaller run")
+    print(f"{'service':<11} {'items':>7} {'hub/s':>8} {'ceiling/s':>10} {'naive/s':>8} {'hub÷ceiling':>12} "
+          f"{'hub÷naive':>10}")
+    misses = []
+    for service in SERVICES:
+        hub = report.hub.get(service)
+        if hub is None:
+            continue
+        ceiling, naive = report.ceiling.get(service), report.naive.get(service)
+        c = ceiling.per_second if ceiling else 0.0
+        n = naive.per_second if naive else 0.0
+        if service in ("fritak", "onboarding"):
+            n = hub.per_second  # one flow run per item in the hub itself
+        r_c = f"{hub.per_second / c:.2f}" if c else "n/a"
+        r_n = f"{hub.per_second / n:.2f}" if n else "n/a"
+        print(f"{service:<11} {hub.items:>7,} {hub.per_second:>8.2f} {(f'{c:.2f}' if c else 'n/a'):>10} "
+              f"{(f'{n:.2f}' if n else 'n/a'):>8} {r_c:>12} {r_n:>10}"
+              + (f"   ({hub.reached:,} of {hub.items:,} through)" if hub.reached < hub.items else ""))
+        if c and hub.per_second / c < 0.8:
+            misses.append(f"{service}: hub ÷ ceiling {hub.per_second / c:.2f} < 0.8")
+        if naive and service not in ("fritak", "onboarding") and hub.per_second / naive.per_second < 3:
+            misses.append(f"{service}: hub ÷ one-task-per-item {hub.per_second / naive.per_second:.2f} < 3")
+    print("fritak and onboarding: one flow run per item in the hub by design (naive = the hub); "
+          "no ceiling for onboarding in this bench")
+    for worker, mib in sorted(report.rss_peak_mib.items()):
+        print(f"worker peak RSS ({worker} and its flow-run processes) at {s.rooms:,} rooms submissions: {mib:.0f} MiB")
+    print("worker peak RSS 50k vs 10k rooms: compare this figure with a run of --rooms 50000 (not in this run)")
+    print(f"Prefect events: {report.events}")
+    dropped = report.events.get("dropped (server log)", 0)
+    lost_tasks = report.events.get("naive task runs expected", 0) - report.events.get("naive task runs stored", 0)
+    if dropped or lost_tasks > 0:
+        misses.append(f"Prefect events dropped: {dropped} in the server log, {lost_tasks} naive task runs not stored")
+    if report.hr_to_code:
+        print(f"HR event → onboarding code: p50 {statistics.median(report.hr_to_code):.2f} s, "
+              f"p95 {percentile(report.hr_to_code, 0.95):.2f} s, max {max(report.hr_to_code):.2f} s "
+              f"({len(report.hr_to_code)} hires)")
+    for note in report.notes:
+        print(f"note: {note}")
+    print("\n== Targets ==")
+    print("\n".join(f"MISSED: {m}" for m in misses) or "hub ÷ ceiling ≥ 0.8, hub ÷ naive ≥ 3, 0 events dropped: met")
+    print("\n== Invariants ==")
+    for v in report.verdicts:
+        print(f"[{'PASS' if v.held else 'FAIL'}] {v.name}: {v.counts}")
+        for finding in v.findings[:12]:
+            print(f"        - {finding}")
+    sys.stdout.flush()
+    return all(v.held for v in report.verdicts)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM stops the stack as Ctrl-C does: no orphans left."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", choices=("embedded", "scaled"), default="embedded")
+    parser.add_argument("--workers", type=int, default=3, help="workers of --stack scaled")
+    parser.add_argument("--small", action="store_true", help=f"a few hundred items: {SMALL}")
+    for name, full in (("rooms", FULL.rooms), ("fritak", FULL.fritak), ("laptops", FULL.laptops),
+                       ("hires", FULL.hires)):
+        parser.add_argument(f"--{name}", type=int, help=f"items of this service per phase (full size: {full:,})")
+    parser.add_argument("--no-compare", action="store_true", help="the hub only: no naive baseline, no ceiling")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="longest wait of each phase, seconds")
+    parser.add_argument("--home", type=Path)
+    args = parser.parse_args(argv)
+    base = SMALL if args.small else FULL
+    sizes = Sizes(**{k: getattr(args, a) if getattr(args, a) is not None else getattr(base, k)
+                     for k, a in (("rooms", "rooms"), ("fritak", "fritak"), ("laptops", "laptops"),
+                                  ("hires", "hires"))})
+    home = args.home or Path(tempfile.mkdtemp(prefix="hub-backlog-"))
+    env = {"HUB_PAUSE_SCHEDULES": "1"}
+    stack: Stack
+    if args.stack == "scaled":
+        from devtools.scaled import ScaledStack
+
+        stack = ScaledStack(home=home, ports=StackPorts.free(), extra_env=env, workers=args.workers)
+        shape = f"the production shape ({args.workers} workers, PostgreSQL, Redis)"
+    else:
+        stack = Stack(home=home, ports=StackPorts.free(), extra_env=env)
+        shape = "the embedded stack (runner, SQLite)"
+    say(f"home {home}; sizes {sizes}")
+    started = time.monotonic()
+    try:
+        stack.start_all(progress=lambda m: say(f"stack: {m}"))
+        report = run_backlog(stack, sizes, compare=not args.no_compare, timeout=args.timeout)
+        ok = print_report(report, shape)
+    finally:
+        stack.stop_all()
+        say(f"stopped after {time.monotonic() - started:.0f} s ({cpu_seconds():.0f} CPU-seconds of the bench and "
+            f"its stack); logs in {stack.logs}")
+    print("All invariants hold." if ok else "FAILED invariants (above).", flush=True)
+    return 0 if ok else 1
+
+
+def cpu_seconds() -> float:
+    import resource
+
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

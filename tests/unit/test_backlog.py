@@ -1,0 +1,72 @@
+"""The pure parts of bench/backlog.py: sizes, the send plan, stock, ratios, when an item is through."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from bench.backlog import FULL, SMALL, BareRun, Sizes, percentile, plan_of, ratio_line, reached, stock_for
+from bench.chaos_workload import Sent
+from hub.ledger import ItemState
+
+
+def test_the_full_size_meets_the_issues_load_and_the_small_one_says_it_does_not() -> None:
+    assert FULL.forms >= 10_000 and FULL.hires >= 1_000 and FULL.shortfall() == []
+    assert SMALL.shortfall() == [f"{SMALL.forms:,} form submissions < 10,000", f"{SMALL.hires:,} hires < 1,000"]
+
+
+def test_the_plan_interleaves_the_kinds_and_holds_every_item() -> None:
+    plan = plan_of(Sizes(rooms=5, fritak=1, laptops=2, hires=0), ["rooms", "laptop", "fritak"])
+    assert plan[:3] == ["rooms", "laptop", "fritak"]
+    assert sorted(plan) == sorted(["rooms"] * 5 + ["laptop"] * 2 + ["fritak"])
+
+
+def test_stock_is_what_the_orders_and_hires_take() -> None:
+    sent = [Sent("laptop", "laptop", "1", {"model": "macbook-air-13"}), Sent("rooms", "rooms", "2"),
+            Sent("laptop", "laptop", "3", {"model": "thinkpad-t14"})]
+    assert stock_for(sent, 2) == {"Apple MacBook Air 13 M3": 1, "Lenovo ThinkPad T14 Gen 5": 3}
+    assert stock_for([], 0) == {}
+
+
+def test_a_missed_ratio_is_said_and_nothing_is_made_up() -> None:
+    assert ratio_line("rooms hub ÷ ceiling", 4.0, 5.0, 0.8) == "rooms hub ÷ ceiling: 0.80 (target ≥ 0.8: met)"
+    assert "MISSED" in ratio_line("x", 1.0, 5.0, 0.8)
+    assert ratio_line("x", 1.0, 0.0, 0.8) == "x: not measured"
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 0.5) == 3.0
+    assert percentile([1.0, 2.0], 0.95) == 1.95
+    assert percentile([], 0.5) != percentile([], 0.5)  # nan: nothing measured
+
+
+def _item(service: str, state: str, **kw: object) -> SimpleNamespace:
+    return SimpleNamespace(service=service, state=state, data=kw.pop("data", {}), error_kind=kw.pop("error_kind", None),
+                           attempts=kw.pop("attempts", 1))
+
+
+def test_an_item_is_through_where_its_service_goes_by_itself() -> None:
+    assert reached(_item("rooms", ItemState.DONE))
+    assert reached(_item("rooms", ItemState.FAILED, error_kind="invalid_input"))
+    assert not reached(_item("rooms", ItemState.FAILED, error_kind="transient"))  # the next run retries it
+    assert reached(_item("laptop", ItemState.WAITING, data={"stage": "awaiting_delivery"}))
+    assert not reached(_item("laptop", ItemState.WAITING, data={"stage": "awaiting_asset"}))
+    assert reached(_item("fritak", ItemState.WAITING, data={"decision_runs": ["r1"]}))  # asks the case handler
+    assert not reached(_item("fritak", ItemState.WAITING))  # its case run not started yet
+    assert not reached(_item("onboarding", ItemState.RUNNING))
+
+
+def test_a_bare_run_keeps_references_and_holds_a_limit_as_a_semaphore() -> None:
+    slots = {"ticketing": asyncio.Semaphore(2)}
+    run = BareRun("laptop", "7", ports=None, settings=None, slots=slots)
+    run.remember("ticket", system="ticketing", kind="ticket", ref="42")
+    run.wait_for("IT to deliver", stage="awaiting_delivery")
+    run.ledger.update_data(0, model="x")
+    assert run.ref("ticket") == "42" and run.ref("asset") is None
+    assert run.item.data == {"stage": "awaiting_delivery", "model": "x"} and run.waiting_reason == "IT to deliver"
+
+    async def hold() -> int:
+        async with run.slots(["ticketing"]), run.slots("ticketing"):
+            return slots["ticketing"]._value  # both of the limit's slots taken
+
+    assert asyncio.run(hold()) == 0 and slots["ticketing"]._value == 2
