@@ -578,8 +578,9 @@ def finish(stack: Stack, ledger: Any, people: People, report: Report, timeout: f
     from hub.ledger import ItemState
 
     deadline, last, delivered_run = time.monotonic() + timeout, 0.0, 0
+    only_mine = OnlyItems(ledger, report.mine)  # never another test's case or laptop on a shared stack
     while time.monotonic() < deadline:
-        people.act(ledger)
+        people.act(only_mine)
         if len(people.delivered) > delivered_run:
             delivered_run = len(people.delivered)
             start_deployment("laptop-delivery/laptop-delivery")
@@ -594,6 +595,19 @@ def finish(stack: Stack, ledger: Any, people: People, report: Report, timeout: f
                 f"{people.done['laptop handed over']}; open: {dict(open_)}")
         time.sleep(3)
     report.notes.append(f"items still open after {timeout:.0f} s of deciding and delivering")
+
+
+class OnlyItems:
+    """The ledger as :class:`People` sees it: only ``keys`` (service, source key) among its items."""
+
+    def __init__(self, ledger: Any, keys: set[tuple[str, str]]) -> None:
+        self._ledger, self._keys = ledger, keys
+
+    def items(self, **filters: Any) -> list[Any]:
+        return [i for i in self._ledger.items(**filters) if (i.service, i.source_key) in self._keys]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
 
 
 def events_of(stack: Stack, since: datetime, report: Report) -> None:

@@ -5,7 +5,18 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from bench.backlog import FULL, SMALL, BareRun, Sizes, percentile, plan_of, ratio_line, reached, stock_for
+from bench.backlog import (
+    FULL,
+    SMALL,
+    BareRun,
+    OnlyItems,
+    Sizes,
+    percentile,
+    plan_of,
+    ratio_line,
+    reached,
+    stock_for,
+)
 from bench.chaos_workload import Sent
 from hub.ledger import ItemState
 
@@ -70,3 +81,16 @@ def test_a_bare_run_keeps_references_and_holds_a_limit_as_a_semaphore() -> None:
             return slots["ticketing"]._value  # both of the limit's slots taken
 
     assert asyncio.run(hold()) == 0 and slots["ticketing"]._value == 2
+
+
+def test_people_see_only_the_benchs_own_items() -> None:
+    class Ledger:
+        def items(self, **filters: object) -> list[SimpleNamespace]:
+            return [SimpleNamespace(service="fritak", source_key=k) for k in ("1", "2")]
+
+        def get_ref(self, item_id: int, name: str) -> str:
+            return "ref"
+
+    only = OnlyItems(Ledger(), {("fritak", "2")})
+    assert [i.source_key for i in only.items(states=["waiting"], limit=None)] == ["2"]
+    assert only.get_ref(1, "ticket") == "ref"  # everything else is the ledger's own
