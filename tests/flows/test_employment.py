@@ -121,6 +121,13 @@ async def test_an_end_date_schedules_the_leaver_who_is_offboarded_and_whose_lapt
     await laptop_returns()
     assert (len(case.entries), hub.ticketing.tickets, hub.mail.sent) == before
 
+    # No fødselsnummer in what Prefect stored: flow parameters, states, task runs, artifacts.
+    async with get_client() as client:
+        stored = str([(r.name, r.parameters, r.state) for r in await client.read_flow_runs(limit=200)])
+        stored += str([(t.name, t.task_inputs, t.state) for t in await client.read_task_runs(limit=200)])
+        stored += str([(a.key, a.data, a.description) for a in await client.read_artifacts(limit=200)])
+    assert "10004" in stored and FNR not in stored
+
 
 async def test_a_moved_end_date_supersedes_the_run_and_a_withdrawn_one_cancels_it(deployed: Fakes) -> None:
     hub = deployed
