@@ -280,7 +280,8 @@ OPS: tuple[DeploymentSpec, ...] = (
         flow=reconciliation,
         name="nightly",
         description="Every night: compare the ledger with the archive core and RT — missing and duplicated "
-                    "records, stuck items. Any drift fails the run (artifact 'reconciliation').",
+                    "records, stuck items — and list laptops still held by people who have left. Any drift "
+                    "fails the run (artifact 'reconciliation').",
         schedules=on_cron("15 2 * * *"),
         concurrency=ONE_AT_A_TIME,
         tags=("ops", "scheduled"),
