@@ -119,8 +119,11 @@ EMPLOYMENT = Service(
             description="One HR change (dfo:ansatte, dfo:stillinger) compared with the hub's last snapshot of "
                         "the employment: a sluttdato set or moved schedules the leaver on that day (a moved or "
                         "withdrawn one cancels the scheduled run), a new unit, manager or position starts a mover.",
-            # One at a time: two changes to one person must not compare with the same snapshot.
-            concurrency=queued(1),
+            # Runs of one person may overlap (two changes announced together): every write is keyed
+            # (the same change gives the same run and item), and a leaver re-reads HR on the day and
+            # stops if its date no longer holds. A bound, not one at a time: a burst of hires would
+            # otherwise queue behind one slot and be re-offered to the runner over and over.
+            concurrency=queued(4),
             tags=("service:employment", "event-triggered"),
         ),
     ),
