@@ -103,13 +103,16 @@ class Workload:
     """Ordinary inputs, created one at a time by :meth:`send` (any order, any thread)."""
 
     def __init__(self, stack: Stack, rng: random.Random, *, offset: int = 30000, prefix: str = "chaos",
-                 room_days: tuple[int, ...] = (), laptop_models: tuple[str, ...] = ()) -> None:
+                 room_days: tuple[int, ...] = (), laptop_models: tuple[str, ...] = (),
+                 orderers_in_turn: bool = False) -> None:
         """``offset``: the first number given out (employee ids, names); ``prefix`` names the
         people it makes up (``chaos30001@oslomet.no``); ``room_days`` (days ahead) and
         ``laptop_models`` narrow what rooms and laptops are asked for (default: any bookable
-        day 2–12 ahead, any model)."""
+        day 2–12 ahead, any model); ``orderers_in_turn``: laptop orders go to the hires in turn
+        (each to another person while there are more hires than orders) instead of at random."""
         self.stack, self.rng, self.offset, self.prefix = stack, rng, offset, prefix
-        self.room_days, self.laptop_models = room_days, laptop_models
+        self.room_days, self.laptop_models, self.orderers_in_turn = room_days, laptop_models, orderers_in_turn
+        self.orders = 0
         self.count = 0
         self.hires: list[str] = []  # e-mails of hires made so far (laptop orders use them)
         self.sent: list[Sent] = []
@@ -166,7 +169,11 @@ class Workload:
         return str(response.json()["submissionId"])
 
     def _laptop(self, n: int) -> Sent:
-        feide = self.rng.choice(self.hires) if self.hires else "norstr@oslomet.no"
+        if self.orderers_in_turn and self.hires:
+            with self._lock:
+                feide, self.orders = self.hires[self.orders % len(self.hires)], self.orders + 1
+        else:
+            feide = self.rng.choice(self.hires) if self.hires else "norstr@oslomet.no"
         model = self.rng.choice(sorted(self.laptop_models or LAPTOP_MODELS))
         sid = self._submit(LAPTOP_FORM_ID, {"feide": feide, "model": model, "location": "pilestredet",
                                             "cost_centre": "2110", "justification": "Ny maskin til undervisning.",
