@@ -197,17 +197,23 @@ class Dispatcher:
         at_valid_after = scheduled_start(event.valid_after, self.tz, self.start_hour)
         started: list[tuple[str, str, datetime | None]] = []
         failure: Exception | None = None
-        for index, route in enumerate(routes):
+
+        async def one(index: int, route: AnyRoute) -> tuple[str, str, datetime | None]:
             when = at_valid_after if route.at_valid_after else None
             deployment = self.overrides.get(route.deployment, route.deployment)
-            try:
-                flow_run_id = await self._create_run(deployment, route.parameters(event),
-                                                     key=route_key(event.dedupe_key, index, route.deployment),
-                                                     when=when)
-            except Exception as exc:  # Prefect unreachable or refusing: keep it, retry later
-                failure = failure or exc
-                continue
-            started.append((deployment, flow_run_id, when))
+            flow_run_id = await self._create_run(deployment, route.parameters(event),
+                                                 key=route_key(event.dedupe_key, index, route.deployment), when=when)
+            return deployment, flow_run_id, when
+
+        # The routes side by side: an event's latency is one creation, not one per route.
+        outcomes = await asyncio.gather(*(one(i, r) for i, r in enumerate(routes)), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):  # Prefect unreachable or refusing: keep it, retry later
+                failure = failure or outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome  # cancelled: the intake is stopping
+            else:
+                started.append(outcome)
         if failure is not None:
             retry_in = timedelta(seconds=min(300, 2 ** min(event.dispatch_attempts + 1, 8)))
             await asyncio.to_thread(self.ledger.mark_dispatch_failed, event.id,
