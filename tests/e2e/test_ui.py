@@ -131,9 +131,16 @@ def test_operators_see_deployments_runs_and_ops_artifacts(stack: Stack, ledger: 
 
     p.goto(f"{stack.prefect_ui}/deployments")  # type: ignore[attr-defined]
     p.get_by_text("connector-health").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
-    for text in ("Every 5 minutes", "Every minute", "At 02:15 AM every day"):
-        assert p.get_by_text(text).first.is_visible(), text  # type: ignore[attr-defined]
     p.screenshot(path=str(OUT / "ops-deployments.png"), full_page=True)  # type: ignore[attr-defined]
+    # The list is paged (more deployments than one page since the employment services), so an
+    # operator searches for the one to look at, as here.
+    search = p.get_by_placeholder("Search deployments...")  # type: ignore[attr-defined]
+    for name, text in (("connector-health", "Every 5 minutes"), ("room-bookings", "Every minute"),
+                       ("nightly", "At 02:15 AM every day")):
+        search.fill(name)
+        p.get_by_text(text).first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
+        assert p.get_by_text(text).first.is_visible(), (name, text)  # type: ignore[attr-defined]
+    search.fill("")
 
     import httpx
 
