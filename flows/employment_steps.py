@@ -69,13 +69,18 @@ async def read_employment(hr: HrPort, employee_id: str) -> Reading | None:
         employee = await hr.get_employee(employee_id)
     except NotFound:
         return None
-    unit = None
-    if employee.org_unit_id:
-        try:
-            unit = await hr.get_org_unit(employee.org_unit_id)
-        except NotFound:
-            unit = None
+    unit = await unit_of(hr, employee)
     return Reading(employee, unit, await leader_of(hr, employee, unit))
+
+
+async def unit_of(hr: HrPort, employee: Employee) -> OrgUnit | None:
+    """The employee's unit; None if they have none or HR no longer knows it."""
+    if not employee.org_unit_id:
+        return None
+    try:
+        return await hr.get_org_unit(employee.org_unit_id)
+    except NotFound:
+        return None
 
 
 def load_snapshot(ledger: Ledger, employee_id: str) -> Snapshot | None:

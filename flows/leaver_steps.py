@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, time
 
-from flows.employment_steps import leader_of
+from flows.employment_steps import leader_of, unit_of
 from flows.onboarding_steps import TICKETING_LIMIT
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidInput
 from hub.flowkit import Run, step_task
 from hub.ports.archive import CaseFile
 from hub.ports.hr import Employee, OrgUnit
@@ -71,12 +71,7 @@ async def read_leaver(run: Run, employee_id: str, end: date) -> Leaving | None:
         employee = await hr.get_employee(employee_id)
         if not end_date_matches(employee, end):
             return None
-        unit = None
-        if employee.org_unit_id:
-            try:
-                unit = await hr.get_org_unit(employee.org_unit_id)
-            except NotFound:
-                unit = None
+        unit = await unit_of(hr, employee)
         manager_id = await leader_of(hr, employee, unit)
         manager = await hr.get_employee(manager_id) if manager_id else None
         if manager is None or not manager.email:
