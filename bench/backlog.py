@@ -34,7 +34,7 @@ processes) during the hub phase, the Prefect events stored in the run's window v
 events the server logged as dropped (and the naive phase's task runs expected versus stored),
 and the time from an HR event to the onboarding code running (p50/p95).
 
-    .venv/bin/python -m bench.backlog --small                     # a few hundred items, ~3 minutes
+    .venv/bin/python -m bench.backlog --small                     # a few hundred items
     .venv/bin/python -m bench.backlog                             # the full size (see --help), ~30 min
     .venv/bin/python -m bench.backlog --stack scaled --workers 3  # the production shape
 """
