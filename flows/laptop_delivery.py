@@ -72,8 +72,11 @@ async def _file_receipt(run: Run, order: LaptopOrder, employee: Any, asset: Any)
         date = datetime.fromisoformat(stored) if stored else datetime.now(OSLO)
         await asyncio.to_thread(run.ledger.update_data, run.item.id, delivered_at=date.isoformat())
         hire = Hire(employee=employee, position=None, unit=None, manager=None)
-        case = await run.ports.archive.ensure_case_file(
-            personnel_case_file(hire, series=run.settings.laptop.archive_series))
+        # Two laptops handed to one person are two items of one batch, side by side: one at a
+        # time per person, or both may find no personnel file and each make one.
+        async with run.in_order(("personnel file", employee.id)):
+            case = await run.ports.archive.ensure_case_file(
+                personnel_case_file(hire, series=run.settings.laptop.archive_series))
         run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
                      key=case.external_id)
         entry = await run.ports.archive.ensure_journal_entry(

@@ -22,18 +22,20 @@ chaos_out=$(mktemp)
 beside=$(mktemp)
 others=$(ls -d tests/*/ | grep -v -e '^tests/e2e/$' -e '^tests/chaos/$' -e __pycache__)
 basetemp=$(mktemp -d)
-# The end-to-end tests with a stack of their own (Public 360) run beside, after the chaos run,
-# instead of lengthening the shared-stack process, which is the longest.
+# The end-to-end tests with a stack of their own run beside, instead of lengthening the
+# shared-stack process: Public 360 after the chaos run, the killed-runner recovery (a stack
+# with short recovery windows, ~4 minutes mostly waiting for heartbeats) after the rest.
 own_stack=tests/e2e/test_p360.py
-echo "[test] pytest: tests/e2e here; beside it (output at the end): tests/chaos/ and $own_stack, and ${others//$'\n'/ }"
+recovery=tests/e2e/test_recovery.py
+echo "[test] pytest: tests/e2e here; beside it (output at the end): tests/chaos/ and $own_stack, and ${others//$'\n'/ } $recovery"
 .venv/bin/python -m pytest -p no:cacheprovider -m "chaos or e2e" --basetemp="$basetemp/chaos" tests/chaos "$own_stack" \
   >"$chaos_out" 2>&1 &
 chaos_pid=$!
 # shellcheck disable=SC2086
-.venv/bin/python -m pytest -p no:cacheprovider --durations=12 --basetemp="$basetemp/rest" $others >"$beside" 2>&1 &
+.venv/bin/python -m pytest -p no:cacheprovider --durations=12 --basetemp="$basetemp/rest" $others "$recovery" >"$beside" 2>&1 &
 pid=$!
 set +e
-.venv/bin/python -m pytest --durations=12 tests/e2e --ignore="$own_stack"
+.venv/bin/python -m pytest --durations=12 tests/e2e --ignore="$own_stack" --ignore="$recovery"
 e2e=$?
 wait "$pid"
 rest=$?
@@ -41,7 +43,7 @@ wait "$chaos_pid"
 chaos=$?
 set -e
 echo
-echo "[test] ---- beside the end-to-end tests: ${others//$'\n'/ } ----"
+echo "[test] ---- beside the end-to-end tests: ${others//$'\n'/ } $recovery ----"
 cat "$beside"
 echo
 echo "[test] ---- beside the end-to-end tests: tests/chaos/ (the small chaos run) and $own_stack ----"
