@@ -128,7 +128,9 @@ class RtAssets:
         if released.status != FREE or released.held_by or released.external_ref:
             raise PermanentError(f"RT did not put asset {current.name} back in stock: "
                                  f"{'; '.join(messages) or 'no message'}", system=SYSTEM,
-                                 hint="Check the hub user's ModifyAsset/ModifyCustomField rights on the catalog.")
+                                 hint="RT's assets lifecycle must allow allocated/in-use -> new "
+                                      "(docs/production.md), and the hub user needs ModifyAsset and "
+                                      "ModifyCustomField on the catalog.")
         return released
 
     async def _claim(self, candidate: Asset, catalog: str, *, holder: str | None,
