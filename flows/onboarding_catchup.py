@@ -10,6 +10,10 @@ The same pass is the leavers' safety net: anyone whose end of employment (sluttd
 within the same 14 days, and whose end date the hub's employment snapshot does not hold yet
 (the event was lost), gets a synthetic ``dfo:ansatte`` event too; the employment-changes
 router then schedules the leaver (onboarding sees no new hire in it and writes nothing).
+And the movers' safety net: anyone whose unit or position differs from the snapshot gets a
+synthetic ``dfo:stillinger`` event for the router. That also catches a change reversed with
+the same ``gyldigEtter`` as the change itself, which the intake takes for a resend of the
+first event (an event names only who changed and from when, not what).
 """
 
 from __future__ import annotations
@@ -42,16 +46,29 @@ async def onboarding_catchup(days: int | None = None) -> dict[str, int]:
     dispatcher = Dispatcher(ledger, tz=settings.tz, start_hour=settings.onboarding.start_hour,
                             deployment_overrides={"onboarding/onboarding": settings.onboarding.deployment})
     logger = get_run_logger()
-    counts = {"starting_soon": 0, "already_done": 0, "dispatched": 0, "leaving_soon": 0, "leavers_dispatched": 0}
+    counts = {"starting_soon": 0, "already_done": 0, "dispatched": 0, "leaving_soon": 0, "leavers_dispatched": 0,
+              "moves_dispatched": 0}
     rows: list[dict[str, str]] = []
     hr = build_hr(settings)
     try:
         async for employee in hr.list_employees():
             end = employee.end_date
+            key = canonical_employee_id(employee.id)
+            seen = await asyncio.to_thread(load_snapshot, ledger, key)
+            if seen is not None and (seen.unit, seen.position) != (employee.org_unit_id, employee.position_id):
+                # A move whose event never came (or a reversal the intake took for a resend
+                # of the first change: same person, same gyldigEtter): the router compares again.
+                event, _ = await asyncio.to_thread(
+                    ledger.record_event, source="catchup", kind="dfo:stillinger", subject_id=key,
+                    dedupe_key=f"catchup:stilling:{key}:{employee.org_unit_id}:{employee.position_id}:{today.isoformat()}",
+                    payload={"id": key, "uri": "dfo:stillinger", "found_by": "daily catch-up (move)"},
+                    valid_after=None)
+                run_id = event.flow_run_id or await dispatcher.dispatch(event)
+                counts["moves_dispatched"] += 1
+                rows.append({"employee": key, "starts": "moved", "state before": "move not seen",
+                             "flow run": run_id or "-"})
             if end is not None and today <= end <= until:
                 counts["leaving_soon"] += 1
-                key = canonical_employee_id(employee.id)
-                seen = await asyncio.to_thread(load_snapshot, ledger, key)
                 if seen is None or seen.end != end:
                     event, _ = await asyncio.to_thread(
                         ledger.record_event, source="catchup", kind="dfo:ansatte", subject_id=key,

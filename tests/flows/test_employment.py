@@ -227,3 +227,32 @@ async def test_the_daily_catch_up_hands_a_lost_end_date_to_the_router_once(deplo
     again = await onboarding_catchup()
     assert (again["leaving_soon"], again["leavers_dispatched"]) == (1, 0)
     assert hub.ledger.get_item("onboarding", "10004") is None
+
+
+async def test_a_reversal_the_intake_took_for_a_resend_is_found_by_the_daily_catch_up(deployed: Fakes) -> None:
+    """A move (U100 → U200) and its reversal the same day carry the same event (who, from
+    when): the intake keeps the second as a resend of the first, and no router run sees the
+    reversal. The next catch-up finds the unit differing from the snapshot and hands the
+    person to the router: the reversal is a mover item of its own. Seen, it is not handed
+    over again."""
+    from flows.onboarding_catchup import onboarding_catchup
+    from hub.ledger import EventState
+
+    hub = deployed
+    for flow, name in ((onboarding, "onboarding"), (employment_changes, "employment-changes")):
+        await (await flow.ato_deployment(name=name)).apply()
+    _staff(hub)
+    await employment_changes(employee_id="10004")  # the hub's snapshot: U100
+    _change(hub, org_unit_id="U200")
+    await employment_changes(employee_id="10004")  # the move's event
+    _change(hub, org_unit_id="U100")  # reversed; its event was taken for a resend: no run
+
+    counts = await onboarding_catchup()
+    assert counts["moves_dispatched"] == 1
+    (event,) = [e for e in hub.ledger.events() if e.source == "catchup"]
+    assert (event.kind, event.subject_id, event.state) == ("dfo:stillinger", "10004", EventState.DISPATCHED)
+    await employment_changes(employee_id="10004", event_id=event.id)  # the run the catch-up started
+    keys = sorted(i.source_key for i in hub.ledger.items(service="mover"))
+    assert [k.split(":")[1] for k in keys] == ["U100>U200", "U200>U100"]
+
+    assert (await onboarding_catchup())["moves_dispatched"] == 0

@@ -207,7 +207,7 @@ async def test_an_event_id_without_its_leading_zero_and_the_catch_up_give_one_on
 
     assert again.message == "already onboarded; nothing new written"
     assert counts == {"starting_soon": 1, "already_done": 1, "dispatched": 0, "leaving_soon": 0,
-                      "leavers_dispatched": 0}
+                      "leavers_dispatched": 0, "moves_dispatched": 0}
     assert [i.source_key for i in hub.ledger.items(limit=None) if i.service == "onboarding"] == ["5001234"]
     assert len(hub.mail.sent) == 1 and len(hub.archive.case_files) == 1
     (stored,) = hub.archive.case_files.values()
