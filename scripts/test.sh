@@ -24,15 +24,17 @@ others=$(ls -d tests/*/ | grep -v -e '^tests/e2e/$' -e '^tests/chaos/$' -e __pyc
 basetemp=$(mktemp -d)
 # The end-to-end tests with a stack of their own run beside, instead of lengthening the
 # shared-stack process: Public 360 after the chaos run, the killed-runner recovery (a stack
-# with short recovery windows, ~4 minutes mostly waiting for heartbeats) after the rest.
+# with short recovery windows, ~4 minutes mostly waiting for heartbeats) before the rest.
 own_stack=tests/e2e/test_p360.py
 recovery=tests/e2e/test_recovery.py
-echo "[test] pytest: tests/e2e here; beside it (output at the end): tests/chaos/ and $own_stack, and ${others//$'\n'/ } $recovery"
+echo "[test] pytest: tests/e2e here; beside it (output at the end): tests/chaos/ and $own_stack, and $recovery ${others//$'\n'/ }"
 .venv/bin/python -m pytest -p no:cacheprovider -m "chaos or e2e" --basetemp="$basetemp/chaos" tests/chaos "$own_stack" \
   >"$chaos_out" 2>&1 &
 chaos_pid=$!
 # shellcheck disable=SC2086
-.venv/bin/python -m pytest -p no:cacheprovider --durations=12 --basetemp="$basetemp/rest" $others "$recovery" >"$beside" 2>&1 &
+# The recovery test first: its stack's settings (a 30 s heartbeat) must be the ones this process
+# reads, before the flow tests' temporary Prefect settings are entered for the session.
+.venv/bin/python -m pytest -p no:cacheprovider --durations=12 --basetemp="$basetemp/rest" "$recovery" $others >"$beside" 2>&1 &
 pid=$!
 set +e
 .venv/bin/python -m pytest --durations=12 tests/e2e --ignore="$own_stack" --ignore="$recovery"
@@ -43,7 +45,7 @@ wait "$chaos_pid"
 chaos=$?
 set -e
 echo
-echo "[test] ---- beside the end-to-end tests: ${others//$'\n'/ } $recovery ----"
+echo "[test] ---- beside the end-to-end tests: $recovery ${others//$'\n'/ } ----"
 cat "$beside"
 echo
 echo "[test] ---- beside the end-to-end tests: tests/chaos/ (the small chaos run) and $own_stack ----"

@@ -104,17 +104,21 @@ def test_the_zombie_automation_crashes_silent_runs_but_not_suspended_ones() -> N
 def recovery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     saved = dict(os.environ)
     stack = Stack(home=tmp_path_factory.mktemp("hub-recovery"), ports=StackPorts.free(), extra_env=RECOVERY_ENV)
+    from prefect.context import refresh_global_settings_context
+
+    from hub.settings import get_settings
+
     try:
         stack.start_all(progress=lambda m: print(f"[recovery stack] {m}", flush=True))
+        # This process reads the stack's settings too (its 30 s heartbeat, 40 s zombie window):
+        # run beside other tests, its Prefect settings were read before the stack set them.
+        refresh_global_settings_context()
+        get_settings.cache_clear()
         yield stack
     finally:
         stack.stop_all()
         os.environ.clear()
         os.environ.update(saved)  # back to the session's stack (if any) for the tests that follow
-        from prefect.context import refresh_global_settings_context
-
-        from hub.settings import get_settings
-
         refresh_global_settings_context()
         get_settings.cache_clear()
 
