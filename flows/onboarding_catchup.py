@@ -49,6 +49,15 @@ async def onboarding_catchup(days: int | None = None) -> dict[str, int]:
     counts = {"starting_soon": 0, "already_done": 0, "dispatched": 0, "leaving_soon": 0, "leavers_dispatched": 0,
               "moves_dispatched": 0}
     rows: list[dict[str, str]] = []
+
+    async def hand_over(kind: str, key: str, dedupe_key: str, found_by: str) -> str:
+        """A synthetic HR event in the inbox, handed to Prefect like any other (once a day:
+        the inbox deduplicates); the flow run's id, or "-"."""
+        event, _ = await asyncio.to_thread(
+            ledger.record_event, source="catchup", kind=kind, subject_id=key, dedupe_key=dedupe_key,
+            payload={"id": key, "uri": kind, "found_by": found_by}, valid_after=None)
+        return event.flow_run_id or await dispatcher.dispatch(event) or "-"
+
     hr = build_hr(settings)
     try:
         async for employee in hr.list_employees():
@@ -58,44 +67,31 @@ async def onboarding_catchup(days: int | None = None) -> dict[str, int]:
             if seen is not None and (seen.unit, seen.position) != (employee.org_unit_id, employee.position_id):
                 # A move whose event never came (or a reversal the intake took for a resend
                 # of the first change: same person, same gyldigEtter): the router compares again.
-                event, _ = await asyncio.to_thread(
-                    ledger.record_event, source="catchup", kind="dfo:stillinger", subject_id=key,
-                    dedupe_key=f"catchup:stilling:{key}:{employee.org_unit_id}:{employee.position_id}:{today.isoformat()}",
-                    payload={"id": key, "uri": "dfo:stillinger", "found_by": "daily catch-up (move)"},
-                    valid_after=None)
-                run_id = event.flow_run_id or await dispatcher.dispatch(event)
+                run_id = await hand_over(
+                    "dfo:stillinger", key, f"catchup:stilling:{key}:{employee.org_unit_id}:{employee.position_id}:"
+                    f"{today.isoformat()}", "daily catch-up (move)")
                 counts["moves_dispatched"] += 1
-                rows.append({"employee": key, "starts": "moved", "state before": "move not seen",
-                             "flow run": run_id or "-"})
+                rows.append({"employee": key, "starts": "moved", "state before": "move not seen", "flow run": run_id})
             if end is not None and today <= end <= until:
                 counts["leaving_soon"] += 1
                 if seen is None or seen.end != end:
-                    event, _ = await asyncio.to_thread(
-                        ledger.record_event, source="catchup", kind="dfo:ansatte", subject_id=key,
-                        dedupe_key=f"catchup:sluttdato:{key}:{end.isoformat()}:{today.isoformat()}",
-                        payload={"id": key, "uri": "dfo:ansatte", "found_by": "daily catch-up (sluttdato)"},
-                        valid_after=None)
-                    run_id = event.flow_run_id or await dispatcher.dispatch(event)
+                    run_id = await hand_over("dfo:ansatte", key, f"catchup:sluttdato:{key}:{end.isoformat()}:"
+                                             f"{today.isoformat()}", "daily catch-up (sluttdato)")
                     counts["leavers_dispatched"] += 1
                     rows.append({"employee": key, "starts": f"leaves {end.isoformat()}",
-                                 "state before": "end date not seen", "flow run": run_id or "-"})
+                                 "state before": "end date not seen", "flow run": run_id})
             if employee.start_date is None or not today <= employee.start_date <= until:
                 continue
             counts["starting_soon"] += 1
-            key = canonical_employee_id(employee.id)  # as the event's onboarding keyed its item
-            item = await asyncio.to_thread(ledger.get_item, "onboarding", key)
+            item = await asyncio.to_thread(ledger.get_item, "onboarding", key)  # keyed as the event's onboarding
             if item is not None and item.state == ItemState.DONE:
                 counts["already_done"] += 1
                 continue
-            event, _ = await asyncio.to_thread(
-                ledger.record_event, source="catchup", kind="dfo:ansatte", subject_id=key,
-                dedupe_key=f"catchup:dfo:ansatte:{key}:{today.isoformat()}",
-                payload={"id": key, "uri": "dfo:ansatte", "found_by": "daily catch-up"},
-                valid_after=None)
-            run_id = event.flow_run_id or await dispatcher.dispatch(event)
+            run_id = await hand_over("dfo:ansatte", key, f"catchup:dfo:ansatte:{key}:{today.isoformat()}",
+                                     "daily catch-up")
             counts["dispatched"] += 1
             rows.append({"employee": key, "starts": employee.start_date.isoformat(),
-                         "state before": item.state if item else "never seen", "flow run": run_id or "-"})
+                         "state before": item.state if item else "never seen", "flow run": run_id})
     finally:
         await hr.aclose()
     logger.info("catch-up %s..%s: %s", today, until, counts)
