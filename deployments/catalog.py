@@ -112,6 +112,9 @@ EMPLOYMENT = Service(
     events=(OnEvent("dfo:ansatte", "employment-changes/employment-changes", _employee_event, at_valid_after=False),
             OnEvent("dfo:stillinger", "employment-changes/employment-changes", _employee_event,
                     at_valid_after=False)),
+    # One item per event (keyed by its inbox id): replay, re-drive and retries start the router
+    # again with that event, which names the employee.
+    rerun=Rerun("employment-changes/employment-changes", key_parameter="event_id"),
     deployments=(
         DeploymentSpec(
             flow=employment_changes,

@@ -1,7 +1,11 @@
 """Employment changes: HR says something changed about a person; what must follow?
 
-Started for every ``dfo:ansatte`` and ``dfo:stillinger`` event (beside onboarding), and by
-the daily catch-up for an end date (sluttdato) within 14 days:
+Started for every ``dfo:ansatte`` and ``dfo:stillinger`` event (beside onboarding; also for
+every new message repeating an event already received: HR's events carry no change id, so a
+change reversed with the same gyldigEtter comes as such a repeat), and by the daily catch-up
+for an end date (sluttdato) within 14 days. One work item per event (service ``employment``,
+keyed by the inbox event id): a failure is a dead letter with its reason, replayed, re-driven
+and retried like any other service's item.
 
 1. read the employee, their unit and leader from HR;
 2. compare with the hub's last snapshot of the employment (:func:`mappings.employment.decide`);
@@ -15,56 +19,77 @@ Nothing is written to the archive, tickets or mail here: the leaver and mover ru
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
+from prefect.runtime import flow_run
 from prefect.states import Completed
 
 from flows.employment_steps import (
+    EMPLOYMENT,
     cancel_leaver,
+    change_event,
     load_snapshot,
     read_employment,
     save_snapshot,
     schedule_leaver,
     start_mover,
 )
+from hub.flowkit import Run, work_item
 from hub.ports.hr import canonical_employee_id
-from hub.settings import get_settings
-from hub.wiring import build_hr, get_ledger
-from mappings.employment import decide
+from hub.wiring import get_ledger
+from mappings.employment import Decision, Snapshot, decide
 
 __all__ = ["employment_changes"]
 
 
-@flow(name="employment-changes", flow_run_name="employment-{employee_id}", log_prints=False)
-async def employment_changes(employee_id: str, event_id: str | None = None) -> State:
-    """Route one HR change of an employment to the leaver and mover services."""
-    employee_id = canonical_employee_id(employee_id)
-    settings = get_settings()
-    ledger = get_ledger(settings)
-    today = datetime.now(settings.tz).date()
-    event = await asyncio.to_thread(ledger.get_event, event_id) if event_id else None
-    effective = event.valid_after if event and event.valid_after and event.valid_after > today else today
-    hr = build_hr(settings)
-    try:
-        reading = await read_employment(hr, employee_id)
-    finally:
-        await hr.aclose()
-    if reading is None:
-        return Completed(message=f"HR does not know employee {employee_id}: no employment to compare")
-    decision = decide(await asyncio.to_thread(load_snapshot, ledger, employee_id), reading.snapshot,
-                      today=today, effective=effective)
+def _run_name() -> str:
+    """``employment-<employee id>``; a replay, started with the event only, by the event."""
+    given = flow_run.parameters
+    return f"employment-{given.get('employee_id') or given.get('event_id') or 'unknown'}"
+
+
+async def route_change(run: Run, employee_id: str, decision: Decision, *, today: date) -> str:
+    """Cancel, schedule and start what ``decision`` says; store its snapshot last."""
+    settings, ledger = run.settings, run.ledger
     done = [decision.why]
     start_hour = settings.onboarding.start_hour
-    if decision.cancel:
-        done.append(await cancel_leaver(ledger, employee_id, decision.cancel, reason=decision.why))
-    if decision.leave:
-        await schedule_leaver(ledger, employee_id, decision.leave, tz=settings.tz, start_hour=start_hour)
-        done.append(f"leaver scheduled for {decision.leave.end.isoformat()}")
-    if decision.move:
-        await start_mover(ledger, employee_id, decision.move, tz=settings.tz, start_hour=start_hour, today=today)
-        done.append("mover started")
-    await asyncio.to_thread(save_snapshot, ledger, employee_id, decision.snapshot)
-    get_run_logger().info("employee %s: %s", employee_id, "; ".join(done))
-    return Completed(message="; ".join(done))
+    async with run.step("route_change"):
+        if decision.cancel:
+            done.append(await cancel_leaver(ledger, employee_id, decision.cancel, reason=decision.why))
+        if decision.leave:
+            await schedule_leaver(ledger, employee_id, decision.leave, tz=settings.tz, start_hour=start_hour)
+            done.append(f"leaver scheduled for {decision.leave.end.isoformat()}")
+        if decision.move:
+            await start_mover(ledger, employee_id, decision.move, tz=settings.tz, start_hour=start_hour, today=today)
+            done.append("mover started")
+        await asyncio.to_thread(save_snapshot, ledger, employee_id, decision.snapshot)
+    return "; ".join(done)
+
+
+async def _previous(run: Run, employee_id: str) -> Snapshot | None:
+    return await asyncio.to_thread(load_snapshot, run.ledger, employee_id)
+
+
+@flow(name="employment-changes", flow_run_name=_run_name, log_prints=False)
+async def employment_changes(employee_id: str | None = None, event_id: str | None = None) -> State:
+    """Route one HR change of an employment to the leaver and mover services."""
+    event = await asyncio.to_thread(change_event, get_ledger(), employee_id, event_id)
+    employee_id = canonical_employee_id(event.subject_id)
+    title = f"Employment change: DFØ employee {employee_id} ({event.kind}, {event.source})"
+    async with work_item(EMPLOYMENT, event.id, title=title, requested_at=event.received_at) as run:
+        if run.already_done:
+            return Completed(message=(run.item.data or {}).get("outcome") or "already done; nothing new written")
+        today = datetime.now(run.settings.tz).date()
+        effective = event.valid_after if event.valid_after and event.valid_after > today else today
+        previous = await _previous(run, employee_id)
+        reading = await read_employment(run, employee_id, known=previous is not None)
+        if reading is None:
+            outcome = f"HR does not know employee {employee_id}: no employment to compare"
+        else:
+            decision = decide(previous, reading.snapshot, today=today, effective=effective)
+            outcome = await route_change(run, employee_id, decision, today=today)
+        await asyncio.to_thread(run.ledger.update_data, run.item.id, employee_id=employee_id, outcome=outcome)
+    get_run_logger().info("employee %s: %s", employee_id, outcome)
+    return Completed(message=outcome)

@@ -1,5 +1,9 @@
 """The employment-changes router's steps: read HR, keep the snapshot, start and cancel runs.
 
+Each router run works one work item (service ``employment``), keyed by the inbox event that
+started it (:func:`change_event`): a failure is a dead letter with its reason, and replay,
+re-drive and the transient retry start the run again with that event.
+
 The snapshot of a person's employment (:class:`mappings.employment.Snapshot`: ids and dates
 only) lives in the ledger as a cursor, ``employment:<employee id>``. Runs are created with
 deterministic idempotency keys (``leaver:<key>``, ``mover:<key>``), and their work items are
@@ -16,22 +20,20 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from hub.dispatch import start_deployment_run
-from hub.errors import NotFound
-from hub.flowkit import transient_only
-from hub.ledger import ItemState, Ledger
-from hub.ports.hr import Employee, HrPort, OrgUnit
+from hub.errors import NotFound, PermanentError
+from hub.flowkit import Run, step_task
+from hub.ledger import InboxEvent, ItemState, Ledger
+from hub.ports.hr import Employee, HrPort, OrgUnit, canonical_employee_id
 from mappings.employment import SNAPSHOT_CURSOR, Leave, Move, Snapshot, leaver_key, mover_key, snapshot_of
 
-__all__ = ["LEAVER", "MOVER", "LEAVER_DEPLOYMENT", "MOVER_DEPLOYMENT", "Reading", "leader_of", "read_employment",
-           "load_snapshot", "save_snapshot", "schedule_leaver", "cancel_leaver", "start_mover", "start_at"]
+__all__ = ["EMPLOYMENT", "LEAVER", "MOVER", "LEAVER_DEPLOYMENT", "MOVER_DEPLOYMENT", "Reading", "change_event",
+           "leader_of", "read_employment", "load_snapshot", "save_snapshot", "schedule_leaver", "cancel_leaver",
+           "start_mover", "start_at"]
 
 log = logging.getLogger("hub.flow.employment")
 
-LEAVER, MOVER = "leaver", "mover"  # the ledger's service names
+EMPLOYMENT, LEAVER, MOVER = "employment", "leaver", "mover"  # the ledger's service names
 LEAVER_DEPLOYMENT, MOVER_DEPLOYMENT = "leaver/leaver", "mover/mover"
 
 
@@ -61,16 +63,47 @@ async def leader_of(hr: HrPort, employee: Employee, unit: OrgUnit | None, depth:
     return None
 
 
-@task(name="read employment", retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
-      cache_policy=NO_CACHE, persist_result=False)
-async def read_employment(hr: HrPort, employee_id: str) -> Reading | None:
-    """The employee, their unit and leader; None if HR does not know the id."""
-    try:
-        employee = await hr.get_employee(employee_id)
-    except NotFound:
-        return None
-    unit = await unit_of(hr, employee)
-    return Reading(employee, unit, await leader_of(hr, employee, unit))
+def change_event(ledger: Ledger, employee_id: str | None, event_id: str | None) -> InboxEvent:
+    """The inbox event a router run works on: the one it was started for, or (a run started by
+    hand with an employee id only) one recorded now, so that the run, too, has an item to
+    replay. Its source is ``manual``; it is marked handed over at once (no sweeper picks it up)."""
+    if event_id:
+        event = ledger.get_event(event_id)
+        if event is None:
+            raise PermanentError(f"the employment-changes router was started for event {event_id}, which the "
+                                 "inbox does not hold", hint="Start it with the employee id (employee_id) instead.")
+        return event
+    if not employee_id:
+        raise PermanentError("the employment-changes router needs an employee id or an inbox event id")
+    from uuid import uuid4
+
+    from prefect.runtime import flow_run
+
+    key = canonical_employee_id(employee_id)
+    event, _ = ledger.record_event(source="manual", kind="dfo:ansatte", subject_id=key,
+                                   dedupe_key=f"manual:{key}:{uuid4().hex}", payload={"id": key}, valid_after=None)
+    ledger.mark_dispatched(event.id, str(flow_run.id or "-"), None)
+    return event
+
+
+@step_task("read employment", ports=("hr",))
+async def read_employment(run: Run, employee_id: str, *, known: bool) -> Reading | None:
+    """The employee, their unit and leader; None if HR does not know the id and the hub never
+    saw the person. A person the hub follows (``known``: it holds their snapshot) whom HR no
+    longer knows is a dead letter: their leaver or mover would be missed without a word."""
+    async with run.step("read_employment"):
+        hr = run.ports.hr
+        try:
+            employee = await hr.get_employee(employee_id)
+        except NotFound as exc:
+            if not known:
+                return None
+            raise NotFound(f"HR no longer knows employee {employee_id}, whose employment the hub follows",
+                           system="hr", status=exc.status,
+                           hint="Look the employee up in DFØ (deleted or merged with another record?); once HR "
+                                "answers for them again, replay this item.") from exc
+        unit = await unit_of(hr, employee)
+        return Reading(employee, unit, await leader_of(hr, employee, unit))
 
 
 async def unit_of(hr: HrPort, employee: Employee) -> OrgUnit | None:

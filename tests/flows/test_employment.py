@@ -11,12 +11,16 @@ from types import SimpleNamespace
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from pydantic import SecretStr
 
+import flows.employment
 from flows.employment import employment_changes
+from flows.employment_steps import read_employment
 from flows.leaver import laptop_returns, leaver
 from flows.mover import mover
 from flows.onboarding import onboarding
+from hub.errors import TransientError
 from hub.ledger import ItemState
 from hub.ports.hr import Employee, OrgUnit, Position
 from hub.settings import OSLO
@@ -256,3 +260,89 @@ async def test_a_reversal_the_intake_took_for_a_resend_is_found_by_the_daily_cat
     assert [k.split(":")[1] for k in keys] == ["U100>U200", "U200>U100"]
 
     assert (await onboarding_catchup())["moves_dispatched"] == 0
+
+
+# ---- the router's own work item: dead letters, replay, retries ------------------------------------
+
+async def _routed_by_the_run(flow_run_id: str) -> State:
+    """What the runner would do with a run the hub started again: run it, with its parameters."""
+    async with get_client() as client:
+        run = await client.read_flow_run(uuid.UUID(flow_run_id))
+    assert set(run.parameters) == {"event_id"}  # the event names the employee
+    return await employment_changes(**run.parameters, return_state=True)
+
+
+@pytest.fixture
+async def router(deployed: Fakes) -> Fakes:
+    await (await employment_changes.ato_deployment(name="employment-changes")).apply()
+    _staff(deployed)
+    await employment_changes(employee_id="10004")  # the hub's snapshot: U100
+    return deployed
+
+
+async def test_a_person_hr_no_longer_answers_for_is_a_dead_letter_and_the_replay_routes_the_move_once(
+        router: Fakes) -> None:
+    """HR moves a person the hub follows, but its API answers 404 for them: the change would be
+    lost without a word. The router's item fails with a reason a person can act on; once HR
+    answers again, the replay starts the mover once."""
+    from hub.replay import replay_items
+
+    hub = router
+    moved = hub.hr.employees.pop("10004").model_copy(update={"org_unit_id": "U200"})
+    state = await employment_changes(employee_id="10004", return_state=True)
+
+    assert state.is_failed()
+    (item,) = hub.ledger.items(service="employment", states=[ItemState.FAILED])
+    assert item.error_kind == "not_found" and item.flow_run_id
+    assert "HR no longer knows employee 10004, whose employment the hub follows" in (item.last_error or "")
+    assert "replay this item" in (item.last_error or "") and item.title.startswith("Employment change: DFØ employee 10004")
+    assert [s.name for s in item.steps if s.state == "failed"] == ["read_employment"]
+    assert hub.ledger.items(service="mover") == []
+
+    hub.hr.add(moved)  # HR answers again
+    (replayed,) = await replay_items(hub.ledger, [item.id])
+    assert replayed.outcome == "replayed" and replayed.flow_run_id
+    routed = await _routed_by_the_run(replayed.flow_run_id)
+    assert routed.message == "unit, manager or position changed; mover started"
+    again = await _routed_by_the_run(replayed.flow_run_id)  # the replay's run started twice
+    assert again.message == routed.message
+
+    (move,) = hub.ledger.items(service="mover")
+    assert move.source_key.startswith("10004:U100>U200:")
+    done = hub.ledger.item(item.id)
+    assert done.state == ItemState.DONE and done.data["outcome"] == routed.message
+    assert (await employment_changes(employee_id="10004", return_state=True)).message == \
+        "nothing the hub acts on changed"  # the snapshot was saved once the move was routed
+
+
+async def test_hr_down_longer_than_the_retries_is_a_transient_dead_letter_the_hub_starts_again(
+        router: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DFØ answers 503: the read is retried within the run, then the item is a transient dead
+    letter, which the automatic retry of redrive-stuck starts again; HR is back by then."""
+    from dataclasses import replace
+
+    from hub.recovery import RecoveryConfig
+    from hub.replay import retry_transient
+
+    hub = router
+    _change(hub, org_unit_id="U200")
+    asked: list[str] = []
+
+    async def unavailable(employee_id: str) -> None:
+        asked.append(employee_id)
+        raise TransientError("DFØ answered 503 Service Unavailable", system="hr", status=503)
+
+    monkeypatch.setattr(hub.hr, "get_employee", unavailable)
+    monkeypatch.setattr(flows.employment, "read_employment", read_employment.with_options(retry_delay_seconds=0))
+    assert (await employment_changes(employee_id="10004", return_state=True)).is_failed()
+    assert asked == ["10004"] * 4  # tried, and retried three times
+    (item,) = hub.ledger.dead_letters(kind="transient")
+    assert item.service == "employment" and "503" in (item.last_error or "")
+
+    monkeypatch.undo()  # DFØ is back
+    (retried,) = await retry_transient(hub.ledger, replace(RecoveryConfig.from_env(), retry_after=(timedelta(0),)))
+    assert retried.outcome == "retried" and retried.flow_run_id
+    assert (await _routed_by_the_run(retried.flow_run_id)).message == \
+        "unit, manager or position changed; mover started"
+    assert len(hub.ledger.items(service="mover")) == 1
+    assert hub.ledger.item(item.id).state == ItemState.DONE

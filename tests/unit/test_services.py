@@ -99,7 +99,7 @@ def test_the_catalog_is_consistent() -> None:
         "onboarding/onboarding", "employment-changes/employment-changes"]
     assert [r.deployment for r in CATALOG.event_routes()["dfo:stillinger"]] == [  # type: ignore[union-attr]
         "employment-changes/employment-changes"]
-    assert set(CATALOG.reruns()) == {"onboarding", "leaver", "mover", "laptop", "fritak", "rooms", "rooms-cancel"}
+    assert set(CATALOG.reruns()) == {"onboarding", "employment", "leaver", "mover", "laptop", "fritak", "rooms", "rooms-cancel"}
     assert CATALOG.service("rooms-cancel") is services["rooms"]
     # Every deployed flow and every adapter is preloaded by the fork server.
     assert {spec.flow.fn.__module__ for spec in CATALOG.deployments()} < set(PRELOAD)
