@@ -109,9 +109,13 @@ EMPLOYMENT = Service(
     ports=frozenset({"hr"}),
     # Beside onboarding: every change to an employee or a position. It runs at once, whatever
     # the gyldigEtter: it schedules the leaver on the sluttdato and the mover on the change's day.
-    events=(OnEvent("dfo:ansatte", "employment-changes/employment-changes", _employee_event, at_valid_after=False),
+    # And on every new message repeating an event (every_message): DFØ's events carry no change
+    # id, so a change reversed with the same gyldigEtter is such a repeat; the router re-reads HR
+    # and, idempotent by its snapshot, writes nothing for a mere re-announcement.
+    events=(OnEvent("dfo:ansatte", "employment-changes/employment-changes", _employee_event, at_valid_after=False,
+                    every_message=True),
             OnEvent("dfo:stillinger", "employment-changes/employment-changes", _employee_event,
-                    at_valid_after=False)),
+                    at_valid_after=False, every_message=True)),
     # One item per event (keyed by its inbox id): replay, re-drive and retries start the router
     # again with that event, which names the employee.
     rerun=Rerun("employment-changes/employment-changes", key_parameter="event_id"),

@@ -11,9 +11,9 @@ within the same 14 days, and whose end date the hub's employment snapshot does n
 (the event was lost), gets a synthetic ``dfo:ansatte`` event too; the employment-changes
 router then schedules the leaver (onboarding sees no new hire in it and writes nothing).
 And the movers' safety net: anyone whose unit or position differs from the snapshot gets a
-synthetic ``dfo:stillinger`` event for the router. That also catches a change reversed with
-the same ``gyldigEtter`` as the change itself, which the intake takes for a resend of the
-first event (an event names only who changed and from when, not what).
+synthetic ``dfo:stillinger`` event for the router (a move, or a move reversed, whose message
+never reached the hub; the intake hands a reversal announced with the same ``gyldigEtter``
+to the router itself, as a repeat of the first event: see :mod:`hub.intake`).
 """
 
 from __future__ import annotations
@@ -65,8 +65,7 @@ async def onboarding_catchup(days: int | None = None) -> dict[str, int]:
             key = canonical_employee_id(employee.id)
             seen = await asyncio.to_thread(load_snapshot, ledger, key)
             if seen is not None and (seen.unit, seen.position) != (employee.org_unit_id, employee.position_id):
-                # A move whose event never came (or a reversal the intake took for a resend
-                # of the first change: same person, same gyldigEtter): the router compares again.
+                # A move (or its reversal) whose event never came: the router compares again.
                 run_id = await hand_over(
                     "dfo:stillinger", key, f"catchup:stilling:{key}:{employee.org_unit_id}:{employee.position_id}:"
                     f"{today.isoformat()}", "daily catch-up (move)")

@@ -11,6 +11,12 @@ down, the process died between creating the run and noting it) can never start a
 run. A ``gyldigEtter`` (valid after) in the future is scheduled for that day at
 ``start_hour`` Europe/Oslo.
 
+A *repeat* — a new message for an event already received (the intake records it as an event
+of its own, its payload naming the first under :data:`REPEATS`, its dedupe key the first's
+plus the message id) — starts only the routes declared ``every_message``: a service that
+acts once per change (onboarding) is not started again; one that re-reads the source (the
+employment-changes router) is, under the repeat's own keys.
+
 A burst is held by bounding the creations in flight towards Prefect (a semaphore) and by
 sharing one Prefect client whose failure on one request never tears it down under the
 others.
@@ -32,7 +38,7 @@ from hub.ledger import EventState, InboxEvent, Ledger
 from hub.privacy import mask
 from hub.services import OnEvent, catalog
 
-__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "route_key"]
+__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "route_key", "REPEATS"]
 
 log = logging.getLogger("hub.dispatch")
 
@@ -44,9 +50,12 @@ class Route:
     deployment: str
     parameters: Callable[[InboxEvent], dict[str, Any]]
     at_valid_after: bool = True  # a future gyldigEtter schedules the run for that day
+    every_message: bool = False  # also started for a repeat of an event (see the module docstring)
 
 
 AnyRoute = Route | OnEvent
+
+REPEATS = "repeats"  # in a repeat's payload: the id of the event it repeats
 
 
 def route_key(dedupe_key: str, index: int, deployment: str) -> str:
@@ -188,6 +197,10 @@ class Dispatcher:
 
     async def _dispatch(self, event: InboxEvent) -> str | None:
         routes = self.routes.get(event.kind)
+        repeats = (event.payload or {}).get(REPEATS)
+        if repeats and routes and not isinstance(routes, str):
+            routes = tuple(r for r in routes if r.every_message) or \
+                f"a repeat of event {repeats}, and no service of {event.kind!r} acts on every message"
         if not routes or isinstance(routes, str):
             reason = routes if isinstance(routes, str) and routes else \
                 f"no service handles events of kind {event.kind!r}"

@@ -12,7 +12,15 @@
 - 400 — not JSON, or not a valid event; the body says which field is wrong and why;
 - 409 — a ``webhook-id`` already received with a different body (a replay); nothing is stored;
 - 202 — stored in the inbox (a new event), then handed to Prefect in the background;
-- 200 — the same event was already received; nothing new happens;
+- 202 with ``"repeats": <event id>`` — a new message (a new ``webhook-id``) for an event
+  already received (the same ``uri``, ``id`` and ``gyldigEtter``). HR's events carry no change
+  id: a change reversed with the same gyldigEtter (moved to a unit and back, both from
+  2027-01-01) looks exactly like a re-announcement of the first. So the message is stored as
+  an event of its own (dedupe key: the first's plus ``#<webhook-id>``) and handed only to the
+  services that act on every message (``every_message`` in the catalog: the
+  employment-changes router, which re-reads HR and writes nothing if nothing changed); a
+  service that acts once per event (onboarding) is not started again;
+- 200 — the same message (``webhook-id``) was already received; nothing new happens;
 - 405 (with ``Allow``) — a known path with the wrong method.
 
 A sweeper in the same process re-dispatches inbox events that did not reach Prefect.
@@ -36,7 +44,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.dispatch import Dispatcher
+from hub.dispatch import REPEATS, Dispatcher
 from hub.ledger import InboxEvent, Ledger
 from hub.ports.hr import canonical_employee_id
 from hub.privacy import contains_fnr
@@ -164,9 +172,28 @@ def create_app(ledger: Ledger, dispatcher: Dispatcher, config: IntakeConfig) -> 
         except BaseException:
             replays.forget(msg_id)  # not stored: a re-send of this message must still pass
             raise
+        repeats = None
+        if not created and (stored.payload or {}).get("webhook_id") != msg_id:
+            repeats = stored.id  # a new message for a known event: its own event (see the docstring)
+            try:
+                stored, created = await asyncio.to_thread(
+                    ledger.record_event, source="dfo", kind=event.uri, subject_id=event.id,
+                    dedupe_key=f"{event.dedupe_key}#{msg_id}",
+                    payload={**event.model_dump(mode="json"), "webhook_id": msg_id, "body_sha256": digest,
+                             REPEATS: repeats},
+                    valid_after=event.gyldigEtter)
+            except BaseException:
+                replays.forget(msg_id)
+                raise
         if not created:
             return JSONResponse({"event_id": stored.id, "duplicate": True, "state": stored.state,
                                  "flow_run_id": stored.flow_run_id}, status_code=200)
+        if repeats:
+            log.info("received %s for %s again in a new message (event %s repeats %s)", event.uri, event.id,
+                     stored.id, repeats)
+            hand_over(stored)
+            return JSONResponse({"event_id": stored.id, "duplicate": False, "repeats": repeats,
+                                 "state": stored.state}, status_code=202)
         log.info("received %s for %s (event %s)", event.uri, event.id, stored.id)
         # The event is durable now; answer, and hand it to Prefect.
         hand_over(stored)

@@ -90,12 +90,16 @@ class Rerun:
 class OnEvent:
     """An inbox event kind the service acts on: which deployment it starts, with which
     parameters (never personal data: ids only). ``at_valid_after``: a future ``gyldigEtter``
-    schedules the run for that day (False: the run starts at once and schedules its own work)."""
+    schedules the run for that day (False: the run starts at once and schedules its own work).
+    ``every_message``: also started for a new message repeating an event already received (the
+    intake records it as an event of its own, see :mod:`hub.intake`): for a service that re-reads
+    the source and writes nothing when nothing changed."""
 
     kind: str
     deployment: str
     parameters: Callable[[InboxEvent], dict[str, Any]]
     at_valid_after: bool = True
+    every_message: bool = False
 
 
 @dataclass(frozen=True)

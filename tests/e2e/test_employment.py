@@ -223,6 +223,48 @@ async def test_a_move_to_another_unit_informs_both_managers_once(stack: Stack, l
     assert ledger.get_item("onboarding", "10204") is None  # a long-standing employee is not onboarded
 
 
+async def test_a_move_reversed_from_the_same_day_is_routed_as_its_own_change(stack: Stack, ledger: Ledger,
+                                                                             archive: Any, rt_http: httpx.Client) -> None:
+    """DFØ's events carry no change id: a move and its reversal from the same day are the same
+    (uri, id, gyldigEtter). The reversal's message is routed as a change of its own, so both
+    managers hear of the move and of the reversal, once each; announced yet again, nothing new."""
+    _employee(stack, "10205", "Randi", "Returnert")
+    seen = send_event(stack, "10205")
+    assert (await _router_done(seen.json()["event_id"])).state.message == "first sight: snapshot recorded"
+    day = datetime.now(OSLO).date().isoformat()
+    moved = "unit, manager or position changed; mover started"
+
+    async def move(from_unit: int, to_unit: int) -> str:
+        """HR moves the person from ``day`` and announces it; its event, once the mover is done."""
+        answer = _dfo(stack, "ansatte/10205/flytt", {"organisasjonId": to_unit, "gyldigEtter": day})
+        assert (await _router_done(answer.json()["event_id"])).state.message == moved
+        assert ledger.get_item("employment", answer.json()["event_id"]).state == ItemState.DONE  # type: ignore[union-attr]
+        key = _wait("the mover", lambda: next((i.source_key for i in ledger.items(service="mover", limit=None)
+                                               if i.source_key.startswith(f"10205:{from_unit}>{to_unit}:")), None))
+        assert wait_item(ledger, "mover", key, timeout=120).state == ItemState.DONE
+        return str(answer.json()["event_id"])
+
+    there = await move(10000110, 10000200)
+    back = await move(10000200, 10000110)
+    assert ledger.get_event(back).payload["repeats"] == there  # type: ignore[union-attr]
+
+    def told(manager: str) -> list[bool]:  # one mail per change; True: "no longer reports to you"
+        mails = [m for m in mail_to(stack, manager) if "Randi Returnert" in str(m["Subject"])]
+        return sorted("no longer reports to you" in m.get_body(("plain",)).get_content() for m in mails)
+
+    assert told(OLD_MANAGER) == told(NEW_MANAGER) == [False, True]
+    titles, _ = await _trail(archive, rt_http, "10205")
+    assert [t.split(" – ")[0] for t in titles] == ["Endring i arbeidsforhold"] * 2
+
+    # The reversal announced yet again (a new message; HR's record as the router last saw it).
+    again = _dfo(stack, "announce", {"id": "10205", "uri": "dfo:stillinger", "gyldigEtter": day})
+    assert again.status_code == 202 and again.json()["repeats"] == there
+    assert (await _router_done(again.json()["event_id"])).state.message == "nothing the hub acts on changed"
+    assert told(OLD_MANAGER) == told(NEW_MANAGER) == [False, True]
+    assert len((await _trail(archive, rt_http, "10205"))[0]) == 2
+    assert len([i for i in ledger.items(service="mover", limit=None) if i.source_key.startswith("10205:")]) == 2
+
+
 async def test_the_new_services_are_deployed_like_the_others(stack: Stack) -> None:
     """What the Prefect UI lists: each new deployment with its service tag and description."""
     async with get_client() as client:

@@ -233,12 +233,11 @@ async def test_the_daily_catch_up_hands_a_lost_end_date_to_the_router_once(deplo
     assert hub.ledger.get_item("onboarding", "10004") is None
 
 
-async def test_a_reversal_the_intake_took_for_a_resend_is_found_by_the_daily_catch_up(deployed: Fakes) -> None:
-    """A move (U100 → U200) and its reversal the same day carry the same event (who, from
-    when): the intake keeps the second as a resend of the first, and no router run sees the
-    reversal. The next catch-up finds the unit differing from the snapshot and hands the
-    person to the router: the reversal is a mover item of its own. Seen, it is not handed
-    over again."""
+async def test_a_reversal_whose_event_was_lost_is_found_by_the_daily_catch_up(deployed: Fakes) -> None:
+    """A move (U100 → U200) is routed, its reversal's message never reaches the hub, and no
+    router run sees the reversal. The next catch-up finds the unit differing from the snapshot
+    and hands the person to the router: the reversal is a mover item of its own. Seen, it is
+    not handed over again."""
     from flows.onboarding_catchup import onboarding_catchup
     from hub.ledger import EventState
 
@@ -249,7 +248,7 @@ async def test_a_reversal_the_intake_took_for_a_resend_is_found_by_the_daily_cat
     await employment_changes(employee_id="10004")  # the hub's snapshot: U100
     _change(hub, org_unit_id="U200")
     await employment_changes(employee_id="10004")  # the move's event
-    _change(hub, org_unit_id="U100")  # reversed; its event was taken for a resend: no run
+    _change(hub, org_unit_id="U100")  # reversed; its event is lost: no run
 
     counts = await onboarding_catchup()
     assert counts["moves_dispatched"] == 1

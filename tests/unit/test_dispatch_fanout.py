@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from hub.dispatch import Dispatcher, Route, route_key
+from hub.dispatch import REPEATS, Dispatcher, Route, route_key
 from hub.ledger import EventState, Ledger
 from hub.ledger.models import InboxEvent, utcnow
 from hub.settings import OSLO
@@ -19,7 +19,9 @@ from tests.unit.test_intake_dispatch import FakePrefect
 ONBOARDING, ROUTER = "onboarding/onboarding", "employment-changes/employment-changes"
 ROUTES: dict[str, tuple[Route, ...] | str] = {"dfo:ansatte": (
     Route(ONBOARDING, lambda ev: {"employee_id": ev.subject_id}),
-    Route(ROUTER, lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}, at_valid_after=False))}
+    Route(ROUTER, lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}, at_valid_after=False,
+          every_message=True)),
+    "dfo:other": (Route(ONBOARDING, lambda ev: {"employee_id": ev.subject_id}),)}
 
 
 @pytest.fixture
@@ -80,3 +82,39 @@ async def test_a_partial_failure_then_the_sweeper_gives_exactly_one_run_per_rout
     assert handed.flow_run_id == prefect.created[event.dedupe_key]  # the first route's run
     # onboarding waits for the future gyldigEtter; the router runs at once
     assert handed.scheduled_for is not None and handed.scheduled_for.astimezone(OSLO).date() == future
+
+
+async def test_a_repeat_starts_only_the_routes_acting_on_every_message_under_its_own_key(ledger: Ledger) -> None:
+    """A new message for an event already received (a reversal with the same gyldigEtter looks
+    just like a re-announcement) is handed to the router again, under its own idempotency key;
+    onboarding, once per event, is not started again."""
+    later = date.today() + timedelta(days=30)
+    first, _ = ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id="10004",
+                                   dedupe_key=f"dfo:ansatte:10004:{later}", payload={"webhook_id": "msg_1"},
+                                   valid_after=later)
+    repeat, _ = ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id="10004",
+                                    dedupe_key=f"{first.dedupe_key}#msg_2",
+                                    payload={"webhook_id": "msg_2", REPEATS: first.id}, valid_after=later)
+    other, _ = ledger.record_event(source="dfo", kind="dfo:other", subject_id="10004", dedupe_key="dfo:other:1#msg_3",
+                                   payload={"webhook_id": "msg_3", REPEATS: "an-earlier-event"}, valid_after=None)
+
+    async def accept(key: str, asked: int) -> int:
+        return 201
+
+    prefect = FakePrefect(accept)
+    dispatcher = _dispatcher(ledger, prefect)
+    try:
+        for event in (first, repeat, other):
+            await dispatcher.dispatch(event)
+    finally:
+        await dispatcher.aclose()
+
+    assert sorted(prefect.created) == sorted([first.dedupe_key, route_key(first.dedupe_key, 1, ROUTER),
+                                              repeat.dedupe_key])
+    assert prefect.parameters[repeat.dedupe_key] == {"employee_id": "10004", "event_id": repeat.id}  # the router
+    handed = ledger.get_event(repeat.id)
+    assert handed is not None and handed.state == EventState.DISPATCHED and handed.scheduled_for is None
+    assert handed.flow_run_id == prefect.created[repeat.dedupe_key]
+    ignored = ledger.get_event(other.id)
+    assert ignored is not None and ignored.state == EventState.IGNORED
+    assert "no service of 'dfo:other' acts on every message" in (ignored.last_error or "")

@@ -32,6 +32,7 @@ class FakePrefect:
         self.decide = decide  # (idempotency key, how many times it was asked) -> HTTP status
         self.asked: Counter[str] = Counter()
         self.created: dict[str, str] = {}
+        self.parameters: dict[str, dict[str, object]] = {}  # idempotency key -> the run's parameters
         self.in_flight = 0
         self.most_in_flight = 0
 
@@ -44,6 +45,7 @@ class FakePrefect:
                                              "flow_id": str(FLOW_ID)})
         assert path.endswith(f"/deployments/{DEPLOYMENT_ID}/create_flow_run"), path
         key = json.loads(request.content)["idempotency_key"]
+        self.parameters[key] = json.loads(request.content).get("parameters") or {}
         self.asked[key] += 1
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)

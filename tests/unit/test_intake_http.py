@@ -57,8 +57,13 @@ def config() -> IntakeConfig:
 
 
 @pytest.fixture
-def app(ledger: Ledger, config: IntakeConfig) -> Any:
-    return create_app(ledger, RecordingDispatcher(), config)  # type: ignore[arg-type]
+def dispatcher() -> RecordingDispatcher:
+    return RecordingDispatcher()
+
+
+@pytest.fixture
+def app(ledger: Ledger, config: IntakeConfig, dispatcher: RecordingDispatcher) -> Any:
+    return create_app(ledger, dispatcher, config)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -241,9 +246,40 @@ async def test_an_id_with_and_without_its_leading_zero_is_one_event(client: http
     padded, plain = body_of("05001234"), body_of("5001234")
     first = await client.post("/events/hr", content=padded, headers=signed(padded, msg_id="msg_padded"))
     again = await client.post("/events/hr", content=plain, headers=signed(plain, msg_id="msg_plain"))
-    assert (first.status_code, again.status_code) == (202, 200), again.text
-    assert again.json()["duplicate"] is True and again.json()["event_id"] == first.json()["event_id"]
-    assert [e.subject_id for e in ledger.events()] == ["5001234"]
+    assert (first.status_code, again.status_code) == (202, 202), again.text
+    assert again.json()["repeats"] == first.json()["event_id"]  # a new message for the one event (see below)
+    assert [e.subject_id for e in ledger.events()] == ["5001234", "5001234"]
+
+
+async def test_a_new_message_for_an_event_already_received_is_its_own_event_repeating_it(
+        dispatcher: RecordingDispatcher, client: httpx.AsyncClient, ledger: Ledger, config: IntakeConfig) -> None:
+    """DFØ's events carry no change id: a move and its reversal from the same day are the same
+    (uri, id, gyldigEtter). A new message (webhook-id) for a known event is stored as an event
+    of its own naming the first, and handed over; the same message again, also after a
+    restart of the intake, is a duplicate."""
+    body = body_of("10004", uri="dfo:stillinger")
+    move = await client.post("/events/hr", content=body, headers=signed(body, msg_id="msg_move"))
+    reversal = await client.post("/events/hr", content=body, headers=signed(body, msg_id="msg_reversal"))
+    resent = await client.post("/events/hr", content=body, headers=signed(body, msg_id="msg_reversal"))
+
+    assert (move.status_code, reversal.status_code, resent.status_code) == (202, 202, 200)
+    first, repeat = move.json()["event_id"], reversal.json()["event_id"]
+    assert repeat != first and reversal.json() == {"event_id": repeat, "duplicate": False, "repeats": first,
+                                                   "state": EventState.RECEIVED}
+    assert resent.json()["duplicate"] is True and resent.json()["event_id"] == repeat
+    stored = ledger.get_event(repeat)
+    assert stored is not None and (stored.kind, stored.subject_id, str(stored.valid_after)) == (
+        "dfo:stillinger", "10004", "2026-12-01")
+    assert stored.dedupe_key == "dfo:stillinger:10004:2026-12-01#msg_reversal" and stored.payload["repeats"] == first
+    await asyncio.sleep(0.1)  # the hand-overs run in tasks of their own
+    assert dispatcher.dispatched == [first, repeat]  # each handed over once
+
+    restarted = create_app(ledger, RecordingDispatcher(), config)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(restarted), base_url="http://intake") as fresh:
+        for msg_id, event_id in (("msg_move", first), ("msg_reversal", repeat)):
+            again = await fresh.post("/events/hr", content=body, headers=signed(body, msg_id=msg_id))
+            assert (again.status_code, again.json()["event_id"]) == (200, event_id)
+    assert len(ledger.events()) == 2
 
 
 async def test_a_refused_body_does_not_bind_its_webhook_id(client: httpx.AsyncClient) -> None:
