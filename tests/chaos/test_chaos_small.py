@@ -1,6 +1,6 @@
 """The small chaos bench (``python -m bench.chaos --small``) ends with every invariant held.
 
-About 80 items, 3 ``kill -9`` of hub processes, 150 hostile inputs, the Prefect server
+About 100 items, 3 ``kill -9`` of hub processes, 200 hostile inputs, the Prefect server
 killed and kept down ~20 s, 20 % faults on every peer — on a stack of its own (the Prefect
 server and the ledger on a throwaway PostgreSQL cluster), in a subprocess: it must not
 share this session's stack or its environment (the session's ``HUB_PAUSE_SCHEDULES`` would
