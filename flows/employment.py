@@ -14,6 +14,11 @@ and retried like any other service's item.
 4. store the new snapshot — last, so a crash before it repeats the same (idempotent) writes.
 
 Nothing is written to the archive, tickets or mail here: the leaver and mover runs do that.
+
+Known limit: two runs for one person at the same moment are not serialised (each reads HR,
+then compares with the snapshot). If a reversal's run loads the snapshot before the move's
+run has saved it, the reversal is seen as no change; the daily catch-up, which compares HR
+with the snapshot, starts it the next morning.
 """
 
 from __future__ import annotations
