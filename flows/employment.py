@@ -15,10 +15,10 @@ and retried like any other service's item.
 
 Nothing is written to the archive, tickets or mail here: the leaver and mover runs do that.
 
-Known limit: two runs for one person at the same moment are not serialised (each reads HR,
-then compares with the snapshot). If a reversal's run loads the snapshot before the move's
-run has saved it, the reversal is seen as no change; the daily catch-up, which compares HR
-with the snapshot, starts it the next morning.
+Steps 1–4 hold the person's lease in the ledger (:func:`flows.employment_steps.one_change_at_a_time`):
+two runs of one person at once, on any worker, go one after the other. Otherwise a reversal's
+run that loaded the snapshot before the move's run stored it would see no change, and the
+move's snapshot stored afterwards would hide the reversal until the next morning's catch-up.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from flows.employment_steps import (
     cancel_leaver,
     change_event,
     load_snapshot,
+    one_change_at_a_time,
     read_employment,
     save_snapshot,
     schedule_leaver,
@@ -88,13 +89,16 @@ async def employment_changes(employee_id: str | None = None, event_id: str | Non
             return Completed(message=(run.item.data or {}).get("outcome") or "already done; nothing new written")
         today = datetime.now(run.settings.tz).date()
         effective = event.valid_after if event.valid_after and event.valid_after > today else today
-        previous = await _previous(run, employee_id)
-        reading = await read_employment(run, employee_id, known=previous is not None)
-        if reading is None:
-            outcome = f"HR does not know employee {employee_id}: no employment to compare"
-        else:
-            decision = decide(previous, reading.snapshot, today=today, effective=effective)
-            outcome = await route_change(run, employee_id, decision, today=today)
+        # One person's changes are routed one after the other: a reversal read while the move
+        # before it is still being routed would compare with the snapshot from before the move.
+        async with one_change_at_a_time(run.ledger, employee_id):
+            previous = await _previous(run, employee_id)
+            reading = await read_employment(run, employee_id, known=previous is not None)
+            if reading is None:
+                outcome = f"HR does not know employee {employee_id}: no employment to compare"
+            else:
+                decision = decide(previous, reading.snapshot, today=today, effective=effective)
+                outcome = await route_change(run, employee_id, decision, today=today)
         await asyncio.to_thread(run.ledger.update_data, run.item.id, employee_id=employee_id, outcome=outcome)
     get_run_logger().info("employee %s: %s", employee_id, outcome)
     return Completed(message=outcome)

@@ -16,12 +16,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import date, datetime, time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.dispatch import start_deployment_run
-from hub.errors import NotFound, PermanentError
+from hub.errors import NotFound, PermanentError, TransientError
 from hub.flowkit import Run, step_task
 from hub.ledger import InboxEvent, ItemState, Ledger
 from hub.ports.hr import Employee, HrPort, OrgUnit, canonical_employee_id
@@ -114,6 +118,32 @@ async def unit_of(hr: HrPort, employee: Employee) -> OrgUnit | None:
         return await hr.get_org_unit(employee.org_unit_id)
     except NotFound:
         return None
+
+
+PERSON_LEASE = "lease:employment:{employee_id}"
+LEASE_TTL = timedelta(minutes=3)  # a router run needs seconds; a dead one's lease ends by itself
+LEASE_WAIT = timedelta(minutes=4)  # then the item is a transient failure, retried like any other
+
+
+@asynccontextmanager
+async def one_change_at_a_time(ledger: Ledger, employee_id: str, *, ttl: timedelta = LEASE_TTL,
+                               wait: timedelta = LEASE_WAIT, poll: float = 0.25) -> AsyncIterator[None]:
+    """Hold the person's lease (in the ledger, across processes and workers) while their change
+    is compared and routed: two runs of one person at once would both compare with the same
+    snapshot, and a move reversed within a second would be lost until the next morning."""
+    name, holder = PERSON_LEASE.format(employee_id=employee_id), str(uuid.uuid4())
+    deadline = monotonic() + wait.total_seconds()
+    while not await asyncio.to_thread(ledger.take_lease, name, holder, ttl=ttl):
+        if monotonic() > deadline:
+            raise TransientError(f"another change of employee {employee_id} was still being routed after "
+                                 f"{wait.total_seconds():.0f} s", system="hub",
+                                 hint="The hub tries again by itself; if this repeats, look for a stuck "
+                                      "employment-changes run of this person in Prefect.")
+        await asyncio.sleep(poll)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(ledger.release_lease, name, holder)
 
 
 def load_snapshot(ledger: Ledger, employee_id: str) -> Snapshot | None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, or_, select, update
+from sqlalchemy import Engine, create_engine, delete, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -464,6 +464,39 @@ class Ledger:
                 s.add(Cursor(name=name, value=value, updated_at=utcnow()))
             else:
                 row.value = value
+
+    # ---- leases: one holder at a time across processes -----------------------------------
+
+    def take_lease(self, name: str, holder: str, *, ttl: timedelta) -> bool:
+        """Hold ``name`` for ``ttl`` unless another holder's lease is still running.
+
+        Kept as a cursor row (``<holder>|<until>``) and changed only if it still holds what was
+        read, so two processes never both get it; a holder that died simply lets its lease run
+        out. The same holder taking it again renews it."""
+        now = utcnow()
+        value = f"{holder}|{(now + ttl).isoformat()}"
+        with self.session() as s:
+            row = s.get(Cursor, name)
+            seen = row.value if row is not None else None
+        if seen is None:
+            try:
+                with self.session() as s:
+                    s.add(Cursor(name=name, value=value, updated_at=now))
+                return True
+            except IntegrityError:  # taken by another holder at this very moment
+                return False
+        held_by, _, until = seen.partition("|")
+        if held_by != holder and datetime.fromisoformat(until) > now:
+            return False
+        with self.session() as s:
+            result = s.execute(update(Cursor).where(Cursor.name == name, Cursor.value == seen)
+                               .values(value=value, updated_at=now))
+            return _rowcount(result) == 1
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give ``name`` up at once, if ``holder`` still holds it."""
+        with self.session() as s:
+            s.execute(delete(Cursor).where(Cursor.name == name, Cursor.value.startswith(f"{holder}|", autoescape=True)))
 
 
 def _rowcount(result: Any) -> int:

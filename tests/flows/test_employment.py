@@ -4,6 +4,7 @@ Prefect server holding the deployments the router schedules runs of."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from pydantic import SecretStr
 
 import flows.employment
 from flows.employment import employment_changes
-from flows.employment_steps import read_employment
+from flows.employment_steps import load_snapshot, read_employment
 from flows.leaver import laptop_returns, leaver
 from flows.mover import mover
 from flows.onboarding import onboarding
@@ -259,6 +260,41 @@ async def test_a_reversal_whose_event_was_lost_is_found_by_the_daily_catch_up(de
     assert [k.split(":")[1] for k in keys] == ["U100>U200", "U200>U100"]
 
     assert (await onboarding_catchup())["moves_dispatched"] == 0
+
+
+async def test_a_reversal_routed_while_the_move_is_still_being_routed_waits_for_it(deployed: Fakes) -> None:
+    """The move's run has read HR (U200) but not yet stored its snapshot when the reversal
+    (back to U100) comes in. Compared with the snapshot from before the move, the reversal
+    would look like no change at all, and the move's snapshot stored afterwards would hide it
+    until the next morning. One person's changes are routed one after the other (a lease in the
+    ledger), so the reversal compares with the move's snapshot and is a mover of its own."""
+    hub = deployed
+    _staff(hub)
+    await employment_changes(employee_id="10004")  # the hub's snapshot: U100
+    _change(hub, org_unit_id="U200")
+    read_the_move, go_on = asyncio.Event(), asyncio.Event()
+    plain_read = hub.hr.get_employee
+
+    async def slow_first_read(employee_id: str) -> Employee:
+        employee = await plain_read(employee_id)
+        if not read_the_move.is_set():
+            read_the_move.set()
+            await go_on.wait()  # the move's run holds what it read (U200) for a while
+        return employee
+
+    hub.hr.get_employee = slow_first_read  # type: ignore[method-assign]
+    move = asyncio.create_task(employment_changes(employee_id="10004"))
+    await asyncio.wait_for(read_the_move.wait(), 60)
+    _change(hub, org_unit_id="U100")  # reversed while the move is being routed
+    reversal = asyncio.create_task(employment_changes(employee_id="10004"))
+    await asyncio.sleep(2.0)  # the reversal's run gets as far as it can
+    go_on.set()
+    await asyncio.wait_for(asyncio.gather(move, reversal), 120)
+
+    keys = sorted(i.source_key for i in hub.ledger.items(service="mover"))
+    assert [k.split(":")[1] for k in keys] == ["U100>U200", "U200>U100"]
+    snapshot = load_snapshot(hub.ledger, "10004")
+    assert snapshot is not None and snapshot.unit == "U100"  # what HR says now
 
 
 # ---- the router's own work item: dead letters, replay, retries ------------------------------------

@@ -197,3 +197,33 @@ def test_text_with_a_nul_character_is_stored_on_both_backends(ledger: Ledger) ->
     assert stored.title == "order from Kari\ufffdNordmann"
     assert stored.data["feide"] == "kari\ufffd@oslomet.no"
     assert stored.data["notes"] == ["a\ufffdb", {"deep": "c\ufffdd"}]
+
+
+def test_a_lease_has_one_holder_until_it_is_given_up_or_runs_out(ledger: Ledger) -> None:
+    from datetime import timedelta
+
+    name = "lease:employment:10004"
+    assert ledger.take_lease(name, "run-a", ttl=timedelta(minutes=3))
+    assert not ledger.take_lease(name, "run-b", ttl=timedelta(minutes=3))  # run-a holds it
+    assert ledger.take_lease(name, "run-a", ttl=timedelta(minutes=3))  # renewed by its holder
+    ledger.release_lease(name, "run-b")  # not run-b's to give up
+    assert not ledger.take_lease(name, "run-b", ttl=timedelta(minutes=3))
+    ledger.release_lease(name, "run-a")
+    assert ledger.take_lease(name, "run-b", ttl=timedelta(seconds=-1))  # taken, and already run out
+    assert ledger.take_lease(name, "run-c", ttl=timedelta(minutes=3))  # a dead holder's lease ends by itself
+    assert not ledger.take_lease(name, "run-b", ttl=timedelta(minutes=3))
+
+
+def test_two_processes_never_hold_one_lease_at_once(ledger: Ledger) -> None:
+    """Many threads with their own connections race for a lease nobody holds: one wins."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    other = Ledger(str(ledger.engine.url.render_as_string(hide_password=False)))
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            won = list(pool.map(lambda i: (ledger if i % 2 else other).take_lease(
+                "lease:race", f"holder-{i}", ttl=timedelta(minutes=1)), range(16)))
+    finally:
+        other.dispose()
+    assert sum(won) == 1, won
