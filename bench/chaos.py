@@ -85,6 +85,7 @@ from bench.chaos_invariants import (
     runs_breakdown,
 )
 from bench.chaos_workload import People, Workload, control, send_hostile
+from bench.kills import SHORT_WINDOWS, flow_run_processes
 from devtools.stack import Stack, StackPorts
 from sandbox.common import KINDS
 from sandbox.procs import Proc
@@ -101,17 +102,9 @@ KILL_TARGETS = (("runner", 0.35), ("intake", 0.25), ("flow-run", 0.4))
 SCALED_KILL_TARGETS = (("worker", 0.35), ("intake", 0.25), ("flow-run", 0.4))
 
 
-# The bench's own stack only (production keeps the defaults of hub.recovery and hub.config):
-# a dead run is found 40 s after its last heartbeat instead of 90 s, a dead item's lease ends
-# after 15 s instead of 60 s, an expired slot lease is taken back within 5 s instead of 15 s
-# — the windows tests/e2e/test_recovery.py proves the recovery with.
-SHORT_WINDOWS = {
-    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",  # Prefect's minimum
-    "HUB_ZOMBIE_AFTER_SECONDS": "40",  # > one heartbeat period, + margin for a busy machine
-    "HUB_ITEM_LEASE_SECONDS": "15",
-    "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "5",
-    "HUB_SLOT_WAIT_SECONDS": "45",  # a slot request nobody answers gives up within the settle time
-}
+# SHORT_WINDOWS (bench.kills): the recovery windows of tests/e2e/test_recovery.py, shared
+# with bench.backlog --kill-worker.
+
 # Always: a transient dead letter is retried once, 30 s after it failed (at redrive-stuck's
 # next pass), instead of 5 min, 30 min and 2 h later; the bench waits for that retry before
 # it checks (bench.chaos_invariants.retry_pending), so no retry starts under the checks.
@@ -264,8 +257,6 @@ def disarm(proxies: dict[str, Proc], stack: Stack, record: Record) -> None:
 # ---- kills ---------------------------------------------------------------------------------------
 
 def kill(stack: Stack, target: str, record: Record) -> None:
-    from sandbox.procs import descendants
-
     at = time.time()
     entry: dict[str, Any] = {"target": target, "at": at}
     if target == "worker":
@@ -277,7 +268,7 @@ def kill(stack: Stack, target: str, record: Record) -> None:
         deadline = time.monotonic() + 15
         runs: list[Any] = []
         while time.monotonic() < deadline and runner.alive():
-            runs = [p for p in descendants(runner.pid) if p.ppid != runner.pid]  # children of the fork server
+            runs = flow_run_processes(runner)  # children of the fork server
             if runs:
                 break
             time.sleep(0.5)
