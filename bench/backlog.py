@@ -34,9 +34,21 @@ processes) during the hub phase, the Prefect events stored in the run's window v
 events the server logged as dropped (and the naive phase's task runs expected versus stored),
 and the time from an HR event to the onboarding code running (p50/p95).
 
+``--kill-worker`` (``--stack scaled`` only): once about a third of the hub phase's items are
+through (``--kill-at``), one worker — the one holding the most flow runs — is killed with
+``kill -9`` with its whole process group (its fork server and its flow-run processes), as a
+host dying would, and is not started again (the bench's stack has no supervisor). The other
+workers must finish its items: its runs are found dead by their missing heartbeats and marked
+Crashed by the zombie automation, ``redrive-stuck`` starts their items again, global slots are
+leases nobody renews. The stack then runs with the short recovery windows of the chaos bench
+(:data:`bench.kills.SHORT_WINDOWS`: a dead run found after 40 s). Printed: which worker, when,
+the runs it held and what became of them and of their items; and one more invariant: no item
+stuck, no concurrency slot held, no zombie run.
+
     .venv/bin/python -m bench.backlog --small                     # a few hundred items
     .venv/bin/python -m bench.backlog                             # the full size (see --help), ~30 min
     .venv/bin/python -m bench.backlog --stack scaled --workers 3  # the production shape
+    .venv/bin/python -m bench.backlog --small --stack scaled --workers 3 --kill-worker --no-compare
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import random
 import re
 import statistics
@@ -60,7 +73,7 @@ from typing import Any
 
 import httpx
 
-from bench.chaos_invariants import Verdict, items_settled, reconciliation
+from bench.chaos_invariants import Verdict, active_runs, items_settled, nothing_held, reconciliation
 from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
 from devtools.stack import Stack, StackPorts
 
@@ -132,6 +145,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     mine: set[tuple[str, str]] = field(default_factory=set)  # (service, key) of the hub's and naive items
     hire_emails: list[str] = field(default_factory=list)
+    kill: dict[str, Any] = field(default_factory=dict)  # --kill-worker: what was killed, what became of it
 
 
 def say(message: str) -> None:
@@ -234,9 +248,11 @@ def light_items(ledger: Any, service: str) -> list[Any]:
 
 
 def wait_reached(ledger: Any, keys: dict[str, set[str]], started: dict[str, float], what: str,
-                 timeout: float, sample: Callable[[], None] | None = None) -> dict[str, Rate]:
+                 timeout: float, sample: Callable[[], None] | None = None,
+                 watch: Callable[[dict[str, Rate]], None] | None = None) -> dict[str, Rate]:
     """Poll the ledger until every item of ``keys`` (service → source keys) reached its end;
-    the time of each service is from ``started[service]`` to its last item."""
+    the time of each service is from ``started[service]`` to its last item. ``watch`` sees
+    the counts after each poll."""
     rates = {s: Rate(s, len(k), 0.0) for s, k in keys.items() if k}
     ends: dict[str, float] = {}
     deadline, last = time.monotonic() + timeout, 0.0
@@ -250,6 +266,8 @@ def wait_reached(ledger: Any, keys: dict[str, set[str]], started: dict[str, floa
                 ends[service] = now
         if sample:
             sample()
+        if watch:
+            watch(rates)
         if len(ends) == len(rates) or now > deadline:
             break
         if now - last > 10:
@@ -293,6 +311,87 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+# ---- killing a worker (--kill-worker) ------------------------------------------------------------
+
+class WorkerKiller:
+    """Called after each poll of the hub phase: once ``at`` (a fraction) of its items are
+    through, ``kill -9`` the worker holding the most flow runs, with its process group
+    (:func:`bench.kills.kill_worker_group`), once. A moment when no worker holds a run is
+    skipped: the kill is meant to take runs with it."""
+
+    def __init__(self, stack: Stack, ledger: Any, at: float) -> None:
+        self.stack, self.ledger, self.at = stack, ledger, at
+        self.started = time.monotonic()
+        self.record: dict[str, Any] = {}
+
+    def __call__(self, rates: dict[str, Rate]) -> None:
+        from bench.kills import flow_run_processes, kill_worker_group, runs_held
+
+        total = sum(r.items for r in rates.values())
+        through = sum(r.reached for r in rates.values())
+        if self.record or not total or through < self.at * total:
+            return
+        workers = [n for n in self.stack.procs if n.startswith("worker-") and self.stack.procs[n].alive()]
+        if len(workers) < 2:
+            self.record = {"skipped": f"only {len(workers)} worker(s) alive: nobody would finish its items"}
+            return
+        held = {n: runs_held(self.stack, {p.pid for p in flow_run_processes(self.stack.procs[n])}) for n in workers}
+        name = max(workers, key=lambda n: len(held[n]))
+        if not held[name]:
+            return  # no worker holds a run just now: look again after the next poll
+        claimed_before = self._claimed()
+        killed = kill_worker_group(self.stack, name)
+        killed["t"] = killed["at"] - (time.time() - (time.monotonic() - self.started))
+        killed["through"] = f"{through:,}/{total:,}"
+        run_ids = {r["id"] for r in killed["runs"]}
+        # The items its runs had claimed (running under one of its runs), read again after the
+        # kill so an item claimed in the last moment is counted.
+        killed["items"] = sorted({key for key, run_id in {**claimed_before, **self._claimed()}.items()
+                                  if run_id in run_ids})
+        self.record = killed
+        say(f"kill -9 {name} and its process group (pid {killed['pid']}, {len(killed['pids'])} processes) at "
+            f"t={killed['t']:.0f} s, {killed['through']} items through: it held {len(killed['runs'])} flow run(s) "
+            f"({', '.join(r['name'] for r in killed['runs'])}) with {len(killed['items'])} item(s) running; "
+            f"not restarted")
+
+    def _claimed(self) -> dict[str, str]:
+        """``service/key`` → flow run id of every item running now."""
+        from hub.ledger import ItemState
+
+        return {f"{i.service}/{i.source_key}": i.flow_run_id or ""
+                for i in self.ledger.items(states=[ItemState.RUNNING], limit=None)}
+
+
+def kill_outcome(stack: Stack, ledger: Any, killed: dict[str, Any]) -> None:
+    """What became of the killed worker's runs (their Prefect state now) and of the items they
+    had running (their state, re-drives and the run that finished them)."""
+    runs = []
+    for run in killed.get("runs", []):
+        response = httpx.get(f"{stack.prefect_api}/flow_runs/{run['id']}", timeout=30)
+        state = response.json().get("state") or {} if response.status_code == 200 else {}
+        since = state.get("timestamp")
+        runs.append({**run, "state_after": state.get("name") or f"HTTP {response.status_code}",
+                     # seconds from the kill to the run's last state (Crashed: found dead)
+                     "after_kill_s": round(datetime.fromisoformat(since).timestamp() - killed["at"], 1)
+                     if since else None})
+    killed["runs"] = runs
+    killed["zombie_after_s"] = stack.env().get("HUB_ZOMBIE_AFTER_SECONDS", "90 (default)")
+    items = []
+    for key in killed.get("items", []):
+        service, source_key = key.split("/", 1)
+        item = ledger.get_item(service, source_key)
+        if item is None:
+            items.append({"item": key, "state": "missing"})
+            continue
+        items.append({"item": key, "state": str(item.state.value if hasattr(item.state, "value") else item.state),
+                      "redrives": int((item.data or {}).get("redrives", 0)), "error_kind": item.error_kind,
+                      "finished_by_other_run": item.flow_run_id not in {r["id"] for r in runs}})
+    killed["item_outcomes"] = items
+    alive = [n for n in stack.procs if n.startswith("worker-") and stack.procs[n].alive()]
+    killed["worker_alive_after"] = killed.get("worker") in alive
+    killed["workers_alive_after"] = alive
+
+
 # ---- the three phases ----------------------------------------------------------------------------
 
 def start_deployment(name: str) -> None:
@@ -306,7 +405,7 @@ def start_deployment(name: str) -> None:
 
 def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: random.Random, report: Report, *,
               offset: int, prefix: str, room_days: tuple[int, ...], laptop_models: tuple[str, ...],
-              timeout: float) -> None:
+              timeout: float, killer: WorkerKiller | None = None) -> None:
     forms = [s for s in ("rooms", "laptop", "fritak") if sizes.of(s)]
     # Laptop orders go to the phase's hires in turn: two deliveries for one person in one batch
     # would race to create the same personnel file (see the report of this bench).
@@ -339,7 +438,11 @@ def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: rand
         start_deployment(DEPLOYMENTS[service])
     say(f"started {', '.join(DEPLOYMENTS[s] for s in forms)}")
     keys.update({s: {x.key for x in sent if x.service == s} for s in forms})
-    report.hub = wait_reached(ledger, keys, started, "hub phase", timeout, sample=sampler)
+    if killer is not None:
+        killer.started = min(started.values())
+    report.hub = wait_reached(ledger, keys, started, "hub phase", timeout, sample=sampler, watch=killer)
+    if killer is not None:
+        report.kill = killer.record or {"skipped": "the hub phase ended before a worker held a run past the mark"}
     for service, rate in report.hub.items():
         rate.items = sizes.of(service)  # what was meant to go through, not only what was accepted
     report.rss_peak_mib = sampler.peak
@@ -628,19 +731,47 @@ def events_of(stack: Stack, since: datetime, report: Report) -> None:
         report.events["emitted"] = report.events["stored"] + dropped
 
 
-def check(ledger: Any, report: Report) -> None:
+def check(ledger: Any, report: Report, stack: Stack | None = None) -> None:
+    """Every item done or a dead letter with a reason, reconciliation; with ``stack`` (after a
+    worker was killed) also: no item stuck, no concurrency slot held, no zombie run."""
     expected = set(report.mine)
     report.verdicts = [items_settled(ledger, [], expected, only=expected), reconciliation(ledger)]
+    if stack is not None:
+        report.verdicts.append(nothing_held_here(stack, ledger, report))
+
+
+PAUSED = "runs paused (waiting for a person)"
+
+
+def nothing_held_here(stack: Stack, ledger: Any, report: Report) -> Verdict:
+    """:func:`bench.chaos_invariants.nothing_held`, except for the fritak cases of the sandbox's
+    seeded applications: ``fritak-intake`` collects them with the bench's, and their runs wait
+    for a case handler, rightly — the bench's handler decides only the bench's cases."""
+    verdict = nothing_held(stack, ledger)
+    seeded = [r for r in active_runs(stack) if r["state_type"] == "PAUSED"
+              and ("fritak", str((r.get("parameters") or {}).get("submission_id"))) not in report.mine]
+    if seeded and verdict.counts.get(PAUSED):
+        ids = {r["id"] for r in seeded}
+        verdict.counts[PAUSED] -= len(ids)
+        if verdict.counts[PAUSED] <= 0:
+            del verdict.counts[PAUSED]
+        verdict.findings = [f for f in verdict.findings if not any(i in f for i in ids)]
+        verdict.held = not verdict.counts
+        report.notes.append(f"{len(ids)} fritak case(s) of the sandbox's seeded applications wait for a case "
+                            f"handler ({', '.join(sorted(r['name'] for r in seeded))}): not the bench's, not "
+                            f"decided, not counted as held")
+    return verdict
 
 
 # ---- the whole run -------------------------------------------------------------------------------
 
 def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int = 12, offset: int = 50_000,
                 prefix: str = "backlog", timeout: float = 1800.0, laptop_models: tuple[str, ...] = (),
-                days: dict[str, tuple[int, ...]] | None = None) -> Report:
+                days: dict[str, tuple[int, ...]] | None = None, kill_worker: bool = False,
+                kill_at: float = 1 / 3) -> Report:
     """The backlog on a started ``stack`` whose schedules are paused. ``compare``: also the naive
     baseline and the ceiling (they leave submissions in the forms that no scheduled poll may
-    collect later: only on a stack of the bench's own)."""
+    collect later: only on a stack of the bench's own). ``kill_worker``: see :class:`WorkerKiller`."""
     from hub.wiring import get_ledger
 
     days = days or DAYS
@@ -649,9 +780,10 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
     ledger = get_ledger()
     rng = random.Random(seed)
     people = People(stack, {})
+    killer = WorkerKiller(stack, ledger, kill_at) if kill_worker else None
     try:
         hub_phase(stack, ledger, people, sizes, rng, report, offset=offset, prefix=prefix, room_days=days["hub"],
-                  laptop_models=laptop_models, timeout=timeout)
+                  laptop_models=laptop_models, timeout=timeout, killer=killer)
         feide = report.hire_emails or ["norstr@oslomet.no"]
         if compare and compare_services(sizes):
             naive_sent = submit_for(stack, people, rng, sizes, [s for s in compare_services(sizes) if s != "fritak"],
@@ -664,7 +796,9 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
             ceiling_phase(ceiling_sent, report, timeout)
         finish(stack, ledger, people, report, timeout)
         events_of(stack, since, report)
-        check(ledger, report)
+        if kill_worker and report.kill.get("runs"):
+            kill_outcome(stack, ledger, report.kill)
+        check(ledger, report, stack if kill_worker else None)
     finally:
         people.close()
     return report
@@ -717,6 +851,8 @@ def print_report(report: Report, shape: str) -> bool:
         print(f"note: {note}")
     print("\n== Targets ==")
     print("\n".join(f"MISSED: {m}" for m in misses) or "hub ÷ ceiling ≥ 0.8, hub ÷ naive ≥ 3, 0 events dropped: met")
+    if report.kill:
+        print_kill(report.kill)
     print("\n== Invariants ==")
     for v in report.verdicts:
         print(f"[{'PASS' if v.held else 'FAIL'}] {v.name}: {v.counts}")
@@ -724,6 +860,26 @@ def print_report(report: Report, shape: str) -> bool:
             print(f"        - {finding}")
     sys.stdout.flush()
     return all(v.held for v in report.verdicts)
+
+
+def print_kill(kill: dict[str, Any]) -> None:
+    print("\n== Worker killed (kill -9 of its process group) ==")
+    if "skipped" in kill:
+        print(f"NOT KILLED: {kill['skipped']}")
+        return
+    print(f"{kill['worker']} (pid {kill['pid']}, {len(kill['pids'])} processes) at t={kill['t']:.0f} s of the hub "
+          f"phase, {kill['through']} items through; it held {len(kill['runs'])} flow run(s) with "
+          f"{len(kill['items'])} item(s) running; restarted: "
+          f"{'YES' if kill.get('worker_alive_after') else 'no (no supervisor in this bench)'}; "
+          f"workers left: {', '.join(kill.get('workers_alive_after', []))}")
+    if kill.get("left"):
+        print(f"processes of its group still alive 10 s after the kill: {kill['left']}")
+    for run in kill["runs"]:
+        print(f"  run {run['name']} ({run['id']}): {run['state']} when killed, {run.get('state_after', '?')} "
+              f"{run.get('after_kill_s')} s after the kill (zombie window {kill.get('zombie_after_s')}"
+              f" s after its last heartbeat)")
+    outcomes = Counter(f"{i['state']}, re-driven {i.get('redrives', 0)}x" for i in kill.get("item_outcomes", []))
+    print(f"  its items now: {dict(outcomes) or 'none running'}")
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -745,13 +901,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compare", action="store_true", help="the hub only: no naive baseline, no ceiling")
     parser.add_argument("--timeout", type=float, default=1800.0, help="longest wait of each phase, seconds")
     parser.add_argument("--home", type=Path)
+    parser.add_argument("--kill-worker", action="store_true",
+                        help="--stack scaled: kill -9 one worker (its process group) during the hub phase; not "
+                             "restarted; the stack runs with the short recovery windows (bench.kills.SHORT_WINDOWS)")
+    parser.add_argument("--kill-at", type=float, default=1 / 3,
+                        help="--kill-worker: the fraction of the hub phase's items through before the kill")
+    parser.add_argument("--report-json", type=Path, help="also write the figures, the kill and the invariants here")
     args = parser.parse_args(argv)
+    if args.kill_worker and (args.stack != "scaled" or args.workers < 2):
+        parser.error("--kill-worker needs --stack scaled and at least 2 workers (the others finish its items)")
     base = SMALL if args.small else FULL
     sizes = Sizes(**{k: getattr(args, a) if getattr(args, a) is not None else getattr(base, k)
                      for k, a in (("rooms", "rooms"), ("fritak", "fritak"), ("laptops", "laptops"),
                                   ("hires", "hires"))})
     home = args.home or Path(tempfile.mkdtemp(prefix="hub-backlog-"))
     env = {"HUB_PAUSE_SCHEDULES": "1"}
+    if args.kill_worker:
+        from bench.kills import SHORT_WINDOWS
+
+        env.update(SHORT_WINDOWS)
     stack: Stack
     if args.stack == "scaled":
         from devtools.scaled import ScaledStack
@@ -765,14 +933,28 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         stack.start_all(progress=lambda m: say(f"stack: {m}"))
-        report = run_backlog(stack, sizes, compare=not args.no_compare, timeout=args.timeout)
+        report = run_backlog(stack, sizes, compare=not args.no_compare, timeout=args.timeout,
+                             kill_worker=args.kill_worker, kill_at=args.kill_at)
         ok = print_report(report, shape)
+        if args.report_json:
+            write_json(report, args.report_json)
     finally:
         stack.stop_all()
         say(f"stopped after {time.monotonic() - started:.0f} s ({cpu_seconds():.0f} CPU-seconds of the bench and "
             f"its stack); logs in {stack.logs}")
     print("All invariants hold." if ok else "FAILED invariants (above).", flush=True)
     return 0 if ok else 1
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.write_text(json.dumps({
+        "sizes": vars(report.sizes),
+        "hub": {s: {"items": r.items, "reached": r.reached, "seconds": round(r.seconds, 1),
+                    "per_second": round(r.per_second, 3)} for s, r in report.hub.items()},
+        "kill": report.kill,
+        "invariants": [{"name": v.name, "held": v.held, "counts": v.counts, "findings": v.findings}
+                       for v in report.verdicts],
+        "notes": report.notes}, ensure_ascii=False, indent=2, default=str))
 
 
 def cpu_seconds() -> float:
