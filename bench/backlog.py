@@ -339,15 +339,13 @@ class WorkerKiller:
         name = max(workers, key=lambda n: len(held[n]))
         if not held[name]:
             return  # no worker holds a run just now: look again after the next poll
-        claimed_before = self._claimed()
         killed = kill_worker_group(self.stack, name)
         killed["t"] = killed["at"] - (time.time() - (time.monotonic() - self.started))
         killed["through"] = f"{through:,}/{total:,}"
         run_ids = {r["id"] for r in killed["runs"]}
-        # The items its runs had claimed (running under one of its runs), read again after the
-        # kill so an item claimed in the last moment is counted.
-        killed["items"] = sorted({key for key, run_id in {**claimed_before, **self._claimed()}.items()
-                                  if run_id in run_ids})
+        # The items its runs left running, read after the kill (read before it, an item its run
+        # finished in the last moment counted as one the others had to finish).
+        killed["items"] = sorted(key for key, run_id in self._claimed().items() if run_id in run_ids)
         self.record = killed
         say(f"kill -9 {name} and its process group (pid {killed['pid']}, {len(killed['pids'])} processes) at "
             f"t={killed['t']:.0f} s, {killed['through']} items through: it held {len(killed['runs'])} flow run(s) "
