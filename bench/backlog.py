@@ -35,8 +35,8 @@ events the server logged as dropped (and the naive phase's task runs expected ve
 and the time from an HR event to the onboarding code running (p50/p95).
 
 ``--kill-worker`` (``--stack scaled`` only): once about a third of the hub phase's items are
-through (``--kill-at``), one worker — the one holding the most flow runs — is killed with
-``kill -9`` with its whole process group (its fork server and its flow-run processes), as a
+through (``--kill-at``), one worker — the one whose flow runs have the most items running — is killed
+with ``kill -9``, its whole process group (its fork server and its flow-run processes), as a
 host dying would, and is not started again (the bench's stack has no supervisor). The other
 workers must finish its items: its runs are found dead by their missing heartbeats and marked
 Crashed by the zombie automation, ``redrive-stuck`` starts their items again, global slots are
@@ -315,9 +315,9 @@ def _rss_kib(pid: int) -> int:
 
 class WorkerKiller:
     """Called after each poll of the hub phase: once ``at`` (a fraction) of its items are
-    through, ``kill -9`` the worker holding the most flow runs, with its process group
-    (:func:`bench.kills.kill_worker_group`), once. A moment when no worker holds a run is
-    skipped: the kill is meant to take runs with it."""
+    through, ``kill -9`` the worker whose flow runs have the most items running, with its
+    process group (:func:`bench.kills.kill_worker_group`), once. A moment when no worker has
+    an item running is skipped: the kill is meant to take work with it."""
 
     def __init__(self, stack: Stack, ledger: Any, at: float) -> None:
         self.stack, self.ledger, self.at = stack, ledger, at
@@ -336,9 +336,11 @@ class WorkerKiller:
             self.record = {"skipped": f"only {len(workers)} worker(s) alive: nobody would finish its items"}
             return
         held = {n: runs_held(self.stack, {p.pid for p in flow_run_processes(self.stack.procs[n])}) for n in workers}
-        name = max(workers, key=lambda n: len(held[n]))
-        if not held[name]:
-            return  # no worker holds a run just now: look again after the next poll
+        running = Counter(self._claimed().values())  # flow run id → items it has running
+        items = {n: sum(running[r["id"]] for r in held[n]) for n in workers}
+        name = max(workers, key=lambda n: (items[n], len(held[n])))
+        if not items[name]:
+            return  # no worker has an item running just now: look again after the next poll
         killed = kill_worker_group(self.stack, name)
         killed["t"] = killed["at"] - (time.time() - (time.monotonic() - self.started))
         killed["through"] = f"{through:,}/{total:,}"
