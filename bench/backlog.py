@@ -323,10 +323,20 @@ class WorkerKiller:
         self.stack, self.ledger, self.at = stack, ledger, at
         self.started = time.monotonic()
         self.record: dict[str, Any] = {}
+        self.last_redrive = 0.0
+
+    # redrive-stuck's schedule (every two minutes), which the bench's paused schedules turn off.
+    # Its other start, on every Crashed run, misses an item whose run died while it suspended
+    # (Suspended in Prefect, still running in the ledger): only a later pass ends that run.
+    REDRIVE_EVERY = 120.0
 
     def __call__(self, rates: dict[str, Rate]) -> None:
         from bench.kills import flow_run_processes, kill_worker_group, runs_held
 
+        if self.record.get("at") and time.time() - self.last_redrive > self.REDRIVE_EVERY:
+            self.last_redrive = time.time()
+            start_deployment("redrive-stuck/redrive-stuck")
+            self.record["scheduled_redrives"] = self.record.get("scheduled_redrives", 0) + 1
         total = sum(r.items for r in rates.values())
         through = sum(r.reached for r in rates.values())
         if self.record or not total or through < self.at * total:
@@ -349,6 +359,7 @@ class WorkerKiller:
         # finished in the last moment counted as one the others had to finish).
         killed["items"] = sorted(key for key, run_id in self._claimed().items() if run_id in run_ids)
         self.record = killed
+        self.last_redrive = time.time()
         say(f"kill -9 {name} and its process group (pid {killed['pid']}, {len(killed['pids'])} processes) at "
             f"t={killed['t']:.0f} s, {killed['through']} items through: it held {len(killed['runs'])} flow run(s) "
             f"({', '.join(r['name'] for r in killed['runs'])}) with {len(killed['items'])} item(s) running; "
