@@ -891,6 +891,8 @@ def print_kill(kill: dict[str, Any]) -> None:
               f" s after its last heartbeat)")
     outcomes = Counter(f"{i['state']}, re-driven {i.get('redrives', 0)}x" for i in kill.get("item_outcomes", []))
     print(f"  its items now: {dict(outcomes) or 'none running'}")
+    print(f"  redrive-stuck passes started by the bench after the kill, as its 2-minute schedule would: "
+          f"{kill.get('scheduled_redrives', 0)} (it also starts on every Crashed run)")
 
 
 def _interrupt(signum: int, frame: Any) -> None:
