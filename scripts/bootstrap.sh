@@ -41,10 +41,22 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.hub-installed
+UV_VERSION=0.13.9  # the installer only; the packages are pinned in requirements.lock
 want=$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing Python packages from requirements.lock (a few minutes the first time)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev,test]"
+  say "installing Python packages from requirements.lock"
+  # uv installs the same locked versions as pip in about 20 s instead of about 2 minutes (pip's
+  # resolver and its one-core unpacking were the first two minutes of every fresh clone's test
+  # run). pip stays the fallback: where uv cannot be had (no PyPI, only this machine's wheels),
+  # pip installs from what pip is configured with.
+  if .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION" 2>/dev/null \
+     && .venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python \
+          -c requirements.lock -e ".[dev,test]"; then
+    :
+  else
+    say "uv could not install them; installing with pip (a few minutes the first time)"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e ".[dev,test]"
+  fi
   echo "$want" > "$stamp"
 fi
 say "ready"

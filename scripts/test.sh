@@ -36,7 +36,7 @@ own_stack=tests/e2e/test_p360.py
 recovery=tests/e2e/test_recovery.py
 echo "[test] pytest: tests/e2e here; beside it (output at the end): tests/chaos/ and $own_stack, and $recovery ${others//$'\n'/ }"
 # -rP: the chaos bench's table of faults and invariants is printed even when it passes.
-.venv/bin/python -m pytest -p no:cacheprovider -rP -m "chaos or e2e" --basetemp="$basetemp/chaos" tests/chaos "$own_stack" \
+.venv/bin/python -m pytest -p no:cacheprovider -rP --durations=6 -m "chaos or e2e" --basetemp="$basetemp/chaos" tests/chaos "$own_stack" \
   >"$chaos_out" 2>&1 &
 chaos_pid=$!
 # shellcheck disable=SC2086
