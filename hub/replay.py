@@ -8,8 +8,10 @@ Every start is a new flow run with its own idempotency key (``replay:…:<n>``,
 
 A *stuck* item is ``running`` with an expired ledger lease: the run that held it stopped
 renewing (see :mod:`hub.recovery`); or ``waiting`` in a run of its own that has ended (a fritak
-case resumed with a decision, killed before it began again: the new run finds that decision). A person may replay it at once; the automatic re-drive
-also waits until Prefect shows the run ended (Crashed, Failed, Cancelled — the zombie
+case resumed with a decision, killed before it began again: the new run finds that decision).
+A stuck item whose run is Suspended in Prefect (killed as it suspended) is not started again:
+it becomes ``waiting``, as its run would have left it. A person may replay a stuck item at
+once; the automatic re-drive also waits until Prefect shows the run ended (Crashed, Failed, Cancelled — the zombie
 automation marks a dead run Crashed) or gone, and gives up after
 ``HUB_REDRIVE_MAX_ATTEMPTS`` re-drives, making the item a dead letter with its reason.
 """
@@ -101,6 +103,13 @@ def _state_of(run: Any) -> str:
     return run.state.name if run is not None and run.state is not None else "gone"
 
 
+def _suspended(run: Any) -> bool:
+    """Suspended: paused with its process gone, to be started again when resumed (a paused run's
+    process would still be waiting in it)."""
+    state = run.state if run is not None else None
+    return state is not None and state.is_paused() and bool(state.state_details.pause_reschedule)
+
+
 def _ended(run: Any) -> bool:
     return run is None or (run.state is not None and run.state.is_final())
 
@@ -161,6 +170,18 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
         run = runs.get(item.flow_run_id or "")
         state = _state_of(run)
         expired_for = now - (item.lease_until or item.updated_at)
+        if _suspended(run):
+            # Suspended (a fritak case asking its case handler): Prefect took the suspension and
+            # the process, which exits when it suspends, died before it marked the item waiting.
+            # The question stands; resuming the run picks the item up. Nothing to start again.
+            done = await asyncio.to_thread(
+                ledger.wait_stuck, item.id, now=now,
+                reason=f"its flow run {run.name} is {state} in Prefect, waiting for input (recorded by "
+                       "redrive-stuck: the run's process ended as it suspended)")
+            results.append(ReplayResult(item.id, item.service, item.source_key,
+                                        f"waiting: its run {run.name} is {state}; the item waits with it"
+                                        if done else "skipped: taken over meanwhile", item.flow_run_id))
+            continue
         if run is not None and not _ended(run):
             if expired_for < unseen_after:
                 results.append(ReplayResult(item.id, item.service, item.source_key,
@@ -306,7 +327,8 @@ async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig
 async def next_expiry_of_dead_runs(ledger: Ledger, *, client: Any = None,
                                    now: datetime | None = None) -> datetime | None:
     """When the last lease expires of the ``running`` items whose run has already ended (a run
-    Crashed a moment ago still holds its item until the lease runs out); None if there are none.
+    Crashed a moment ago still holds its item until the lease runs out) or is Suspended (killed
+    as it suspended, beside the runs that Crashed); None if there are none.
     ``redrive-stuck``, started by a Crashed run, waits until then and looks again."""
     from prefect.client.orchestration import get_client
 
@@ -317,6 +339,6 @@ async def next_expiry_of_dead_runs(ledger: Ledger, *, client: Any = None,
     leased = [i for i in await asyncio.to_thread(ledger.items, states=[ItemState.RUNNING], limit=None)
               if i.lease_until is not None and i.lease_until >= now and i.flow_run_id]
     runs = await _runs_by_id(client, sorted({i.flow_run_id for i in leased if i.flow_run_id}))
-    ends = [i.lease_until for i in leased if i.lease_until is not None and _ended(runs.get(i.flow_run_id or ""))
-            and (i.flow_run_id or "") in runs]
+    ends = [i.lease_until for i in leased if i.lease_until is not None and (i.flow_run_id or "") in runs
+            and (_ended(runs[i.flow_run_id or ""]) or _suspended(runs[i.flow_run_id or ""]))]
     return max(ends) if ends else None

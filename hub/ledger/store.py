@@ -303,6 +303,24 @@ class Ledger:
         finally:
             self.release(item_id, owner)
 
+    def wait_stuck(self, item_id: int, *, reason: str, now: datetime | None = None) -> bool:
+        """A stuck item whose run is suspended in Prefect (its process died after Prefect took
+        the suspension and before the run recorded it here) becomes ``waiting``, as the run would
+        have left it: resuming that run picks it up. False if it is not stuck (any more)."""
+        owner = f"wait-{uuid.uuid4().hex[:8]}"
+        if not self._claim_stuck(item_id, owner, now):
+            return False
+        try:
+            with self.session() as s:
+                item = s.get(WorkItem, item_id)
+                assert item is not None
+                item.state = ItemState.WAITING
+                item.last_error = mask(reason)
+                item.error_kind = "waiting"
+            return True
+        finally:
+            self.release(item_id, owner)
+
     def dead_letters(self, *, kind: str, limit: int | None = 500) -> list[WorkItem]:
         """Dead letters of one error kind (``transient``, ``crash``, …), the longest failed first."""
         with self.session() as s:

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.states import Completed, Crashed, Running, Suspended
+from prefect.states import Completed, Crashed, Paused, Running, Suspended
 
 from hub.ledger import ItemState, Ledger
 from hub.ledger.models import utcnow
 from hub.recovery import RecoveryConfig, retry_after
-from hub.replay import redrive_stuck, replay_items, retry_transient
+from hub.replay import next_expiry_of_dead_runs, redrive_stuck, replay_items, retry_transient
 from tests.ledger.test_ledger import at_once
 
 CONFIG = RecoveryConfig(heartbeat=timedelta(seconds=30), zombie_after=timedelta(seconds=90),
@@ -166,6 +166,52 @@ async def test_a_waiting_item_whose_runs_keep_dying_becomes_a_dead_letter(ledger
         results = await redrive_stuck(ledger, CONFIG, client=FakePrefect([dead]))
     assert results[0].outcome.startswith("dead letter") and len(started) == CONFIG.redrive_max
     assert ledger.item(item_id).state == ItemState.FAILED
+
+
+async def test_an_item_whose_run_died_as_it_suspended_waits_with_the_suspended_run(ledger: Ledger,
+                                                                                 started: list) -> None:
+    """Killed between Prefect's suspension and the ledger's ``waiting``: the run is Suspended,
+    its item running with an expired lease. The question to the case handler stands, so the item
+    waits for it (resuming the run picks it up) at the first pass: it is not started again and
+    the case handler is not asked twice. A run merely paused keeps its process: left alone."""
+    suspended = _run(Suspended(pause_key="decision"))
+    item_id = _stuck(ledger, "31000011", suspended)
+    prefect = FakePrefect([suspended])
+    results = await redrive_stuck(ledger, CONFIG, client=prefect)
+    assert [(r.item_id, r.outcome.split(";")[0]) for r in results] == [
+        (item_id, "waiting: its run onboarding-x is Suspended")]
+    item = ledger.item(item_id)
+    assert item.state == ItemState.WAITING and item.error_kind == "waiting"
+    assert "Suspended in Prefect, waiting for input" in (item.last_error or "")
+    assert started == [] and prefect.crashed == [] and ledger.stuck_items() == []
+    assert await redrive_stuck(ledger, CONFIG, client=prefect) == []
+    # Resumed later, the run starts the item again like any waiting one.
+    ledger.start_item(item_id, str(suspended.id), count_attempt=False)
+    assert ledger.item(item_id).state == ItemState.RUNNING
+
+
+async def test_the_pass_after_a_crash_also_waits_for_the_lease_of_a_run_killed_as_it_suspended(
+        ledger: Ledger) -> None:
+    """A worker's death Crashes its running runs and starts redrive-stuck, which waits until the
+    leases of their items run out; the lease of an item whose run died as it suspended counts
+    too (its run is not Crashed), or that item would wait for the next scheduled pass."""
+    alive, suspended = _run(Running()), _run(Suspended(pause_key="decision"))
+    for key, run in (("31000013", alive), ("31000014", suspended)):
+        item = ledger.ensure_item("fritak", key)
+        assert ledger.claim(item.id, str(run.id), timedelta(seconds=45))
+        ledger.start_item(item.id, str(run.id))
+    expiry = await next_expiry_of_dead_runs(ledger, client=FakePrefect([alive, suspended]))
+    lease = ledger.get_item("fritak", "31000014").lease_until
+    assert expiry is not None and lease is not None and abs((expiry - lease).total_seconds()) < 1
+    assert await next_expiry_of_dead_runs(ledger, client=FakePrefect([alive])) is None
+
+
+async def test_a_run_paused_in_its_process_is_not_taken_for_a_suspension(ledger: Ledger, started: list) -> None:
+    paused = _run(Paused(pause_key="x"))
+    item_id = _stuck(ledger, "31000012", paused)
+    results = await redrive_stuck(ledger, CONFIG, client=FakePrefect([paused]))
+    assert results[0].outcome.startswith("waiting: its run onboarding-x is still Paused")
+    assert ledger.item(item_id).state == ItemState.RUNNING and started == []
 
 
 RETRIES = RecoveryConfig(heartbeat=None, zombie_after=timedelta(seconds=90), item_lease=timedelta(seconds=60),
