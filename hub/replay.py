@@ -170,7 +170,7 @@ async def redrive_stuck(ledger: Ledger, config: RecoveryConfig | None = None, *,
         run = runs.get(item.flow_run_id or "")
         state = _state_of(run)
         expired_for = now - (item.lease_until or item.updated_at)
-        if _suspended(run):
+        if run is not None and _suspended(run):
             # Suspended (a fritak case asking its case handler): Prefect took the suspension and
             # the process, which exits when it suspends, died before it marked the item waiting.
             # The question stands; resuming the run picks the item up. Nothing to start again.
