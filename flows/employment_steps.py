@@ -20,13 +20,13 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
-from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.dispatch import start_deployment_run
-from hub.errors import NotFound, PermanentError, TransientError
+from hub.errors import NotFound, PermanentError
 from hub.flowkit import Run, step_task
+from hub.leases import LEASE_TTL, LEASE_WAIT, held
 from hub.ledger import InboxEvent, ItemState, Ledger
 from hub.ports.hr import Employee, HrPort, OrgUnit, canonical_employee_id
 from mappings.employment import SNAPSHOT_CURSOR, Leave, Move, Snapshot, leaver_key, mover_key, snapshot_of
@@ -121,8 +121,6 @@ async def unit_of(hr: HrPort, employee: Employee) -> OrgUnit | None:
 
 
 PERSON_LEASE = "lease:employment:{employee_id}"
-LEASE_TTL = timedelta(minutes=3)  # a router run needs seconds; a dead one's lease ends by itself
-LEASE_WAIT = timedelta(minutes=4)  # then the item is a transient failure, retried like any other
 
 
 @asynccontextmanager
@@ -131,19 +129,11 @@ async def one_change_at_a_time(ledger: Ledger, employee_id: str, *, ttl: timedel
     """Hold the person's lease (in the ledger, across processes and workers) while their change
     is compared and routed: two runs of one person at once would both compare with the same
     snapshot, and a move reversed within a second would be lost until the next morning."""
-    name, holder = PERSON_LEASE.format(employee_id=employee_id), str(uuid.uuid4())
-    deadline = monotonic() + wait.total_seconds()
-    while not await asyncio.to_thread(ledger.take_lease, name, holder, ttl=ttl):
-        if monotonic() > deadline:
-            raise TransientError(f"another change of employee {employee_id} was still being routed after "
-                                 f"{wait.total_seconds():.0f} s", system="hub",
-                                 hint="The hub tries again by itself; if this repeats, look for a stuck "
-                                      "employment-changes run of this person in Prefect.")
-        await asyncio.sleep(poll)
-    try:
+    async with held(ledger, PERSON_LEASE.format(employee_id=employee_id), ttl=ttl, wait=wait, poll=poll,
+                    what=f"another change of employee {employee_id} was still being routed",
+                    hint="The hub tries again by itself; if this repeats, look for a stuck "
+                         "employment-changes run of this person in Prefect."):
         yield
-    finally:
-        await asyncio.to_thread(ledger.release_lease, name, holder)
 
 
 def load_snapshot(ledger: Ledger, employee_id: str) -> Snapshot | None:
@@ -194,7 +184,6 @@ async def cancel_leaver(ledger: Ledger, employee_id: str, leave: Leave, *, reaso
 
 
 async def _cancel_flow_run(flow_run_id: str, reason: str) -> None:
-    import uuid
 
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled

@@ -17,13 +17,13 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.laptop_order import AWAITING_DELIVERY, SERVICE
+from flows.personnel_file import personnel_file_of
 from hub.errors import PermanentError
 from hub.flowkit import Run, run_batch
 from hub.ledger import ItemState
 from hub.settings import OSLO, get_settings
 from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
-from mappings.dfo_to_noark import personnel_case_file
 from mappings.hire import Hire
 from mappings.laptop import (
     LaptopOrder,
@@ -72,11 +72,7 @@ async def _file_receipt(run: Run, order: LaptopOrder, employee: Any, asset: Any)
         date = datetime.fromisoformat(stored) if stored else datetime.now(OSLO)
         await asyncio.to_thread(run.ledger.update_data, run.item.id, delivered_at=date.isoformat())
         hire = Hire(employee=employee, position=None, unit=None, manager=None)
-        # Two laptops handed to one person are two items of one batch, side by side: one at a
-        # time per person, or both may find no personnel file and each make one.
-        async with run.in_order(("personnel file", employee.id)):
-            case = await run.ports.archive.ensure_case_file(
-                personnel_case_file(hire, series=run.settings.laptop.archive_series))
+        case = await personnel_file_of(run, hire, series=run.settings.laptop.archive_series)
         run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
                      key=case.external_id)
         entry = await run.ports.archive.ensure_journal_entry(

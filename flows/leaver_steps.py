@@ -11,13 +11,13 @@ from datetime import date, datetime, time
 
 from flows.employment_steps import leader_of, unit_of
 from flows.onboarding_steps import TICKETING_LIMIT
+from flows.personnel_file import personnel_file_of
 from hub.errors import InvalidInput
 from hub.flowkit import Run, step_task
 from hub.ports.archive import CaseFile
 from hub.ports.hr import Employee, OrgUnit
 from hub.ports.ticketing import Asset, Ticket
 from hub.settings import OSLO
-from mappings.dfo_to_noark import personnel_case_file
 from mappings.hire import Hire
 from mappings.leaver import (
     checklist_mail,
@@ -84,10 +84,9 @@ async def read_leaver(run: Run, employee_id: str, end: date) -> Leaving | None:
 async def ensure_personnel_file(run: Run, leaving: Leaving) -> CaseFile:
     async with run.step("ensure_personnel_file"):
         hire = Hire(employee=leaving.employee, position=None, unit=leaving.unit, manager=leaving.manager)
-        new = personnel_case_file(hire, series=run.settings.onboarding.archive_series)
-        case_file = await run.ports.archive.ensure_case_file(new)
+        case_file = await personnel_file_of(run, hire, series=run.settings.onboarding.archive_series)
         run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id, url=case_file.url,
-                     key=new.external_id)
+                     key=case_file.external_id)
         return case_file
 
 
@@ -158,8 +157,7 @@ async def return_laptop(run: Run, employee: Employee, asset_id: str, end: date) 
         when = datetime.fromisoformat(stored) if stored else datetime.now(OSLO)
         await asyncio.to_thread(run.ledger.update_data, run.item.id, **{f"returned_{asset_id}": when.isoformat()})
         hire = Hire(employee=employee, position=None, unit=None, manager=None)
-        case_file = await run.ports.archive.ensure_case_file(
-            personnel_case_file(hire, series=run.settings.onboarding.archive_series))
+        case_file = await personnel_file_of(run, hire, series=run.settings.onboarding.archive_series)
         new = return_receipt_entry(employee, asset, return_receipt_pdf(employee, asset, date_=when), end=end,
                                    date_=when)
         entry = await run.ports.archive.ensure_journal_entry(case_file, new)

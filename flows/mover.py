@@ -19,12 +19,12 @@ from prefect.states import Completed
 
 from flows.leaver_steps import laptops_held
 from flows.onboarding_steps import TICKETING_LIMIT
+from flows.personnel_file import personnel_file_of
 from hub.errors import NotFound, PermanentError
 from hub.flowkit import Run, step_task, work_item
 from hub.ports.archive import CaseFile
 from hub.ports.hr import Employee
 from hub.settings import OSLO
-from mappings.dfo_to_noark import personnel_case_file
 from mappings.employment import Move
 from mappings.hire import Hire
 from mappings.mover import Names, campus_ticket, change_note_entry, change_note_pdf, manager_mails
@@ -80,10 +80,9 @@ async def read_mover(run: Run) -> Moving:
 async def journal_change_note(run: Run, moving: Moving) -> CaseFile:
     async with run.step("journal_change_note"):
         hire = Hire(employee=moving.employee, position=None, unit=None, manager=None)
-        new_file = personnel_case_file(hire, series=run.settings.onboarding.archive_series)
-        case_file = await run.ports.archive.ensure_case_file(new_file)
+        case_file = await personnel_file_of(run, hire, series=run.settings.onboarding.archive_series)
         run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id, url=case_file.url,
-                     key=new_file.external_id)
+                     key=case_file.external_id)
         when = run.item.requested_at.astimezone(OSLO)  # the same bytes on a re-run
         new = change_note_entry(moving.employee, change_note_pdf(moving.employee, moving.move, moving.names,
                                                                  date_=when), run.item.source_key, date_=when)

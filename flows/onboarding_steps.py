@@ -12,6 +12,7 @@ from prefect import task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.personnel_file import personnel_file_of
 from hub.errors import InvalidInput, NotFound
 from hub.flowkit import Run, step_task
 from hub.ports.archive import CaseFile
@@ -19,7 +20,7 @@ from hub.ports.hr import Employee, OrgUnit
 from hub.ports.ticketing import Asset, Ticket
 from hub.settings import OSLO
 from hub.text import for_prefect, markdown_link
-from mappings.dfo_to_noark import personnel_case_file, welcome_letter_entry, welcome_letter_pdf
+from mappings.dfo_to_noark import welcome_letter_entry, welcome_letter_pdf
 from mappings.dfo_to_rt import NO_FREE_LAPTOP, account_ticket, allocated_comment, laptop_holder, laptop_ticket
 from mappings.hire import Hire, employee_problems, identity_note, leader_id, manager_problem
 from mappings.onboarding_mail import manager_mail
@@ -74,10 +75,9 @@ async def _manager_of(run: Run, employee: Employee, unit: OrgUnit) -> Employee |
 @step_task("ensure personnel file", ports=("archive",))
 async def ensure_personnel_file(run: Run, hire: Hire) -> CaseFile:
     async with run.step("ensure_personnel_file"):
-        new = personnel_case_file(hire, series=run.settings.onboarding.archive_series)
-        case_file = await run.ports.archive.ensure_case_file(new)
+        case_file = await personnel_file_of(run, hire, series=run.settings.onboarding.archive_series)
         run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id,
-                     url=case_file.url, key=new.external_id)
+                     url=case_file.url, key=case_file.external_id)
         return case_file
 
 
