@@ -289,34 +289,28 @@ class Ledger:
     def dead_letter_stuck(self, item_id: int, *, error: str, now: datetime | None = None,
                           waiting: bool = False) -> bool:
         """A stuck item the hub gave up re-driving becomes a dead letter (kind ``crash``)."""
-        owner = f"dead-letter-{uuid.uuid4().hex[:8]}"
+        return self._settle_stuck(item_id, ItemState.FAILED, error=error, kind="crash", now=now, waiting=waiting)
+
+    def wait_stuck(self, item_id: int, *, reason: str, now: datetime | None = None) -> bool:
+        """A stuck item whose run is suspended in Prefect (its process died after Prefect took
+        the suspension and before the run recorded it here) becomes ``waiting``, as the run would
+        have left it: resuming that run picks it up. False if it is not stuck (any more)."""
+        return self._settle_stuck(item_id, ItemState.WAITING, error=reason, kind="waiting", now=now)
+
+    def _settle_stuck(self, item_id: int, state: str, *, error: str, kind: str, now: datetime | None,
+                      waiting: bool = False) -> bool:
+        """Give a stuck item its final word (``state`` with ``error`` of ``kind``) under a short
+        claim, so that no other pass or run changes it meanwhile; False if it is not stuck."""
+        owner = f"settle-{uuid.uuid4().hex[:8]}"
         if not self._claim_stuck(item_id, owner, now, waiting=waiting):
             return False
         try:
             with self.session() as s:
                 item = s.get(WorkItem, item_id)
                 assert item is not None
-                item.state = ItemState.FAILED
+                item.state = state
                 item.last_error = mask(error)
-                item.error_kind = "crash"
-            return True
-        finally:
-            self.release(item_id, owner)
-
-    def wait_stuck(self, item_id: int, *, reason: str, now: datetime | None = None) -> bool:
-        """A stuck item whose run is suspended in Prefect (its process died after Prefect took
-        the suspension and before the run recorded it here) becomes ``waiting``, as the run would
-        have left it: resuming that run picks it up. False if it is not stuck (any more)."""
-        owner = f"wait-{uuid.uuid4().hex[:8]}"
-        if not self._claim_stuck(item_id, owner, now):
-            return False
-        try:
-            with self.session() as s:
-                item = s.get(WorkItem, item_id)
-                assert item is not None
-                item.state = ItemState.WAITING
-                item.last_error = mask(reason)
-                item.error_kind = "waiting"
+                item.error_kind = kind
             return True
         finally:
             self.release(item_id, owner)
