@@ -184,7 +184,6 @@ async def cancel_leaver(ledger: Ledger, employee_id: str, leave: Leave, *, reaso
 
 
 async def _cancel_flow_run(flow_run_id: str, reason: str) -> None:
-
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled
 

@@ -11,8 +11,8 @@ renewing (see :mod:`hub.recovery`); or ``waiting`` in a run of its own that has 
 case resumed with a decision, killed before it began again: the new run finds that decision).
 A stuck item whose run is Suspended in Prefect (killed as it suspended) is not started again:
 it becomes ``waiting``, as its run would have left it. A person may replay a stuck item at
-once; the automatic re-drive also waits until Prefect shows the run ended (Crashed, Failed, Cancelled — the zombie
-automation marks a dead run Crashed) or gone, and gives up after
+once; the automatic re-drive also waits until Prefect shows the run ended (Crashed, Failed,
+Cancelled — the zombie automation marks a dead run Crashed) or gone, and gives up after
 ``HUB_REDRIVE_MAX_ATTEMPTS`` re-drives, making the item a dead letter with its reason.
 """
 
@@ -339,6 +339,6 @@ async def next_expiry_of_dead_runs(ledger: Ledger, *, client: Any = None,
     leased = [i for i in await asyncio.to_thread(ledger.items, states=[ItemState.RUNNING], limit=None)
               if i.lease_until is not None and i.lease_until >= now and i.flow_run_id]
     runs = await _runs_by_id(client, sorted({i.flow_run_id for i in leased if i.flow_run_id}))
-    ends = [i.lease_until for i in leased if i.lease_until is not None and (i.flow_run_id or "") in runs
-            and (_ended(runs[i.flow_run_id or ""]) or _suspended(runs[i.flow_run_id or ""]))]
+    ends = [i.lease_until for i in leased if i.lease_until is not None
+            and (run := runs.get(i.flow_run_id or "")) is not None and (_ended(run) or _suspended(run))]
     return max(ends) if ends else None
