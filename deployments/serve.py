@@ -68,13 +68,14 @@ async def ensure_limits() -> None:
 
 
 async def ensure_recovery() -> str:
-    """The zombie automation: a flow run without heartbeats is marked Crashed (idempotent)."""
+    """The automations that mark dead runs Crashed: no heartbeat, or never started (idempotent)."""
     from hub.recovery import RecoveryConfig, ensure_zombie_automation
 
     config = RecoveryConfig.from_env()
     async with get_client() as client:
         outcome = await ensure_zombie_automation(client, config)
-    log.info("zombie automation %s (heartbeat %s, window %s)", outcome, config.heartbeat, config.zombie_after)
+    log.info("dead-run automations: %s (heartbeat %s, zombie window %s, pending window %s)", outcome,
+             config.heartbeat, config.zombie_after, config.pending_after)
     return outcome
 
 

@@ -40,7 +40,7 @@ async def _young_pending_deadline(client: object, config: RecoveryConfig) -> dat
     alive, _ = await find_zombies(client, config)
     since = [r.state.timestamp for r in alive
              if r.state is not None and r.state.type == StateType.PENDING and r.state.timestamp]
-    return min(since) + config.zombie_after + timedelta(seconds=31) if since else None
+    return min(since) + config.pending_after + timedelta(seconds=1) if since else None
 
 
 @flow(name="redrive-stuck", log_prints=False)

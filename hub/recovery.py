@@ -9,7 +9,12 @@ things then happen by themselves:
    expects, per flow run, another heartbeat or an end (Completed, Failed, Cancelled,
    Crashed, or a pause) within ``HUB_ZOMBIE_AFTER_SECONDS`` (default three heartbeats) of
    the last heartbeat; when none comes it moves the run to Crashed, which frees its
-   deployment concurrency slot.
+   deployment concurrency slot. A run that never started sends no heartbeat: one left
+   ``Pending``/``Submitting`` (its runner or worker was killed while starting its process) is
+   marked Crashed by the automation ``detect flow runs that never started`` when no
+   ``Running``, heartbeat or end follows within ``pending_after`` (the zombie window + 30 s).
+   Without it such a run kept its deployment's concurrency slot for Prefect's 300 s lease:
+   a one-at-a-time deployment (``redrive-stuck``, the polls) was stopped that long.
 2. **Its global slots come back.** They are leases (:mod:`hub.limits`): nobody renews them.
 3. **Its work item is re-driven.** A live run renews its ledger lease every third of
    ``HUB_ITEM_LEASE_SECONDS``; an item ``running`` whose lease expired and whose run ended
@@ -35,17 +40,26 @@ from typing import Any
 from hub.ledger import Ledger, WorkItem
 from hub.ledger.models import utcnow
 
-__all__ = ["RecoveryConfig", "item_lease", "ZOMBIE_AUTOMATION", "zombie_automation", "ensure_zombie_automation",
-           "Liveness", "find_zombies", "check_liveness"]
+__all__ = ["RecoveryConfig", "item_lease", "ZOMBIE_AUTOMATION", "PENDING_AUTOMATION", "zombie_automation",
+           "pending_automation", "ensure_zombie_automation", "Liveness", "find_zombies", "check_liveness"]
 
 log = logging.getLogger("hub.recovery")
 
 ZOMBIE_AUTOMATION = "detect zombie flow runs"
+PENDING_AUTOMATION = "detect flow runs that never started"
 # Events that show a flow run is alive or has ended (a suspended run has no process, and
 # sends no heartbeat until it is resumed).
 _ALIVE_OR_ENDED = ("prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed", "prefect.flow-run.Paused",
                    "prefect.flow-run.Suspended", "prefect.flow-run.AwaitingRetry")
+# Events that show a run being started got going or ended (a pending run that is cancelled,
+# sent back to wait for a concurrency slot or rescheduled is not dead either).
+_STARTED_OR_LEFT_PENDING = ("prefect.flow-run.Running", "prefect.flow-run.heartbeat", "prefect.flow-run.Completed",
+                            "prefect.flow-run.Failed", "prefect.flow-run.Cancelled", "prefect.flow-run.Cancelling",
+                            "prefect.flow-run.Crashed", "prefect.flow-run.Paused", "prefect.flow-run.Suspended",
+                            "prefect.flow-run.Scheduled", "prefect.flow-run.Late",
+                            "prefect.flow-run.AwaitingConcurrencySlot", "prefect.flow-run.AwaitingRetry")
+PENDING_GRACE = timedelta(seconds=30)  # a process starting on a busy host may take a while
 MIN_PROACTIVE_WITHIN = timedelta(seconds=10)  # Prefect 3.9 refuses a shorter proactive window
 
 
@@ -75,6 +89,11 @@ class RecoveryConfig:
     # HUB_RETRY_TRANSIENT_AFTER: a transient dead letter (a peer down for longer than a task's
     # retries) is started again this long after it failed, once per entry; "off" for never.
     retry_after: tuple[timedelta, ...] = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+
+    @property
+    def pending_after(self) -> timedelta:
+        """A run Pending (its process being started) this long never started: Crashed."""
+        return self.zombie_after + PENDING_GRACE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RecoveryConfig:
@@ -152,6 +171,38 @@ def zombie_automation(config: RecoveryConfig) -> Any:
     )
 
 
+def pending_automation(config: RecoveryConfig) -> Any:
+    """The automation that moves a flow run left Pending (its runner or worker died while
+    starting its process) to Crashed: no heartbeat ever comes for the zombie automation."""
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+
+    window = int(config.pending_after.total_seconds())
+    return AutomationCore(
+        name=PENDING_AUTOMATION,
+        description=f"A flow run still Pending {window} s after it was handed to a process never started "
+                    "(its runner or worker was killed while starting it): mark it Crashed, which frees its "
+                    "deployment concurrency slot at once instead of after Prefect's 300 s lease. The hub's "
+                    "redrive-stuck flow then starts its work item again. Created by the hub runner at "
+                    "start-up (hub/recovery.py).",
+        enabled=True,
+        trigger=EventTrigger(
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            after={"prefect.flow-run.Pending", "prefect.flow-run.Submitting"},
+            expect=set(_STARTED_OR_LEFT_PENDING),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=config.pending_after,
+        ),
+        actions=[ChangeFlowRunState(
+            state=StateType.CRASHED, name="Crashed",
+            message=f"Still Pending after {window} s: its process never started (the runner or worker "
+                    "starting it died). The hub re-drives its work item (see `hub items --state pending`).")],
+    )
+
+
 def _shape(automation: Any) -> tuple[Any, ...]:
     """What makes two zombie automations the same (trigger ids and set order aside)."""
     t = automation.trigger
@@ -162,19 +213,25 @@ def _shape(automation: Any) -> tuple[Any, ...]:
 
 
 async def ensure_zombie_automation(client: Any, config: RecoveryConfig | None = None) -> str:
-    """Create or update the zombie automation; idempotent. Returns created | updated | unchanged
-    | off (heartbeats disabled).
+    """Create or update the automations that end dead runs (no heartbeat; never started);
+    idempotent. Returns each one's outcome: created | updated | unchanged | off (the zombie
+    automation when heartbeats are disabled), as ``zombie: unchanged, pending: created``.
 
     An unchanged automation is left alone, and an update keeps the trigger's id: Prefect keys
     each run's open window by trigger id, so a runner restarted right after a crash (the
     normal case) still sees the dead runs of the crash through.
     """
     config = config or RecoveryConfig.from_env()
+    outcomes = {"zombie": "off", "pending": await _ensure(client, pending_automation(config))}
     if config.heartbeat is None:
         log.warning("PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off: dead flow runs will not be marked Crashed")
-        return "off"
-    desired = zombie_automation(config)
-    existing = await client.read_automations_by_name(ZOMBIE_AUTOMATION)
+    else:
+        outcomes["zombie"] = await _ensure(client, zombie_automation(config))
+    return ", ".join(f"{name}: {outcome}" for name, outcome in outcomes.items())
+
+
+async def _ensure(client: Any, desired: Any) -> str:
+    existing = await client.read_automations_by_name(desired.name)
     for extra in existing[1:]:
         await client.delete_automation(extra.id)
     if not existing:
@@ -236,12 +293,13 @@ async def find_zombies(client: Any, config: RecoveryConfig, now: datetime | None
         flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
             type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))), limit=200)
     cutoff = now - config.zombie_after
+    pending_cutoff = now - config.pending_after
 
     def since(run: Any) -> datetime:
         return run.state.timestamp if run.state is not None and run.state.timestamp else now
 
     zombies = [r for r in runs if r.state is not None and r.state.type == StateType.PENDING
-               and since(r) < cutoff - timedelta(seconds=30)]
+               and since(r) < pending_cutoff]
     old = {f"prefect.flow-run.{r.id}": r for r in runs
            if r.state is not None and r.state.type == StateType.RUNNING and since(r) < cutoff}
     if old and config.heartbeat is not None:

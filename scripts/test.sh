@@ -35,8 +35,9 @@ basetemp=$(mktemp -d)
 own_stack=tests/e2e/test_p360.py
 recovery=tests/e2e/test_recovery.py
 echo "[test] pytest: tests/e2e here; beside it (output at the end): tests/chaos/ and $own_stack, and $recovery ${others//$'\n'/ }"
-# -rP: the chaos bench's table of faults and invariants is printed even when it passes.
-.venv/bin/python -m pytest -p no:cacheprovider -rP --durations=6 -m "chaos or e2e" --basetemp="$basetemp/chaos" tests/chaos "$own_stack" \
+# -rP: the chaos bench's table of faults and invariants is printed even when it passes; -rfE
+# (pytest's default, which -rP replaces) ends the output with a failed invariant's findings.
+.venv/bin/python -m pytest -p no:cacheprovider -rfEP -vv --durations=6 -m "chaos or e2e" --basetemp="$basetemp/chaos" tests/chaos "$own_stack" \
   >"$chaos_out" 2>&1 &
 chaos_pid=$!
 # shellcheck disable=SC2086

@@ -4,7 +4,9 @@ Five hires are sent; while their runs hold the global RT slots, the runner's who
 group (runner, fork server, flow-run processes) is killed with SIGKILL and a fresh runner
 is started, as the supervisor does. Then, by themselves:
 
-- the dead runs end Crashed (no heartbeat → the "detect zombie flow runs" automation);
+- the dead runs end Crashed (no heartbeat → the "detect zombie flow runs" automation), and
+  so does the run the runner was starting when it died (Pending → "detect flow runs that
+  never started"), which held redrive-stuck's only slot;
 - the global slots come back (leases of 60 s, nobody renews them);
 - the stuck work items are re-driven by ``redrive-stuck`` (started by the Crashed runs) and
   end ``done``;
@@ -75,11 +77,11 @@ def test_every_global_slot_is_taken_as_a_short_lease() -> None:
     assert {TICKETING_LIMIT, ALLOCATION_LIMIT} <= set(catalog().limits())
 
 
-def test_the_zombie_automation_crashes_silent_runs_but_not_suspended_ones() -> None:
+def test_the_automations_crash_silent_and_never_started_runs_but_not_suspended_ones() -> None:
     from prefect.events.schemas.automations import Posture
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from hub.recovery import RecoveryConfig, zombie_automation
+    from hub.recovery import RecoveryConfig, pending_automation, zombie_automation
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 30}):
         assert RecoveryConfig.from_env({}).zombie_after == timedelta(seconds=90)  # three heartbeats
@@ -96,6 +98,14 @@ def test_the_zombie_automation_crashes_silent_runs_but_not_suspended_ones() -> N
     assert {"prefect.flow-run.Suspended", "prefect.flow-run.Completed", "prefect.flow-run.Crashed"} <= trigger.expect
     assert [a.type for a in automation.actions] == ["change-flow-run-state"]
     assert automation.actions[0].state.value == "CRASHED"
+
+    # A run whose process never started (its runner died while submitting it) sends no heartbeat.
+    pending = pending_automation(config).trigger
+    assert pending.posture == Posture.Proactive and pending.within == config.zombie_after + timedelta(seconds=30)
+    assert pending.after == {"prefect.flow-run.Pending", "prefect.flow-run.Submitting"}
+    assert {"prefect.flow-run.Running", "prefect.flow-run.Cancelled",
+            "prefect.flow-run.AwaitingConcurrencySlot"} <= pending.expect
+    assert not pending.after & pending.expect and pending.for_each == {"prefect.resource.id"}
 
 
 # ---- the real thing ------------------------------------------------------------------------
@@ -154,6 +164,22 @@ def _kill_runner_group(stack: Stack) -> None:
     proc.popen.wait(timeout=10)
 
 
+async def _submitting_run(prefect: Any, deployment: str) -> str:
+    """A run of ``deployment`` left as a runner leaves one it dies starting: Pending, then
+    Submitting (its deployment slot taken), no process."""
+    from prefect.states import Pending, Scheduled, Submitting
+
+    from hub.ledger.models import utcnow
+
+    found = await prefect.read_deployment_by_name(deployment)
+    later = utcnow() + timedelta(days=1)  # no runner picks it up meanwhile
+    run = await prefect.create_flow_run_from_deployment(found.id, state=Scheduled(scheduled_time=later))
+    for state in [Pending(), Submitting()]:
+        result = await prefect.set_flow_run_state(run.id, state)
+        assert result.status.value == "ACCEPT", (state.name, result)
+    return str(run.id)
+
+
 async def _wait(what: str, check: Any, deadline: float, every: float = 0.5) -> Any:
     while True:
         value = await check()
@@ -186,6 +212,11 @@ async def test_a_killed_runner_recovers_by_itself_without_duplicates(recovery_st
             break
         assert time.monotonic() < deadline, f"the hires never ran: {items}, slots {held}"
         await asyncio.sleep(0.05)
+    # The runner dies while it starts one more run: Pending/Submitting, its process never
+    # started. Here it is redrive-stuck's own run (one at a time): until something ends it,
+    # it holds that deployment's only slot (Prefect's lease: 300 s), and every re-drive
+    # started meanwhile is cancelled.
+    submitting = await _submitting_run(prefect, "redrive-stuck/redrive-stuck")
     _kill_runner_group(stack)
     killed_at = time.monotonic()
     dead = {i.source_key: i for i in (ledger.get_item("onboarding", h) for h in HIRES)
@@ -237,15 +268,25 @@ async def test_a_killed_runner_recovers_by_itself_without_duplicates(recovery_st
         return all(v == 0 for v in _held(stack).values()) or None
 
     await _wait(f"global slots still held: {_held(stack)}", free, end)
-    liveness = await check_liveness(ledger, client=prefect)
-    assert liveness.ok, liveness.problems()
+
+    # 4. The run that never started is Crashed by its automation (re-drive could not run while
+    # it held the slot), and nothing dead is left: no zombie, no stuck item, no slot.
+    left = await prefect.read_flow_run(submitting)
+    assert left.state.is_crashed() and "never started" in (left.state.message or ""), left.state
+
+    async def all_clear() -> Any:
+        liveness = await check_liveness(ledger, client=prefect)
+        return liveness if liveness.ok else None
+
+    await _wait(f"the hub still sees dead runs: {(await check_liveness(ledger, client=prefect)).problems()}",
+                all_clear, end)
     status = subprocess.run([sys.executable, "-m", "hub.cli", "status"], capture_output=True, text=True,
                             env={**os.environ, **stack.env(), "COLUMNS": "200"}, timeout=180)
     assert "Dead runs: none" in status.stdout, status.stdout + status.stderr
     print(f"[recovery] runner back after {restarted:.1f} s; dead runs Crashed after {crashed_after:.1f} s; "
           f"every item done after {done_after:.1f} s (from the kill)", flush=True)
 
-    # 4. Nothing duplicated: every hire has exactly one trail.
+    # 5. Nothing duplicated: every hire has exactly one trail.
     token = (stack.rt_dir / "hub-token").read_text().strip()
     archive = build_archive(get_settings())
     try:
