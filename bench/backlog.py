@@ -405,11 +405,27 @@ def kill_outcome(stack: Stack, ledger: Any, killed: dict[str, Any]) -> None:
 
 # ---- the three phases ----------------------------------------------------------------------------
 
-def start_deployment(name: str) -> None:
+def start_deployment(name: str, *, patience: float = 180.0) -> None:
+    """Start one run of ``name``, as an operator would, trying again while the Prefect server
+    answers 5xx (SQLite's single writer answers 503 under a burst): once, by its idempotency key."""
+    import uuid
+
     from prefect.deployments import run_deployment
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    key = f"backlog:{name}:{uuid.uuid4()}"
 
     async def start() -> None:
-        await run_deployment(name, timeout=0)  # type: ignore[misc]
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                await run_deployment(name, timeout=0, idempotency_key=key)  # type: ignore[misc]
+                return
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code < 500 or time.monotonic() > deadline:
+                    raise
+                say(f"starting {name}: the Prefect server answered {exc.response.status_code}; trying again in 5 s")
+                await asyncio.sleep(5)
 
     asyncio.run(start())
 

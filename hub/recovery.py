@@ -143,63 +143,44 @@ def item_lease(env: Mapping[str, str] | None = None) -> timedelta:
 
 def zombie_automation(config: RecoveryConfig) -> Any:
     """The automation that moves a flow run that stopped sending heartbeats to Crashed."""
-    from prefect.client.schemas.objects import StateType
-    from prefect.events.actions import ChangeFlowRunState
-    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
-
     window = int(config.zombie_after.total_seconds())
-    return AutomationCore(
-        name=ZOMBIE_AUTOMATION,
+    return _crash_when_silent(
+        ZOMBIE_AUTOMATION, after={"prefect.flow-run.heartbeat"}, expect=_ALIVE_OR_ENDED, within=config.zombie_after,
         description=f"A flow run that sent no heartbeat for {window} s is dead (its process was killed or "
-                    "its host lost): mark it Crashed, which frees its deployment concurrency slot. "
-                    "The hub's redrive-stuck flow then starts its work item again. Created by the hub "
-                    "runner at start-up (hub/recovery.py).",
-        enabled=True,
-        trigger=EventTrigger(
-            match={"prefect.resource.id": "prefect.flow-run.*"},
-            after={"prefect.flow-run.heartbeat"},
-            expect=set(_ALIVE_OR_ENDED),
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=config.zombie_after,
-        ),
-        actions=[ChangeFlowRunState(
-            state=StateType.CRASHED, name="Crashed",
-            message=f"No heartbeat for {window} s: the flow-run process died. The hub re-drives its work "
-                    "item (see `hub items --state running`).")],
-    )
+                    "its host lost): mark it Crashed, which frees its deployment concurrency slot.",
+        message=f"No heartbeat for {window} s: the flow-run process died. The hub re-drives its work "
+                "item (see `hub items --state running`).")
 
 
 def pending_automation(config: RecoveryConfig) -> Any:
     """The automation that moves a flow run left Pending (its runner or worker died while
     starting its process) to Crashed: no heartbeat ever comes for the zombie automation."""
+    window = int(config.pending_after.total_seconds())
+    return _crash_when_silent(
+        PENDING_AUTOMATION, after={"prefect.flow-run.Pending", "prefect.flow-run.Submitting"},
+        expect=_STARTED_OR_LEFT_PENDING, within=config.pending_after,
+        description=f"A flow run still Pending {window} s after it was handed to a process never started "
+                    "(its runner or worker was killed while starting it): mark it Crashed, which frees its "
+                    "deployment concurrency slot at once instead of after Prefect's 300 s lease.",
+        message=f"Still Pending after {window} s: its process never started (the runner or worker "
+                "starting it died). The hub re-drives its work item (see `hub items --state pending`).")
+
+
+def _crash_when_silent(name: str, *, after: set[str], expect: tuple[str, ...], within: timedelta,
+                       description: str, message: str) -> Any:
+    """Per flow run: after one of ``after``, expect one of ``expect`` within ``within``; else Crashed."""
     from prefect.client.schemas.objects import StateType
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
-    window = int(config.pending_after.total_seconds())
     return AutomationCore(
-        name=PENDING_AUTOMATION,
-        description=f"A flow run still Pending {window} s after it was handed to a process never started "
-                    "(its runner or worker was killed while starting it): mark it Crashed, which frees its "
-                    "deployment concurrency slot at once instead of after Prefect's 300 s lease. The hub's "
-                    "redrive-stuck flow then starts its work item again. Created by the hub runner at "
-                    "start-up (hub/recovery.py).",
-        enabled=True,
-        trigger=EventTrigger(
-            match={"prefect.resource.id": "prefect.flow-run.*"},
-            after={"prefect.flow-run.Pending", "prefect.flow-run.Submitting"},
-            expect=set(_STARTED_OR_LEFT_PENDING),
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=config.pending_after,
-        ),
-        actions=[ChangeFlowRunState(
-            state=StateType.CRASHED, name="Crashed",
-            message=f"Still Pending after {window} s: its process never started (the runner or worker "
-                    "starting it died). The hub re-drives its work item (see `hub items --state pending`).")],
+        name=name, enabled=True,
+        description=description + " The hub's redrive-stuck flow then starts its work item again. Created by "
+                                  "the hub runner at start-up (hub/recovery.py).",
+        trigger=EventTrigger(match={"prefect.resource.id": "prefect.flow-run.*"}, after=after, expect=set(expect),
+                             for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+                             within=within),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, name="Crashed", message=message)],
     )
 
 
