@@ -323,20 +323,10 @@ class WorkerKiller:
         self.stack, self.ledger, self.at = stack, ledger, at
         self.started = time.monotonic()
         self.record: dict[str, Any] = {}
-        self.last_redrive = 0.0
-
-    # redrive-stuck's schedule (every two minutes), which the bench's paused schedules turn off.
-    # Its other start, on every Crashed run, misses an item whose run died while it suspended
-    # (Suspended in Prefect, still running in the ledger): only a later pass ends that run.
-    REDRIVE_EVERY = 120.0
 
     def __call__(self, rates: dict[str, Rate]) -> None:
         from bench.kills import flow_run_processes, kill_worker_group, runs_held
 
-        if self.record.get("at") and time.time() - self.last_redrive > self.REDRIVE_EVERY:
-            self.last_redrive = time.time()
-            start_deployment("redrive-stuck/redrive-stuck")
-            self.record["scheduled_redrives"] = self.record.get("scheduled_redrives", 0) + 1
         total = sum(r.items for r in rates.values())
         through = sum(r.reached for r in rates.values())
         if self.record or not total or through < self.at * total:
@@ -359,7 +349,6 @@ class WorkerKiller:
         # finished in the last moment counted as one the others had to finish).
         killed["items"] = sorted(key for key, run_id in self._claimed().items() if run_id in run_ids)
         self.record = killed
-        self.last_redrive = time.time()
         say(f"kill -9 {name} and its process group (pid {killed['pid']}, {len(killed['pids'])} processes) at "
             f"t={killed['t']:.0f} s, {killed['through']} items through: it held {len(killed['runs'])} flow run(s) "
             f"({', '.join(r['name'] for r in killed['runs'])}) with {len(killed['items'])} item(s) running; "
@@ -405,6 +394,28 @@ def kill_outcome(stack: Stack, ledger: Any, killed: dict[str, Any]) -> None:
 
 # ---- the three phases ----------------------------------------------------------------------------
 
+class RedriveSchedule:
+    """``redrive-stuck``'s schedule (every two minutes), which the bench's paused schedules turn
+    off: stuck items are re-driven and transient dead letters retried (``HUB_RETRY_TRANSIENT_AFTER``)
+    as in production. Its other start, on every Crashed run, misses an item whose run died while
+    it suspended, and never retries a transient dead letter."""
+
+    EVERY = 120.0
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []  # time.time() of each start
+        self.last = time.monotonic()
+
+    def __call__(self, rates: dict[str, Rate]) -> None:
+        if time.monotonic() - self.last > self.EVERY:
+            self.last = time.monotonic()
+            start_deployment("redrive-stuck/redrive-stuck")
+            self.starts.append(time.time())
+
+    def since(self, when: float) -> int:
+        return sum(start >= when for start in self.starts)
+
+
 def start_deployment(name: str, *, patience: float = 180.0) -> None:
     """Start one run of ``name``, as an operator would, trying again while the Prefect server
     answers 5xx (SQLite's single writer answers 503 under a burst): once, by its idempotency key."""
@@ -432,7 +443,8 @@ def start_deployment(name: str, *, patience: float = 180.0) -> None:
 
 def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: random.Random, report: Report, *,
               offset: int, prefix: str, room_days: tuple[int, ...], laptop_models: tuple[str, ...],
-              timeout: float, killer: WorkerKiller | None = None) -> None:
+              timeout: float, killer: WorkerKiller | None = None,
+              schedule: RedriveSchedule | None = None) -> None:
     forms = [s for s in ("rooms", "laptop", "fritak") if sizes.of(s)]
     # Laptop orders go to the phase's hires in turn: two deliveries for one person in one batch
     # would race to create the same personnel file (see the report of this bench).
@@ -467,9 +479,17 @@ def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: rand
     keys.update({s: {x.key for x in sent if x.service == s} for s in forms})
     if killer is not None:
         killer.started = min(started.values())
-    report.hub = wait_reached(ledger, keys, started, "hub phase", timeout, sample=sampler, watch=killer)
+    watchers = [w for w in (schedule, killer) if w is not None]
+
+    def watch(rates: dict[str, Rate]) -> None:
+        for watcher in watchers:
+            watcher(rates)
+
+    report.hub = wait_reached(ledger, keys, started, "hub phase", timeout, sample=sampler, watch=watch)
     if killer is not None:
         report.kill = killer.record or {"skipped": "the hub phase ended before a worker held a run past the mark"}
+        if schedule is not None and killer.record.get("at"):
+            report.kill["scheduled_redrives"] = schedule.since(killer.record["at"])
     for service, rate in report.hub.items():
         rate.items = sizes.of(service)  # what was meant to go through, not only what was accepted
     report.rss_peak_mib = sampler.peak
@@ -795,10 +815,12 @@ def nothing_held_here(stack: Stack, ledger: Any, report: Report) -> Verdict:
 def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int = 12, offset: int = 50_000,
                 prefix: str = "backlog", timeout: float = 1800.0, laptop_models: tuple[str, ...] = (),
                 days: dict[str, tuple[int, ...]] | None = None, kill_worker: bool = False,
-                kill_at: float = 1 / 3) -> Report:
+                kill_at: float = 1 / 3, redrive_schedule: bool = False) -> Report:
     """The backlog on a started ``stack`` whose schedules are paused. ``compare``: also the naive
     baseline and the ceiling (they leave submissions in the forms that no scheduled poll may
-    collect later: only on a stack of the bench's own). ``kill_worker``: see :class:`WorkerKiller`."""
+    collect later: only on a stack of the bench's own). ``kill_worker``: see :class:`WorkerKiller`.
+    ``redrive_schedule``: run ``redrive-stuck`` every two minutes during the hub phase, as its
+    schedule would (:class:`RedriveSchedule`; always with ``kill_worker``)."""
     from hub.wiring import get_ledger
 
     days = days or DAYS
@@ -808,9 +830,10 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
     rng = random.Random(seed)
     people = People(stack, {})
     killer = WorkerKiller(stack, ledger, kill_at) if kill_worker else None
+    schedule = RedriveSchedule() if redrive_schedule or kill_worker else None
     try:
         hub_phase(stack, ledger, people, sizes, rng, report, offset=offset, prefix=prefix, room_days=days["hub"],
-                  laptop_models=laptop_models, timeout=timeout, killer=killer)
+                  laptop_models=laptop_models, timeout=timeout, killer=killer, schedule=schedule)
         feide = report.hire_emails or ["norstr@oslomet.no"]
         if compare and compare_services(sizes):
             naive_sent = submit_for(stack, people, rng, sizes, [s for s in compare_services(sizes) if s != "fritak"],
@@ -963,7 +986,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start_all(progress=lambda m: say(f"stack: {m}"))
         report = run_backlog(stack, sizes, compare=not args.no_compare, timeout=args.timeout,
-                             kill_worker=args.kill_worker, kill_at=args.kill_at)
+                             kill_worker=args.kill_worker, kill_at=args.kill_at, redrive_schedule=True)
         ok = print_report(report, shape)
         if args.report_json:
             write_json(report, args.report_json)
