@@ -934,15 +934,10 @@ def print_kill(kill: dict[str, Any]) -> None:
           f"{kill.get('scheduled_redrives', 0)} (it also starts on every Crashed run)")
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM stops the stack as Ctrl-C does: no orphans left."""
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    import signal
+    from bench.kills import stop_on_sigterm
 
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", choices=("embedded", "scaled"), default="embedded")
     parser.add_argument("--workers", type=int, default=3, help="workers of --stack scaled")

@@ -85,7 +85,7 @@ from bench.chaos_invariants import (
     runs_breakdown,
 )
 from bench.chaos_workload import People, Workload, control, send_hostile
-from bench.kills import SHORT_WINDOWS, flow_run_processes
+from bench.kills import SHORT_WINDOWS, flow_run_processes, stop_on_sigterm
 from devtools.stack import Stack, StackPorts
 from sandbox.common import KINDS
 from sandbox.procs import Proc
@@ -718,13 +718,8 @@ def print_report(opts: Options, record: Record, verdicts: list[Verdict], workloa
     return rows
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM (a CI job's timeout, the test's) stops the stack as Ctrl-C does: no orphans left."""
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="CI size: ~100 items, 3 kills, 200 hostile, Prefect down ~20 s")
     parser.add_argument("--items", type=int)

@@ -6,7 +6,8 @@
   its fork server);
 - :func:`kill_worker_group`: ``kill -9`` of a worker and every process of its group (its fork
   server and the flow runs forked from it), as a host dying would; the flow runs it held
-  are read from Prefect first (their ``infrastructure_pid`` is the pid of their process).
+  are read from Prefect first (their ``infrastructure_pid`` is the pid of their process);
+- :func:`stop_on_sigterm`: a bench that gets SIGTERM stops its own stack, as on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 from devtools.stack import Stack
 from sandbox.procs import Proc, ProcInfo, descendants, group_members
 
-__all__ = ["SHORT_WINDOWS", "flow_run_processes", "runs_held", "kill_worker_group"]
+__all__ = ["SHORT_WINDOWS", "flow_run_processes", "runs_held", "kill_worker_group", "stop_on_sigterm"]
 
 # The bench's own stack only (production keeps the defaults of hub.recovery and hub.config):
 # a dead run is found 40 s after its last heartbeat instead of 90 s, a dead item's lease ends
@@ -78,3 +79,16 @@ def kill_worker_group(stack: Stack, name: str) -> dict[str, Any]:
         time.sleep(0.2)
     return {"worker": name, "pid": proc.pid, "at": at, "pids": sorted(members), "runs": runs,
             "left": [str(p) for p in group_members(proc.pid)]}
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a CI job's timeout, a test's, an operator's) stops the bench as Ctrl-C does: its
+    ``finally`` stops its stack, no orphans left. A second SIGTERM while it stops is ignored:
+    ``timeout`` and ``pkill`` both sending one interrupted the stop and left a whole stack
+    (Prefect, Radicale, RT, the sandboxes) running."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
