@@ -205,7 +205,8 @@ async def ensure_zombie_automation(client: Any, config: RecoveryConfig | None = 
     config = config or RecoveryConfig.from_env()
     outcomes = {"zombie": "off", "pending": await _ensure(client, pending_automation(config))}
     if config.heartbeat is None:
-        log.warning("PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off: dead flow runs will not be marked Crashed")
+        log.warning("PREFECT_FLOWS_HEARTBEAT_FREQUENCY is off: a run that dies while running will not be "
+                    "marked Crashed (one that never started still is)")
     else:
         outcomes["zombie"] = await _ensure(client, zombie_automation(config))
     return ", ".join(f"{name}: {outcome}" for name, outcome in outcomes.items())
