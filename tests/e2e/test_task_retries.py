@@ -6,13 +6,18 @@ task engine, which must retry the task (``retry_condition_fn=transient_only``). 
 permanent error (404) must not be retried. Both an async task (where ``state.result()``
 inside the engine returns a coroutine and the old check silently said "no retry") and a
 sync task are run on the real Prefect server of the stack.
+
+Global slots are asked of the same real server through a fault proxy: a 5xx is asked again
+within the wait, a 4xx is not, and a wait that ends is a transient error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,21 +143,16 @@ def test_a_permanent_error_is_not_retried(stack: Stack, peer: FlakyPeer, kind: s
 SLOT = "hub-test-slot"
 
 
-@task(retries=2, retry_delay_seconds=0, retry_condition_fn=transient_only)
-async def hold_a_slot() -> str:
-    async with global_slots(SLOT):
-        return "held"
+@contextlib.contextmanager
+def prefect_behind_a_fault_proxy(stack: Stack, tmp_path: Path, slot: str, fault: dict[str, Any]
+                                 ) -> Iterator[Callable[[], Any]]:
+    """The global limit ``slot`` (one slot) exists; this block talks to Prefect through a fault
+    proxy armed with ``fault`` on slot requests. Yields a function that reads the proxy's
+    fault statistics.
 
-
-@flow
-async def flow_holding_a_slot() -> str:
-    return await hold_a_slot()
-
-
-def test_prefect_failing_to_hand_out_a_global_slot_is_transient_and_retried(stack: Stack, tmp_path: Path) -> None:
-    """The Prefect API answering 500 to a slot request once (seen under chaos: its SQLite
-    database locked) used to crash the step and dead-letter the item; now the step is
-    retried and takes the slot."""
+    One limit name per test: Prefect keeps one acquisition service per set of names in a
+    process, with the API URL it first saw — a later test's requests for the same name would
+    go to an earlier test's proxy, long stopped."""
     import httpx
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -162,58 +162,73 @@ def test_prefect_failing_to_hand_out_a_global_slot_is_transient_and_retried(stac
 
     async def make_limit() -> None:
         async with get_client() as client:
-            await client.upsert_global_concurrency_limit_by_name(SLOT, 1)
+            await client.upsert_global_concurrency_limit_by_name(slot, 1)
 
     asyncio.run(make_limit())
     proxy: Any = start_fault_proxy(stack.prefect_ui, tmp_path)
+    headers = control_headers(proxy.extra.get("control_token"))
     try:
-        armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control_headers(proxy.extra.get("control_token")),
-                           json={"path": "/api/v2/concurrency_limits/increment-with-lease", "status": 500,
-                                 "count": 1}, timeout=5)
+        armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=headers,
+                           json={"path": "/api/v2/concurrency_limits/increment-with-lease", **fault}, timeout=5)
         assert armed.status_code == 201, armed.text
         with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api"}):
-            assert asyncio.run(flow_holding_a_slot()) == "held"
-        stats = httpx.get(f"{proxy.url}/_sandbox/faults/stats",
-                          headers=control_headers(proxy.extra.get("control_token")), timeout=5).json()
-        assert stats["statuses"] == {"500": 1}, "the fault was served, and the retry went through"
+            yield lambda: httpx.get(f"{proxy.url}/_sandbox/faults/stats", headers=headers, timeout=5).json()
     finally:
         proxy.stop()
+
+
+async def hold_the_slot(slot: str, wait: float) -> str:
+    async with global_slots(slot, wait=wait):
+        return "held"
+
+
+def test_prefect_failing_to_hand_out_a_global_slot_is_asked_again_within_the_wait(stack: Stack, tmp_path: Path) -> None:
+    """The Prefect API answering 5xx to slot requests (seen under chaos and in the backlog
+    bench: its SQLite database locked under a burst) used to fail the step at once, and a
+    batch item became a dead letter retried minutes later. Now the slots are asked for again
+    until they are handed out, within the wait."""
+    with prefect_behind_a_fault_proxy(stack, tmp_path, SLOT + "-5xx", {"status": 500, "count": 3}) as stats:
+        started = time.monotonic()
+        assert asyncio.run(hold_the_slot(SLOT + "-5xx", wait=60)) == "held"
+        took = time.monotonic() - started
+        assert stats()["statuses"] == {"500": 3}, "every fault was served, and the fourth request got the slot"
+    assert took < 30, f"three failures cost the back-off (~3.5 s), not the wait: {took:.1f} s"
+
+
+def test_a_slot_prefect_keeps_failing_to_hand_out_is_transient_at_the_deadline(stack: Stack, tmp_path: Path) -> None:
+    """Prefect failing every slot request: the step gives up when its wait ends, with a
+    transient error that says what Prefect last answered (the item is retried; nothing is lost)."""
+    from hub.flowkit import SlotsUnavailable
+
+    with prefect_behind_a_fault_proxy(stack, tmp_path, SLOT + "-deadline", {"status": 500, "count": 1000}) as stats:
+        started = time.monotonic()
+        with pytest.raises(SlotsUnavailable, match=r"waited 4 s .* without getting them .*500") as raised:
+            asyncio.run(hold_the_slot(SLOT + "-deadline", wait=4))
+        took = time.monotonic() - started
+        assert int(stats()["statuses"]["500"]) >= 3, "it asked again while it waited"
+    assert raised.value.kind == "transient"
+    assert took < 15, f"bounded by the wait, not by Prefect's retries: {took:.1f} s"
+
+
+def test_a_refused_slot_request_is_not_asked_again(stack: Stack, tmp_path: Path) -> None:
+    """A 4xx answer is about the request, not a busy Prefect: asking again changes nothing."""
+    from hub.flowkit import SlotsUnavailable
+
+    with prefect_behind_a_fault_proxy(stack, tmp_path, SLOT + "-refused", {"status": 422, "count": 1000}) as stats:
+        with pytest.raises(SlotsUnavailable, match="could not take"):
+            asyncio.run(hold_the_slot(SLOT + "-refused", wait=30))
+        assert stats()["statuses"] == {"422": 1}
 
 
 def test_a_slot_request_prefect_never_answers_gives_up_as_transient(stack: Stack, tmp_path: Path) -> None:
     """Seen under chaos: a run whose slot request was never answered sat silent for 20
     minutes, holding its deployment's only concurrency slot and every item behind it. The
     wait is bounded now: the step gets a transient error (it is retried; nothing is lost)."""
-    import time
-
-    import httpx
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     from hub.flowkit import SlotsUnavailable
-    from sandbox.common import control_headers
-    from sandbox.faultproxy import start_fault_proxy
 
-    async def make_limit() -> None:
-        async with get_client() as client:
-            await client.upsert_global_concurrency_limit_by_name(SLOT, 1)
-
-    async def take_slot() -> None:
-        async with global_slots(SLOT, wait=2):
-            raise AssertionError("the slot was handed out although Prefect never answered")
-
-    asyncio.run(make_limit())
-    proxy: Any = start_fault_proxy(stack.prefect_ui, tmp_path)
-    try:
-        armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control_headers(proxy.extra.get("control_token")),
-                           json={"path": "/api/v2/concurrency_limits/increment-with-lease", "kind": "timeout",
-                                 "hold": 60, "count": 100}, timeout=5)
-        assert armed.status_code == 201, armed.text
+    with prefect_behind_a_fault_proxy(stack, tmp_path, SLOT + "-silent", {"kind": "timeout", "hold": 60, "count": 100}):
         started = time.monotonic()
-        with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api"}):
-            with pytest.raises(SlotsUnavailable, match="waited 2 s") as raised:
-                asyncio.run(take_slot())
+        with pytest.raises(SlotsUnavailable, match="waited 2 s") as raised:
+            asyncio.run(hold_the_slot(SLOT + "-silent", wait=2))
         assert time.monotonic() - started < 15, "the wait is bounded by its own deadline, not Prefect's timeouts"
-        assert raised.value.kind == "transient"
-    finally:
-        proxy.stop()
+    assert raised.value.kind == "transient"
