@@ -201,6 +201,11 @@ class Stack:
             # A run that finds its deployment's concurrency limit full is re-offered after
             # this many seconds (Prefect's default, 30 s, stalls a burst of hires).
             "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "3",
+            # A step denied a global slot (RT's write slots) asks again after Prefect's
+            # Retry-After: the limit's average occupancy times the slots denied lately, up to
+            # this cap (Prefect's default, 30 s, left a freed slot idle while the next laptop
+            # order slept; measured in bench/backlog.py).
+            "PREFECT_SERVER_CONCURRENCY_MAXIMUM_CONCURRENCY_SLOT_WAIT_SECONDS": "1",
             # Slot leases on disk, not in memory: slots held when the server is restarted
             # (the supervisor, the chaos benchmark) are otherwise never given back.
             "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import logging
 import os
 import uuid
@@ -34,10 +33,11 @@ from prefect.tasks import Task
 
 from hub.errors import HubError, TransientError
 from hub.ledger import ItemState, Ledger, StepState, WorkItem
-from hub.limits import SLOT_LEASE_SECONDS, slot_wait_seconds
+from hub.limits import SLOT_LEASE_SECONDS
 from hub.privacy import mask
 from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
+from hub.slots import SlotsUnavailable, global_slots
 from hub.wiring import Connectors, connect, get_ledger, step_ports
 
 __all__ = ["Run", "work_item", "batch_item", "run_batch", "batch_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
@@ -94,77 +94,6 @@ def step_task(name: str, *, ports: Iterable[str] = (), persist_result: bool | No
                     cache_policy=NO_CACHE, persist_result=persist_result, log_prints=False)(body)
 
     return decorate
-
-
-class SlotsUnavailable(TransientError):
-    default_hint = ("Prefect could not hand out the global concurrency slot (its API was busy or down); "
-                    "the step is retried.")
-
-
-# Between attempts at slots Prefect failed to hand out (5xx, no answer): it is busy (its SQLite
-# database locked under a burst) or restarting. Doubling, capped; the wait's deadline bounds all.
-SLOT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
-
-
-def _worth_another_try(exc: BaseException) -> bool:
-    """A slot request that failed because Prefect was busy or away (a 5xx, a transport error),
-    not because of what was asked (a 4xx: an unknown limit, a bad lease)."""
-    import httpx
-
-    cause = exc.__cause__
-    if isinstance(cause, httpx.HTTPStatusError):
-        return cause.response.status_code >= 500
-    return cause is not None
-
-
-@contextlib.asynccontextmanager
-async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECONDS,
-                       wait: float | None = None) -> AsyncIterator[None]:
-    """Hold one slot of each named global limit for the block, as a lease (see hub.limits).
-
-    The slots are asked for again while Prefect answers 5xx or not at all (after its client's
-    own retries), until ``wait`` seconds (``HUB_SLOT_WAIT_SECONDS``) have passed. Not getting
-    them by then — Prefect still failing, or the slots staying busy — is transient: the step
-    is retried, not a crash that dead-letters the item, nor a run that waits for ever. A
-    refusal (4xx) is transient at once. Errors from the block itself pass through unchanged.
-    """
-    from prefect.concurrency.asyncio import (
-        AcquireConcurrencySlotTimeoutError,
-        ConcurrencySlotAcquisitionError,
-        concurrency,
-    )
-
-    async with contextlib.AsyncExitStack() as held:
-        wait = slot_wait_seconds() if wait is None else wait
-        failed: ConcurrencySlotAcquisitionError | None = None
-        try:
-            # One deadline for the whole wait: Prefect's own timeout_seconds covers only its
-            # retry loop, not a request queued behind a stuck one in its per-process
-            # acquisition service. A lease granted after the deadline is released by Prefect
-            # (it sees the cancel).
-            async with asyncio.timeout(wait):
-                for delay in itertools.chain(SLOT_RETRY_DELAYS, itertools.repeat(SLOT_RETRY_DELAYS[-1])):
-                    try:
-                        await held.enter_async_context(concurrency(names, occupy=1, lease_duration=lease))
-                        break
-                    except ConcurrencySlotAcquisitionError as exc:
-                        if not _worth_another_try(exc):
-                            raise
-                        if failed is None:
-                            log.warning("Prefect could not hand out the global slot(s) %r (%s); asking again "
-                                        "for up to %g s", names, mask(str(exc))[:160], wait)
-                        failed = exc
-                        await asyncio.sleep(delay)
-        except (ConcurrencySlotAcquisitionError, AcquireConcurrencySlotTimeoutError) as exc:
-            raise SlotsUnavailable(f"could not take the global slot(s) {names!r} from Prefect: "
-                                   f"{mask(str(exc))[:200]}") from exc
-        except TimeoutError as exc:
-            last = f" (Prefect's last answer: {mask(str(failed))[:160]})" if failed is not None else ""
-            raise SlotsUnavailable(f"waited {wait:g} s for the global slot(s) {names!r} without getting them{last}",
-                                   hint="Other runs hold them, or Prefect does not answer slot requests; the "
-                                        "step is retried. If this repeats, look for runs holding the slots "
-                                        "(hub status) and for Prefect server errors.") from exc
-        yield
 
 
 def _flow_run_id() -> str | None:

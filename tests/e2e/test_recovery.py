@@ -62,6 +62,7 @@ def test_every_global_slot_is_taken_as_a_short_lease() -> None:
     import inspect
 
     from flows.onboarding_steps import ALLOCATION_LIMIT, TICKETING_LIMIT
+    from hub import slots
     from hub.flowkit import Run, global_slots
     from hub.limits import MIN_SLOT_LEASE_SECONDS, SLOT_LEASE_SECONDS
     from hub.services import catalog
@@ -72,7 +73,8 @@ def test_every_global_slot_is_taken_as_a_short_lease() -> None:
     through_run = [(name, line) for name, line in lines if "run.slots(" in line]
     assert not direct, f"take slots with run.slots(...), which leases them: {direct}"
     assert through_run, "the flows take global slots somewhere"
-    assert "lease_duration=lease" in inspect.getsource(global_slots.__wrapped__)  # type: ignore[attr-defined]
+    assert "lease=lease" in inspect.getsource(global_slots.__wrapped__)  # type: ignore[attr-defined]
+    assert "concurrency(list(self.names), occupy=1, lease_duration=self.lease)" in inspect.getsource(slots)
     assert Run.slot_lease == SLOT_LEASE_SECONDS and MIN_SLOT_LEASE_SECONDS <= SLOT_LEASE_SECONDS <= 120
     assert {TICKETING_LIMIT, ALLOCATION_LIMIT} <= set(catalog().limits())
 
