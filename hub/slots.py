@@ -11,12 +11,14 @@ per hand-off with four blocks waiting for a one-slot limit). For the laptop allo
 one-slot limit around ~0.7 s of RT work, that halved the batch's throughput. So a lease taken
 from Prefect is held by a task of its own (its *lender*), which lends it to the blocks of
 this process that wait for the same limits, one after another, and gives it back to Prefect
-when none is waiting — or after :data:`LEND_AT_MOST` blocks or :data:`LEND_SECONDS`, so that
-other processes get their turn.
+when none is waiting — or, at the end of a block, once it has been out for
+:data:`LEND_SECONDS`, so that other processes get their turn.
 
 - One lease is being asked of Prefect at a time per set of names and event loop (Prefect
   serialises a process's requests for the same names anyway); when it is granted and more
-  blocks wait, the next is asked for, so a limit of two slots fills up.
+  blocks wait, the next is asked for, so a limit of two slots fills up — but never more
+  leases than the limit has slots (read once per process): a request that cannot be granted
+  only polls Prefect. A lease granted when nobody waits any more goes back at once.
 - A request Prefect answers 5xx or not at all (its SQLite database locked under a burst, a
   restart) is asked again with back-off; a 4xx fails every waiting block at once.
 - A block waits at most ``wait`` seconds (``HUB_SLOT_WAIT_SECONDS``), then gets
@@ -45,14 +47,14 @@ from hub.errors import TransientError
 from hub.limits import SLOT_LEASE_SECONDS, slot_wait_seconds
 from hub.privacy import mask
 
-__all__ = ["global_slots", "SlotsUnavailable", "LEND_AT_MOST", "LEND_SECONDS", "SLOT_RETRY_DELAYS"]
+__all__ = ["global_slots", "SlotsUnavailable", "LEND_SECONDS", "SLOT_RETRY_DELAYS"]
 
 log = logging.getLogger("hub.flow")
 
-# A lease serves at most this many blocks in a row, or for this long, before it goes back to
-# Prefect (other processes wait for the same slots; Prefect hands them out in no set order).
-LEND_AT_MOST = 8
-LEND_SECONDS = 15.0
+# A lease lent for this long goes back to Prefect at the end of its block (other processes
+# wait for the same slots; Prefect hands them out in no set order). The cost: one give-back
+# and take, ~0.4 s, per 10 s of work.
+LEND_SECONDS = 10.0
 # Between attempts at slots Prefect failed to hand out (5xx, no answer): doubling, capped; the
 # waiting blocks' own deadlines bound it all.
 SLOT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -96,6 +98,9 @@ class _Limits:
     lease: float
     waiting: collections.deque[Turn] = field(default_factory=collections.deque)
     asking: asyncio.Task[None] | None = None  # the lender whose lease Prefect has not granted yet
+    held: int = 0  # leases granted and not yet given back
+    size: int | None = None  # the smallest of the limits' slots; None: not known (yet)
+    sized: bool = False
     last_error: str | None = None
 
     def wait_for_a_turn(self) -> Turn:
@@ -121,7 +126,7 @@ class _Limits:
         return bool(self.waiting)
 
     def _ask_if_needed(self) -> None:
-        if self.asking is None and self._still_waiting():
+        if self.asking is None and (self.size is None or self.held < self.size) and self._still_waiting():
             self.asking = asyncio.get_running_loop().create_task(self._lend(), name=f"lend {self.names}")
 
     async def _lend(self) -> None:
@@ -130,23 +135,22 @@ class _Limits:
         try:
             async with contextlib.AsyncExitStack() as held:
                 try:
+                    await self._learn_size()
                     await self._take(held)
                 except Exception as exc:  # refused (4xx): every waiting block fails the same way
                     self._refuse(exc)
                     return
+                self.held += 1
+                held.callback(self._given_back)
                 self.asking = None
-                since, lent, loan = time.monotonic(), 0, None
+                since, loan = time.monotonic(), None
                 try:
-                    while lent < LEND_AT_MOST and time.monotonic() - since < LEND_SECONDS and self._still_waiting():
+                    while time.monotonic() - since < LEND_SECONDS and self._still_waiting():
                         if loan is not None:
                             loan.returned.set()  # it goes on to the next block
                         loan = _Loan()
                         self.waiting.popleft().set_result(loan)
-                        lent += 1
-                        if self._still_waiting():
-                            self._ask_if_needed()  # more blocks wait: the next lease is asked for meanwhile
-                        elif self.asking is not None:
-                            self.asking.cancel()  # asked for a block this lease has just served
+                        self._ask_if_needed()  # more blocks wait: the next lease is asked for meanwhile
                         await loan.done.wait()
                     await held.aclose()  # back to Prefect before the last block goes on
                 finally:
@@ -161,6 +165,26 @@ class _Limits:
             if self.asking is me:
                 self.asking = None
             self._ask_if_needed()
+
+    def _given_back(self) -> None:
+        self.held -= 1
+
+    async def _learn_size(self) -> None:
+        """How many slots the limits have (the smallest), once; unknown if Prefect cannot say."""
+        if self.sized:
+            return
+        from prefect.client.orchestration import get_client
+        from prefect.exceptions import ObjectNotFound
+
+        try:
+            async with get_client() as client:
+                limits = [await client.read_global_concurrency_limit_by_name(name) for name in self.names]
+            self.size = min(limit.limit for limit in limits)
+        except ObjectNotFound:  # an unknown limit: Prefect lets the block go without a slot
+            self.size = None
+        except Exception:  # Prefect busy or away: asked again by the next lease
+            return
+        self.sized = True
 
     def _refuse(self, exc: Exception) -> None:
         for turn in self.waiting:

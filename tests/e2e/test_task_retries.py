@@ -287,7 +287,7 @@ def test_a_slot_is_lent_from_block_to_block_in_a_process_and_never_shared_across
     assert most == 1, "one block at a time holds a one-slot limit"
     # Taking and giving back per block costs at least 16 requests (8 takes, 8 releases), more
     # with denied asks; a lent lease costs one take, one release, and the asks for a second
-    # lease while blocks wait (cancelled once the first serves them).
+    # lease while blocks wait (given back at once if the first served them meanwhile).
     assert requests < 16, f"eight blocks cost {requests} slot requests: the lease was not lent on"
 
     log = tmp_path / "intervals.jsonl"
