@@ -27,7 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-from devtools.stack import Stack, StackPorts
+from devtools.stack import Stack
 
 
 def say(message: str) -> None:
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold", type=float, default=0.5)
     args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="bench-slots-"))
-    stack = Stack(home, ports=StackPorts.defaults())
+    stack = Stack(home)
     try:
         say(f"starting a Prefect server (home {home})")
         stack.start_prefect()

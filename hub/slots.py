@@ -229,13 +229,9 @@ async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECO
     crash that dead-letters the item, nor a run that waits for ever. A refusal (4xx) is
     transient at once. Errors from the block itself pass through unchanged.
     """
-    from prefect.concurrency.asyncio import (
-        AcquireConcurrencySlotTimeoutError,
-        ConcurrencySlotAcquisitionError,
-    )
+    from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
 
     wanted = tuple(sorted({names} if isinstance(names, str) else set(names)))
-    shown = names
     wait = slot_wait_seconds() if wait is None else wait
     limits = _limits(wanted, lease=lease)
     turn = limits.wait_for_a_turn()
@@ -243,13 +239,13 @@ async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECO
         # One deadline for the whole wait, lent or granted.
         async with asyncio.timeout(wait):
             loan = await turn
-    except (ConcurrencySlotAcquisitionError, AcquireConcurrencySlotTimeoutError) as exc:
-        raise SlotsUnavailable(f"could not take the global slot(s) {shown!r} from Prefect: "
+    except ConcurrencySlotAcquisitionError as exc:  # refused: the lender set it on every waiting turn
+        raise SlotsUnavailable(f"could not take the global slot(s) {names!r} from Prefect: "
                                f"{mask(str(exc))[:200]}") from exc
     except TimeoutError as exc:
         limits.give_up(turn)
         last = f" (Prefect's last answer: {limits.last_error})" if limits.last_error else ""
-        raise SlotsUnavailable(f"waited {wait:g} s for the global slot(s) {shown!r} without getting them{last}",
+        raise SlotsUnavailable(f"waited {wait:g} s for the global slot(s) {names!r} without getting them{last}",
                                hint="Other runs hold them, or Prefect does not answer slot requests; the "
                                     "step is retried. If this repeats, look for runs holding the slots "
                                     "(hub status) and for Prefect server errors.") from exc
