@@ -5,6 +5,11 @@ Every connector talks HTTP through :class:`ApiClient`:
 - an ``httpx.AsyncClient`` with explicit connect/read/write/pool timeouts;
 - retries (tenacity) on connect errors, timeouts, 429, 502, 503 and 504 only, honouring
   ``Retry-After`` (seconds or HTTP date), bounded both in attempts and in total time;
+- a 500 is asked again only for a safe method (:data:`SAFE_METHODS`: GET, HEAD, OPTIONS and
+  WebDAV's PROPFIND and REPORT), which writes nothing; it stays a ``PermanentError`` if the
+  peer still answers 500 when the policy's attempts are spent. A 500 to a write is never
+  re-sent (the write may be committed). Radicale, for one, answers 500 to a PROPFIND that
+  races a delete in the same collection;
 - every other 4xx is never retried;
 - every failure leaves as a :mod:`hub.errors` exception — no raw ``httpx`` error escapes.
 
@@ -54,7 +59,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
 )
@@ -71,7 +76,7 @@ from hub.errors import (
 )
 
 __all__ = ["RetryPolicy", "ApiClient", "ErrorDescriber", "translate_status", "translate_exception", "parse_json",
-           "parse_model", "error_body", "RETRYABLE_STATUS", "IDEMPOTENT_METHODS"]
+           "parse_model", "error_body", "RETRYABLE_STATUS", "IDEMPOTENT_METHODS", "SAFE_METHODS"]
 
 log = logging.getLogger("hub.http")
 
@@ -81,6 +86,9 @@ _TLS = httpx.create_ssl_context()
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Methods that change nothing on the server (RFC 9110 §9.2.1; RFC 4918 §9.1 and RFC 3253 §3.6
+# for PROPFIND and REPORT): the only ones a 500 is asked again for.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"})
 
 # What decoding a body can raise: json.JSONDecodeError and UnicodeDecodeError are
 # ValueErrors; a deeply nested body makes the decoder raise RecursionError instead.
@@ -235,7 +243,8 @@ def translate_status(system: str, response: httpx.Response,
         return InvalidInput(msg, system=system, status=status)
     if status >= 500:
         # 500/501/505...: the server said something is wrong on its side in a way that is
-        # not a temporary overload. Retrying blindly would write twice on some systems.
+        # not a temporary overload. Retrying blindly would write twice on some systems, so
+        # ApiClient asks again only for a safe method (SAFE_METHODS), which writes nothing.
         return PermanentError(msg, system=system, status=status,
                                hint=f"{system} reported an internal error; check its logs.")
     return PermanentError(msg, system=system, status=status)
@@ -277,6 +286,19 @@ def _wait(policy: RetryPolicy, started: float) -> Callable[[RetryCallState], flo
         return delay
 
     return wait
+
+
+def _worth_asking_again(method: str) -> Callable[[BaseException], bool]:
+    """The retry predicate for one request: every ``TransientError``; and a 500 (a
+    ``PermanentError``), only when ``method`` is safe."""
+    safe = method.upper() in SAFE_METHODS
+
+    def worth(exc: BaseException) -> bool:
+        if isinstance(exc, TransientError):
+            return True
+        return safe and isinstance(exc, PermanentError) and exc.status == 500
+
+    return worth
 
 
 class ApiClient:
@@ -321,10 +343,10 @@ class ApiClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _retrying(self) -> AsyncRetrying:
+    def _retrying(self, method: str) -> AsyncRetrying:
         started = time.monotonic()
         return AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_if_exception(_worth_asking_again(method)),
             stop=stop_after_attempt(self.policy.max_attempts) | stop_after_delay(self.policy.max_total_seconds),
             wait=_wait(self.policy, started),
             reraise=True,
@@ -349,7 +371,7 @@ class ApiClient:
         lookup that treats "absent" as an answer).
         """
         allowed = set(ok or ())
-        async for attempt in self._retrying():
+        async for attempt in self._retrying(method):
             with attempt:
                 return await self._send(method, url, allowed, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -368,7 +390,7 @@ class ApiClient:
         """Send and parse. A garbled body is fetched again only for an idempotent method."""
         if method.upper() not in IDEMPOTENT_METHODS:
             return parse_json(await self.request(method, url, **kwargs), self.system)
-        async for attempt in self._retrying():
+        async for attempt in self._retrying(method):
             with attempt:
                 return parse_json(await self._send(method, url, set(), **kwargs), self.system)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -376,7 +398,7 @@ class ApiClient:
     @asynccontextmanager
     async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
         """Open a streamed response; only opening it is retried, never a half-read body."""
-        async for attempt in self._retrying():
+        async for attempt in self._retrying(method):
             with attempt:
                 try:
                     request = self._client.build_request(method, url, **kwargs)

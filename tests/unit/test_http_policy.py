@@ -52,6 +52,57 @@ async def test_other_errors_are_never_retried(status: int, error: type[Exception
     assert f"status {status}" in str(info.value)
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"])
+async def test_a_500_to_a_safe_method_is_asked_again(method: str) -> None:
+    """A safe method writes nothing, so a 500 (Radicale's answer to a PROPFIND racing a
+    delete in the same collection) is asked again under the policy."""
+    transport, calls = scripted(500, 500, 200)
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        response = await client.request(method, "/thing")
+    assert response.status_code == 200
+    assert [call.method for call in calls] == [method] * 3
+
+
+async def test_a_500_that_stays_is_permanent_once_the_attempts_are_spent() -> None:
+    transport, calls = scripted(500)
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        with pytest.raises(PermanentError) as info:
+            await client.request("GET", "/thing")
+    assert len(calls) == FAST.max_attempts
+    assert info.value.status == 500 and "internal error" in info.value.hint
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "MKCOL", "MOVE"])
+async def test_a_500_to_a_write_is_never_sent_again(method: str) -> None:
+    """The write may be committed before the server failed; the caller's look-up decides."""
+    transport, calls = scripted(500, 200)
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        with pytest.raises(PermanentError):
+            await client.request(method, "/thing")
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("status", [501, 505])
+async def test_other_5xx_to_a_safe_method_are_not_asked_again(status: int) -> None:
+    transport, calls = scripted(status, 200)
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        with pytest.raises(PermanentError):
+            await client.request("GET", "/thing")
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("way", ["json", "stream"])
+async def test_a_500_to_a_safe_method_is_asked_again_by_every_way_of_reading(way: str) -> None:
+    transport, calls = scripted(500, 200)
+    async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:
+        if way == "json":
+            assert await client.json("GET", "/thing") == {"message": "status 200"}
+        else:
+            async with client.stream("GET", "/thing") as response:
+                assert response.status_code == 200
+    assert len(calls) == 2
+
+
 async def test_connect_errors_and_timeouts_are_transient_and_bounded() -> None:
     transport, calls = scripted(httpx.ConnectError("refused"))
     async with ApiClient("x", "http://test", policy=FAST, transport=transport) as client:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from connectors.caldav import CaldavCalendar, CaldavConfig
-from hub.errors import ConfigError, MalformedResponse, NotFound, TransientError
-from sandbox.procs import free_port
-from tests.connectors.caldav.conftest import MakeCalendar
+from hub.errors import ConfigError, MalformedResponse, NotFound, PermanentError, TransientError
+from sandbox.procs import Proc, free_port
+from tests.connectors.caldav.conftest import MakeCalendar, at
 
 
 async def test_wrong_password_is_a_config_error(make_calendar: MakeCalendar) -> None:
@@ -82,3 +85,37 @@ async def test_an_overloaded_server_is_retried_then_transient() -> None:
     finally:
         await calendar.aclose()
     assert calls == ["PROPFIND"] * 3
+
+
+async def test_a_500_to_a_read_is_asked_again_and_the_booking_lands_once(
+        make_calendar: MakeCalendar, radicale: Proc, tmp_path: Path, day: date) -> None:
+    """Radicale answers 500 to a PROPFIND that races a delete in the same collection (a
+    ``FileNotFoundError`` in its file storage; the backlog bench lost a room request to it).
+    A read writes nothing, so the connector asks again; a 500 to the PUT is not re-sent."""
+    from sandbox.common import control_headers
+    from sandbox.faultproxy import start_fault_proxy
+    from tests.connectors.caldav.test_booking import _new
+
+    proxy: Any = start_fault_proxy(radicale.url, tmp_path)
+    control = control_headers(proxy.extra["control_token"])
+    calendar = make_calendar(base_url=proxy.url, max_retry_seconds=10.0)
+    try:
+        for method in ("PROPFIND", "REPORT"):
+            armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control,
+                               json={"path": "/", "method": method, "status": 500, "count": 1})
+            assert armed.status_code == 201, armed.text
+        booking = await calendar.book(_new("gr-9500-aaaaaa", "P35-U101", at(day, "09:00"), at(day, "10:00")))
+        assert booking.external_ref == "gr-9500-aaaaaa"
+        stats = httpx.get(f"{proxy.url}/_sandbox/faults/stats", headers=control).json()
+        assert stats["statuses"] == {"500": 2}, "both reads met their 500 and were asked again"
+
+        armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control,
+                           json={"path": "/", "method": "PUT", "status": 500, "count": 1})
+        assert armed.status_code == 201, armed.text
+        with pytest.raises(PermanentError, match="500"):
+            await calendar.book(_new("gr-9500-bbbbbb", "P35-U101", at(day, "11:00"), at(day, "12:00")))
+        assert httpx.get(f"{proxy.url}/_sandbox/faults", headers=control).json() == [], "the PUT was sent once"
+        assert await calendar.find_booking("gr-9500-bbbbbb") is None
+    finally:
+        await calendar.aclose()
+        proxy.stop()
