@@ -22,6 +22,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prefect.client.orchestration import get_client
@@ -30,7 +31,7 @@ from prefect.runner import Runner
 from deployments.catalog import CATALOG
 from deployments.definitions import DEPLOYMENTS, PRELOAD
 
-__all__ = ["use_preloaded_fork_server", "wait_for_prefect", "ensure_limits", "ensure_recovery", "serve"]
+__all__ = ["use_preloaded_fork_server", "remember_settings_environment", "wait_for_prefect", "ensure_limits", "ensure_recovery", "serve", "wake_on_scheduled_runs"]
 
 log = logging.getLogger("hub.serve")
 
@@ -50,12 +51,49 @@ class _PreloadedContext:
 
 
 def use_preloaded_fork_server(preload: tuple[str, ...] = PRELOAD) -> None:
+    """Start flow runs from a fork server that has ``preload`` and the ledger's database driver
+    imported, and work out the settings a run's process is given once per process."""
     from multiprocessing import forkserver
 
     import prefect.flow_engine as engine
 
-    engine.multiprocessing = _PreloadedContext(preload)  # type: ignore[assignment,attr-defined]
+    from hub.ledger.store import driver_modules
+    from hub.settings import get_settings
+
+    engine.multiprocessing = _PreloadedContext((*preload, *driver_modules(get_settings().ledger)))  # type: ignore[assignment,attr-defined]
+    remember_settings_environment()
     forkserver.ensure_running()  # import everything now, not when the first hire arrives
+
+
+_ENVIRONMENTS: dict[tuple[int, bool, bool, bool], tuple[Any, dict[str, str]]] = {}
+
+
+def remember_settings_environment() -> None:
+    """Prefect turns the whole settings tree into environment variables twice for every run it
+    starts (the job's environment, then the run's process), by dumping each nested model again:
+    ~0.25 s of the runner's or worker's CPU per run, on the way to the run's first line, and
+    an HR event starts two runs. The settings object does not change (Prefect makes a new one
+    for new settings), so the answer is kept per object and handed out as a copy."""
+    from prefect.settings.models.root import Settings
+
+    if getattr(Settings.to_environment_variables, "remembered", False):
+        return
+    work_out = Settings.to_environment_variables
+
+    def to_environment_variables(self: Settings, exclude_unset: bool = False, include_secrets: bool = True,
+                                 include_aliases: bool = False) -> dict[str, str]:
+        key = (id(self), exclude_unset, include_secrets, include_aliases)
+        kept = _ENVIRONMENTS.get(key)
+        if kept is None or kept[0] is not self:
+            if len(_ENVIRONMENTS) > 16:  # settings objects of temporary_settings() blocks
+                _ENVIRONMENTS.clear()
+            kept = _ENVIRONMENTS[key] = (self, work_out(self, exclude_unset=exclude_unset,
+                                                         include_secrets=include_secrets,
+                                                         include_aliases=include_aliases))
+        return dict(kept[1])
+
+    to_environment_variables.remembered = True  # type: ignore[attr-defined]
+    Settings.to_environment_variables = to_environment_variables  # type: ignore[method-assign,assignment]
 
 
 async def ensure_limits() -> None:
@@ -79,25 +117,31 @@ async def ensure_recovery() -> str:
     return outcome
 
 
-async def wake_on_scheduled_runs(runner: Runner) -> None:
-    """Ask the runner to look for runs as soon as Prefect announces a scheduled one."""
+async def wake_on_scheduled_runs(look: Callable[[], Awaitable[object]],
+                                 running: Callable[[], bool] = lambda: True) -> None:
+    """Call ``look`` (a runner's or worker's own poll step) as soon as Prefect announces a
+    scheduled run, while ``running()``. The poll itself stays as it is, for a missed event."""
     from prefect.events.clients import get_events_subscriber
     from prefect.events.filters import EventFilter, EventNameFilter
 
-    while not runner.started:  # noqa: ASYNC110 - the runner exposes no "started" event
-        await asyncio.sleep(0.05)
     wanted = EventFilter(event=EventNameFilter(name=["prefect.flow-run.Scheduled"]))
-    while runner.started:
+    while running():
         try:
             async with get_events_subscriber(filter=wanted) as events:
                 async for _ in events:
-                    # Runner's own poll step; it skips runs it is already submitting.
-                    await runner._get_and_submit_flow_runs()  # type: ignore[no-untyped-call]
+                    await look()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the slow poll still runs; reconnect shortly
             log.warning("event subscription lost (%s); reconnecting in 2 s", exc)
             await asyncio.sleep(2)
+
+
+async def _wake_runner(runner: Runner) -> None:
+    while not runner.started:  # noqa: ASYNC110 - the runner exposes no "started" event
+        await asyncio.sleep(0.05)
+    # The runner's own poll step; it skips runs it is already submitting.
+    await wake_on_scheduled_runs(runner._get_and_submit_flow_runs, lambda: bool(runner.started))
 
 
 async def wait_for_prefect(max_wait: float | None = None) -> None:
@@ -154,7 +198,7 @@ async def serve(poll_seconds: float | None = None, limit: int | None = None) -> 
         )
     log.info("serving %d deployments, polling every %.2fs", len(DEPLOYMENTS), poll)
     print(f"hub runner: serving {', '.join(s.full_name for s in DEPLOYMENTS)} (poll {poll}s)", flush=True)
-    waker = asyncio.create_task(wake_on_scheduled_runs(runner))
+    waker = asyncio.create_task(_wake_runner(runner))
     try:
         await runner.start()
     finally:

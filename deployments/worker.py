@@ -6,12 +6,14 @@ seconds on a busy two-core host (``bench/onboarding_latency.py --workers``). Thi
 Prefect's own :class:`~prefect.workers.process.ProcessWorker` — same pool type, same
 polling, heartbeats, cancellation and crash handling — except that a run's process is forked
 from a fork server that has Prefect, the flows and the connectors already imported, exactly
-as the embedded runner does (:func:`deployments.serve.use_preloaded_fork_server`). Each run
+as the embedded runner does (:func:`deployments.serve.use_preloaded_fork_server`), and that
+it looks for runs as soon as Prefect announces one, not only at its next poll. Each run
 still gets its own process, with this worker's environment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -23,7 +25,7 @@ from prefect.runner._process_manager import ProcessHandle
 from prefect.runner._starter_direct import DirectSubprocessStarter
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 
-from deployments.serve import use_preloaded_fork_server, wait_for_prefect
+from deployments.serve import use_preloaded_fork_server, wait_for_prefect, wake_on_scheduled_runs
 
 __all__ = ["PreloadedProcessWorker", "work"]
 
@@ -65,4 +67,10 @@ async def work(pool: str, *, name: str | None = None, limit: int | None = None) 
     async with PreloadedProcessWorker(work_pool_name=pool, name=name, limit=limit) as worker:
         print(f"hub worker {worker.name}: working the pool {pool!r} (runs forked from a preloaded fork server)",
               flush=True)
-        await worker.start()
+        # Woken by Prefect's Scheduled events, as the runner is: a run waits for no poll
+        # (PREFECT_WORKER_QUERY_SECONDS). Every worker looks; Prefect gives a run to one of them.
+        waker = asyncio.create_task(wake_on_scheduled_runs(worker.get_and_submit_flow_runs))
+        try:
+            await worker.start()
+        finally:
+            waker.cancel()

@@ -58,8 +58,10 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
         run = await client.create_flow_run_from_deployment(metrics.id, parameters={"weeks": 2})
 
         log = (tmp_path / "worker.log").open("w")
+        # Polling every 5 minutes: a run started later is found by the Scheduled event alone.
         worker = subprocess.Popen([sys.executable, "-m", "deployments", "worker", "--pool", POOL, "--limit", "2"],
-                                  env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+                                  env={**env, "PREFECT_WORKER_QUERY_SECONDS": "300"}, stdout=log,
+                                  stderr=subprocess.STDOUT, cwd=tmp_path)
         try:
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
@@ -77,6 +79,18 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
             family = [Path(f"/proc/{p.pid}/cmdline").read_bytes().replace(b"\0", b" ")
                       for p in descendants(worker.pid)]
             assert any(b"multiprocessing.forkserver" in line and b"flows.ops_metrics" in line for line in family), family
+
+            # The worker is woken by Prefect's Scheduled event, not by its next poll.
+            second = await client.create_flow_run_from_deployment(metrics.id, parameters={"weeks": 1})
+            created = time.monotonic()
+            while time.monotonic() - created < 30:
+                state = (await client.read_flow_run(second.id)).state
+                if state is not None and not state.is_scheduled():
+                    break
+                await asyncio.sleep(0.2)
+            assert state is not None and not state.is_scheduled(), (
+                "the worker did not take a run within 30 s of its Scheduled event\n"
+                + (tmp_path / "worker.log").read_text()[-3000:])
         finally:
             worker.terminate()
             try:
