@@ -19,6 +19,8 @@ Start-up latency, measured on a 2-core machine:
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import logging
 import multiprocessing
 import os
@@ -65,35 +67,40 @@ def use_preloaded_fork_server(preload: tuple[str, ...] = PRELOAD) -> None:
     forkserver.ensure_running()  # import everything now, not when the first hire arrives
 
 
-_ENVIRONMENTS: dict[tuple[int, bool, bool, bool], tuple[Any, dict[str, str]]] = {}
+_REMEMBERED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
 
 def remember_settings_environment() -> None:
     """Prefect turns the whole settings tree into environment variables twice for every run it
-    starts (the job's environment, then the run's process), by dumping each nested model again:
-    ~0.25 s of the runner's or worker's CPU per run, on the way to the run's first line, and
-    an HR event starts two runs. The settings object does not change (Prefect makes a new one
-    for new settings), so the answer is kept per object and handed out as a copy."""
+    starts (the job's environment, then the run's process), by dumping each nested model again,
+    and serialises the settings context once more for the run's process: ~0.35 s of the
+    runner's or worker's CPU per run, on the way to the run's first line, and an HR event starts
+    two runs. Neither object changes (Prefect makes new ones for new settings), so each answer
+    is kept per object and handed out as a copy."""
+    from prefect.context import SettingsContext
     from prefect.settings.models.root import Settings
 
-    if getattr(Settings.to_environment_variables, "remembered", False):
+    _remember_per_object(Settings, "to_environment_variables")
+    _remember_per_object(SettingsContext, "serialize")
+
+
+def _remember_per_object(cls: type, name: str) -> None:
+    work_out = getattr(cls, name)
+    if getattr(work_out, "remembered", False):
         return
-    work_out = Settings.to_environment_variables
 
-    def to_environment_variables(self: Settings, exclude_unset: bool = False, include_secrets: bool = True,
-                                 include_aliases: bool = False) -> dict[str, str]:
-        key = (id(self), exclude_unset, include_secrets, include_aliases)
-        kept = _ENVIRONMENTS.get(key)
-        if kept is None or kept[0] is not self:
-            if len(_ENVIRONMENTS) > 16:  # settings objects of temporary_settings() blocks
-                _ENVIRONMENTS.clear()
-            kept = _ENVIRONMENTS[key] = (self, work_out(self, exclude_unset=exclude_unset,
-                                                         include_secrets=include_secrets,
-                                                         include_aliases=include_aliases))
-        return dict(kept[1])
+    def remembered(self: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (cls, name, id(self), args, tuple(sorted(kwargs.items())))
+        kept = _REMEMBERED.get(key)
+        if kept is None or kept[0] is not self:  # the object is held, so its id is not reused
+            if len(_REMEMBERED) > 32:  # objects of temporary_settings() blocks
+                _REMEMBERED.clear()
+            kept = _REMEMBERED[key] = (self, work_out(self, *args, **kwargs))
+        return copy.deepcopy(kept[1])
 
-    to_environment_variables.remembered = True  # type: ignore[attr-defined]
-    Settings.to_environment_variables = to_environment_variables  # type: ignore[method-assign,assignment]
+    functools.update_wrapper(remembered, work_out)
+    remembered.remembered = True  # type: ignore[attr-defined]
+    setattr(cls, name, remembered)
 
 
 async def ensure_limits() -> None:

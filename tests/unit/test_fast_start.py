@@ -45,12 +45,13 @@ print(late)
 
 
 def test_the_settings_environment_is_worked_out_once_per_settings_object() -> None:
+    from prefect.context import SettingsContext
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
     from prefect.settings.models.root import Settings
 
     from deployments.serve import remember_settings_environment
 
-    original = Settings.to_environment_variables
+    original, serialize = Settings.to_environment_variables, SettingsContext.serialize
     calls: list[int] = []
     try:
         def counted(self: Settings, **kwargs: bool) -> dict[str, str]:
@@ -68,9 +69,19 @@ def test_the_settings_environment_is_worked_out_once_per_settings_object() -> No
         assert again.get("PREFECT_API_URL") != "changed by a caller", "each caller gets a copy"
         assert calls == [id(settings)], "worked out once"
 
+        context = SettingsContext.get()
+        assert context is not None
+        dumped = context.serialize()
+        assert dumped == serialize(context)
+        dumped["settings"]["changed"] = "by a caller"
+        assert context.serialize() == serialize(context), "each caller gets a copy"
+
         with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
             other = get_current_settings().to_environment_variables(exclude_unset=True)
+            inner = SettingsContext.get()
+            assert inner is not None and inner.serialize()["settings"]["api"]["url"] == "http://127.0.0.1:9/api"
         assert other["PREFECT_API_URL"] == "http://127.0.0.1:9/api", "new settings, new answer"
         assert settings.to_environment_variables(exclude_unset=False) == original(settings, exclude_unset=False)
     finally:
         Settings.to_environment_variables = original  # type: ignore[method-assign]
+        SettingsContext.serialize = serialize  # type: ignore[method-assign]
