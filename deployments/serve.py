@@ -33,7 +33,8 @@ from prefect.runner import Runner
 from deployments.catalog import CATALOG
 from deployments.definitions import DEPLOYMENTS, PRELOAD
 
-__all__ = ["use_preloaded_fork_server", "remember_settings_environment", "wait_for_prefect", "ensure_limits", "ensure_recovery", "serve", "wake_on_scheduled_runs"]
+__all__ = ["use_preloaded_fork_server", "remember_settings_environment", "wait_for_prefect", "ensure_limits",
+           "ensure_recovery", "serve", "wake_on_scheduled_runs"]
 
 log = logging.getLogger("hub.serve")
 
@@ -127,21 +128,41 @@ async def ensure_recovery() -> str:
 async def wake_on_scheduled_runs(look: Callable[[], Awaitable[object]],
                                  running: Callable[[], bool] = lambda: True) -> None:
     """Call ``look`` (a runner's or worker's own poll step) as soon as Prefect announces a
-    scheduled run, while ``running()``. The poll itself stays as it is, for a missed event."""
+    scheduled run, while ``running()``. The poll itself stays as it is, for a missed event.
+
+    Announcements that arrive while a look is under way make one more look, not one each: the
+    scheduler announces a deployment's future runs in a batch (up to 100 at a time)."""
     from prefect.events.clients import get_events_subscriber
     from prefect.events.filters import EventFilter, EventNameFilter
 
+    announced = asyncio.Event()
+
+    async def looker() -> None:
+        while True:
+            await announced.wait()
+            announced.clear()
+            try:
+                await look()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the poll step failing once is the poll's business
+                log.warning("looking for runs on an announcement failed (%s)", exc)
+
+    looking = asyncio.create_task(looker())
     wanted = EventFilter(event=EventNameFilter(name=["prefect.flow-run.Scheduled"]))
-    while running():
-        try:
-            async with get_events_subscriber(filter=wanted) as events:
-                async for _ in events:
-                    await look()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the slow poll still runs; reconnect shortly
-            log.warning("event subscription lost (%s); reconnecting in 2 s", exc)
-            await asyncio.sleep(2)
+    try:
+        while running():
+            try:
+                async with get_events_subscriber(filter=wanted) as events:
+                    async for _ in events:
+                        announced.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the slow poll still runs; reconnect shortly
+                log.warning("event subscription lost (%s); reconnecting in 2 s", exc)
+                await asyncio.sleep(2)
+    finally:
+        looking.cancel()
 
 
 async def _wake_runner(runner: Runner) -> None:

@@ -99,3 +99,33 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
                 worker.kill()
                 worker.wait(timeout=15)
             log.close()
+
+
+async def test_a_burst_of_announcements_makes_one_more_look_not_one_each(prefect_server: str) -> None:
+    """The scheduler announces a deployment's future runs in a batch (up to 100): a runner or
+    worker woken by each would poll Prefect once per announcement."""
+    from prefect.events import Event
+    from prefect.events.clients import get_events_client
+
+    from deployments.serve import wake_on_scheduled_runs
+
+    looks: list[float] = []
+
+    async def look() -> None:
+        looks.append(time.monotonic())
+        await asyncio.sleep(0.5)  # a poll step that takes a while
+
+    waker = asyncio.create_task(wake_on_scheduled_runs(look))
+    try:
+        await asyncio.sleep(1.5)  # subscribed
+        async with get_events_client() as events:
+            for n in range(40):
+                await events.emit(Event(event="prefect.flow-run.Scheduled",
+                                        resource={"prefect.resource.id": f"prefect.flow-run.burst-{n}"}))
+        deadline = time.monotonic() + 20
+        while not looks and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(4)  # the burst is through (a look per announcement would make 8 by now)
+    finally:
+        waker.cancel()
+    assert 1 <= len(looks) <= 3, looks
