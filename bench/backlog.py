@@ -416,9 +416,11 @@ class RedriveSchedule:
         return sum(start >= when for start in self.starts)
 
 
-def start_deployment(name: str, *, patience: float = 180.0) -> None:
+def start_deployment(name: str, *, patience: float = 600.0, attempt_seconds: float = 30.0) -> None:
     """Start one run of ``name``, as an operator would, trying again while the Prefect server
-    answers 5xx (SQLite's single writer answers 503 under a burst): once, by its idempotency key."""
+    answers 5xx or takes longer than ``attempt_seconds`` (SQLite's single writer answers 503
+    under a burst, and Prefect's client retries a 503 by itself for minutes): once, by its
+    idempotency key."""
     import uuid
 
     from prefect.deployments import run_deployment
@@ -430,12 +432,15 @@ def start_deployment(name: str, *, patience: float = 180.0) -> None:
         deadline = time.monotonic() + patience
         while True:
             try:
-                await run_deployment(name, timeout=0, idempotency_key=key)  # type: ignore[misc]
+                await asyncio.wait_for(run_deployment(name, timeout=0, idempotency_key=key),  # type: ignore[arg-type]
+                                       attempt_seconds)
                 return
-            except PrefectHTTPStatusError as exc:
-                if exc.response.status_code < 500 or time.monotonic() > deadline:
+            except (PrefectHTTPStatusError, TimeoutError) as exc:
+                status = exc.response.status_code if isinstance(exc, PrefectHTTPStatusError) else None
+                if (status is not None and status < 500) or time.monotonic() > deadline:
                     raise
-                say(f"starting {name}: the Prefect server answered {exc.response.status_code}; trying again in 5 s")
+                said = f"answered {status}" if status else f"did not answer in {attempt_seconds:.0f} s"
+                say(f"starting {name}: the Prefect server {said}; trying again in 5 s")
                 await asyncio.sleep(5)
 
     asyncio.run(start())
