@@ -423,8 +423,9 @@ def start_deployment(name: str, *, patience: float = 600.0, attempt_seconds: flo
     idempotency key."""
     import uuid
 
-    from prefect.deployments import run_deployment
     from prefect.exceptions import PrefectHTTPStatusError
+
+    from hub.dispatch import start_deployment_run
 
     key = f"backlog:{name}:{uuid.uuid4()}"
 
@@ -432,8 +433,7 @@ def start_deployment(name: str, *, patience: float = 600.0, attempt_seconds: flo
         deadline = time.monotonic() + patience
         while True:
             try:
-                await asyncio.wait_for(run_deployment(name, timeout=0, idempotency_key=key),  # type: ignore[arg-type]
-                                       attempt_seconds)
+                await asyncio.wait_for(start_deployment_run(name, {}, key=key), attempt_seconds)
                 return
             except (PrefectHTTPStatusError, TimeoutError) as exc:
                 status = exc.response.status_code if isinstance(exc, PrefectHTTPStatusError) else None

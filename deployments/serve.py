@@ -33,7 +33,7 @@ from prefect.runner import Runner
 from deployments.catalog import CATALOG
 from deployments.definitions import DEPLOYMENTS, PRELOAD
 
-__all__ = ["use_preloaded_fork_server", "remember_settings_environment", "wait_for_prefect", "ensure_limits",
+__all__ = ["use_preloaded_fork_server", "remember_run_settings", "wait_for_prefect", "ensure_limits",
            "ensure_recovery", "serve", "wake_on_scheduled_runs"]
 
 log = logging.getLogger("hub.serve")
@@ -64,14 +64,14 @@ def use_preloaded_fork_server(preload: tuple[str, ...] = PRELOAD) -> None:
     from hub.settings import get_settings
 
     engine.multiprocessing = _PreloadedContext((*preload, *driver_modules(get_settings().ledger)))  # type: ignore[assignment,attr-defined]
-    remember_settings_environment()
+    remember_run_settings()
     forkserver.ensure_running()  # import everything now, not when the first hire arrives
 
 
 _REMEMBERED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
 
-def remember_settings_environment() -> None:
+def remember_run_settings() -> None:
     """Prefect turns the whole settings tree into environment variables twice for every run it
     starts (the job's environment, then the run's process), by dumping each nested model again,
     and serialises the settings context once more for the run's process: ~0.35 s of the

@@ -49,7 +49,7 @@ def test_the_settings_environment_is_worked_out_once_per_settings_object() -> No
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
     from prefect.settings.models.root import Settings
 
-    from deployments.serve import remember_settings_environment
+    from deployments.serve import remember_run_settings
 
     original, serialize = Settings.to_environment_variables, SettingsContext.serialize
     calls: list[int] = []
@@ -59,8 +59,8 @@ def test_the_settings_environment_is_worked_out_once_per_settings_object() -> No
             return original(self, **kwargs)
 
         Settings.to_environment_variables = counted  # type: ignore[method-assign,assignment]
-        remember_settings_environment()
-        remember_settings_environment()  # idempotent: not wrapped twice
+        remember_run_settings()
+        remember_run_settings()  # idempotent: not wrapped twice
         settings = get_current_settings()
         first = settings.to_environment_variables(exclude_unset=True)
         assert first == original(settings, exclude_unset=True)
