@@ -44,7 +44,8 @@ class _PreloadedContext:
 
     def __init__(self, preload: tuple[str, ...]) -> None:
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["prefect", "prefect.flow_engine", *preload])
+        # Last: with everything imported, build what every run's process would build first.
+        self._ctx.set_forkserver_preload(["prefect", "prefect.flow_engine", *preload, "deployments.fork_server_warmup"])
 
     def get_context(self, method: str | None = None) -> Any:
         return self._ctx if method == "spawn" else multiprocessing.get_context(method)

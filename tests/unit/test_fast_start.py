@@ -1,14 +1,19 @@
-"""What a flow run's process is spared on its way to the first line of code (``deployments.serve``):
-the ledger's database driver is imported by the fork server, and the settings Prefect hands
-each run are worked out once per settings object.
+"""What a flow run's process is spared on its way to the first line of code (``deployments.serve``,
+``deployments.run_process``): the ledger's database driver is imported by the fork server, the
+settings Prefect hands each run are worked out once per settings object, and the two settings
+a run's process builds from them are built once, in the fork server.
 
 Found with py-spy on a worker of the production shape: a run imported psycopg itself (~0.4 s),
-and the worker dumped the whole settings tree twice per run (~0.25 s of its CPU)."""
+the worker dumped the whole settings tree twice per run (~0.25 s of its CPU), and building
+Prefect's settings was 38 % of a run's own CPU before its code (two builds of ~70 ms each on
+an idle host)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +90,125 @@ def test_the_settings_environment_is_worked_out_once_per_settings_object() -> No
     finally:
         Settings.to_environment_variables = original  # type: ignore[method-assign]
         SettingsContext.serialize = serialize  # type: ignore[method-assign]
+
+
+# ---- the settings a run's process builds (deployments.run_process) ---------------------------
+
+_RUN_PROCESS_SCRIPT = """
+import json, os, sys
+import prefect.flow_engine
+from prefect.settings.models.root import Settings
+
+built = []
+prefects_build = Settings.__init__
+def counted(self, *args, **kwargs):
+    built.append(os.getpid())
+    prefects_build(self, *args, **kwargs)
+Settings.__init__ = counted  # under the hub's memo: counts the builds Prefect really does
+
+import pydantic
+from deployments.definitions import PRELOAD
+for name in PRELOAD:
+    __import__(name)
+def incomplete():
+    models, todo = set(), [pydantic.BaseModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in models:
+                models.add(sub); todo.append(sub)
+    return sum(not getattr(m, "__pydantic_complete__", True) for m in models)
+deferred = incomplete()
+from deployments.run_process import warm
+warm()
+warmed = len(built)
+
+# What run_flow_in_subprocess does, in the runner or worker and then in the run's process.
+from prefect.context import SettingsContext, hydrated_context, serialize_context
+from prefect.flow_engine import _runtime_subprocess_env
+from prefect.settings import get_current_settings
+merged = (get_current_settings().to_environment_variables(exclude_unset=True) | dict(os.environ)
+          | {"PREFECT__ENABLE_CANCELLATION_AND_CRASHED_HOOKS": "false", "PREFECT__FLOW_RUN_ID": "run-1",
+             "PREFECT__CONTROL_TOKEN": "t"})
+context = serialize_context()
+pid = os.fork()
+if pid == 0:
+    os.environ.update(_runtime_subprocess_env(merged))
+    first = Settings()
+    with hydrated_context(context):
+        hydrated = SettingsContext.get().settings
+    fresh = Settings.__new__(Settings)
+    prefects_build(fresh)
+    again = Settings.__new__(Settings)
+    prefects_build(again, **context["settings_context"]["settings"])
+    print(json.dumps({"warmed": warmed, "deferred": deferred, "left": incomplete(), "built_in_run": [p for p in built if p == os.getpid()],
+                      "same_as_prefect": fresh.model_dump() == first.model_dump(),
+                      "hydrated_same": again.model_dump() == hydrated.model_dump(),
+                      "api": first.api.url}), flush=True)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_runs_process_builds_no_settings_of_its_own(tmp_path: Path) -> None:
+    """In a fresh interpreter: after the fork server's warm-up, a forked run's process, given the
+    environment Prefect gives it, gets both of its settings without building either, and they
+    equal what Prefect would have built (without the warm-up: two builds of ~70 ms each). No
+    pydantic model is left for it to build."""
+    import json
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_HOME": str(tmp_path / "prefect"),
+                "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", "PREFECT_API_KEY": "secret-of-this-test"})
+    done = subprocess.run([sys.executable, "-c", _RUN_PROCESS_SCRIPT], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["warmed"] == 2, "the warm-up builds the two settings once"
+    assert seen["deferred"] > 100 and seen["left"] == 0, "Prefect's deferred models are built by the warm-up"
+    assert seen["built_in_run"] == [], "the run's process built settings of its own"
+    assert seen["same_as_prefect"] and seen["hydrated_same"]
+    assert seen["api"] == "http://127.0.0.1:9/api"
+
+
+def test_the_settings_key_holds_everything_a_build_reads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from deployments.run_process import settings_key
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    key = settings_key((), {})
+    assert key is not None and settings_key((), {}) == key
+    monkeypatch.setenv("PREFECT__FLOW_RUN_ID", "another run")  # Prefect's per-run variables are no setting
+    assert settings_key((), {}) == key
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:10/api")
+    assert settings_key((), {}) != key, "a setting in the environment"
+    key = settings_key((), {})
+    monkeypatch.setenv("HOME", str(tmp_path))  # ~ in PREFECT_HOME
+    assert settings_key((), {}) != key, "any other variable too"
+    key = settings_key((), {})
+    (tmp_path / "prefect.toml").write_text('[api]\nurl = "http://127.0.0.1:11/api"\n')
+    assert settings_key((), {}) != key, "a settings file in the working directory"
+    assert settings_key((), {"api": {"key": SecretStr("a")}}) != settings_key((), {"api": {"key": SecretStr("b")}})
+    assert settings_key((), {"tasks": {"default_retry_delay_seconds": {1, 2}}}) is not None
+    assert settings_key(("positional",), {}) is None
+    assert settings_key((), {"api": object()}) is None, "what cannot be keyed is built by Prefect"
+
+
+def test_a_remembered_build_is_a_copy_and_new_inputs_build_anew() -> None:
+    script = """
+import os
+from deployments.run_process import remember_built_settings
+from prefect.settings.models.root import Settings
+remember_built_settings(); remember_built_settings()
+a, b = Settings(), Settings()
+assert a == b and a is not b and a.api is not b.api, "a copy each time"
+os.environ["PREFECT_API_URL"] = "http://127.0.0.1:12/api"
+assert Settings().api.url == "http://127.0.0.1:12/api", "new environment, new build"
+assert Settings(api={"url": "http://127.0.0.1:13/api"}).api.url == "http://127.0.0.1:13/api"
+print("ok")
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
