@@ -94,7 +94,10 @@ def remember_built_settings() -> None:
         return
 
     def remembered(self: Any, *args: Any, **kwargs: Any) -> None:
-        key = settings_key(args, kwargs)
+        try:
+            key = settings_key(args, kwargs)
+        except Exception:  # noqa: BLE001 - a shortcut only: Prefect builds the settings as before
+            key = None
         kept = _KEPT.get(key) if key is not None else None
         if kept is None:
             build(self, *args, **kwargs)

@@ -207,6 +207,11 @@ assert a == b and a is not b and a.api is not b.api, "a copy each time"
 os.environ["PREFECT_API_URL"] = "http://127.0.0.1:12/api"
 assert Settings().api.url == "http://127.0.0.1:12/api", "new environment, new build"
 assert Settings(api={"url": "http://127.0.0.1:13/api"}).api.url == "http://127.0.0.1:13/api"
+import deployments.run_process as run_process
+def moved(*args):
+    raise ImportError("a Prefect upgrade moved what the key reads")
+run_process.settings_key = moved
+assert Settings().api.url == "http://127.0.0.1:12/api", "without a key Prefect builds them as before"
 print("ok")
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
