@@ -29,6 +29,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretBytes, SecretStr
+
 __all__ = ["complete_deferred_models", "remember_built_settings", "settings_key", "warm"]
 
 _KEPT: dict[tuple[Any, ...], Any] = {}
@@ -41,8 +43,6 @@ class _NotKeyable(Exception):
 
 def _canonical(value: Any) -> Any:
     """A hashable stand-in for a settings argument that differs whenever the argument does."""
-    from pydantic import SecretBytes, SecretStr
-
     if value is None or isinstance(value, (bool, int, float, str)):
         return (type(value).__name__, value)
     if isinstance(value, (SecretStr, SecretBytes)):  # their str() is masked: key on the secret itself
