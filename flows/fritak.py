@@ -20,11 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
@@ -43,7 +41,7 @@ from flows.fritak_steps import (
     reject_application,
     to_decision,
 )
-from hub.dispatch import start_deployment_run
+from hub.dispatch import start_deployment_runs
 from hub.errors import HubError, InvalidInput
 from hub.flowkit import Run, run_batch, verdicts, work_item
 from hub.ledger import ItemState, Ledger, WorkItem
@@ -147,22 +145,28 @@ async def _reject(run: Run, why: Unanswerable) -> str:
 
 
 async def _start_cases(ledger: Ledger, due: list[WorkItem]) -> int:
-    """One fritak-case run per application, side by side on one Prefect client: one at a time,
-    a few hundred new applications took the intake many minutes (a run created every few
-    seconds on a busy server)."""
+    """One fritak-case run per application, created in one request per hundred (Prefect's bulk
+    create). One request each, a backlog's cases were created one every ~2 s on a busy SQLite
+    server (each waiting for the database behind the cases already started), which was what
+    bounded a burst of applications, not the cases' own work."""
     case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
     assert case_runs is not None and case_runs.per_item
-    gate, ids = asyncio.Semaphore(STARTS_AT_ONCE), dict[str, Any]()
-    async with get_client() as client:
-        async def start(item: WorkItem) -> None:
-            async with gate:
-                run_id = await start_deployment_run(
-                    case_runs.deployment, case_runs.parameters(item), client=client, ids=ids,
-                    key=f"fritak:{item.source_key}:{item.data.get('replays', 0)}")
-                await asyncio.to_thread(ledger.set_flow_run, item.id, run_id)
+    by_key = {f"fritak:{item.source_key}:{item.data.get('replays', 0)}": item for item in due}
+    started, refused = await start_deployment_runs(
+        case_runs.deployment, {key: case_runs.parameters(item) for key, item in by_key.items()})
 
-        await asyncio.gather(*(start(item) for item in due))
-    return len(due)
+    def note() -> None:
+        for key, run_id in started.items():
+            ledger.set_flow_run(by_key[key].id, run_id)
+
+    await asyncio.to_thread(note)
+    if refused:
+        key, why = next(iter(refused.items()))
+        raise HubError(f"Prefect created no fritak-case run for {len(refused)} application(s) "
+                       f"(submission {by_key[key].source_key}: {why})", system="prefect",
+                       hint="Those applications stay pending and the next fritak-intake asks again; if it "
+                            "repeats, compare the fritak-case deployment's parameters with the flow's.")
+    return len(started)
 
 
-STARTS_AT_ONCE = 8  # applications read, or case runs created, at once: hides the latency, not a burst
+STARTS_AT_ONCE = 8  # applications read at once: hides the latency, not a burst

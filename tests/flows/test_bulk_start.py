@@ -1,0 +1,93 @@
+"""A backlog's runs are created in bulk (one request per hundred), exactly once, against a real
+Prefect server: also when the answer to a request that created the runs is lost on the way
+(Prefect's client sends it again; the idempotency keys hand back the runs it created)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+from flows.fritak import fritak_case
+from hub.dispatch import BULK_LIMIT, start_deployment_runs
+
+CASES = "fritak-case/fritak-case"
+FIRST = 9_100_000  # submission ids no other test of this module's server uses
+
+
+class LoseFirstBulkAnswer(httpx.AsyncBaseTransport):
+    """Passes every request to the server; the first bulk create's answer is lost after the
+    server has committed it (the connection drops on the way back)."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.bulk_requests = 0
+        self.lost: list[str] = []  # the run ids of the answer that never arrived
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.real.handle_async_request(request)
+        if request.url.path.endswith("/create_flow_run/bulk"):
+            self.bulk_requests += 1
+            if self.bulk_requests == 1:
+                await response.aread()  # the server answered: the runs exist
+                self.lost = [r["flow_run_id"] for r in response.json()["results"]]
+                raise httpx.ReadError("connection reset while reading the answer", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
+
+
+async def _runs_of(deployment_id: UUID, first: int, count: int) -> dict[int, list[Any]]:
+    """The runs of the deployment for the submissions ``first`` .. ``first + count - 1``."""
+    runs: list[Any] = []
+    async with get_client() as client:
+        while page := await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])), limit=200,
+                offset=len(runs)):
+            runs += page
+    found: dict[int, list[Any]] = {}
+    for run in runs:
+        submission = run.parameters.get("submission_id")
+        if isinstance(submission, int) and first <= submission < first + count:
+            found.setdefault(submission, []).append(run)
+    return found
+
+
+async def test_a_backlog_s_runs_are_created_in_bulk_exactly_once_when_an_answer_is_lost(prefect_server: str) -> None:
+    deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+    count = BULK_LIMIT + 50  # two requests
+    wanted = {f"bulk-test:{FIRST + n}": {"submission_id": FIRST + n} for n in range(count)}
+    lossy = LoseFirstBulkAnswer()
+
+    async with get_client(httpx_settings={"transport": lossy}) as client:
+        started, refused = await start_deployment_runs(CASES, wanted, client=client)
+
+    assert refused == {}
+    assert lossy.bulk_requests == 3  # 150 runs: two requests, the first sent again after its lost answer
+    assert len(lossy.lost) == BULK_LIMIT  # the lost answer had created the first hundred
+    runs = await _runs_of(deployment_id, FIRST, count)
+    assert sorted(runs) == [FIRST + n for n in range(count)]
+    assert all(len(of_one) == 1 for of_one in runs.values()), "a run was created twice"
+    for submission, (run,) in runs.items():
+        assert started[f"bulk-test:{submission}"] == str(run.id)  # each key got its own run back
+        assert run.idempotency_key == f"bulk-test:{submission}" and "hub" in run.tags
+        assert run.state is not None and run.state.is_scheduled()
+    assert [started[f"bulk-test:{FIRST + n}"] for n in range(BULK_LIMIT)] == lossy.lost  # handed back, not new
+
+
+async def test_a_run_prefect_refuses_is_reported_and_the_others_are_created(prefect_server: str) -> None:
+    await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+    first = FIRST + 1000
+    wanted: dict[str, dict[str, Any]] = {f"bulk-test:{first}": {"submission_id": first},
+                                         "bulk-test:wrong": {"submission_id": "not a number"},
+                                         f"bulk-test:{first + 1}": {"submission_id": first + 1}}
+
+    started, refused = await start_deployment_runs(CASES, wanted)
+
+    assert sorted(started) == [f"bulk-test:{first}", f"bulk-test:{first + 1}"]
+    assert list(refused) == ["bulk-test:wrong"] and "submission_id" in refused["bulk-test:wrong"]
