@@ -104,13 +104,16 @@ class Workload:
 
     def __init__(self, stack: Stack, rng: random.Random, *, offset: int = 30000, prefix: str = "chaos",
                  room_days: tuple[int, ...] = (), laptop_models: tuple[str, ...] = (),
-                 orderers_in_turn: bool = False) -> None:
+                 orderers_in_turn: bool = False, announce_hires: bool = True) -> None:
         """``offset``: the first number given out (employee ids, names); ``prefix`` names the
         people it makes up (``chaos30001@oslomet.no``); ``room_days`` (days ahead) and
         ``laptop_models`` narrow what rooms and laptops are asked for (default: any bookable
         day 2–12 ahead, any model); ``orderers_in_turn``: laptop orders go to the hires in turn
-        (each to another person while there are more hires than orders) instead of at random."""
+        (each to another person while there are more hires than orders) instead of at random;
+        ``announce_hires=False``: a hire is registered in HR, and no event is sent (for a
+        caller that onboards them itself)."""
         self.stack, self.rng, self.offset, self.prefix = stack, rng, offset, prefix
+        self.announce_hires = announce_hires
         self.room_days, self.laptop_models, self.orderers_in_turn = room_days, laptop_models, orderers_in_turn
         self.orders = 0
         self.count = 0
@@ -145,6 +148,9 @@ class Workload:
             body.pop("fnr")  # a sandbox that makes up its own
             created = self._post(f"{self.stack.dfo_url}/_sandbox/ansatte", body)
         created.raise_for_status()
+        if not self.announce_hires:
+            self.hires.append(email)
+            return Sent("hire", "onboarding", str(n), {"email": email}, str(created.status_code))
         event = json.dumps({"id": str(n), "uri": "dfo:ansatte", "gyldigEtter": date.today().isoformat()},
                            separators=(",", ":")).encode()
         answer = "unreached"
