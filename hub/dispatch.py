@@ -114,7 +114,8 @@ BULK_LIMIT = 100  # runs per bulk request: the most Prefect's server creates in 
 
 
 async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, Any]], *, client: Any = None,
-                                ids: dict[str, Any] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+                                ids: dict[str, Any] | None = None, tries: int | None = None
+                                ) -> tuple[dict[str, str], dict[str, str]]:
     """Create the runs of ``deployment``, one per idempotency key in ``wanted`` (key → parameters),
     or get those that exist: ``(key → run id, key → why Prefect created none)``.
 
@@ -123,38 +124,51 @@ async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, 
     backlog's runs created one at a time queued for the database with the runs already started
     (on SQLite 0.1–30 s per run, a fritak case created every ~2 s). The same idempotency keys
     and the same 5xx back-off as :func:`start_deployment_run`: a request whose answer was lost
-    is sent again and returns the runs the first one created, never a second run.
+    is sent again and returns the runs the first one created, never a second run. Prefect
+    answers a bulk request with a verdict per run; runs it refused are asked for again for
+    about a minute (:data:`_REFUSED_TRIES`: a busy SQLite database refuses the whole request),
+    and what is still refused then is returned with Prefect's reason.
     """
     from prefect.client.schemas.actions import DeploymentFlowRunCreate
     from prefect.states import Scheduled, to_state_create
 
     if client is None:
         async with _fresh_client() as fresh:
-            return await start_deployment_runs(deployment, wanted, client=fresh, ids=ids)
+            return await start_deployment_runs(deployment, wanted, client=fresh, ids=ids, tries=tries)
     ids = ids if ids is not None else {}
-    keys = list(wanted)
     started: dict[str, str] = {}
     refused: dict[str, str] = {}
-    for first in range(0, len(keys), BULK_LIMIT):
-        chunk = keys[first:first + BULK_LIMIT]
-        body = [DeploymentFlowRunCreate(parameters=wanted[key], idempotency_key=key, tags=["hub"],
-                                        state=to_state_create(Scheduled())).model_dump(mode="json", exclude_unset=True)
-                for key in chunk]
+    todo = list(wanted)
+    for attempt in range(tries or _REFUSED_TRIES):
+        refused = {}
+        for first in range(0, len(todo), BULK_LIMIT):
+            chunk = todo[first:first + BULK_LIMIT]
+            body = [DeploymentFlowRunCreate(parameters=wanted[key], idempotency_key=key, tags=["hub"],
+                                            state=to_state_create(Scheduled())).model_dump(mode="json",
+                                                                                           exclude_unset=True)
+                    for key in chunk]
 
-        async def create(body: list[dict[str, Any]] = body) -> list[dict[str, Any]]:
-            response = await client.request("POST", "/deployments/{id}/create_flow_run/bulk",
-                                            path_params={"id": await _deployment_id(client, deployment, ids)},
-                                            json=body)
-            return list(response.json()["results"])
+            async def create(body: list[dict[str, Any]] = body) -> list[dict[str, Any]]:
+                response = await client.request("POST", "/deployments/{id}/create_flow_run/bulk",
+                                                path_params={"id": await _deployment_id(client, deployment, ids)},
+                                                json=body)
+                return list(response.json()["results"])
 
-        results = await _while_busy(deployment, ids, create)
-        if len(results) != len(chunk):
-            raise RuntimeError(f"Prefect answered {len(results)} results for {len(chunk)} runs of {deployment}")
-        for key, result in zip(chunk, results, strict=True):
-            if result.get("status") == "CREATED" and result.get("flow_run_id"):
-                started[key] = str(result["flow_run_id"])
-            else:
-                refused[key] = str(result.get("error") or result)
+            results = await _while_busy(deployment, ids, create)
+            if len(results) != len(chunk):
+                raise RuntimeError(f"Prefect answered {len(results)} results for {len(chunk)} runs of {deployment}")
+            for key, result in zip(chunk, results, strict=True):
+                if result.get("status") == "CREATED" and result.get("flow_run_id"):
+                    started[key] = str(result["flow_run_id"])
+                else:
+                    refused[key] = str(result.get("error") or result)
+        if not refused or attempt == (tries or _REFUSED_TRIES) - 1:
+            break
+        # A refusal is the server's answer per run: on SQLite most often "database is locked" for
+        # the whole request (its transaction could not write), which passes; a run's parameters
+        # that do not fit its flow do not, and are reported once these tries are over.
+        todo = list(refused)
+        await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.5))
     return started, refused
 
 
@@ -190,6 +204,7 @@ async def _while_busy(deployment: str, ids: dict[str, Any], call: Callable[[], A
 
 
 _BUSY_TRIES = 10  # 0.05 + 0.1 + ... + 2 s: about 10 s of a busy server before giving up
+_REFUSED_TRIES = 30  # refused runs asked again for about a minute (2 s apart after the first few)
 
 
 class _Client:

@@ -4,11 +4,11 @@ Prefect server: also when the answer to a request that created the runs is lost 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
 import httpx
-import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
@@ -17,6 +17,29 @@ from hub.dispatch import BULK_LIMIT, start_deployment_runs
 
 CASES = "fritak-case/fritak-case"
 FIRST = 9_100_000  # submission ids no other test of this module's server uses
+
+
+class RefuseFirstBulkRequest(httpx.AsyncBaseTransport):
+    """The first bulk create is answered as Prefect's SQLite server answers it when its database
+    is busy: 200, and every run FAILED with "database is locked" (seen in the backlog bench).
+    The server did create the runs here, which a retry must not create twice."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.bulk_requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.real.handle_async_request(request)
+        if request.url.path.endswith("/create_flow_run/bulk"):
+            self.bulk_requests += 1
+            if self.bulk_requests == 1:
+                results = (await response.aread(), json.loads(response.content)["results"])[1]
+                return httpx.Response(200, json={"results": [
+                    {"status": "FAILED", "error": "(sqlite3.OperationalError) database is locked"} for _ in results]})
+        return response
+
+    async def aclose(self) -> None:
+        await self.real.aclose()
 
 
 class LoseFirstBulkAnswer(httpx.AsyncBaseTransport):
@@ -80,6 +103,22 @@ async def test_a_backlog_s_runs_are_created_in_bulk_exactly_once_when_an_answer_
     assert [started[f"bulk-test:{FIRST + n}"] for n in range(BULK_LIMIT)] == lossy.lost  # handed back, not new
 
 
+async def test_runs_refused_while_the_database_is_busy_are_asked_for_again(prefect_server: str) -> None:
+    deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+    first, count = FIRST + 500, 20
+    wanted = {f"bulk-test:{first + n}": {"submission_id": first + n} for n in range(count)}
+    busy = RefuseFirstBulkRequest()
+
+    async with get_client(httpx_settings={"transport": busy}) as client:
+        started, refused = await start_deployment_runs(CASES, wanted, client=client)
+
+    assert refused == {} and busy.bulk_requests == 2
+    runs = await _runs_of(deployment_id, first, count)
+    assert sorted(runs) == [first + n for n in range(count)]
+    assert all(len(of_one) == 1 for of_one in runs.values()), "a run was created twice"
+    assert {started[f"bulk-test:{s}"] for s in runs} == {str(r[0].id) for r in runs.values()}
+
+
 async def test_a_run_prefect_refuses_is_reported_and_the_others_are_created(prefect_server: str) -> None:
     await (await fritak_case.ato_deployment(name="fritak-case")).apply()
     first = FIRST + 1000
@@ -87,7 +126,7 @@ async def test_a_run_prefect_refuses_is_reported_and_the_others_are_created(pref
                                          "bulk-test:wrong": {"submission_id": "not a number"},
                                          f"bulk-test:{first + 1}": {"submission_id": first + 1}}
 
-    started, refused = await start_deployment_runs(CASES, wanted)
+    started, refused = await start_deployment_runs(CASES, wanted, tries=2)
 
     assert sorted(started) == [f"bulk-test:{first}", f"bulk-test:{first + 1}"]
     assert list(refused) == ["bulk-test:wrong"] and "submission_id" in refused["bulk-test:wrong"]
