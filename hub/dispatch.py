@@ -136,10 +136,11 @@ async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, 
         async with _fresh_client() as fresh:
             return await start_deployment_runs(deployment, wanted, client=fresh, ids=ids, tries=tries)
     ids = ids if ids is not None else {}
+    tries = tries or _REFUSED_TRIES
     started: dict[str, str] = {}
     refused: dict[str, str] = {}
     todo = list(wanted)
-    for attempt in range(tries or _REFUSED_TRIES):
+    for attempt in range(tries):
         refused = {}
         for first in range(0, len(todo), BULK_LIMIT):
             chunk = todo[first:first + BULK_LIMIT]
@@ -162,13 +163,13 @@ async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, 
                     started[key] = str(result["flow_run_id"])
                 else:
                     refused[key] = str(result.get("error") or result)
-        if not refused or attempt == (tries or _REFUSED_TRIES) - 1:
+        if not refused or attempt == tries - 1:
             break
         # A refusal is the server's answer per run: on SQLite most often "database is locked" for
         # the whole request (its transaction could not write), which passes; a run's parameters
         # that do not fit its flow do not, and are reported once these tries are over.
         todo = list(refused)
-        await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.5))
+        await asyncio.sleep(_backoff(attempt))
     return started, refused
 
 
@@ -199,8 +200,13 @@ async def _while_busy(deployment: str, ids: dict[str, Any], call: Callable[[], A
         except PrefectHTTPStatusError as exc:
             if exc.response.status_code not in (502, 503, 504) or attempt == _BUSY_TRIES - 1:
                 raise
-            await asyncio.sleep(min(2.0, 0.05 * 2 ** attempt) * random.uniform(0.5, 1.5))
+            await asyncio.sleep(_backoff(attempt))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds before try ``attempt + 1``: from 50 ms, doubling to 2 s, with jitter."""
+    return float(min(2.0, 0.05 * 2.0 ** attempt) * random.uniform(0.5, 1.5))
 
 
 _BUSY_TRIES = 10  # 0.05 + 0.1 + ... + 2 s: about 10 s of a busy server before giving up
