@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -169,18 +170,10 @@ def nothing_held(stack: Stack, ledger: Any) -> Verdict:
         if item.lease_until is None or item.lease_until < now:
             counts["stuck items"] += 1
             findings.append(f"{item.service}/{item.source_key}: running with no live lease")
-    # Scheduled polls run every minute: a run that is alive holds its slots rightly. Held means
-    # more slots taken than runs alive (per deployment), or global slots while nothing runs.
     runs = active_runs(stack)
-    alive: Counter[str] = Counter(f"deployment:{r['deployment_id']}" for r in runs
-                                  if r["state_type"] in ("RUNNING", "PENDING", "CANCELLING"))
-    limits = httpx.post(f"{stack.prefect_api}/v2/concurrency_limits/filter", json={"limit": 200}, timeout=30).json()
-    for limit in limits:
-        allowed = alive[limit["name"]] if limit["name"].startswith("deployment:") else sum(alive.values())
-        if int(limit.get("active_slots") or 0) > allowed:
-            counts["slots held"] += int(limit["active_slots"]) - allowed
-            findings.append(f"concurrency limit {limit['name']}: {limit['active_slots']} slot(s) held, "
-                            f"{allowed} run(s) alive to hold them")
+    for finding, extra in held_slots(stack):
+        counts["slots held"] += extra
+        findings.append(finding)
     for run in runs:
         started = run.get("start_time") or run.get("expected_start_time") or ""
         age = (now - datetime.fromisoformat(started)).total_seconds() if started else 0.0
@@ -193,6 +186,55 @@ def nothing_held(stack: Stack, ledger: Any) -> Verdict:
         findings.append(f"flow run {run['name']} ({run['id']}) is {run['state_name']} since {started[:19]}")
     held = not counts
     return Verdict("no item stuck, no slot held, no zombie run", held, dict(counts), findings[:20])
+
+
+def held_slots(stack: Stack, *, looks: int = 3, apart: float = 5.0) -> list[tuple[str, int]]:
+    """Concurrency slots held with no run alive to hold them: (finding, slots too many).
+
+    Scheduled polls start every minute, so a run may take or give back its slot between
+    reading the limits and reading the runs. Each look reads the limits, then the runs, then
+    the limits again, and counts only slots seen in both reads: a run that started or ended
+    in between is not a leak. A slot is held only if every look, ``apart`` seconds from the
+    next, finds it: a leak stays, a run's start does not."""
+    def look() -> dict[str, tuple[int, int]]:
+        before = _slots(stack)
+        runs = active_runs(stack)
+        after = _slots(stack)
+        alive: Counter[str] = Counter(f"deployment:{r['deployment_id']}" for r in runs
+                                      if r["state_type"] in ("RUNNING", "PENDING", "CANCELLING"))
+        held: dict[str, tuple[int, int]] = {}
+        for name in before.keys() & after.keys():
+            # a deployment's slots are its runs'; a global limit's may be any run's
+            allowed = alive[name] if name.startswith("deployment:") else sum(alive.values())
+            taken = min(before[name], after[name])
+            if taken > allowed:
+                held[name] = (taken, allowed)
+        return held
+
+    seen = look()
+    for _ in range(looks - 1):
+        if not seen:
+            break
+        time.sleep(apart)
+        again = look()
+        seen = {name: again[name] for name in seen.keys() & again.keys()}
+    names = _deployment_names(stack, [n.removeprefix("deployment:") for n in seen if n.startswith("deployment:")])
+    return [(f"concurrency limit {name} ({names.get(name.removeprefix('deployment:'), 'global')}): "
+             f"{taken} slot(s) taken, {allowed} run(s) alive to hold them, in each of {looks} looks "
+             f"{apart:.0f} s apart", taken - allowed)
+            for name, (taken, allowed) in sorted(seen.items())]
+
+
+def _slots(stack: Stack) -> dict[str, int]:
+    limits = httpx.post(f"{stack.prefect_api}/v2/concurrency_limits/filter", json={"limit": 200}, timeout=30).json()
+    return {limit["name"]: int(limit.get("active_slots") or 0) for limit in limits}
+
+
+def _deployment_names(stack: Stack, ids: list[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return {d["id"]: d["name"] for d in httpx.post(f"{stack.prefect_api}/deployments/filter", timeout=30,
+                                                   json={"deployments": {"id": {"any_": ids}}}).json()}
 
 
 def national_ids(stack: Stack, extra: list[str]) -> list[str]:
