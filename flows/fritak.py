@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from prefect import flow, get_run_logger
@@ -43,8 +44,8 @@ from flows.fritak_steps import (
 )
 from hub.dispatch import start_deployment_runs
 from hub.errors import HubError, InvalidInput
-from hub.flowkit import Run, run_batch, verdicts, work_item
-from hub.ledger import ItemState, Ledger, WorkItem
+from hub.flowkit import Run, Tally, due_pages, run_batch, verdicts, work_item
+from hub.ledger import Ledger, WorkItem
 from hub.ports.forms import Submission
 from hub.services import catalog
 from hub.settings import OSLO, get_settings
@@ -93,25 +94,25 @@ async def fritak_intake() -> dict[str, int]:
     """Collect new applications, turn down the invalid ones, and start a case for each valid one."""
     settings = get_settings()
     ledger = get_ledger(settings)
+    turned_down, started = Tally(), 0
     async with connect(settings, service=SERVICE) as ports:
         added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=settings.fritak.form_id)
-        due = [item for item in await asyncio.to_thread(ledger.items, service=SERVICE, states=[ItemState.PENDING],
-                                                        limit=None)
-               if not item.flow_run_id]  # an item with a run has its case run already (it may be queued)
-        invalid = await _triage(ports, due, max_attachment_mb=settings.fritak.max_attachment_mb)
-        # An invalid application is answered and dead-lettered here, in this run: a case run
-        # of its own (a process, a flow run and its task runs in Prefect) only to say "not
-        # valid" made hostile or careless submissions the most expensive work of the service.
-        rows = await run_batch([i for i in due if i.id in invalid], ports,
-                               lambda run: _reject(run, invalid[run.item.id]), ledger=ledger,
-                               settings=settings, key_label="submission")
-    started = await _start_cases(ledger, [i for i in due if i.id not in invalid])
-    if rows:
-        await acreate_table_artifact(key="fritak-intake", table=table_for_prefect(rows),
+        # A page at a time (a semester's backlog is never held whole); an item with a run has
+        # its case run already (it may be queued).
+        async for due in due_pages(SERVICE, retry_below=0, unstarted=True, ledger=ledger):
+            invalid = await _triage(ports, due, max_attachment_mb=settings.fritak.max_attachment_mb)
+            # An invalid application is answered and dead-lettered here, in this run: a case run
+            # of its own (a process, a flow run and its task runs in Prefect) only to say "not
+            # valid" made hostile or careless submissions the most expensive work of the service.
+            turned_down.add(await run_batch([i for i in due if i.id in invalid], ports, _rejecting(invalid),
+                                            ledger=ledger, settings=settings, key_label="submission"))
+            started += await _start_cases(ledger, [i for i in due if i.id not in invalid])
+    if turned_down.rows:
+        await acreate_table_artifact(key="fritak-intake", table=table_for_prefect(turned_down.table()),
                                      description="Applications turned down by the intake (not valid)")
     get_run_logger().info("fritak: %d new application(s), %d turned down, %d case(s) started",
-                          added, len(rows), started)
-    return {"new": added, "turned_down": len(rows), "started": started}
+                          added, turned_down.handled, started)
+    return {"new": added, "turned_down": turned_down.handled, "started": started}
 
 
 Unanswerable = tuple[Submission, list[str]] | InvalidInput  # what makes an application not valid
@@ -135,6 +136,11 @@ async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: 
         return (submission, problems) if application is None else None
 
     return await verdicts(due, judge, parallel=STARTS_AT_ONCE)
+
+
+def _rejecting(invalid: dict[int, Unanswerable]) -> Callable[[Run], Awaitable[str]]:
+    """A :func:`run_batch` handler answering each application with its verdict in ``invalid``."""
+    return lambda run: _reject(run, invalid[run.item.id])
 
 
 async def _reject(run: Run, why: Unanswerable) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
@@ -32,8 +31,7 @@ from flows.forms_poll import collect_submissions
 from flows.rooms_replies import collect_cancel_replies
 from flows.rooms_steps import CANCEL_SERVICE, SERVICE, handle_booking, handle_cancellation
 from hub.errors import HubError, TransientError
-from hub.flowkit import run_batch, transient_only
-from hub.ledger import ItemState, WorkItem
+from hub.flowkit import Tally, run_pages, transient_only
 from hub.settings import OSLO, get_settings
 from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
@@ -43,22 +41,9 @@ __all__ = ["room_bookings", "process_bookings", "process_cancellations", "SERVIC
 MAX_TRANSIENT_ATTEMPTS = 5
 
 
-def _due(item: WorkItem) -> bool:
-    """New items, and items that failed only because a system was briefly unavailable."""
-    return item.state == ItemState.PENDING or (
-        item.state == ItemState.FAILED and item.error_kind == "transient" and item.attempts < MAX_TRANSIENT_ATTEMPTS)
-
-
-async def _due_items(service: str) -> list[WorkItem]:
-    ledger = get_ledger()
-    items = await asyncio.to_thread(ledger.items, service=service, states=[ItemState.PENDING, ItemState.FAILED],
-                                    limit=None)
-    return sorted((i for i in items if _due(i)), key=lambda i: (i.requested_at, i.id))
-
-
 @task(name="process cancellations", cache_policy=NO_CACHE, persist_result=False)
-async def process_cancellations(ports: Connectors) -> list[dict[str, Any]]:
-    return await run_batch(await _due_items(CANCEL_SERVICE), ports, handle_cancellation)
+async def process_cancellations(ports: Connectors) -> Tally:
+    return await run_pages(CANCEL_SERVICE, ports, handle_cancellation, retry_below=MAX_TRANSIENT_ATTEMPTS)
 
 
 # Retried when the room list could not be read (the items' own errors are recorded per item
@@ -66,17 +51,20 @@ async def process_cancellations(ports: Connectors) -> list[dict[str, Any]]:
 # patient as a step (1, 5, 20 s): under chaos a burst of garbled answers outlasted 1 and 5 s.
 @task(name="process room requests", cache_policy=NO_CACHE, persist_result=False,
       retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only)
-async def process_bookings(ports: Connectors) -> list[dict[str, Any]]:
-    items = await _due_items(SERVICE)
-    if not items:
-        return []
+async def process_bookings(ports: Connectors) -> Tally:
+    """New requests, and those that failed only because a system was briefly unavailable
+    (fewer than :data:`MAX_TRANSIENT_ATTEMPTS` times), oldest first, a page at a time."""
+    due = await asyncio.to_thread(get_ledger().due_items, SERVICE, retry_below=MAX_TRANSIENT_ATTEMPTS, limit=1)
+    if not due:
+        return Tally()
     rooms = await ports.calendar.list_rooms()
     if not rooms:  # never the bookers' fault: they would all be told that no room fits
         raise TransientError("the calendar lists no group rooms at all", system="calendar",
                              hint="The requests wait and are handled once the calendar lists its rooms again; if "
                                   "this persists, check the CalDAV server (and any proxy before it) and the rooms' "
                                   "calendars.")
-    return await run_batch(items, ports, lambda run: handle_booking(run, rooms, datetime.now(OSLO)))
+    return await run_pages(SERVICE, ports, lambda run: handle_booking(run, rooms, datetime.now(OSLO)),
+                           retry_below=MAX_TRANSIENT_ATTEMPTS)
 
 
 @task(name="prune past slot markers", cache_policy=NO_CACHE, persist_result=False)
@@ -100,13 +88,12 @@ async def room_bookings() -> dict[str, int]:
         cancels = await collect_submissions(ports.forms, ledger, service=CANCEL_SERVICE, form_id=cfg.cancel_form_id)
         replies = await collect_cancel_replies(ports.inbox, ledger, mailbox=cfg.cancel_mailbox,
                                                domain=cfg.cancel_domain, service=CANCEL_SERVICE)
-        rows = await process_cancellations(ports)
-        rows += await process_bookings(ports)
+        handled = (await process_cancellations(ports)).merge(await process_bookings(ports))
         pruned = await prune_past_slots(ports)
-    if rows:
-        await acreate_table_artifact(key="room-bookings", table=table_for_prefect(rows),
+    if handled.rows:
+        await acreate_table_artifact(key="room-bookings", table=table_for_prefect(handled.table()),
                                      description="Group-room bookings and cancellations handled this run")
-    counts = {"new": added, "new_cancellations": cancels + replies, "handled": len(rows),
-              "failed": sum(r["state"] == ItemState.FAILED for r in rows)}
+    counts = {"new": added, "new_cancellations": cancels + replies, "handled": handled.handled,
+              "failed": handled.failed}
     get_run_logger().info("room bookings: %s; past slot bookkeeping pruned: %d", counts, pruned)
     return counts

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, or_, select, update
+from sqlalchemy import Engine, and_, create_engine, delete, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -212,6 +212,26 @@ class Ledger:
                 q = q.where(WorkItem.requested_at >= since)
             if limit:
                 q = q.limit(limit)
+            return list(s.scalars(q))
+
+    def due_items(self, service: str, *, retry_below: int, after: tuple[datetime, int] | None = None,
+                  unstarted: bool = False, limit: int = 500) -> list[WorkItem]:
+        """One page of the items a batch takes, oldest first: pending, and failed on a transient
+        error fewer than ``retry_below`` times (0: none). ``after`` is the (requested_at, id) of
+        the last item of the page before, so a backlog is read a page at a time, never whole.
+        ``unstarted``: only items no flow run was created for yet."""
+        with self.session() as s:
+            q = (select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))
+                 .where(WorkItem.service == service,
+                        or_(WorkItem.state == ItemState.PENDING,
+                            and_(WorkItem.state == ItemState.FAILED, WorkItem.error_kind == "transient",
+                                 WorkItem.attempts < retry_below)))
+                 .order_by(WorkItem.requested_at, WorkItem.id).limit(limit))
+            if unstarted:
+                q = q.where(WorkItem.flow_run_id.is_(None))
+            if after is not None:
+                at, last = after
+                q = q.where(or_(WorkItem.requested_at > at, and_(WorkItem.requested_at == at, WorkItem.id > last)))
             return list(s.scalars(q))
 
     def claim(self, item_id: int, owner: str, lease: timedelta) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+import pytest
 from prefect import get_client
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import Pause
@@ -178,3 +179,31 @@ async def test_a_submission_the_form_service_calls_unreadable_is_turned_down_by_
     assert item is not None and item.state == ItemState.FAILED and item.error_kind == "invalid_input"
     assert "createdDate" in (item.last_error or "")
     assert hub.mail.sent == []  # nobody to tell: the submission could not be read
+
+
+async def test_the_intake_reads_a_backlog_a_page_at_a_time_and_starts_every_case_once(
+        hub: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A semester's backlog is never held whole: the intake reads it a page at a time (here
+    three), turns down the invalid and starts a case for each valid application on each page,
+    and goes on to the last page in the same run. A second run starts nothing again."""
+    import hub.flowkit as flowkit
+    from flows.fritak import fritak_intake
+
+    monkeypatch.setattr(flowkit, "PAGE", 3)
+    first = SID + 100
+    for n in range(7):
+        answers = {"fnr": "05499024838", "email": "feil.fnr@student.oslomet.no"} if n in (1, 5) else {}
+        application = submission(**answers)
+        application = application.model_copy(update={"meta": application.meta.model_copy(
+            update={"submission_id": first + n})})
+        hub.forms.submit(application, attachments={71: real_pdf()}, pdf=real_pdf("Søknad om fritak"))
+    await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+
+    assert await fritak_intake() == {"new": 7, "turned_down": 2, "started": 5}
+    items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(7)]
+    assert [i.state if i else None for i in items] == [ItemState.PENDING, ItemState.FAILED, ItemState.PENDING,
+                                                       ItemState.PENDING, ItemState.PENDING, ItemState.FAILED,
+                                                       ItemState.PENDING]
+    run_ids = [i.flow_run_id for i in items if i and i.state == ItemState.PENDING]
+    assert len(set(run_ids)) == 5 and all(run_ids)
+    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0}

@@ -217,3 +217,48 @@ async def test_a_garbled_room_listing_is_read_again_within_the_run(hub: Fakes) -
     _request(hub, 2000401, booker="kari@oslomet.no", min_capacity="4", start="10:00", end="11:00")
     await room_bookings()
     assert _item(hub, 2000401).state == ItemState.DONE and hub.calendar.garbled_listings == 0
+
+
+async def test_a_backlog_longer_than_a_page_is_handled_in_one_run_a_page_at_a_time(
+        hub: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backlog is read a page at a time (a worker holds one page, not 50,000 requests), and
+    one run still goes on to the last page; the run's table keeps the first rows and says how
+    many more there were."""
+    import hub.flowkit as flowkit
+    from hub.ledger import Ledger
+
+    monkeypatch.setattr(flowkit, "PAGE", 3)
+    monkeypatch.setattr(flowkit, "TABLE_ROWS", 4)
+    pages: list[int] = []
+    read_page = Ledger.due_items
+
+    def counted(self: Ledger, *args: Any, **kwargs: Any) -> Any:
+        page = read_page(self, *args, **kwargs)
+        if kwargs.get("limit") == 3 and args[0] == "rooms":
+            pages.append(len(page))
+        return page
+
+    monkeypatch.setattr(Ledger, "due_items", counted)
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    for n in range(8):  # one an hour, so each gets the room it asks for
+        _request(hub, 2000400 + n, min_capacity="4", start=f"{8 + n:02d}:00", end=f"{8 + n:02d}:45")
+
+    counts = await room_bookings()
+
+    assert counts == {"new": 8, "new_cancellations": 0, "handled": 8, "failed": 0}
+    assert pages == [3, 3, 2, 0]
+    assert len(hub.calendar.bookings) == 8 and len(hub.mail.sent) == 8
+    assert all(_item(hub, 2000400 + n).state == ItemState.DONE for n in range(8))
+
+
+def test_a_tally_keeps_the_first_rows_and_counts_them_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hub.flowkit as flowkit
+
+    monkeypatch.setattr(flowkit, "TABLE_ROWS", 3)
+    rows = [{"service": "rooms", "item": str(n), "state": ItemState.FAILED if n % 2 else ItemState.DONE,
+             "outcome": "x"} for n in range(5)]
+    tally = flowkit.Tally().add(rows[:2]).merge(flowkit.Tally().add(rows[2:]))
+    assert (tally.handled, tally.failed) == (5, 2)
+    assert [r.get("item") for r in tally.table()] == ["0", "1", "2", None]
+    assert tally.table()[-1]["outcome"].startswith("2 more item(s) handled in this run, not shown here: "
+                                                   "`hub items --service rooms` lists them")

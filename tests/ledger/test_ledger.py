@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from hub.ledger import EventState, ItemState, Ledger
+from hub.settings import OSLO
 
 
 def at_once(action: Callable[[], None], times: int = 6) -> None:
@@ -227,3 +228,26 @@ def test_two_processes_never_hold_one_lease_at_once(ledger: Ledger) -> None:
     finally:
         other.dispose()
     assert sum(won) == 1, won
+
+
+def test_due_items_are_read_a_page_at_a_time_oldest_first_each_once(ledger: Ledger) -> None:
+    base = datetime(2026, 8, 3, 9, 0, tzinfo=OSLO)
+    # seven requests, two at the same moment (the id orders them), plus items no batch takes
+    for n, minutes in enumerate([5, 1, 3, 3, 0, 9, 7]):
+        ledger.ensure_item("rooms", f"r{n}", requested_at=base + timedelta(minutes=minutes))
+    ledger.ensure_item("laptop", "other-service", requested_at=base)
+    outcomes = {"flaky": ("transient", 1), "flaky-too-often": ("transient", 3), "invalid": ("permanent", 1)}
+    for key, (kind, attempts) in outcomes.items():
+        item = ledger.ensure_item("rooms", key, requested_at=base - timedelta(minutes=1))
+        for _ in range(attempts):
+            ledger.start_item(item.id, None)
+        ledger.finish_item(item.id, ItemState.FAILED, error="boom", error_kind=kind)
+    done = ledger.ensure_item("rooms", "done", requested_at=base)
+    ledger.finish_item(done.id, ItemState.DONE)
+
+    pages, after = [], None
+    while page := ledger.due_items("rooms", retry_below=3, after=after, limit=3):
+        pages.append([i.source_key for i in page])
+        after = (page[-1].requested_at, page[-1].id)
+
+    assert pages == [["flaky", "r4", "r1"], ["r2", "r3", "r0"], ["r6", "r5"]]
