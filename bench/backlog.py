@@ -941,7 +941,7 @@ def print_report(report: Report, shape: str) -> bool:
           "the ceiling onboards as many hires at once as the onboarding deployment's limit")
     for worker, mib in sorted(report.rss_peak_mib.items()):
         print(f"worker peak RSS ({worker} and its flow-run processes) at {s.rooms:,} rooms submissions: {mib:.0f} MiB")
-    print("worker peak RSS 50k vs 10k rooms: compare this figure with a run of --rooms 50000 (not in this run)")
+    print("worker peak RSS 50k vs 10k rooms: python -m bench.worker_memory (a backlog of 50,000 here takes hours)")
     print(f"Prefect events: {report.events}")
     dropped = report.events.get("dropped (server log)", 0)
     lost_tasks = report.events.get("naive task runs expected", 0) - report.events.get("naive task runs stored", 0)
