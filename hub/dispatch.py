@@ -17,9 +17,14 @@ plus the message id) — starts only the routes declared ``every_message``: a se
 acts once per change (onboarding) is not started again; one that re-reads the source (the
 employment-changes router) is, under the repeat's own keys.
 
-A burst is held by bounding the creations in flight towards Prefect (a semaphore) and by
-sharing one Prefect client whose failure on one request never tears it down under the
-others.
+A burst is held by sending it together: the runs of one deployment asked for while a request
+for that deployment is on its way go in the next request, as one bulk create (one request and
+one database transaction for up to a hundred runs, :func:`start_deployment_runs`); an event
+alone goes at once. Requests in flight towards Prefect are bounded (a semaphore), and one
+Prefect client is shared, whose failure on one request never tears it down under the others.
+A run Prefect refuses fails its own event only (kept for the sweeper); a request that fails
+whole fails the events in it, each kept for the sweeper, whose retry gets back the runs that
+exist (the idempotency keys).
 """
 
 from __future__ import annotations
@@ -211,6 +216,66 @@ def _backoff(attempt: int) -> float:
 
 _BUSY_TRIES = 10  # 0.05 + 0.1 + ... + 2 s: about 10 s of a busy server before giving up
 _REFUSED_TRIES = 30  # refused runs asked again for about a minute (2 s apart after the first few)
+_DISPATCH_REFUSED_TRIES = _BUSY_TRIES  # the intake's: as patient as with a 503 (~10 s), then the sweeper's
+
+
+class RunRefused(RuntimeError):
+    """Prefect answered a bulk create, and created no run for this one: its reason."""
+
+
+class _Together:
+    """The runs of one deployment, sent together: while a request is on its way, the runs asked
+    for meanwhile wait and go in the next request, all of them at once. Nothing waits for
+    company: a run asked for when no request is on its way is sent at once.
+
+    Each caller gets its own run's id, or its own error: Prefect's refusal of its run
+    (:class:`RunRefused`), or the error of the request it went in."""
+
+    def __init__(self, deployment: str,
+                 send: Callable[[str, dict[str, dict[str, Any]]], Awaitable[tuple[dict[str, str], dict[str, str]]]]
+                 ) -> None:
+        self.deployment = deployment
+        self._send = send
+        self._waiting: dict[str, tuple[dict[str, Any], asyncio.Future[str]]] = {}
+        self._sending: asyncio.Task[None] | None = None
+
+    async def create(self, key: str, parameters: dict[str, Any]) -> str:
+        if key in self._waiting:  # asked twice before it was sent: one run, both told
+            return await asyncio.shield(self._waiting[key][1])
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = (parameters, future)
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self._send_all(), name=f"create runs of {self.deployment}")
+        return await future  # a caller cancelled leaves its run to be created: the sweeper finds it by key
+
+    async def _send_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, {}
+            try:
+                started, refused = await self._send(self.deployment, {key: p for key, (p, _) in batch.items()})
+            except Exception as exc:
+                for _, future in batch.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            except BaseException:  # cancelled (the intake is stopping): nobody is left waiting
+                for _, future in [*batch.values(), *self._waiting.values()]:
+                    future.cancel()
+                raise
+            for key, (_, future) in batch.items():
+                if future.done():
+                    continue
+                if key in started:
+                    future.set_result(started[key])
+                else:
+                    future.set_exception(RunRefused(f"Prefect created no run of {self.deployment}: "
+                                                    f"{refused.get(key, 'no answer for it')}"))
+
+    async def aclose(self) -> None:
+        if self._sending is not None and not self._sending.done():
+            self._sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sending
 
 
 class _Client:
@@ -267,6 +332,7 @@ class Dispatcher:
         self._current: _Client | None = None
         self._deployment_ids: dict[str, Any] = {}
         self._in_flight: set[str] = set()
+        self._together: dict[str, _Together] = {}  # per deployment: the runs sent together
         self._client_factory = client_factory  # default: prefect's get_client (tests pass a transport)
 
     async def dispatch(self, event: InboxEvent, *, reread: bool = False) -> str | None:
@@ -341,9 +407,20 @@ class Dispatcher:
 
     async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
                           when: datetime | None) -> str:
-        async with self._slots, self._lease() as client:
+        if when is None:  # a run to start now goes with the others asked for meanwhile
+            together = self._together.get(deployment)
+            if together is None:
+                together = self._together[deployment] = _Together(deployment, self._create_runs)
+            return await together.create(key, parameters)
+        async with self._slots, self._lease() as client:  # scheduled for a later day: rare, alone
             return await start_deployment_run(deployment, parameters, key=key, when=when,
                                               client=client, ids=self._deployment_ids)
+
+    async def _create_runs(self, deployment: str, wanted: dict[str, dict[str, Any]]
+                           ) -> tuple[dict[str, str], dict[str, str]]:
+        async with self._slots, self._lease() as client:
+            return await start_deployment_runs(deployment, wanted, client=client, ids=self._deployment_ids,
+                                               tries=_DISPATCH_REFUSED_TRIES)
 
     async def warm_up(self) -> None:
         """Open the Prefect client and resolve the deployments before the first event."""
@@ -399,6 +476,8 @@ class Dispatcher:
 
     async def aclose(self) -> None:
         """Close the client (at shutdown, once dispatches have ended)."""
+        for together in self._together.values():
+            await together.aclose()
         async with self._client_lock:
             if self._current is not None:
                 await self._retire(self._current)

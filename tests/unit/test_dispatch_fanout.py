@@ -49,16 +49,18 @@ def test_route_keys_are_distinct_and_the_first_is_the_plain_dedupe_key() -> None
 
 
 async def test_a_partial_failure_then_the_sweeper_gives_exactly_one_run_per_route(ledger: Ledger) -> None:
-    """The first route's run is created, the second is refused (500): the event stays in the
-    inbox. The sweeper's retry asks for both again and gets the first back (its idempotency
-    key), so each route ends with exactly one run."""
+    """The first route's run is created, the second is refused (500, for as long as the
+    dispatch asks): the event stays in the inbox. The sweeper's retry asks for both again and
+    gets the first back (its idempotency key), so each route ends with exactly one run."""
     future = date.today() + timedelta(days=20)
     event, _ = ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id="10004",
                                    dedupe_key="dfo:ansatte:10004:x", payload={}, valid_after=future)
     refuse_router_once = route_key(event.dedupe_key, 1, ROUTER)
 
+    refusing = True
+
     async def decide(key: str, asked: int) -> int:
-        return 500 if key == refuse_router_once and asked == 1 else 201
+        return 500 if key == refuse_router_once and refusing else 201
 
     prefect = FakePrefect(decide)
     dispatcher = _dispatcher(ledger, prefect)
@@ -68,6 +70,7 @@ async def test_a_partial_failure_then_the_sweeper_gives_exactly_one_run_per_rout
         assert kept is not None and kept.state == EventState.RECEIVED and kept.dispatch_attempts == 1
         assert list(prefect.created) == [event.dedupe_key]  # the first route's run exists
 
+        refusing = False
         with ledger.session() as s:  # the retry time has come
             s.execute(update(InboxEvent).where(InboxEvent.id == event.id)
                       .values(next_attempt_at=utcnow() - timedelta(seconds=1)))

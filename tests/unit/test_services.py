@@ -33,7 +33,8 @@ TOY = Service(name="toy", title="Toy: says hello", ports=frozenset({"mail"}),
 
 
 class RecordingPrefect:
-    """The Prefect API calls of a dispatch: find the deployment, create the run (recorded)."""
+    """The Prefect API calls of a dispatch: find the deployment, create the run (one, or many in
+    one bulk request; recorded)."""
 
     def __init__(self) -> None:
         self.created: list[dict[str, Any]] = []
@@ -46,6 +47,10 @@ class RecordingPrefect:
             self.asked_for.append(request.url.path.split("/deployments/name/")[1])
             return httpx.Response(200, json={"id": str(uuid.uuid4()), "name": "x", "flow_id": str(uuid.uuid4())})
         body = json.loads(request.content)
+        if request.url.path.endswith("/create_flow_run/bulk"):  # runs to start now go together
+            self.created += body
+            return httpx.Response(200, json={"results": [{"status": "CREATED", "flow_run_id": str(uuid.uuid4())}
+                                                         for _ in body]})
         self.created.append(body)
         return httpx.Response(201, json={"id": str(uuid.uuid4()), "name": "run", "flow_id": str(uuid.uuid4()),
                                          "idempotency_key": body["idempotency_key"]})
