@@ -523,8 +523,9 @@ class Tally:
 async def due_pages(service: str, *, retry_below: int, ledger: Ledger | None = None, unstarted: bool = False,
                     page: int | None = None) -> AsyncIterator[list[WorkItem]]:
     """``service``'s due items (:meth:`Ledger.due_items`), oldest first, a page at a time: a
-    backlog of 50,000 is held a page at a time, not whole (a worker's peak RSS grew 190 MiB from
-    10,000 to 50,000 room requests). The next page is read after the one before was handled,
+    backlog of 50,000 is held a page at a time, not whole (read whole, a worker's peak RSS grew
+    from 521 to 659 MiB between 10,000 and 50,000 room requests waiting; ``bench/worker_memory``).
+    The next page is read after the one before was handled,
     so an item that failed in this run is behind the mark and waits for the next run."""
     ledger = ledger or get_ledger()
     after = None
