@@ -240,9 +240,12 @@ class _Together:
         self._sending: asyncio.Task[None] | None = None
 
     async def create(self, key: str, parameters: dict[str, Any]) -> str:
+        loop = asyncio.get_running_loop()
+        if self._sending is not None and self._sending.get_loop() is not loop:
+            self._sending, self._waiting = None, {}  # used from a new event loop: the old one's are the sweeper's
         if key in self._waiting:  # asked twice before it was sent: one run, both told
             return await asyncio.shield(self._waiting[key][1])
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[str] = loop.create_future()
         self._waiting[key] = (parameters, future)
         if self._sending is None or self._sending.done():
             self._sending = asyncio.create_task(self._send_all(), name=f"create runs of {self.deployment}")

@@ -21,6 +21,7 @@ import base64
 import binascii
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sandbox.p360.cases import LOOKUP_DEFAULT_TYPE as LOOKUP_CASE_TYPE
 from sandbox.p360.cases import access_of, custom_fields_of, external_id, find_case
@@ -39,6 +40,8 @@ from sandbox.p360.store import (
 )
 
 __all__ = ["DocumentService", "FileService"]
+
+OSLO = ZoneInfo("Europe/Oslo")  # 360 dates are Norwegian calendar days
 
 
 def _day(value: str | None, name: str, tx: str) -> date | None:
@@ -101,7 +104,7 @@ class DocumentService:
         access, paragraph = access_of(p, tx)
         document_date = _day(text(p, "DocumentDate"), "DocumentDate", tx)
         dispatched = _day(text(p, "DispatchedDate"), "DispatchedDate", tx)
-        journal = _day(text(p, "JournalDate"), "JournalDate", tx) or date.today()
+        journal = _day(text(p, "JournalDate"), "JournalDate", tx) or datetime.now(OSLO).date()  # 360 runs in Norway
         if (document_date and dispatched and document_date > dispatched) or (dispatched and dispatched > journal):
             raise validation(tx, "The dates must satisfy DocumentDate <= DispatchedDate <= JournalDate.")
         files = [_file(f, tx) for f in get(p, "Files") or [] if isinstance(f, dict)]

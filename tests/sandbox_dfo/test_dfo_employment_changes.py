@@ -4,7 +4,8 @@ announces each change signed, as it announces hires."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -38,7 +39,8 @@ def test_an_end_date_is_set_announced_signed_and_withdrawn(dfo: Proc, receiver: 
 
     assert _control(dfo, "ansatte/10004/sluttdato", {"sluttdato": None}).status_code == 202
     assert _employee(dfo, "10004")["sluttdato"] == "" and len(receiver.received) == before + 2
-    assert json.loads(receiver.received[before + 1][0])["gyldigEtter"] == date.today().isoformat()  # withdrawn today
+    today = datetime.now(ZoneInfo("Europe/Oslo")).date()  # HR's calendar day, not the host's
+    assert json.loads(receiver.received[before + 1][0])["gyldigEtter"] == today.isoformat()  # withdrawn today
     # a lost event: changed, not announced
     assert _control(dfo, "ansatte/10004/sluttdato", {"sluttdato": end, "announce": False}).status_code == 201
     assert len(receiver.received) == before + 2

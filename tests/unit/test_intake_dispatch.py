@@ -249,3 +249,23 @@ async def test_a_request_that_fails_whole_keeps_each_of_its_events_for_the_sweep
     assert all(e is not None and e.state == EventState.DISPATCHED and e.dispatch_attempts == 2 for e in stored)
     assert [e.flow_run_id for e in stored if e] == [prefect.created[e.dedupe_key] for e in events]
     assert len(prefect.created) == 5 and all(n == 2 for n in prefect.asked.values())
+
+
+def test_a_dispatcher_used_from_a_new_event_loop_sends_from_there(ledger: Ledger) -> None:
+    """One event loop, then another (as tests and tools use a dispatcher): the runs sent together
+    belong to the loop that asked for them, and the next loop's dispatch is sent from there."""
+    async def accept(key: str, asked: int) -> int:
+        return 201
+
+    prefect = FakePrefect(accept)
+    dispatcher = _dispatcher(ledger, prefect)
+    first, second = _events(ledger, 2)
+
+    async def once(event: InboxEvent) -> str | None:
+        try:
+            return await asyncio.wait_for(dispatcher.dispatch(event), 10)
+        finally:
+            await dispatcher.aclose()
+
+    assert asyncio.run(once(first)) == prefect.created[first.dedupe_key]
+    assert asyncio.run(once(second)) == prefect.created[second.dedupe_key]
