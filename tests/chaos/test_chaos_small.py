@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,20 @@ def run_bench(report: Path, home: Path) -> tuple[int, str]:
     return proc.returncode, out
 
 
+def keep_logs(logs: Path, *, lines: int = 80) -> str:
+    """After a failed invariant: the hub's logs copied to ``test-output/`` (the run's temporary
+    folder is removed when the suite ends), and their error lines, so the failing run's output
+    says where to look. The logs hold no fødselsnummer (an invariant checks that)."""
+    if not logs.is_dir():
+        return f"no logs at {logs}"
+    kept = ROOT / "test-output" / f"chaos-logs-{time.strftime('%Y%m%d-%H%M%S')}"
+    shutil.copytree(logs, kept)
+    errors = [f"{path.name}: {line}" for path in sorted(logs.glob("*.log"))
+              for line in path.read_text(errors="replace").splitlines()
+              if "Traceback" in line or "Error" in line or " ERROR " in line]
+    return f"the hub's logs are kept in {kept}; their last error lines:\n" + "\n".join(errors[-lines:])
+
+
 def test_chaos_small_every_invariant_holds(tmp_path: Path) -> None:
     report = tmp_path / "chaos.json"
     code, out = run_bench(report, tmp_path / "hub")
@@ -63,6 +79,8 @@ def test_chaos_small_every_invariant_holds(tmp_path: Path) -> None:
         assert any(name.startswith(invariant) or invariant in name for name in names), (invariant, names)
     failed = {v["name"]: {"counts": v["counts"], "findings": v["findings"][:8]}
               for v in result["invariants"] if not v["held"]}
+    if failed:
+        print(keep_logs(tmp_path / "hub" / "logs"))
     assert not failed, json.dumps(failed, ensure_ascii=False, indent=1)
 
     # The trouble really happened: faults on every peer, three hub processes killed, Prefect down.
