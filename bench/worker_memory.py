@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from bench.backlog import DEPLOYMENTS, RssSampler, start_deployment
+from bench.backlog import DEPLOYMENTS, RssSampler, _rss_kib, start_deployment
 from devtools.stack import Stack, StackPorts
 
 TARGET = 1.10
@@ -48,10 +49,7 @@ def say(message: str) -> None:
 
 
 def _rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return _rss_kib(os.getpid()) / 1024
 
 
 def _read_cost(read: Any) -> tuple[int, float]:

@@ -501,10 +501,8 @@ class Tally:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, rows: list[dict[str, Any]]) -> Tally:
-        self.handled += len(rows)
-        self.failed += sum(row.get("state") == ItemState.FAILED for row in rows)
-        self.rows += rows[:max(0, TABLE_ROWS - len(self.rows))]
-        return self
+        """A batch's rows (:func:`run_batch`)."""
+        return self.merge(Tally(len(rows), sum(row.get("state") == ItemState.FAILED for row in rows), rows))
 
     def merge(self, other: Tally) -> Tally:
         self.handled, self.failed = self.handled + other.handled, self.failed + other.failed
