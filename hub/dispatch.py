@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from hub.ledger import EventState, InboxEvent, Ledger
+from hub.prefect_api import send_once
 from hub.privacy import mask
 from hub.services import OnEvent, catalog
 
@@ -94,11 +95,12 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
     What ``run_deployment`` does, plus: the deployment id is cached in ``ids``, and 502, 503
     and 504 are retried from 50 ms up, doubling with jitter, for about 10 s. Prefect's SQLite
     server answers 503 when its database is momentarily busy (a burst) and its client waits
-    2 s before retrying; processes that create runs on a hot path (the intake) run with
-    ``PREFECT_CLIENT_MAX_RETRIES=0`` and rely on this loop. A retry after a lost answer is
-    safe: the idempotency key returns the run the first try created.
+    2 s before retrying, and 2 s even with ``PREFECT_CLIENT_MAX_RETRIES=0``: the request goes
+    out with :func:`hub.prefect_api.send_once` and relies on this loop. A retry after a lost
+    answer is safe: the idempotency key returns the run the first try created.
     """
-    from prefect.states import Scheduled
+    from prefect.client.schemas.actions import DeploymentFlowRunCreate
+    from prefect.states import Scheduled, to_state_create
 
     if client is None:
         async with _fresh_client() as fresh:
@@ -107,10 +109,11 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
     state: Any = Scheduled(scheduled_time=when) if when else Scheduled()
 
     async def create() -> str:
-        flow_run = await client.create_flow_run_from_deployment(
-            await _deployment_id(client, deployment, ids), parameters=parameters, idempotency_key=key,
-            state=state, tags=["hub"])
-        return str(flow_run.id)
+        body = DeploymentFlowRunCreate(parameters=parameters, idempotency_key=key, tags=["hub"],
+                                       state=to_state_create(state)).model_dump(mode="json", exclude_unset=True)
+        response = await send_once(client, "POST", "/deployments/{id}/create_flow_run", json=body,
+                                   path_params={"id": await _deployment_id(client, deployment, ids)})
+        return str(response.json()["id"])
 
     return await _while_busy(deployment, ids, create)
 
@@ -155,9 +158,9 @@ async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, 
                     for key in chunk]
 
             async def create(body: list[dict[str, Any]] = body) -> list[dict[str, Any]]:
-                response = await client.request("POST", "/deployments/{id}/create_flow_run/bulk",
-                                                path_params={"id": await _deployment_id(client, deployment, ids)},
-                                                json=body)
+                response = await send_once(client, "POST", "/deployments/{id}/create_flow_run/bulk",
+                                           path_params={"id": await _deployment_id(client, deployment, ids)},
+                                           json=body)
                 return list(response.json()["results"])
 
             results = await _while_busy(deployment, ids, create)

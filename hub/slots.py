@@ -19,8 +19,12 @@ when none is waiting — or, at the end of a block, once it has been out for
   blocks wait, the next is asked for, so a limit of two slots fills up — but never more
   leases than the limit has slots (read once per process): a request that cannot be granted
   only polls Prefect. A lease granted when nobody waits any more goes back at once.
-- A request Prefect answers 5xx or not at all (its SQLite database locked under a burst, a
-  restart) is asked again with back-off; a 4xx fails every waiting block at once.
+- Leases are taken, renewed and given back with Prefect's client and API, the calls of
+  Prefect's own ``concurrency()``. A lease request Prefect answers 5xx or not at all (its
+  SQLite database busy under a burst, a restart) is asked again here, 50 ms later at first;
+  Prefect's client would wait 2, 4, 8, 16 and 32 s (:mod:`hub.prefect_api`). A 423 (the slots are taken) waits
+  Prefect's ``Retry-After``; a 4xx fails every waiting block at once. Unlike
+  ``concurrency()``, no acquired/released events are emitted for a lease.
 - A block waits at most ``wait`` seconds (``HUB_SLOT_WAIT_SECONDS``), then gets
   :class:`SlotsUnavailable` (transient: the step is retried; nothing is lost). A request
   nobody waits for any more is cancelled (Prefect gives back a lease granted after that).
@@ -38,14 +42,21 @@ import collections
 import contextlib
 import itertools
 import logging
+import random
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from hub.errors import TransientError
 from hub.limits import SLOT_LEASE_SECONDS, slot_wait_seconds
+from hub.prefect_api import send_once
 from hub.privacy import mask
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import PrefectClient
 
 __all__ = ["global_slots", "SlotsUnavailable", "LEND_SECONDS", "SLOT_RETRY_DELAYS"]
 
@@ -55,25 +66,17 @@ log = logging.getLogger("hub.flow")
 # wait for the same slots; Prefect hands them out in no set order). The cost: one give-back
 # and take, ~0.4 s, per 10 s of work.
 LEND_SECONDS = 10.0
-# Between attempts at slots Prefect failed to hand out (5xx, no answer): doubling, capped; the
-# waiting blocks' own deadlines bound it all.
-SLOT_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# Between attempts at slots Prefect failed to hand out (5xx, no answer): short, growing to a
+# second, with jitter (see _busy_delays); the waiting blocks' own deadlines bound it all.
+SLOT_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+# A lease request failing this long is worth a warning (a busy SQLite server fails most
+# first requests for a moment under a burst: not worth one).
+WARN_AFTER_SECONDS = 10.0
 
 
 class SlotsUnavailable(TransientError):
     default_hint = ("Prefect could not hand out the global concurrency slot (its API was busy or down); "
                     "the step is retried.")
-
-
-def _worth_another_try(exc: BaseException) -> bool:
-    """A slot request that failed because Prefect was busy or away (a 5xx, a transport error),
-    not because of what was asked (a 4xx: a bad lease, a refused limit)."""
-    import httpx
-
-    cause = exc.__cause__
-    if isinstance(cause, httpx.HTTPStatusError):
-        return cause.response.status_code >= 500
-    return cause is not None
 
 
 @dataclass
@@ -138,7 +141,9 @@ class _Limits:
                     await self._learn_size()
                     await self._take(held)
                 except Exception as exc:  # refused (4xx): every waiting block fails the same way
-                    self._refuse(exc)
+                    self._refuse(exc if isinstance(exc, SlotsUnavailable) else SlotsUnavailable(
+                        f"could not take the global slot(s) {list(self.names)!r} from Prefect: "
+                        f"{type(exc).__name__} {mask(str(exc))[:160]}"))
                     return
                 self.held += 1
                 held.callback(self._given_back)
@@ -193,21 +198,151 @@ class _Limits:
         self.waiting.clear()
 
     async def _take(self, held: contextlib.AsyncExitStack) -> None:
-        from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError, concurrency
+        """One lease of the limits from Prefect, held by ``held``: renewed while it is open,
+        given back when it closes. Unknown limits: nothing is held (Prefect lets a block go)."""
+        from prefect.client.orchestration import get_client
 
-        for delay in itertools.chain(SLOT_RETRY_DELAYS, itertools.repeat(SLOT_RETRY_DELAYS[-1])):
+        client = get_client()
+        await client.__aenter__()
+        try:
+            lease_id = await self._ask(client)
+        except asyncio.CancelledError:
+            raise  # the client went to :func:`_finish_asking` with the request in flight
+        except BaseException as exc:
+            await client.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        held.push_async_exit(client.__aexit__)
+        if lease_id is None:
+            return
+        held.push_async_callback(_give_back, client, lease_id)
+        renewing = asyncio.get_running_loop().create_task(_renew(client, lease_id, self.names, self.lease),
+                                                          name=f"renew {self.names}")
+        held.callback(renewing.cancel)
+
+    async def _ask(self, client: PrefectClient) -> UUID | None:
+        """Ask Prefect for one lease until it grants it: a 423 (the slots are taken) sleeps
+        Prefect's ``Retry-After``; a 5xx or no answer is asked again soon (:func:`_busy_delays`);
+        a 4xx refuses it (:class:`SlotsUnavailable`). Cancelled (nobody waits any more), the
+        request in flight is finished in the background and a lease it gets is given back."""
+        import httpx
+
+        busy, failing_since, warned = _busy_delays(), None, False
+        while True:
+            request = asyncio.ensure_future(_request_lease(client, self.names, self.lease))
             try:
-                await held.enter_async_context(concurrency(list(self.names), occupy=1, lease_duration=self.lease))
+                response = await asyncio.shield(request)
+            except asyncio.CancelledError:
+                _finish_asking(request, client)
+                raise
+            except httpx.HTTPStatusError as exc:
+                status = exc.response.status_code
+                if status == 423:
+                    busy, failing_since = _busy_delays(), None
+                    await _sleep_or_close(float(exc.response.headers.get("Retry-After", "1")), client)
+                    continue
+                error = f"{status} {exc.response.reason_phrase}: {mask(exc.response.text)[:120]}"
+                if status < 500:
+                    raise SlotsUnavailable(f"could not take the global slot(s) {list(self.names)!r} from "
+                                           f"Prefect: {error}") from exc
+            except httpx.TransportError as exc:
+                error = f"{type(exc).__name__} {mask(str(exc))[:120]}"
+            else:
                 self.last_error = None
+                if response is None:
+                    log.warning("the global limit(s) %s do not exist in Prefect: the block runs without a slot",
+                                list(self.names))
+                return response
+            self.last_error, now = error, time.monotonic()
+            failing_since = now if failing_since is None else failing_since
+            if now - failing_since >= WARN_AFTER_SECONDS and not warned:
+                log.warning("Prefect has failed to hand out the global slot(s) %s for %.0f s (%s); asking again",
+                            list(self.names), now - failing_since, error)
+                warned = True
+            await _sleep_or_close(next(busy), client)
+
+
+async def _request_lease(client: PrefectClient, names: tuple[str, ...], lease: float) -> UUID | None:
+    """One request for a lease (:func:`hub.prefect_api.send_once`): its id, or None when none
+    of the limits exists."""
+    from prefect.client.schemas.responses import ConcurrencyLimitWithLeaseResponse
+
+    response = await send_once(client, "POST", "/v2/concurrency_limits/increment-with-lease", json={
+        "names": list(names), "slots": 1, "mode": "concurrency", "lease_duration": lease})
+    granted = ConcurrencyLimitWithLeaseResponse.model_validate(response.json())
+    return granted.lease_id if granted.limits else None
+
+
+async def _sleep_or_close(seconds: float, client: PrefectClient) -> None:
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        _finish_asking(None, client)
+        raise
+
+
+_finishing: set[asyncio.Task[None]] = set()  # kept alive until they end
+
+
+def _finish_asking(request: asyncio.Future[UUID | None] | None, client: PrefectClient) -> None:
+    """The lender was cancelled: let the request in flight end, give back a lease it got
+    (nobody will use it; held, it would block the limit until it expired), close the client."""
+
+    async def finish() -> None:
+        try:
+            if request is not None:
+                with contextlib.suppress(Exception):
+                    lease_id = await request
+                    if lease_id is not None:
+                        await _give_back(client, lease_id)
+        finally:
+            await client.__aexit__(None, None, None)
+
+    task = asyncio.get_running_loop().create_task(finish(), name="finish a slot request nobody waits for")
+    _finishing.add(task)
+    task.add_done_callback(_finishing.discard)
+
+
+def _busy_delays() -> Iterator[float]:
+    """Pauses between requests Prefect failed (5xx, no answer): short at first, with jitter.
+
+    A busy SQLite Prefect server answers 503 at once (:mod:`hub.prefect_api`). Under a burst
+    of 30 onboardings that was 3 of 4 slot requests, each failing within ~50 ms: asking again
+    soon costs the server little, and the next try is a new draw. With Prefect's client
+    waiting 2, 4, 8, 16 and 32 s between tries, RT's two write slots stood idle ~85 % of the
+    time while steps slept (measured); doubling up to 4 s here still left steps waiting up
+    to 28 s. A server that is down is asked about once a second per waiting lease."""
+    for delay in itertools.chain(SLOT_RETRY_DELAYS, itertools.repeat(SLOT_RETRY_DELAYS[-1])):
+        yield delay * random.uniform(0.5, 1.5)
+
+
+async def _give_back(client: PrefectClient, lease_id: UUID) -> None:
+    """Give a lease back (Prefect's client, with its retries); one Prefect no longer knows is back."""
+    import httpx
+
+    try:
+        await client.release_concurrency_slots_with_lease(lease_id)
+    except httpx.HTTPStatusError as exc:
+        if exc.response.status_code != 404:
+            raise
+
+
+async def _renew(client: PrefectClient, lease_id: UUID, names: tuple[str, ...], lease: float) -> None:
+    """Renew a held lease at 3/4 of its duration while it is held (cancelled when it is given
+    back), as Prefect's ``concurrency()`` does. A failed renewal is tried again at the next
+    turn; a lease Prefect no longer knows is lost (the holder goes on; the slot may be given
+    to another meanwhile)."""
+    import httpx
+
+    while True:
+        await asyncio.sleep(lease * 0.75)
+        try:
+            await client.renew_concurrency_lease(lease_id, lease)
+        except (httpx.HTTPStatusError, httpx.TransportError) as exc:
+            gone = isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (404, 410)
+            log.warning("could not renew the lease of the global slot(s) %s (%s); %s", list(names),
+                        mask(str(exc))[:160], "it is lost" if gone else "it may expire")
+            if gone:
                 return
-            except ConcurrencySlotAcquisitionError as exc:
-                if not _worth_another_try(exc):
-                    raise
-                if self.last_error is None:
-                    log.warning("Prefect could not hand out the global slot(s) %s (%s); asking again",
-                                list(self.names), mask(str(exc))[:160])
-                self.last_error = mask(str(exc))[:160]
-                await asyncio.sleep(delay)
 
 
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[tuple[str, ...], float], _Limits]] = (
@@ -229,8 +364,6 @@ async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECO
     crash that dead-letters the item, nor a run that waits for ever. A refusal (4xx) is
     transient at once. Errors from the block itself pass through unchanged.
     """
-    from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
-
     wanted = tuple(sorted({names} if isinstance(names, str) else set(names)))
     wait = slot_wait_seconds() if wait is None else wait
     limits = _limits(wanted, lease=lease)
@@ -239,9 +372,8 @@ async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECO
         # One deadline for the whole wait, lent or granted.
         async with asyncio.timeout(wait):
             loan = await turn
-    except ConcurrencySlotAcquisitionError as exc:  # refused: the lender set it on every waiting turn
-        raise SlotsUnavailable(f"could not take the global slot(s) {names!r} from Prefect: "
-                               f"{mask(str(exc))[:200]}") from exc
+    except SlotsUnavailable:  # refused: the lender set it on every waiting turn
+        raise
     except TimeoutError as exc:
         limits.give_up(turn)
         last = f" (Prefect's last answer: {limits.last_error})" if limits.last_error else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -202,7 +203,9 @@ async def test_the_sweeper_leaves_an_event_whose_dispatch_is_under_way(ledger: L
 
 async def test_a_busy_or_lost_answer_is_retried_to_the_same_run(ledger: Ledger) -> None:
     """502/503/504 are retried at once (the idempotency key makes a retried creation return the
-    run the lost answer carried); the event is dispatched in one attempt."""
+    run the lost answer carried); the event is dispatched in one attempt. "At once": Prefect's
+    client sleeps 2 s after a 503 even with no retries left (``PREFECT_CLIENT_MAX_RETRIES=0``),
+    so the request does not go through it (``hub.prefect_api.send_once``)."""
     statuses = iter([503, 502, 504])
 
     async def decide(key: str, asked: int) -> int:
@@ -213,12 +216,15 @@ async def test_a_busy_or_lost_answer_is_retried_to_the_same_run(ledger: Ledger) 
     prefect = FakePrefect(decide)
     dispatcher = _dispatcher(ledger, prefect)
     (event,) = _events(ledger, 1)
+    started = time.monotonic()
     try:
         flow_run_id = await dispatcher.dispatch(event)
     finally:
         await dispatcher.aclose()
+    took = time.monotonic() - started
     assert flow_run_id == prefect.created[event.dedupe_key]
     assert prefect.asked[event.dedupe_key] == 4
+    assert took < 3, f"three busy answers cost the dispatcher's pauses (~0.35 s), not 2 s each: {took:.1f} s"
     stored = ledger.get_event(event.id)
     assert stored is not None and stored.dispatch_attempts == 1
 

@@ -1,0 +1,47 @@
+"""One request to Prefect's API, without the Prefect client's retry loop.
+
+Prefect's client retries a 502, 503 or 504 after 2, 4, 8, 16 and 32 s, and it sleeps after
+the last try too: with ``PREFECT_CLIENT_MAX_RETRIES=0`` one 503 still costs 2 s before the
+error comes back (``PrefectHttpxAsyncClient._send_with_retry``, Prefect 3.9). A SQLite
+Prefect server under a burst answers 503 at once to a write whose transaction read a
+snapshot another write has since replaced (``SQLITE_BUSY_SNAPSHOT``): three of four global
+slot requests did, during 30 onboardings at once. Asked again 50 ms later such a request
+usually goes through, so the hub's hot paths (slot leases, the intake's run creations) send
+their requests with :func:`send_once` and retry on their own terms.
+
+The request goes through the client's own HTTP client: its API URL, auth, headers and TLS.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+    from prefect.client.orchestration import PrefectClient
+
+__all__ = ["send_once"]
+
+
+async def send_once(client: PrefectClient, method: str, path: str, *, json: Any = None,
+                    path_params: dict[str, Any] | None = None) -> httpx.Response:
+    """Send one request with ``client``'s HTTP client and return its answer; an error answer
+    raises as the client's own calls do (``ObjectNotFound`` for a 404,
+    ``PrefectHTTPStatusError`` otherwise), but at once, without its back-off."""
+    import httpx
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    http = client._client
+    request = http.build_request(method, path.format(**(path_params or {})), json=json)
+    response = await httpx.AsyncClient.send(http, request)
+    if response.status_code == 403 and "CSRF" in response.text:
+        # The server's CSRF protection is on (off by default): the client's own path fetches a token.
+        response = await http.send(http.build_request(method, path.format(**(path_params or {})), json=json))
+    try:
+        response.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        error = PrefectHTTPStatusError.from_httpx_error(exc)
+        if response.status_code == 404:
+            raise ObjectNotFound(http_exc=error) from error
+        raise error from None
+    return response
