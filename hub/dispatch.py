@@ -196,7 +196,10 @@ async def _deployment_id(client: Any, deployment: str, ids: dict[str, Any]) -> A
 
 
 async def _while_busy(deployment: str, ids: dict[str, Any], call: Callable[[], Awaitable[T]]) -> T:
-    """``call()``, again after a 502, 503 or 504 (from 50 ms up, doubling with jitter, ~10 s in all)."""
+    """``call()``, again after a 502, 503 or 504 or a lost answer (a connection reset, a
+    timeout; the idempotency keys make a retry safe): from 50 ms up, doubling with jitter,
+    ~10 s in all."""
+    import httpx
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
     for attempt in range(_BUSY_TRIES):
@@ -208,7 +211,10 @@ async def _while_busy(deployment: str, ids: dict[str, Any], call: Callable[[], A
         except PrefectHTTPStatusError as exc:
             if exc.response.status_code not in (502, 503, 504) or attempt == _BUSY_TRIES - 1:
                 raise
-            await asyncio.sleep(_backoff(attempt))
+        except httpx.TransportError:
+            if attempt == _BUSY_TRIES - 1:
+                raise
+        await asyncio.sleep(_backoff(attempt))
     raise AssertionError("unreachable")  # pragma: no cover
 
 

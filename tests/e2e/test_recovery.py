@@ -74,7 +74,8 @@ def test_every_global_slot_is_taken_as_a_short_lease() -> None:
     assert not direct, f"take slots with run.slots(...), which leases them: {direct}"
     assert through_run, "the flows take global slots somewhere"
     assert "lease=lease" in inspect.getsource(global_slots.__wrapped__)  # type: ignore[attr-defined]
-    assert "concurrency(list(self.names), occupy=1, lease_duration=self.lease)" in inspect.getsource(slots)
+    assert "_request_lease(client, self.names, self.lease)" in inspect.getsource(slots._Limits._ask)
+    assert '"lease_duration": lease' in inspect.getsource(slots._request_lease)
     assert Run.slot_lease == SLOT_LEASE_SECONDS and MIN_SLOT_LEASE_SECONDS <= SLOT_LEASE_SECONDS <= 120
     assert {TICKETING_LIMIT, ALLOCATION_LIMIT} <= set(catalog().limits())
 
