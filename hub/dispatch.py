@@ -196,9 +196,11 @@ async def _deployment_id(client: Any, deployment: str, ids: dict[str, Any]) -> A
 
 
 async def _while_busy(deployment: str, ids: dict[str, Any], call: Callable[[], Awaitable[T]]) -> T:
-    """``call()``, again after a 502, 503 or 504 or a lost answer (a connection reset, a
-    timeout; the idempotency keys make a retry safe): from 50 ms up, doubling with jitter,
-    ~10 s in all."""
+    """``call()``, again after a 502, 503 or 504 or an answer lost on the way (a connection
+    reset; the idempotency keys make a retry safe): from 50 ms up, doubling with jitter, ~10 s
+    in all. A server that is not there (no connection) or does not answer in time is not asked
+    again here: the sweeper hands the event over later (its patience is shorter than a long
+    retry here, and the stack's intake would start it meanwhile)."""
     import httpx
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
@@ -211,7 +213,7 @@ async def _while_busy(deployment: str, ids: dict[str, Any], call: Callable[[], A
         except PrefectHTTPStatusError as exc:
             if exc.response.status_code not in (502, 503, 504) or attempt == _BUSY_TRIES - 1:
                 raise
-        except httpx.TransportError:
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
             if attempt == _BUSY_TRIES - 1:
                 raise
         await asyncio.sleep(_backoff(attempt))

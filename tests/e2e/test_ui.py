@@ -156,7 +156,8 @@ def test_operators_see_deployments_runs_and_ops_artifacts(stack: Stack, ledger: 
 
     p.goto(f"{stack.prefect_ui}/artifacts/artifact/{_latest_artifact_id(stack, 'connector-health')}")  # type: ignore[attr-defined]
     p.get_by_text("latency ms").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
-    assert p.get_by_text("ticketing").first.is_visible()  # type: ignore[attr-defined]
+    # The first "ticketing" in the page may be a hidden element; wait for one an operator sees.
+    p.locator("text=ticketing >> visible=true").first.wait_for(timeout=30_000)  # type: ignore[attr-defined]
     p.screenshot(path=str(OUT / "ops-connector-health.png"), full_page=True)  # type: ignore[attr-defined]
 
     p.goto(f"{stack.prefect_ui}/artifacts/artifact/{_latest_artifact_id(stack, 'service-metrics')}")  # type: ignore[attr-defined]
