@@ -50,15 +50,21 @@ class LoseFirstBulkAnswer(httpx.AsyncBaseTransport):
         self.real = httpx.AsyncHTTPTransport()
         self.bulk_requests = 0
         self.lost: list[str] = []  # the run ids of the answer that never arrived
+        self.busy = 0  # requests the server answered 5xx (its SQLite database busy: asked again)
+        self.refusing = 0  # answers that refused some runs (asked again for those)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.real.handle_async_request(request)
         if request.url.path.endswith("/create_flow_run/bulk"):
             self.bulk_requests += 1
-            if self.bulk_requests == 1:
-                await response.aread()  # the server answered: the runs exist
+            await response.aread()
+            if self.bulk_requests == 1:  # the server answered: the runs exist
                 self.lost = [r["flow_run_id"] for r in response.json()["results"]]
                 raise httpx.ReadError("connection reset while reading the answer", request=request)
+            if response.status_code >= 500:
+                self.busy += 1
+            elif any(r.get("status") != "CREATED" for r in response.json()["results"]):
+                self.refusing += 1
         return response
 
     async def aclose(self) -> None:
@@ -91,7 +97,9 @@ async def test_a_backlog_s_runs_are_created_in_bulk_exactly_once_when_an_answer_
         started, refused = await start_deployment_runs(CASES, wanted, client=client)
 
     assert refused == {}
-    assert lossy.bulk_requests == 3  # 150 runs: two requests, the first sent again after its lost answer
+    # 150 runs: two requests, the first sent again after its lost answer; and once more for each
+    # answer a busy server gave (5xx, or runs refused): under load in CI, two were seen.
+    assert lossy.bulk_requests == 3 + lossy.busy + lossy.refusing
     assert len(lossy.lost) == BULK_LIMIT  # the lost answer had created the first hundred
     runs = await _runs_of(deployment_id, FIRST, count)
     assert sorted(runs) == [FIRST + n for n in range(count)]
