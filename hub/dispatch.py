@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -40,7 +39,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from hub.ledger import EventState, InboxEvent, Ledger
-from hub.prefect_api import send_once
+from hub.prefect_api import busy_pause, send_once
 from hub.privacy import mask
 from hub.services import OnEvent, catalog
 
@@ -222,7 +221,7 @@ async def _while_busy(deployment: str, ids: dict[str, Any], call: Callable[[], A
 
 def _backoff(attempt: int) -> float:
     """Seconds before try ``attempt + 1``: from 50 ms, doubling to 2 s, with jitter."""
-    return float(min(2.0, 0.05 * 2.0 ** attempt) * random.uniform(0.5, 1.5))
+    return busy_pause(attempt, longest=2.0)
 
 
 _BUSY_TRIES = 10  # 0.05 + 0.1 + ... + 2 s: about 10 s of a busy server before giving up

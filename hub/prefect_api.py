@@ -14,13 +14,14 @@ The request goes through the client's own HTTP client: its API URL, auth, header
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["send_once"]
+__all__ = ["send_once", "busy_pause"]
 
 
 async def send_once(client: PrefectClient, method: str, path: str, *, json: Any = None,
@@ -45,3 +46,10 @@ async def send_once(client: PrefectClient, method: str, path: str, *, json: Any 
             raise ObjectNotFound(http_exc=error) from error
         raise error from None
     return response
+
+
+def busy_pause(attempt: int, *, longest: float) -> float:
+    """Seconds to wait before asking again after ``attempt + 1`` busy answers (5xx, no answer):
+    from 50 ms, doubling to ``longest``, with jitter. Asking a busy SQLite server again soon
+    costs it little, and the next try is a new draw."""
+    return float(min(longest, 0.05 * 2.0 ** attempt) * random.uniform(0.5, 1.5))

@@ -40,25 +40,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import itertools
 import logging
-import random
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from hub.errors import TransientError
 from hub.limits import SLOT_LEASE_SECONDS, slot_wait_seconds
-from hub.prefect_api import send_once
+from hub.prefect_api import busy_pause, send_once
 from hub.privacy import mask
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["global_slots", "SlotsUnavailable", "LEND_SECONDS", "SLOT_RETRY_DELAYS"]
+__all__ = ["global_slots", "SlotsUnavailable", "LEND_SECONDS", "SLOT_RETRY_LONGEST"]
 
 log = logging.getLogger("hub.flow")
 
@@ -66,9 +64,14 @@ log = logging.getLogger("hub.flow")
 # wait for the same slots; Prefect hands them out in no set order). The cost: one give-back
 # and take, ~0.4 s, per 10 s of work.
 LEND_SECONDS = 10.0
-# Between attempts at slots Prefect failed to hand out (5xx, no answer): short, growing to a
-# second, with jitter (see _busy_delays); the waiting blocks' own deadlines bound it all.
-SLOT_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+# The longest pause between attempts at slots Prefect failed to hand out (5xx, no answer); they
+# start at 50 ms (hub.prefect_api.busy_pause). Under a burst of 30 onboardings 3 of 4 slot
+# requests got an instant 503 from the SQLite server: with Prefect's client waiting 2, 4, 8,
+# 16 and 32 s between tries, RT's two write slots stood idle ~85 % of the time while steps
+# slept (measured); doubling up to 4 s still left steps waiting up to 28 s. A server that is
+# down is asked about once a second per waiting lease. The waiting blocks' own deadlines
+# bound it all.
+SLOT_RETRY_LONGEST = 1.0
 # A lease request failing this long is worth a warning (a busy SQLite server fails most
 # first requests for a moment under a burst: not worth one).
 WARN_AFTER_SECONDS = 10.0
@@ -221,12 +224,12 @@ class _Limits:
 
     async def _ask(self, client: PrefectClient) -> UUID | None:
         """Ask Prefect for one lease until it grants it: a 423 (the slots are taken) sleeps
-        Prefect's ``Retry-After``; a 5xx or no answer is asked again soon (:func:`_busy_delays`);
+        Prefect's ``Retry-After``; a 5xx or no answer is asked again soon (:data:`SLOT_RETRY_LONGEST`);
         a 4xx refuses it (:class:`SlotsUnavailable`). Cancelled (nobody waits any more), the
         request in flight is finished in the background and a lease it gets is given back."""
         import httpx
 
-        busy, failing_since, warned = _busy_delays(), None, False
+        failures, failing_since, warned = 0, None, False
         while True:
             request = asyncio.ensure_future(_request_lease(client, self.names, self.lease))
             try:
@@ -237,7 +240,7 @@ class _Limits:
             except httpx.HTTPStatusError as exc:
                 status = exc.response.status_code
                 if status == 423:
-                    busy, failing_since = _busy_delays(), None
+                    failures, failing_since = 0, None
                     await _sleep_or_close(float(exc.response.headers.get("Retry-After", "1")), client)
                     continue
                 error = f"{status} {exc.response.reason_phrase}: {mask(exc.response.text)[:120]}"
@@ -258,7 +261,8 @@ class _Limits:
                 log.warning("Prefect has failed to hand out the global slot(s) %s for %.0f s (%s); asking again",
                             list(self.names), now - failing_since, error)
                 warned = True
-            await _sleep_or_close(next(busy), client)
+            await _sleep_or_close(busy_pause(failures, longest=SLOT_RETRY_LONGEST), client)
+            failures += 1
 
 
 async def _request_lease(client: PrefectClient, names: tuple[str, ...], lease: float) -> UUID | None:
@@ -300,19 +304,6 @@ def _finish_asking(request: asyncio.Future[UUID | None] | None, client: PrefectC
     task = asyncio.get_running_loop().create_task(finish(), name="finish a slot request nobody waits for")
     _finishing.add(task)
     task.add_done_callback(_finishing.discard)
-
-
-def _busy_delays() -> Iterator[float]:
-    """Pauses between requests Prefect failed (5xx, no answer): short at first, with jitter.
-
-    A busy SQLite Prefect server answers 503 at once (:mod:`hub.prefect_api`). Under a burst
-    of 30 onboardings that was 3 of 4 slot requests, each failing within ~50 ms: asking again
-    soon costs the server little, and the next try is a new draw. With Prefect's client
-    waiting 2, 4, 8, 16 and 32 s between tries, RT's two write slots stood idle ~85 % of the
-    time while steps slept (measured); doubling up to 4 s here still left steps waiting up
-    to 28 s. A server that is down is asked about once a second per waiting lease."""
-    for delay in itertools.chain(SLOT_RETRY_DELAYS, itertools.repeat(SLOT_RETRY_DELAYS[-1])):
-        yield delay * random.uniform(0.5, 1.5)
 
 
 async def _give_back(client: PrefectClient, lease_id: UUID) -> None:
