@@ -202,6 +202,12 @@ async def test_a_killed_runner_recovers_by_itself_without_duplicates(recovery_st
 
     stack = recovery_stack
     ledger: Ledger = get_ledger()
+    # The runner dies while it starts one more run: Pending/Submitting, its process never
+    # started. Here it is redrive-stuck's own run (one at a time): until something ends it,
+    # it holds that deployment's only slot (Prefect's lease: 300 s), and every re-drive
+    # started meanwhile is cancelled. Made before the hires, so that the moment of the kill
+    # is not spent on it: the hires are quick to get RT's slots now and may be through.
+    submitting = await _submitting_run(prefect, "redrive-stuck/redrive-stuck")
     for hire in HIRES:
         _announce(stack, hire)
 
@@ -215,11 +221,6 @@ async def test_a_killed_runner_recovers_by_itself_without_duplicates(recovery_st
             break
         assert time.monotonic() < deadline, f"the hires never ran: {items}, slots {held}"
         await asyncio.sleep(0.05)
-    # The runner dies while it starts one more run: Pending/Submitting, its process never
-    # started. Here it is redrive-stuck's own run (one at a time): until something ends it,
-    # it holds that deployment's only slot (Prefect's lease: 300 s), and every re-drive
-    # started meanwhile is cancelled.
-    submitting = await _submitting_run(prefect, "redrive-stuck/redrive-stuck")
     _kill_runner_group(stack)
     killed_at = time.monotonic()
     dead = {i.source_key: i for i in (ledger.get_item("onboarding", h) for h in HIRES)
