@@ -79,6 +79,7 @@ import httpx
 from bench.chaos_invariants import Verdict, active_runs, items_settled, nothing_held, reconciliation
 from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
 from devtools.stack import Stack, StackPorts
+from hub.privacy import mask
 
 __all__ = ["Sizes", "FULL", "SMALL", "Rate", "Report", "run_backlog", "ratio_line", "percentile", "main"]
 
@@ -748,6 +749,7 @@ def ceiling_phase(sent: list[Sent], report: Report, timeout: float) -> None:
         by_service.setdefault(s.service, []).append(s.key)
     rates: dict[str, Rate] = {}
     outcomes: Counter[str] = Counter()
+    first_error: dict[str, str] = {}  # per kind of failure: the first one's message, to act on
 
     async def service_items(service: str, keys: list[str]) -> None:
         async with _handler(service) as (handle, ports):
@@ -762,6 +764,7 @@ def ceiling_phase(sent: list[Sent], report: Report, timeout: float) -> None:
                         outcomes[f"{service} handled"] += 1
                     except Exception as exc:  # the hub would dead-letter it: it got through
                         outcomes[f"{service} {exc.__class__.__name__}"] += 1
+                        first_error.setdefault(f"{service} {exc.__class__.__name__}", f"{mask(str(exc))[:300]}")
                     done += 1
 
             await asyncio.gather(*(worker() for _ in range(min(_at_once(service), len(keys)))))
@@ -775,6 +778,7 @@ def ceiling_phase(sent: list[Sent], report: Report, timeout: float) -> None:
     asyncio.run(all_services())
     report.ceiling = rates
     report.notes.append(f"ceiling outcomes: {dict(outcomes)}")
+    report.notes.extend(f"ceiling: first {kind}: {message}" for kind, message in first_error.items())
 
 
 # ---- afterwards ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ second record. The archive adapter looks the record up by its key between attemp
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -68,6 +69,9 @@ class N5wsSession:
             policy=no_retry(config.policy()), transport=transport, describe_error=describe_error)
         self._relations: dict[str, Link] = {}
         self._packages_read: set[str] = set()
+        # Calls side by side on one session (a batch's items) discover one at a time: a root
+        # read again must not reset what another call is reading of the packages.
+        self._discovering = asyncio.Lock()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -76,26 +80,32 @@ class N5wsSession:
     # -- discovery ----------------------------------------------------------------------
     async def discover(self, refresh: bool = False) -> dict[str, Link]:
         """Relations of ``<base_url>/api`` (cached)."""
-        if refresh or not self._relations:
-            root = parse(Resource, await self._json("GET", "api"))
-            self._relations = dict(root.links)
-            self._packages_read.clear()
-        return self._relations
+        if self._relations and not refresh:
+            return self._relations
+        async with self._discovering:
+            if refresh or not self._relations:
+                root = parse(Resource, await self._json("GET", "api"))
+                self._relations, self._packages_read = dict(root.links), set()
+            return self._relations
 
     async def relation(self, rel: str) -> Link:
         """A relation offered at the root or by the arkivstruktur/sakarkiv packages."""
         relations = await self.discover()
         if rel in relations:
             return relations[rel]
-        for package in (Rel.SAKARKIV, Rel.ARKIVSTRUKTUR):
-            if package in relations and package not in self._packages_read:
-                resource = await self.get(relations[package].href, Resource)
-                self._packages_read.add(package)
-                for key, link in resource.links.items():
-                    if key != "self":
-                        relations.setdefault(key, link)
+        async with self._discovering:
+            relations = self._relations  # read again: another call may have refreshed it meanwhile
+            for package in (Rel.SAKARKIV, Rel.ARKIVSTRUKTUR):
                 if rel in relations:
-                    return relations[rel]
+                    break
+                if package in relations and package not in self._packages_read:
+                    resource = await self.get(relations[package].href, Resource)
+                    for key, link in resource.links.items():
+                        if key != "self":
+                            relations.setdefault(key, link)
+                    self._packages_read.add(package)
+            if rel in relations:
+                return relations[rel]
         raise PermanentError(f"the archive core does not offer the relation {rel}", system=SYSTEM,
                              hint="Check base_url and that the core supports N5WS sakarkiv.")
 
