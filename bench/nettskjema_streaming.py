@@ -73,6 +73,9 @@ async def _run(sizes: list[int]) -> None:
 
 
 def main() -> None:
+    from bench.kills import stop_on_sigterm
+
+    stop_on_sigterm()  # a SIGTERM stops what the bench started, as Ctrl-C does
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000],
                         help="form sizes to measure, ascending (synthetic submissions are added between)")

@@ -76,6 +76,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
+    from bench.kills import stop_on_sigterm
+
+    stop_on_sigterm()  # a SIGTERM stops what the bench started, as Ctrl-C does
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--gap", type=float, default=1.0, help="seconds between events")

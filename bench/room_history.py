@@ -170,6 +170,9 @@ def _p95(values: list[float]) -> float:
 
 
 def main() -> None:
+    from bench.kills import stop_on_sigterm
+
+    stop_on_sigterm()  # a SIGTERM stops what the bench started, as Ctrl-C does
     parser = argparse.ArgumentParser(prog="python -m bench.room_history", description=__doc__.split("\n")[0])
     parser.add_argument("--history", default="500,50000", help="history sizes (markers) for the layout now")
     parser.add_argument("--baseline", default="500,2000", help="history sizes for the old layout (kept short)")

@@ -73,6 +73,9 @@ async def measure(blocks: int, parallel: int, hold: float) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.kills import stop_on_sigterm
+
+    stop_on_sigterm()  # a SIGTERM stops what the bench started, as Ctrl-C does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=40)
     parser.add_argument("--parallel", type=int, default=4)

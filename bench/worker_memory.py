@@ -126,6 +126,9 @@ def one_size(size: int, *, handled_target: int, timeout: float) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.kills import stop_on_sigterm
+
+    stop_on_sigterm()  # a SIGTERM stops what the bench started, as Ctrl-C does
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--handled", type=int, default=2_000,
