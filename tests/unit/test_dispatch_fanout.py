@@ -121,3 +121,35 @@ async def test_a_repeat_starts_only_the_routes_acting_on_every_message_under_its
     ignored = ledger.get_event(other.id)
     assert ignored is not None and ignored.state == EventState.IGNORED
     assert "no service of 'dfo:other' acts on every message" in (ignored.last_error or "")
+
+
+async def test_in_a_burst_each_event_s_first_route_is_created_before_its_others_are_asked_for(
+        ledger: Ledger) -> None:
+    """The event's own service first (onboarding for a hire), then the other routes: runs of the
+    router created side by side started at once and kept a SQLite Prefect busy while the
+    onboarding runs of the same burst waited for its database (16 s for 30 hires). Each event
+    still gets both runs, and a burst's runs still go in bulk requests."""
+    import asyncio
+
+    events = [ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=str(20000 + n),
+                                  dedupe_key=f"dfo:ansatte:{20000 + n}:burst", payload={}, valid_after=None)[0]
+              for n in range(12)]
+    first_of = {route_key(e.dedupe_key, 1, ROUTER): e.dedupe_key for e in events}
+    early: list[str] = []
+
+    async def accept(key: str, asked: int) -> int:
+        if key in first_of and first_of[key] not in prefect.created:
+            early.append(key)  # a router run asked for before its event's onboarding run existed
+        await asyncio.sleep(0.02)
+        return 201
+
+    prefect = FakePrefect(accept)
+    dispatcher = _dispatcher(ledger, prefect)
+    try:
+        await asyncio.gather(*(dispatcher.dispatch(e) for e in events))
+    finally:
+        await dispatcher.aclose()
+
+    assert early == []
+    assert len(prefect.created) == 2 * len(events)
+    assert len(prefect.requests) < len(events)  # sent together, not one request per run
