@@ -764,7 +764,7 @@ def ceiling_phase(sent: list[Sent], report: Report, timeout: float) -> None:
                         outcomes[f"{service} handled"] += 1
                     except Exception as exc:  # the hub would dead-letter it: it got through
                         outcomes[f"{service} {exc.__class__.__name__}"] += 1
-                        first_error.setdefault(f"{service} {exc.__class__.__name__}", f"{mask(str(exc))[:300]}")
+                        first_error.setdefault(f"{service} {exc.__class__.__name__}", mask(str(exc))[:300])
                     done += 1
 
             await asyncio.gather(*(worker() for _ in range(min(_at_once(service), len(keys)))))
