@@ -51,5 +51,7 @@ async def send_once(client: PrefectClient, method: str, path: str, *, json: Any 
 def busy_pause(attempt: int, *, longest: float) -> float:
     """Seconds to wait before asking again after ``attempt + 1`` busy answers (5xx, no answer):
     from 50 ms, doubling to ``longest``, with jitter. Asking a busy SQLite server again soon
-    costs it little, and the next try is a new draw."""
-    return float(min(longest, 0.05 * 2.0 ** attempt) * random.uniform(0.5, 1.5))
+    costs it little, and the next try is a new draw. ``attempt`` may grow without end (a lease
+    asked for while Prefect is down for half an hour): the doubling stops long before a float
+    would overflow."""
+    return float(min(longest, 0.05 * 2.0 ** min(attempt, 32)) * random.uniform(0.5, 1.5))
