@@ -3,6 +3,7 @@ failure. The Prefect API is played by an injected transport (as in test_intake_d
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -129,8 +130,6 @@ async def test_in_a_burst_each_event_s_first_route_is_created_before_its_others_
     router created side by side started at once and kept a SQLite Prefect busy while the
     onboarding runs of the same burst waited for its database (16 s for 30 hires). Each event
     still gets both runs, and a burst's runs still go in bulk requests."""
-    import asyncio
-
     events = [ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=str(20000 + n),
                                   dedupe_key=f"dfo:ansatte:{20000 + n}:burst", payload={}, valid_after=None)[0]
               for n in range(12)]
