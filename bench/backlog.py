@@ -78,6 +78,7 @@ import httpx
 
 from bench.chaos_invariants import Verdict, active_runs, items_settled, nothing_held, reconciliation
 from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
+from bench.cpu import ROLE_NOTES, ROLES, PhaseCpu, phase_cpu, snapshot
 from devtools.stack import Stack, StackPorts
 from hub.privacy import mask
 
@@ -150,6 +151,7 @@ class Report:
     mine: set[tuple[str, str]] = field(default_factory=set)  # (service, key) of the hub's and naive items
     hire_emails: list[str] = field(default_factory=list)
     kill: dict[str, Any] = field(default_factory=dict)  # --kill-worker: what was killed, what became of it
+    cpu: dict[str, PhaseCpu] = field(default_factory=dict)  # phase → CPU-seconds by role (bench.cpu)
 
 
 def say(message: str) -> None:
@@ -303,6 +305,11 @@ class RssSampler:
             pids = [proc.pid] + [p.pid for p in descendants(proc.pid)]
             total = sum(_rss_kib(pid) for pid in pids) / 1024
             self.peak[name] = max(self.peak.get(name, 0.0), total)
+
+
+def _parts(stack: Stack) -> dict[str, int]:
+    """The stack's parts for :mod:`bench.cpu`: name → pid."""
+    return {name: proc.pid for name, proc in stack.procs.items()}
 
 
 def _rss_kib(pid: int) -> int:
@@ -460,6 +467,7 @@ def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: rand
     workload = Workload(stack, rng, offset=offset, prefix=prefix, room_days=room_days, laptop_models=laptop_models,
                         orderers_in_turn=True)
     sampler = RssSampler(stack)
+    cpu_before = snapshot(_parts(stack))
     started: dict[str, float] = {}
     hires: list[Sent] = []
     keys: dict[str, set[str]] = {}
@@ -495,6 +503,7 @@ def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: rand
             watcher(rates)
 
     report.hub = wait_reached(ledger, keys, started, "hub phase", timeout, sample=sampler, watch=watch)
+    report.cpu["hub"] = phase_cpu(cpu_before, snapshot(_parts(stack)), items=sum(r.reached for r in report.hub.values()))
     if killer is not None:
         report.kill = killer.record or {"skipped": "the hub phase ended before a worker held a run past the mark"}
         if schedule is not None and killer.record.get("at"):
@@ -588,11 +597,14 @@ def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, tim
         return str(flow_run.id)
 
     say(f"naive phase: {', '.join(f'{len(t):,} {s}' for s, t in items.items())}, one Prefect task each")
+    cpu_before = snapshot(_parts(stack))
     run_id = asyncio.run(naive())
+    cpu_after = snapshot(_parts(stack))
     for service, rate in rates.items():
         keys = {i.source_key for i in items[service]}
         rate.reached = sum(reached(i) for i in light_items(ledger, service) if i.source_key in keys)
     report.naive = rates
+    report.cpu["naive"] = phase_cpu(cpu_before, cpu_after, items=sum(r.reached for r in rates.values()))
     report.events["naive task runs expected"] = sum(len(t) for t in items.values())
     report.events["naive task runs stored"] = _task_runs_of(stack, run_id)
 
@@ -738,7 +750,7 @@ class _NoLedger:
         pass
 
 
-def ceiling_phase(sent: list[Sent], report: Report, timeout: float) -> None:
+def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float) -> None:
     from hub.services import catalog
     from hub.settings import get_settings
 
@@ -775,8 +787,10 @@ def ceiling_phase(sent: list[Sent], report: Report, timeout: float) -> None:
 
     say(f"ceiling phase: {', '.join(f'{len(k):,} {s}' for s, k in by_service.items())}, bare connectors, "
         f"no Prefect, no ledger")
+    cpu_before = snapshot(_parts(stack))
     asyncio.run(all_services())
     report.ceiling = rates
+    report.cpu["ceiling"] = phase_cpu(cpu_before, snapshot(_parts(stack)), items=sum(r.reached for r in rates.values()))
     report.notes.append(f"ceiling outcomes: {dict(outcomes)}")
     report.notes.extend(f"ceiling: first {kind}: {message}" for kind, message in first_error.items())
 
@@ -901,7 +915,7 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
             ceiling_sent = submit_for(stack, people, rng, sizes, ceiling_services(sizes), what="ceiling phase",
                                       offset=offset + 200_000, prefix=prefix, room_days=days["ceiling"],
                                       laptop_models=laptop_models, feide=feide)
-            ceiling_phase(ceiling_sent, report, timeout)
+            ceiling_phase(stack, ceiling_sent, report, timeout)
         finish(stack, ledger, people, report, timeout)
         events_of(stack, since, report)
         if kill_worker and report.kill.get("runs"):
@@ -956,6 +970,7 @@ def print_report(report: Report, shape: str) -> bool:
         misses.append(f"Prefect events dropped: {dropped} in the server log, {lost_tasks} naive task runs not stored")
     elif "stored" in report.events:
         met.append(f"Prefect events: {report.events['stored']:,} stored, 0 dropped")
+    print_cpu(report.cpu)
     if report.hr_to_code:
         print(f"HR event → onboarding code: p50 {statistics.median(report.hr_to_code):.2f} s, "
               f"p95 {percentile(report.hr_to_code, 0.95):.2f} s, max {max(report.hr_to_code):.2f} s "
@@ -975,6 +990,24 @@ def print_report(report: Report, shape: str) -> bool:
             print(f"        - {finding}")
     sys.stdout.flush()
     return all(v.held for v in report.verdicts)
+
+
+def print_cpu(phases: dict[str, PhaseCpu]) -> None:
+    """CPU-seconds of each phase by role, how busy it kept the machine, and the CPU per item of
+    everything but the peers: what driving them cost (the hub and Prefect; the bare client)."""
+    if not phases:
+        return
+    cores = next(iter(phases.values())).cores
+    print(f"CPU-seconds by phase ({cores} cores, shared by every part):")
+    print(f"{'phase':<8} {'wall s':>7} " + " ".join(f"{r:>8}" for r in ROLES)
+          + f" {'total':>7} {'busy':>6} {'not peers/item':>15}")
+    for name, cpu in phases.items():
+        mine = cpu.per_item(*(r for r in ROLES if r != "peers"))
+        print(f"{name:<8} {cpu.seconds:>7.0f} " + " ".join(f"{cpu.by_role.get(r, 0.0):>8.1f}" for r in ROLES)
+              + f" {cpu.total:>7.1f} {cpu.busy:>6.0%} {(f'{mine:.2f}' if mine is not None else 'n/a'):>15}"
+              + (f"   (restarted meanwhile, partly counted: {', '.join(cpu.restarted)})" if cpu.restarted else ""))
+    for role in ROLES:
+        print(f"  {role}: {ROLE_NOTES[role]}")
 
 
 def print_kill(kill: dict[str, Any]) -> None:
@@ -1064,6 +1097,9 @@ def write_json(report: Report, path: Path) -> None:
         "hub": {s: {"items": r.items, "reached": r.reached, "seconds": round(r.seconds, 1),
                     "per_second": round(r.per_second, 3)} for s, r in report.hub.items()},
         "kill": report.kill,
+        "cpu": {phase: {"seconds": round(c.seconds, 1), "items": c.items, "busy": round(c.busy, 3),
+                        "by_role": {r: round(v, 1) for r, v in c.by_role.items()}, "restarted": c.restarted}
+                for phase, c in report.cpu.items()},
         "invariants": [{"name": v.name, "held": v.held, "counts": v.counts, "findings": v.findings}
                        for v in report.verdicts],
         "notes": report.notes}, ensure_ascii=False, indent=2, default=str))

@@ -1,0 +1,89 @@
+"""bench/cpu counts a part's CPU with its descendants, the reaped ones included, by role."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from bench.backlog import Rate, Report, Sizes, print_report
+from bench.cpu import PhaseCpu, Snapshot, phase_cpu, role_of, snapshot, tree_cpu
+
+BURN = 0.6  # CPU-seconds a grandchild spends
+
+
+def _burner() -> subprocess.Popen[bytes]:
+    """A parent that starts a child which burns ~BURN s of CPU and exits; the parent reaps it and
+    then idles until killed (its own CPU is small)."""
+    code = textwrap.dedent(f"""
+        import subprocess, sys, time
+        subprocess.run([sys.executable, "-c",
+                        "import time\\nend = time.process_time() + {BURN}\\nwhile time.process_time() < end: pass"])
+        print("reaped", flush=True)
+        time.sleep(60)
+    """)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+
+
+def test_a_reaped_grandchild_s_cpu_is_counted_through_its_parent() -> None:
+    proc = _burner()
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"reaped\n"
+        spent = tree_cpu(proc.pid)
+        assert BURN <= spent < BURN + 2.0
+        # the parent idles: a second look some time later finds (almost) the same
+        time.sleep(0.3)
+        assert tree_cpu(proc.pid) - spent < 0.1
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_phase_counts_by_role_and_a_restarted_part_from_its_new_start() -> None:
+    before = Snapshot(100.0, {"prefect-server": (1, 10.0), "worker-1": (2, 5.0), "rt": (3, 1.0),
+                              "worker-2": (4, 7.0)}, bench=2.0)
+    after = Snapshot(110.0, {"prefect-server": (1, 16.0), "worker-1": (9, 3.0), "rt": (3, 4.0),
+                             "postgres": (5, 2.0)}, bench=2.5)
+    cpu = phase_cpu(before, after, items=10, cores=2)
+    assert cpu.by_role == {"Prefect": 8.0, "hub": 3.0, "peers": 3.0, "bench": 0.5}
+    assert cpu.restarted == ["worker-1", "worker-2"]
+    assert cpu.total == pytest.approx(14.5)
+    assert cpu.busy == pytest.approx(14.5 / 20)
+    assert cpu.per_item("Prefect", "hub", "bench") == pytest.approx(1.15)
+
+
+def test_roles_of_the_stack_s_parts() -> None:
+    assert [role_of(n) for n in ("prefect-server", "prefect-services", "postgres", "redis")] == ["Prefect"] * 4
+    assert [role_of(n) for n in ("runner", "worker-3", "intake")] == ["hub"] * 3
+    assert [role_of(n) for n in ("rt", "radicale", "noark5", "smtp")] == ["peers"] * 4
+
+
+def test_a_snapshot_of_this_process_sees_its_own_cpu() -> None:
+    import os
+
+    end = time.process_time() + 0.2
+    while time.process_time() < end:
+        pass
+    shot = snapshot({"intake": os.getpid()})
+    assert shot.parts["intake"][0] == os.getpid()
+    assert shot.parts["intake"][1] >= 0.2 and shot.bench >= 0.2
+
+
+def test_the_report_prints_each_phase_s_cpu_and_what_driving_the_peers_cost_per_item(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    report = Report(Sizes(rooms=0, fritak=0, laptops=20, hires=0))
+    report.hub["laptop"] = Rate("laptop", 20, 100.0, reached=20)
+    report.cpu["hub"] = PhaseCpu(100.0, {"Prefect": 60.0, "hub": 30.0, "peers": 40.0, "bench": 2.0}, cores=2,
+                                 items=20)
+    report.cpu["ceiling"] = PhaseCpu(40.0, {"Prefect": 4.0, "hub": 1.0, "peers": 38.0, "bench": 5.0}, cores=2,
+                                     items=20, restarted=["worker-1"])
+    print_report(report, "embedded")
+    out = capsys.readouterr().out
+    hub_row = next(line for line in out.splitlines() if line.startswith("hub ") and "wall" not in line)
+    assert hub_row.split() == ["hub", "100", "60.0", "30.0", "40.0", "2.0", "132.0", "66%", "4.60"]
+    ceiling_row = next(line for line in out.splitlines() if line.startswith("ceiling "))
+    assert ceiling_row.split()[6:9] == ["48.0", "60%", "0.50"]
+    assert ceiling_row.endswith("(restarted meanwhile, partly counted: worker-1)")
