@@ -228,12 +228,12 @@ async def wait_for_prefect(max_wait: float | None = None) -> None:
 
 async def serve(poll_seconds: float | None = None, limit: int | None = None) -> None:
     poll = poll_seconds if poll_seconds is not None else float(os.environ.get("HUB_RUNNER_POLL", "2"))
+    await wait_for_prefect()  # first: the fork server checks the server's version for every run
     if os.environ.get("HUB_RUNNER_FORKSERVER", "1") == "1":
         use_preloaded_fork_server()
     from hub.wiring import get_ledger
 
     get_ledger(migrate=True)  # flow runs open the ledger without migrating
-    await wait_for_prefect()
     await ensure_limits()
     await ensure_recovery()
     runner = Runner(name="hub-runner", query_seconds=poll,

@@ -61,9 +61,9 @@ class PreloadedProcessWorker(ProcessWorker):
 
 async def work(pool: str, *, name: str | None = None, limit: int | None = None) -> None:
     """Run a preloaded worker for ``pool`` until stopped (SIGTERM / Ctrl-C)."""
+    await wait_for_prefect()  # first: the fork server checks the server's version for every run
     if os.environ.get("HUB_RUNNER_FORKSERVER", "1") == "1":
         use_preloaded_fork_server()
-    await wait_for_prefect()
     async with PreloadedProcessWorker(work_pool_name=pool, name=name, limit=limit) as worker:
         print(f"hub worker {worker.name}: working the pool {pool!r} (runs forked from a preloaded fork server)",
               flush=True)

@@ -209,6 +209,10 @@ class Stack:
             # Slot leases on disk, not in memory: slots held when the server is restarted
             # (the supervisor, the chaos benchmark) are otherwise never given back.
             "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect.server.concurrency.lease_storage.filesystem",
+            # The server's CSRF protection is off (Prefect's default): a client that supports it
+            # asks for a token before its first write and is told 422, once per client — 335
+            # requests in a burst of 80 items (bench/backlog), several per flow run.
+            "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED": "false",
             "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",  # dead runs are found by missing heartbeats (hub.recovery)
             # SQLite by default; PostgreSQL for scale (postgresql+asyncpg://...).
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": os.environ.get("HUB_PREFECT_DATABASE_URL")

@@ -217,3 +217,81 @@ print("ok")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
+
+
+_VERSION_CHECK_SCRIPT = """
+import asyncio, json, logging, os, sys, urllib.request
+from prefect._internal.version_checking import check_server_version
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_URL
+from deployments.run_process import check_server_once
+
+def asked():
+    return int(urllib.request.urlopen(os.environ["COUNT_URL"]).read())
+
+checked = check_server_once() if sys.argv[1] == "warm" else None
+before_fork = asked()
+pid = os.fork()
+if pid == 0:  # a run's process: its HTTP client and its events client, first use
+    async def first_use():
+        async with get_client() as client:
+            await client.raise_for_api_version_mismatch_once()
+        await check_server_version(PREFECT_API_URL.value(), logging.getLogger("test"))
+    asyncio.run(first_use())
+    os._exit(0)
+os.waitpid(pid, 0)
+print(json.dumps({"checked": checked, "before_fork": before_fork, "in_the_run": asked() - before_fork}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["warm", "cold"])
+def test_a_runs_process_asks_no_version_check_the_fork_server_made(tmp_path: Path, mode: str) -> None:
+    """The fork server checks the server's version once (``check_server_once``, in its warm-up);
+    a run's process forked from it asks ``GET /admin/version`` no more. Without the warm-up
+    ("cold") the same run's process asks for itself: the count below would catch a check that
+    no longer reaches the run's process."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import prefect
+
+    hits: list[str] = []
+
+    class Prefectish(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path == "/count":
+                body = str(len(hits)).encode()
+            elif self.path == "/api/admin/version":
+                hits.append(self.path)
+                body = json.dumps(prefect.__version__).encode()
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Prefectish)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update({"PREFECT_API_URL": f"{base}/api", "PREFECT_HOME": str(tmp_path / "prefect"),
+                    "COUNT_URL": f"{base}/count"})
+        done = subprocess.run([sys.executable, "-c", _VERSION_CHECK_SCRIPT, mode], capture_output=True, text=True,
+                              timeout=120, env=env, cwd=Path(__file__).resolve().parents[2])
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    if mode == "warm":
+        assert seen["checked"] is True and seen["before_fork"] >= 1
+        assert seen["in_the_run"] == 0
+    else:
+        assert seen["before_fork"] == 0 and seen["in_the_run"] >= 1
