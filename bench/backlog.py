@@ -1008,6 +1008,9 @@ def print_cpu(phases: dict[str, PhaseCpu]) -> None:
               + (f"   (restarted meanwhile, partly counted: {', '.join(cpu.restarted)})" if cpu.restarted else ""))
     for role in ROLES:
         print(f"  {role}: {ROLE_NOTES[role]}")
+    for name, cpu in phases.items():
+        parts = sorted(((p, s) for p, s in cpu.by_part.items() if s >= 0.5), key=lambda ps: -ps[1])
+        print(f"  {name} by part: " + ", ".join(f"{p} {s:.1f}" for p, s in parts))
 
 
 def print_kill(kill: dict[str, Any]) -> None:
@@ -1098,7 +1101,8 @@ def write_json(report: Report, path: Path) -> None:
                     "per_second": round(r.per_second, 3)} for s, r in report.hub.items()},
         "kill": report.kill,
         "cpu": {phase: {"seconds": round(c.seconds, 1), "items": c.items, "busy": round(c.busy, 3),
-                        "by_role": {r: round(v, 1) for r, v in c.by_role.items()}, "restarted": c.restarted}
+                        "by_role": {r: round(v, 1) for r, v in c.by_role.items()},
+                        "by_part": {p: round(v, 1) for p, v in c.by_part.items()}, "restarted": c.restarted}
                 for phase, c in report.cpu.items()},
         "invariants": [{"name": v.name, "held": v.held, "counts": v.counts, "findings": v.findings}
                        for v in report.verdicts],

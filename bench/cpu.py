@@ -82,6 +82,7 @@ def snapshot(pids: Mapping[str, int]) -> Snapshot:
 class PhaseCpu:
     seconds: float  # wall-clock length of the phase
     by_role: dict[str, float] = field(default_factory=dict)
+    by_part: dict[str, float] = field(default_factory=dict)  # the same, per part (``radicale``, ``rt``...)
     cores: int = 1
     items: int = 0  # items the phase put through
     restarted: list[str] = field(default_factory=list)  # parts whose process was replaced meanwhile
@@ -103,13 +104,15 @@ def phase_cpu(before: Snapshot, after: Snapshot, *, items: int = 0, cores: int |
     """CPU-seconds per role between two snapshots. A part restarted in between (another pid) counts
     from its new start: the old process's last seconds are not known and are left out (named in
     ``restarted``); a part gone at the end is left out likewise."""
-    cpu = PhaseCpu(after.at - before.at, {role: 0.0 for role in ROLES}, cores or os.cpu_count() or 1, items)
+    cpu = PhaseCpu(after.at - before.at, {role: 0.0 for role in ROLES}, cores=cores or os.cpu_count() or 1, items=items)
     for name, (pid, spent) in after.parts.items():
         earlier = before.parts.get(name)
         if earlier is not None and earlier[0] != pid:
             cpu.restarted.append(name)
             earlier = None
-        cpu.by_role[role_of(name)] += max(0.0, spent - (earlier[1] if earlier else 0.0))
+        spent = max(0.0, spent - (earlier[1] if earlier else 0.0))
+        cpu.by_role[role_of(name)] += spent
+        cpu.by_part[name] = spent
     cpu.restarted += sorted(set(before.parts) - set(after.parts))
     cpu.by_role["bench"] = max(0.0, after.bench - before.bench)
     return cpu

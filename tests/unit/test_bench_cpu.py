@@ -49,6 +49,7 @@ def test_a_phase_counts_by_role_and_a_restarted_part_from_its_new_start() -> Non
                              "postgres": (5, 2.0)}, bench=2.5)
     cpu = phase_cpu(before, after, items=10, cores=2)
     assert cpu.by_role == {"Prefect": 8.0, "hub": 3.0, "peers": 3.0, "bench": 0.5}
+    assert cpu.by_part == {"prefect-server": 6.0, "worker-1": 3.0, "rt": 3.0, "postgres": 2.0}
     assert cpu.restarted == ["worker-1", "worker-2"]
     assert cpu.total == pytest.approx(14.5)
     assert cpu.busy == pytest.approx(14.5 / 20)
