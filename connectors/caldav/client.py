@@ -38,15 +38,33 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 
 from connectors.caldav.config import CaldavConfig
-from connectors.caldav.dav import DAV, GARBLED, DavResource, free_busy_body, parse_multistatus, propfind_body
-from connectors.caldav.events import OSLO, event_ics, parse_event, parse_free_busy
+from connectors.caldav.dav import (
+    DAV,
+    GARBLED,
+    DavResource,
+    calendar_query_body,
+    free_busy_body,
+    parse_multistatus,
+    propfind_body,
+)
+from connectors.caldav.events import (
+    OSLO,
+    BusyPeriod,
+    busy_periods,
+    cut_busy,
+    event_ics,
+    merge_busy,
+    parse_event,
+    parse_free_busy,
+)
 from connectors.caldav.slots import SlotMarkers
 from hub.errors import Conflict, HubError, InvalidInput, MalformedResponse, NotFound, PermanentError
 from hub.http import ApiClient
@@ -58,6 +76,7 @@ __all__ = ["CaldavCalendar"]
 SYSTEM = "caldav"
 ICS = "text/calendar; charset=utf-8"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,120}")
+PARSED_EVENTS_KEPT = 4096  # events whose busy periods a client keeps (a few hundred bytes each)
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,7 @@ class CaldavCalendar:
                              policy=config.policy(), transport=transport)
         self.slots = SlotMarkers(self.api, config, clock)
         self._rooms: dict[str, _RoomCalendar] | None = None
+        self._parsed: OrderedDict[tuple[str, str], list[BusyPeriod] | None] = OrderedDict()
 
     # ---- rooms ---------------------------------------------------------------------------
 
@@ -140,16 +160,55 @@ class CaldavCalendar:
     # ---- availability ----------------------------------------------------------------------
 
     async def busy(self, room_id: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """Busy intervals overlapping [start, end), from the server's free/busy (recurrences
-        expanded, transparent events ignored), in Europe/Oslo time."""
+        """Busy intervals overlapping [start, end), as the server's free/busy gives them
+        (recurrences expanded, transparent and cancelled events ignored, adjacent periods
+        merged), in Europe/Oslo time.
+
+        Read as the events in the range (``calendar-query``, which the server answers from its
+        index) and worked out here; if one of them is recurring, or floating or all-day, the
+        server's ``free-busy-query`` answers instead. Why: Radicale parses every event in the
+        range for a free-busy-query, ~4 ms of its CPU each; over the alternatives' three-day
+        window with 10 events in the room that was 49 ms a call against 4 ms for the query."""
         _check_range(start, end)
         calendar = await self._calendar(room_id)
+        response = await self.api.request("REPORT", calendar.path, headers={"Depth": "1"},
+                                          content=calendar_query_body(start, end))
+        # The range as the server reads it (whole seconds, UTC), so the cut matches its own.
+        first, last = (t.astimezone(UTC).replace(microsecond=0) for t in (start, end))
+        periods: list[BusyPeriod] = []
+        for resource in _multistatus(response, calendar.path):
+            found = self._periods_of(resource)
+            if found is None:
+                return await self._free_busy(calendar, start, end)
+            periods += cut_busy(found, first, last)
+        return [(s, e) for s, e in merge_busy(periods) if s < end and e > start]
+
+    def _periods_of(self, resource: DavResource) -> list[BusyPeriod] | None:
+        """An event's busy periods, parsed once per version (href and ETag): a backlog's
+        bookings read the same day's events again and again."""
+        key = (resource.href, resource.etag) if resource.etag else None
+        if key is not None and key in self._parsed:
+            self._parsed.move_to_end(key)
+            return self._parsed[key]
+        data = resource.calendar_data
+        try:
+            found = busy_periods(data) if data else None
+        except ValueError as exc:
+            raise MalformedResponse(f"event {resource.href} is not valid iCalendar: {exc}", system=SYSTEM,
+                                    hint=GARBLED) from None
+        if key is not None and data:
+            self._parsed[key] = found
+            if len(self._parsed) > PARSED_EVENTS_KEPT:
+                self._parsed.popitem(last=False)
+        return found
+
+    async def _free_busy(self, calendar: _RoomCalendar, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         response = await self.api.request("REPORT", calendar.path, headers={"Depth": "1"},
                                           content=free_busy_body(start, end))
         try:
             periods = parse_free_busy(response.content)
         except ValueError as exc:
-            raise MalformedResponse(f"free-busy of {room_id} is not valid iCalendar: {exc}", system=SYSTEM,
+            raise MalformedResponse(f"free-busy of {calendar.room.id} is not valid iCalendar: {exc}", system=SYSTEM,
                                     hint=GARBLED) from None
         return [(s, e) for s, e in periods if s < end and e > start]
 
@@ -288,7 +347,7 @@ def _multistatus(response: httpx.Response, where: str) -> list[DavResource]:
     try:
         return parse_multistatus(response.content)
     except Exception as exc:  # xml.etree.ElementTree.ParseError
-        raise MalformedResponse(f"PROPFIND on {where} did not answer WebDAV XML: {exc}", system=SYSTEM,
+        raise MalformedResponse(f"{where} did not answer WebDAV XML (a 207 multistatus): {exc}", system=SYSTEM,
                                 hint=GARBLED) from None
 
 

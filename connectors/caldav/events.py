@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
 __all__ = ["OSLO", "PRODID", "ParsedEvent", "event_ics", "parse_event", "parse_events", "marker_ics",
-           "parse_marker", "parse_free_busy", "MARKER_BOOKING"]
+           "parse_marker", "parse_free_busy", "busy_periods", "cut_busy", "merge_busy", "MARKER_BOOKING"]
 
 OSLO = ZoneInfo("Europe/Oslo")
 PRODID = "-//OsloMet//tjenesteplattform hub//NO"
@@ -165,3 +165,64 @@ def parse_free_busy(ics: bytes) -> list[tuple[datetime, datetime]]:
             end = start + until if isinstance(until, timedelta) else until
             periods.append((_aware(start), _aware(end)))
     return sorted(periods)
+
+
+BusyPeriod = tuple[datetime, datetime, str]  # start, end (UTC), FBTYPE
+_RECURRENCE = ("rrule", "rdate", "exdate", "recurrence-id")
+
+
+def _fbtype(component: Any) -> str | None:
+    """FBTYPE of an event as a CalDAV server's free-busy-query gives it (RFC 4791 §7.10; the rules
+    of Radicale's ``_fbtype_for_component``): None if it is transparent, FREE if cancelled."""
+    if str(component.get("transp", "")).strip().upper() not in ("", "OPAQUE"):
+        return None
+    status = str(component.get("status", "")).strip().upper()
+    return {"": "BUSY", "CONFIRMED": "BUSY", "CANCELLED": "FREE", "TENTATIVE": "BUSY-TENTATIVE"}.get(status, "BUSY")
+
+
+def busy_periods(ics: bytes) -> list[BusyPeriod] | None:
+    """The free/busy periods of an iCalendar object, in UTC: each event's time with its FBTYPE
+    as a server's free-busy-query gives it (transparent events left out). None when that takes
+    the server's own reading: a recurring event (expanding it is the server's job), a time that
+    is floating or an all-day date (its zone is the server's choice), or an event with no end
+    (servers differ). Raises ``ValueError`` on bad iCalendar."""
+    periods: list[BusyPeriod] = []
+    for component in Calendar.from_ical(ics).walk("VEVENT"):
+        if any(component.get(name) is not None for name in _RECURRENCE):
+            return None
+        first = component.decoded("dtstart")
+        if component.get("dtend") is not None:
+            last = component.decoded("dtend")
+        elif component.get("duration") is not None:
+            last = first + component.decoded("duration")
+        else:
+            return None  # no length: RFC 5545 says none, Radicale's free/busy gives it a second
+        if not all(isinstance(t, datetime) and t.tzinfo is not None for t in (first, last)):
+            return None
+        fbtype = _fbtype(component)
+        if fbtype is not None:
+            periods.append((first.astimezone(UTC), last.astimezone(UTC), fbtype))
+    return periods
+
+
+def cut_busy(periods: list[BusyPeriod], start: datetime, end: datetime) -> list[BusyPeriod]:
+    """The periods cut to [start, end) (a free-busy-query's range); what is left of none is dropped."""
+    return [(max(s, start), min(e, end), t) for s, e, t in periods if max(s, start) < min(e, end)]
+
+
+def merge_busy(periods: list[BusyPeriod]) -> list[tuple[datetime, datetime]]:
+    """Busy periods as a VFREEBUSY lists them, in Oslo time: overlapping and adjacent periods
+    of the same FBTYPE merged, FREE ones left out, in order (what :func:`parse_free_busy`
+    reads from a server's answer)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for fbtype in sorted({p[2] for p in periods} - {"FREE"}):
+        spans = sorted((s, e) for s, e, t in periods if t == fbtype)
+        current_start, current_end = spans[0]
+        for span_start, span_end in spans[1:]:
+            if span_start <= current_end:
+                current_end = max(current_end, span_end)
+            else:
+                merged.append((current_start, current_end))
+                current_start, current_end = span_start, span_end
+        merged.append((current_start, current_end))
+    return sorted((s.astimezone(OSLO), e.astimezone(OSLO)) for s, e in merged)
