@@ -69,8 +69,9 @@ async def process_bookings(ports: Connectors) -> Tally:
 
 @task(name="prune past slot markers", cache_policy=NO_CACHE, persist_result=False)
 async def prune_past_slots(ports: Connectors) -> int:
-    """Housekeeping: the calendar's double-booking bookkeeping for days that have ended, so a
-    booking costs the same at 50,000 bookings as at 500. A failure waits for the next run."""
+    """Housekeeping: the calendar's double-booking bookkeeping for days that have ended, and
+    the bookings of those days moved to the calendar's archive, so a booking costs the same at
+    50,000 bookings as at 500. A failure waits for the next run."""
     try:
         return await ports.calendar.prune_past()
     except HubError as exc:
@@ -95,5 +96,6 @@ async def room_bookings() -> dict[str, int]:
                                      description="Group-room bookings and cancellations handled this run")
     counts = {"new": added, "new_cancellations": cancels + replies, "handled": handled.handled,
               "failed": handled.failed}
-    get_run_logger().info("room bookings: %s; past slot bookkeeping pruned: %d", counts, pruned)
+    get_run_logger().info("room bookings: %s; past slot bookkeeping pruned and ended bookings archived: %d",
+                          counts, pruned)
     return counts

@@ -25,7 +25,10 @@ How a double booking is prevented, also when two bookings race (two tasks, two p
 Markers live in one small calendar per room and day (:mod:`connectors.caldav.slots`), so a
 booking's cost does not grow with history; :meth:`CaldavCalendar.prune_past` deletes the
 collections of days that have ended (the rooms batch calls it), and old-layout markers from
-before that still hold their slots until they end.
+before that still hold their slots until they end. It also moves the bookings of days that
+have ended into an archive calendar per room and month (:mod:`connectors.caldav.archive`):
+Radicale reads a whole calendar per query and per new event, so the room calendars must not
+keep every booking ever made either.
 
 ``cancel`` deletes the event (``If-Match`` its ETag), then its markers. A marker left by a
 crash between steps 2 and 4 names a booking that does not exist; once it is older than
@@ -45,6 +48,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from connectors.caldav.archive import BookingArchive
 from connectors.caldav.config import CaldavConfig
 from connectors.caldav.dav import (
     DAV,
@@ -115,6 +119,7 @@ class CaldavCalendar:
                              auth=(config.username, config.password.get_secret_value()),
                              policy=config.policy(), transport=transport)
         self.slots = SlotMarkers(self.api, config, clock)
+        self.archive = BookingArchive(self.api, config, self.slots)
         self._rooms: dict[str, _RoomCalendar] | None = None
         self._parsed: OrderedDict[tuple[str, str], list[BusyPeriod] | None] = OrderedDict()
 
@@ -293,13 +298,15 @@ class CaldavCalendar:
 
     async def prune_past(self, before: datetime | None = None) -> int:
         """Delete the slot markers of slots that ended at or before ``before`` (default: now),
-        a whole room-day collection at a time; the bookings themselves stay. Returns how many
-        marker collections were deleted. Safe to run while bookings are made: only days that
-        have ended are touched."""
+        a whole room-day collection at a time, and move the bookings of days that have ended
+        from the room calendars to their archive calendars (:mod:`connectors.caldav.archive`).
+        Returns how many marker collections were deleted plus how many bookings moved. Safe to
+        run while bookings are made: only days that have ended are touched."""
         moment = before if before is not None else self.clock()
         if moment.tzinfo is None:
             raise InvalidInput("calendar times must be timezone-aware", system=SYSTEM)
-        return await self.slots.prune(moment)
+        rooms = [(c.room.id, c.room.name, c.path) for c in (await self._calendars()).values()]
+        return await self.slots.prune(moment) + await self.archive.archive_ended(rooms, moment)
 
     def _check_grid(self, new: NewBooking) -> None:
         _check_range(new.start, new.end)

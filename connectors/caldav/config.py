@@ -26,6 +26,16 @@ class CaldavConfig(ConnectorConfig):
     slots_collection: str = Field("room-slots", description="The old single calendar of slot markers (before "
                                   "issue 12): no longer written; its markers still hold their slots until they "
                                   "end, then the hub's prune deletes it.")
+    archive_prefix: str = Field("room-archive-", description="Name prefix of the calendars under the home that "
+                                "keep the bookings that have ended, one per room and month "
+                                "(<prefix><room>-<YYYYMM>; not rooms). The rooms batch moves them there, so that a "
+                                "room calendar holds only today's and future bookings.")
+    archive_ended: bool = Field(True, description="Move the bookings of days that have ended to the archive "
+                                "calendars. False keeps every booking in its room calendar; on Radicale each "
+                                "booking then costs more as history grows.")
+    archive_batch: int = Field(50, ge=1, description="The most bookings one prune moves to the archive per room "
+                               "(a long history moves over several runs of the rooms batch; on Radicale a move "
+                               "takes ~50 ms, so 50 per room keeps a run's prune to seconds).")
     slot_minutes: int = Field(15, ge=1, le=60, description="Booking grid: bookings start and end on "
                               "multiples of this many minutes; one marker per room and slot.")
     slot_wait_seconds: float = Field(3.0, ge=0, description="How long a booking waits for another booking "

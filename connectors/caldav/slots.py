@@ -147,8 +147,12 @@ class SlotMarkers:
 
     # ---- collections -------------------------------------------------------------------------
 
-    async def ensure_collection(self, path: str) -> None:
-        """Create a room-day marker calendar the first time (``MKCALENDAR``). Two first bookings
+    async def ensure_collection(self, path: str, *,
+                                name: str = "Group rooms: slot markers of one room and day (hub internal)",
+                                description: str = "One marker per slot held by a booking. Not a room; do not "
+                                                   "edit. Deleted by the hub once the day has ended.") -> None:
+        """Create a room-day marker calendar (or another calendar of the hub's, named and
+        described so) the first time (``MKCALENDAR``). Two first bookings
         of a room-day at once (two flow runs, or one batch booking side by side) both find it
         missing: the slower create answers 409 ``resource-must-be-null`` (RFC 4791 §5.3.1.2),
         which is the collection existing, not a room being taken — a second ``PROPFIND`` tells
@@ -160,14 +164,13 @@ class SlotMarkers:
                 return
             found = await self.api.request("PROPFIND", path, headers={"Depth": "0"}, ok={404})
             if found.status_code == 404:
-                made = await self.api.request("MKCALENDAR", path, ok={405, 409}, content=mkcalendar_body(
-                    "Group rooms: slot markers of one room and day (hub internal)",
-                    "One marker per slot held by a booking. Not a room; do not edit. "
-                    "Deleted by the hub once the day has ended."), headers={"Content-Type": XML})
+                made = await self.api.request("MKCALENDAR", path, ok={405, 409},
+                                              content=mkcalendar_body(name, description),
+                                              headers={"Content-Type": XML})
                 if made.status_code in (405, 409):  # created by someone else meanwhile, or a real conflict
                     again = await self.api.request("PROPFIND", path, headers={"Depth": "0"}, ok={404})
                     if again.status_code == 404:
-                        raise PermanentError(f"cannot create the slot-marker collection {path} "
+                        raise PermanentError(f"cannot create the calendar {path} "
                                              f"(MKCALENDAR answered {made.status_code})", system=SYSTEM, status=made.status_code,
                                              hint="Check that the calendar home exists and the hub may create "
                                                   "calendars in it (HUB_CALDAV__CALENDAR_HOME).")

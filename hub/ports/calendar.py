@@ -70,8 +70,10 @@ class CalendarPort(Protocol):
 
     async def prune_past(self, before: datetime | None = None) -> int:
         """Drop the bookkeeping the adapter keeps for slots that ended at or before ``before``
-        (default: now), so its cost does not grow with history; bookings stay. Returns how many
-        items (adapter-specific units) were removed. The rooms batch calls it once a run."""
+        (default: now), so its cost does not grow with history. Bookings of days that have ended
+        may move to an archive the adapter keeps (still on the server, no longer found by
+        ``find_booking``). Returns how many items (adapter-specific units) were removed or moved.
+        The rooms batch calls it once a run."""
         ...
 
     async def health(self) -> Health: ...

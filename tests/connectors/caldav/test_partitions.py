@@ -27,9 +27,11 @@ def _new(ref: str, room: str, start: datetime, end: datetime) -> NewBooking:
 
 
 def _isolated(make_calendar: MakeCalendar, **overrides: object) -> CaldavCalendar:
-    """A connector whose marker calendars (and old collection) no other test shares."""
+    """A connector whose marker calendars (and old collection) no other test shares. It moves no
+    bookings to the archive: its prunes reach days other tests book on (test_archive.py moves them)."""
     tag = uuid.uuid4().hex[:8]
-    settings: dict[str, object] = {"slot_collection_prefix": f"slots-{tag}-", "slots_collection": f"old-slots-{tag}"}
+    settings: dict[str, object] = {"slot_collection_prefix": f"slots-{tag}-", "slots_collection": f"old-slots-{tag}",
+                                   "archive_ended": False}
     settings.update(overrides)
     return make_calendar(**settings)
 
@@ -127,7 +129,7 @@ async def test_a_client_that_knew_a_pruned_room_day_makes_it_again(make_calendar
     calendar gone (409), it makes the calendar again and the booking goes through."""
     calendar = _isolated(make_calendar)
     pruner = make_calendar(slot_collection_prefix=calendar.config.slot_collection_prefix,
-                           slots_collection=calendar.config.slots_collection)
+                           slots_collection=calendar.config.slots_collection, archive_ended=False)
     try:
         await calendar.book(_new("gr-again-1", "KJ-B115", at(day, "08:00"), at(day, "08:15")))
         assert await pruner.prune_past(at(day + timedelta(days=1), "00:00")) == 1
