@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import caldav
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -82,3 +83,19 @@ def at(day: date, hhmm: str) -> datetime:
 
 
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def hub_http() -> httpx.Client:
+    """Plain HTTP as the hub's CalDAV account, to look at the server directly."""
+    return httpx.Client(auth=(DEFAULT_USER, DEFAULT_PASSWORD))
+
+
+def collection_items(radicale: Proc, collection: str) -> list[str] | None:
+    """Names of the items in a collection (None if it does not exist)."""
+    with hub_http() as http:
+        found = http.request("PROPFIND", f"{radicale.url}{collection}", headers={"Depth": "1"})
+    if found.status_code == 404:
+        return None
+    assert found.status_code == 207, found.text
+    names = [part.split("</", 1)[0] for part in found.text.split("href>")[1::2]]
+    return sorted(n.rsplit("/", 1)[-1] for n in names if not n.endswith("/"))

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import httpx
-
 from connectors.caldav import CaldavCalendar
 from connectors.caldav.client import resource_name
 from hub.ports.calendar import NewBooking
 from hub.settings import OSLO
 from sandbox.procs import Proc
-from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER
-from tests.connectors.caldav.conftest import MakeCalendar, at
+from sandbox.radicale import DEFAULT_USER
+from tests.connectors.caldav.conftest import MakeCalendar, at, collection_items, hub_http
 
 ROOM = "KJ-B120"
 
@@ -24,19 +22,6 @@ ROOM = "KJ-B120"
 def _new(ref: str, start: datetime, end: datetime, room: str = ROOM) -> NewBooking:
     return NewBooking(external_ref=ref, room_id=room, start=start, end=end, summary="Kollokvie",
                       organizer_email="kari@oslomet.no")
-
-
-def _http() -> httpx.Client:
-    return httpx.Client(auth=(DEFAULT_USER, DEFAULT_PASSWORD))
-
-
-def _names(radicale: Proc, collection: str) -> list[str] | None:
-    with _http() as http:
-        found = http.request("PROPFIND", f"{radicale.url}{collection}", headers={"Depth": "1"})
-    if found.status_code == 404:
-        return None
-    names = [part.split("</", 1)[0] for part in found.text.split("href>")[1::2]]
-    return sorted(n.rsplit("/", 1)[-1] for n in names if not n.endswith("/"))
 
 
 def _room_path(room: str = ROOM) -> str:
@@ -56,18 +41,18 @@ async def test_ended_bookings_move_to_the_archive_and_the_rest_stays(make_calend
                   f"DTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Oslo:{last_week:%Y%m%d}T140000\r\n"
                   f"DTEND;TZID=Europe/Oslo:{last_week:%Y%m%d}T150000\r\nSUMMARY:Seminar\r\nEND:VEVENT\r\n"
                   "END:VCALENDAR\r\n")
-        with _http() as http:
+        with hub_http() as http:
             assert http.put(f"{radicale.url}{_room_path()}arch-person.ics", content=person).status_code == 201
 
         assert await calendar.prune_past() >= 2  # (plus the ended days' marker calendars)
 
-        room = _names(radicale, _room_path()) or []
+        room = collection_items(radicale, _room_path()) or []
         assert "gr-arch-1.ics" not in room and "gr-arch-2.ics" not in room
         assert {"gr-arch-3.ics", "arch-person.ics"} <= set(room)  # to come, and a person's event
         for ref, when in (("gr-arch-1", last_week), ("gr-arch-2", long_ago)):
             archive = calendar.archive.collection(ROOM, when.replace(day=1))
-            assert resource_name(ref) in (_names(radicale, archive) or [])
-            with _http() as http:
+            assert resource_name(ref) in (collection_items(radicale, archive) or [])
+            with hub_http() as http:
                 kept = http.get(f"{radicale.url}{archive}{resource_name(ref)}")
             assert kept.status_code == 200 and f"UID:{ref}" in kept.text
         assert await calendar.find_booking("gr-arch-3") is not None
@@ -90,11 +75,11 @@ async def test_a_move_cut_short_after_its_copy_finishes_with_the_current_version
         booking = await calendar.book(_new("gr-arch-cut", at(ended, "08:00"), at(ended, "09:00"), room="P35-U101"))
         archive = calendar.archive.collection("P35-U101", ended.replace(day=1))
         await calendar.slots.ensure_collection(archive)
-        with _http() as http:
+        with hub_http() as http:
             stale = (booking.ics or b"").replace(b"SUMMARY:Kollokvie", b"SUMMARY:Stale copy")
             assert http.put(f"{radicale.url}{archive}gr-arch-cut.ics", content=stale).status_code == 201
         assert await calendar.prune_past() >= 1
-        with _http() as http:
+        with hub_http() as http:
             kept = http.get(f"{radicale.url}{archive}gr-arch-cut.ics").text
             gone = http.get(f"{radicale.url}{_room_path('P35-U101')}gr-arch-cut.ics").status_code
         assert "SUMMARY:Kollokvie" in kept and "Stale copy" not in kept and gone == 404
@@ -112,7 +97,7 @@ async def test_a_long_history_moves_a_batch_per_room_per_prune(make_calendar: Ma
         archive = calendar.archive.collection("P46-G210", ended.replace(day=1))
 
         def archived() -> int:
-            return sum(n.startswith("gr-arch-batch-") for n in _names(radicale, archive) or [])
+            return sum(n.startswith("gr-arch-batch-") for n in collection_items(radicale, archive) or [])
 
         await calendar.prune_past()
         assert archived() == 2
@@ -120,6 +105,6 @@ async def test_a_long_history_moves_a_batch_per_room_per_prune(make_calendar: Ma
         assert archived() == 4
         await calendar.prune_past()
         assert archived() == 5
-        assert not [n for n in _names(radicale, _room_path("P46-G210")) or [] if n.startswith("gr-arch-batch-")]
+        assert not [n for n in collection_items(radicale, _room_path("P46-G210")) or [] if n.startswith("gr-arch-batch-")]
     finally:
         await calendar.aclose()

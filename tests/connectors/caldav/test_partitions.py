@@ -8,7 +8,6 @@ import asyncio
 import uuid
 from datetime import date, datetime, timedelta
 
-import httpx
 import pytest
 
 from connectors.caldav import CaldavCalendar
@@ -17,8 +16,8 @@ from connectors.caldav.events import event_ics, marker_ics
 from hub.errors import Conflict
 from hub.ports.calendar import Booking, NewBooking
 from sandbox.procs import Proc
-from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER
-from tests.connectors.caldav.conftest import MakeCalendar, at
+from sandbox.radicale import DEFAULT_USER
+from tests.connectors.caldav.conftest import MakeCalendar, at, collection_items, hub_http
 
 
 def _new(ref: str, room: str, start: datetime, end: datetime) -> NewBooking:
@@ -34,21 +33,6 @@ def _isolated(make_calendar: MakeCalendar, **overrides: object) -> CaldavCalenda
                                    "archive_ended": False}
     settings.update(overrides)
     return make_calendar(**settings)
-
-
-def _http() -> httpx.Client:
-    return httpx.Client(auth=(DEFAULT_USER, DEFAULT_PASSWORD))
-
-
-def _items(radicale: Proc, collection: str) -> list[str] | None:
-    """Names of the items in a collection (None if it does not exist)."""
-    with _http() as http:
-        found = http.request("PROPFIND", f"{radicale.url}{collection}", headers={"Depth": "1"})
-    if found.status_code == 404:
-        return None
-    assert found.status_code == 207, found.text
-    names = [part.split("</", 1)[0] for part in found.text.split("href>")[1::2]]
-    return sorted(n.rsplit("/", 1)[-1] for n in names if not n.endswith("/"))
 
 
 async def _attempt(calendar: CaldavCalendar, new: NewBooking) -> Booking | Conflict:
@@ -88,14 +72,14 @@ async def test_bookings_on_two_days_land_in_two_room_day_calendars(make_calendar
         tomorrow_slots = calendar.slots.collection("KJ-B115", at(tomorrow, "14:00"))
         assert today_slots != tomorrow_slots
         assert today_slots.endswith(f"-kj-b115-{day:%Y%m%d}/")
-        assert _items(radicale, today_slots) == sorted(
+        assert collection_items(radicale, today_slots) == sorted(
             calendar.slots.href("KJ-B115", at(day, t)).rsplit("/", 1)[-1] for t in ("09:00", "09:15"))
-        assert _items(radicale, tomorrow_slots) == [
+        assert collection_items(radicale, tomorrow_slots) == [
             calendar.slots.href("KJ-B115", at(tomorrow, "14:00")).rsplit("/", 1)[-1]]
-        assert _items(radicale, calendar.slots.legacy) is None  # nothing is written the old way
+        assert collection_items(radicale, calendar.slots.legacy) is None  # nothing is written the old way
         # Cancelling removes the booking's markers from its day's calendar.
         assert await calendar.cancel("gr-part-d1") is True
-        assert _items(radicale, today_slots) == []
+        assert collection_items(radicale, today_slots) == []
     finally:
         await calendar.aclose()
 
@@ -111,8 +95,8 @@ async def test_prune_removes_markers_of_ended_days_and_keeps_later_ones(make_cal
                          calendar.slots.collection("P46-G210", at(later, "08:00")))
         assert await calendar.prune_past(at(later, "00:00") - timedelta(minutes=1)) == 0  # day not over yet
         assert await calendar.prune_past(at(later, "08:30")) == 1  # as the batch would, the morning after
-        assert _items(radicale, ended) is None
-        assert len(_items(radicale, coming) or []) == 4
+        assert collection_items(radicale, ended) is None
+        assert len(collection_items(radicale, coming) or []) == 4
         # The bookings themselves stay; the later slot is still held.
         assert await calendar.find_booking("gr-prune-1") is not None
         with pytest.raises(Conflict, match="already booked"):
@@ -133,10 +117,10 @@ async def test_a_client_that_knew_a_pruned_room_day_makes_it_again(make_calendar
     try:
         await calendar.book(_new("gr-again-1", "KJ-B115", at(day, "08:00"), at(day, "08:15")))
         assert await pruner.prune_past(at(day + timedelta(days=1), "00:00")) == 1
-        assert _items(radicale, calendar.slots.collection("KJ-B115", at(day, "08:00"))) is None
+        assert collection_items(radicale, calendar.slots.collection("KJ-B115", at(day, "08:00"))) is None
         booked = await calendar.book(_new("gr-again-2", "KJ-B115", at(day, "09:00"), at(day, "09:30")))
         assert booked.start == at(day, "09:00")
-        assert len(_items(radicale, calendar.slots.collection("KJ-B115", at(day, "09:00"))) or []) == 2
+        assert len(collection_items(radicale, calendar.slots.collection("KJ-B115", at(day, "09:00"))) or []) == 2
     finally:
         await calendar.aclose()
         await pruner.aclose()
@@ -146,7 +130,7 @@ def _plant_old_booking(radicale: Proc, calendar: CaldavCalendar, uid: str, room:
                        end: datetime, *, with_event: bool = True) -> None:
     """What the hub before issue 12 left behind: the event, and its markers in one collection."""
     old = calendar.slots.legacy
-    with _http() as http:
+    with hub_http() as http:
         if http.request("PROPFIND", f"{radicale.url}{old}", headers={"Depth": "0"}).status_code == 404:
             assert http.request("MKCALENDAR", f"{radicale.url}{old}").status_code == 201
         if with_event:
@@ -172,7 +156,7 @@ async def test_a_slot_held_by_an_old_layout_marker_is_refused(make_calendar: Mak
     calendar = _isolated(make_calendar)
     try:
         _plant_old_booking(radicale, calendar, "gr-old-1", "KJ-B120", at(day, "12:00"), at(day, "13:00"))
-        with _http() as http:  # make the old event invisible to free/busy
+        with hub_http() as http:  # make the old event invisible to free/busy
             href = f"{radicale.url}/{DEFAULT_USER}/kj-b120/{resource_name('gr-old-1')}"
             ics = http.get(href).content.replace(b"TRANSP:OPAQUE", b"TRANSP:TRANSPARENT")
             assert http.put(href, content=ics, headers={"Content-Type": "text/calendar"}).status_code in (201, 204)
@@ -183,7 +167,7 @@ async def test_a_slot_held_by_an_old_layout_marker_is_refused(make_calendar: Mak
         await calendar.book(_new("gr-new-2", "KJ-B120", at(day, "13:00"), at(day, "14:00")))
         # Cancelling the old booking removes its old markers and frees the slot.
         assert await calendar.cancel("gr-old-1") is True
-        assert _items(radicale, calendar.slots.legacy) == []
+        assert collection_items(radicale, calendar.slots.legacy) == []
         booked = await calendar.book(_new("gr-new-3", "KJ-B120", at(day, "12:00"), at(day, "13:00")))
         assert booked.start == at(day, "12:00")
     finally:
@@ -208,9 +192,9 @@ async def test_prune_deletes_the_old_collection_once_its_slots_have_ended(make_c
     try:
         _plant_old_booking(radicale, calendar, "gr-old-2", "P35-U102", at(day, "10:00"), at(day, "10:30"))
         assert await calendar.prune_past(at(day, "10:15")) == 0  # a slot to come: the old one stays
-        assert _items(radicale, calendar.slots.legacy) is not None
+        assert collection_items(radicale, calendar.slots.legacy) is not None
         assert await calendar.prune_past(at(day, "10:30")) == 1
-        assert _items(radicale, calendar.slots.legacy) is None
+        assert collection_items(radicale, calendar.slots.legacy) is None
         assert await calendar.find_booking("gr-old-2") is not None  # the booking stays
         # With the old collection gone, booking and cancelling go on without it.
         await calendar.book(_new("gr-new-5", "P35-U102", at(day, "11:00"), at(day, "11:15")))
