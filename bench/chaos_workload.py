@@ -231,11 +231,11 @@ def send_hostile(stack: Stack, value: HostileRequest | HostileSubmission, client
     the answer (no answer: the invariant reports it)."""
     answer = "unsent"
     for _ in range(30):
-        before = _intake_pid(stack)
+        before = _intake_lives(stack)
         answer = _send_hostile_once(stack, value, client)
         if answer in _CUT:
             time.sleep(3)  # a process just killed still looks alive until the supervisor reaps it
-        killed = answer in _CUT and _intake_pid(stack) != before
+        killed = answer in _CUT and _intake_lives(stack) != before
         if answer != "ConnectError" and not killed:
             break
         time.sleep(2)
@@ -245,9 +245,15 @@ def send_hostile(stack: Stack, value: HostileRequest | HostileSubmission, client
 _CUT = ("ReadError", "RemoteProtocolError", "WriteError", "ReadTimeout")
 
 
-def _intake_pid(stack: Stack) -> int | None:
+def _intake_lives(stack: Stack) -> tuple[int | None, int]:
+    """The intake's pid (None while it is down) and how often the supervisor has seen it die.
+    The count tells a kill during a request apart also when the pid reads the same before and
+    after: the request began while the intake was down and reached a new intake that the bench
+    killed again while it was starting (the small chaos run kills the intake twice in 3 s)."""
     proc = stack.procs.get("intake")
-    return proc.pid if proc is not None and proc.alive() else None
+    supervisor = stack.supervisor
+    deaths = sum(1 for e in list(supervisor.events) if e.name == "intake" and e.kind == "died") if supervisor else 0
+    return (proc.pid if proc is not None and proc.alive() else None), deaths
 
 
 def _send_hostile_once(stack: Stack, value: HostileRequest | HostileSubmission, client: httpx.Client) -> str:
