@@ -67,15 +67,16 @@ async def process_bookings(ports: Connectors) -> Tally:
                            retry_below=MAX_TRANSIENT_ATTEMPTS)
 
 
-@task(name="prune past slot markers", cache_policy=NO_CACHE, persist_result=False)
-async def prune_past_slots(ports: Connectors) -> int:
+@task(name="prune past slots and archive ended bookings", cache_policy=NO_CACHE, persist_result=False)
+async def prune_past(ports: Connectors) -> int:
     """Housekeeping: the calendar's double-booking bookkeeping for days that have ended, and
     the bookings of those days moved to the calendar's archive, so a booking costs the same at
     50,000 bookings as at 500. A failure waits for the next run."""
     try:
         return await ports.calendar.prune_past()
     except HubError as exc:
-        get_run_logger().warning("pruning past slot markers failed (%s); the next run tries again", exc)
+        get_run_logger().warning("pruning past slots and archiving ended bookings failed (%s); the next run tries "
+                                 "again", exc)
         return 0
 
 
@@ -90,7 +91,7 @@ async def room_bookings() -> dict[str, int]:
         replies = await collect_cancel_replies(ports.inbox, ledger, mailbox=cfg.cancel_mailbox,
                                                domain=cfg.cancel_domain, service=CANCEL_SERVICE)
         handled = (await process_cancellations(ports)).merge(await process_bookings(ports))
-        pruned = await prune_past_slots(ports)
+        pruned = await prune_past(ports)
     if handled.rows:
         await acreate_table_artifact(key="room-bookings", table=table_for_prefect(handled.table()),
                                      description="Group-room bookings and cancellations handled this run")
