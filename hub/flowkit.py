@@ -29,7 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.exceptions import Pause
+from prefect.exceptions import Pause, TerminationSignal
 from prefect.tasks import Task
 
 from hub.errors import HubError, TransientError
@@ -254,6 +254,21 @@ async def _declared_dead() -> bool:
     return state is not None and (state.is_crashed() or state.is_cancelled())
 
 
+def _told_to_stop(exc: BaseException) -> bool:
+    """The error is how this process being told to stop (SIGTERM: a supervisor cleaning up
+    after a runner or worker died, a shutdown) surfaced. Prefect's task engine can turn its
+    TerminationSignal into another error while recording the crash: a signal that lands while
+    a task run starts gives ``ValueError('Task run is not set')`` (seen in the small chaos run)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TerminationSignal):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 @contextlib.asynccontextmanager
 async def _lifecycle(run: Run, *, suppress: bool) -> AsyncIterator[Run]:
     """Start the item, run the body, record how it ended (done, waiting or failed)."""
@@ -279,13 +294,13 @@ async def _lifecycle(run: Run, *, suppress: bool) -> AsyncIterator[Run]:
         if not suppress:
             raise
     except Exception as exc:
-        if await _declared_dead():
-            # Prefect ended this run (Crashed: its heartbeat or start came too late on a busy
-            # host) while its process went on, and then refused it (e.g. "cannot be suspended").
-            # Not a dead letter: the item is left running without a lease, and redrive-stuck
-            # starts it again like any item whose run died.
-            log.warning("%s %s: this flow run was ended by Prefect while it still ran (%s); the item is "
-                        "left to redrive-stuck", item.service, item.source_key, _describe(exc)[:200])
+        if _told_to_stop(exc) or await _declared_dead():
+            # This process was told to stop, or Prefect ended this run (Crashed: its heartbeat
+            # or start came too late on a busy host) while its process went on and then refused
+            # it (e.g. "cannot be suspended"). Not a dead letter: the item is left running
+            # without a lease, and redrive-stuck starts it again like any item whose run died.
+            log.warning("%s %s: this flow run was stopped, or ended by Prefect, while it still ran (%s); the "
+                        "item is left to redrive-stuck", item.service, item.source_key, _describe(exc)[:200])
             if not suppress:
                 raise
             return
