@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
 import random
 import resource
 import shutil
@@ -37,6 +36,7 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
+from bench.cpu import tree_cpu
 from connectors.caldav import CaldavCalendar, CaldavConfig
 from hub.errors import Conflict
 from hub.ports.calendar import Booking, CalendarPort, Room
@@ -91,11 +91,6 @@ def _requests(count: int, now: datetime, seed: int) -> list[RoomRequest]:
     return found
 
 
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _own_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -126,12 +121,12 @@ async def _drain(way: str, url: str, requests: list[RoomRequest], at_once: int, 
     try:
         rooms = await calendar.list_rooms()
         transport.sent.clear()
-        server, client, started = _cpu(pid), _own_cpu(), time.perf_counter()
+        server, client, started = tree_cpu(pid), _own_cpu(), time.perf_counter()
         await asyncio.gather(*(one(r) for r in requests))
         took = time.perf_counter() - started
         n = len(requests)
         return {"per_second": n / took, "http": sum(transport.sent.values()) / n,
-                "server_ms": (_cpu(pid) - server) / n * 1000, "client_ms": (_own_cpu() - client) / n * 1000,
+                "server_ms": (tree_cpu(pid) - server) / n * 1000, "client_ms": (_own_cpu() - client) / n * 1000,
                 "booked": outcomes["booked"], "alternatives": outcomes["alternatives"]}
     finally:
         await calendar.aclose()

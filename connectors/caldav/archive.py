@@ -35,14 +35,13 @@ from icalendar import Calendar
 
 from connectors.caldav.config import CaldavConfig
 from connectors.caldav.dav import calendar_query_body
-from connectors.caldav.events import OSLO, ROOM_PROPERTY
+from connectors.caldav.events import OSLO, RECURRENCE, ROOM_PROPERTY
 from connectors.caldav.slots import SlotMarkers, _parse
 from hub.http import ApiClient
 
 __all__ = ["BookingArchive", "ended_booking_month"]
 
 ICS = "text/calendar; charset=utf-8"
-_RECURRENCE = ("rrule", "rdate", "exdate", "recurrence-id")
 _HISTORY_YEARS = 30  # how far back a prune looks: every booking the hub can have made
 
 
@@ -56,7 +55,7 @@ def ended_booking_month(ics: bytes, cut: datetime) -> date | None:
     the hub's bookings that ended at or before ``cut`` and may move; else None. Raises ``ValueError``
     on bad iCalendar."""
     event = _single(Calendar.from_ical(ics))
-    if event is None or event.get(ROOM_PROPERTY) is None or any(event.get(n) is not None for n in _RECURRENCE):
+    if event is None or event.get(ROOM_PROPERTY) is None or any(event.get(n) is not None for n in RECURRENCE):
         return None
     if event.get("dtend") is None:
         return None

@@ -168,7 +168,7 @@ def parse_free_busy(ics: bytes) -> list[tuple[datetime, datetime]]:
 
 
 BusyPeriod = tuple[datetime, datetime, str]  # start, end (UTC), FBTYPE
-_RECURRENCE = ("rrule", "rdate", "exdate", "recurrence-id")
+RECURRENCE = ("rrule", "rdate", "exdate", "recurrence-id")  # an event with one of these recurs
 
 
 def _fbtype(component: Any) -> str | None:
@@ -188,7 +188,7 @@ def busy_periods(ics: bytes) -> list[BusyPeriod] | None:
     (servers differ). Raises ``ValueError`` on bad iCalendar."""
     periods: list[BusyPeriod] = []
     for component in Calendar.from_ical(ics).walk("VEVENT"):
-        if any(component.get(name) is not None for name in _RECURRENCE):
+        if any(component.get(name) is not None for name in RECURRENCE):
             return None
         first = component.decoded("dtstart")
         if component.get("dtend") is not None:
