@@ -42,7 +42,7 @@ from flows.fritak_steps import (
     reject_application,
     to_decision,
 )
-from hub.dispatch import start_deployment_runs
+from hub.dispatch import BULK_LIMIT, prefect_did_not_answer, start_deployment_runs
 from hub.errors import HubError, InvalidInput
 from hub.flowkit import Run, Tally, due_pages, run_batch, verdicts, work_item
 from hub.ledger import Ledger, WorkItem
@@ -94,7 +94,7 @@ async def fritak_intake() -> dict[str, int]:
     """Collect new applications, turn down the invalid ones, and start a case for each valid one."""
     settings = get_settings()
     ledger = get_ledger(settings)
-    turned_down, started = Tally(), 0
+    turned_down, started, left = Tally(), 0, 0
     async with connect(settings, service=SERVICE) as ports:
         added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=settings.fritak.form_id)
         # A page at a time (a semester's backlog is never held whole); an item with a run has
@@ -106,13 +106,16 @@ async def fritak_intake() -> dict[str, int]:
             # valid" made hostile or careless submissions the most expensive work of the service.
             turned_down.add(await run_batch([i for i in due if i.id in invalid], ports, _rejecting(invalid),
                                             ledger=ledger, settings=settings, key_label="submission"))
-            started += await _start_cases(ledger, [i for i in due if i.id not in invalid])
+            now_started, left = await _start_cases(ledger, [i for i in due if i.id not in invalid])
+            started += now_started
+            if left:  # Prefect is not answering: the rest waits for the next run
+                break
     if turned_down.rows:
         await acreate_table_artifact(key="fritak-intake", table=table_for_prefect(turned_down.table()),
                                      description="Applications turned down by the intake (not valid)")
-    get_run_logger().info("fritak: %d new application(s), %d turned down, %d case(s) started",
-                          added, turned_down.handled, started)
-    return {"new": added, "turned_down": turned_down.handled, "started": started}
+    get_run_logger().info("fritak: %d new application(s), %d turned down, %d case(s) started%s",
+                          added, turned_down.handled, started, f", {left} left for the next run" if left else "")
+    return {"new": added, "turned_down": turned_down.handled, "started": started, "left": left}
 
 
 Unanswerable = tuple[Submission, list[str]] | InvalidInput  # what makes an application not valid
@@ -150,29 +153,51 @@ async def _reject(run: Run, why: Unanswerable) -> str:
         await reject_application(run, *why)
 
 
-async def _start_cases(ledger: Ledger, due: list[WorkItem]) -> int:
+async def _start_cases(ledger: Ledger, due: list[WorkItem]) -> tuple[int, int]:
     """One fritak-case run per application, created in one request per hundred (Prefect's bulk
-    create). One request each, a backlog's cases were created one every ~2 s on a busy SQLite
-    server (each waiting for the database behind the cases already started), which was what
-    bounded a burst of applications, not the cases' own work."""
+    create); returns (cases started, applications left for the next fritak-intake). One request
+    each, a backlog's cases were created one every ~2 s on a busy SQLite server (each waiting
+    for the database behind the cases already started), which was what bounded a burst of
+    applications, not the cases' own work.
+
+    Each hundred is noted in the ledger as soon as Prefect answers. If Prefect does not answer
+    in time (at the issue's full load, a bulk create of a hundred runs on PostgreSQL timed out
+    after 60 s and failed the whole intake, the hundred before it created but not noted), the
+    applications not yet started stay pending and the next fritak-intake, a minute later, asks
+    again: by their idempotency keys Prefect hands back any run a lost answer had created."""
     case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
     assert case_runs is not None and case_runs.per_item
     by_key = {f"fritak:{item.source_key}:{item.data.get('replays', 0)}": item for item in due}
-    started, refused = await start_deployment_runs(
-        case_runs.deployment, {key: case_runs.parameters(item) for key, item in by_key.items()})
+    keys, count = list(by_key), 0
+    for first in range(0, len(keys), CASES_PER_REQUEST):
+        wanted = {key: case_runs.parameters(by_key[key]) for key in keys[first:first + CASES_PER_REQUEST]}
+        try:
+            started, refused = await start_deployment_runs(case_runs.deployment, wanted)
+        except Exception as exc:
+            if not prefect_did_not_answer(exc):
+                raise
+            left = len(keys) - first
+            get_run_logger().warning(
+                "Prefect did not answer the request to start %d fritak case(s) in time (%s): %d application(s) "
+                "stay pending for the next fritak-intake, which asks again (no case is started twice). If this "
+                "repeats, look at the Prefect server's load and its database.", len(wanted),
+                type(exc).__name__, left)
+            return count, left
 
-    def note() -> None:
-        for key, run_id in started.items():
-            ledger.set_flow_run(by_key[key].id, run_id)
+        def note(started: dict[str, str] = started) -> None:
+            for key, run_id in started.items():
+                ledger.set_flow_run(by_key[key].id, run_id)
 
-    await asyncio.to_thread(note)
-    if refused:
-        key, why = next(iter(refused.items()))
-        raise HubError(f"Prefect created no fritak-case run for {len(refused)} application(s) "
-                       f"(submission {by_key[key].source_key}: {why})", system="prefect",
-                       hint="Those applications stay pending and the next fritak-intake asks again; if it "
-                            "repeats, compare the fritak-case deployment's parameters with the flow's.")
-    return len(started)
+        await asyncio.to_thread(note)
+        count += len(started)
+        if refused:
+            key, why = next(iter(refused.items()))
+            raise HubError(f"Prefect created no fritak-case run for {len(refused)} application(s) "
+                           f"(submission {by_key[key].source_key}: {why})", system="prefect",
+                           hint="Those applications stay pending and the next fritak-intake asks again; if it "
+                                "repeats, compare the fritak-case deployment's parameters with the flow's.")
+    return count, 0
 
 
+CASES_PER_REQUEST = BULK_LIMIT  # Prefect's most per bulk create; each request's runs noted at once
 STARTS_AT_ONCE = 8  # applications read at once: hides the latency, not a burst

@@ -43,8 +43,8 @@ from hub.prefect_api import busy_pause, send_once
 from hub.privacy import mask
 from hub.services import OnEvent, catalog
 
-__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "start_deployment_runs", "route_key",
-           "REPEATS"]
+__all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "start_deployment_runs",
+           "prefect_did_not_answer", "route_key", "REPEATS"]
 
 log = logging.getLogger("hub.dispatch")
 T = TypeVar("T")
@@ -304,6 +304,18 @@ class _Client:
         self.api_url = api_url
         self.users = 0
         self.retired = False
+
+
+def prefect_did_not_answer(exc: BaseException) -> bool:
+    """``exc`` says the Prefect server was not reached, did not answer in time, or stayed busy
+    (502, 503, 504) through the back-off: the same request may be sent again later, and its
+    idempotency keys hand back any run a lost answer had created."""
+    import httpx
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    if isinstance(exc, PrefectHTTPStatusError):
+        return exc.response.status_code in (502, 503, 504)
+    return isinstance(exc, httpx.TransportError)
 
 
 def _is_broken(exc: BaseException) -> bool:

@@ -14,7 +14,8 @@ Fault injection lets tests make a sandbox misbehave the way real systems do::
 
 The next ``count`` requests whose path starts with ``path`` get the fault ``kind``
 (:mod:`sandbox.faultkinds` describes each: ``status``, ``retry_after``, ``timeout``,
-``reset``, ``lost_response``, ``malformed``), after a ``delay`` in seconds when given.
+``reset``, ``lost_response``, ``malformed``), after a ``delay`` in seconds when given; with
+``skip``, the first ``skip`` of them pass untouched first (the second of two writes fails).
 With ``rate``, the fault is probabilistic instead: each matching request (paths under
 ``exclude`` never) is hit with that chance, with a kind drawn from ``kinds`` by a
 ``random.Random(seed)`` of its own, until the fault is deleted. ``GET /_sandbox/faults``
@@ -64,6 +65,7 @@ class Fault:
     path: str = "/"
     status: int = 503
     count: int = 1
+    skip: int = 0  # matching requests that pass untouched before the fault's first
     retry_after: float | None = None
     delay: float = 0.0
     body: str | None = None
@@ -188,6 +190,9 @@ class FaultInjector:
                 if drawn is not None:
                     return drawn
                 continue
+            if fault.skip > 0:
+                fault.skip -= 1
+                return None
             fault.count -= 1
             if fault.count <= 0:
                 self.faults.remove(fault)

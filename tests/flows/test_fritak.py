@@ -127,7 +127,7 @@ async def test_the_intake_turns_down_an_invalid_application_itself_and_starts_a_
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 2, "turned_down": 1, "started": 1}
+    assert counts == {"new": 2, "turned_down": 1, "started": 1, "left": 0}
     turned_down = hub.ledger.get_item("fritak", str(SID + 1))
     assert turned_down is not None and turned_down.state == ItemState.FAILED
     assert turned_down.error_kind == "invalid_input" and "fødselsnummer" in (turned_down.last_error or "")
@@ -156,7 +156,7 @@ async def test_an_application_the_intake_cannot_read_is_left_to_its_case_run(hub
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 1, "turned_down": 0, "started": 1}
+    assert counts == {"new": 1, "turned_down": 0, "started": 1, "left": 0}
     item = hub.ledger.get_item("fritak", str(SID))
     assert item is not None and item.state == ItemState.PENDING and item.flow_run_id
     assert hub.mail.sent == []
@@ -174,7 +174,7 @@ async def test_a_submission_the_form_service_calls_unreadable_is_turned_down_by_
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 1, "turned_down": 1, "started": 0}
+    assert counts == {"new": 1, "turned_down": 1, "started": 0, "left": 0}
     item = hub.ledger.get_item("fritak", str(SID))
     assert item is not None and item.state == ItemState.FAILED and item.error_kind == "invalid_input"
     assert "createdDate" in (item.last_error or "")
@@ -199,11 +199,59 @@ async def test_the_intake_reads_a_backlog_a_page_at_a_time_and_starts_every_case
         hub.forms.submit(application, attachments={71: real_pdf()}, pdf=real_pdf("Søknad om fritak"))
     await (await fritak_case.ato_deployment(name="fritak-case")).apply()
 
-    assert await fritak_intake() == {"new": 7, "turned_down": 2, "started": 5}
+    assert await fritak_intake() == {"new": 7, "turned_down": 2, "started": 5, "left": 0}
     items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(7)]
     assert [i.state if i else None for i in items] == [ItemState.PENDING, ItemState.FAILED, ItemState.PENDING,
                                                        ItemState.PENDING, ItemState.PENDING, ItemState.FAILED,
                                                        ItemState.PENDING]
     run_ids = [i.flow_run_id for i in items if i and i.state == ItemState.PENDING]
     assert len(set(run_ids)) == 5 and all(run_ids)
-    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0}
+    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0, "left": 0}
+
+
+async def test_an_intake_prefect_stops_answering_starts_what_it_can_and_leaves_the_rest_for_the_next(
+        hub: Fakes, prefect_server: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prefect, saturated by a backlog, does not answer a request to start cases (at the issue's
+    full load a bulk create timed out after 60 s and failed the whole intake). The cases started
+    before it stay noted, the intake ends without failing, the rest stay pending, and the next
+    intake starts them: each application gets one case run."""
+    import httpx
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.settings import PREFECT_API_REQUEST_TIMEOUT, PREFECT_API_URL, temporary_settings
+
+    import flows.fritak
+    from flows.fritak import fritak_intake
+    from sandbox.common import control_headers
+    from sandbox.faultproxy import start_fault_proxy
+
+    monkeypatch.setattr(flows.fritak, "CASES_PER_REQUEST", 2)  # five cases: three requests
+    first = SID + 300
+    for n in range(5):
+        application = submission()
+        application = application.model_copy(update={"meta": application.meta.model_copy(
+            update={"submission_id": first + n})})
+        hub.forms.submit(application, attachments={71: real_pdf()}, pdf=real_pdf("Søknad om fritak"))
+    deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+    proxy: Any = start_fault_proxy(prefect_server.removesuffix("/api"), tmp_path)
+    try:
+        # The second request to create runs is held unanswered, longer than the client waits.
+        armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control_headers(proxy.extra.get("control_token")),
+                           json={"path": "/api/deployments/", "method": "POST", "kind": "timeout", "hold": 8,
+                                 "skip": 1}, timeout=5)
+        assert armed.status_code == 201, armed.text
+        with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api", PREFECT_API_REQUEST_TIMEOUT: 2.0}):
+            assert await fritak_intake() == {"new": 5, "turned_down": 0, "started": 2, "left": 3}
+            items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(5)]
+            assert [bool(i and i.flow_run_id) for i in items] == [True, True, False, False, False]
+            assert all(i and i.state == ItemState.PENDING for i in items)
+
+            assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 3, "left": 0}
+    finally:
+        proxy.stop()
+    items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(5)]
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])), limit=200)
+    mine = [r for r in runs if first <= r.parameters.get("submission_id", 0) < first + 5]
+    assert sorted(r.parameters["submission_id"] for r in mine) == [first + n for n in range(5)]  # one each
+    assert {str(r.id) for r in mine} == {i.flow_run_id for i in items if i}
