@@ -2,7 +2,8 @@
 
 Starts its own stack (``--stack embedded``: :class:`devtools.stack.Stack`; ``--stack scaled
 --workers N``: :class:`devtools.scaled.ScaledStack`) with the schedules paused, so each phase
-starts the deployments itself, as an operator draining a backlog would. Three phases, each
+starts the deployments itself, as an operator draining a backlog would (and during the hub
+phase starts them again as their schedules would: :class:`Schedules`). Three phases, each
 against the same sandboxes, Radicale, SMTP sink and Request Tracker, each on its own
 submissions (and its own days of the room calendars, so no phase finds the rooms another
 filled):
@@ -406,38 +407,61 @@ def kill_outcome(stack: Stack, ledger: Any, killed: dict[str, Any]) -> None:
 
 # ---- the three phases ----------------------------------------------------------------------------
 
-class RedriveSchedule:
-    """``redrive-stuck``'s schedule (every two minutes), which the bench's paused schedules turn
-    off: stuck items are re-driven and transient dead letters retried (``HUB_RETRY_TRANSIENT_AFTER``)
-    as in production. Its other start, on every Crashed run, misses an item whose run died while
-    it suspended, and never retries a transient dead letter."""
+class Schedules:
+    """The schedules the bench pauses, kept by the bench during the hub phase as Prefect would
+    keep them: ``redrive-stuck`` every two minutes (stuck items re-driven, transient dead letters
+    retried, ``HUB_RETRY_TRANSIENT_AFTER``; its other start, on every Crashed run, misses an
+    item whose run died while it suspended), and each form service's intake every minute while
+    its items are not through. An intake started while the last one still works is cancelled by
+    Prefect (the deployments run one at a time), as each minute in production; one that finds
+    the last one gone picks up what it left, as after a failure or a ``left`` count (a fritak
+    intake that Prefect did not answer in time, seen at the issue's full load)."""
 
-    EVERY = 120.0
+    def __init__(self, every: dict[str, tuple[float, str | None]]) -> None:
+        self.every = every  # deployment → (seconds, the service whose items it waits for, or None)
+        self.starts: dict[str, list[float]] = {name: [] for name in every}  # time.time() of each start
+        self.last: dict[str, float] = {}
+        self._starting: dict[str, threading.Thread] = {}
 
-    def __init__(self) -> None:
-        self.starts: list[float] = []  # time.time() of each start
-        self.last = time.monotonic()
-        self._starting: threading.Thread | None = None
+    @classmethod
+    def of(cls, sizes: Sizes, *, intakes: bool, redrive: bool) -> Schedules:
+        every: dict[str, tuple[float, str | None]] = {
+            DEPLOYMENTS[s]: (60.0, s) for s in DEPLOYMENTS if intakes and sizes.of(s)}
+        if redrive:
+            every["redrive-stuck/redrive-stuck"] = (120.0, None)
+        return cls(every)
 
     def __call__(self, rates: dict[str, Rate]) -> None:
-        """Start a pass in the background: the ledger poll that times the services goes on while
-        the Prefect server is slow to accept it (on SQLite under a full backlog it answered 503
-        for minutes, and a service that finished meanwhile was timed when the start got through)."""
-        if time.monotonic() - self.last > self.EVERY and not (self._starting and self._starting.is_alive()):
-            self.last = time.monotonic()
-            self._starting = threading.Thread(target=self._start, name="redrive-schedule", daemon=True)
-            self._starting.start()
+        """Start what is due, each in the background: the ledger poll that times the services goes
+        on while the Prefect server is slow to accept a start (on SQLite under the full backlog it
+        answered 503 for minutes, and a service finishing meanwhile was timed when the start got
+        through)."""
+        now = time.monotonic()
+        for name, (seconds, service) in self.every.items():
+            self.last.setdefault(name, now)  # the phase itself started each deployment once
+            rate = rates.get(service) if service else None
+            if now - self.last[name] < seconds or (rate is not None and rate.reached >= rate.items):
+                continue
+            if (starting := self._starting.get(name)) is not None and starting.is_alive():
+                continue
+            self.last[name] = now
+            self._starting[name] = threading.Thread(target=self._start, args=(name,), name=f"schedule {name}",
+                                                    daemon=True)
+            self._starting[name].start()
 
-    def _start(self) -> None:
+    def _start(self, name: str) -> None:
         try:
-            start_deployment("redrive-stuck/redrive-stuck")
-        except Exception as exc:  # the next pass is two minutes away; the bench goes on
-            say(f"redrive-stuck not started: {exc}")
+            start_deployment(name)
+        except Exception as exc:  # the next start is a minute or two away; the bench goes on
+            say(f"{name} not started: {exc}")
             return
-        self.starts.append(time.time())
+        self.starts[name].append(time.time())
 
-    def since(self, when: float) -> int:
-        return sum(start >= when for start in self.starts)
+    def since(self, when: float, name: str = "redrive-stuck/redrive-stuck") -> int:
+        return sum(start >= when for start in self.starts.get(name, []))
+
+    def started(self) -> dict[str, int]:
+        return {name: len(times) for name, times in self.starts.items() if times}
 
 
 def start_deployment(name: str, *, patience: float = 600.0, attempt_seconds: float = 30.0) -> None:
@@ -473,7 +497,7 @@ def start_deployment(name: str, *, patience: float = 600.0, attempt_seconds: flo
 def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: random.Random, report: Report, *,
               offset: int, prefix: str, room_days: tuple[int, ...], laptop_models: tuple[str, ...],
               timeout: float, killer: WorkerKiller | None = None,
-              schedule: RedriveSchedule | None = None) -> None:
+              schedule: Schedules | None = None) -> None:
     forms = [s for s in ("rooms", "laptop", "fritak") if sizes.of(s)]
     # Laptop orders go to the phase's hires in turn: two deliveries for one person in one batch
     # would race to create the same personnel file (see the report of this bench).
@@ -516,6 +540,8 @@ def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: rand
             watcher(rates)
 
     report.hub = wait_reached(ledger, keys, started, "hub phase", timeout, sample=sampler, watch=watch)
+    if schedule is not None and schedule.started():
+        report.notes.append(f"started by the bench as their schedules would, during the hub phase: {schedule.started()}")
     report.cpu["hub"] = phase_cpu(cpu_before, snapshot(_parts(stack)), items=sum(r.reached for r in report.hub.values()))
     if killer is not None:
         report.kill = killer.record or {"skipped": "the hub phase ended before a worker held a run past the mark"}
@@ -904,8 +930,10 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
     """The backlog on a started ``stack`` whose schedules are paused. ``compare``: also the naive
     baseline and the ceiling (they leave submissions in the forms that no scheduled poll may
     collect later: only on a stack of the bench's own). ``kill_worker``: see :class:`WorkerKiller`.
-    ``redrive_schedule``: run ``redrive-stuck`` every two minutes during the hub phase, as its
-    schedule would (:class:`RedriveSchedule`; always with ``kill_worker``)."""
+    The hub phase keeps the intakes' schedules with ``compare`` (every minute while their items
+    are not through; a shared stack's other tests must not find runs of them afterwards) and,
+    with ``redrive_schedule`` (always with ``kill_worker``), ``redrive-stuck``'s (every two
+    minutes): :class:`Schedules`."""
     from hub.wiring import get_ledger
 
     days = days or DAYS
@@ -915,7 +943,7 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
     rng = random.Random(seed)
     people = People(stack, {})
     killer = WorkerKiller(stack, ledger, kill_at) if kill_worker else None
-    schedule = RedriveSchedule() if redrive_schedule or kill_worker else None
+    schedule = Schedules.of(sizes, intakes=compare, redrive=redrive_schedule or kill_worker)
     try:
         hub_phase(stack, ledger, people, sizes, rng, report, offset=offset, prefix=prefix, room_days=days["hub"],
                   laptop_models=laptop_models, timeout=timeout, killer=killer, schedule=schedule)
