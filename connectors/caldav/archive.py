@@ -34,9 +34,9 @@ from typing import Any
 from icalendar import Calendar
 
 from connectors.caldav.config import CaldavConfig
-from connectors.caldav.dav import calendar_query_body
+from connectors.caldav.dav import calendar_query_body, read_multistatus
 from connectors.caldav.events import OSLO, RECURRENCE, ROOM_PROPERTY
-from connectors.caldav.slots import SlotMarkers, _parse
+from connectors.caldav.slots import SlotMarkers
 from hub.http import ApiClient
 
 __all__ = ["BookingArchive", "ended_booking_month"]
@@ -87,7 +87,7 @@ class BookingArchive:
             found = await self.api.request("REPORT", path, headers={"Depth": "1"}, content=calendar_query_body(
                 cut - timedelta(days=366 * _HISTORY_YEARS), cut))
             todo = 0
-            for resource in _parse(found.content, path):
+            for resource in read_multistatus(found.content, path):
                 data, etag = resource.calendar_data, resource.etag
                 if resource.status != 200 or not data or not etag:
                     continue

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
-__all__ = ["DAV", "CALDAV", "GARBLED", "DavResource", "parse_multistatus", "propfind_body", "calendar_query_body",
-           "multiget_body", "free_busy_body", "mkcalendar_body", "utc_stamp"]
+from hub.errors import MalformedResponse
+
+__all__ = ["DAV", "CALDAV", "GARBLED", "DavResource", "parse_multistatus", "read_multistatus", "propfind_body",
+           "calendar_query_body", "multiget_body", "free_busy_body", "mkcalendar_body", "utc_stamp"]
 
 # A 2xx body that does not parse at all is a fault on the wire (cut short, a proxy's page),
 # like a JSON body that is not JSON: retried, never filed as bad data.
@@ -78,6 +80,16 @@ def parse_multistatus(body: bytes) -> list[DavResource]:
                 resource.props[element.tag] = element
         found.append(resource)
     return found
+
+
+def read_multistatus(body: bytes, where: str) -> list[DavResource]:
+    """:func:`parse_multistatus`, with a body that is not XML reported as a garbled answer
+    (``MalformedResponse``, transient: retried) that names the resource asked (``where``)."""
+    try:
+        return parse_multistatus(body)
+    except ET.ParseError as exc:
+        raise MalformedResponse(f"{where} did not answer WebDAV XML (a 207 multistatus): {exc}", system="caldav",
+                                hint=GARBLED) from None
 
 
 def utc_stamp(moment: datetime) -> str:

@@ -47,8 +47,8 @@ from connectors.caldav.dav import (
     calendar_query_body,
     mkcalendar_body,
     multiget_body,
-    parse_multistatus,
     propfind_body,
+    read_multistatus,
 )
 from connectors.caldav.events import OSLO, marker_ics, parse_marker
 from hub.errors import Conflict, MalformedResponse, PermanentError
@@ -270,7 +270,7 @@ class SlotMarkers:
         if response.status_code == 404:
             self._legacy_gone = True
             return []
-        return [r for r in _parse(response.content, self.legacy) if r.status == 200 and r.calendar_data]
+        return [r for r in read_multistatus(response.content, self.legacy) if r.status == 200 and r.calendar_data]
 
     async def _holder(self, href: str) -> _Holder | None:
         response = await self.api.request("GET", href, ok={404})
@@ -293,7 +293,7 @@ class SlotMarkers:
                                               content=multiget_body([h.href for h in group], with_data=False))
             if response.status_code == 404:
                 return False
-            etags = {r.href: r.etag for r in _parse(response.content, collection)}
+            etags = {r.href: r.etag for r in read_multistatus(response.content, collection)}
             if any(etags.get(h.href) != h.etag for h in group):
                 return False
         return True
@@ -314,7 +314,7 @@ class SlotMarkers:
                                               content=multiget_body([h.href for h in group]))
             if response.status_code == 404:
                 continue  # that day's collection was never made, or was pruned
-            mine += _naming(_parse(response.content, collection), booking_uid)
+            mine += _naming(read_multistatus(response.content, collection), booking_uid)
         mine += _naming(await self._legacy_markers(room_id, slots), booking_uid)
         await self.release(mine)
         return len(mine)
@@ -329,7 +329,7 @@ class SlotMarkers:
                                          content=propfind_body([(DAV, "resourcetype")]))
         deleted = 0
         start = f"{self.home}{self.prefix}"
-        for resource in _parse(listing.content, self.home):
+        for resource in read_multistatus(listing.content, self.home):
             path = resource.href if resource.href.endswith("/") else resource.href + "/"
             if not path.startswith(start):
                 continue
@@ -356,7 +356,7 @@ class SlotMarkers:
         if live.status_code == 404:
             self._legacy_gone = True
             return 0
-        if any(r.status == 200 for r in _parse(live.content, self.legacy)):
+        if any(r.status == 200 for r in read_multistatus(live.content, self.legacy)):
             return 0  # it still holds slots to come: it drains as they end
         gone = await self.api.request("DELETE", self.legacy, ok={404})
         self._legacy_gone = True
@@ -383,11 +383,3 @@ def _naming(resources: list[DavResource], booking_uid: str) -> list[HeldSlot]:
         if resource.status == 200 and data and resource.etag and parse_marker(data) == booking_uid:
             found.append(HeldSlot(resource.href, resource.etag))
     return found
-
-
-def _parse(body: bytes, where: str) -> list[DavResource]:
-    try:
-        return parse_multistatus(body)
-    except Exception as exc:  # xml.etree.ElementTree.ParseError
-        raise MalformedResponse(f"REPORT on {where} did not answer WebDAV XML: {exc}", system=SYSTEM,
-                                hint=GARBLED) from None

@@ -381,8 +381,8 @@ async def test_json_that_is_not_the_answer_asked_for_is_a_garbled_answer_and_tra
 
 
 def test_a_slot_report_that_is_not_webdav_xml_is_a_garbled_answer() -> None:
-    from connectors.caldav.slots import _parse
+    from connectors.caldav.dav import read_multistatus
 
     with pytest.raises(MalformedResponse) as info:
-        _parse(b"<html>502 Proxy Error", "/hub/room-slots/")
+        read_multistatus(b"<html>502 Proxy Error", "/hub/room-slots/")
     assert info.value.kind == "transient"
