@@ -12,10 +12,16 @@ request: HTTP requests, Radicale's CPU, this client's CPU, and requests per seco
 
 Two ways, taking turns per round so that the machine's load hits both alike:
 
-- **now**: a room whose free/busy already shows the time taken is not tried, and free/busy is
-  read from a ``calendar-query`` and worked out in the client (``CaldavCalendar.busy``);
-- **before** (the connector before 34cb2ae, the baseline): every fitting room is tried with
-  ``book`` until one is free, and free/busy is the server's ``free-busy-query``.
+- **now**: the rooms' free/busy is read once per room over the alternatives' window
+  (:class:`flows.rooms_steps.RoomsBusy`), and the same reading says which fitting room to try
+  and, if none is free, where the alternatives are;
+- **before** (the flow before this bench's second version, the baseline): a fitting room's
+  free/busy is read for the time asked before it is tried, and if no room was free, every
+  candidate room's again over the alternatives' window: two calendar queries per room.
+
+The bench's first version compared the connector before 34cb2ae (every fitting room tried
+with ``book``, the server's ``free-busy-query``) with the one after; its figures are in the
+README.
 """
 
 from __future__ import annotations
@@ -38,9 +44,7 @@ from pydantic import SecretStr
 
 from bench.cpu import tree_cpu
 from connectors.caldav import CaldavCalendar, CaldavConfig
-from hub.errors import Conflict
-from hub.ports.calendar import Booking, CalendarPort, Room
-from mappings.rooms import BookingRules, RoomRequest, alternatives_window, fitting_rooms, new_booking
+from mappings.rooms import BookingRules, RoomRequest, alternatives_window
 from sandbox.procs import free_port
 from sandbox.radicale import DEFAULT_PASSWORD, DEFAULT_USER, start_radicale
 from sandbox.radicale.configure import provision_rooms, write_config
@@ -56,27 +60,6 @@ class _Counting(httpx.AsyncHTTPTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.sent[request.method] += 1
         return await super().handle_async_request(request)
-
-
-class _FreeBusyQuery(CaldavCalendar):
-    """The connector before: free/busy is always the server's free-busy-query."""
-
-    async def busy(self, room_id: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        return await self._free_busy(await self._calendar(room_id), start, end)
-
-
-async def _book_each_in_turn(calendar: CalendarPort, request: RoomRequest,
-                             rooms: list[Room]) -> tuple[Booking, Room] | None:
-    """``_book_first_free`` before: every fitting room tried with ``book``."""
-    existing = await calendar.find_booking(request.reference)
-    if existing is not None:
-        return existing, next(r for r in rooms if r.id == existing.room_id)
-    for room in fitting_rooms(request, rooms):
-        try:
-            return await calendar.book(new_booking(request, room)), room
-        except Conflict:
-            continue
-    return None
 
 
 def _requests(count: int, now: datetime, seed: int) -> list[RoomRequest]:
@@ -97,25 +80,25 @@ def _own_cpu() -> float:
 
 
 async def _drain(way: str, url: str, requests: list[RoomRequest], at_once: int, pid: int) -> dict[str, float]:
-    from flows.rooms_steps import _book_first_free
+    from flows.rooms_steps import RoomsBusy, book_first_free, nearest_free
     from hub.settings import OSLO
 
     transport = _Counting()
     config = CaldavConfig(base_url=url, username=DEFAULT_USER, password=SecretStr(DEFAULT_PASSWORD), timeout=120.0)
-    calendar = (CaldavCalendar if way == NOW else _FreeBusyQuery)(config, transport=transport)
-    book = _book_first_free if way == NOW else _book_each_in_turn
+    calendar = CaldavCalendar(config, transport=transport)
     rules, now = BookingRules(), datetime.now(OSLO)
     outcomes: collections.Counter[str] = collections.Counter()
     gate = asyncio.Semaphore(at_once)
 
     async def one(request: RoomRequest) -> None:
         async with gate:
-            if await book(calendar, request, rooms) is not None:
+            window = alternatives_window(request, now=now, rules=rules)
+            asked = RoomsBusy(calendar, *window) if way == NOW else RoomsBusy(calendar, request.start, request.end)
+            if await book_first_free(calendar, request, rooms, asked) is not None:
                 outcomes["booked"] += 1
                 return
-            start, end = alternatives_window(request, now=now, rules=rules)
-            for room in (r for r in rooms if r.capacity >= request.min_capacity):
-                await calendar.busy(room.id, start, end)
+            await nearest_free(asked if way == NOW else RoomsBusy(calendar, *window), request, rooms, now=now,
+                               rules=rules, count=3)
             outcomes["alternatives"] += 1
 
     try:

@@ -14,6 +14,7 @@ from hub.settings import Settings
 from hub.text import email_problem
 from mappings.rooms import (
     OSLO,
+    Alternative,
     BookingRules,
     CancelRequest,
     RoomRequest,
@@ -36,8 +37,8 @@ from mappings.rooms_mail import (
     rejection_mail,
 )
 
-__all__ = ["handle_booking", "handle_cancellation", "booking_rules", "cancel_channels", "SERVICE",
-           "CANCEL_SERVICE"]
+__all__ = ["handle_booking", "handle_cancellation", "booking_rules", "cancel_channels", "RoomsBusy", "book_first_free",
+           "nearest_free", "SERVICE", "CANCEL_SERVICE"]
 
 SERVICE = "rooms"
 CANCEL_SERVICE = "rooms-cancel"
@@ -61,8 +62,42 @@ async def _send_once(run: Run, name: str, mail: OutgoingMail) -> None:
         run.remember(name, system="mail", kind="message", ref=message_id)
 
 
-async def _book_first_free(calendar: CalendarPort, request: RoomRequest,
-                           rooms: list[Room]) -> tuple[Booking, Room] | None:
+class RoomsBusy:
+    """The rooms' free/busy over one window (the alternatives' window of a request), read from
+    the calendar at most once per room while one request is placed.
+
+    Placing a request asks twice about the same rooms: is a fitting room free at the time
+    asked (then it is tried), and if none is, where are the nearest free times (the
+    alternatives). Each question was a calendar query per room; on CalDAV the server reads
+    the whole room calendar for either, whatever the range. Read once over the wider window,
+    the same answer serves both: under a backlog most requests end with alternatives, and they
+    cost half the queries. A range outside the window is asked of the calendar directly.
+
+    Free/busy is a hint: ``book`` still decides. A room found taken when it was tried is read
+    again (``forget``), so the alternatives never offer the time just lost."""
+
+    def __init__(self, calendar: CalendarPort, start: datetime, end: datetime) -> None:
+        self.calendar, self.start, self.end = calendar, start, end
+        self._read: dict[str, list[tuple[datetime, datetime]]] = {}
+
+    async def of(self, room_id: str) -> list[tuple[datetime, datetime]]:
+        """The room's busy periods overlapping the window."""
+        if room_id not in self._read:
+            self._read[room_id] = await self.calendar.busy(room_id, self.start, self.end)
+        return self._read[room_id]
+
+    async def taken(self, room_id: str, start: datetime, end: datetime) -> bool:
+        """Whether anything in the room overlaps [start, end)."""
+        if start < self.start or end > self.end:
+            return bool(await self.calendar.busy(room_id, start, end))
+        return any(s < end and e > start for s, e in await self.of(room_id))
+
+    def forget(self, room_id: str) -> None:
+        self._read.pop(room_id, None)
+
+
+async def book_first_free(calendar: CalendarPort, request: RoomRequest, rooms: list[Room],
+                           busy: RoomsBusy) -> tuple[Booking, Room] | None:
     """The booking with this reference if it exists; else book the first fitting room that is
     free. A room taken meanwhile (Conflict, also from a race) → the next room.
 
@@ -75,13 +110,23 @@ async def _book_first_free(calendar: CalendarPort, request: RoomRequest,
     if existing is not None and existing.room_id in by_id:
         return existing, by_id[existing.room_id]
     for room in fitting_rooms(request, rooms):
-        if await calendar.busy(room.id, request.start, request.end):
+        if await busy.taken(room.id, request.start, request.end):
             continue
         try:
             return await calendar.book(new_booking(request, room)), room
         except Conflict:
+            busy.forget(room.id)
             continue
     return None
+
+
+async def nearest_free(busy: RoomsBusy, request: RoomRequest, rooms: list[Room], *, now: datetime,
+                       rules: BookingRules, count: int) -> list[Alternative]:
+    """The alternatives offered when no fitting room is free: the nearest free (room, time)
+    pairs within ``busy``'s window, in the rooms that hold the group."""
+    candidates = [r for r in rooms if r.capacity >= request.min_capacity]
+    taken = {r.id: await busy.of(r.id) for r in candidates}
+    return nearest_alternatives(request, candidates, taken, now=now, rules=rules, count=count)
 
 
 async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
@@ -109,9 +154,10 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
                             wanted_room=request.room, start=request.start.isoformat(), end=request.end.isoformat())
     # First come, first served: the earlier request gets the last room. Only requests for the
     # same day compete for its rooms; the other days' requests book meanwhile.
+    busy = RoomsBusy(ports.calendar, *search_window(request, now=now, rules=rules))
     async with run.in_order(request.start.astimezone(OSLO).date()):
         async with run.step("book_room"):
-            booked = await _book_first_free(ports.calendar, request, rooms)
+            booked = await book_first_free(ports.calendar, request, rooms, busy)
             if booked is not None:
                 booking, room = booked
                 run.remember("booking", system="calendar", kind="event", ref=request.reference, url=booking.url,
@@ -119,11 +165,8 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
                 await asyncio.to_thread(run.ledger.update_data, run.item.id, room=room.id, outcome="booked")
         if booked is None:
             async with run.step("offer_alternatives"):
-                start, end = search_window(request, now=now, rules=rules)
-                candidates = [r for r in rooms if r.capacity >= request.min_capacity]
-                busy = {r.id: await ports.calendar.busy(r.id, start, end) for r in candidates}
-                alternatives = nearest_alternatives(request, candidates, busy, now=now, rules=rules,
-                                                    count=settings.rooms.alternatives)
+                alternatives = await nearest_free(busy, request, rooms, now=now, rules=rules,
+                                                  count=settings.rooms.alternatives)
                 await _send_once(run, "alternatives_mail", alternatives_mail(request, alternatives, channels))
                 await asyncio.to_thread(run.ledger.update_data, run.item.id, outcome="alternatives", alternatives=[
                     {"room": a.room.id, "start": a.start.isoformat(), "end": a.end.isoformat()}
