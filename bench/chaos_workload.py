@@ -362,9 +362,11 @@ class People:
         from prefect.flow_runs import aresume_flow_run
 
         async def decide() -> None:
-            async with get_client() as client:
-                runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
-                    id=FlowRunFilterId(any_=[UUID(c.flow_run_id) for c in cases])), limit=len(cases))
+            runs: list[Any] = []
+            async with get_client() as client:  # Prefect reads at most 200 runs a request
+                for first in range(0, len(cases), 200):
+                    runs += await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(
+                        any_=[UUID(c.flow_run_id) for c in cases[first:first + 200]])), limit=200)
             # Several case handlers at once, each decision on its own clock: on a busy server one
             # resume can be retried for minutes (SQLite "database is locked"), and one after
             # the other the rest waited behind it.
