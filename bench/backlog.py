@@ -878,7 +878,12 @@ def events_of(stack: Stack, since: datetime, report: Report) -> None:
     response = httpx.post(f"{stack.prefect_api}/events/count-by/event", timeout=120, json={
         "filter": {"occurred": {"since": since.isoformat(), "until": datetime.now(UTC).isoformat()}}})
     if response.status_code == 200:
-        report.events["stored"] = sum(int(row.get("count", 0)) for row in response.json())
+        rows = response.json()
+        report.events["stored"] = sum(int(row.get("count", 0)) for row in rows)
+        # A run refused a deployment slot is sent back and offered again: each time a poll, a
+        # refused state and an event (work-pool deployments queue in a work queue instead).
+        report.events["runs sent back for a deployment slot"] = sum(
+            int(row.get("count", 0)) for row in rows if row.get("value") == "prefect.flow-run.AwaitingConcurrencySlot")
     else:
         report.notes.append(f"events could not be counted: HTTP {response.status_code}")
     dropped = 0

@@ -15,7 +15,21 @@ in the worker's environment, which must carry the same ``HUB_*`` settings as the
 Kubernetes or Docker pool works the same way with an image that holds the product
 (``docs/production.md``).
 
-Deploying is idempotent: a second call updates the deployments in place.
+A per-item deployment's bound (``queued(n)`` in the catalog: onboarding, fritak-case...) is
+also the limit of a work queue of its own in the pool. Prefect enforces a deployment limit
+when a worker proposes *Pending*: a run over the bound is sent back as
+``AwaitingConcurrencySlot`` and offered again a few seconds later, over and over, each time a
+poll, a read of the deployment, a refused state, an event and the automations' look at it
+(150 fritak cases and 30 hires arriving at once: 2,368 times). A work queue's limit is applied
+in the workers' poll itself, so a run over the bound is not handed out until a run of its queue
+has finished or suspended. The poll is not a strict bound (three workers polling at once were
+handed up to 10 fritak cases against a queue limit of 6), so the deployment limit stays and
+still decides: it now refuses only those few (219 times in the same burst, and never more
+than 6 cases or 6 onboardings at once). A one-at-a-time deployment (a scheduled batch
+whose next run is cancelled while one is working) has no queue of its own. The embedded
+runner has no work queues and keeps the deployment limits alone.
+
+Deploying is idempotent: a second call updates the deployments and the queues' limits in place.
 """
 
 from __future__ import annotations
@@ -26,14 +40,16 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment, adeploy
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.types.entrypoint import EntrypointType
 
 from deployments.definitions import DEPLOYMENTS
 from deployments.serve import ensure_limits, ensure_recovery, wait_for_prefect
+from hub.services import DeploymentSpec
 
-__all__ = ["DEFAULT_POOL", "ensure_pool", "pool_deployments", "deploy_to_pool"]
+__all__ = ["DEFAULT_POOL", "ensure_pool", "queue_limit", "ensure_queues", "pool_deployments", "deploy_to_pool"]
 
 log = logging.getLogger("hub.deploy")
 
@@ -50,12 +66,39 @@ async def ensure_pool(name: str, *, concurrency: int | None = None) -> None:
             pass
 
 
+def queue_limit(spec: DeploymentSpec) -> int | None:
+    """The bound of a deployment whose runs queue up (``queued(n)``), also its work queue's
+    limit in a pool; None for a deployment without one or one at a time (cancel the new run)."""
+    limit = spec.concurrency
+    if limit is None or limit.collision_strategy != ConcurrencyLimitStrategy.ENQUEUE:
+        return None
+    return int(limit.limit)
+
+
+async def ensure_queues(pool: str, specs: list[DeploymentSpec]) -> dict[str, int]:
+    """A work queue per queued deployment, named after it, with its bound as the queue's limit
+    (created, or its limit set again). Returns {queue: limit}."""
+    queues = {spec.name: limit for spec in specs if (limit := queue_limit(spec)) is not None}
+    async with get_client() as client:
+        for name, limit in queues.items():
+            try:
+                await client.create_work_queue(name, work_pool_name=pool, concurrency_limit=limit,
+                                               description=f"Runs of the deployment {name}, at most {limit} at once")
+            except ObjectAlreadyExists:
+                queue = await client.read_work_queue_by_name(name, work_pool_name=pool)
+                if queue.concurrency_limit != limit:
+                    await client.update_work_queue(queue.id, concurrency_limit=limit)
+    return queues
+
+
 async def pool_deployments(*, paused_schedules: bool = False) -> list[RunnerDeployment]:
-    """Every catalog deployment as a work-pool deployment whose entrypoint is a module path."""
+    """Every catalog deployment as a work-pool deployment whose entrypoint is a module path; a
+    queued one in its own work queue (:func:`ensure_queues`) too."""
     return [await spec.flow.ato_deployment(
         name=spec.name, description=spec.description,
         paused=(paused_schedules and bool(spec.schedules)) or None,
         schedules=list(spec.schedules) or None, concurrency_limit=spec.concurrency,
+        work_queue_name=spec.name if queue_limit(spec) is not None else None,
         tags=list(spec.tags), parameters=spec.parameters or None, triggers=list(spec.triggers) or None,
         entrypoint_type=EntrypointType.MODULE_PATH,
     ) for spec in DEPLOYMENTS]
@@ -69,6 +112,7 @@ async def deploy_to_pool(pool: str = DEFAULT_POOL, *, paused_schedules: bool | N
     await ensure_limits()
     await ensure_recovery()
     await ensure_pool(pool)
+    await ensure_queues(pool, list(DEPLOYMENTS))
     ids = await adeploy(*await pool_deployments(paused_schedules=paused), work_pool_name=pool, build=False, push=False,
                         print_next_steps_message=False, ignore_warnings=True)
     log.info("deployed %d deployments to the work pool %r", len(ids), pool)

@@ -11,7 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from prefect.client.orchestration import get_client
+
 from deployments.catalog import CATALOG
+from deployments.pool import queue_limit
 from hub.ledger import ItemState, Ledger
 from hub.settings import ROOT
 from sandbox.procs import descendants
@@ -28,7 +31,6 @@ def _env(api_url: str, home: Path) -> dict[str, str]:
 
 async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
         prefect_server: str, tmp_path: Path) -> None:
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     env = _env(prefect_server, tmp_path)
@@ -44,6 +46,7 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
     assert f"{len(specs)} deployments in the work pool {POOL!r}" in deployed.stdout
 
     async with get_client() as client:
+        queued = 0
         for spec in specs:
             found = await client.read_deployment_by_name(spec.full_name)
             assert found.work_pool_name == POOL, spec.full_name
@@ -51,6 +54,18 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
             assert len(found.schedules) == len(spec.schedules), spec.full_name
             assert found.paused == bool(spec.schedules), "scheduled deployments stay paused when asked"
             assert sorted(found.tags) == sorted(spec.tags)
+            # Every bound is Prefect's deployment limit; a queued deployment's is its work queue's
+            # too, applied in the workers' poll (deployments/pool.py).
+            assert (found.global_concurrency_limit and found.global_concurrency_limit.limit) == (
+                spec.concurrency and spec.concurrency.limit), spec.full_name
+            bound = queue_limit(spec)
+            if bound is None:
+                assert found.work_queue_name == "default", spec.full_name
+            else:
+                queued += 1
+                queue = await client.read_work_queue_by_name(spec.name, work_pool_name=POOL)
+                assert (found.work_queue_name, queue.concurrency_limit) == (spec.name, bound), spec.full_name
+        assert queued >= 4  # onboarding, fritak cases, movers, leavers...
         for name, slots in CATALOG.limits({"ticketing": 3}).items():  # HUB_LIMITS sets the slots
             assert (await client.read_global_concurrency_limit_by_name(name)).limit == slots
 
