@@ -881,7 +881,8 @@ def events_of(stack: Stack, since: datetime, report: Report) -> None:
         rows = response.json()
         report.events["stored"] = sum(int(row.get("count", 0)) for row in rows)
         # A run refused a deployment slot is sent back and offered again: each time a poll, a
-        # refused state and an event (work-pool deployments queue in a work queue instead).
+        # refused state and an event (in a work pool a queued deployment's runs wait in a work
+        # queue of their own, so few are: deployments/pool.py).
         report.events["runs sent back for a deployment slot"] = sum(
             int(row.get("count", 0)) for row in rows if row.get("value") == "prefect.flow-run.AwaitingConcurrencySlot")
     else:

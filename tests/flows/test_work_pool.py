@@ -14,7 +14,7 @@ from pathlib import Path
 from prefect.client.orchestration import get_client
 
 from deployments.catalog import CATALOG
-from deployments.pool import queue_limit
+from deployments.pool import ensure_queues, queue_limit
 from hub.ledger import ItemState, Ledger
 from hub.settings import ROOT
 from sandbox.procs import descendants
@@ -66,6 +66,14 @@ async def test_every_deployment_is_in_the_work_pool_and_a_worker_runs_its_flows(
                 queue = await client.read_work_queue_by_name(spec.name, work_pool_name=POOL)
                 assert (found.work_queue_name, queue.concurrency_limit) == (spec.name, bound), spec.full_name
         assert queued >= 4  # onboarding, fritak cases, movers, leavers...
+        # A queue's limit changed by hand is set back to the catalog's by the next deploy.
+        onboarding = await client.read_work_queue_by_name("onboarding", work_pool_name=POOL)
+        await client.update_work_queue(onboarding.id, concurrency_limit=1)
+        catalog_limit = queue_limit(next(spec for spec in specs if spec.name == "onboarding"))
+        assert catalog_limit is not None and catalog_limit > 1
+        assert (await ensure_queues(POOL, list(specs)))["onboarding"] == catalog_limit
+        assert (await client.read_work_queue_by_name("onboarding", work_pool_name=POOL)
+                ).concurrency_limit == catalog_limit
         for name, slots in CATALOG.limits({"ticketing": 3}).items():  # HUB_LIMITS sets the slots
             assert (await client.read_global_concurrency_limit_by_name(name)).limit == slots
 
