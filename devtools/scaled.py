@@ -74,6 +74,11 @@ class ScaledStack(Stack):
             # A worker asks for runs every second (Prefect's default, 10 s, is most of the
             # time from an HR event to running code).
             "PREFECT_WORKER_QUERY_SECONDS": "1",
+            # Prefect keeps 5 database connections per process and opens up to 10 more for one
+            # use each: under a backlog most sessions got a new PostgreSQL backend (a fork, the
+            # login, asyncpg's type introspection). 20 kept connections (docs/production.md).
+            "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "20",
+            "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": "10",
         })
         env.update(self.extra_env)
         return env
