@@ -49,7 +49,7 @@ from deployments.definitions import DEPLOYMENTS
 from deployments.serve import ensure_limits, ensure_recovery, wait_for_prefect
 from hub.services import DeploymentSpec
 
-__all__ = ["DEFAULT_POOL", "ensure_pool", "queue_limit", "ensure_queues", "pool_deployments", "deploy_to_pool"]
+__all__ = ["DEFAULT_POOL", "ensure_pool", "queue_limit", "work_queue", "ensure_queues", "pool_deployments", "deploy_to_pool"]
 
 log = logging.getLogger("hub.deploy")
 
@@ -75,10 +75,23 @@ def queue_limit(spec: DeploymentSpec) -> int | None:
     return int(limit.limit)
 
 
+def work_queue(spec: DeploymentSpec) -> str | None:
+    """The work queue of its own that a queued deployment's runs wait in (named after the
+    deployment); None for the pool's default queue."""
+    return spec.name if queue_limit(spec) is not None else None
+
+
 async def ensure_queues(pool: str, specs: list[DeploymentSpec]) -> dict[str, int]:
-    """A work queue per queued deployment, named after it, with its bound as the queue's limit
-    (created, or its limit set again). Returns {queue: limit}."""
-    queues = {spec.name: limit for spec in specs if (limit := queue_limit(spec)) is not None}
+    """A work queue per queued deployment (:func:`work_queue`), with its bound as the queue's
+    limit (created, or its limit set again). Returns {queue: limit}."""
+    queues: dict[str, int] = {}
+    for spec in specs:
+        name, limit = work_queue(spec), queue_limit(spec)
+        if name is None or limit is None:
+            continue
+        if name in queues:  # two flows' deployments of one name would share a queue and a bound
+            raise ValueError(f"two queued deployments are named {name!r}: each needs a work queue of its own")
+        queues[name] = limit
     async with get_client() as client:
         for name, limit in queues.items():
             try:
@@ -98,7 +111,7 @@ async def pool_deployments(*, paused_schedules: bool = False) -> list[RunnerDepl
         name=spec.name, description=spec.description,
         paused=(paused_schedules and bool(spec.schedules)) or None,
         schedules=list(spec.schedules) or None, concurrency_limit=spec.concurrency,
-        work_queue_name=spec.name if queue_limit(spec) is not None else None,
+        work_queue_name=work_queue(spec),
         tags=list(spec.tags), parameters=spec.parameters or None, triggers=list(spec.triggers) or None,
         entrypoint_type=EntrypointType.MODULE_PATH,
     ) for spec in DEPLOYMENTS]

@@ -122,6 +122,20 @@ def test_every_deployment_loads() -> None:
         assert deployment.description
 
 
+async def test_two_queued_deployments_of_one_name_are_refused_a_shared_work_queue() -> None:
+    """In a work pool each queued deployment waits in a queue named after it; two flows'
+    deployments of one name would share one queue and one bound, so deploying stops first."""
+    import dataclasses
+
+    from deployments.pool import ensure_queues, work_queue
+
+    onboarding = next(spec for spec in CATALOG.deployments() if spec.full_name == "onboarding/onboarding")
+    assert work_queue(onboarding) == "onboarding"
+    twin = dataclasses.replace(onboarding, flow=toy_hello)  # another flow, the same deployment name
+    with pytest.raises(ValueError, match="two queued deployments are named 'onboarding'"):
+        await ensure_queues("hub", [onboarding, twin])
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"ports": frozenset({"mail", "fax"})}, "unknown ports"),
     ({"rerun": Rerun("toy-bye/toy-bye", key_parameter="key")}, "which it does not deploy"),
