@@ -5,7 +5,9 @@ every new message repeating an event already received: HR's events carry no chan
 change reversed with the same gyldigEtter comes as such a repeat), and by the daily catch-up
 for an end date (sluttdato) within 14 days. One work item per event (service ``employment``,
 keyed by the inbox event id): a failure is a dead letter with its reason, replayed, re-driven
-and retried like any other service's item.
+and retried like any other service's item. The events of a burst come to one run together
+(``event_ids``, see :mod:`hub.dispatch`), each still its own item: a burst of hires is one
+router run, not one per hire beside each onboarding.
 
 1. read the employee, their unit and leader from HR;
 2. compare with the hub's last snapshot of the employment (:func:`mappings.employment.decide`);
@@ -29,7 +31,7 @@ from datetime import date, datetime
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
-from prefect.states import Completed
+from prefect.states import Completed, Failed
 
 from flows.employment_steps import (
     EMPLOYMENT,
@@ -42,8 +44,9 @@ from flows.employment_steps import (
     schedule_leaver,
     start_mover,
 )
-from hub.flowkit import Run, work_item
+from hub.flowkit import Run, batch_parallel, work_item
 from hub.ports.hr import canonical_employee_id
+from hub.privacy import mask
 from hub.wiring import get_ledger
 from mappings.employment import Decision, Snapshot, decide
 
@@ -51,8 +54,11 @@ __all__ = ["employment_changes"]
 
 
 def _run_name() -> str:
-    """``employment-<employee id>``; a replay, started with the event only, by the event."""
+    """``employment-<employee id>``; a replay, started with the event only, by the event; the
+    changes of a burst by how many they are."""
     given = flow_run.parameters
+    if given.get("event_ids"):
+        return f"employment-{len(given['event_ids'])}-changes"
     return f"employment-{given.get('employee_id') or given.get('event_id') or 'unknown'}"
 
 
@@ -79,14 +85,48 @@ async def _previous(run: Run, employee_id: str) -> Snapshot | None:
 
 
 @flow(name="employment-changes", flow_run_name=_run_name, log_prints=False)
-async def employment_changes(employee_id: str | None = None, event_id: str | None = None) -> State:
-    """Route one HR change of an employment to the leaver and mover services."""
+async def employment_changes(employee_id: str | None = None, event_id: str | None = None,
+                             event_ids: list[str] | None = None) -> State:
+    """Route HR changes of employments to the leaver and mover services: one change, or the
+    changes of a burst (``event_ids``: the intake hands a burst's events to one run), each its
+    own work item."""
+    if event_ids:
+        return await _route_all(event_ids)
+    return Completed(message=await _route_one(employee_id, event_id))
+
+
+async def _route_all(event_ids: list[str]) -> State:
+    """Each change as its own work item, a few at a time (``HUB_BATCH_PARALLEL``): one that
+    fails is a dead letter of its own, with its reason, and the others go on. One person's
+    changes still go one after the other (their lease)."""
+    bound, failed = asyncio.Semaphore(batch_parallel()), []
+
+    async def one(event_id: str) -> None:
+        async with bound:
+            try:
+                await _route_one(None, event_id)
+            except Exception as exc:  # recorded on its item (a dead letter with the reason)
+                failed.append(event_id)
+                get_run_logger().warning("change %s not routed: %s", event_id, mask(str(exc))[:300])
+
+    async with asyncio.TaskGroup() as group:
+        for event_id in event_ids:
+            group.create_task(one(event_id))
+    if failed:
+        return Failed(message=f"{len(failed)} of {len(event_ids)} changes not routed (each a failed item with its reason: "
+                              "hub items --service employment --state failed; hub replay to try again); the "
+                              "others are routed")
+    return Completed(message=f"{len(event_ids)} changes routed")
+
+
+async def _route_one(employee_id: str | None, event_id: str | None) -> str:
+    """One HR change, as its work item: what was done, or why nothing was."""
     event = await asyncio.to_thread(change_event, get_ledger(), employee_id, event_id)
     employee_id = canonical_employee_id(event.subject_id)
     title = f"Employment change: DFØ employee {employee_id} ({event.kind}, {event.source})"
     async with work_item(EMPLOYMENT, event.id, title=title, requested_at=event.received_at) as run:
         if run.already_done:
-            return Completed(message=(run.item.data or {}).get("outcome") or "already done; nothing new written")
+            return (run.item.data or {}).get("outcome") or "already done; nothing new written"
         today = datetime.now(run.settings.tz).date()
         effective = event.valid_after if event.valid_after and event.valid_after > today else today
         # One person's changes are routed one after the other: a reversal read while the move
@@ -101,4 +141,4 @@ async def employment_changes(employee_id: str | None = None, event_id: str | Non
                 outcome = await route_change(run, employee_id, decision, today=today)
         await asyncio.to_thread(run.ledger.update_data, run.item.id, employee_id=employee_id, outcome=outcome)
     get_run_logger().info("employee %s: %s", employee_id, outcome)
-    return Completed(message=outcome)
+    return outcome

@@ -33,7 +33,7 @@ from typing import Any
 from hub.errors import ConfigError
 from hub.ledger import InboxEvent, WorkItem
 
-__all__ = ["DeploymentSpec", "Limit", "Rerun", "OnEvent", "Service", "Catalog", "catalog", "use_catalog",
+__all__ = ["DeploymentSpec", "Limit", "Rerun", "OnEvent", "Together", "Service", "Catalog", "catalog", "use_catalog",
            "PORTS"]
 
 # The ports a service may use (hub/ports/); the connector registry names an adapter for each.
@@ -86,6 +86,10 @@ class Rerun:
         return {self.key_parameter: self.key_type(item.source_key)} if self.per_item else {}
 
 
+# The parameters of one run for several events, from each event's own (in the order received).
+Together = Callable[[list[dict[str, Any]]], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class OnEvent:
     """An inbox event kind the service acts on: which deployment it starts, with which
@@ -93,13 +97,17 @@ class OnEvent:
     schedules the run for that day (False: the run starts at once and schedules its own work).
     ``every_message``: also started for a new message repeating an event already received (the
     intake records it as an event of its own, see :mod:`hub.intake`): for a service that re-reads
-    the source and writes nothing when nothing changed."""
+    the source and writes nothing when nothing changed. ``together``: events of this kind that
+    reach the dispatcher together (a burst) go to *one* run, whose parameters ``together`` makes
+    from theirs (see :mod:`hub.dispatch`); for a flow that works several events, each its own
+    work item, and writes nothing twice when an event reaches it again alone."""
 
     kind: str
     deployment: str
     parameters: Callable[[InboxEvent], dict[str, Any]]
     at_valid_after: bool = True
     every_message: bool = False
+    together: Together | None = None
 
 
 @dataclass(frozen=True)

@@ -381,3 +381,40 @@ async def test_hr_down_longer_than_the_retries_is_a_transient_dead_letter_the_hu
         "unit, manager or position changed; mover started"
     assert len(hub.ledger.items(service="mover")) == 1
     assert hub.ledger.item(item.id).state == ItemState.DONE
+
+
+async def test_a_burst_s_changes_go_to_one_run_each_its_own_item_and_a_second_delivery_writes_nothing(
+        router: Fakes) -> None:
+    """The intake hands a burst's changes to one router run (``event_ids``). Each is still its
+    own work item: the move is routed, a newcomer's first sight recorded, and the person HR no
+    longer answers for fails alone, with its reason, while the others go on. The same events
+    reaching the router again, each alone (a group run whose answer was lost, handed over again
+    by the sweeper), write nothing new."""
+    hub = router
+    hub.hr.add(hub.hr.employees["10004"].model_copy(update={"id": "10007", "username": "unnpet",
+                                                            "email": "unnpet@oslomet.no"}))
+    await employment_changes(employee_id="10007")  # followed by the hub
+    hub.hr.employees.pop("10007")  # and then HR answers 404 for them
+    _change(hub, org_unit_id="U200")
+    hub.hr.add(Employee(id="10005", first_name="Nina", last_name="Ny", email="nina.ny@oslomet.no",
+                        org_unit_id="U300", start_date=TODAY + timedelta(days=10)))
+    events = [hub.ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=who, dedupe_key=f"dfo:{who}:burst",
+                                      payload={}, valid_after=None)[0] for who in ("10004", "10005", "10007")]
+
+    state = await employment_changes(event_ids=[e.id for e in events], return_state=True)
+
+    assert state.is_failed() and (state.message or "").startswith("1 of 3 changes not routed")
+    items = {i.source_key: i for i in hub.ledger.items(service="employment")}
+    moved, newcomer, gone = (items[e.id] for e in events)
+    assert moved.state == ItemState.DONE and moved.data["outcome"] == "unit, manager or position changed; mover started"
+    assert newcomer.state == ItemState.DONE and newcomer.data["outcome"] == "first sight: snapshot recorded"
+    assert gone.state == ItemState.FAILED and gone.error_kind == "not_found"
+    assert "HR no longer knows employee 10007" in (gone.last_error or "")
+    assert len(hub.ledger.items(service="mover")) == 1
+
+    for event, item in ((events[0], moved), (events[1], newcomer)):
+        again = await employment_changes(event_id=event.id, return_state=True)
+        assert again.is_completed() and again.message == item.data["outcome"]
+    assert len(hub.ledger.items(service="mover")) == 1  # the move started once
+    assert [i.attempts for i in hub.ledger.items(service="employment") if i.id in (moved.id, newcomer.id)] == \
+        [moved.attempts, newcomer.attempts]  # found done, not worked again

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from hub.dispatch import REPEATS, Dispatcher, Route, route_key
+from hub.dispatch import REPEATS, Dispatcher, Route, route_key, together_key
 from hub.ledger import EventState, Ledger
 from hub.ledger.models import InboxEvent, utcnow
 from hub.settings import OSLO
@@ -152,3 +152,97 @@ async def test_in_a_burst_each_event_s_first_route_is_created_before_its_others_
     assert early == []
     assert len(prefect.created) == 2 * len(events)
     assert len(prefect.requests) < len(events)  # sent together, not one request per run
+
+
+def _merge(each: list[dict[str, object]]) -> dict[str, object]:
+    return {"event_ids": [given["event_id"] for given in each]}
+
+
+TOGETHER_ROUTES: dict[str, tuple[Route, ...] | str] = {"dfo:ansatte": (
+    Route(ONBOARDING, lambda ev: {"employee_id": ev.subject_id}),
+    Route(ROUTER, lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}, at_valid_after=False,
+          every_message=True, together=_merge))}
+
+
+def _burst(ledger: Ledger, count: int, tag: str) -> list[InboxEvent]:
+    return [ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=str(30000 + n),
+                                dedupe_key=f"dfo:ansatte:{30000 + n}:{tag}", payload={}, valid_after=None)[0]
+            for n in range(count)]
+
+
+async def test_a_burst_s_events_reach_a_route_taking_them_together_in_far_fewer_runs_each_event_in_one(
+        ledger: Ledger) -> None:
+    """A burst of hires: one onboarding run each, and the router's runs each take the events
+    asked for while a request was on its way. Every event is in exactly one router run, and is
+    handed over; an event alone still gets a run of its own, under its own key."""
+    from prefect.client.orchestration import get_client
+
+    events = _burst(ledger, 30, "together")
+
+    async def accept(key: str, asked: int) -> int:
+        await asyncio.sleep(0.02)
+        return 201
+
+    prefect = FakePrefect(accept)
+    transport = httpx.MockTransport(prefect)
+    dispatcher = Dispatcher(ledger, tz=OSLO, routes=TOGETHER_ROUTES,
+                            client_factory=lambda: get_client(httpx_settings={"transport": transport}))
+    try:
+        await asyncio.gather(*(dispatcher.dispatch(e) for e in events))
+        alone = _burst(ledger, 1, "alone")[0]
+        await dispatcher.dispatch(alone)
+    finally:
+        await dispatcher.aclose()
+
+    router_runs = {key: p for key, p in prefect.parameters.items() if "event_id" in p or "event_ids" in p}
+    onboarding_runs = [key for key in prefect.created if key not in router_runs]
+    assert len(onboarding_runs) == len(events) + 1  # one per hire, as before
+    routed = [i for p in router_runs.values() for i in p.get("event_ids", [p.get("event_id")])]
+    assert sorted(routed) == sorted(e.id for e in [*events, alone])  # each event once, none lost
+    assert len(router_runs) <= len(events) // 3  # a burst, not a run per hire
+    assert prefect.parameters[route_key(alone.dedupe_key, 1, ROUTER)] == {"employee_id": "30000",
+                                                                          "event_id": alone.id}
+    for group in (p["event_ids"] for p in router_runs.values() if "event_ids" in p):
+        assert together_key([route_key(next(e.dedupe_key for e in events if e.id == i), 1, ROUTER)
+                             for i in group]) in prefect.created  # the key names its events
+    for event in events:
+        handed = ledger.get_event(event.id)
+        assert handed is not None and handed.state == EventState.DISPATCHED
+
+
+async def test_a_group_run_prefect_refuses_keeps_each_of_its_events_for_the_sweeper(ledger: Ledger) -> None:
+    """Prefect refuses the router's group run: each event in it is kept in the inbox (its
+    onboarding run exists), and the sweeper hands them over again; each event then reaches the
+    router in exactly one run, and its onboarding run is found again, not made twice."""
+    events = _burst(ledger, 12, "refused")
+    refusing = True
+
+    async def decide(key: str, asked: int) -> int:
+        await asyncio.sleep(0.02)
+        return 500 if key.startswith("together:") and refusing else 201
+
+    from prefect.client.orchestration import get_client
+
+    prefect = FakePrefect(decide)
+    transport = httpx.MockTransport(prefect)
+    dispatcher = Dispatcher(ledger, tz=OSLO, routes=TOGETHER_ROUTES,
+                            client_factory=lambda: get_client(httpx_settings={"transport": transport}))
+    try:
+        await asyncio.gather(*(dispatcher.dispatch(e) for e in events))
+        kept = [e for e in events if ledger.get_event(e.id).state == EventState.RECEIVED]  # type: ignore[union-attr]
+        assert kept, "no group run was asked for: the burst did not come together"
+        refusing = False
+        with ledger.session() as s:
+            s.execute(update(InboxEvent).where(InboxEvent.id.in_([e.id for e in kept]))
+                      .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        assert await dispatcher.sweep(older_than=timedelta(0)) == len(kept)
+    finally:
+        await dispatcher.aclose()
+
+    for event in kept:  # the sweeper's retry found the onboarding run by its key
+        assert prefect.asked[event.dedupe_key] == 2
+    created = [prefect.parameters[key] for key in prefect.created]
+    routed = [i for p in created if "event_id" in p or "event_ids" in p for i in p.get("event_ids", [p.get("event_id")])]
+    assert sorted(routed) == sorted(e.id for e in events)  # each event in exactly one router run
+    assert len(created) < 2 * len(events)  # the router took them together again
+    assert all(ledger.get_event(e.id).state == EventState.DISPATCHED for e in events)  # type: ignore[union-attr]
