@@ -19,7 +19,9 @@ Prefect concurrency limit (or records claims in the ledger under a unique asset 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from connectors.rt.models import RtAsset, to_asset
@@ -28,7 +30,7 @@ from connectors.rt.rest import SYSTEM, RtRest, parse
 from hub.errors import Conflict, InvalidInput, NotFound, PermanentError
 from hub.ports.ticketing import Asset
 
-__all__ = ["RtAssets", "ASSET_FIELDS", "FREE", "ALLOCATED"]
+__all__ = ["RtAssets", "ASSET_FIELDS", "FREE", "ALLOCATED", "FREE_PAGE"]
 
 log = logging.getLogger("hub.connectors.rt")
 
@@ -39,6 +41,7 @@ ASSET_FIELDS = {
 }
 FREE = "new"
 ALLOCATED = "allocated"
+FREE_PAGE = 10  # free assets read at a time when allocating: the first is nearly always had
 
 
 def _holds(asset: Asset, holder: str) -> bool:
@@ -108,13 +111,36 @@ class RtAssets:
                     log.warning("%d assets in %s carry ExternalRef %s; returning the first",
                                 len(mine), catalog, external_ref)
                 return mine[0]
-            for candidate in await self.find(catalog, status=FREE, model=model):
-                if candidate.external_ref:
-                    continue  # a half-finished claim by someone else; leave it to them
-                won = await self._claim(candidate, catalog, holder=holder, external_ref=external_ref)
-                if won is not None:
-                    return won
+            for _ in range(2):
+                lost = 0
+                async with contextlib.aclosing(self._free(catalog, model=model)) as free:
+                    async for candidate in free:
+                        if candidate.external_ref:
+                            continue  # a half-finished claim by someone else; leave it to them
+                        won = await self._claim(candidate, catalog, holder=holder, external_ref=external_ref)
+                        if won is not None:
+                            return won
+                        lost += 1
+                if not lost:
+                    break
+                # Claims lost to another allocator move the free assets up the pages past this
+                # walk's reading: one more walk from the first page finds any passed over.
             return None
+
+    async def _free(self, catalog: str, *, model: str | None) -> AsyncGenerator[Asset, None]:
+        """The free assets of ``catalog`` (of ``model``), oldest first, read a page of
+        :data:`FREE_PAGE` at a time as the caller goes on. Read whole, every allocation had RT
+        render the whole stock: with 1,000 laptops in stock an allocation took 37 s (its slot
+        held throughout), and a burst of hires went at 0.25 a second."""
+        catalog_id = await self._rest.catalog_id(catalog)
+        query = self._query(catalog_id, held_by=None, external_ref=None, status=FREE, model=model)
+        async with contextlib.aclosing(self._rest.search_pages("assets", query, ASSET_FIELDS, post=True,
+                                                               per_page=FREE_PAGE)) as pages:
+            async for items in pages:
+                for item in items:
+                    asset = self._asset(item, catalog)
+                    if model is None or asset.model == model:  # RT compares case-insensitively
+                        yield asset
 
     async def release(self, asset_id: str, catalog: str) -> Asset:
         """Back to stock: ``Status`` new, no ``HeldBy``, ``ExternalRef`` emptied (a retried

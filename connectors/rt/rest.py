@@ -11,7 +11,7 @@ ticket would open a second one. :meth:`RtRest.create_once` sends it once; the ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -100,13 +100,18 @@ class RtRest:
     async def search(self, collection: str, query: str | None, fields: Mapping[str, str], *,
                      post: bool = False, per_page: int | None = None) -> list[dict[str, Any]]:
         """Every item of a collection or TicketSQL/AssetSQL search, walking all pages."""
+        return [item async for page in self.search_pages(collection, query, fields, post=post, per_page=per_page)
+                for item in page]
+
+    async def search_pages(self, collection: str, query: str | None, fields: Mapping[str, str], *,
+                           post: bool = False, per_page: int | None = None) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """The items of a search a page at a time, read only as the caller goes on: for one that
+        wants the first few (a free laptop), not all of them."""
         pager = Pager(per_page=per_page or self.config.per_page, max_pages=self.config.max_pages,
                       system=SYSTEM)
-        items: list[dict[str, Any]] = []
         while not pager.finished:
             body = await self._search_page(collection, query, {**fields, **pager.params()}, post=post)
-            items.extend(pager.accept(body))
-        return items
+            yield pager.accept(body)
 
     async def search_one_page(self, collection: str, query: str, fields: Mapping[str, str], *,
                               post: bool = False) -> list[dict[str, Any]]:
