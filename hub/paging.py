@@ -27,12 +27,37 @@ subclasses take that answer:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
 from hub.errors import PermanentError
 
-__all__ = ["Paginator", "PageNumberPaginator", "OffsetPaginator", "LinkPaginator", "item_id"]
+__all__ = ["Paginator", "PageNumberPaginator", "OffsetPaginator", "LinkPaginator", "item_id", "claim_first"]
+
+C = TypeVar("C")
+R = TypeVar("R")
+
+
+async def claim_first(walk: Callable[[], AsyncGenerator[C, None]],
+                      claim: Callable[[C], Awaitable[R | None]]) -> R | None:
+    """The first candidate of ``walk`` (free assets, read a page at a time) that ``claim`` wins,
+    reading the pages only as far as that; None when the walk ends with none won.
+
+    ``claim`` answers None for a candidate lost to another claimant. Lost claims move the
+    candidates behind them up the pages, past what this walk had read, so a walk that lost any
+    and won none walks once more from the first page."""
+    for _ in range(2):
+        lost = 0
+        async with contextlib.aclosing(walk()) as candidates:
+            async for candidate in candidates:
+                won = await claim(candidate)
+                if won is not None:
+                    return won
+                lost += 1
+        if not lost:
+            break
+    return None
 
 T = TypeVar("T", bound=Hashable)
 Key = Callable[[dict[str, Any]], str | None]

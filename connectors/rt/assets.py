@@ -28,6 +28,7 @@ from connectors.rt.models import RtAsset, to_asset
 from connectors.rt.query import QueryValueError, all_of, cf, eq, field
 from connectors.rt.rest import SYSTEM, RtRest, parse
 from hub.errors import Conflict, InvalidInput, NotFound, PermanentError
+from hub.paging import claim_first
 from hub.ports.ticketing import Asset
 
 __all__ = ["RtAssets", "ASSET_FIELDS", "FREE", "ALLOCATED", "FREE_PAGE"]
@@ -111,24 +112,12 @@ class RtAssets:
                     log.warning("%d assets in %s carry ExternalRef %s; returning the first",
                                 len(mine), catalog, external_ref)
                 return mine[0]
-            for _ in range(2):
-                lost = 0
-                async with contextlib.aclosing(self._free(catalog, model=model)) as free:
-                    async for candidate in free:
-                        if candidate.external_ref:
-                            continue  # a half-finished claim by someone else; leave it to them
-                        won = await self._claim(candidate, catalog, holder=holder, external_ref=external_ref)
-                        if won is not None:
-                            return won
-                        lost += 1
-                if not lost:
-                    break
-                # Claims lost to another allocator move the free assets up the pages past this
-                # walk's reading: one more walk from the first page finds any passed over.
-            return None
+            return await claim_first(
+                lambda: self._free(catalog, model=model),
+                lambda candidate: self._claim(candidate, catalog, holder=holder, external_ref=external_ref))
 
     async def _free(self, catalog: str, *, model: str | None) -> AsyncGenerator[Asset, None]:
-        """The free assets of ``catalog`` (of ``model``), oldest first, read a page of
+        """The free, unclaimed assets of ``catalog`` (of ``model``), oldest first, read a page of
         :data:`FREE_PAGE` at a time as the caller goes on. Read whole, every allocation had RT
         render the whole stock: with 1,000 laptops in stock an allocation took 37 s (its slot
         held throughout), and a burst of hires went at 0.25 a second."""
@@ -139,6 +128,8 @@ class RtAssets:
             async for items in pages:
                 for item in items:
                     asset = self._asset(item, catalog)
+                    if asset.external_ref:
+                        continue  # a half-finished claim by someone else; leave it to them
                     if model is None or asset.model == model:  # RT compares case-insensitively
                         yield asset
 

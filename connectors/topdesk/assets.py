@@ -19,16 +19,21 @@ same reference. Within one process, allocations per catalog are serialised with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from connectors.topdesk import fiql
 from connectors.topdesk.rest import SYSTEM, TopdeskRest
 from hub.errors import Conflict, InvalidInput, NotFound
+from hub.paging import claim_first
 from hub.ports.ticketing import Asset
 
-__all__ = ["TopdeskAssets"]
+__all__ = ["TopdeskAssets", "FREE_PAGE"]
+
+FREE_PAGE = 10  # free assets read at a time when allocating: the first is nearly always had
 
 log = logging.getLogger("hub.connectors.topdesk")
 
@@ -75,6 +80,36 @@ class TopdeskAssets:
 
     async def find(self, catalog: str, *, held_by: str | None = None, external_ref: str | None = None,
                    status: str | None = None, model: str | None = None) -> list[Asset]:
+        params = await self._search(catalog, held_by=held_by, external_ref=external_ref, status=status, model=model)
+        if params is None:
+            return []
+        items = await self._rest.walk("assetmgmt/assets", params, assets=True)
+        assets = [await self._asset(i, (i.get("@assignments") or {}).get("persons", []), catalog) for i in items]
+        # TOPdesk compares text case-insensitively; the hub's keys are exact.
+        return [a for a in assets
+                if (external_ref is None or (a.external_ref or "") == external_ref)
+                and (model is None or a.model == model)
+                and (held_by is None or held_by.casefold() in (h.casefold() for h in a.held_by))]
+
+    async def _free(self, catalog: str, *, model: str | None) -> AsyncGenerator[Asset, None]:
+        """The free, unclaimed assets of ``catalog`` (of ``model``), read a page of
+        :data:`FREE_PAGE` at a time as the caller goes on, not the whole stock per allocation
+        (as :meth:`connectors.rt.assets.RtAssets._free`)."""
+        params = await self._search(catalog, status="new", model=model)
+        assert params is not None  # no holder to look up
+        async with contextlib.aclosing(self._rest.pages("assetmgmt/assets", params, page_size=FREE_PAGE,
+                                                        assets=True)) as pages:
+            async for items in pages:
+                for item in items:
+                    asset = await self._asset(item, (item.get("@assignments") or {}).get("persons", []), catalog)
+                    if asset.external_ref:
+                        continue  # a half-finished claim by someone else; leave it to them
+                    if model is None or asset.model == model:  # TOPdesk compares case-insensitively
+                        yield asset
+
+    async def _search(self, catalog: str, *, held_by: str | None = None, external_ref: str | None = None,
+                      status: str | None = None, model: str | None = None) -> dict[str, str | int] | None:
+        """The query parameters of an asset search; None when ``held_by`` is nobody TOPdesk knows."""
         cfg = self._config
         params: dict[str, str | int] = {
             "templateName": await self._template(catalog), "archived": "false", "showAssignments": "true",
@@ -92,15 +127,9 @@ class TopdeskAssets:
         if held_by:
             person = await self._rest.find_person(held_by)
             if person is None:
-                return []
+                return None
             params["linkedTo"] = f"person/{person.id}"
-        items = await self._rest.walk("assetmgmt/assets", params, assets=True)
-        assets = [await self._asset(i, (i.get("@assignments") or {}).get("persons", []), catalog) for i in items]
-        # TOPdesk compares text case-insensitively; the hub's keys are exact.
-        return [a for a in assets
-                if (external_ref is None or (a.external_ref or "") == external_ref)
-                and (model is None or a.model == model)
-                and (held_by is None or held_by.casefold() in (h.casefold() for h in a.held_by))]
+        return params
 
     async def get(self, asset_id: str, catalog: str) -> Asset:
         """Re-read one asset, with its holders, by id."""
@@ -121,13 +150,14 @@ class TopdeskAssets:
                     log.warning("%d assets in %s carry reference %s; returning the first", len(mine), catalog,
                                 external_ref)
                 return await self._complete(mine[0], catalog, holder)
-            for candidate in await self.find(catalog, status="new", model=model):
-                if candidate.external_ref:
-                    continue  # a half-finished claim by someone else; leave it to them
+
+            async def take(candidate: Asset) -> Asset | None:
                 if await self._claim(candidate, external_ref):
                     return await self._complete(candidate, catalog, holder)
                 log.info("lost asset %s to a concurrent allocation; trying the next one", candidate.name)
-            return None
+                return None
+
+            return await claim_first(lambda: self._free(catalog, model=model), take)
 
     async def release(self, asset_id: str, catalog: str) -> Asset:
         """Back to stock: every person assignment unlinked, status In stock, the reference

@@ -12,7 +12,7 @@ looks whether the earlier attempt landed (:func:`hub.once.ensure_by_key`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -95,12 +95,17 @@ class TopdeskRest:
     async def walk(self, path: str, params: Mapping[str, str | int], *, page_size: int | None = None,
                    assets: bool = False) -> list[dict[str, Any]]:
         """Every item of a paged list, following 206 Partial Content."""
+        return [item async for page in self.pages(path, params, page_size=page_size, assets=assets) for item in page]
+
+    async def pages(self, path: str, params: Mapping[str, str | int], *, page_size: int | None = None,
+                    assets: bool = False) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """The items of a paged list a page at a time, read only as the caller goes on: for one
+        that wants the first few (a free laptop), not all of them."""
         if assets:
             pager = Pager(page_size or self.config.asset_page_size, self.config.max_pages, SYSTEM,
                           start_param="pageStart", size_param="pageSize")
         else:
             pager = Pager(page_size or self.config.page_size, self.config.max_pages, SYSTEM)
-        items: list[dict[str, Any]] = []
         while not pager.finished:
             response = await self.api.request("GET", path, params={**params, **pager.params()})
             body = self._decode(response) if response.status_code != 204 else []
@@ -110,8 +115,7 @@ class TopdeskRest:
                                         hint="The answer is not the list asked for (a proxy or the peer failing); "
                                              "it is retried. If it persists, check that base_url points at "
                                              "TOPdesk's /tas/api.")
-            items.extend(pager.accept(response.status_code, page))
-        return items
+            yield pager.accept(response.status_code, page)
 
     async def first_page(self, path: str, params: Mapping[str, str | int]) -> list[dict[str, Any]]:
         """The first page of a list only (204 → empty)."""

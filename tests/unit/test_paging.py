@@ -6,6 +6,7 @@ Pure tests of the three kinds of token, then the connectors' walks over an
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -206,3 +207,39 @@ async def test_rt_stops_a_server_that_ignores_the_page_parameter() -> None:
             await rest.search("tickets", "id > 0", {"fields": "Subject"})
     finally:
         await rest.aclose()
+
+
+async def test_claim_first_walks_again_when_lost_claims_moved_free_candidates_past_its_reading() -> None:
+    """Pages of two free laptops, read as the walk goes on. Another allocator takes a and b
+    under our claims; the free list shifts, so the second page (read after) starts past c and
+    d and is empty. One more walk from the first page finds d; without it, "no free laptop"."""
+    from hub.paging import claim_first
+
+    stock, taken, walks = ["a", "b", "c", "d"], set[str](), []
+    lost_to_others = {"a", "b", "c"}
+
+    async def walk() -> AsyncGenerator[str, None]:
+        walks.append(len(walks) + 1)
+        for page in range(10):
+            free = [x for x in stock if x not in taken][page * 2:page * 2 + 2]
+            if not free:
+                return
+            for x in free:
+                yield x
+
+    async def claim(x: str) -> str | None:
+        if x in lost_to_others:
+            taken.add(x)
+            return None
+        return x
+
+    assert await claim_first(walk, claim) == "d"
+    assert walks == [1, 2]
+
+    taken.clear()
+    stock = ["a", "b"]
+    assert await claim_first(walk, claim) is None  # every candidate lost, twice: none free
+    taken.clear()
+    stock = []
+    walks.clear()
+    assert await claim_first(walk, claim) is None and walks == [1]  # nothing free: one walk

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from connectors.topdesk import TopdeskConfig, TopdeskTicketing
+from connectors.topdesk.assets import FREE_PAGE
 from hub.errors import InvalidInput, NotFound
 from tests.connectors.ticketing_data import new_ref
 from tests.connectors.topdesk.helpers import TopdeskDirect
@@ -120,6 +121,31 @@ async def test_a_claim_lost_to_another_allocator_moves_on(topdesk_config: Topdes
     assert asset is not None and raced and raced[0][1] == 412 and asset.id != raced[0][0]
     assert_allocated(topdesk_direct, raced[0][0], holder=other_holder, ref=other_ref)
     assert_allocated(topdesk_direct, asset.id, holder=holder, ref=ref)
+
+
+async def test_an_allocation_reads_the_free_stock_a_page_at_a_time(topdesk_config: TopdeskConfig,
+                                                                    topdesk_direct: TopdeskDirect) -> None:
+    """An allocation reads the first page of free laptops and takes the first that is free, not
+    the whole stock (every page, then the empty one after) for each allocation."""
+    model = "Lenovo ThinkPad T14 Gen 5"
+    ref, holder = new_ref(), new_holder()
+    free_reads: list[dict[str, str]] = []
+
+    class Recording(httpx.AsyncHTTPTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            params = dict(request.url.params)
+            if request.method == "GET" and request.url.path.endswith("/assetmgmt/assets") \
+                    and model in params.get("$filter", "") and ref not in params.get("$filter", ""):
+                free_reads.append(params)
+            return await super().handle_async_request(request)
+
+    async with TopdeskTicketing(topdesk_config, transport=Recording()) as client:
+        assert await client.find_assets(CATALOG, status="new", model=model)  # one left at least
+        free_reads.clear()
+        asset = await client.allocate_asset(CATALOG, holder=holder, external_ref=ref, model=model)
+    assert asset is not None
+    assert_allocated(topdesk_direct, asset.id, holder=holder, ref=ref)
+    assert [(r.get("pageStart"), r.get("pageSize")) for r in free_reads] == [("0", str(FREE_PAGE))]
 
 
 async def test_reserve_then_deliver(topdesk: TopdeskTicketing, topdesk_direct: TopdeskDirect) -> None:
