@@ -34,8 +34,8 @@ noted with that run. In a burst of hires each hire had two runs, and the routers
 flow run, a process and its state changes for one HR read and a snapshot) halved the
 onboarding's pace while they lasted (80 hires, production shape: 0.37 onboardings/s while the
 routers ran, 0.7/s after). The price is the exactness of the *run*: if a group's run was created
-and its answer lost, the sweeper hands each event over again alone, under its own key, and the
-event reaches the router a second time. The router's work is its work item per event, so the
+and its answer lost, the sweeper hands its events over again (alone, or grouped otherwise: a
+new key), and each reaches the router a second time. The router's work is its work item per event, so the
 second time finds the item done and writes nothing; the effects stay exactly once.
 """
 

@@ -36,8 +36,13 @@ __all__ = ["Ledger", "driver_modules"]
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=15000")
+    # WAL is the file's, kept once set: a new connection only switches a file not yet in it.
+    # Asking to switch anyway takes a lock that SQLite refuses at once, without waiting, while
+    # other connections write: 16 threads opening connections to a busy ledger saw "database is
+    # locked" (tests/ledger/test_ledger.py, the lease race, once in a CI run).
+    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
