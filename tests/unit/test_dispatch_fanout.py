@@ -36,11 +36,12 @@ def prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFECT_CLIENT_MAX_RETRIES", "0")
 
 
-def _dispatcher(ledger: Ledger, prefect: FakePrefect) -> Dispatcher:
+def _dispatcher(ledger: Ledger, prefect: FakePrefect,
+                routes: dict[str, tuple[Route, ...] | str] | None = None) -> Dispatcher:
     from prefect.client.orchestration import get_client
 
     transport = httpx.MockTransport(prefect)
-    return Dispatcher(ledger, tz=OSLO, routes=ROUTES,
+    return Dispatcher(ledger, tz=OSLO, routes=routes or ROUTES,
                       client_factory=lambda: get_client(httpx_settings={"transport": transport}))
 
 
@@ -175,8 +176,6 @@ async def test_a_burst_s_events_reach_a_route_taking_them_together_in_far_fewer_
     """A burst of hires: one onboarding run each, and the router's runs each take the events
     asked for while a request was on its way. Every event is in exactly one router run, and is
     handed over; an event alone still gets a run of its own, under its own key."""
-    from prefect.client.orchestration import get_client
-
     events = _burst(ledger, 30, "together")
 
     async def accept(key: str, asked: int) -> int:
@@ -184,9 +183,7 @@ async def test_a_burst_s_events_reach_a_route_taking_them_together_in_far_fewer_
         return 201
 
     prefect = FakePrefect(accept)
-    transport = httpx.MockTransport(prefect)
-    dispatcher = Dispatcher(ledger, tz=OSLO, routes=TOGETHER_ROUTES,
-                            client_factory=lambda: get_client(httpx_settings={"transport": transport}))
+    dispatcher = _dispatcher(ledger, prefect, TOGETHER_ROUTES)
     try:
         await asyncio.gather(*(dispatcher.dispatch(e) for e in events))
         alone = _burst(ledger, 1, "alone")[0]
@@ -221,12 +218,8 @@ async def test_a_group_run_prefect_refuses_keeps_each_of_its_events_for_the_swee
         await asyncio.sleep(0.02)
         return 500 if key.startswith("together:") and refusing else 201
 
-    from prefect.client.orchestration import get_client
-
     prefect = FakePrefect(decide)
-    transport = httpx.MockTransport(prefect)
-    dispatcher = Dispatcher(ledger, tz=OSLO, routes=TOGETHER_ROUTES,
-                            client_factory=lambda: get_client(httpx_settings={"transport": transport}))
+    dispatcher = _dispatcher(ledger, prefect, TOGETHER_ROUTES)
     try:
         await asyncio.gather(*(dispatcher.dispatch(e) for e in events))
         kept = [e for e in events if ledger.get_event(e.id).state == EventState.RECEIVED]  # type: ignore[union-attr]
