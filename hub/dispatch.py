@@ -320,7 +320,7 @@ class _Together:
               ) -> dict[str, tuple[dict[str, Any], list[str]]]:
         """The runs to create for ``batch``: run key → (parameters, the keys of the callers it serves)."""
         keys = list(batch)
-        if self._merge is None or len(keys) == 1:
+        if self._merge is None:
             return {key: (batch[key][0], [key]) for key in keys}
         runs: dict[str, tuple[dict[str, Any], list[str]]] = {}
         for first in range(0, len(keys), TOGETHER_LIMIT):

@@ -78,13 +78,17 @@ class TopdeskAssets:
                      external_ref=str(fields.get(cfg.asset_external_ref_field) or "") or None,
                      url=f"{cfg.web_root}/secure/assetmgmt/card.html?unid={fields['id']}")
 
+    async def _listed(self, item: dict[str, Any], catalog: str) -> Asset:
+        """An asset of a list answer (``showAssignments``: its holders come with it)."""
+        return await self._asset(item, (item.get("@assignments") or {}).get("persons", []), catalog)
+
     async def find(self, catalog: str, *, held_by: str | None = None, external_ref: str | None = None,
                    status: str | None = None, model: str | None = None) -> list[Asset]:
         params = await self._search(catalog, held_by=held_by, external_ref=external_ref, status=status, model=model)
         if params is None:
             return []
         items = await self._rest.walk("assetmgmt/assets", params, assets=True)
-        assets = [await self._asset(i, (i.get("@assignments") or {}).get("persons", []), catalog) for i in items]
+        assets = [await self._listed(i, catalog) for i in items]
         # TOPdesk compares text case-insensitively; the hub's keys are exact.
         return [a for a in assets
                 if (external_ref is None or (a.external_ref or "") == external_ref)
@@ -101,7 +105,7 @@ class TopdeskAssets:
                                                         assets=True)) as pages:
             async for items in pages:
                 for item in items:
-                    asset = await self._asset(item, (item.get("@assignments") or {}).get("persons", []), catalog)
+                    asset = await self._listed(item, catalog)
                     if asset.external_ref:
                         continue  # a half-finished claim by someone else; leave it to them
                     if model is None or asset.model == model:  # TOPdesk compares case-insensitively
