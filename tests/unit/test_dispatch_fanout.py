@@ -4,8 +4,10 @@ failure. The Prefect API is played by an injected transport (as in test_intake_d
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -239,3 +241,44 @@ async def test_a_group_run_prefect_refuses_keeps_each_of_its_events_for_the_swee
     assert sorted(routed) == sorted(e.id for e in events)  # each event in exactly one router run
     assert len(created) < 2 * len(events)  # the router took them together again
     assert all(ledger.get_event(e.id).state == EventState.DISPATCHED for e in events)  # type: ignore[union-attr]
+
+
+async def test_a_group_run_created_but_its_answer_lost_loses_no_event(ledger: Ledger) -> None:
+    """Prefect creates the router's group run and its answer is lost (500 for the whole
+    request): the group's events are kept for the sweeper, whose retry hands each to the router
+    again. None is lost; an event may reach the router twice (the group run, then its retry),
+    never more, and a second time finds its work item done (the burst test in
+    tests/flows/test_employment.py)."""
+    lost_once: list[str] = []
+
+    class LoseTheGroupsAnswer(FakePrefect):
+        async def bulk(self, runs: list[dict[str, Any]]) -> httpx.Response:
+            answer = await super().bulk(runs)
+            if not lost_once and any(r["idempotency_key"].startswith("together:") for r in runs):
+                lost_once.append("lost")
+                return httpx.Response(500, json={"detail": "injected"})
+            return answer
+
+    async def accept(key: str, asked: int) -> int:
+        await asyncio.sleep(0.02)
+        return 201
+
+    prefect = LoseTheGroupsAnswer(accept)
+    dispatcher = _dispatcher(ledger, prefect, TOGETHER_ROUTES)
+    events = _burst(ledger, 12, "lost")
+    try:
+        await asyncio.gather(*(dispatcher.dispatch(e) for e in events))
+        assert lost_once, "no group run was asked for: the burst did not come together"
+        kept = [e for e in events if ledger.get_event(e.id).state == EventState.RECEIVED]  # type: ignore[union-attr]
+        assert kept
+        with ledger.session() as s:
+            s.execute(update(InboxEvent).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        assert await dispatcher.sweep(older_than=timedelta(0)) == len(kept)
+    finally:
+        await dispatcher.aclose()
+
+    assert all(ledger.get_event(e.id).state == EventState.DISPATCHED for e in events)  # type: ignore[union-attr]
+    routed = Counter(i for key in prefect.created for i in prefect.parameters[key].get(
+        "event_ids", [prefect.parameters[key].get("event_id")]) if i)  # onboarding runs carry no event id
+    assert set(routed) == {e.id for e in events}  # none lost
+    assert max(routed.values()) <= 2  # the group run, and at most one retry
