@@ -16,8 +16,8 @@ filled):
    onboarding done — or a dead letter.
 2. **naive** — the same kinds and numbers of items, one Prefect task per item (the hub's own
    handler and ledger in each task), from a flow run in this process, as many at once as a
-   hub batch runs (``HUB_BATCH_PARALLEL``; hires: as many as the onboarding deployment's
-   limit). The hires are here too, each one task running the onboarding's steps (registered
+   hub batch runs (``HUB_BATCH_PARALLEL``; hires: the onboarding deployment's limit of runs
+   times that, since a burst's hires go to runs of many). The hires are here too, each one task running the onboarding's steps (registered
    in HR, no event), as in the ceiling: without them the laptop orders had RT to themselves
    and their naive figure was the fastest of the three phases (1.97/s against a ceiling of 0.78).
 3. **ceiling** — the same again with no Prefect and no ledger: the hub's connector clients
@@ -25,7 +25,7 @@ filled):
    handler from a plain asyncio loop, as many at once, with the global limits (RT's two
    write slots) as asyncio semaphores of the same size. The physical limit on this machine.
    The hires are onboarded here too (registered in HR, the onboarding's steps called from the
-   loop, as many at once as the onboarding deployment's limit), since in the hub phase their
+   loop, as many at once as in the naive phase), since in the hub phase their
    tickets and laptops take RT's write slots the laptop orders wait for.
 
 Fritak is one flow run per case in the hub by design: its naive baseline is the hub itself
@@ -698,7 +698,8 @@ async def _onboard(run: Any) -> str:
 
 def _at_once(service: str) -> int:
     """Items of ``service`` the hub works on at once: a batch's parallelism, or for onboarding
-    (a flow run per hire) its deployment's limit."""
+    (a burst's hires go to runs of many, each working a batch's parallelism of them) its
+    deployment's limit of such runs times that."""
     from hub.flowkit import batch_parallel
 
     if service == "onboarding":
@@ -706,7 +707,7 @@ def _at_once(service: str) -> int:
 
         (spec,) = [d for d in CATALOG.deployments() if d.full_name == "onboarding/onboarding"]
         assert spec.concurrency is not None
-        return int(spec.concurrency.limit)
+        return int(spec.concurrency.limit) * batch_parallel()
     return batch_parallel()
 
 

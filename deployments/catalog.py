@@ -61,13 +61,21 @@ TICKETING_WRITES = Limit(TICKETING_LIMIT, 2, "Request Tracker on SQLite manages 
 ASSET_ALLOCATION = Limit(ALLOCATION_LIMIT, 1, "allocating a laptop is a read-then-write on ticketing "
                          "assets, and RT checks If-Match before, not with, its write: one at a time")
 
+
+def _together(each: list[dict[str, str]]) -> dict[str, list[str]]:
+    """A burst of HR events, to one run: their event ids (each still its own work item)."""
+    return {"event_ids": [given["event_id"] for given in each]}
+
+
 ONBOARDING = Service(
     name="onboarding",
     title="Onboarding of new employees",
     ports=frozenset({"hr", "archive", "ticketing", "mail"}),
     # Items, runs and their parameters use one form of the employee id ("05001234" → "5001234").
+    # A burst of hires (an August) goes to one run per 50 (together), each hire its own item.
     events=(OnEvent("dfo:ansatte", "onboarding/onboarding",
-                    lambda ev: {"employee_id": canonical_employee_id(ev.subject_id), "event_id": ev.id}),),
+                    lambda ev: {"employee_id": canonical_employee_id(ev.subject_id), "event_id": ev.id},
+                    together=_together),),
     rerun=Rerun("onboarding/onboarding", key_parameter="employee_id", key_type=canonical_employee_id),
     limits=(TICKETING_WRITES, ASSET_ALLOCATION),
     catch_up="daily-catchup",
@@ -103,11 +111,6 @@ def _employee_event(ev: InboxEvent) -> dict[str, str]:
     return {"employee_id": canonical_employee_id(ev.subject_id), "event_id": ev.id}
 
 
-def _changes(each: list[dict[str, str]]) -> dict[str, list[str]]:
-    """A burst of changes, to one router run: their event ids (each still its own work item)."""
-    return {"event_ids": [given["event_id"] for given in each]}
-
-
 EMPLOYMENT = Service(
     name="employment",
     title="Employment changes (routes HR changes to leavers and movers)",
@@ -120,9 +123,9 @@ EMPLOYMENT = Service(
     # A burst of changes (an August of hires) goes to one router run (together): a run per hire
     # beside each onboarding halved the onboardings' pace while the routers lasted.
     events=(OnEvent("dfo:ansatte", "employment-changes/employment-changes", _employee_event, at_valid_after=False,
-                    every_message=True, together=_changes),
+                    every_message=True, together=_together),
             OnEvent("dfo:stillinger", "employment-changes/employment-changes", _employee_event,
-                    at_valid_after=False, every_message=True, together=_changes)),
+                    at_valid_after=False, every_message=True, together=_together)),
     # One item per event (keyed by its inbox id): replay, re-drive and retries start the router
     # again with that event, which names the employee.
     rerun=Rerun("employment-changes/employment-changes", key_parameter="event_id"),

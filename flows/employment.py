@@ -31,7 +31,7 @@ from datetime import date, datetime
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed
+from prefect.states import Completed
 
 from flows.employment_steps import (
     EMPLOYMENT,
@@ -44,9 +44,8 @@ from flows.employment_steps import (
     schedule_leaver,
     start_mover,
 )
-from hub.flowkit import Run, batch_parallel, work_item
+from hub.flowkit import Run, each_side_by_side, work_item
 from hub.ports.hr import canonical_employee_id
-from hub.privacy import mask
 from hub.wiring import get_ledger
 from mappings.employment import Decision, Snapshot, decide
 
@@ -96,27 +95,10 @@ async def employment_changes(employee_id: str | None = None, event_id: str | Non
 
 
 async def _route_all(event_ids: list[str]) -> State:
-    """Each change as its own work item, a few at a time (``HUB_BATCH_PARALLEL``): one that
-    fails is a dead letter of its own, with its reason, and the others go on. One person's
+    """Each change as its own work item, a few at a time (``HUB_BATCH_PARALLEL``). One person's
     changes still go one after the other (their lease)."""
-    bound, failed = asyncio.Semaphore(batch_parallel()), []
-
-    async def one(event_id: str) -> None:
-        async with bound:
-            try:
-                await _route_one(None, event_id)
-            except Exception as exc:  # recorded on its item (a dead letter with the reason)
-                failed.append(event_id)
-                get_run_logger().warning("change %s not routed: %s", event_id, mask(str(exc))[:300])
-
-    async with asyncio.TaskGroup() as group:
-        for event_id in event_ids:
-            group.create_task(one(event_id))
-    if failed:
-        return Failed(message=f"{len(failed)} of {len(event_ids)} changes not routed (each a failed item with its reason: "
-                              "hub items --service employment --state failed; hub replay to try again); the "
-                              "others are routed")
-    return Completed(message=f"{len(event_ids)} changes routed")
+    return await each_side_by_side(event_ids, lambda event_id: _route_one(None, event_id), service=EMPLOYMENT,
+                                   what="changes", done="routed")
 
 
 async def _route_one(employee_id: str | None, event_id: str | None) -> str:

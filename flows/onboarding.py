@@ -1,6 +1,6 @@
 """Onboarding of a new employee (onboarde nyansatte), started by HR's new-hire event.
 
-HR (DFØ) reports a hire → this flow, run once per employee:
+HR (DFØ) reports a hire → this flow, once per employee:
 
 1. fetch the employee from HR and validate the data;
 2. ensure the personnel file (Personalmappe) in the archive;
@@ -17,6 +17,12 @@ item, no dead letter; the employment-changes router handles such changes.
 The item is keyed by the canonical employee id (:func:`hub.ports.hr.canonical_employee_id`),
 as the catch-up and replay find it. A hire without a Norwegian national id yet (HR's
 placeholder and a passport) is onboarded on the passport; the item and the summary say so.
+
+The hires of a burst (an August) come to one run together (``event_ids``, see
+:mod:`hub.dispatch`), each still its own work item, a few side by side, their steps recorded
+in the ledger and not as task runs (:func:`hub.flowkit.steps_without_task_runs`): a flow run
+and nine task runs per hire cost Prefect's server and services more CPU than the archive,
+the ticketing system and the mail server spent on the hire itself.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from datetime import datetime
 
 from prefect import flow
 from prefect.client.schemas.objects import State
+from prefect.runtime import flow_run
 from prefect.states import Completed
 
 from flows.onboarding_steps import (
@@ -38,8 +45,8 @@ from flows.onboarding_steps import (
     publish_summary,
     validate_hire,
 )
-from hub.errors import HubError
-from hub.flowkit import work_item
+from hub.errors import HubError, NotFound
+from hub.flowkit import each_side_by_side, steps_without_task_runs, work_item
 from hub.ports.hr import canonical_employee_id
 from hub.settings import get_settings
 from hub.wiring import build_hr, get_ledger
@@ -73,9 +80,38 @@ async def _not_a_hire(employee_id: str) -> str | None:
     return not_a_new_hire(employee, today=datetime.now(settings.tz).date())
 
 
-@flow(name="onboarding", flow_run_name="onboarding-{employee_id}", log_prints=False)
-async def onboarding(employee_id: str, event_id: str | None = None) -> str | State:
-    """Onboard one new employee reported by HR (DFØ)."""
+def _run_name() -> str:
+    """``onboarding-<employee id>``; the hires of a burst by how many they are."""
+    given = flow_run.parameters
+    if given.get("event_ids"):
+        return f"onboarding-{len(given['event_ids'])}-hires"
+    return f"onboarding-{given.get('employee_id') or 'unknown'}"
+
+
+@flow(name="onboarding", flow_run_name=_run_name, log_prints=False)
+async def onboarding(employee_id: str | None = None, event_id: str | None = None,
+                     event_ids: list[str] | None = None) -> str | State:
+    """Onboard one new employee reported by HR (DFØ), or the hires of a burst (``event_ids``)."""
+    if event_ids:
+        return await each_side_by_side(event_ids, _onboard_hire_of, service="onboarding", what="hires",
+                                       done="onboarded")
+    if not employee_id:
+        raise ValueError("onboarding needs employee_id (one hire) or event_ids (the hires of a burst)")
+    return await onboard(employee_id, event_id)
+
+
+async def _onboard_hire_of(event_id: str) -> str | State:
+    """The hire of one of a burst's HR events, its steps plain calls (not task runs)."""
+    event = await asyncio.to_thread(get_ledger().get_event, event_id)
+    if event is None:
+        raise NotFound(f"inbox event {event_id} is not in the ledger", system="hub",
+                       hint="The daily catch-up (onboarding/daily-catchup) onboards a hire its event missed.")
+    with steps_without_task_runs():
+        return await onboard(event.subject_id, event_id)
+
+
+async def onboard(employee_id: str, event_id: str | None) -> str | State:
+    """The onboarding of one employee, as its work item."""
     employee_id = canonical_employee_id(employee_id)  # "05001234" and "5001234": one item, one onboarding
     if why := await _not_a_hire(employee_id):
         return Completed(message=f"{why}; nothing written")

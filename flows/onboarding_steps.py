@@ -1,4 +1,4 @@
-"""The steps of onboarding, one Prefect task each, each recorded in the ledger.
+"""The steps of onboarding, one Prefect task each (plain calls in a burst's run), each recorded in the ledger.
 
 Every write is idempotent: it looks up by external key first (the archive's
 ``virksomhetsspesifikkeMetadata``, RT's ``ExternalRef``), so a retried or replayed step
@@ -8,9 +8,7 @@ target can deduplicate, are guarded by the ledger.
 
 from __future__ import annotations
 
-from prefect import task
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 from flows.personnel_file import personnel_file_of
 from hub.errors import InvalidInput, NotFound
@@ -145,7 +143,7 @@ def _ticket_ref(ticket: Ticket) -> str:
     return ticket.url or f"#{ticket.id}"
 
 
-@task(name="publish summary", cache_policy=NO_CACHE)
+@step_task("publish summary")
 async def publish_summary(run: Run, hire: Hire) -> None:
     """A markdown artifact for operators: what was written where (no personal numbers)."""
     refs = run.ledger.item(run.item.id).refs

@@ -2,7 +2,8 @@
 
 A flow opens its work item with :func:`work_item` and runs its steps inside
 ``run.step(name)``. The ledger then holds, per item and per step, the state, the attempts,
-the timestamps and the last error; the Prefect UI shows the same steps as task runs.
+the timestamps and the last error; the Prefect UI shows the same steps as task runs (in a
+run that works many items side by side, :func:`steps_without_task_runs`, the ledger alone).
 
 - An item already ``done`` is not redone: the flow returns at once (exactly once).
 - Two runs for the same item never work at the same time: the second waits for the
@@ -17,16 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.exceptions import Pause, TerminationSignal
@@ -41,7 +42,7 @@ from hub.settings import Settings, get_settings
 from hub.slots import SlotsUnavailable, global_slots
 from hub.wiring import Connectors, connect, get_ledger, step_ports
 
-__all__ = ["Run", "work_item", "batch_item", "run_batch", "run_pages", "due_pages", "Tally", "batch_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
+__all__ = ["Run", "work_item", "steps_without_task_runs", "each_side_by_side", "batch_item", "run_batch", "run_pages", "due_pages", "Tally", "batch_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
            "SlotsUnavailable"]
 
 log = logging.getLogger("hub.flow")
@@ -72,12 +73,60 @@ def transient_only(task: Task[..., object], task_run: TaskRun, state: State[obje
 
 P = ParamSpec("P")
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+# A step's retries: three more tries, 1, 5 and 20 s apart, when its error is transient.
+STEP_RETRY_DELAYS = (1.0, 5.0, 20.0)
+
+# Set by steps_without_task_runs: steps called in this context run as plain calls.
+_PLAIN_STEPS: contextvars.ContextVar[bool] = contextvars.ContextVar("hub_plain_steps", default=False)
+
+
+@contextlib.contextmanager
+def steps_without_task_runs() -> Iterator[None]:
+    """Within this block, a step (:func:`step_task`) is a plain call: no Prefect task run, the
+    same retries (:data:`STEP_RETRY_DELAYS`, transient errors only), and the ledger records it as
+    ever (``run.step``). For a run that works many items side by side (the hires of a burst):
+    each step's task run cost Prefect three events, a state row and a log line, about 30 events
+    per hire, and Prefect's services spent more CPU on them than the peers did on the work."""
+    token = _PLAIN_STEPS.set(True)
+    try:
+        yield
+    finally:
+        _PLAIN_STEPS.reset(token)
+
+
+class StepTask(Task[P, R]):
+    """A Prefect task that runs as a plain call inside :func:`steps_without_task_runs`."""
+
+    def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None,  # type: ignore[override]
+                 **kwargs: Any) -> Any:
+        if _PLAIN_STEPS.get() and not return_state and wait_for is None:
+            return _plainly(self.fn, args, kwargs)
+        return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)  # type: ignore[arg-type]
+
+
+async def _plainly(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``fn(*args, **kwargs)``, tried again like the step's task run: after each of
+    :data:`STEP_RETRY_DELAYS` while it fails on a transient error."""
+    for delay in (*STEP_RETRY_DELAYS, None):
+        try:
+            return await fn(*args, **kwargs)
+        except TransientError as exc:
+            if delay is None:
+                raise
+            log.warning("step %s: %s; trying it again in %g s", getattr(fn, "__name__", fn), mask(str(exc))[:200],
+                        delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
 
 
 def step_task(name: str, *, ports: Iterable[str] = (), persist_result: bool | None = None
               ) -> Callable[[Callable[P, Coroutine[Any, Any, T]]], Task[P, Coroutine[Any, Any, T]]]:
     """A business step as a Prefect task: retried three times (1, 5 and 20 s apart) when its
     error is transient (:func:`transient_only`), never cached: it finds its own earlier writes.
+    Inside :func:`steps_without_task_runs` it is a plain call, retried alike.
 
     ``ports`` are the ports the step uses (``"hr"``, ``"archive"``...): within the step,
     ``run.ports`` hands out those and refuses any other (:func:`hub.wiring.step_ports`), so
@@ -91,8 +140,9 @@ def step_task(name: str, *, ports: Iterable[str] = (), persist_result: bool | No
             with step_ports(name, used):
                 return await fn(*args, **kwargs)
 
-        return task(name=name, retries=3, retry_delay_seconds=[1, 5, 20], retry_condition_fn=transient_only,
-                    cache_policy=NO_CACHE, persist_result=persist_result, log_prints=False)(body)
+        return StepTask(body, name=name, retries=len(STEP_RETRY_DELAYS), retry_delay_seconds=list(STEP_RETRY_DELAYS),
+                        retry_condition_fn=transient_only, cache_policy=NO_CACHE, persist_result=persist_result,
+                        log_prints=False)
 
     return decorate
 
@@ -428,6 +478,34 @@ async def verdicts(items: Iterable[WorkItem], judge: Callable[[WorkItem], Awaita
 
     await asyncio.gather(*(one(item) for item in items))
     return found
+
+
+async def each_side_by_side(keys: list[str], handle: Callable[[str], Awaitable[object]], *, service: str,
+                            what: str, done: str) -> State:
+    """``handle`` every key (each its own work item), :func:`batch_parallel` at a time: one that
+    fails is a dead letter of its own, with its reason, and the others go on. The run's state
+    says how many were ``done`` (``"50 hires onboarded"``), or how many failed and what to do."""
+    from prefect.logging import get_run_logger
+    from prefect.states import Completed, Failed
+
+    bound, failed = asyncio.Semaphore(batch_parallel()), list[str]()
+
+    async def one(key: str) -> None:
+        async with bound:
+            try:
+                await handle(key)
+            except Exception as exc:  # recorded on its item (a dead letter with the reason)
+                failed.append(key)
+                get_run_logger().warning("%s %s: not %s: %s", service, key, done, mask(str(exc))[:300])
+
+    async with asyncio.TaskGroup() as group:
+        for key in keys:
+            group.create_task(one(key))
+    if failed:
+        return Failed(message=f"{len(failed)} of {len(keys)} {what} not {done} (each a failed item with its reason: "
+                              f"hub items --service {service} --state failed; hub replay to try again); the "
+                              f"others are {done}")
+    return Completed(message=f"{len(keys)} {what} {done}")
 
 
 def turn_down(step: str, why: Callable[[Run], HubError]) -> Callable[[Run], Awaitable[str]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from prefect import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from pydantic import SecretStr
 
 from flows.onboarding import onboarding
@@ -137,6 +139,39 @@ async def test_an_employee_hr_does_not_know_is_a_dead_letter(hub: Fakes) -> None
     item = hub.ledger.get_item("onboarding", "99999")
     assert item is not None and item.state == ItemState.FAILED and item.error_kind == "not_found"
     assert hub.archive.case_files == {} and hub.mail.sent == []
+
+
+async def test_a_burst_s_hires_go_to_one_run_each_its_own_item_its_steps_no_task_runs(hub: Fakes) -> None:
+    """The intake hands a burst's hires to one run (``event_ids``). Each is its own item: one HR
+    does not know is a dead letter of its own and the others are onboarded. The steps are
+    recorded in the ledger, not as task runs, and a second delivery writes nothing new."""
+    _staff(hub)
+    hub.hr.add(hub.hr.employees["10001"].model_copy(update={"id": "10003", "username": "olanor",
+                                                            "email": "ola.nordmann@oslomet.no"}))
+    for tag in ("LT-0002", "LT-0003"):
+        hub.ticketing.stock("Laptops", tag, LAPTOP_MODEL)
+    events = [hub.ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=who, dedupe_key=f"dfo:{who}:hired",
+                                      payload={}, valid_after=None)[0] for who in ("10001", "99999", "10003")]
+
+    state = await onboarding(event_ids=[e.id for e in events], return_state=True)
+
+    assert state.is_failed() and (state.message or "").startswith("1 of 3 hires not onboarded")
+    items = {i.source_key: i for i in hub.ledger.items(service="onboarding")}
+    assert items["10001"].state == items["10003"].state == ItemState.DONE
+    assert items["99999"].state == ItemState.FAILED and items["99999"].error_kind == "not_found"
+    steps = [s.name for s in hub.ledger.item(items["10003"].id).steps]
+    assert steps[:2] == ["fetch_employee", "validate"] and "email_manager" in steps
+    async with get_client() as client:
+        task_runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    assert task_runs == []
+    assert sorted(h for a in hub.ticketing.assets.values() for h in a.held_by) == [
+        "kari.nordmann@oslomet.no", "ola.nordmann@oslomet.no"]
+    written = (len(hub.archive.journal_entries), len(hub.ticketing.tickets), len(hub.mail.sent))
+
+    again = await onboarding(employee_id="10003", event_id=events[2].id, return_state=True)
+    assert again.message == "already onboarded; nothing new written"
+    assert (len(hub.archive.journal_entries), len(hub.ticketing.tickets), len(hub.mail.sent)) == written == (2, 4, 2)
 
 
 # ---- identities as DFØ really sends them ---------------------------------------------------------
