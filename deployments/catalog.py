@@ -62,11 +62,6 @@ ASSET_ALLOCATION = Limit(ALLOCATION_LIMIT, 1, "allocating a laptop is a read-the
                          "assets, and RT checks If-Match before, not with, its write: one at a time")
 
 
-def _together(each: list[dict[str, str]]) -> dict[str, list[str]]:
-    """A burst of HR events, to one run: their event ids (each still its own work item)."""
-    return {"event_ids": [given["event_id"] for given in each]}
-
-
 ONBOARDING = Service(
     name="onboarding",
     title="Onboarding of new employees",
@@ -75,7 +70,7 @@ ONBOARDING = Service(
     # A burst of hires (an August) goes to one run per 50 (together), each hire its own item.
     events=(OnEvent("dfo:ansatte", "onboarding/onboarding",
                     lambda ev: {"employee_id": canonical_employee_id(ev.subject_id), "event_id": ev.id},
-                    together=_together),),
+                    together=True),),
     rerun=Rerun("onboarding/onboarding", key_parameter="employee_id", key_type=canonical_employee_id),
     limits=(TICKETING_WRITES, ASSET_ALLOCATION),
     catch_up="daily-catchup",
@@ -83,14 +78,16 @@ ONBOARDING = Service(
         DeploymentSpec(
             flow=onboarding,
             name="onboarding",
-            description="Onboard one new employee. Started by HR's new-hire event through the hub's "
-                        "intake (exactly once per event; a future gyldigEtter is scheduled for that day).",
+            description="Onboard one new employee, or a burst's hires in one run (each its own work item). "
+                        "Started by HR's new-hire event through the hub's intake (exactly once per hire; a "
+                        "future gyldigEtter is scheduled for that day).",
             # Runs start at once and wait inside for the ticketing limit (2 slots); the deployment
             # limit bounds how many flow processes a burst of hires starts. A hire spends most of
             # its run in the archive steps (no slot), so 6 keeps the ticketing slots busy without
             # filling the runner (16 runs) with runs that only wait, which starved the polls,
             # fritak cases and redrive-stuck in the chaos bench. At 4, the small chaos run
             # onboarded 26 hires in about 5.5 minutes, the archive's latency, not RT, setting the pace.
+            # A run given a burst works HUB_BATCH_PARALLEL of its hires side by side.
             concurrency=queued(6),
             tags=("service:onboarding", "event-triggered"),
         ),
@@ -123,9 +120,9 @@ EMPLOYMENT = Service(
     # A burst of changes (an August of hires) goes to one router run (together): a run per hire
     # beside each onboarding halved the onboardings' pace while the routers lasted.
     events=(OnEvent("dfo:ansatte", "employment-changes/employment-changes", _employee_event, at_valid_after=False,
-                    every_message=True, together=_together),
+                    every_message=True, together=True),
             OnEvent("dfo:stillinger", "employment-changes/employment-changes", _employee_event,
-                    at_valid_after=False, every_message=True, together=_together)),
+                    at_valid_after=False, every_message=True, together=True)),
     # One item per event (keyed by its inbox id): replay, re-drive and retries start the router
     # again with that event, which names the employee.
     rerun=Rerun("employment-changes/employment-changes", key_parameter="event_id"),

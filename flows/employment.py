@@ -6,7 +6,7 @@ change reversed with the same gyldigEtter comes as such a repeat), and by the da
 for an end date (sluttdato) within 14 days. One work item per event (service ``employment``,
 keyed by the inbox event id): a failure is a dead letter with its reason, replayed, re-driven
 and retried like any other service's item. The events of a burst come to one run together
-(``event_ids``, see :mod:`hub.dispatch`), each still its own item: a burst of hires is one
+(``burst``, see :mod:`hub.dispatch`), each still its own item: a burst of hires is one
 router run, not one per hire beside each onboarding.
 
 1. read the employee, their unit and leader from HR;
@@ -46,6 +46,7 @@ from flows.employment_steps import (
 )
 from hub.flowkit import Run, each_side_by_side, work_item
 from hub.ports.hr import canonical_employee_id
+from hub.services import BURST
 from hub.wiring import get_ledger
 from mappings.employment import Decision, Snapshot, decide
 
@@ -56,8 +57,8 @@ def _run_name() -> str:
     """``employment-<employee id>``; a replay, started with the event only, by the event; the
     changes of a burst by how many they are."""
     given = flow_run.parameters
-    if given.get("event_ids"):
-        return f"employment-{len(given['event_ids'])}-changes"
+    if given.get(BURST):
+        return f"employment-{len(given[BURST])}-changes"
     return f"employment-{given.get('employee_id') or given.get('event_id') or 'unknown'}"
 
 
@@ -85,20 +86,20 @@ async def _previous(run: Run, employee_id: str) -> Snapshot | None:
 
 @flow(name="employment-changes", flow_run_name=_run_name, log_prints=False)
 async def employment_changes(employee_id: str | None = None, event_id: str | None = None,
-                             event_ids: list[str] | None = None) -> State:
+                             burst: list[dict[str, str]] | None = None) -> State:
     """Route HR changes of employments to the leaver and mover services: one change, or the
-    changes of a burst (``event_ids``: the intake hands a burst's events to one run), each its
+    changes of a burst (``burst``: the intake hands a burst's events to one run), each its
     own work item."""
-    if event_ids:
-        return await _route_all(event_ids)
+    if burst:
+        return await _route_all(burst)
     return Completed(message=await _route_one(employee_id, event_id))
 
 
-async def _route_all(event_ids: list[str]) -> State:
+async def _route_all(burst: list[dict[str, str]]) -> State:
     """Each change as its own work item, a few at a time (``HUB_BATCH_PARALLEL``). One person's
     changes still go one after the other (their lease)."""
-    return await each_side_by_side(event_ids, lambda event_id: _route_one(None, event_id), service=EMPLOYMENT,
-                                   what="changes", done="routed")
+    return await each_side_by_side(burst, lambda change: _route_one(change.get("employee_id"), change["event_id"]),
+                                   key="event_id", service=EMPLOYMENT, what="changes", done="routed")
 
 
 async def _route_one(employee_id: str | None, event_id: str | None) -> str:

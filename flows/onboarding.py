@@ -18,7 +18,7 @@ The item is keyed by the canonical employee id (:func:`hub.ports.hr.canonical_em
 as the catch-up and replay find it. A hire without a Norwegian national id yet (HR's
 placeholder and a passport) is onboarded on the passport; the item and the summary say so.
 
-The hires of a burst (an August) come to one run together (``event_ids``, see
+The hires of a burst (an August) come to one run together (``burst``, see
 :mod:`hub.dispatch`), each still its own work item, a few side by side, their steps recorded
 in the ledger and not as task runs (:func:`hub.flowkit.steps_without_task_runs`): a flow run
 and nine task runs per hire cost Prefect's server and services more CPU than the archive,
@@ -45,9 +45,10 @@ from flows.onboarding_steps import (
     publish_summary,
     validate_hire,
 )
-from hub.errors import HubError, NotFound
+from hub.errors import HubError
 from hub.flowkit import each_side_by_side, steps_without_task_runs, work_item
 from hub.ports.hr import canonical_employee_id
+from hub.services import BURST
 from hub.settings import get_settings
 from hub.wiring import build_hr, get_ledger
 from mappings.hire import not_a_new_hire
@@ -83,31 +84,28 @@ async def _not_a_hire(employee_id: str) -> str | None:
 def _run_name() -> str:
     """``onboarding-<employee id>``; the hires of a burst by how many they are."""
     given = flow_run.parameters
-    if given.get("event_ids"):
-        return f"onboarding-{len(given['event_ids'])}-hires"
+    if given.get(BURST):
+        return f"onboarding-{len(given[BURST])}-hires"
     return f"onboarding-{given.get('employee_id') or 'unknown'}"
 
 
 @flow(name="onboarding", flow_run_name=_run_name, log_prints=False)
 async def onboarding(employee_id: str | None = None, event_id: str | None = None,
-                     event_ids: list[str] | None = None) -> str | State:
-    """Onboard one new employee reported by HR (DFØ), or the hires of a burst (``event_ids``)."""
-    if event_ids:
-        return await each_side_by_side(event_ids, _onboard_hire_of, service="onboarding", what="hires",
-                                       done="onboarded")
+                     burst: list[dict[str, str]] | None = None) -> str | State:
+    """Onboard one new employee reported by HR (DFØ), or the hires of a burst (each hire's
+    ``employee_id`` and ``event_id``)."""
+    if burst:
+        return await each_side_by_side(burst, _one_of_many, key="employee_id", service="onboarding",
+                                       what="hires", done="onboarded")
     if not employee_id:
-        raise ValueError("onboarding needs employee_id (one hire) or event_ids (the hires of a burst)")
+        raise ValueError("onboarding needs employee_id (one hire) or burst (the hires of a burst)")
     return await onboard(employee_id, event_id)
 
 
-async def _onboard_hire_of(event_id: str) -> str | State:
-    """The hire of one of a burst's HR events, its steps plain calls (not task runs)."""
-    event = await asyncio.to_thread(get_ledger().get_event, event_id)
-    if event is None:
-        raise NotFound(f"inbox event {event_id} is not in the ledger", system="hub",
-                       hint="The daily catch-up (onboarding/daily-catchup) onboards a hire its event missed.")
+async def _one_of_many(hire: dict[str, str]) -> str | State:
+    """One hire of a burst, its steps plain calls (not task runs)."""
     with steps_without_task_runs():
-        return await onboard(event.subject_id, event_id)
+        return await onboard(hire["employee_id"], hire.get("event_id"))
 
 
 async def onboard(employee_id: str, event_id: str | None) -> str | State:

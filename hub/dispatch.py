@@ -27,16 +27,20 @@ A run Prefect refuses fails its own event only (kept for the sweeper); a request
 whole fails the events in it, each kept for the sweeper, whose retry gets back the runs that
 exist (the idempotency keys).
 
-A route declared ``together`` (the employment-changes router) takes a burst's events in *one*
-run: the events asked for while a request is on its way become one run per
-:data:`TOGETHER_LIMIT`, keyed by :func:`together_key` of their own keys, and each event is
-noted with that run. In a burst of hires each hire had two runs, and the routers' runs (each a
-flow run, a process and its state changes for one HR read and a snapshot) halved the
-onboarding's pace while they lasted (80 hires, production shape: 0.37 onboardings/s while the
-routers ran, 0.7/s after). The price is the exactness of the *run*: if a group's run was created
-and its answer lost, the sweeper hands its events over again (alone, or grouped otherwise: a
-new key), and each reaches the router a second time. The router's work is its work item per event, so the
-second time finds the item done and writes nothing; the effects stay exactly once.
+A route declared ``together`` (onboarding and the employment-changes router) takes a burst's
+events in *one* run: the events asked for while a request is on its way become one run per
+:data:`TOGETHER_LIMIT`, given their parameters as a list (:data:`~hub.services.BURST`), keyed
+by :func:`together_key` of their own keys, and each event is noted with that run. In a burst of
+hires each hire had two runs, and the routers' runs (each a flow run, a process and its state
+changes for one HR read and a snapshot) halved the onboarding's pace while they lasted (80
+hires, production shape: 0.37 onboardings/s while the routers ran, 0.7/s after); the
+onboardings' own runs then cost Prefect more CPU than the peers spent on the hires (1,000 hires:
+1.42 against 0.94 CPU-s per hire). The price is the exactness of the *run*: if a group's run was
+created and its answer lost, the sweeper hands its events over again (alone, or grouped
+otherwise: a new key), and each reaches its flow a second time. The work is a work item per
+event (per hire), so the second time finds the item done and writes nothing; the effects stay
+exactly once. A group run that dies before it claims its items is re-driven per member
+(:mod:`hub.replay`, from the burst's parameters).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from zoneinfo import ZoneInfo
 from hub.ledger import EventState, InboxEvent, Ledger
 from hub.prefect_api import busy_pause, send_once
 from hub.privacy import mask
-from hub.services import OnEvent, Together, catalog
+from hub.services import BURST, OnEvent, catalog
 
 __all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "start_deployment_runs",
            "prefect_did_not_answer", "route_key", "together_key", "REPEATS", "TOGETHER_LIMIT"]
@@ -71,7 +75,7 @@ class Route:
     parameters: Callable[[InboxEvent], dict[str, Any]]
     at_valid_after: bool = True  # a future gyldigEtter schedules the run for that day
     every_message: bool = False  # also started for a repeat of an event (see the module docstring)
-    together: Together | None = None  # events sent together go to one run (see the module docstring)
+    together: bool = False  # events sent together go to one run (see the module docstring)
 
 
 AnyRoute = Route | OnEvent
@@ -265,16 +269,17 @@ class _Together:
     (:class:`RunRefused`), or the error of the request it went in.
 
     With ``together`` (the route's, :class:`~hub.services.OnEvent`), the runs asked for meanwhile
-    become *one* run per :data:`TOGETHER_LIMIT`, its parameters ``together`` of theirs, its key
+    become *one* run per :data:`TOGETHER_LIMIT`, given their parameters as a list
+    (:data:`~hub.services.BURST`), its key
     :func:`together_key` of theirs; every caller of a group gets the group's run. A run asked for
     alone stays the event's own run, under the event's own key."""
 
     def __init__(self, deployment: str,
                  send: Callable[[str, dict[str, dict[str, Any]]], Awaitable[tuple[dict[str, str], dict[str, str]]]],
-                 together: Together | None = None) -> None:
+                 together: bool = False) -> None:
         self.deployment = deployment
         self._send = send
-        self._merge = together
+        self._as_one = together
         self._waiting: dict[str, tuple[dict[str, Any], asyncio.Future[str]]] = {}
         self._sending: asyncio.Task[None] | None = None
 
@@ -320,7 +325,7 @@ class _Together:
               ) -> dict[str, tuple[dict[str, Any], list[str]]]:
         """The runs to create for ``batch``: run key → (parameters, the keys of the callers it serves)."""
         keys = list(batch)
-        if self._merge is None:
+        if not self._as_one:
             return {key: (batch[key][0], [key]) for key in keys}
         runs: dict[str, tuple[dict[str, Any], list[str]]] = {}
         for first in range(0, len(keys), TOGETHER_LIMIT):
@@ -328,7 +333,7 @@ class _Together:
             if len(group) == 1:
                 runs[group[0]] = (batch[group[0]][0], group)
             else:
-                runs[together_key(group)] = (self._merge([batch[key][0] for key in group]), group)
+                runs[together_key(group)] = ({BURST: [batch[key][0] for key in group]}, group)
         return runs
 
     async def aclose(self) -> None:
@@ -486,7 +491,7 @@ class Dispatcher:
         return first_run
 
     async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
-                          when: datetime | None, together: Together | None = None) -> str:
+                          when: datetime | None, together: bool = False) -> str:
         if when is None:  # a run to start now goes with the others asked for meanwhile
             sender = self._together.get(deployment)
             if sender is None:

@@ -480,32 +480,34 @@ async def verdicts(items: Iterable[WorkItem], judge: Callable[[WorkItem], Awaita
     return found
 
 
-async def each_side_by_side(keys: list[str], handle: Callable[[str], Awaitable[object]], *, service: str,
-                            what: str, done: str) -> State:
-    """``handle`` every key (each its own work item), :func:`batch_parallel` at a time: one that
-    fails is a dead letter of its own, with its reason, and the others go on. The run's state
-    says how many were ``done`` (``"50 hires onboarded"``), or how many failed and what to do."""
+async def each_side_by_side(burst: list[dict[str, str]], handle: Callable[[dict[str, str]], Awaitable[object]], *,
+                            key: str, service: str, what: str, done: str) -> State:
+    """``handle`` every member of a burst (each its own work item, named in the log by its
+    ``key``), :func:`batch_parallel` at a time: one that fails is a dead letter of its own, with
+    its reason, and the others go on. The run's state says how many were ``done`` (``"50 hires
+    onboarded"``), or how many failed and what to do."""
     from prefect.logging import get_run_logger
     from prefect.states import Completed, Failed
 
     bound, failed = asyncio.Semaphore(batch_parallel()), list[str]()
 
-    async def one(key: str) -> None:
+    async def one(member: dict[str, str]) -> None:
         async with bound:
             try:
-                await handle(key)
+                await handle(member)
             except Exception as exc:  # recorded on its item (a dead letter with the reason)
-                failed.append(key)
-                get_run_logger().warning("%s %s: not %s: %s", service, key, done, mask(str(exc))[:300])
+                failed.append(member.get(key, "?"))
+                get_run_logger().warning("%s %s: not %s: %s", service, member.get(key, "?"), done,
+                                         mask(str(exc))[:300])
 
     async with asyncio.TaskGroup() as group:
-        for key in keys:
-            group.create_task(one(key))
+        for member in burst:
+            group.create_task(one(member))
     if failed:
-        return Failed(message=f"{len(failed)} of {len(keys)} {what} not {done} (each a failed item with its reason: "
+        return Failed(message=f"{len(failed)} of {len(burst)} {what} not {done} (each a failed item with its reason: "
                               f"hub items --service {service} --state failed; hub replay to try again); the "
                               f"others are {done}")
-    return Completed(message=f"{len(keys)} {what} {done}")
+    return Completed(message=f"{len(burst)} {what} {done}")
 
 
 def turn_down(step: str, why: Callable[[Run], HubError]) -> Callable[[Run], Awaitable[str]]:

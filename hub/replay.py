@@ -29,7 +29,7 @@ from hub.dispatch import start_deployment_run
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ledger.models import utcnow
 from hub.recovery import RecoveryConfig, find_zombies
-from hub.services import Rerun, catalog
+from hub.services import Rerun, burst_members, catalog
 
 __all__ = ["ReplayResult", "replay_items", "redrive_stuck", "retry_transient", "next_expiry_of_dead_runs"]
 
@@ -283,16 +283,17 @@ async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig
             expected_start_time=FlowRunFilterExpectedStartTime(after_=now - timedelta(days=1))),
         deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[route.deployment.split("/")[1]])),
         sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
-    deaths: dict[str, list[Any]] = {}
+    deaths: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
     for run in crashed:  # newest first
-        key = _item_key(route, (run.parameters or {}).get(route.key_parameter, ""))
-        if key:
-            deaths.setdefault(key, []).append(run)
+        for given in burst_members(run.parameters or {}):  # a burst's run died for each of its events
+            key = _item_key(route, given.get(route.key_parameter, ""))
+            if key:
+                deaths.setdefault(key, []).append((run, given))
     results: list[ReplayResult] = []
     for key, runs in deaths.items():
-        last = runs[0]
+        last, given = runs[0]
         item = await asyncio.to_thread(ledger.get_item, service, key)
-        dead_ids = {str(r.id) for r in runs}
+        dead_ids = {str(r.id) for r, _ in runs}
         if item is not None and (item.state != ItemState.PENDING
                                  or (item.flow_run_id is not None and item.flow_run_id not in dead_ids)
                                  or now - item.updated_at < UNTOUCHED):
@@ -312,9 +313,9 @@ async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig
                 await asyncio.to_thread(ledger.release, item.id, owner)
                 results.append(ReplayResult(item.id, service, key, "dead letter: " + error.split(". ")[0]))
             continue
-        parameters = dict(last.parameters or {})
+        parameters = dict(given)
         if item is None:  # the dead run's own parameters (e.g. the event, for the lead time)
-            run_id = await start_deployment_run(route.deployment, parameters, key=f"redrive:{last.id}")
+            run_id = await start_deployment_run(route.deployment, parameters, key=f"redrive:{last.id}:{key}")
             results.append(ReplayResult(0, service, key, "redriven", run_id))
         else:
             await asyncio.to_thread(ledger.update_data, item.id, redrives=redrives + 1, redriven_because=what)

@@ -33,7 +33,7 @@ from typing import Any
 from hub.errors import ConfigError
 from hub.ledger import InboxEvent, WorkItem
 
-__all__ = ["DeploymentSpec", "Limit", "Rerun", "OnEvent", "Together", "Service", "Catalog", "catalog", "use_catalog",
+__all__ = ["DeploymentSpec", "Limit", "Rerun", "OnEvent", "BURST", "burst_members", "Service", "Catalog", "catalog", "use_catalog",
            "PORTS"]
 
 # The ports a service may use (hub/ports/); the connector registry names an adapter for each.
@@ -86,8 +86,15 @@ class Rerun:
         return {self.key_parameter: self.key_type(item.source_key)} if self.per_item else {}
 
 
-# The parameters of one run for several events, from each event's own (in the order received).
-Together = Callable[[list[dict[str, Any]]], dict[str, Any]]
+# The parameter of one run given several events (a route's ``together``): their own
+# parameters, a list in the order received. Never anything but what each event's run would get.
+BURST = "burst"
+
+
+def burst_members(parameters: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parameters of each event a run was given: its burst's, or its own."""
+    members = parameters.get(BURST)
+    return list(members) if isinstance(members, list) else [parameters]
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,8 @@ class OnEvent:
     ``every_message``: also started for a new message repeating an event already received (the
     intake records it as an event of its own, see :mod:`hub.intake`): for a service that re-reads
     the source and writes nothing when nothing changed. ``together``: events of this kind that
-    reach the dispatcher together (a burst) go to *one* run, whose parameters ``together`` makes
-    from theirs (see :mod:`hub.dispatch`); for a flow that works several events, each its own
+    reach the dispatcher together (a burst) go to *one* run, given their parameters as a list
+    (:data:`BURST`, see :mod:`hub.dispatch`); for a flow that works several events, each its own
     work item, and writes nothing twice when an event reaches it again alone."""
 
     kind: str
@@ -107,7 +114,7 @@ class OnEvent:
     parameters: Callable[[InboxEvent], dict[str, Any]]
     at_valid_after: bool = True
     every_message: bool = False
-    together: Together | None = None
+    together: bool = False
 
 
 @dataclass(frozen=True)

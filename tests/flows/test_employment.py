@@ -388,7 +388,7 @@ async def test_hr_down_longer_than_the_retries_is_a_transient_dead_letter_the_hu
 
 async def test_a_burst_s_changes_go_to_one_run_each_its_own_item_and_a_second_delivery_writes_nothing(
         router: Fakes) -> None:
-    """The intake hands a burst's changes to one router run (``event_ids``). Each is still its
+    """The intake hands a burst's changes to one router run (``burst``). Each is still its
     own work item: the move is routed, a newcomer's first sight recorded, and the person HR no
     longer answers for fails alone, with its reason, while the others go on. The same events
     reaching the router again, each alone (a group run whose answer was lost, handed over again
@@ -404,7 +404,8 @@ async def test_a_burst_s_changes_go_to_one_run_each_its_own_item_and_a_second_de
     events = [hub.ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=who, dedupe_key=f"dfo:{who}:burst",
                                       payload={}, valid_after=None)[0] for who in ("10004", "10005", "10007")]
 
-    state = await employment_changes(event_ids=[e.id for e in events], return_state=True)
+    state = await employment_changes(burst=[{"employee_id": e.subject_id, "event_id": e.id} for e in events],
+                                     return_state=True)
 
     assert state.is_failed() and (state.message or "").startswith("1 of 3 changes not routed")
     items = {i.source_key: i for i in hub.ledger.items(service="employment")}

@@ -142,7 +142,7 @@ async def test_an_employee_hr_does_not_know_is_a_dead_letter(hub: Fakes) -> None
 
 
 async def test_a_burst_s_hires_go_to_one_run_each_its_own_item_its_steps_no_task_runs(hub: Fakes) -> None:
-    """The intake hands a burst's hires to one run (``event_ids``). Each is its own item: one HR
+    """The intake hands a burst's hires to one run (``burst``). Each is its own item: one HR
     does not know is a dead letter of its own and the others are onboarded. The steps are
     recorded in the ledger, not as task runs, and a second delivery writes nothing new."""
     _staff(hub)
@@ -153,7 +153,8 @@ async def test_a_burst_s_hires_go_to_one_run_each_its_own_item_its_steps_no_task
     events = [hub.ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=who, dedupe_key=f"dfo:{who}:hired",
                                       payload={}, valid_after=None)[0] for who in ("10001", "99999", "10003")]
 
-    state = await onboarding(event_ids=[e.id for e in events], return_state=True)
+    state = await onboarding(burst=[{"employee_id": e.subject_id, "event_id": e.id} for e in events],
+                             return_state=True)
 
     assert state.is_failed() and (state.message or "").startswith("1 of 3 hires not onboarded")
     items = {i.source_key: i for i in hub.ledger.items(service="onboarding")}

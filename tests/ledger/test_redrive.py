@@ -20,6 +20,7 @@ from hub.ledger import ItemState, Ledger
 from hub.ledger.models import utcnow
 from hub.recovery import RecoveryConfig, retry_after
 from hub.replay import next_expiry_of_dead_runs, redrive_stuck, replay_items, retry_transient
+from hub.services import BURST
 from tests.ledger.test_ledger import at_once
 
 CONFIG = RecoveryConfig(heartbeat=timedelta(seconds=30), zombie_after=timedelta(seconds=90),
@@ -254,6 +255,45 @@ async def test_a_transient_dead_letter_is_retried_later_then_left_to_a_person(le
     # The person replays it after a fix: automatic retries start afresh for the next outage.
     assert [r.outcome for r in await replay_items(ledger, [item_id])] == ["replayed"]
     assert ledger.item(item_id).data["auto_retries"] == 0
+
+
+class DiedBeforeClaiming(FakePrefect):
+    """Prefect with onboarding runs that Crashed before claiming their items."""
+
+    def __init__(self, dead: list[FlowRun]) -> None:
+        super().__init__([])
+        self.dead = dead
+
+    async def read_flow_runs(self, *, flow_run_filter: Any = None, deployment_filter: Any = None,
+                             **kw: Any) -> list[FlowRun]:
+        if flow_run_filter is not None and flow_run_filter.state is not None \
+                and StateType.CRASHED in flow_run_filter.state.type.any_:
+            return self.dead if deployment_filter.name.any_ == ["onboarding"] else []
+        return await super().read_flow_runs(flow_run_filter=flow_run_filter, **kw)
+
+
+async def test_a_burst_s_run_that_died_before_claiming_its_hires_has_each_hire_started_again(
+        ledger: Ledger, started: list) -> None:
+    """A run given a burst of hires Crashed before it claimed them (a worker killed at once):
+    each hire it had not onboarded is started again on its own, with its own parameters and key;
+    one onboarded meanwhile (by its catch-up) is left alone."""
+    burst = [{"employee_id": key, "event_id": f"ev-{key}"} for key in ("10021", "10022", "10023")]
+    dead = _run(Crashed(message="No heartbeat for 90 s"))
+    dead.parameters = {BURST: burst}
+    pending = ledger.ensure_item("onboarding", "10022")  # created, never started
+    done = ledger.ensure_item("onboarding", "10023")
+    assert ledger.claim(done.id, "catch-up", timedelta(seconds=60))
+    ledger.start_item(done.id, "catch-up-run")
+    ledger.finish_item(done.id, ItemState.DONE)
+    later = utcnow() + timedelta(minutes=5)
+
+    results = await redrive_stuck(ledger, CONFIG, client=DiedBeforeClaiming([dead]), now=later)
+
+    assert sorted((r.source_key, r.outcome) for r in results) == [("10021", "redriven"), ("10022", "redriven")]
+    assert sorted((p["employee_id"], p["event_id"], key) for _, p, key in started) == [
+        ("10021", "ev-10021", f"redrive:{dead.id}:10021"),
+        ("10022", "ev-10022", "redrive:onboarding:10022:1")]
+    assert ledger.item(pending.id).data["redrives"] == 1
 
 
 async def test_concurrent_retry_passes_start_one_run(ledger: Ledger, started: list) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import update
 from hub.dispatch import REPEATS, Dispatcher, Route, route_key, together_key
 from hub.ledger import EventState, Ledger
 from hub.ledger.models import InboxEvent, utcnow
+from hub.services import BURST, burst_members
 from hub.settings import OSLO
 from tests.unit.test_intake_dispatch import FakePrefect
 
@@ -157,14 +158,15 @@ async def test_in_a_burst_each_event_s_first_route_is_created_before_its_others_
     assert len(prefect.requests) < len(events)  # sent together, not one request per run
 
 
-def _merge(each: list[dict[str, object]]) -> dict[str, object]:
-    return {"event_ids": [given["event_id"] for given in each]}
+def _routed(parameters: dict[str, Any]) -> list[str]:
+    """The events a router run was given, its burst's or its own (onboarding runs carry none)."""
+    return [given["event_id"] for given in burst_members(parameters) if given.get("event_id")]
 
 
 TOGETHER_ROUTES: dict[str, tuple[Route, ...] | str] = {"dfo:ansatte": (
     Route(ONBOARDING, lambda ev: {"employee_id": ev.subject_id}),
     Route(ROUTER, lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}, at_valid_after=False,
-          every_message=True, together=_merge))}
+          every_message=True, together=True))}
 
 
 def _burst(ledger: Ledger, count: int, tag: str) -> list[InboxEvent]:
@@ -193,15 +195,15 @@ async def test_a_burst_s_events_reach_a_route_taking_them_together_in_far_fewer_
     finally:
         await dispatcher.aclose()
 
-    router_runs = {key: p for key, p in prefect.parameters.items() if "event_id" in p or "event_ids" in p}
+    router_runs = {key: p for key, p in prefect.parameters.items() if _routed(p)}
     onboarding_runs = [key for key in prefect.created if key not in router_runs]
     assert len(onboarding_runs) == len(events) + 1  # one per hire, as before
-    routed = [i for p in router_runs.values() for i in p.get("event_ids", [p.get("event_id")])]
+    routed = [i for p in router_runs.values() for i in _routed(p)]
     assert sorted(routed) == sorted(e.id for e in [*events, alone])  # each event once, none lost
     assert len(router_runs) <= len(events) // 3  # a burst, not a run per hire
     assert prefect.parameters[route_key(alone.dedupe_key, 1, ROUTER)] == {"employee_id": "30000",
                                                                           "event_id": alone.id}
-    for group in (p["event_ids"] for p in router_runs.values() if "event_ids" in p):
+    for group in (_routed(p) for p in router_runs.values() if BURST in p):
         assert together_key([route_key(next(e.dedupe_key for e in events if e.id == i), 1, ROUTER)
                              for i in group]) in prefect.created  # the key names its events
     for event in events:
@@ -237,7 +239,7 @@ async def test_a_group_run_prefect_refuses_keeps_each_of_its_events_for_the_swee
     for event in kept:  # the sweeper's retry found the onboarding run by its key
         assert prefect.asked[event.dedupe_key] == 2
     created = [prefect.parameters[key] for key in prefect.created]
-    routed = [i for p in created if "event_id" in p or "event_ids" in p for i in p.get("event_ids", [p.get("event_id")])]
+    routed = [i for p in created for i in _routed(p)]
     assert sorted(routed) == sorted(e.id for e in events)  # each event in exactly one router run
     assert len(created) < 2 * len(events)  # the router took them together again
     assert all(ledger.get_event(e.id).state == EventState.DISPATCHED for e in events)  # type: ignore[union-attr]
@@ -278,7 +280,6 @@ async def test_a_group_run_created_but_its_answer_lost_loses_no_event(ledger: Le
         await dispatcher.aclose()
 
     assert all(ledger.get_event(e.id).state == EventState.DISPATCHED for e in events)  # type: ignore[union-attr]
-    routed = Counter(i for key in prefect.created for i in prefect.parameters[key].get(
-        "event_ids", [prefect.parameters[key].get("event_id")]) if i)  # onboarding runs carry no event id
+    routed = Counter(i for key in prefect.created for i in _routed(prefect.parameters[key]))
     assert set(routed) == {e.id for e in events}  # none lost
     assert max(routed.values()) <= 2  # the group run, and at most one retry
