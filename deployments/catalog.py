@@ -62,15 +62,22 @@ ASSET_ALLOCATION = Limit(ALLOCATION_LIMIT, 1, "allocating a laptop is a read-the
                          "assets, and RT checks If-Match before, not with, its write: one at a time")
 
 
+# The most events of a burst one run is given (OnEvent.together).
+HIRES_PER_RUN = 12
+CHANGES_PER_RUN = 50
+
+
 ONBOARDING = Service(
     name="onboarding",
     title="Onboarding of new employees",
     ports=frozenset({"hr", "archive", "ticketing", "mail"}),
     # Items, runs and their parameters use one form of the employee id ("05001234" → "5001234").
-    # A burst of hires (an August) goes to one run per 50 (together), each hire its own item.
+    # A burst of hires (an August) goes to one run per 12 (together), each hire its own item:
+    # a run is worth a dozen hires' steps in Prefect's CPU, and runs of 50 left the last one
+    # working alone, HUB_BATCH_PARALLEL hires at a time, while RT had room for more.
     events=(OnEvent("dfo:ansatte", "onboarding/onboarding",
                     lambda ev: {"employee_id": canonical_employee_id(ev.subject_id), "event_id": ev.id},
-                    together=True),),
+                    together=HIRES_PER_RUN),),
     rerun=Rerun("onboarding/onboarding", key_parameter="employee_id", key_type=canonical_employee_id),
     limits=(TICKETING_WRITES, ASSET_ALLOCATION),
     catch_up="daily-catchup",
@@ -120,9 +127,9 @@ EMPLOYMENT = Service(
     # A burst of changes (an August of hires) goes to one router run (together): a run per hire
     # beside each onboarding halved the onboardings' pace while the routers lasted.
     events=(OnEvent("dfo:ansatte", "employment-changes/employment-changes", _employee_event, at_valid_after=False,
-                    every_message=True, together=True),
+                    every_message=True, together=CHANGES_PER_RUN),
             OnEvent("dfo:stillinger", "employment-changes/employment-changes", _employee_event,
-                    at_valid_after=False, every_message=True, together=True)),
+                    at_valid_after=False, every_message=True, together=CHANGES_PER_RUN)),
     # One item per event (keyed by its inbox id): replay, re-drive and retries start the router
     # again with that event, which names the employee.
     rerun=Rerun("employment-changes/employment-changes", key_parameter="event_id"),

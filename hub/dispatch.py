@@ -29,7 +29,7 @@ exist (the idempotency keys).
 
 A route declared ``together`` (onboarding and the employment-changes router) takes a burst's
 events in *one* run: the events asked for while a request is on its way become one run per
-:data:`TOGETHER_LIMIT`, given their parameters as a list (:data:`~hub.services.BURST`), keyed
+``together`` of them (the route's), given their parameters as a list (:data:`~hub.services.BURST`), keyed
 by :func:`together_key` of their own keys, and each event is noted with that run. In a burst of
 hires each hire had two runs, and the routers' runs (each a flow run, a process and its state
 changes for one HR read and a snapshot) halved the onboarding's pace while they lasted (80
@@ -61,7 +61,7 @@ from hub.privacy import mask
 from hub.services import BURST, OnEvent, catalog
 
 __all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "start_deployment_runs",
-           "prefect_did_not_answer", "route_key", "together_key", "REPEATS", "TOGETHER_LIMIT"]
+           "prefect_did_not_answer", "route_key", "together_key", "REPEATS"]
 
 log = logging.getLogger("hub.dispatch")
 T = TypeVar("T")
@@ -75,16 +75,12 @@ class Route:
     parameters: Callable[[InboxEvent], dict[str, Any]]
     at_valid_after: bool = True  # a future gyldigEtter schedules the run for that day
     every_message: bool = False  # also started for a repeat of an event (see the module docstring)
-    together: bool = False  # events sent together go to one run (see the module docstring)
+    together: int = 0  # events sent together go to one run per this many (see the module docstring)
 
 
 AnyRoute = Route | OnEvent
 
 REPEATS = "repeats"  # in a repeat's payload: the id of the event it repeats
-
-# The most events one run is given when a route takes them together (:class:`_Together`).
-TOGETHER_LIMIT = 50
-
 
 def together_key(keys: list[str]) -> str:
     """The idempotency key of the one run given the events of ``keys`` (their route keys):
@@ -269,17 +265,17 @@ class _Together:
     (:class:`RunRefused`), or the error of the request it went in.
 
     With ``together`` (the route's, :class:`~hub.services.OnEvent`), the runs asked for meanwhile
-    become *one* run per :data:`TOGETHER_LIMIT`, given their parameters as a list
+    become *one* run per ``together`` of them, given their parameters as a list
     (:data:`~hub.services.BURST`), its key
     :func:`together_key` of theirs; every caller of a group gets the group's run. A run asked for
     alone stays the event's own run, under the event's own key."""
 
     def __init__(self, deployment: str,
                  send: Callable[[str, dict[str, dict[str, Any]]], Awaitable[tuple[dict[str, str], dict[str, str]]]],
-                 together: bool = False) -> None:
+                 together: int = 0) -> None:
         self.deployment = deployment
         self._send = send
-        self._as_one = together
+        self._per_run = together
         self._waiting: dict[str, tuple[dict[str, Any], asyncio.Future[str]]] = {}
         self._sending: asyncio.Task[None] | None = None
 
@@ -325,11 +321,11 @@ class _Together:
               ) -> dict[str, tuple[dict[str, Any], list[str]]]:
         """The runs to create for ``batch``: run key → (parameters, the keys of the callers it serves)."""
         keys = list(batch)
-        if not self._as_one:
+        if self._per_run < 2:
             return {key: (batch[key][0], [key]) for key in keys}
         runs: dict[str, tuple[dict[str, Any], list[str]]] = {}
-        for first in range(0, len(keys), TOGETHER_LIMIT):
-            group = keys[first:first + TOGETHER_LIMIT]
+        for first in range(0, len(keys), self._per_run):
+            group = keys[first:first + self._per_run]
             if len(group) == 1:
                 runs[group[0]] = (batch[group[0]][0], group)
             else:
@@ -491,7 +487,7 @@ class Dispatcher:
         return first_run
 
     async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
-                          when: datetime | None, together: bool = False) -> str:
+                          when: datetime | None, together: int = 0) -> str:
         if when is None:  # a run to start now goes with the others asked for meanwhile
             sender = self._together.get(deployment)
             if sender is None:

@@ -105,16 +105,16 @@ class OnEvent:
     ``every_message``: also started for a new message repeating an event already received (the
     intake records it as an event of its own, see :mod:`hub.intake`): for a service that re-reads
     the source and writes nothing when nothing changed. ``together``: events of this kind that
-    reach the dispatcher together (a burst) go to *one* run, given their parameters as a list
-    (:data:`BURST`, see :mod:`hub.dispatch`); for a flow that works several events, each its own
-    work item, and writes nothing twice when an event reaches it again alone."""
+    reach the dispatcher together (a burst) go to one run per ``together`` of them, given their
+    parameters as a list (:data:`BURST`, see :mod:`hub.dispatch`); for a flow that works several
+    events, each its own work item, and writes nothing twice when an event reaches it again alone."""
 
     kind: str
     deployment: str
     parameters: Callable[[InboxEvent], dict[str, Any]]
     at_valid_after: bool = True
     every_message: bool = False
-    together: bool = False
+    together: int = 0
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,16 @@ def test_a_measured_ratio_is_met_or_missed_by_its_figure(capsys: pytest.CaptureF
     section = targets(capsys.readouterr().out)
     assert verdict in section
     assert "not measured" not in section
+
+
+def test_services_sharing_a_phase_are_also_judged_together(capsys: pytest.CaptureFixture[str]) -> None:
+    """Two services share RT in every phase: besides each its own, all items over the phase's
+    longest time (here 60 items in 100 s for the hub, in 40 s for the ceiling)."""
+    report = _report(ceiling=1.0)  # laptop: the hub 20 in 100 s, the ceiling 20 in 20 s
+    report.hub["onboarding"] = Rate("onboarding", 40, 50.0, reached=40)
+    report.ceiling["onboarding"] = Rate("onboarding", 40, 40.0, reached=40)
+    print_report(report, "embedded")
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("all "))
+    assert row.split() == ["all", "60", "0.60", "1.50", "n/a", "0.40", "n/a"]
+    assert "MISSED: all services together: hub ÷ ceiling 0.40 < 0.8" in targets(out)

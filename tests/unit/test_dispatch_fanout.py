@@ -166,7 +166,7 @@ def _routed(parameters: dict[str, Any]) -> list[str]:
 TOGETHER_ROUTES: dict[str, tuple[Route, ...] | str] = {"dfo:ansatte": (
     Route(ONBOARDING, lambda ev: {"employee_id": ev.subject_id}),
     Route(ROUTER, lambda ev: {"employee_id": ev.subject_id, "event_id": ev.id}, at_valid_after=False,
-          every_message=True, together=True))}
+          every_message=True, together=50))}
 
 
 def _burst(ledger: Ledger, count: int, tag: str) -> list[InboxEvent]:
@@ -209,6 +209,28 @@ async def test_a_burst_s_events_reach_a_route_taking_them_together_in_far_fewer_
     for event in events:
         handed = ledger.get_event(event.id)
         assert handed is not None and handed.state == EventState.DISPATCHED
+
+
+async def test_a_route_s_runs_take_at_most_its_together_each(ledger: Ledger) -> None:
+    """Onboarding takes a dozen hires a run: a burst of 30 is split, none left out, none twice."""
+    events = _burst(ledger, 30, "dozens")
+
+    async def accept(key: str, asked: int) -> int:
+        await asyncio.sleep(0.02)
+        return 201
+
+    prefect = FakePrefect(accept)
+    routes: dict[str, tuple[Route, ...] | str] = {"dfo:ansatte": (
+        Route(ROUTER, lambda ev: {"event_id": ev.id}, together=4),)}
+    dispatcher = _dispatcher(ledger, prefect, routes)
+    try:
+        await asyncio.gather(*(dispatcher.dispatch(e) for e in events))
+    finally:
+        await dispatcher.aclose()
+
+    runs = [_routed(prefect.parameters[key]) for key in prefect.created]
+    assert sorted(i for run in runs for i in run) == sorted(e.id for e in events)
+    assert max(len(run) for run in runs) == 4 and len(runs) < len(events)
 
 
 async def test_a_group_run_prefect_refuses_keeps_each_of_its_events_for_the_sweeper(ledger: Ledger) -> None:
