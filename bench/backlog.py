@@ -1168,8 +1168,11 @@ def main(argv: list[str] | None = None) -> int:
 def write_json(report: Report, path: Path) -> None:
     path.write_text(json.dumps({
         "sizes": vars(report.sizes),
-        "hub": {s: {"items": r.items, "reached": r.reached, "seconds": round(r.seconds, 1),
-                    "per_second": round(r.per_second, 3)} for s, r in report.hub.items()},
+        **{phase: {s: {"items": r.items, "reached": r.reached, "seconds": round(r.seconds, 1),
+                       "per_second": round(r.per_second, 3)} for s, r in rates.items()}
+           for phase, rates in (("hub", report.hub), ("ceiling", report.ceiling), ("naive", report.naive))},
+        "hr_to_code": {"p50": statistics.median(report.hr_to_code), "p95": percentile(report.hr_to_code, 0.95),
+                       "count": len(report.hr_to_code)} if report.hr_to_code else {},
         "kill": report.kill,
         "cpu": {phase: {"seconds": round(c.seconds, 1), "items": c.items, "busy": round(c.busy, 3),
                         "by_role": {r: round(v, 1) for r, v in c.by_role.items()},
