@@ -794,10 +794,21 @@ class _NoLedger:
         return None
 
     def take_lease(self, name: str, holder: str, **_: Any) -> bool:
-        return True  # no ledger: the loop's own order is all there is
+        """Held in this process only, as the ledger's would be across processes: the bare
+        client's allocations claim each laptop under one, as the hub's do."""
+        with _LEASES_LOCK:
+            if _LEASES.setdefault(name, holder) != holder:
+                return False
+            return True
 
     def release_lease(self, name: str, holder: str) -> None:
-        pass
+        with _LEASES_LOCK:
+            if _LEASES.get(name) == holder:
+                del _LEASES[name]
+
+
+_LEASES: dict[str, str] = {}  # the bare client's leases: name → holder
+_LEASES_LOCK = threading.Lock()
 
 
 def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float) -> None:

@@ -23,9 +23,10 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.forms_poll import collect_submissions
-from flows.onboarding_steps import ALLOCATION_LIMIT, TICKETING_LIMIT
+from flows.onboarding_steps import TICKETING_LIMIT
 from hub.errors import HubError, InvalidInput
 from hub.flowkit import Run, run_batch, turn_down, verdicts
+from hub.leases import asset_claims
 from hub.ledger import ItemState, WorkItem
 from hub.ports.hr import Employee
 from hub.settings import get_settings
@@ -81,10 +82,11 @@ async def handle_order(run: Run) -> str:
 async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
     ticketing, cfg = run.ports.ticketing, run.settings.laptop
     # First come, first served: the earliest order gets the last laptop of its model (its turn
-    # first, then the slots — never hold the allocation slot while waiting for an earlier order).
-    async with run.in_order(order.model), run.step("reserve_laptop"), run.slots([TICKETING_LIMIT, ALLOCATION_LIMIT]):
+    # first, then the slot — never hold a ticketing slot while waiting for an earlier order).
+    # Each free laptop is claimed under a ledger lease of its own (asset_claims).
+    async with run.in_order(order.model), run.step("reserve_laptop"), run.slots([TICKETING_LIMIT]):
         asset = await ticketing.reserve_asset(cfg.catalog, external_ref=external_ref(order.submission_id, "asset"),
-                                              model=order.model)
+                                              model=order.model, guard=asset_claims(run.ledger, cfg.catalog))
         if asset is None:
             if run.ref("no_stock_note") is None:
                 await ticketing.comment(ticket_id, no_stock_comment(order, catalog=cfg.catalog))

@@ -13,6 +13,7 @@ from prefect.artifacts import acreate_markdown_artifact
 from flows.personnel_file import personnel_file_of
 from hub.errors import InvalidInput, NotFound
 from hub.flowkit import Run, step_task
+from hub.leases import asset_claims
 from hub.ports.archive import CaseFile
 from hub.ports.hr import Employee, OrgUnit
 from hub.ports.ticketing import Asset, Ticket
@@ -28,7 +29,6 @@ __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_
 
 # Global concurrency limits, named after the port (their slots are declared in the catalog):
 TICKETING_LIMIT = "ticketing"  # writes to the ticketing system (RT on SQLite is slow: never hammer it)
-ALLOCATION_LIMIT = "ticketing-asset-allocation"  # one laptop allocation at a time, across processes
 
 @step_task("fetch employee", ports=("hr",))
 async def fetch_employee(run: Run, employee_id: str) -> Employee:
@@ -108,10 +108,12 @@ async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
 @step_task("allocate laptop", ports=("ticketing",))
 async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> Asset | None:
     ticketing = run.ports.ticketing
-    async with run.step("allocate_laptop"), run.slots([TICKETING_LIMIT, ALLOCATION_LIMIT]):
+    catalog = run.settings.onboarding.laptop_catalog
+    async with run.step("allocate_laptop"), run.slots([TICKETING_LIMIT]):
         holder, ref = laptop_holder(hire)
-        asset = await ticketing.allocate_asset(run.settings.onboarding.laptop_catalog, holder=holder,
-                                               external_ref=ref, model=run.settings.onboarding.laptop_model)
+        asset = await ticketing.allocate_asset(catalog, holder=holder, external_ref=ref,
+                                               model=run.settings.onboarding.laptop_model,
+                                               guard=asset_claims(run.ledger, catalog))
         laptop_ticket_id = tickets["ticket_laptop"].id
         if asset is None:
             if run.ref("laptop_note") is None:

@@ -40,18 +40,24 @@ R = TypeVar("R")
 
 
 async def claim_first(walk: Callable[[], AsyncGenerator[C, None]],
-                      claim: Callable[[C], Awaitable[R | None]]) -> R | None:
+                      claim: Callable[[C], Awaitable[R | None]], *,
+                      guard: Callable[[C], contextlib.AbstractAsyncContextManager[bool]] | None = None) -> R | None:
     """The first candidate of ``walk`` (free assets, read a page at a time) that ``claim`` wins,
     reading the pages only as far as that; None when the walk ends with none won.
 
-    ``claim`` answers None for a candidate lost to another claimant. Lost claims move the
-    candidates behind them up the pages, past what this walk had read, so a walk that lost any
-    and won none walks once more from the first page."""
+    ``claim`` answers None for a candidate lost to another claimant. With a ``guard``, a
+    candidate is claimed only inside it, and one the guard says another claimant holds (False)
+    is lost without a try. Lost claims move the candidates behind them up the pages, past what
+    this walk had read, so a walk that lost any and won none walks once more from the first page."""
     for _ in range(2):
         lost = 0
         async with contextlib.aclosing(walk()) as candidates:
             async for candidate in candidates:
-                won = await claim(candidate)
+                if guard is None:
+                    won = await claim(candidate)
+                else:
+                    async with guard(candidate) as ours:
+                        won = await claim(candidate) if ours else None
                 if won is not None:
                     return won
                 lost += 1

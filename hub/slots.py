@@ -32,7 +32,7 @@ when none is waiting — or, at the end of a block, once it has been out for
   that ends right after its last block leaves nothing held. A process that dies holds its
   leases until they expire (about a minute), as before.
 - Blocks are lent leases of exactly the names they asked for (``["ticketing"]`` and
-  ``["ticketing", "ticketing-asset-allocation"]`` are leases of their own).
+  ``["ticketing", "calendar"]`` are leases of their own).
 """
 
 from __future__ import annotations

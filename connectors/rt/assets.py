@@ -8,12 +8,13 @@ is re-read, and only if it carries *our* reference is it ours. A 412 means someo
 changed it first — or that our own retried PUT had already landed — so the re-read
 decides in both cases. A lost claim moves on to the next free asset.
 
-Within one process, allocations in a catalog are serialised with an ``asyncio.Lock``.
-Across processes, ``If-Match`` and the re-read catch most races, but RT checks
-``If-Match`` *before* it writes, not atomically with it: two PUTs carrying the same ETag
-were both seen to succeed here. The re-read then sorts them out unless one allocator
-re-reads before the other's write lands. So a deployment runs allocations under one
-Prefect concurrency limit (or records claims in the ledger under a unique asset id).
+``If-Match`` and the re-read catch most races, but RT checks ``If-Match`` *before* it writes,
+not atomically with it: two PUTs carrying the same ETag were both seen to succeed here. The
+re-read then sorts them out unless one allocator re-reads before the other's write lands. So
+two allocators must never claim one asset at once: the hub's flows pass a guard (a ledger
+lease per asset, :data:`hub.ports.ticketing.AssetGuard`) that each candidate is claimed
+inside, and allocations run side by side across processes; without a guard, allocations in a
+catalog go one at a time within this client (an ``asyncio.Lock``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from connectors.rt.query import QueryValueError, all_of, cf, eq, field
 from connectors.rt.rest import SYSTEM, RtRest, parse
 from hub.errors import Conflict, InvalidInput, NotFound, PermanentError
 from hub.paging import claim_first
-from hub.ports.ticketing import Asset
+from hub.ports.ticketing import Asset, AssetGuard
 
 __all__ = ["RtAssets", "ASSET_FIELDS", "FREE", "ALLOCATED", "FREE_PAGE"]
 
@@ -101,11 +102,11 @@ class RtAssets:
         return self._asset(items[0], catalog)
 
     async def allocate(self, catalog: str, *, holder: str | None, external_ref: str,
-                       model: str | None = None) -> Asset | None:
+                       model: str | None = None, guard: AssetGuard | None = None) -> Asset | None:
         """Claim a free asset under ``external_ref``; ``holder`` None reserves it for a
         delivery that a person completes later (HeldBy set then)."""
-        lock = self._locks.setdefault(catalog, asyncio.Lock())
-        async with lock:
+        alone = self._locks.setdefault(catalog, asyncio.Lock()) if guard is None else contextlib.nullcontext()
+        async with alone:
             mine = await self.find(catalog, external_ref=external_ref)
             if mine:
                 if len(mine) > 1:
@@ -114,7 +115,8 @@ class RtAssets:
                 return mine[0]
             return await claim_first(
                 lambda: self._free(catalog, model=model),
-                lambda candidate: self._claim(candidate, catalog, holder=holder, external_ref=external_ref))
+                lambda candidate: self._claim(candidate, catalog, holder=holder, external_ref=external_ref),
+                guard=None if guard is None else lambda candidate: guard(candidate.id))
 
     async def _free(self, catalog: str, *, model: str | None) -> AsyncGenerator[Asset, None]:
         """The free, unclaimed assets of ``catalog`` (of ``model``), oldest first, read a page of

@@ -29,7 +29,7 @@ from connectors.topdesk import fiql
 from connectors.topdesk.rest import SYSTEM, TopdeskRest
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.paging import claim_first
-from hub.ports.ticketing import Asset
+from hub.ports.ticketing import Asset, AssetGuard
 
 __all__ = ["TopdeskAssets", "FREE_PAGE"]
 
@@ -144,10 +144,12 @@ class TopdeskAssets:
         return await self._asset(body["data"], links.get("persons", []) if isinstance(links, dict) else [], catalog)
 
     async def allocate(self, catalog: str, *, holder: str | None, external_ref: str,
-                       model: str | None = None) -> Asset | None:
+                       model: str | None = None, guard: AssetGuard | None = None) -> Asset | None:
         """Claim a free asset under ``external_ref``; ``holder`` None reserves it for a delivery
-        a person completes later (the holder is linked then)."""
-        async with self._locks.setdefault(catalog, asyncio.Lock()):
+        a person completes later (the holder is linked then). With a ``guard`` each candidate
+        is claimed inside it and allocations run side by side; without, one at a time here."""
+        alone = self._locks.setdefault(catalog, asyncio.Lock()) if guard is None else contextlib.nullcontext()
+        async with alone:
             mine = await self.find(catalog, external_ref=external_ref)
             if mine:
                 if len(mine) > 1:
@@ -161,7 +163,8 @@ class TopdeskAssets:
                 log.info("lost asset %s to a concurrent allocation; trying the next one", candidate.name)
                 return None
 
-            return await claim_first(lambda: self._free(catalog, model=model), take)
+            return await claim_first(lambda: self._free(catalog, model=model), take,
+                                     guard=None if guard is None else lambda candidate: guard(candidate.id))
 
     async def release(self, asset_id: str, catalog: str) -> Asset:
         """Back to stock: every person assignment unlinked, status In stock, the reference

@@ -7,6 +7,8 @@ Subjects and bodies never carry a fødselsnummer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import date
 from typing import Protocol
 
@@ -14,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.ports.common import Health
 
-__all__ = ["NewTicket", "Ticket", "Asset", "TicketingPort", "AssetRegister", "AssetsFromRegister"]
+__all__ = ["NewTicket", "Ticket", "Asset", "AssetGuard", "TicketingPort", "AssetRegister", "AssetsFromRegister"]
+
+# One allocator's hold on one asset while it claims it, entered with the asset's id: True when
+# this allocator may claim it now, False when another holds it (the allocation tries the next
+# free one). The hub's is a ledger lease per asset (hub.leases.asset_claims), so that
+# allocations in any number of processes run side by side and never write one asset at once:
+# RT checks If-Match before its write, not with it.
+AssetGuard = Callable[[str], AbstractAsyncContextManager[bool]]
 
 
 class NewTicket(BaseModel):
@@ -67,13 +76,15 @@ class TicketingPort(Protocol):
                           model: str | None = None) -> list[Asset]: ...
 
     async def allocate_asset(self, catalog: str, *, holder: str, external_ref: str,
-                             model: str | None = None) -> Asset | None:
+                             model: str | None = None, guard: AssetGuard | None = None) -> Asset | None:
         """Give the holder a free asset, or return the one already allocated under this
-        external reference. ``None`` when no free asset exists."""
+        external reference. ``None`` when no free asset exists. With a ``guard``, each free
+        asset is claimed only inside it (see :data:`AssetGuard`); without one, allocations
+        go one at a time within this client."""
         ...
 
     async def reserve_asset(self, catalog: str, *, external_ref: str,
-                            model: str | None = None) -> Asset | None:
+                            model: str | None = None, guard: AssetGuard | None = None) -> Asset | None:
         """Set a free asset aside under this external reference (Status allocated, no holder
         yet: a person delivers it and sets HeldBy). ``None`` when none is free."""
         ...
@@ -102,7 +113,7 @@ class AssetRegister(Protocol):
     async def get(self, asset_id: str, catalog: str) -> Asset: ...
 
     async def allocate(self, catalog: str, *, holder: str | None, external_ref: str,
-                       model: str | None = None) -> Asset | None: ...
+                       model: str | None = None, guard: AssetGuard | None = None) -> Asset | None: ...
 
     async def release(self, asset_id: str, catalog: str) -> Asset: ...
 
@@ -122,11 +133,14 @@ class AssetsFromRegister:
         return await self._assets.get(asset_id, catalog)
 
     async def allocate_asset(self, catalog: str, *, holder: str, external_ref: str,
-                             model: str | None = None) -> Asset | None:
-        return await self._assets.allocate(catalog, holder=holder, external_ref=external_ref, model=model)
+                             model: str | None = None, guard: AssetGuard | None = None) -> Asset | None:
+        return await self._assets.allocate(catalog, holder=holder, external_ref=external_ref, model=model,
+                                           guard=guard)
 
-    async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None) -> Asset | None:
-        return await self._assets.allocate(catalog, holder=None, external_ref=external_ref, model=model)
+    async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None,
+                            guard: AssetGuard | None = None) -> Asset | None:
+        return await self._assets.allocate(catalog, holder=None, external_ref=external_ref, model=model,
+                                           guard=guard)
 
     async def release_asset(self, asset_id: str, catalog: str) -> Asset:
         return await self._assets.release(asset_id, catalog)

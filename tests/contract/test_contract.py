@@ -11,6 +11,7 @@ an employee by Feide id (any case) and answer None for nobody.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -198,12 +199,42 @@ async def _release_cycle(client: Any, catalog: str = "Laptops") -> None:
     await client.release_asset(again.id, catalog)
 
 
+
+
+async def _guarded_allocation(client: Any, catalog: str = "Laptops") -> None:
+    """An allocation given a guard claims each free asset only inside it, and passes over one
+    the guard says another allocator holds, leaving it untouched (hub.ports.ticketing.AssetGuard)."""
+    import contextlib
+    import uuid
+
+    asked: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def guard(asset_id: str) -> AsyncIterator[bool]:
+        asked.append(asset_id)
+        yield len(asked) > 1  # another allocator holds the first one offered
+
+    ref = f"contract:guard:{uuid.uuid4().hex[:8]}"
+    held = await client.allocate_asset(catalog, holder="guarded.contract@oslomet.no", external_ref=ref, guard=guard)
+    try:
+        assert held is not None and held.external_ref == ref
+        assert len(asked) == 2 and held.id == asked[1] != asked[0]
+        passed_over = await client.get_asset(asked[0], catalog)
+        assert (passed_over.status, passed_over.held_by, passed_over.external_ref) == ("new", [], None)
+    finally:
+        if held is not None:
+            await client.release_asset(held.id, catalog)
+
+
+@pytest.mark.parametrize("scenario", [pytest.param(_release_cycle, id="a-returned-asset-goes-back-to-stock"),
+                                      pytest.param(_guarded_allocation, id="each-asset-claimed-inside-the-guard")])
 @pytest.mark.parametrize("adapter", [pytest.param(a, id=a.name) for a in adapters_for("ticketing")])
-async def test_ticketing_releases_a_returned_asset_to_stock(pool: Pool, adapter: Adapter) -> None:
+async def test_ticketing_asset_register(pool: Pool, adapter: Adapter,
+                                        scenario: Callable[[Any], Awaitable[None]]) -> None:
     running = await pool.get(adapter)
     client = running.client()
     try:
-        await _release_cycle(client)
+        await scenario(client)
     finally:
         await client.aclose()
 
@@ -214,3 +245,5 @@ async def test_the_memory_ticketing_fake_releases_like_the_adapters() -> None:
     fake = MemoryTicketing()
     fake.stock("Laptops", "LT-0001", "Lenovo ThinkPad T14 Gen 5")
     await _release_cycle(fake)
+    fake.stock("Laptops", "LT-0002", "Lenovo ThinkPad T14 Gen 5")
+    await _guarded_allocation(fake)

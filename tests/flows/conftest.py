@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from deployments.catalog import CATALOG
-from hub.ledger import Ledger
+from hub.ledger import InboxEvent, Ledger
 from hub.services import PORTS, Catalog, use_catalog
 from hub.settings import get_settings
 from hub.wiring import _ledger, get_ledger
@@ -122,6 +122,14 @@ class Fakes:
     inbox: MemoryInbox
     ledger: Ledger
     home: Path
+
+    def hr_burst(self, who: list[str], tag: str) -> tuple[list[InboxEvent], list[dict[str, str]]]:
+        """HR's dfo:ansatte events for ``who``, received together, and the ``burst`` the intake
+        gives one run for them (each event's own parameters)."""
+        events = [self.ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=key,
+                                           dedupe_key=f"dfo:{key}:{tag}", payload={}, valid_after=None)[0]
+                  for key in who]
+        return events, [{"employee_id": e.subject_id, "event_id": e.id} for e in events]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ instance the test holds, so the test sees what the flow wrote.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +26,7 @@ from hub.ports.forms import FormInfo, Submission, SubmissionMeta
 from hub.ports.hr import Employee, OrgUnit, Position, canonical_employee_id
 from hub.ports.inbox import InboxMessage
 from hub.ports.mail import OutgoingMail
-from hub.ports.ticketing import Asset, NewTicket, Ticket
+from hub.ports.ticketing import Asset, AssetGuard, NewTicket, Ticket
 
 __all__ = ["FakeAdapter", "MemoryArchive", "MemoryCalendar", "MemoryForms", "MemoryHr", "MemoryInbox",
            "MemoryMail", "MemoryTicketing", "MemoryConfig", "MemoryCalendarConfig", "StoredJournalEntry",
@@ -199,6 +200,7 @@ class MemoryTicketing(_Port):
         self.comments: dict[str, list[str]] = {}
         self.assets: dict[str, Asset] = {}
         self.slow_tickets = 0.0  # seconds each new ticket takes (a busy ticketing system)
+        self.guarded: list[bool] = []  # per allocation: was it given a guard (hub.leases.asset_claims)
 
     def stock(self, catalog: str, name: str, model: str) -> Asset:
         asset = Asset(id=str(len(self.assets) + 1), name=name, catalog=catalog, status=FREE, model=model)
@@ -249,24 +251,29 @@ class MemoryTicketing(_Port):
         return asset
 
     async def _allocate(self, catalog: str, *, holder: str | None, external_ref: str,
-                        model: str | None) -> Asset | None:
+                        model: str | None, guard: AssetGuard | None) -> Asset | None:
         if mine := await self.find_assets(catalog, external_ref=external_ref):
             return mine[0]
+        self.guarded.append(guard is not None)
         for candidate in await self.find_assets(catalog, status=FREE, model=model):
             if candidate.external_ref:
                 continue
-            claimed = candidate.model_copy(update={"status": ALLOCATED, "external_ref": external_ref,
-                                                   "held_by": [holder] if holder else []})
-            self.assets[claimed.id] = claimed
-            return claimed
+            async with guard(candidate.id) if guard else contextlib.nullcontext(True) as ours:
+                if not ours:
+                    continue  # another allocator holds it
+                claimed = candidate.model_copy(update={"status": ALLOCATED, "external_ref": external_ref,
+                                                       "held_by": [holder] if holder else []})
+                self.assets[claimed.id] = claimed
+                return claimed
         return None
 
     async def allocate_asset(self, catalog: str, *, holder: str, external_ref: str,
-                             model: str | None = None) -> Asset | None:
-        return await self._allocate(catalog, holder=holder, external_ref=external_ref, model=model)
+                             model: str | None = None, guard: AssetGuard | None = None) -> Asset | None:
+        return await self._allocate(catalog, holder=holder, external_ref=external_ref, model=model, guard=guard)
 
-    async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None) -> Asset | None:
-        return await self._allocate(catalog, holder=None, external_ref=external_ref, model=model)
+    async def reserve_asset(self, catalog: str, *, external_ref: str, model: str | None = None,
+                            guard: AssetGuard | None = None) -> Asset | None:
+        return await self._allocate(catalog, holder=None, external_ref=external_ref, model=model, guard=guard)
 
     async def release_asset(self, asset_id: str, catalog: str) -> Asset:
         asset = (await self.get_asset(asset_id, catalog)).model_copy(

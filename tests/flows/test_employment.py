@@ -401,11 +401,9 @@ async def test_a_burst_s_changes_go_to_one_run_each_its_own_item_and_a_second_de
     _change(hub, org_unit_id="U200")
     hub.hr.add(Employee(id="10005", first_name="Nina", last_name="Ny", email="nina.ny@oslomet.no",
                         org_unit_id="U300", start_date=TODAY + timedelta(days=10)))
-    events = [hub.ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=who, dedupe_key=f"dfo:{who}:burst",
-                                      payload={}, valid_after=None)[0] for who in ("10004", "10005", "10007")]
+    events, burst = hub.hr_burst(["10004", "10005", "10007"], "burst")
 
-    state = await employment_changes(burst=[{"employee_id": e.subject_id, "event_id": e.id} for e in events],
-                                     return_state=True)
+    state = await employment_changes(burst=burst, return_state=True)
 
     assert state.is_failed() and (state.message or "").startswith("1 of 3 changes not routed")
     items = {i.source_key: i for i in hub.ledger.items(service="employment")}

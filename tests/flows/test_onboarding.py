@@ -141,6 +141,22 @@ async def test_an_employee_hr_does_not_know_is_a_dead_letter(hub: Fakes) -> None
     assert hub.archive.case_files == {} and hub.mail.sent == []
 
 
+async def test_a_laptop_another_allocator_is_claiming_is_passed_over(hub: Fakes) -> None:
+    """Each laptop is claimed under a ledger lease of its own (hub.leases.asset_claims), not
+    under one slot for every allocation: a laptop another process is claiming just now (its
+    lease held) is passed over, and the hire gets the next free one."""
+    _staff(hub)
+    busy = hub.ticketing.stock("Laptops", "LT-0002", LAPTOP_MODEL)
+    hub.ticketing.stock("Laptops", "LT-0003", LAPTOP_MODEL)
+    assert hub.ledger.take_lease(f"asset:Laptops:{busy.id}", "a laptop order elsewhere", ttl=timedelta(minutes=1))
+
+    assert await onboarding(employee_id="10001") == "onboarded"
+
+    (laptop,) = await hub.ticketing.find_assets("Laptops", held_by="kari.nordmann@oslomet.no")
+    assert laptop.name == "LT-0003" and hub.ticketing.guarded == [True]
+    assert hub.ticketing.assets[busy.id].status == "new"
+
+
 async def test_a_burst_s_hires_go_to_one_run_each_its_own_item_its_steps_no_task_runs(hub: Fakes) -> None:
     """The intake hands a burst's hires to one run (``burst``). Each is its own item: one HR
     does not know is a dead letter of its own and the others are onboarded. The steps are
@@ -150,11 +166,9 @@ async def test_a_burst_s_hires_go_to_one_run_each_its_own_item_its_steps_no_task
                                                             "email": "ola.nordmann@oslomet.no"}))
     for tag in ("LT-0002", "LT-0003"):
         hub.ticketing.stock("Laptops", tag, LAPTOP_MODEL)
-    events = [hub.ledger.record_event(source="dfo", kind="dfo:ansatte", subject_id=who, dedupe_key=f"dfo:{who}:hired",
-                                      payload={}, valid_after=None)[0] for who in ("10001", "99999", "10003")]
+    events, burst = hub.hr_burst(["10001", "99999", "10003"], "hired")
 
-    state = await onboarding(burst=[{"employee_id": e.subject_id, "event_id": e.id} for e in events],
-                             return_state=True)
+    state = await onboarding(burst=burst, return_state=True)
 
     assert state.is_failed() and (state.message or "").startswith("1 of 3 hires not onboarded")
     items = {i.source_key: i for i in hub.ledger.items(service="onboarding")}

@@ -6,7 +6,7 @@ Pure tests of the three kinds of token, then the connectors' walks over an
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -243,3 +243,31 @@ async def test_claim_first_walks_again_when_lost_claims_moved_free_candidates_pa
     stock = []
     walks.clear()
     assert await claim_first(walk, claim) is None and walks == [1]  # nothing free: one walk
+
+
+async def test_claim_first_claims_only_inside_its_guard_and_passes_over_what_another_holds() -> None:
+    """With a guard, a candidate is claimed inside it; one the guard says another allocator
+    holds is passed over without a claim, and counts as lost (the walk goes on to the next)."""
+    import contextlib
+
+    from hub.paging import claim_first
+
+    held_by_others, inside, claimed = {"a"}, [], []
+
+    async def walk() -> AsyncGenerator[str, None]:
+        for x in ["a", "b", "c"]:
+            yield x
+
+    @contextlib.asynccontextmanager
+    async def guard(x: str) -> AsyncIterator[bool]:
+        inside.append(x)
+        yield x not in held_by_others
+        inside.remove(x)
+
+    async def claim(x: str) -> str | None:
+        assert inside == [x]  # claimed inside its own guard, and only there
+        claimed.append(x)
+        return x
+
+    assert await claim_first(walk, claim, guard=guard) == "b"
+    assert claimed == ["b"] and inside == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ class RtDirect:
     """Plain REST2 calls for assertions: no connector code involved."""
 
     def __init__(self, instance: RtInstance) -> None:
+        self._root_password = instance.dir / "root-password"
         self.client = httpx.Client(base_url=instance.rest_url + "/", timeout=20.0,
                                    headers={"Authorization": f"token {instance.token.get_secret_value()}"})
 
@@ -53,6 +55,18 @@ class RtDirect:
         response = self.client.put(f"asset/{asset_id}", json={
             "Status": "allocated", "HeldBy": [holder], "CustomFields": {"ExternalRef": ref}})
         response.raise_for_status()
+
+    def stock(self, model: str, count: int) -> list[str]:
+        """IT buys laptops: ``count`` new assets of ``model`` in the Laptops catalog (as RT's root)."""
+        auth = ("root", self._root_password.read_text().strip())
+        with httpx.Client(base_url=self.client.base_url, auth=auth, timeout=20.0) as root:
+            ids = []
+            for _ in range(count):
+                response = root.post("asset", json={"Name": f"LT-T{uuid.uuid4().hex[:6]}", "Catalog": "Laptops",
+                                                    "CustomFields": {"Model": model}})
+                response.raise_for_status()
+                ids.append(str(response.json()["id"]))
+        return ids
 
     def create_ticket(self, body: dict[str, Any]) -> str:
         response = self.client.post("ticket", json=body)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -19,6 +21,8 @@ import pytest
 from connectors.rt import RtConfig, RtTicketing
 from connectors.rt.assets import FREE_PAGE
 from hub.errors import NotFound
+from hub.leases import asset_claims
+from hub.ledger import Ledger
 from tests.connectors.rt.helpers import RtDirect, cf_values
 from tests.connectors.ticketing_data import new_ref
 
@@ -123,6 +127,52 @@ async def test_an_allocation_reads_the_free_stock_a_page_at_a_time(rt_config: Rt
     assert asset is not None
     assert_allocated_in_rt(rt_direct, asset.id, holder=holder, ref=ref)
     assert [(r.get("page"), r.get("per_page")) for r in free_reads] == [("1", str(FREE_PAGE))]
+
+
+async def test_a_guarded_allocation_leaves_an_asset_another_allocator_holds(rt: RtTicketing, rt_direct: RtDirect,
+                                                                            tmp_path: Path) -> None:
+    """The hub's guard (a ledger lease per asset): a laptop whose lease another allocator holds
+    is passed over, untouched, and the next free one is claimed under its own lease, given back
+    after."""
+    model = f"Guarded model {uuid.uuid4().hex[:6]}"  # stocked here, for this test alone
+    rt_direct.stock(model, 2)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    first = (await rt.find_assets(CATALOG, status="new", model=model))[0]
+    assert ledger.take_lease(f"asset:{CATALOG}:{first.id}", "another allocator", ttl=timedelta(minutes=1))
+
+    ref, holder = new_ref(), new_holder()
+    asset = await rt.allocate_asset(CATALOG, holder=holder, external_ref=ref, model=model,
+                                    guard=asset_claims(ledger, CATALOG))
+
+    assert asset is not None and asset.id != first.id
+    assert_allocated_in_rt(rt_direct, asset.id, holder=holder, ref=ref)
+    assert rt_direct.asset(first.id)["Status"] == "new"
+    assert ledger.take_lease(f"asset:{CATALOG}:{asset.id}", "the next allocator", ttl=timedelta(minutes=1))
+    ledger.dispose()
+
+
+async def test_guarded_allocators_in_separate_clients_never_share_a_laptop(rt_config: RtConfig, rt_direct: RtDirect,
+                                                                           tmp_path: Path) -> None:
+    """Four hub processes (own clients, nothing shared in memory) allocate at once, each laptop
+    claimed inside the hub's guard: RT checks If-Match before its write, not with it, so the
+    guard, not RT, keeps two allocators off one laptop. Each gets a laptop of its own."""
+    model = f"Guarded model {uuid.uuid4().hex[:6]}"
+    rt_direct.stock(model, 4)
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    wanted = [(new_ref(), new_holder()) for _ in range(4)]
+    clients = [RtTicketing(rt_config) for _ in wanted]
+    try:
+        got = await asyncio.gather(*(c.allocate_asset(CATALOG, holder=h, external_ref=r, model=model,
+                                                      guard=asset_claims(ledger, CATALOG))
+                                     for c, (r, h) in zip(clients, wanted, strict=True)))
+    finally:
+        for client in clients:
+            await client.aclose()
+        ledger.dispose()
+    assert all(a is not None for a in got) and len({a.id for a in got if a}) == 4
+    for asset, (ref, holder) in zip(got, wanted, strict=True):
+        assert asset is not None
+        assert_allocated_in_rt(rt_direct, asset.id, holder=holder, ref=ref)
 
 
 async def test_find_assets_by_status_model_and_odd_reference(rt: RtTicketing) -> None:
