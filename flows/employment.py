@@ -30,7 +30,6 @@ from datetime import date, datetime
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import State
-from prefect.runtime import flow_run
 from prefect.states import Completed
 
 from flows.employment_steps import (
@@ -46,20 +45,11 @@ from flows.employment_steps import (
 )
 from hub.flowkit import Run, each_side_by_side, work_item
 from hub.ports.hr import canonical_employee_id
-from hub.services import BURST
+from hub.services import burst_run_name
 from hub.wiring import get_ledger
 from mappings.employment import Decision, Snapshot, decide
 
 __all__ = ["employment_changes"]
-
-
-def _run_name() -> str:
-    """``employment-<employee id>``; a replay, started with the event only, by the event; the
-    changes of a burst by how many they are."""
-    given = flow_run.parameters
-    if given.get(BURST):
-        return f"employment-{len(given[BURST])}-changes"
-    return f"employment-{given.get('employee_id') or given.get('event_id') or 'unknown'}"
 
 
 async def route_change(run: Run, employee_id: str, decision: Decision, *, today: date) -> str:
@@ -84,7 +74,7 @@ async def _previous(run: Run, employee_id: str) -> Snapshot | None:
     return await asyncio.to_thread(load_snapshot, run.ledger, employee_id)
 
 
-@flow(name="employment-changes", flow_run_name=_run_name, log_prints=False)
+@flow(name="employment-changes", flow_run_name=burst_run_name("employment", "changes", "employee_id", "event_id"), log_prints=False)
 async def employment_changes(employee_id: str | None = None, event_id: str | None = None,
                              burst: list[dict[str, str]] | None = None) -> State:
     """Route HR changes of employments to the leaver and mover services: one change, or the

@@ -32,7 +32,6 @@ from datetime import datetime
 
 from prefect import flow
 from prefect.client.schemas.objects import State
-from prefect.runtime import flow_run
 from prefect.states import Completed
 
 from flows.onboarding_steps import (
@@ -48,7 +47,7 @@ from flows.onboarding_steps import (
 from hub.errors import HubError
 from hub.flowkit import each_side_by_side, steps_without_task_runs, work_item
 from hub.ports.hr import canonical_employee_id
-from hub.services import BURST
+from hub.services import burst_run_name
 from hub.settings import get_settings
 from hub.wiring import build_hr, get_ledger
 from mappings.hire import not_a_new_hire
@@ -81,15 +80,7 @@ async def _not_a_hire(employee_id: str) -> str | None:
     return not_a_new_hire(employee, today=datetime.now(settings.tz).date())
 
 
-def _run_name() -> str:
-    """``onboarding-<employee id>``; the hires of a burst by how many they are."""
-    given = flow_run.parameters
-    if given.get(BURST):
-        return f"onboarding-{len(given[BURST])}-hires"
-    return f"onboarding-{given.get('employee_id') or 'unknown'}"
-
-
-@flow(name="onboarding", flow_run_name=_run_name, log_prints=False)
+@flow(name="onboarding", flow_run_name=burst_run_name("onboarding", "hires", "employee_id"), log_prints=False)
 async def onboarding(employee_id: str | None = None, event_id: str | None = None,
                      burst: list[dict[str, str]] | None = None) -> str | State:
     """Onboard one new employee reported by HR (DFØ), or the hires of a burst (each hire's

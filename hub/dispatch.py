@@ -320,13 +320,11 @@ class _Together:
     def _runs(self, batch: dict[str, tuple[dict[str, Any], asyncio.Future[str]]]
               ) -> dict[str, tuple[dict[str, Any], list[str]]]:
         """The runs to create for ``batch``: run key → (parameters, the keys of the callers it serves)."""
-        keys = list(batch)
-        if self._per_run < 2:
-            return {key: (batch[key][0], [key]) for key in keys}
+        keys, size = list(batch), max(self._per_run, 1)
         runs: dict[str, tuple[dict[str, Any], list[str]]] = {}
-        for first in range(0, len(keys), self._per_run):
-            group = keys[first:first + self._per_run]
-            if len(group) == 1:
+        for first in range(0, len(keys), size):
+            group = keys[first:first + size]
+            if len(group) == 1:  # alone: the event's own run, under its own key
                 runs[group[0]] = (batch[group[0]][0], group)
             else:
                 runs[together_key(group)] = ({BURST: [batch[key][0] for key in group]}, group)

@@ -33,7 +33,7 @@ from typing import Any
 from hub.errors import ConfigError
 from hub.ledger import InboxEvent, WorkItem
 
-__all__ = ["DeploymentSpec", "Limit", "Rerun", "OnEvent", "BURST", "burst_members", "Service", "Catalog", "catalog", "use_catalog",
+__all__ = ["DeploymentSpec", "Limit", "Rerun", "OnEvent", "BURST", "burst_members", "burst_run_name", "Service", "Catalog", "catalog", "use_catalog",
            "PORTS"]
 
 # The ports a service may use (hub/ports/); the connector registry names an adapter for each.
@@ -89,6 +89,20 @@ class Rerun:
 # The parameter of one run given several events (a route's ``together``): their own
 # parameters, a list in the order received. Never anything but what each event's run would get.
 BURST = "burst"
+
+
+def burst_run_name(prefix: str, what: str, *keys: str) -> Callable[[], str]:
+    """A flow's ``flow_run_name``: ``<prefix>-<n>-<what>`` for a run given a burst, else
+    ``<prefix>-<the first of its keys given>``."""
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        given = flow_run.parameters
+        if given.get(BURST):
+            return f"{prefix}-{len(given[BURST])}-{what}"
+        return f"{prefix}-{next((given[k] for k in keys if given.get(k)), 'unknown')}"
+
+    return name
 
 
 def burst_members(parameters: dict[str, Any]) -> list[dict[str, Any]]:
