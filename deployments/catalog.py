@@ -236,7 +236,8 @@ FRITAK = Service(
         DeploymentSpec(
             flow=fritak_intake,
             name="fritak-intake",
-            description="Every minute: collect new applications for exemption and start a case for each.",
+            description="Every minute: collect new applications for exemption; archive each valid one and ask "
+                        "a case handler for the decision (its fritak-case run, created suspended).",
             schedules=every(minutes=1),
             concurrency=ONE_AT_A_TIME,
             tags=("service:fritak", "scheduled"),
@@ -244,8 +245,9 @@ FRITAK = Service(
         DeploymentSpec(
             flow=fritak_case,
             name="fritak-case",
-            description="One application for exemption: validate, archive, wait (suspended) for the case "
-                        "handler's decision in the UI, then journal the letter, close the case, tell the student.",
+            description="One application for exemption, waiting (suspended) for the case handler's decision "
+                        "in the UI, then journal the letter, close the case, tell the student (a case started "
+                        "by a replay or re-drive validates and archives first).",
             concurrency=queued(6),
             tags=("service:fritak", "human-in-the-loop"),
         ),

@@ -2,17 +2,24 @@
 
 ``fritak-intake`` (every minute) collects new Nettskjema submissions into the ledger and
 reads each new application (fødselsnummer, courses, attachments). An invalid one is answered
-by e-mail and becomes a dead letter there and then — nothing is archived. Every other
-application gets one ``fritak-case`` run. Each case:
+by e-mail and becomes a dead letter there and then — nothing is archived. Every valid one is
+taken up to the decision by the intake itself, a few side by side:
 
-1. reads and validates the application again (a replayed item, or one the intake could not
-   read, comes straight here);
-2. archives it: case file, incoming journalpost with the submission PDF and attachments;
-3. **suspends** until a case handler decides in the Prefect UI (a typed form: approve,
-   reject or partial per course, with a justification) — the process exits while it waits;
+1. read and validated (by the intake's first read; an application it could not read then is
+   read again here);
+2. archived: case file (saksmappe), incoming journalpost with the submission PDF and attachments;
+3. its ``fritak-case`` run is created already **suspended**, asking a case handler for the
+   decision in the Prefect UI (a typed form: approve, reject or partial per course, with a
+   justification). No process runs while it waits, and none ran to get there.
+
+Resumed with the decision, the case run reads the application again (the fødselsnummer is kept
+nowhere in Prefect), finds what the intake archived, and:
+
 4. journals the decision letter, closes the case (saksstatus A) and e-mails the applicant.
 
-The time from submission to decision is recorded per case (the SLA).
+A case run started any other way (replay, re-drive, the retry of an application the intake
+could not archive) does 1–3 itself and suspends itself. The time from submission to decision
+is recorded per case (the SLA).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
@@ -29,28 +37,31 @@ from prefect.states import Completed
 
 from flows.forms_poll import collect_submissions
 from flows.fritak_steps import (
+    DECISION_KEY,
+    FritakDecision,
     archive_application,
     ask_case_handler,
     asking_runs,
     close_case,
     decision_form,
-    earlier_decision,
     email_decision,
     fetch_application,
+    given_decision,
     journal_decision,
     read_fritak_application,
     reject_application,
     to_decision,
 )
-from hub.dispatch import BULK_LIMIT, prefect_did_not_answer, start_deployment_runs
-from hub.errors import HubError, InvalidInput
+from hub.dispatch import prefect_did_not_answer, start_waiting_for_input
+from hub.errors import HubError, InvalidInput, TransientError
 from hub.flowkit import Run, Tally, due_pages, run_batch, verdicts, work_item
-from hub.ledger import Ledger, WorkItem
+from hub.ledger import WorkItem
 from hub.ports.forms import Submission
 from hub.services import catalog
 from hub.settings import OSLO, get_settings
 from hub.text import table_for_prefect
 from hub.wiring import Connectors, connect, get_ledger
+from mappings.fritak import FritakApplication
 
 __all__ = ["fritak_case", "fritak_intake"]
 
@@ -67,7 +78,7 @@ async def fritak_case(submission_id: int) -> str | State:
             return Completed(message="decided already; nothing new written")
         application = await read_fritak_application(run, submission_id)
         case, entry = await archive_application(run, application)
-        given = await earlier_decision(run)  # given to a run of this case that died before it acted
+        given = await given_decision(run)  # to this run, or to one of this case that died before it acted
         if given is None:
             run.wait_for("a case handler's decision in the Prefect UI", decision_runs=asking_runs(run))
             given = await ask_case_handler(decision_form(application, case, entry))
@@ -91,54 +102,83 @@ def _record_sla(run: Run, submitted: datetime, outcome: str) -> None:
 
 @flow(name="fritak-intake", log_prints=False)
 async def fritak_intake() -> dict[str, int]:
-    """Collect new applications, turn down the invalid ones, and start a case for each valid one."""
+    """Collect new applications, turn down the invalid ones, and take each valid one up to the
+    decision: archived, its case run waiting (suspended) for a case handler."""
+    from prefect.client.orchestration import get_client
+
     settings = get_settings()
     ledger = get_ledger(settings)
-    turned_down, started, left = Tally(), 0, 0
-    async with connect(settings, service=SERVICE) as ports:
+    turned_down, asked, left = Tally(), Tally(), 0
+    async with connect(settings, service=SERVICE) as ports, get_client() as client:
         added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=settings.fritak.form_id)
+        prefect = _CaseRuns(client)
         # A page at a time (a semester's backlog is never held whole); an item with a run has
-        # its case run already (it may be queued).
+        # its case run already.
         async for due in due_pages(SERVICE, retry_below=0, unstarted=True, ledger=ledger):
-            invalid = await _triage(ports, due, max_attachment_mb=settings.fritak.max_attachment_mb)
+            invalid, read = await _triage(ports, due, max_attachment_mb=settings.fritak.max_attachment_mb)
             # An invalid application is answered and dead-lettered here, in this run: a case run
             # of its own (a process, a flow run and its task runs in Prefect) only to say "not
             # valid" made hostile or careless submissions the most expensive work of the service.
             turned_down.add(await run_batch([i for i in due if i.id in invalid], ports, _rejecting(invalid),
                                             ledger=ledger, settings=settings, key_label="submission"))
-            now_started, left = await _start_cases(ledger, [i for i in due if i.id not in invalid])
-            started += now_started
-            if left:  # Prefect is not answering: the rest waits for the next run
+            valid = [i for i in due if i.id not in invalid]
+            rows = await run_batch(valid, ports, _archiving(read, prefect), ledger=ledger, settings=settings,
+                                   key_label="submission", stop=prefect.gone)
+            asked.add(rows)
+            if prefect.gone.is_set():  # Prefect is not answering: the rest waits for the next run
+                left = len(valid) - len(rows)
+                get_run_logger().warning(
+                    "Prefect did not answer a request to create a fritak-case run: %d application(s) stay pending "
+                    "for the next fritak-intake, which asks again (no case is started twice); the case(s) being "
+                    "archived then are retried later (transient). If this repeats, look at the Prefect server's "
+                    "load and its database.", left)
                 break
-    if turned_down.rows:
-        await acreate_table_artifact(key="fritak-intake", table=table_for_prefect(turned_down.table()),
-                                     description="Applications turned down by the intake (not valid)")
-    get_run_logger().info("fritak: %d new application(s), %d turned down, %d case(s) started%s",
-                          added, turned_down.handled, started, f", {left} left for the next run" if left else "")
-    return {"new": added, "turned_down": turned_down.handled, "started": started, "left": left}
+    for name, tally in (("fritak-intake", turned_down), ("fritak-intake-cases", asked)):
+        if tally.rows:
+            await acreate_table_artifact(key=name, table=table_for_prefect(tally.table()),
+                                         description="Applications turned down by the intake (not valid)"
+                                         if tally is turned_down else "Applications archived, each waiting for a "
+                                         "case handler's decision in its fritak-case run (or failed, with the reason)")
+    started = asked.handled - asked.failed
+    get_run_logger().info("fritak: %d new application(s), %d turned down, %d archived and waiting for a decision%s%s",
+                          added, turned_down.handled, started,
+                          f", {asked.failed} failed (see the table)" if asked.failed else "",
+                          f", {left} left for the next run" if left else "")
+    return {"new": added, "turned_down": turned_down.handled, "started": started, "failed": asked.failed,
+            "left": left}
 
 
 Unanswerable = tuple[Submission, list[str]] | InvalidInput  # what makes an application not valid
 
 
-async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: int) -> dict[int, Unanswerable]:
-    """The due applications that are certainly not valid: their problems, or the form service's
-    verdict that the submission cannot be read as one. An application the intake cannot read
-    now (the form service failing) is not judged: its case run reads it again, with retries."""
+async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: int
+                  ) -> tuple[dict[int, Unanswerable], dict[int, FritakApplication]]:
+    """The due applications that are certainly not valid (their problems, or the form service's
+    verdict that the submission cannot be read as one), and those read and valid, by item id.
+    An application the intake cannot read now (the form service failing) is neither: it is
+    read again when it is archived, with retries."""
 
-    async def judge(item: WorkItem) -> Unanswerable | None:
+    async def judge(item: WorkItem) -> Unanswerable | FritakApplication | None:
         try:
             submission, application, problems = await fetch_application(
                 ports.forms, int(item.source_key), max_attachment_mb=max_attachment_mb)
         except InvalidInput as exc:
             return exc
         except HubError as exc:
-            log.info("fritak %s: not read by the intake (%s); its case run reads it again",
+            log.info("fritak %s: not read by the intake (%s); it is read again before it is archived",
                      item.source_key, exc.kind)
             return None
-        return (submission, problems) if application is None else None
+        return (submission, problems) if application is None else application
 
-    return await verdicts(due, judge, parallel=STARTS_AT_ONCE)
+    invalid: dict[int, Unanswerable] = {}
+    valid: dict[int, FritakApplication] = {}
+    judged: dict[int, Unanswerable | FritakApplication] = await verdicts(due, judge, parallel=STARTS_AT_ONCE)
+    for item_id, verdict in judged.items():
+        if isinstance(verdict, FritakApplication):
+            valid[item_id] = verdict
+        else:
+            invalid[item_id] = verdict
+    return invalid, valid
 
 
 def _rejecting(invalid: dict[int, Unanswerable]) -> Callable[[Run], Awaitable[str]]:
@@ -153,51 +193,55 @@ async def _reject(run: Run, why: Unanswerable) -> str:
         await reject_application(run, *why)
 
 
-async def _start_cases(ledger: Ledger, due: list[WorkItem]) -> tuple[int, int]:
-    """One fritak-case run per application, created in one request per hundred (Prefect's bulk
-    create); returns (cases started, applications left for the next fritak-intake). One request
-    each, a backlog's cases were created one every ~2 s on a busy SQLite server (each waiting
-    for the database behind the cases already started), which was what bounded a burst of
-    applications, not the cases' own work.
+def _archiving(read: dict[int, FritakApplication], prefect: _CaseRuns) -> Callable[[Run], Awaitable[str]]:
+    """A :func:`run_batch` handler taking a valid application up to the decision: archived, and
+    its case run waiting for a case handler. Its steps are those of a case run, as plain calls
+    (the batch's retries: :data:`hub.flowkit.BATCH_RETRY_DELAYS`)."""
 
-    Each hundred is noted in the ledger as soon as Prefect answers. If Prefect does not answer
-    in time (at the issue's full load, a bulk create of a hundred runs on PostgreSQL timed out
-    after 60 s and failed the whole intake, the hundred before it created but not noted), the
-    applications not yet started stay pending and the next fritak-intake, a minute later, asks
-    again: by their idempotency keys Prefect hands back any run a lost answer had created."""
-    case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
-    assert case_runs is not None and case_runs.per_item
-    by_key = {f"fritak:{item.source_key}:{item.data.get('replays', 0)}": item for item in due}
-    keys, count = list(by_key), 0
-    for first in range(0, len(keys), CASES_PER_REQUEST):
-        wanted = {key: case_runs.parameters(by_key[key]) for key in keys[first:first + CASES_PER_REQUEST]}
+    async def handle(run: Run) -> str:
+        application = read.get(run.item.id)
+        if application is None:  # the intake's first read failed (the form service): read it now
+            application = await read_fritak_application.fn(run, int(run.item.source_key))
+        else:
+            async with run.step("read_application"):
+                pass  # read and validated by the intake's triage
+        case, entry = await archive_application.fn(run, application)
+        await prefect.ask(run, decision_form(application, case, entry))
+        return "archived; waiting for a case handler's decision"
+
+    return handle
+
+
+class _CaseRuns:
+    """Creates each archived application's ``fritak-case`` run, already suspended and asking
+    for the decision (:func:`hub.dispatch.start_waiting_for_input`), with one Prefect client;
+    ``gone`` is set once Prefect does not answer, and the batch takes no more applications."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.ids: dict[str, Any] = {}
+        self.gone = asyncio.Event()
+
+    async def ask(self, run: Run, form: type[FritakDecision]) -> None:
+        case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
+        assert case_runs is not None and case_runs.per_item
+        item = run.item
         try:
-            started, refused = await start_deployment_runs(case_runs.deployment, wanted)
+            run_id = await start_waiting_for_input(
+                case_runs.deployment, case_runs.parameters(item), key=f"fritak:{item.source_key}:{item.data.get('replays', 0)}",
+                pause_key=DECISION_KEY, form=form, client=self.client, ids=self.ids)
         except Exception as exc:
             if not prefect_did_not_answer(exc):
                 raise
-            left = len(keys) - first
-            get_run_logger().warning(
-                "Prefect did not answer the request to start %d fritak case(s) in time (%s): %d application(s) "
-                "stay pending for the next fritak-intake, which asks again (no case is started twice). If this "
-                "repeats, look at the Prefect server's load and its database.", len(wanted),
-                type(exc).__name__, left)
-            return count, left
-
-        def note(started: dict[str, str] = started) -> None:
-            for key, run_id in started.items():
-                ledger.set_flow_run(by_key[key].id, run_id)
-
-        await asyncio.to_thread(note)
-        count += len(started)
-        if refused:
-            key, why = next(iter(refused.items()))
-            raise HubError(f"Prefect created no fritak-case run for {len(refused)} application(s) "
-                           f"(submission {by_key[key].source_key}: {why})", system="prefect",
-                           hint="Those applications stay pending and the next fritak-intake asks again; if it "
-                                "repeats, compare the fritak-case deployment's parameters with the flow's.")
-    return count, 0
+            self.gone.set()
+            raise TransientError(f"Prefect did not answer the request to create the case run of fritak "
+                                 f"{item.source_key} ({type(exc).__name__})", system="prefect",
+                                 hint="The application is archived; the hub tries the case again later "
+                                      "(HUB_RETRY_TRANSIENT_AFTER) and asks the case handler once. If Prefect "
+                                      "stays unreachable, look at its server and database.") from exc
+        await asyncio.to_thread(run.ledger.set_flow_run, item.id, run_id)
+        run.wait_for("a case handler's decision in the Prefect UI",
+                     decision_runs=[*(item.data or {}).get("decision_runs", []), run_id])
 
 
-CASES_PER_REQUEST = BULK_LIMIT  # Prefect's most per bulk create; each request's runs noted at once
 STARTS_AT_ONCE = 8  # applications read at once: hides the latency, not a burst

@@ -35,7 +35,7 @@ from mappings.fritak_mail import decision_mail, rejected_application_mail
 from mappings.fritak_to_noark import application_entry, case_file, decision_entry, decision_letter_pdf
 
 __all__ = ["CourseVerdict", "FritakDecision", "read_fritak_application", "fetch_application", "reject_application", "archive_application",
-           "decision_form", "earlier_decision", "asking_runs", "ask_case_handler", "DECISION_KEY", "to_decision", "journal_decision",
+           "decision_form", "given_decision", "asking_runs", "ask_case_handler", "DECISION_KEY", "to_decision", "journal_decision",
            "close_case", "email_decision"]
 
 
@@ -152,15 +152,15 @@ def asking_runs(run: Run) -> list[str]:
     return [*asked, current] if current else asked
 
 
-async def earlier_decision(run: Run) -> FritakDecision | None:
-    """A decision a case handler gave to an earlier run of this case that died before it acted
-    on it (resumed, then killed while it was starting again; ``redrive-stuck`` started this run
-    instead). The answer is that run's input: the case handler is not asked a second time."""
+async def given_decision(run: Run) -> FritakDecision | None:
+    """The decision a case handler already gave this case, if any: to this run (created
+    waiting by ``fritak-intake``, or suspended by itself, and resumed with the answer), or to an
+    earlier run of this case that died before it acted on it (resumed, then killed while it
+    was starting again; ``redrive-stuck`` started this run instead). The case handler is never
+    asked a second time."""
     keyset = keyset_from_paused_state(Suspended(pause_key=DECISION_KEY))
-    for earlier in reversed(asking_runs(run)):
-        if earlier == run.flow_run_id:
-            continue
-        value = await aread_flow_run_input(key=keyset["response"], flow_run_id=UUID(earlier))
+    for asked in reversed(asking_runs(run)):
+        value = await aread_flow_run_input(key=keyset["response"], flow_run_id=UUID(asked))
         if value:
             return FritakDecision(**value)
     return None

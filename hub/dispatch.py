@@ -52,7 +52,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from hub.ledger import EventState, InboxEvent, Ledger
@@ -61,7 +61,7 @@ from hub.privacy import mask
 from hub.services import BURST, OnEvent, catalog
 
 __all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "start_deployment_runs",
-           "prefect_did_not_answer", "route_key", "together_key", "REPEATS"]
+           "start_waiting_for_input", "prefect_did_not_answer", "route_key", "together_key", "REPEATS"]
 
 log = logging.getLogger("hub.dispatch")
 T = TypeVar("T")
@@ -111,7 +111,7 @@ def scheduled_start(valid_after: date | None, tz: ZoneInfo, start_hour: int,
 
 async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, key: str,
                                when: datetime | None = None, client: Any = None,
-                               ids: dict[str, Any] | None = None) -> str:
+                               ids: dict[str, Any] | None = None, state: Any = None) -> str:
     """Create the run of ``deployment`` for ``key`` (or get the one that exists); return its id.
 
     What ``run_deployment`` does, plus: the deployment id is cached in ``ids``, and 502, 503
@@ -119,16 +119,18 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
     server answers 503 when its database is momentarily busy (a burst) and its client waits
     2 s before retrying, and 2 s even with ``PREFECT_CLIENT_MAX_RETRIES=0``: the request goes
     out with :func:`hub.prefect_api.send_once` and relies on this loop. A retry after a lost
-    answer is safe: the idempotency key returns the run the first try created.
+    answer is safe: the idempotency key returns the run the first try created. ``state``: the
+    state the run is created in, if not Scheduled (at ``when``, if given).
     """
     from prefect.client.schemas.actions import DeploymentFlowRunCreate
     from prefect.states import Scheduled, to_state_create
 
     if client is None:
         async with _fresh_client() as fresh:
-            return await start_deployment_run(deployment, parameters, key=key, when=when, client=fresh, ids=ids)
+            return await start_deployment_run(deployment, parameters, key=key, when=when, client=fresh, ids=ids,
+                                              state=state)
     ids = ids if ids is not None else {}
-    state: Any = Scheduled(scheduled_time=when) if when else Scheduled()
+    state = state or (Scheduled(scheduled_time=when) if when else Scheduled())
 
     async def create() -> str:
         body = DeploymentFlowRunCreate(parameters=parameters, idempotency_key=key, tags=["hub"],
@@ -138,6 +140,55 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
         return str(response.json()["id"])
 
     return await _while_busy(deployment, ids, create)
+
+
+async def start_waiting_for_input(deployment: str, parameters: dict[str, Any], *, key: str, pause_key: str,
+                                  form: Any, client: Any = None, ids: dict[str, Any] | None = None) -> str:
+    """Create the run of ``deployment`` for ``key`` (or get the one that exists) already
+    *suspended*, asking for ``form`` (a ``RunInput`` class) under ``pause_key``: the run as
+    ``suspend_flow_run(wait_for_input=form, key=pause_key)`` leaves it, without a process ever
+    running it up to there. Prefect's UI shows it Suspended with its form; a resume with the
+    input schedules it, and the flow finds the answer under the keyset of ``pause_key``
+    (``keyset_from_paused_state``). Returns the run's id.
+
+    Made for work a batch does up to a person's decision (a fritak case archived by the intake):
+    a run of its own up to that point (a process, a flow run and its task runs) cost more than
+    the work. Safe to call again after a lost answer or a crash: the idempotency key hands
+    back the same run, and the form's inputs already stored are kept (Prefect answers 409)."""
+    import json
+    from uuid import UUID
+
+    from prefect._internal.pydantic.v2_schema import create_v2_schema  # what RunInput.asave stores
+    from prefect.exceptions import PrefectHTTPStatusError
+    from prefect.input import keyset_from_paused_state
+    from prefect.states import Suspended
+
+    if client is None:
+        async with _fresh_client() as fresh:
+            return await start_waiting_for_input(deployment, parameters, key=key, pause_key=pause_key, form=form,
+                                                 client=fresh, ids=ids)
+    ids = ids if ids is not None else {}
+    state: Any = Suspended(pause_key=pause_key)
+    keyset = keyset_from_paused_state(state)
+    state.state_details.run_input_keyset = dict(keyset)
+    run_id = await start_deployment_run(deployment, parameters, key=key, client=client, ids=ids, state=state)
+
+    async def store(name: Literal["description", "schema"], value: object) -> None:
+        async def send() -> None:
+            await client.create_flow_run_input(UUID(run_id), keyset[name], json.dumps(value, ensure_ascii=False))
+
+        try:
+            await _while_busy(deployment, ids, send)
+        except PrefectHTTPStatusError as exc:
+            if exc.response.status_code != 409:  # 409: stored by an earlier try
+                raise
+
+    description = getattr(form, "_description", None)  # RunInput.with_initial_data(description=...)
+    if isinstance(description, str) and description:
+        await store("description", description)
+    # The schema last: Prefect refuses a resume without it, so a run with its schema is complete.
+    await store("schema", create_v2_schema(form.__name__, model_base=form))
+    return run_id
 
 
 BULK_LIMIT = 100  # runs per bulk request: the most Prefect's server creates in one

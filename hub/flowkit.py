@@ -545,12 +545,14 @@ async def _retrying(handle: Callable[[Run], Awaitable[str]], run: Run) -> str:
 
 async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callable[[Run], Awaitable[str]], *,
                     ledger: Ledger | None = None, settings: Settings | None = None,
-                    key_label: str = "item", parallel: int | None = None) -> list[dict[str, Any]]:
+                    key_label: str = "item", parallel: int | None = None,
+                    stop: asyncio.Event | None = None) -> list[dict[str, Any]]:
     """Each item through ``handle`` inside :func:`batch_item`, ``parallel`` at a time
     (:func:`batch_parallel`). Items start in the order given, and the parts of ``handle``
-    inside ``run.in_order()`` run in that order too. Returns one row per item, in that order,
-    for a run's table artifact: its key, its state now, and ``handle``'s outcome — or, for an
-    item that failed, the reason."""
+    inside ``run.in_order()`` run in that order too. Returns one row per item taken, in that
+    order, for a run's table artifact: its key, its state now, and ``handle``'s outcome — or,
+    for an item that failed, the reason. Once ``stop`` is set (a peer every item needs is not
+    answering) no further item is taken: those are left as they were, with no row."""
     settings = settings or get_settings()
     ledger = ledger or get_ledger(settings)
     todo = list(items)
@@ -570,6 +572,9 @@ async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callab
 
     async def worker() -> None:
         for index, item in queue:
+            if stop is not None and stop.is_set():
+                await turnstile.passed(index)
+                continue
             try:
                 rows[index] = await one(index, item)
             finally:
@@ -578,7 +583,7 @@ async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callab
     async with asyncio.TaskGroup() as group:
         for _ in range(min(parallel or batch_parallel(), len(todo))):
             group.create_task(worker())
-    return rows
+    return [row for row in rows if row]
 
 
 # A page of a backlog, and the rows of a run's table artifact: what a batch holds at once.

@@ -112,10 +112,55 @@ async def test_an_invalid_application_is_answered_by_mail_and_nothing_is_archive
     assert mail.to == ("feil.fnr@student.oslomet.no",) and "kunne ikke behandles" in mail.subject
 
 
-async def test_the_intake_turns_down_an_invalid_application_itself_and_starts_a_case_only_for_a_valid_one(
+async def test_the_intake_archives_a_valid_application_and_its_case_run_waits_for_the_decision_without_running(
+        hub: Fakes) -> None:
+    """The intake takes a valid application up to the decision itself: archived, and its case
+    run created already suspended with the case handler's form. No process ran it; resumed, it
+    runs once, finds what the intake archived, and finishes the case."""
+    from flows.fritak import fritak_intake
+
+    _apply(hub)
+    await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+
+    counts = await fritak_intake()
+
+    assert counts == {"new": 1, "turned_down": 0, "started": 1, "failed": 0, "left": 0}
+    item = hub.ledger.get_item("fritak", str(SID))
+    assert item is not None and item.state == ItemState.WAITING and "decision" in (item.last_error or "")
+    assert item.data["decision_runs"] == [item.flow_run_id]
+    assert [(s.name, s.state) for s in item.steps] == [("read_application", "done"), ("archive_application", "done")]
+    (stored,) = hub.archive.case_files.values()
+    assert stored.case_file.external_id == CASE_KEY and [e.entry.journal_type for e in stored.entries] == ["I"]
+    async with get_client() as client:
+        case_run = await client.read_flow_run(UUID(item.flow_run_id))
+    assert case_run.parameters == {"submission_id": SID} and case_run.deployment_id is not None
+    assert case_run.state is not None and case_run.state.name == "Suspended" and case_run.start_time is None
+    keyset = keyset_from_paused_state(case_run.state)
+    description = await aread_flow_run_input(keyset["description"], flow_run_id=case_run.id)
+    assert "DATA1100" in description and "Høgskolen i Innlandet" in description and FNR not in description
+    schema = await aread_flow_run_input(keyset["schema"], flow_run_id=case_run.id)
+    assert {"outcome", "courses", "justification"} <= set(schema["properties"])
+    assert hub.mail.sent == []
+
+    await aresume_flow_run(case_run.id, run_input={
+        "outcome": "approve", "justification": "Tilsvarende emner er bestått.", "decided_by": "Kari Saksbehandler",
+        "courses": [{"course": "DATA1100", "verdict": "approved"}, {"course": "MATA1000", "verdict": "approved"}]})
+    final = await _execute(case_run)
+
+    assert final.is_completed(), final
+    done = hub.ledger.get_item("fritak", str(SID))
+    assert done is not None and done.state == ItemState.DONE and done.data["outcome"] == "approve"
+    (stored,) = hub.archive.case_files.values()
+    assert stored.case_file.status == "A" and sorted(e.entry.journal_type for e in stored.entries) == ["I", "U"]
+    (mail,) = hub.mail.sent
+    assert mail.to == ("asmund.bjornstad@student.oslomet.no",) and FNR not in mail.body
+    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0, "failed": 0, "left": 0}
+
+
+async def test_the_intake_turns_down_an_invalid_application_itself_and_archives_only_the_valid_one(
         hub: Fakes) -> None:
     """An invalid application costs no case run (a process, a flow run and its task runs):
-    the intake answers it and dead-letters it; a valid one gets its case run."""
+    the intake answers it and dead-letters it; a valid one is archived and gets its case run."""
     from flows.fritak import fritak_intake
 
     valid = submission()
@@ -127,7 +172,7 @@ async def test_the_intake_turns_down_an_invalid_application_itself_and_starts_a_
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 2, "turned_down": 1, "started": 1, "left": 0}
+    assert counts == {"new": 2, "turned_down": 1, "started": 1, "failed": 0, "left": 0}
     turned_down = hub.ledger.get_item("fritak", str(SID + 1))
     assert turned_down is not None and turned_down.state == ItemState.FAILED
     assert turned_down.error_kind == "invalid_input" and "fødselsnummer" in (turned_down.last_error or "")
@@ -137,29 +182,38 @@ async def test_the_intake_turns_down_an_invalid_application_itself_and_starts_a_
     (mail,) = hub.mail.sent
     assert mail.to == ("feil.fnr@student.oslomet.no",) and "kunne ikke behandles" in mail.subject
     accepted = hub.ledger.get_item("fritak", str(SID))
-    assert accepted is not None and accepted.state == ItemState.PENDING and accepted.flow_run_id
+    assert accepted is not None and accepted.state == ItemState.WAITING and accepted.flow_run_id
     async with get_client() as client:  # the server is shared by this module's tests: look at this run's
-        case_run = await client.read_flow_run(UUID(accepted.flow_run_id))
         runs = await client.read_flow_runs()
-    assert case_run.parameters == {"submission_id": SID} and case_run.deployment_id is not None
     assert not [r for r in runs if r.parameters.get("submission_id") == SID + 1]
-    assert hub.archive.case_files == {}  # the case run (not run here) archives; the intake never does
+    assert [c.case_file.external_id for c in hub.archive.case_files.values()] == [CASE_KEY]  # the valid one only
 
 
-async def test_an_application_the_intake_cannot_read_is_left_to_its_case_run(hub: Fakes) -> None:
-    """The form service failing is no verdict on the application: its case run reads it again."""
+async def test_an_application_the_intake_cannot_read_is_read_again_before_it_is_archived(hub: Fakes) -> None:
+    """The form service failing is no verdict on the application: it is read again when it is
+    archived. Still failing, it is a dead letter with the form service's reason, nothing
+    archived and nobody told; a transient failure is tried again later by the hub."""
     from flows.fritak import fritak_intake
+    from hub.errors import TransientError
 
     _apply(hub)
-    hub.forms.attachments.clear()  # the attachment cannot be read now (404 from the form service)
+    second = submission()
+    second = second.model_copy(update={"meta": second.meta.model_copy(update={"submission_id": SID + 2})})
+    hub.forms.submit(second, attachments={71: real_pdf()}, pdf=real_pdf("Søknad om fritak"))
+    hub.forms.attachments.clear()  # the attachment is gone (404 from the form service)
+    hub.forms.broken[SID + 2] = TransientError("the form service answered 503", system="forms", status=503)
     await (await fritak_case.ato_deployment(name="fritak-case")).apply()
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 1, "turned_down": 0, "started": 1, "left": 0}
-    item = hub.ledger.get_item("fritak", str(SID))
-    assert item is not None and item.state == ItemState.PENDING and item.flow_run_id
-    assert hub.mail.sent == []
+    assert counts == {"new": 2, "turned_down": 0, "started": 0, "failed": 2, "left": 0}
+    gone = hub.ledger.get_item("fritak", str(SID))
+    assert gone is not None and gone.state == ItemState.FAILED and gone.error_kind == "not_found"
+    assert "attachment 71" in (gone.last_error or "")
+    busy = hub.ledger.get_item("fritak", str(SID + 2))
+    assert busy is not None and busy.state == ItemState.FAILED and busy.error_kind == "transient"
+    assert hub.ledger.step(busy.id, "read_application").state == "failed"  # type: ignore[union-attr]
+    assert hub.archive.case_files == {} and hub.mail.sent == []
 
 
 async def test_a_submission_the_form_service_calls_unreadable_is_turned_down_by_the_intake(hub: Fakes) -> None:
@@ -174,7 +228,7 @@ async def test_a_submission_the_form_service_calls_unreadable_is_turned_down_by_
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 1, "turned_down": 1, "started": 0, "left": 0}
+    assert counts == {"new": 1, "turned_down": 1, "started": 0, "failed": 0, "left": 0}
     item = hub.ledger.get_item("fritak", str(SID))
     assert item is not None and item.state == ItemState.FAILED and item.error_kind == "invalid_input"
     assert "createdDate" in (item.last_error or "")
@@ -184,7 +238,7 @@ async def test_a_submission_the_form_service_calls_unreadable_is_turned_down_by_
 async def test_the_intake_reads_a_backlog_a_page_at_a_time_and_starts_every_case_once(
         hub: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
     """A semester's backlog is never held whole: the intake reads it a page at a time (here
-    three), turns down the invalid and starts a case for each valid application on each page,
+    three), turns down the invalid and archives and asks for each valid application on each page,
     and goes on to the last page in the same run. A second run starts nothing again."""
     import hub.flowkit as flowkit
     from flows.fritak import fritak_intake
@@ -199,32 +253,32 @@ async def test_the_intake_reads_a_backlog_a_page_at_a_time_and_starts_every_case
         hub.forms.submit(application, attachments={71: real_pdf()}, pdf=real_pdf("Søknad om fritak"))
     await (await fritak_case.ato_deployment(name="fritak-case")).apply()
 
-    assert await fritak_intake() == {"new": 7, "turned_down": 2, "started": 5, "left": 0}
+    assert await fritak_intake() == {"new": 7, "turned_down": 2, "started": 5, "failed": 0, "left": 0}
     items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(7)]
-    assert [i.state if i else None for i in items] == [ItemState.PENDING, ItemState.FAILED, ItemState.PENDING,
-                                                       ItemState.PENDING, ItemState.PENDING, ItemState.FAILED,
-                                                       ItemState.PENDING]
-    run_ids = [i.flow_run_id for i in items if i and i.state == ItemState.PENDING]
+    assert [i.state if i else None for i in items] == [ItemState.WAITING, ItemState.FAILED, ItemState.WAITING,
+                                                       ItemState.WAITING, ItemState.WAITING, ItemState.FAILED,
+                                                       ItemState.WAITING]
+    run_ids = [i.flow_run_id for i in items if i and i.state == ItemState.WAITING]
     assert len(set(run_ids)) == 5 and all(run_ids)
-    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0, "left": 0}
+    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0, "failed": 0, "left": 0}
 
 
 async def test_an_intake_prefect_stops_answering_starts_what_it_can_and_leaves_the_rest_for_the_next(
         hub: Fakes, prefect_server: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Prefect, saturated by a backlog, does not answer a request to start cases (at the issue's
-    full load a bulk create timed out after 60 s and failed the whole intake). The cases started
-    before it stay noted, the intake ends without failing, the rest stay pending, and the next
-    intake starts them: each application gets one case run."""
+    """Prefect, saturated by a backlog, does not answer a request to create a case run (at the
+    issue's full load a bulk create timed out after 60 s and failed the whole intake). The
+    intake takes no further application: the case in hand is tried again a second later (and
+    gets the run the unanswered request may have created), the intake ends without failing,
+    the rest stay pending, and the next intake takes them: each application one case run."""
     import httpx
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.settings import PREFECT_API_REQUEST_TIMEOUT, PREFECT_API_URL, temporary_settings
 
-    import flows.fritak
     from flows.fritak import fritak_intake
     from sandbox.common import control_headers
     from sandbox.faultproxy import start_fault_proxy
 
-    monkeypatch.setattr(flows.fritak, "CASES_PER_REQUEST", 2)  # five cases: three requests
+    monkeypatch.setenv("HUB_BATCH_PARALLEL", "1")  # one application after another: the order is known
     first = SID + 300
     for n in range(5):
         application = submission()
@@ -234,24 +288,26 @@ async def test_an_intake_prefect_stops_answering_starts_what_it_can_and_leaves_t
     deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
     proxy: Any = start_fault_proxy(prefect_server.removesuffix("/api"), tmp_path)
     try:
-        # The second request to create runs is held unanswered, longer than the client waits.
+        # The third request to create a case run is held unanswered, longer than the client waits.
         armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control_headers(proxy.extra.get("control_token")),
                            json={"path": "/api/deployments/", "method": "POST", "kind": "timeout", "hold": 8,
-                                 "skip": 1}, timeout=5)
+                                 "skip": 2}, timeout=5)
         assert armed.status_code == 201, armed.text
         with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api", PREFECT_API_REQUEST_TIMEOUT: 2.0}):
-            assert await fritak_intake() == {"new": 5, "turned_down": 0, "started": 2, "left": 3}
+            assert await fritak_intake() == {"new": 5, "turned_down": 0, "started": 3, "failed": 0, "left": 2}
             items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(5)]
-            assert [bool(i and i.flow_run_id) for i in items] == [True, True, False, False, False]
-            assert all(i and i.state == ItemState.PENDING for i in items)
+            assert [i.state if i else None for i in items] == [ItemState.WAITING] * 3 + [ItemState.PENDING] * 2
+            assert [bool(i and i.flow_run_id) for i in items] == [True, True, True, False, False]
 
-            assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 3, "left": 0}
+            assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 2, "failed": 0, "left": 0}
     finally:
         proxy.stop()
     items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(5)]
+    assert all(i and i.state == ItemState.WAITING for i in items)
     async with get_client() as client:
         runs = await client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])), limit=200)
     mine = [r for r in runs if first <= r.parameters.get("submission_id", 0) < first + 5]
     assert sorted(r.parameters["submission_id"] for r in mine) == [first + n for n in range(5)]  # one each
     assert {str(r.id) for r in mine} == {i.flow_run_id for i in items if i}
+    assert all(r.state is not None and r.state.name == "Suspended" for r in mine)
