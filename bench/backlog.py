@@ -620,6 +620,9 @@ def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, tim
         item = ledger.ensure_item(s.service, s.key, title=f"{s.service} submission {s.key} (naive baseline)")
         items.setdefault(s.service, []).append(item)
     report.mine |= {(s.service, s.key) for s in sent if s.service != "fritak"}
+    if not items:
+        say("naive phase: no items (fritak has no naive phase)")
+        return
     rates: dict[str, Rate] = {}
 
     @task(name="one item", cache_policy=NO_CACHE, persist_result=False)

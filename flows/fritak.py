@@ -10,7 +10,9 @@ taken up to the decision by the intake itself, a few side by side:
 2. archived: case file (saksmappe), incoming journalpost with the submission PDF and attachments;
 3. its ``fritak-case`` run is created already **suspended**, asking a case handler for the
    decision in the Prefect UI (a typed form: approve, reject or partial per course, with a
-   justification). No process runs while it waits, and none ran to get there.
+   justification). No process runs while it waits, and none ran to get there. The runs are
+   created beside the batch (:class:`_CaseRuns`); one Prefect did not create is started by
+   ``redrive-stuck`` once the intake has ended, and asks itself.
 
 Resumed with the decision, the case run reads the application again (the fødselsnummer is kept
 nowhere in Prefect), finds what the intake archived, and:
@@ -53,10 +55,11 @@ from flows.fritak_steps import (
     to_decision,
 )
 from hub.dispatch import prefect_did_not_answer, start_waiting_for_input
-from hub.errors import HubError, InvalidInput, TransientError
+from hub.errors import HubError, InvalidInput
 from hub.flowkit import Run, Tally, due_pages, run_batch, verdicts, work_item
-from hub.ledger import WorkItem
+from hub.ledger import Ledger, WorkItem
 from hub.ports.forms import Submission
+from hub.privacy import mask
 from hub.services import catalog
 from hub.settings import OSLO, get_settings
 from hub.text import table_for_prefect
@@ -108,10 +111,10 @@ async def fritak_intake() -> dict[str, int]:
 
     settings = get_settings()
     ledger = get_ledger(settings)
-    turned_down, asked, left = Tally(), Tally(), 0
-    async with connect(settings, service=SERVICE) as ports, get_client() as client:
+    turned_down, archived, left = Tally(), Tally(), 0
+    async with (connect(settings, service=SERVICE) as ports, get_client() as client,
+                _CaseRuns(client, ledger) as case_runs):
         added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=settings.fritak.form_id)
-        prefect = _CaseRuns(client)
         # A page at a time (a semester's backlog is never held whole); an item with a run has
         # its case run already.
         async for due in due_pages(SERVICE, retry_below=0, unstarted=True, ledger=ledger):
@@ -122,30 +125,31 @@ async def fritak_intake() -> dict[str, int]:
             turned_down.add(await run_batch([i for i in due if i.id in invalid], ports, _rejecting(invalid),
                                             ledger=ledger, settings=settings, key_label="submission"))
             valid = [i for i in due if i.id not in invalid]
-            rows = await run_batch(valid, ports, _archiving(read, prefect), ledger=ledger, settings=settings,
-                                   key_label="submission", stop=prefect.gone)
-            asked.add(rows)
-            if prefect.gone.is_set():  # Prefect is not answering: the rest waits for the next run
+            rows = await run_batch(valid, ports, _archiving(read, case_runs), ledger=ledger, settings=settings,
+                                   key_label="submission", stop=case_runs.gone)
+            archived.add(rows)
+            if case_runs.gone.is_set():  # Prefect is not answering: the rest waits for the next run
                 left = len(valid) - len(rows)
-                get_run_logger().warning(
-                    "Prefect did not answer a request to create a fritak-case run: %d application(s) stay pending "
-                    "for the next fritak-intake, which asks again (no case is started twice); the case(s) being "
-                    "archived then are retried later (transient). If this repeats, look at the Prefect server's "
-                    "load and its database.", left)
                 break
-    for name, tally in (("fritak-intake", turned_down), ("fritak-intake-cases", asked)):
+    if case_runs.gone.is_set():
+        get_run_logger().warning(
+            "Prefect created no fritak-case run for %d archived application(s) (the reason is logged above): they "
+            "wait without one, and redrive-stuck starts a case run for each once this run has ended; %d "
+            "application(s) stay pending for the next fritak-intake. If this repeats, look at the Prefect "
+            "server's load and its database.", case_runs.unasked, left)
+    for name, tally in (("fritak-intake", turned_down), ("fritak-intake-cases", archived)):
         if tally.rows:
             await acreate_table_artifact(key=name, table=table_for_prefect(tally.table()),
                                          description="Applications turned down by the intake (not valid)"
-                                         if tally is turned_down else "Applications archived, each waiting for a "
+                                         if tally is turned_down else "Applications archived, each to wait for a "
                                          "case handler's decision in its fritak-case run (or failed, with the reason)")
-    started = asked.handled - asked.failed
+    failed = archived.failed
     get_run_logger().info("fritak: %d new application(s), %d turned down, %d archived and waiting for a decision%s%s",
-                          added, turned_down.handled, started,
-                          f", {asked.failed} failed (see the table)" if asked.failed else "",
+                          added, turned_down.handled, case_runs.asked,
+                          f", {failed} failed (see the table)" if failed else "",
                           f", {left} left for the next run" if left else "")
-    return {"new": added, "turned_down": turned_down.handled, "started": started, "failed": asked.failed,
-            "left": left}
+    return {"new": added, "turned_down": turned_down.handled, "started": case_runs.asked, "failed": failed,
+            "unasked": case_runs.unasked, "left": left}
 
 
 Unanswerable = tuple[Submission, list[str]] | InvalidInput  # what makes an application not valid
@@ -193,20 +197,18 @@ async def _reject(run: Run, why: Unanswerable) -> str:
         await reject_application(run, *why)
 
 
-def _archiving(read: dict[int, FritakApplication], prefect: _CaseRuns) -> Callable[[Run], Awaitable[str]]:
+def _archiving(read: dict[int, FritakApplication], case_runs: _CaseRuns) -> Callable[[Run], Awaitable[str]]:
     """A :func:`run_batch` handler taking a valid application up to the decision: archived, and
-    its case run waiting for a case handler. Its steps are those of a case run, as plain calls
-    (the batch's retries: :data:`hub.flowkit.BATCH_RETRY_DELAYS`)."""
+    waiting for its case run, which ``case_runs`` creates beside the batch. Its steps are those
+    of a case run, as plain calls (the batch's retries: :data:`hub.flowkit.BATCH_RETRY_DELAYS`)."""
 
     async def handle(run: Run) -> str:
         application = read.get(run.item.id)
         if application is None:  # the intake's first read failed (the form service): read it now
             application = await read_fritak_application.fn(run, int(run.item.source_key))
-        else:
-            async with run.step("read_application"):
-                pass  # read and validated by the intake's triage
         case, entry = await archive_application.fn(run, application)
-        await prefect.ask(run, decision_form(application, case, entry))
+        run.wait_for("a case handler's decision in the Prefect UI")
+        case_runs.ask(run.item, decision_form(application, case, entry))
         return "archived; waiting for a case handler's decision"
 
     return handle
@@ -214,34 +216,60 @@ def _archiving(read: dict[int, FritakApplication], prefect: _CaseRuns) -> Callab
 
 class _CaseRuns:
     """Creates each archived application's ``fritak-case`` run, already suspended and asking
-    for the decision (:func:`hub.dispatch.start_waiting_for_input`), with one Prefect client;
-    ``gone`` is set once Prefect does not answer, and the batch takes no more applications."""
+    for the decision (:func:`hub.dispatch.start_waiting_for_input`), beside the batch: up to
+    :data:`ASKING_AT_ONCE` at a time, each noted on its item (its flow run, ``decision_runs``)
+    once Prefect answers. The batch goes on meanwhile: Prefect's round trips were a third of
+    an application's time in the intake.
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    An item is ``waiting`` (on this intake's run) from its archiving until its case run is
+    noted. If Prefect does not answer (after 1 s and 5 s more), ``gone`` is set, the batch takes
+    no more applications, and the item waits without a case run: once this intake's run has
+    ended, ``redrive-stuck`` starts a case run for it like for any item whose run died, and
+    that run asks the case handler. Leaving the block waits for every creation in flight."""
+
+    def __init__(self, client: Any, ledger: Ledger) -> None:
+        self.client, self.ledger = client, ledger
         self.ids: dict[str, Any] = {}
         self.gone = asyncio.Event()
+        self.asked = self.unasked = 0
+        self._bound = asyncio.Semaphore(ASKING_AT_ONCE)
+        self._group = asyncio.TaskGroup()
 
-    async def ask(self, run: Run, form: type[FritakDecision]) -> None:
+    async def __aenter__(self) -> _CaseRuns:
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._group.__aexit__(*exc)
+
+    def ask(self, item: WorkItem, form: type[FritakDecision]) -> None:
+        self._group.create_task(self._ask(item, form))
+
+    async def _ask(self, item: WorkItem, form: type[FritakDecision]) -> None:
         case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
         assert case_runs is not None and case_runs.per_item
-        item = run.item
-        try:
-            run_id = await start_waiting_for_input(
-                case_runs.deployment, case_runs.parameters(item), key=f"fritak:{item.source_key}:{item.data.get('replays', 0)}",
-                pause_key=DECISION_KEY, form=form, client=self.client, ids=self.ids)
-        except Exception as exc:
-            if not prefect_did_not_answer(exc):
-                raise
-            self.gone.set()
-            raise TransientError(f"Prefect did not answer the request to create the case run of fritak "
-                                 f"{item.source_key} ({type(exc).__name__})", system="prefect",
-                                 hint="The application is archived; the hub tries the case again later "
-                                      "(HUB_RETRY_TRANSIENT_AFTER) and asks the case handler once. If Prefect "
-                                      "stays unreachable, look at its server and database.") from exc
-        await asyncio.to_thread(run.ledger.set_flow_run, item.id, run_id)
-        run.wait_for("a case handler's decision in the Prefect UI",
-                     decision_runs=[*(item.data or {}).get("decision_runs", []), run_id])
+        async with self._bound:
+            for delay in (*ASK_AGAIN_AFTER, None):
+                try:
+                    run_id = await start_waiting_for_input(
+                        case_runs.deployment, case_runs.parameters(item),
+                        key=f"fritak:{item.source_key}:{item.data.get('replays', 0)}", pause_key=DECISION_KEY,
+                        form=form, client=self.client, ids=self.ids)
+                    break
+                except Exception as exc:
+                    if delay is None or not prefect_did_not_answer(exc):
+                        self.unasked += 1
+                        self.gone.set()
+                        log.error("fritak %s: archived, but no case run was created (%s: %s); redrive-stuck starts "
+                                  "one once this intake has ended", item.source_key, type(exc).__name__,
+                                  mask(str(exc))[:300])
+                        return
+                    await asyncio.sleep(delay)
+        await asyncio.to_thread(self.ledger.set_flow_run, item.id, run_id,
+                                decision_runs=[*(item.data or {}).get("decision_runs", []), run_id])
+        self.asked += 1
 
 
+ASKING_AT_ONCE = 8  # case runs being created at once, beside the batch
+ASK_AGAIN_AFTER = (1.0, 5.0)  # a creation Prefect did not answer is asked again after these
 STARTS_AT_ONCE = 8  # applications read at once: hides the latency, not a burst

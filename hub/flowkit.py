@@ -566,9 +566,9 @@ async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callab
             if run is not None:
                 run._turn = (turnstile, index)
                 outcome = await _retrying(handle, run)
-        after = await asyncio.to_thread(ledger.item, item.id)
-        return {"service": item.service, key_label: item.source_key, "state": after.state,
-                "outcome": outcome if after.state != ItemState.FAILED else (after.last_error or "")[:120]}
+        state, error = await asyncio.to_thread(ledger.outcome, item.id)
+        return {"service": item.service, key_label: item.source_key, "state": state,
+                "outcome": outcome if state != ItemState.FAILED else (error or "")[:120]}
 
     async def worker() -> None:
         for index, item in queue:

@@ -204,6 +204,12 @@ class Ledger:
                 raise KeyError(f"no work item {item_id}")
             return found
 
+    def outcome(self, item_id: int) -> tuple[str, str | None]:
+        """The item's state and last error: one light query (a batch's row for each item)."""
+        with self.session() as s:
+            row = s.execute(select(WorkItem.state, WorkItem.last_error).where(WorkItem.id == item_id)).one()
+            return row[0], row[1]
+
     def items(self, *, service: str | None = None, states: Sequence[str] | None = None,
               since: datetime | None = None, limit: int | None = 500) -> list[WorkItem]:
         with self.session() as s:
@@ -421,9 +427,16 @@ class Ledger:
             if claimed:
                 self.release(item_id, owner)
 
-    def set_flow_run(self, item_id: int, flow_run_id: str) -> None:
+    def set_flow_run(self, item_id: int, flow_run_id: str, **data: Any) -> None:
+        """Note the item's flow run, and ``data`` with it (one transaction)."""
         with self.session() as s:
-            s.execute(update(WorkItem).where(WorkItem.id == item_id).values(flow_run_id=flow_run_id))
+            if not data:
+                s.execute(update(WorkItem).where(WorkItem.id == item_id).values(flow_run_id=flow_run_id))
+                return
+            item = s.get(WorkItem, item_id)
+            assert item is not None
+            item.flow_run_id = flow_run_id
+            item.data = {**(item.data or {}), **data}
 
     def update_data(self, item_id: int, **values: Any) -> None:
         with self.session() as s:

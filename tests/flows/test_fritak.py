@@ -124,11 +124,11 @@ async def test_the_intake_archives_a_valid_application_and_its_case_run_waits_fo
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 1, "turned_down": 0, "started": 1, "failed": 0, "left": 0}
+    assert counts == {"new": 1, "turned_down": 0, "started": 1, "failed": 0, "unasked": 0, "left": 0}
     item = hub.ledger.get_item("fritak", str(SID))
     assert item is not None and item.state == ItemState.WAITING and "decision" in (item.last_error or "")
     assert item.data["decision_runs"] == [item.flow_run_id]
-    assert [(s.name, s.state) for s in item.steps] == [("read_application", "done"), ("archive_application", "done")]
+    assert [(s.name, s.state) for s in item.steps] == [("archive_application", "done")]  # read by the triage
     (stored,) = hub.archive.case_files.values()
     assert stored.case_file.external_id == CASE_KEY and [e.entry.journal_type for e in stored.entries] == ["I"]
     async with get_client() as client:
@@ -154,7 +154,7 @@ async def test_the_intake_archives_a_valid_application_and_its_case_run_waits_fo
     assert stored.case_file.status == "A" and sorted(e.entry.journal_type for e in stored.entries) == ["I", "U"]
     (mail,) = hub.mail.sent
     assert mail.to == ("asmund.bjornstad@student.oslomet.no",) and FNR not in mail.body
-    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0, "failed": 0, "left": 0}
+    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0, "failed": 0, "unasked": 0, "left": 0}
 
 
 async def test_the_intake_turns_down_an_invalid_application_itself_and_archives_only_the_valid_one(
@@ -172,7 +172,7 @@ async def test_the_intake_turns_down_an_invalid_application_itself_and_archives_
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 2, "turned_down": 1, "started": 1, "failed": 0, "left": 0}
+    assert counts == {"new": 2, "turned_down": 1, "started": 1, "failed": 0, "unasked": 0, "left": 0}
     turned_down = hub.ledger.get_item("fritak", str(SID + 1))
     assert turned_down is not None and turned_down.state == ItemState.FAILED
     assert turned_down.error_kind == "invalid_input" and "fødselsnummer" in (turned_down.last_error or "")
@@ -206,7 +206,7 @@ async def test_an_application_the_intake_cannot_read_is_read_again_before_it_is_
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 2, "turned_down": 0, "started": 0, "failed": 2, "left": 0}
+    assert counts == {"new": 2, "turned_down": 0, "started": 0, "failed": 2, "unasked": 0, "left": 0}
     gone = hub.ledger.get_item("fritak", str(SID))
     assert gone is not None and gone.state == ItemState.FAILED and gone.error_kind == "not_found"
     assert "attachment 71" in (gone.last_error or "")
@@ -228,7 +228,7 @@ async def test_a_submission_the_form_service_calls_unreadable_is_turned_down_by_
 
     counts = await fritak_intake()
 
-    assert counts == {"new": 1, "turned_down": 1, "started": 0, "failed": 0, "left": 0}
+    assert counts == {"new": 1, "turned_down": 1, "started": 0, "failed": 0, "unasked": 0, "left": 0}
     item = hub.ledger.get_item("fritak", str(SID))
     assert item is not None and item.state == ItemState.FAILED and item.error_kind == "invalid_input"
     assert "createdDate" in (item.last_error or "")
@@ -253,32 +253,36 @@ async def test_the_intake_reads_a_backlog_a_page_at_a_time_and_starts_every_case
         hub.forms.submit(application, attachments={71: real_pdf()}, pdf=real_pdf("Søknad om fritak"))
     await (await fritak_case.ato_deployment(name="fritak-case")).apply()
 
-    assert await fritak_intake() == {"new": 7, "turned_down": 2, "started": 5, "failed": 0, "left": 0}
+    assert await fritak_intake() == {"new": 7, "turned_down": 2, "started": 5, "failed": 0, "unasked": 0, "left": 0}
     items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(7)]
     assert [i.state if i else None for i in items] == [ItemState.WAITING, ItemState.FAILED, ItemState.WAITING,
                                                        ItemState.WAITING, ItemState.WAITING, ItemState.FAILED,
                                                        ItemState.WAITING]
     run_ids = [i.flow_run_id for i in items if i and i.state == ItemState.WAITING]
     assert len(set(run_ids)) == 5 and all(run_ids)
-    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0, "failed": 0, "left": 0}
+    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 0, "failed": 0, "unasked": 0, "left": 0}
 
 
-async def test_an_intake_prefect_stops_answering_starts_what_it_can_and_leaves_the_rest_for_the_next(
+async def test_an_intake_prefect_stops_answering_loses_no_case_and_asks_no_case_handler_twice(
         hub: Fakes, prefect_server: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Prefect, saturated by a backlog, does not answer a request to create a case run (at the
-    issue's full load a bulk create timed out after 60 s and failed the whole intake). The
-    intake takes no further application: the case in hand is tried again a second later (and
-    gets the run the unanswered request may have created), the intake ends without failing,
-    the rest stay pending, and the next intake takes them: each application one case run."""
+    """Prefect, saturated by a backlog, stops answering the requests to create case runs (at the
+    issue's full load a bulk create timed out after 60 s and failed the whole intake). The cases
+    asked for before stay noted; the intake ends without failing; an application archived whose
+    run was never created waits without one, and redrive-stuck, once the intake has ended,
+    starts a case run for it. Each application has one case run."""
     import httpx
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.settings import PREFECT_API_REQUEST_TIMEOUT, PREFECT_API_URL, temporary_settings
 
+    import flows.fritak
     from flows.fritak import fritak_intake
+    from hub.replay import redrive_stuck
     from sandbox.common import control_headers
     from sandbox.faultproxy import start_fault_proxy
 
     monkeypatch.setenv("HUB_BATCH_PARALLEL", "1")  # one application after another: the order is known
+    monkeypatch.setattr(flows.fritak, "ASKING_AT_ONCE", 1)
+    monkeypatch.setattr(flows.fritak, "ASK_AGAIN_AFTER", (0.1,))
     first = SID + 300
     for n in range(5):
         application = submission()
@@ -288,26 +292,34 @@ async def test_an_intake_prefect_stops_answering_starts_what_it_can_and_leaves_t
     deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
     proxy: Any = start_fault_proxy(prefect_server.removesuffix("/api"), tmp_path)
     try:
-        # The third request to create a case run is held unanswered, longer than the client waits.
+        # From the third on, every request to create a case run is held unanswered, longer than
+        # the client waits (and never reaches the server).
         armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control_headers(proxy.extra.get("control_token")),
-                           json={"path": "/api/deployments/", "method": "POST", "kind": "timeout", "hold": 8,
-                                 "skip": 2}, timeout=5)
+                           json={"path": "/api/deployments/", "method": "POST", "kind": "timeout", "hold": 4,
+                                 "skip": 2, "count": 50}, timeout=5)
         assert armed.status_code == 201, armed.text
-        with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api", PREFECT_API_REQUEST_TIMEOUT: 2.0}):
-            assert await fritak_intake() == {"new": 5, "turned_down": 0, "started": 3, "failed": 0, "left": 2}
-            items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(5)]
-            assert [i.state if i else None for i in items] == [ItemState.WAITING] * 3 + [ItemState.PENDING] * 2
-            assert [bool(i and i.flow_run_id) for i in items] == [True, True, True, False, False]
-
-            assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": 2, "failed": 0, "left": 0}
+        with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api", PREFECT_API_REQUEST_TIMEOUT: 1.0}):
+            counts = await fritak_intake()
     finally:
         proxy.stop()
+    assert counts["new"] == 5 and counts["started"] == 2 and counts["failed"] == 0
+    assert counts["unasked"] >= 1 and counts["started"] + counts["unasked"] + counts["left"] == 5, counts
     items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(5)]
-    assert all(i and i.state == ItemState.WAITING for i in items)
+    assert all(i is not None for i in items)
+    asked = [i for i in items if i and i.data.get("decision_runs")]
+    unasked = [i for i in items if i and i.state == ItemState.WAITING and not i.data.get("decision_runs")]
+    assert len(asked) == 2 and len(unasked) == counts["unasked"]
+    assert [i.state for i in items if i and i not in asked and i not in unasked] == [ItemState.PENDING] * counts["left"]
+
+    results = await redrive_stuck(hub.ledger)  # the intake's run has ended: its unasked items are stuck
+
+    assert sorted(r.source_key for r in results if r.outcome == "redriven") == sorted(i.source_key for i in unasked)
+    assert await fritak_intake() == {"new": 0, "turned_down": 0, "started": counts["left"], "failed": 0,
+                                     "unasked": 0, "left": 0}
+    items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(5)]
     async with get_client() as client:
         runs = await client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])), limit=200)
     mine = [r for r in runs if first <= r.parameters.get("submission_id", 0) < first + 5]
     assert sorted(r.parameters["submission_id"] for r in mine) == [first + n for n in range(5)]  # one each
     assert {str(r.id) for r in mine} == {i.flow_run_id for i in items if i}
-    assert all(r.state is not None and r.state.name == "Suspended" for r in mine)
