@@ -10,7 +10,7 @@ Prefect's flow engine here. It suspends; the test resumes it with a case handler
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from prefect import get_client
@@ -323,3 +323,49 @@ async def test_an_intake_prefect_stops_answering_loses_no_case_and_asks_no_case_
     mine = [r for r in runs if first <= r.parameters.get("submission_id", 0) < first + 5]
     assert sorted(r.parameters["submission_id"] for r in mine) == [first + n for n in range(5)]  # one each
     assert {str(r.id) for r in mine} == {i.flow_run_id for i in items if i}
+
+
+async def test_a_waiting_run_nobody_noted_is_harmless_the_first_decision_wins(hub: Fakes) -> None:
+    """An intake killed between Prefect creating a case run and the hub noting it leaves a
+    Suspended run that nothing points to; redrive-stuck then starts a case run that asks
+    itself. Both can be answered: the first decision is carried out, and the other run finds
+    the case decided and writes nothing (one decision letter, one e-mail)."""
+    from flows.fritak_steps import DECISION_KEY, decision_form
+    from hub.dispatch import start_waiting_for_input
+    from hub.ports.archive import CaseFile, JournalEntry
+    from mappings.fritak import COURSES, read_application
+
+    _apply(hub)
+    await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+    # The orphan: created waiting with the application's form, never noted on the item.
+    application, problems = read_application(submission(), courses=COURSES, contents={71: real_pdf()})
+    assert application is not None, problems
+    form = decision_form(application, CaseFile(system_id="s", external_id=CASE_KEY, title="t", public_title="t"),
+                         JournalEntry(system_id="j", external_id="e", title="t", journal_type="I"))
+    # (Its key is the intake's, fritak:<sid>:<replays>, in production; this module's Prefect
+    # server already holds that one from the tests before, so the orphan gets one of its own.)
+    orphan = await start_waiting_for_input("fritak-case/fritak-case", {"submission_id": SID},
+                                           key=f"fritak:{SID}:orphan-{uuid4().hex}",
+                                           pause_key=DECISION_KEY, form=form)
+    redriven = await _case_run()  # started by redrive-stuck: it reads, archives and asks itself
+    assert (await _execute(redriven)).is_paused()
+    item = hub.ledger.get_item("fritak", str(SID))
+    assert item is not None and item.state == ItemState.WAITING and item.data["decision_runs"] == [str(redriven.id)]
+
+    decision = {"outcome": "approve", "justification": "Tilsvarende emner er bestått.", "decided_by": "Kari",
+                "courses": [{"course": "DATA1100", "verdict": "approved"}, {"course": "MATA1000", "verdict": "approved"}]}
+    await aresume_flow_run(UUID(orphan), run_input=decision)
+    await aresume_flow_run(redriven.id, run_input={**decision, "outcome": "reject", "decided_by": "Ola"})
+    async with get_client() as client:
+        orphan_run = await client.read_flow_run(UUID(orphan))
+    first = await _execute(orphan_run)  # the orphan's answer is carried out first
+    second = await _execute(redriven)
+
+    assert first.is_completed() and second.is_completed(), (first, second)
+    assert "decided already" in (second.message or "")
+    done = hub.ledger.get_item("fritak", str(SID))
+    assert done is not None and done.state == ItemState.DONE and done.data["outcome"] == "approve"
+    (stored,) = hub.archive.case_files.values()
+    assert sorted(e.entry.journal_type for e in stored.entries) == ["I", "U"]  # one decision letter
+    (mail,) = hub.mail.sent
+    assert "innvilget" in mail.subject
