@@ -616,7 +616,7 @@ def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, tim
     items: dict[str, list[Any]] = {}
     for s in sent:
         if s.service == "fritak":
-            continue  # one flow run per case in the hub already
+            continue  # no naive phase: the scheduled fritak-intake would collect its submissions too
         item = ledger.ensure_item(s.service, s.key, title=f"{s.service} submission {s.key} (naive baseline)")
         items.setdefault(s.service, []).append(item)
     report.mine |= {(s.service, s.key) for s in sent if s.service != "fritak"}

@@ -56,7 +56,7 @@ from flows.fritak_steps import (
 )
 from hub.dispatch import prefect_did_not_answer, start_waiting_for_input
 from hub.errors import HubError, InvalidInput
-from hub.flowkit import Run, Tally, due_pages, run_batch, verdicts, work_item
+from hub.flowkit import Run, Tally, due_pages, run_batch, tried_again, verdicts, work_item
 from hub.ledger import Ledger, WorkItem
 from hub.ports.forms import Submission
 from hub.privacy import mask
@@ -249,22 +249,19 @@ class _CaseRuns:
         case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
         assert case_runs is not None and case_runs.per_item
         async with self._bound:
-            for delay in (*ASK_AGAIN_AFTER, None):
-                try:
-                    run_id = await start_waiting_for_input(
+            try:
+                run_id = await tried_again(
+                    lambda: start_waiting_for_input(
                         case_runs.deployment, case_runs.parameters(item),
                         key=f"fritak:{item.source_key}:{item.data.get('replays', 0)}", pause_key=DECISION_KEY,
-                        form=form, client=self.client, ids=self.ids)
-                    break
-                except Exception as exc:
-                    if delay is None or not prefect_did_not_answer(exc):
-                        self.unasked += 1
-                        self.gone.set()
-                        log.error("fritak %s: archived, but no case run was created (%s: %s); redrive-stuck starts "
-                                  "one once this intake has ended", item.source_key, type(exc).__name__,
-                                  mask(str(exc))[:300])
-                        return
-                    await asyncio.sleep(delay)
+                        form=form, client=self.client, ids=self.ids),
+                    ASK_AGAIN_AFTER, when=prefect_did_not_answer, what=f"fritak {item.source_key}: its case run")
+            except Exception as exc:
+                self.unasked += 1
+                self.gone.set()
+                log.error("fritak %s: archived, but no case run was created (%s: %s); redrive-stuck starts one "
+                          "once this intake has ended", item.source_key, type(exc).__name__, mask(str(exc))[:300])
+                return
         await asyncio.to_thread(self.ledger.set_flow_run, item.id, run_id,
                                 decision_runs=[*(item.data or {}).get("decision_runs", []), run_id])
         self.asked += 1

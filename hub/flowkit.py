@@ -107,19 +107,30 @@ class StepTask(Task[P, R]):
         return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)  # type: ignore[arg-type]
 
 
+async def tried_again(call: Callable[[], Awaitable[T]], delays: Iterable[float], *,
+                      when: Callable[[Exception], bool], what: str) -> T:
+    """``call()``, again after each of ``delays`` while it fails with an error ``when`` accepts;
+    the last error is raised. Each retry is logged with ``what`` (``"step archive"``)."""
+    for delay in (*delays, None):
+        try:
+            return await call()
+        except Exception as exc:
+            if delay is None or not when(exc):
+                raise
+            log.warning("%s: %s; trying again in %g s", what, mask(str(exc))[:200], delay)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _transient(exc: Exception) -> bool:
+    return isinstance(exc, TransientError)
+
+
 async def _plainly(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``fn(*args, **kwargs)``, tried again like the step's task run: after each of
     :data:`STEP_RETRY_DELAYS` while it fails on a transient error."""
-    for delay in (*STEP_RETRY_DELAYS, None):
-        try:
-            return await fn(*args, **kwargs)
-        except TransientError as exc:
-            if delay is None:
-                raise
-            log.warning("step %s: %s; trying it again in %g s", getattr(fn, "__name__", fn), mask(str(exc))[:200],
-                        delay)
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+    return await tried_again(lambda: fn(*args, **kwargs), STEP_RETRY_DELAYS, when=_transient,
+                             what=f"step {getattr(fn, '__name__', fn)}")
 
 
 def step_task(name: str, *, ports: Iterable[str] = (), persist_result: bool | None = None
@@ -531,16 +542,9 @@ async def _retrying(handle: Callable[[Run], Awaitable[str]], run: Run) -> str:
     transient error. Handlers find their own earlier writes (by external key), so trying again
     writes nothing twice. A slot that could not be had is not tried again here: that wait was
     long already (``HUB_SLOT_WAIT_SECONDS``)."""
-    for delay in (*BATCH_RETRY_DELAYS, None):
-        try:
-            return await handle(run)
-        except TransientError as exc:
-            if delay is None or isinstance(exc, SlotsUnavailable):
-                raise
-            log.warning("%s %s: %s; trying the item again in %g s", run.item.service, run.item.source_key,
-                        exc, delay)
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+    return await tried_again(lambda: handle(run), BATCH_RETRY_DELAYS,
+                             when=lambda exc: _transient(exc) and not isinstance(exc, SlotsUnavailable),
+                             what=f"{run.item.service} {run.item.source_key}")
 
 
 async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callable[[Run], Awaitable[str]], *,
