@@ -182,6 +182,7 @@ class Run:
         self.already_done = False
         self.waiting_reason: str | None = None
         self.notes: list[str] = []
+        self.outcome: tuple[str, str | None] | None = None  # (state, error) as recorded at its end
 
     @property
     def flow_run_id(self) -> str | None:
@@ -269,17 +270,23 @@ async def _claim(ledger: Ledger, item: WorkItem, owner: str, wait: float, lease:
     return await asyncio.to_thread(ledger.item, item.id)
 
 
-@contextlib.asynccontextmanager
-async def _holding(ledger: Ledger, item: WorkItem, owner: str, lease: timedelta) -> AsyncIterator[None]:
-    """Renew ``owner``'s lease on the item every third of the lease while the body runs; release
-    it at the end. If this process dies, renewal stops and the item is stuck once the lease
-    expires — then ``redrive-stuck`` starts it again."""
+class _Hold:
+    """A run's lease on its item, renewed every third of the lease while the run works. If the
+    process dies, renewal stops and the item is stuck once the lease expires — then
+    ``redrive-stuck`` starts it again. The run's end gives the lease up with its outcome (one
+    transaction: :meth:`Ledger.finish_item` ``release=``), or :func:`_holding` does."""
 
-    async def renew() -> None:
+    def __init__(self, ledger: Ledger, item: WorkItem, owner: str, lease: timedelta) -> None:
+        self.ledger, self.item, self.owner, self.lease = ledger, item, owner, lease
+        self.released = False
+        self._renewer = asyncio.create_task(self._renew(), name=f"lease {item.service}/{item.source_key}")
+
+    async def _renew(self) -> None:
+        item = self.item
         while True:
-            await asyncio.sleep(lease.total_seconds() / 3)
+            await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                kept = await asyncio.to_thread(ledger.renew, item.id, owner, lease)
+                kept = await asyncio.to_thread(self.ledger.renew, item.id, self.owner, self.lease)
             except Exception as exc:  # the ledger is briefly unavailable: try again next time
                 log.warning("could not renew the lease on %s %s: %s", item.service, item.source_key,
                             mask(str(exc))[:200])
@@ -289,14 +296,23 @@ async def _holding(ledger: Ledger, item: WorkItem, owner: str, lease: timedelta)
                           "may have taken the item over", item.service, item.source_key)
                 return
 
-    renewer = asyncio.create_task(renew(), name=f"lease {item.service}/{item.source_key}")
-    try:
-        yield
-    finally:
-        renewer.cancel()
+    async def stop_renewing(self) -> None:
+        self._renewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await renewer
-        await asyncio.to_thread(ledger.release, item.id, owner)
+            await self._renewer
+
+
+@contextlib.asynccontextmanager
+async def _holding(ledger: Ledger, item: WorkItem, owner: str, lease: timedelta) -> AsyncIterator[_Hold]:
+    """Hold ``owner``'s lease on the item while the body runs (:class:`_Hold`); give it up at
+    the end unless the run's end did."""
+    hold = _Hold(ledger, item, owner, lease)
+    try:
+        yield hold
+    finally:
+        await hold.stop_renewing()
+        if not hold.released:
+            await asyncio.to_thread(ledger.release, item.id, owner)
 
 
 async def _declared_dead() -> bool:
@@ -331,26 +347,33 @@ def _told_to_stop(exc: BaseException) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def _lifecycle(run: Run, *, suppress: bool) -> AsyncIterator[Run]:
-    """Start the item, run the body, record how it ended (done, waiting or failed)."""
+async def _lifecycle(run: Run, hold: _Hold, *, suppress: bool, started: bool = False) -> AsyncIterator[Run]:
+    """Start the item (unless ``started``: :meth:`Ledger.claim_and_start` did), run the body,
+    record how it ended (done, waiting or failed) and give up ``hold``'s lease with it."""
     ledger, item = run.ledger, run.item
     if item.state == ItemState.DONE:
         run.already_done = True
         log.info("%s %s is already done; nothing to do", item.service, item.source_key)
         yield run
         return
-    await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id(),
-                            count_attempt=item.state != ItemState.WAITING)
+    if not started:
+        await asyncio.to_thread(ledger.start_item, item.id, _flow_run_id(),
+                                count_attempt=item.state != ItemState.WAITING)
+
+    async def finish(state: str, error: str | None = None, error_kind: str | None = None) -> None:
+        await hold.stop_renewing()  # no renewal after the lease is given up
+        run.outcome = await asyncio.to_thread(ledger.finish_item, item.id, state, error=error,
+                                              error_kind=error_kind, release=hold.owner)
+        hold.released = True
+
     try:
         yield run
     except Pause:
         # Suspended (e.g. waiting for a person's input): the process exits, the item waits.
-        await asyncio.to_thread(ledger.finish_item, item.id, ItemState.WAITING,
-                                error=run.waiting_reason or "suspended", error_kind="waiting")
+        await finish(ItemState.WAITING, run.waiting_reason or "suspended", "waiting")
         raise
     except HubError as exc:
-        await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
-                                error=str(exc), error_kind=exc.kind)
+        await finish(ItemState.FAILED, str(exc), exc.kind)
         log.error("%s %s failed: %s", item.service, item.source_key, exc)
         if not suppress:
             raise
@@ -365,17 +388,15 @@ async def _lifecycle(run: Run, *, suppress: bool) -> AsyncIterator[Run]:
             if not suppress:
                 raise
             return
-        await asyncio.to_thread(ledger.finish_item, item.id, ItemState.FAILED,
-                                error=_describe(exc), error_kind="crash")
+        await finish(ItemState.FAILED, _describe(exc), "crash")
         log.exception("%s %s crashed", item.service, item.source_key)
         if not suppress:
             raise
     else:
         if run.waiting_reason:
-            await asyncio.to_thread(ledger.finish_item, item.id, ItemState.WAITING,
-                                    error=run.waiting_reason, error_kind="waiting")
+            await finish(ItemState.WAITING, run.waiting_reason, "waiting")
         else:
-            await asyncio.to_thread(ledger.finish_item, item.id, ItemState.DONE)
+            await finish(ItemState.DONE)
 
 
 @contextlib.asynccontextmanager
@@ -390,8 +411,8 @@ async def work_item(service: str, source_key: str, *, title: str,
     owner = _flow_run_id() or f"local-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     lease = item_lease()
     item = await _claim(ledger, item, owner, wait_for_lease, lease)
-    async with _holding(ledger, item, owner, lease), connect(settings, service=service) as ports:
-        async with _lifecycle(Run(ledger=ledger, item=item, settings=settings, ports=ports),
+    async with _holding(ledger, item, owner, lease) as hold, connect(settings, service=service) as ports:
+        async with _lifecycle(Run(ledger=ledger, item=item, settings=settings, ports=ports), hold,
                               suppress=False) as run:
             yield run
 
@@ -405,14 +426,14 @@ async def batch_item(item: WorkItem, ports: Connectors, *, ledger: Ledger | None
     ledger = ledger or get_ledger(settings)
     owner = f"{_flow_run_id() or 'local'}-{uuid.uuid4().hex[:6]}"
     lease = item_lease()
-    if not await asyncio.to_thread(ledger.claim, item.id, owner, lease):
+    fresh = await asyncio.to_thread(ledger.claim_and_start, item.id, owner, lease, _flow_run_id())
+    if fresh is None:
         yield None
         return
-    async with _holding(ledger, item, owner, lease):
-        fresh = await asyncio.to_thread(ledger.item, item.id)
-        async with _lifecycle(Run(ledger=ledger, item=fresh, settings=settings, ports=ports),
-                              suppress=True) as run:
-            yield run
+    async with (_holding(ledger, fresh, owner, lease) as hold,
+                _lifecycle(Run(ledger=ledger, item=fresh, settings=settings, ports=ports), hold,
+                           suppress=True, started=True) as run):
+        yield run
 
 
 class _Turnstile:
@@ -570,7 +591,8 @@ async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callab
             if run is not None:
                 run._turn = (turnstile, index)
                 outcome = await _retrying(handle, run)
-        state, error = await asyncio.to_thread(ledger.outcome, item.id)
+        # How it ended, as recorded; an item skipped or done already is read.
+        state, error = run.outcome if run and run.outcome else await asyncio.to_thread(ledger.outcome, item.id)
         return {"service": item.service, key_label: item.source_key, "state": state,
                 "outcome": outcome if state != ItemState.FAILED else (error or "")[:120]}
 

@@ -247,15 +247,24 @@ class Ledger:
 
     def claim(self, item_id: int, owner: str, lease: timedelta) -> bool:
         """Take the item for ``owner`` unless someone else holds an unexpired lease."""
-        now = utcnow()
         with self.session() as s:
-            result = s.execute(
-                update(WorkItem)
-                .where(WorkItem.id == item_id,
-                       or_(WorkItem.lease_owner.is_(None), WorkItem.lease_owner == owner,
-                           WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
-                .values(lease_owner=owner, lease_until=now + lease))
-            return bool(_rowcount(result))
+            return _take(s, item_id, owner, lease)
+
+    def claim_and_start(self, item_id: int, owner: str, lease: timedelta, flow_run_id: str | None
+                        ) -> WorkItem | None:
+        """:meth:`claim`, and if the item was free, load it and :meth:`start_item` it (unless it
+        is done already) in the same transaction: what a batch's item costs the ledger before
+        its work (a check on a waiting item is no new attempt). Returns the item, ``running``
+        now or ``done`` as it was, or None if another owner holds it."""
+        with self.session() as s:
+            if not _take(s, item_id, owner, lease):
+                return None
+            found = s.scalar(select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))
+                             .where(WorkItem.id == item_id))
+            assert found is not None
+            if found.state != ItemState.DONE:
+                _start(found, flow_run_id, count_attempt=found.state != ItemState.WAITING)
+            return found
 
     def renew(self, item_id: int, owner: str, lease: timedelta) -> bool:
         """Extend ``owner``'s lease (a live run does this every third of its lease); False if
@@ -275,15 +284,12 @@ class Ledger:
         with self.session() as s:
             item = s.get(WorkItem, item_id)
             assert item is not None
-            item.state = ItemState.RUNNING
-            item.attempts += 1 if count_attempt else 0
-            item.flow_run_id = flow_run_id or item.flow_run_id
-            item.started_at = item.started_at or utcnow()
-            item.last_error = None
-            item.error_kind = None
+            _start(item, flow_run_id, count_attempt=count_attempt)
 
     def finish_item(self, item_id: int, state: str, *, error: str | None = None,
-                    error_kind: str | None = None) -> None:
+                    error_kind: str | None = None, release: str | None = None) -> tuple[str, str | None]:
+        """Record how the item's run ended; with ``release`` (its owner), give up the lease in
+        the same transaction. Returns the state and the error as stored (masked)."""
         with self.session() as s:
             item = s.get(WorkItem, item_id)
             assert item is not None
@@ -292,6 +298,9 @@ class Ledger:
             item.error_kind = error_kind
             if state == ItemState.DONE:
                 item.completed_at = utcnow()
+            if release is not None and item.lease_owner == release:
+                item.lease_owner = item.lease_until = None
+            return item.state, item.last_error
 
     @staticmethod
     def is_stuck(item: WorkItem, now: datetime | None = None) -> bool:
@@ -563,3 +572,22 @@ class Ledger:
 def _rowcount(result: Any) -> int:
     """Rows an UPDATE touched (SQLAlchemy types ``execute`` as a plain Result; it is a CursorResult)."""
     return int(result.rowcount)
+
+
+def _start(item: WorkItem, flow_run_id: str | None, *, count_attempt: bool) -> None:
+    item.state = ItemState.RUNNING
+    item.attempts += 1 if count_attempt else 0
+    item.flow_run_id = flow_run_id or item.flow_run_id
+    item.started_at = item.started_at or utcnow()
+    item.last_error = None
+    item.error_kind = None
+
+
+def _take(s: Session, item_id: int, owner: str, lease: timedelta) -> bool:
+    now = utcnow()
+    result = s.execute(update(WorkItem)
+                       .where(WorkItem.id == item_id,
+                              or_(WorkItem.lease_owner.is_(None), WorkItem.lease_owner == owner,
+                                  WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
+                       .values(lease_owner=owner, lease_until=now + lease))
+    return bool(_rowcount(result))

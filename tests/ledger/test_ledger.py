@@ -76,6 +76,39 @@ def test_an_expired_lease_can_be_taken_over(ledger: Ledger) -> None:
     assert ledger.claim(item.id, "new-run", timedelta(minutes=5))
 
 
+def test_claim_and_start_takes_a_free_item_and_starts_it_in_one_go(ledger: Ledger) -> None:
+    item = ledger.ensure_item("svc", "claim-start")
+    started = ledger.claim_and_start(item.id, "run-a", timedelta(minutes=5), "flow-1")
+    assert started is not None and started.state == ItemState.RUNNING and started.attempts == 1
+    assert started.flow_run_id == "flow-1" and started.steps == [] and started.refs == []
+    assert ledger.claim_and_start(item.id, "run-b", timedelta(minutes=5), "flow-2") is None  # held
+    stored = ledger.item(item.id)
+    assert (stored.lease_owner, stored.flow_run_id, stored.attempts) == ("run-a", "flow-1", 1)
+
+
+def test_claim_and_start_leaves_a_done_item_done_and_a_waiting_item_s_check_is_no_attempt(ledger: Ledger) -> None:
+    done, waiting = ledger.ensure_item("svc", "cs-done"), ledger.ensure_item("svc", "cs-waiting")
+    ledger.start_item(done.id, "flow-0")
+    ledger.finish_item(done.id, ItemState.DONE)
+    ledger.start_item(waiting.id, "flow-0")
+    ledger.finish_item(waiting.id, ItemState.WAITING, error="stock", error_kind="waiting")
+    again = ledger.claim_and_start(done.id, "run-a", timedelta(minutes=5), "flow-1")
+    assert again is not None and again.state == ItemState.DONE and again.flow_run_id == "flow-0"
+    checked = ledger.claim_and_start(waiting.id, "run-a", timedelta(minutes=5), "flow-1")
+    assert checked is not None and checked.state == ItemState.RUNNING and checked.attempts == 1
+
+
+def test_finishing_an_item_can_give_up_its_lease_but_only_the_holder_s(ledger: Ledger) -> None:
+    item = ledger.ensure_item("svc", "finish-release")
+    assert ledger.claim(item.id, "run-a", timedelta(minutes=5))
+    assert ledger.finish_item(item.id, ItemState.FAILED, error="fnr 15076500565", error_kind="x",
+                              release="run-b") == (ItemState.FAILED, "fnr ***********")
+    assert ledger.item(item.id).lease_owner == "run-a"  # not run-b's to give up
+    assert ledger.finish_item(item.id, ItemState.DONE, release="run-a") == (ItemState.DONE, None)
+    assert ledger.item(item.id).lease_owner is None
+    assert ledger.claim(item.id, "run-b", timedelta(minutes=5))
+
+
 def test_steps_refs_and_replay(ledger: Ledger) -> None:
     item = ledger.ensure_item("svc", "x", title="fnr 15076500565 must not be stored")
     assert "15076500565" not in ledger.item(item.id).title
