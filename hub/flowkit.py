@@ -183,6 +183,9 @@ class Run:
         self.waiting_reason: str | None = None
         self.notes: list[str] = []
         self.outcome: tuple[str, str | None] | None = None  # (state, error) as recorded at its end
+        # The item's references as loaded with it, kept up to date by remember(): the run holds
+        # the item's lease, so nothing else records one meanwhile (None: not loaded, ask the ledger).
+        self._refs = Ledger.loaded_refs(item)
 
     @property
     def flow_run_id(self) -> str | None:
@@ -234,6 +237,8 @@ class Run:
         return step is not None and step.state == StepState.DONE
 
     def ref(self, name: str) -> str | None:
+        if self._refs is not None:
+            return self._refs.get(name)
         found = self.ledger.get_ref(self.item.id, name)
         return found.ref if found else None
 
@@ -241,6 +246,8 @@ class Run:
                  key: str | None = None) -> None:
         """Record a written record; ``key`` is the external key it can be found by again."""
         self.ledger.add_ref(self.item.id, name, system=system, kind=kind, ref=ref, url=url, external_key=key)
+        if self._refs is not None:
+            self._refs[name] = ref
 
     def wait_for(self, reason: str, **data: object) -> None:
         """End this run with the item ``waiting`` (not failed) for something outside the hub;

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, delete, event, or_, select, update
+from sqlalchemy import Engine, and_, create_engine, delete, event, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -502,6 +502,13 @@ class Ledger:
             else:
                 row.system, row.kind, row.ref, row.url = system, kind, ref, url
                 row.external_key = external_key or row.external_key
+
+    @staticmethod
+    def loaded_refs(item: WorkItem) -> dict[str, str] | None:
+        """The item's references by name, if they were loaded with it (None if not)."""
+        if "refs" in inspect(item).unloaded:
+            return None
+        return {r.name: r.ref for r in item.refs}
 
     def get_ref(self, item_id: int, name: str) -> ExternalRef | None:
         with self.session() as s:

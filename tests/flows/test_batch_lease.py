@@ -12,7 +12,7 @@ import pytest
 
 from hub.errors import InvalidInput
 from hub.flowkit import Run, run_batch
-from hub.ledger import ItemState
+from hub.ledger import ItemState, Ledger, WorkItem
 from tests.flows.conftest import Fakes
 
 
@@ -50,3 +50,29 @@ async def test_a_slow_item_keeps_its_lease_and_gives_it_up_with_its_outcome(
     for key in ("lease-slow", "lease-bad"):
         after = hub.ledger.get_item("rooms", key)
         assert after is not None and after.lease_owner is None and after.lease_until is None
+
+
+async def test_a_run_knows_its_item_s_references_without_asking_the_ledger_again(
+        hub: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The references are loaded with the item when it is claimed, and the run's own are kept
+    as it records them: an earlier run's mail is found (not sent twice), this run's too."""
+    item = hub.ledger.ensure_item("rooms", "refs-known", title="refs")
+    hub.ledger.add_ref(item.id, "confirmation_mail", system="mail", kind="message", ref="<earlier@hub>")
+    asked: list[str] = []
+    monkeypatch.setattr(hub.ledger, "get_ref", lambda item_id, name: asked.append(name))
+    seen: list[str | None] = []
+
+    async def handle(run: Run) -> str:
+        seen.append(run.ref("confirmation_mail"))
+        seen.append(run.ref("booking"))
+        run.remember("booking", system="calendar", kind="event", ref="ref-1")
+        seen.append(run.ref("booking"))
+        return "booked"
+
+    rows = await run_batch([item], ports=Any, handle=handle, ledger=hub.ledger)  # type: ignore[arg-type]
+
+    assert rows[0]["state"] == ItemState.DONE and seen == ["<earlier@hub>", None, "ref-1"] and asked == []
+    assert Ledger.loaded_refs(hub.ledger.item(item.id)) == {"confirmation_mail": "<earlier@hub>", "booking": "ref-1"}
+    with hub.ledger.session() as s:  # an item loaded without its references: the run asks the ledger
+        bare = s.get(WorkItem, item.id)
+    assert bare is not None and Ledger.loaded_refs(bare) is None
