@@ -11,7 +11,8 @@ taken up to the decision by the intake itself, a few side by side:
 3. its ``fritak-case`` run is created already **suspended**, asking a case handler for the
    decision in the Prefect UI (a typed form: approve, reject or partial per course, with a
    justification). No process runs while it waits, and none ran to get there. The runs are
-   created beside the batch (:class:`_CaseRuns`); one Prefect did not create is started by
+   created beside the batch, a request for those asked for meanwhile (:class:`_CaseRuns`);
+   one Prefect did not create is started by
    ``redrive-stuck`` once the intake has ended, and asks itself.
 
 Resumed with the decision, the case run reads the application again (the fødselsnummer is kept
@@ -54,7 +55,7 @@ from flows.fritak_steps import (
     reject_application,
     to_decision,
 )
-from hub.dispatch import prefect_did_not_answer, start_waiting_for_input
+from hub.dispatch import BULK_LIMIT, prefect_did_not_answer, start_waiting_for_inputs
 from hub.errors import HubError, InvalidInput
 from hub.flowkit import Run, Tally, due_pages, run_batch, tried_again, verdicts, work_item
 from hub.ledger import Ledger, WorkItem
@@ -216,57 +217,85 @@ def _archiving(read: dict[int, FritakApplication], case_runs: _CaseRuns) -> Call
 
 class _CaseRuns:
     """Creates each archived application's ``fritak-case`` run, already suspended and asking
-    for the decision (:func:`hub.dispatch.start_waiting_for_input`), beside the batch: up to
-    :data:`ASKING_AT_ONCE` at a time, each noted on its item (its flow run, ``decision_runs``)
-    once Prefect answers. The batch goes on meanwhile: Prefect's round trips were a third of
-    an application's time in the intake.
+    for the decision (:func:`hub.dispatch.start_waiting_for_inputs`), beside the batch, and
+    notes it on its item (its flow run, ``decision_runs``) once Prefect answers. The runs asked
+    for while a request is on its way go together in the next one (one bulk create, then each
+    run's form): Prefect's round trips were a third of an application's time in the intake
+    when each case waited for its own, and a create each cost the API more than its work.
 
     An item is ``waiting`` (on this intake's run) from its archiving until its case run is
     noted. If Prefect does not answer (after 1 s and 5 s more), ``gone`` is set, the batch takes
-    no more applications, and the item waits without a case run: once this intake's run has
-    ended, ``redrive-stuck`` starts a case run for it like for any item whose run died, and
-    that run asks the case handler. Leaving the block waits for every creation in flight."""
+    no more applications, and the items asked for wait without a case run: once this intake's
+    run has ended, ``redrive-stuck`` starts a case run for each like for any item whose run
+    died, and that run asks the case handler. Leaving the block waits for every creation."""
 
     def __init__(self, client: Any, ledger: Ledger) -> None:
         self.client, self.ledger = client, ledger
         self.ids: dict[str, Any] = {}
         self.gone = asyncio.Event()
         self.asked = self.unasked = 0
-        self._bound = asyncio.Semaphore(ASKING_AT_ONCE)
-        self._group = asyncio.TaskGroup()
+        self._pending: list[tuple[WorkItem, type[FritakDecision]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> _CaseRuns:
-        await self._group.__aenter__()
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self._group.__aexit__(*exc)
+        while self._sender is not None:
+            await asyncio.shield(self._sender)
 
     def ask(self, item: WorkItem, form: type[FritakDecision]) -> None:
-        self._group.create_task(self._ask(item, form))
+        if self.gone.is_set():  # Prefect did not answer the last request: no more tries from this run
+            self._unasked([item], "Prefect did not answer the intake's requests before")
+            return
+        self._pending.append((item, form))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send(), name="fritak case runs")
 
-    async def _ask(self, item: WorkItem, form: type[FritakDecision]) -> None:
+    async def _send(self) -> None:
+        try:
+            while self._pending and not self.gone.is_set():
+                chunk, self._pending = self._pending[:BULK_LIMIT], self._pending[BULK_LIMIT:]
+                await self._create(chunk)
+            if self._pending:
+                self._unasked([item for item, _ in self._pending], "Prefect did not answer the intake's requests")
+                self._pending = []
+        finally:
+            self._sender = None
+
+    async def _create(self, chunk: list[tuple[WorkItem, type[FritakDecision]]]) -> None:
         case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application
         assert case_runs is not None and case_runs.per_item
-        async with self._bound:
-            try:
-                run_id = await tried_again(
-                    lambda: start_waiting_for_input(
-                        case_runs.deployment, case_runs.parameters(item),
-                        key=f"fritak:{item.source_key}:{item.data.get('replays', 0)}", pause_key=DECISION_KEY,
-                        form=form, client=self.client, ids=self.ids),
-                    ASK_AGAIN_AFTER, when=prefect_did_not_answer, what=f"fritak {item.source_key}: its case run")
-            except Exception as exc:
-                self.unasked += 1
-                self.gone.set()
-                log.error("fritak %s: archived, but no case run was created (%s: %s); redrive-stuck starts one "
-                          "once this intake has ended", item.source_key, type(exc).__name__, mask(str(exc))[:300])
-                return
-        await asyncio.to_thread(self.ledger.set_flow_run, item.id, run_id,
-                                decision_runs=[*(item.data or {}).get("decision_runs", []), run_id])
-        self.asked += 1
+        by_key = {f"fritak:{item.source_key}:{item.data.get('replays', 0)}": (item, form) for item, form in chunk}
+        wanted = {key: (case_runs.parameters(item), form) for key, (item, form) in by_key.items()}
+        try:
+            started, refused = await tried_again(
+                lambda: start_waiting_for_inputs(case_runs.deployment, wanted, pause_key=DECISION_KEY,
+                                                 client=self.client, ids=self.ids, tries=REFUSED_TRIES),
+                ASK_AGAIN_AFTER, when=prefect_did_not_answer, what=f"{len(chunk)} fritak case run(s)")
+        except Exception as exc:
+            self.gone.set()
+            self._unasked([item for item, _ in chunk], f"{type(exc).__name__}: {mask(str(exc))[:300]}")
+            return
+        for key, why in refused.items():
+            self._unasked([by_key[key][0]], f"Prefect refused it: {mask(why)[:300]}")
+
+        def note() -> None:
+            for key, run_id in started.items():
+                item = by_key[key][0]
+                self.ledger.set_flow_run(item.id, run_id,
+                                         decision_runs=[*(item.data or {}).get("decision_runs", []), run_id])
+
+        await asyncio.to_thread(note)
+        self.asked += len(started)
+
+    def _unasked(self, items: list[WorkItem], why: str) -> None:
+        self.unasked += len(items)
+        for item in items:
+            log.error("fritak %s: archived, but no case run was created (%s); redrive-stuck starts one once this "
+                      "intake has ended", item.source_key, why)
 
 
-ASKING_AT_ONCE = 8  # case runs being created at once, beside the batch
+REFUSED_TRIES = 3  # a case run Prefect refuses (not a busy server: a run that does not fit) is asked for this often
 ASK_AGAIN_AFTER = (1.0, 5.0)  # a creation Prefect did not answer is asked again after these
 STARTS_AT_ONCE = 8  # applications read at once: hides the latency, not a burst

@@ -61,7 +61,7 @@ from hub.privacy import mask
 from hub.services import BURST, OnEvent, catalog
 
 __all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "start_deployment_runs",
-           "start_waiting_for_input", "prefect_did_not_answer", "route_key", "together_key", "REPEATS"]
+           "start_waiting_for_input", "start_waiting_for_inputs", "prefect_did_not_answer", "route_key", "together_key", "REPEATS"]
 
 log = logging.getLogger("hub.dispatch")
 T = TypeVar("T")
@@ -144,34 +144,67 @@ async def start_deployment_run(deployment: str, parameters: dict[str, Any], *, k
 
 async def start_waiting_for_input(deployment: str, parameters: dict[str, Any], *, key: str, pause_key: str,
                                   form: Any, client: Any = None, ids: dict[str, Any] | None = None) -> str:
-    """Create the run of ``deployment`` for ``key`` (or get the one that exists) already
-    *suspended*, asking for ``form`` (a ``RunInput`` class) under ``pause_key``: the run as
+    """:func:`start_waiting_for_inputs` for one run: its id, or the error Prefect refused it with."""
+    started, refused = await start_waiting_for_inputs(deployment, {key: (parameters, form)}, pause_key=pause_key,
+                                                      client=client, ids=ids, tries=1)
+    if key not in started:
+        raise RuntimeError(f"Prefect created no run of {deployment} for {key}: {refused.get(key)}")
+    return started[key]
+
+
+async def start_waiting_for_inputs(deployment: str, wanted: Mapping[str, tuple[dict[str, Any], Any]], *,
+                                   pause_key: str, client: Any = None, ids: dict[str, Any] | None = None,
+                                   tries: int | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """Create the runs of ``deployment``, one per idempotency key in ``wanted`` (key →
+    parameters and form, a ``RunInput`` class), or get those that exist, each already
+    *suspended* and asking for its form under ``pause_key``: the run as
     ``suspend_flow_run(wait_for_input=form, key=pause_key)`` leaves it, without a process ever
     running it up to there. Prefect's UI shows it Suspended with its form; a resume with the
     input schedules it, and the flow finds the answer under the keyset of ``pause_key``
-    (``keyset_from_paused_state``). Returns the run's id.
+    (``keyset_from_paused_state``). Returns ``(key → run id, key → why Prefect created none)``
+    like :func:`start_deployment_runs`, which creates them (one request per hundred).
 
     Made for work a batch does up to a person's decision (a fritak case archived by the intake):
     a run of its own up to that point (a process, a flow run and its task runs) cost more than
-    the work. Safe to call again after a lost answer or a crash: the idempotency key hands
-    back the same run, and the form's inputs already stored are kept (Prefect answers 409)."""
-    import json
-    from uuid import UUID
-
-    from prefect._internal.pydantic.v2_schema import create_v2_schema  # what RunInput.asave stores
-    from prefect.exceptions import PrefectHTTPStatusError
+    the work. Safe to call again after a lost answer or a crash: the idempotency keys hand
+    back the same runs, and the forms' parts already stored are kept (Prefect answers 409). A
+    form Prefect did not store raises, after the others were tried: a run without its form is
+    asked for again by calling this again."""
     from prefect.input import keyset_from_paused_state
     from prefect.states import Suspended
 
     if client is None:
         async with _fresh_client() as fresh:
-            return await start_waiting_for_input(deployment, parameters, key=key, pause_key=pause_key, form=form,
-                                                 client=fresh, ids=ids)
+            return await start_waiting_for_inputs(deployment, wanted, pause_key=pause_key, client=fresh, ids=ids,
+                                                  tries=tries)
     ids = ids if ids is not None else {}
     state: Any = Suspended(pause_key=pause_key)
     keyset = keyset_from_paused_state(state)
     state.state_details.run_input_keyset = dict(keyset)
-    run_id = await start_deployment_run(deployment, parameters, key=key, client=client, ids=ids, state=state)
+    started, refused = await start_deployment_runs(deployment, {key: parameters for key, (parameters, _) in wanted.items()},
+                                                   client=client, ids=ids, tries=tries, state=state)
+    bound = asyncio.Semaphore(_FORMS_AT_ONCE)
+
+    async def form_of(key: str) -> None:
+        async with bound:
+            await _store_form(client, deployment, ids, started[key], keyset, wanted[key][1])
+
+    failed = [r for r in await asyncio.gather(*(form_of(key) for key in started), return_exceptions=True)
+              if isinstance(r, BaseException)]
+    if failed:
+        raise failed[0]
+    return started, refused
+
+
+async def _store_form(client: Any, deployment: str, ids: dict[str, Any], run_id: str, keyset: Mapping[Any, str],
+                      form: Any) -> None:
+    """A waiting run's form: its description (Markdown), then its schema, as ``RunInput.asave``
+    stores them; a part stored by an earlier try is kept (409)."""
+    import json
+    from uuid import UUID
+
+    from prefect._internal.pydantic.v2_schema import create_v2_schema  # what RunInput.asave stores
+    from prefect.exceptions import PrefectHTTPStatusError
 
     async def store(name: Literal["description", "schema"], value: object) -> None:
         async def send() -> None:
@@ -188,14 +221,13 @@ async def start_waiting_for_input(deployment: str, parameters: dict[str, Any], *
         await store("description", description)
     # The schema last: Prefect refuses a resume without it, so a run with its schema is complete.
     await store("schema", create_v2_schema(form.__name__, model_base=form))
-    return run_id
 
 
 BULK_LIMIT = 100  # runs per bulk request: the most Prefect's server creates in one
 
 
 async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, Any]], *, client: Any = None,
-                                ids: dict[str, Any] | None = None, tries: int | None = None
+                                ids: dict[str, Any] | None = None, tries: int | None = None, state: Any = None
                                 ) -> tuple[dict[str, str], dict[str, str]]:
     """Create the runs of ``deployment``, one per idempotency key in ``wanted`` (key → parameters),
     or get those that exist: ``(key → run id, key → why Prefect created none)``.
@@ -208,16 +240,18 @@ async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, 
     is sent again and returns the runs the first one created, never a second run. Prefect
     answers a bulk request with a verdict per run; runs it refused are asked for again for
     about a minute (:data:`_REFUSED_TRIES`: a busy SQLite database refuses the whole request),
-    and what is still refused then is returned with Prefect's reason.
+    and what is still refused then is returned with Prefect's reason. ``state``: the state the
+    runs are created in, if not Scheduled now.
     """
     from prefect.client.schemas.actions import DeploymentFlowRunCreate
     from prefect.states import Scheduled, to_state_create
 
     if client is None:
         async with _fresh_client() as fresh:
-            return await start_deployment_runs(deployment, wanted, client=fresh, ids=ids, tries=tries)
+            return await start_deployment_runs(deployment, wanted, client=fresh, ids=ids, tries=tries, state=state)
     ids = ids if ids is not None else {}
     tries = tries or _REFUSED_TRIES
+    initial = to_state_create(state or Scheduled())
     started: dict[str, str] = {}
     refused: dict[str, str] = {}
     todo = list(wanted)
@@ -226,8 +260,7 @@ async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, 
         for first in range(0, len(todo), BULK_LIMIT):
             chunk = todo[first:first + BULK_LIMIT]
             body = [DeploymentFlowRunCreate(parameters=wanted[key], idempotency_key=key, tags=["hub"],
-                                            state=to_state_create(Scheduled())).model_dump(mode="json",
-                                                                                           exclude_unset=True)
+                                            state=initial).model_dump(mode="json", exclude_unset=True)
                     for key in chunk]
 
             async def create(body: list[dict[str, Any]] = body) -> list[dict[str, Any]]:
@@ -299,6 +332,7 @@ def _backoff(attempt: int) -> float:
 
 
 _BUSY_TRIES = 10  # 0.05 + 0.1 + ... + 2 s: about 10 s of a busy server before giving up
+_FORMS_AT_ONCE = 8  # waiting runs' forms stored at once
 _REFUSED_TRIES = 30  # refused runs asked again for about a minute (2 s apart after the first few)
 _DISPATCH_REFUSED_TRIES = _BUSY_TRIES  # the intake's: as patient as with a 503 (~10 s), then the sweeper's
 

@@ -281,7 +281,6 @@ async def test_an_intake_prefect_stops_answering_loses_no_case_and_asks_no_case_
     from sandbox.faultproxy import start_fault_proxy
 
     monkeypatch.setenv("HUB_BATCH_PARALLEL", "1")  # one application after another: the order is known
-    monkeypatch.setattr(flows.fritak, "ASKING_AT_ONCE", 1)
     monkeypatch.setattr(flows.fritak, "ASK_AGAIN_AFTER", (0.1,))
     first = SID + 300
     for n in range(5):
@@ -292,23 +291,25 @@ async def test_an_intake_prefect_stops_answering_loses_no_case_and_asks_no_case_
     deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
     proxy: Any = start_fault_proxy(prefect_server.removesuffix("/api"), tmp_path)
     try:
-        # From the third on, every request to create a case run is held unanswered, longer than
-        # the client waits (and never reaches the server).
+        # From the second on, every request to create case runs is held unanswered, longer than
+        # the client waits (and never reaches the server). The first carries the first case
+        # alone (sent as soon as it is asked for); the cases asked for while it is on its way go
+        # together in the second.
         armed = httpx.post(f"{proxy.url}/_sandbox/faults", headers=control_headers(proxy.extra.get("control_token")),
                            json={"path": "/api/deployments/", "method": "POST", "kind": "timeout", "hold": 4,
-                                 "skip": 2, "count": 50}, timeout=5)
+                                 "skip": 1, "count": 50}, timeout=5)
         assert armed.status_code == 201, armed.text
         with temporary_settings(updates={PREFECT_API_URL: f"{proxy.url}/api", PREFECT_API_REQUEST_TIMEOUT: 1.0}):
             counts = await fritak_intake()
     finally:
         proxy.stop()
-    assert counts["new"] == 5 and counts["started"] == 2 and counts["failed"] == 0
+    assert counts["new"] == 5 and counts["started"] == 1 and counts["failed"] == 0, counts
     assert counts["unasked"] >= 1 and counts["started"] + counts["unasked"] + counts["left"] == 5, counts
     items = [hub.ledger.get_item("fritak", str(first + n)) for n in range(5)]
     assert all(i is not None for i in items)
     asked = [i for i in items if i and i.data.get("decision_runs")]
     unasked = [i for i in items if i and i.state == ItemState.WAITING and not i.data.get("decision_runs")]
-    assert len(asked) == 2 and len(unasked) == counts["unasked"]
+    assert len(asked) == counts["started"] and len(unasked) == counts["unasked"]
     assert [i.state for i in items if i and i not in asked and i not in unasked] == [ItemState.PENDING] * counts["left"]
 
     results = await redrive_stuck(hub.ledger)  # the intake's run has ended: its unasked items are stuck

@@ -86,3 +86,37 @@ async def test_a_run_waiting_for_input_is_created_once_with_its_form_when_answer
         resumed = await client.read_flow_run(run.id)
     assert resumed.state is not None and resumed.state.is_scheduled()  # a worker starts it now
     assert await aread_flow_run_input(keyset["response"], flow_run_id=run.id) == decision
+
+
+async def test_runs_waiting_for_input_are_created_together_each_with_its_own_form(prefect_server: str) -> None:
+    """Several at once (one bulk create, then each run's form): each run Suspended with its own
+    form; a run Prefect refuses (its parameters do not fit the flow) is reported by its key and
+    keeps none of the others from being created; asked again, the same runs come back."""
+    from hub.dispatch import start_waiting_for_inputs
+
+    deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+    first = SUBMISSION + 100
+    wanted: dict[str, tuple[dict[str, Any], Any]] = {
+        f"together:{first + n}": ({"submission_id": first + n}, FritakDecision.with_initial_data(
+            description=f"Søknad #{first + n}", outcome="approve", justification="", decided_by="Saksbehandler",
+            courses=[CourseVerdict(course=f"DATA{1100 + n}", verdict="approved")]))
+        for n in range(3)}
+    wanted["together:bad"] = ({"submission_id": "not a number"}, FritakDecision)
+
+    started, refused = await start_waiting_for_inputs(CASES, wanted, pause_key=DECISION_KEY, tries=1)
+    again, refused_again = await start_waiting_for_inputs(CASES, wanted, pause_key=DECISION_KEY, tries=1)
+
+    assert sorted(started) == [f"together:{first + n}" for n in range(3)] and again == started
+    assert list(refused) == list(refused_again) == ["together:bad"] and "submission_id" in refused["together:bad"]
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])), limit=200)
+        assert sorted(str(r.id) for r in runs if first <= r.parameters.get("submission_id", 0) < first + 3
+                      ) == sorted(started.values())
+        for n in range(3):
+            run = await client.read_flow_run(UUID(started[f"together:{first + n}"]))
+            assert run.state is not None and run.state.name == "Suspended" and run.start_time is None
+            keyset = keyset_from_paused_state(run.state)
+            assert await aread_flow_run_input(keyset["description"], flow_run_id=run.id) == f"Søknad #{first + n}"
+            schema = await aread_flow_run_input(keyset["schema"], flow_run_id=run.id)
+            assert schema["properties"]["courses"]["default"] == [{"course": f"DATA{1100 + n}", "verdict": "approved"}]
