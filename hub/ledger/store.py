@@ -191,6 +191,31 @@ class Ledger:
             assert found is not None
             return found
 
+    def add_items(self, service: str, new: Sequence[tuple[str, str, datetime | None]]) -> int:
+        """Create the work items of ``service`` that are not there yet, from (source key, title,
+        requested at), in one read and one write; return how many were created. A poll's page of
+        submissions cost three transactions each through :meth:`ensure_item`. If another run
+        creates one of them at the same moment, they are created one by one instead."""
+        wanted = {key: (title, at) for key, title, at in new}
+        if not wanted:
+            return 0
+        with self.session() as s:
+            there = set(s.scalars(select(WorkItem.source_key).where(WorkItem.service == service,
+                                                                    WorkItem.source_key.in_(list(wanted)))))
+        try:  # a transaction that only writes: on SQLite one that read first cannot wait for a lock
+            with self.session() as s:
+                s.add_all([WorkItem(service=service, source_key=key, title=mask(title), state=ItemState.PENDING,
+                                    attempts=0, manual_steps=0, requested_at=at or utcnow(), data={})
+                           for key, (title, at) in wanted.items() if key not in there])
+            return len(wanted) - len(there)
+        except IntegrityError:  # created meanwhile by another run: one at a time
+            created = 0
+            for key, (title, at) in wanted.items():
+                if self.get_item(service, key) is None:
+                    self.ensure_item(service, key, title=title, requested_at=at)
+                    created += 1
+            return created
+
     def get_item(self, service: str, source_key: str) -> WorkItem | None:
         with self.session() as s:
             return s.scalar(select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))

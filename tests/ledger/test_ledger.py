@@ -109,6 +109,27 @@ def test_finishing_an_item_can_give_up_its_lease_but_only_the_holder_s(ledger: L
     assert ledger.claim(item.id, "run-b", timedelta(minutes=5))
 
 
+def test_a_page_of_new_items_is_added_once_whatever_is_there_already(ledger: Ledger) -> None:
+    at = datetime(2026, 12, 5, 9, 0, tzinfo=OSLO)
+    ledger.ensure_item("forms", "2", title="there already")
+    page = [("1", "fnr 15076500565 in a title", at), ("2", "again", at), ("3", "three", None), ("1", "twice", at)]
+    assert ledger.add_items("forms", page) == 2
+    assert ledger.add_items("forms", page) == 0
+    assert ledger.add_items("forms", []) == 0
+    one, two = ledger.get_item("forms", "1"), ledger.get_item("forms", "2")
+    assert one is not None and one.state == ItemState.PENDING and one.requested_at == at
+    assert "15076500565" not in one.title and two is not None and two.title == "there already"
+    assert ledger.get_item("forms", "3") is not None and ledger.get_item("other", "1") is None
+
+
+def test_pages_added_by_two_runs_at_once_create_each_item_once(ledger: Ledger) -> None:
+    counts: list[int] = []
+    page = [(str(n), f"item {n}", None) for n in range(40)]
+    at_once(lambda: counts.append(ledger.add_items("race", page)), times=4)
+    assert sum(counts) == 40
+    assert len(ledger.items(service="race", limit=None)) == 40
+
+
 def test_steps_refs_and_replay(ledger: Ledger) -> None:
     item = ledger.ensure_item("svc", "x", title="fnr 15076500565 must not be stored")
     assert "15076500565" not in ledger.item(item.id).title
