@@ -1,19 +1,17 @@
 """Søke fritak: a student applies for exemption from courses; a case handler decides.
 
-``fritak-intake`` (every minute) collects new Nettskjema submissions into the ledger and
-reads each new application (fødselsnummer, courses, attachments). An invalid one is answered
-by e-mail and becomes a dead letter there and then — nothing is archived. Every valid one is
-taken up to the decision by the intake itself, a few side by side:
+``fritak-intake`` (every minute) collects new Nettskjema submissions into the ledger and takes
+each new application up to the decision itself, a few side by side (the batch's parallelism):
 
-1. read and validated (by the intake's first read; an application it could not read then is
-   read again here);
+1. read and validated (fødselsnummer, courses, attachments). An invalid one is answered by
+   e-mail and becomes a dead letter there and then — nothing is archived;
 2. archived: case file (saksmappe), incoming journalpost with the submission PDF and attachments;
 3. its ``fritak-case`` run is created already **suspended**, asking a case handler for the
    decision in the Prefect UI (a typed form: approve, reject or partial per course, with a
    justification). No process runs while it waits, and none ran to get there. The runs are
-   created beside the batch, a request for those asked for meanwhile (:class:`_CaseRuns`);
-   one Prefect did not create is started by
-   ``redrive-stuck`` once the intake has ended, and asks itself.
+   created beside the batch, those asked for while a request is on its way in the next
+   (:class:`_CaseRuns`); one Prefect did not create is started by ``redrive-stuck`` once the
+   intake has ended, and asks itself.
 
 Resumed with the decision, the case run reads the application again (the fødselsnummer is kept
 nowhere in Prefect), finds what the intake archived, and:
@@ -57,15 +55,13 @@ from flows.fritak_steps import (
 )
 from hub.dispatch import BULK_LIMIT, prefect_did_not_answer, start_waiting_for_inputs
 from hub.errors import HubError, InvalidInput
-from hub.flowkit import Run, Tally, due_pages, run_batch, tried_again, verdicts, work_item
+from hub.flowkit import Run, Tally, due_pages, run_batch, tried_again, work_item
 from hub.ledger import Ledger, WorkItem
-from hub.ports.forms import Submission
 from hub.privacy import mask
 from hub.services import catalog
 from hub.settings import OSLO, get_settings
 from hub.text import table_for_prefect
-from hub.wiring import Connectors, connect, get_ledger
-from mappings.fritak import FritakApplication
+from hub.wiring import connect, get_ledger
 
 __all__ = ["fritak_case", "fritak_intake"]
 
@@ -117,20 +113,18 @@ async def fritak_intake() -> dict[str, int]:
                 _CaseRuns(client, ledger) as case_runs):
         added = await collect_submissions(ports.forms, ledger, service=SERVICE, form_id=settings.fritak.form_id)
         # A page at a time (a semester's backlog is never held whole); an item with a run has
-        # its case run already.
+        # its case run already. An invalid application is answered and dead-lettered here, in
+        # this run: a case run of its own (a process, a flow run and its task runs in Prefect)
+        # only to say "not valid" made hostile or careless submissions the most expensive work
+        # of the service.
         async for due in due_pages(SERVICE, retry_below=0, unstarted=True, ledger=ledger):
-            invalid, read = await _triage(ports, due, max_attachment_mb=settings.fritak.max_attachment_mb)
-            # An invalid application is answered and dead-lettered here, in this run: a case run
-            # of its own (a process, a flow run and its task runs in Prefect) only to say "not
-            # valid" made hostile or careless submissions the most expensive work of the service.
-            turned_down.add(await run_batch([i for i in due if i.id in invalid], ports, _rejecting(invalid),
-                                            ledger=ledger, settings=settings, key_label="submission"))
-            valid = [i for i in due if i.id not in invalid]
-            rows = await run_batch(valid, ports, _archiving(read, case_runs), ledger=ledger, settings=settings,
+            turned: set[str] = set()
+            rows = await run_batch(due, ports, _taking(case_runs, turned), ledger=ledger, settings=settings,
                                    key_label="submission", stop=case_runs.gone)
-            archived.add(rows)
+            turned_down.add([r for r in rows if r["submission"] in turned])
+            archived.add([r for r in rows if r["submission"] not in turned])
             if case_runs.gone.is_set():  # Prefect is not answering: the rest waits for the next run
-                left = len(valid) - len(rows)
+                left = len(due) - len(rows)
                 break
     if case_runs.gone.is_set():
         get_run_logger().warning(
@@ -153,60 +147,31 @@ async def fritak_intake() -> dict[str, int]:
             "unasked": case_runs.unasked, "left": left}
 
 
-Unanswerable = tuple[Submission, list[str]] | InvalidInput  # what makes an application not valid
-
-
-async def _triage(ports: Connectors, due: list[WorkItem], *, max_attachment_mb: int
-                  ) -> tuple[dict[int, Unanswerable], dict[int, FritakApplication]]:
-    """The due applications that are certainly not valid (their problems, or the form service's
-    verdict that the submission cannot be read as one), and those read and valid, by item id.
-    An application the intake cannot read now (the form service failing) is neither: it is
-    read again when it is archived, with retries."""
-
-    async def judge(item: WorkItem) -> Unanswerable | FritakApplication | None:
-        try:
-            submission, application, problems = await fetch_application(
-                ports.forms, int(item.source_key), max_attachment_mb=max_attachment_mb)
-        except InvalidInput as exc:
-            return exc
-        except HubError as exc:
-            log.info("fritak %s: not read by the intake (%s); it is read again before it is archived",
-                     item.source_key, exc.kind)
-            return None
-        return (submission, problems) if application is None else application
-
-    invalid: dict[int, Unanswerable] = {}
-    valid: dict[int, FritakApplication] = {}
-    judged: dict[int, Unanswerable | FritakApplication] = await verdicts(due, judge, parallel=STARTS_AT_ONCE)
-    for item_id, verdict in judged.items():
-        if isinstance(verdict, FritakApplication):
-            valid[item_id] = verdict
-        else:
-            invalid[item_id] = verdict
-    return invalid, valid
-
-
-def _rejecting(invalid: dict[int, Unanswerable]) -> Callable[[Run], Awaitable[str]]:
-    """A :func:`run_batch` handler answering each application with its verdict in ``invalid``."""
-    return lambda run: _reject(run, invalid[run.item.id])
-
-
-async def _reject(run: Run, why: Unanswerable) -> str:
-    async with run.step("read_application"):
-        if isinstance(why, InvalidInput):
-            raise why
-        await reject_application(run, *why)
-
-
-def _archiving(read: dict[int, FritakApplication], case_runs: _CaseRuns) -> Callable[[Run], Awaitable[str]]:
-    """A :func:`run_batch` handler taking a valid application up to the decision: archived, and
-    waiting for its case run, which ``case_runs`` creates beside the batch. Its steps are those
-    of a case run, as plain calls (the batch's retries: :data:`hub.flowkit.BATCH_RETRY_DELAYS`)."""
+def _taking(case_runs: _CaseRuns, turned: set[str]) -> Callable[[Run], Awaitable[str]]:
+    """A :func:`run_batch` handler taking an application up to the decision: read and checked,
+    archived, and waiting for its case run, which ``case_runs`` creates beside the batch. Its
+    steps are those of a case run, as plain calls (the batch's retries:
+    :data:`hub.flowkit.BATCH_RETRY_DELAYS`). One that is not valid (its problems, or the form
+    service's verdict that the submission cannot be read as one) is turned down: the applicant
+    told, the item a dead letter, its key added to ``turned``."""
 
     async def handle(run: Run) -> str:
-        application = read.get(run.item.id)
-        if application is None:  # the intake's first read failed (the form service): read it now
-            application = await read_fritak_application.fn(run, int(run.item.source_key))
+        submission_id = int(run.item.source_key)
+        try:  # the read is no step of its own unless it fails: two ledger writes fewer per case
+            submission, application, problems = await fetch_application(
+                run.ports.forms, submission_id, max_attachment_mb=run.settings.fritak.max_attachment_mb)
+        except InvalidInput as exc:
+            turned.add(run.item.source_key)
+            async with run.step("read_application"):
+                raise exc
+        except HubError as exc:  # the form service failing is no verdict: read again, as a step
+            log.info("fritak %s: not read (%s); read again as a step", run.item.source_key, exc.kind)
+            application = await read_fritak_application.fn(run, submission_id)
+        else:
+            if application is None:
+                turned.add(run.item.source_key)
+                async with run.step("read_application"):
+                    await reject_application(run, submission, problems)
         case, entry = await archive_application.fn(run, application)
         run.wait_for("a case handler's decision in the Prefect UI")
         case_runs.ask(run.item, decision_form(application, case, entry))
@@ -298,4 +263,3 @@ class _CaseRuns:
 
 REFUSED_TRIES = 3  # a case run Prefect refuses (not a busy server: a run that does not fit) is asked for this often
 ASK_AGAIN_AFTER = (1.0, 5.0)  # a creation Prefect did not answer is asked again after these
-STARTS_AT_ONCE = 8  # applications read at once: hides the latency, not a burst

@@ -128,7 +128,7 @@ async def test_the_intake_archives_a_valid_application_and_its_case_run_waits_fo
     item = hub.ledger.get_item("fritak", str(SID))
     assert item is not None and item.state == ItemState.WAITING and "decision" in (item.last_error or "")
     assert item.data["decision_runs"] == [item.flow_run_id]
-    assert [(s.name, s.state) for s in item.steps] == [("archive_application", "done")]  # read by the triage
+    assert [(s.name, s.state) for s in item.steps] == [("archive_application", "done")]  # the read is no step
     (stored,) = hub.archive.case_files.values()
     assert stored.case_file.external_id == CASE_KEY and [e.entry.journal_type for e in stored.entries] == ["I"]
     async with get_client() as client:
