@@ -222,6 +222,20 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+_PLAIN_EQUALITY = re.compile(r"\s*[^\s()']+\s+eq\s+'([A-Za-z][^'\\\"\x00-\x1f]*)'\s*")
+
+
+def plain_equality_literal(text: str | None) -> str | None:
+    """The string literal of a ``$filter`` that is one field compared to one text (``key eq
+    'fritak:1'``), which every object the filter keeps has in its stored JSON as it is: the
+    store pre-selects by it, and the filter still decides. Finding a case file by its external
+    id read and tested every case file of the arkivdel, so each archiving cost more the more
+    cases there were (a real archive indexes the key). None for any other filter, and for a
+    literal that may be a date or a number compared by value (it starts with no letter)."""
+    found = _PLAIN_EQUALITY.fullmatch(text) if text else None
+    return found.group(1) if found else None
+
+
 def compile_filter(text: str, known_fields: frozenset[str]) -> Callable[[dict[str, Any]], bool]:
     """Parse ``$filter`` once; return a predicate over stored objects."""
     hidden, names = _hide_bsm_names(text)

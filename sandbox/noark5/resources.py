@@ -13,7 +13,13 @@ from starlette.responses import Response
 
 from sandbox.noark5.catalogue import code_lists, vsm_types
 from sandbox.noark5.links import COLLECTIONS, LINKED_NEW, Hrefs
-from sandbox.noark5.odata import FilterError, compile_filter, compile_orderby, matches_search
+from sandbox.noark5.odata import (
+    FilterError,
+    compile_filter,
+    compile_orderby,
+    matches_search,
+    plain_equality_literal,
+)
 from sandbox.noark5.responses import ApiError, check_etag, noark_response, read_json
 from sandbox.noark5.schema import KINDS, SERVER_FIELDS, ValidationError, validate
 from sandbox.noark5.store import Obj, Store
@@ -94,7 +100,7 @@ def list_objects(ctx: Ctx, collection: str, parent_id: str | None, list_rel: str
     if linked_to is not None:
         objects = ctx.store.associated(linked_to, kinds)
     else:
-        objects = ctx.store.children(parent_id, kinds)
+        objects = ctx.store.children(parent_id, kinds, containing=plain_equality_literal(ctx.params.get("$filter")))
     by_id = {o.system_id: o for o in objects}
     items = [o.data for o in objects]
     try:

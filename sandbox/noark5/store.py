@@ -99,11 +99,16 @@ class Store:
             row = session.get(_ObjectRow, system_id)
             return _obj(row) if row else None
 
-    def children(self, parent_id: str | None, kinds: Iterable[str]) -> list[Obj]:
+    def children(self, parent_id: str | None, kinds: Iterable[str], *, containing: str | None = None) -> list[Obj]:
+        """The objects of ``kinds`` below ``parent_id`` (anywhere, if None), in creation order.
+        ``containing``: only those whose stored JSON contains this text (SQLite's LIKE: ASCII
+        case ignored), a pre-selection for a filter that is applied after."""
         with self._session() as session:
             query = select(_ObjectRow).where(_ObjectRow.kind.in_(list(kinds)))
             if parent_id is not None:
                 query = query.where(_ObjectRow.parent_id == parent_id)
+            if containing:
+                query = query.where(_ObjectRow.data.contains(containing, autoescape=True))
             return [_obj(r) for r in session.scalars(query.order_by(_ObjectRow.seq))]
 
     def insert(self, kind: str, parent_id: str | None, data: dict[str, Any],
