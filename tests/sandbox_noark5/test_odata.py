@@ -104,3 +104,36 @@ def test_whole_query_url_encoded_is_understood(
     base = client.href(arkivdel, LIST)
     response = client.http.get(base + "?" + quote_plus("$filter=tittel eq 'Klage på vedtak'"))
     assert [m["tittel"] for m in response.json()["results"]] == ["Klage på vedtak"]
+
+
+@pytest.mark.parametrize(("text", "literal"), [
+    (f"{KEY} eq 'nettskjema:2'", "nettskjema:2"),
+    (f"virksomhetsspesifikkeMetadata/{KEY} eq 'dfo:3'", "dfo:3"),
+    ("saksstatus/kode eq 'A'", "A"),
+    ("tittel eq 'Søknad om fritak'", "Søknad om fritak"),
+    (f"{KEY} eq 'nettskjema:2' and tittel eq 'x'", None),  # more than one comparison
+    (f"{KEY} ne 'nettskjema:2'", None),
+    (f"startswith({KEY}, 'nettskjema:')", None),
+    ("saksdato eq '2026-12-05'", None),  # may be a date, compared by value
+    ("mappeID eq '2026/3'", None),
+    ("tittel eq 'O''Brien'", None),  # an escaped quote
+    ("tittel eq 'a\"b'", None),  # escaped in the stored JSON
+    (None, None),
+])
+def test_a_filter_of_one_equality_pre_selects_by_its_literal(text: str | None, literal: str | None) -> None:
+    from sandbox.noark5.odata import plain_equality_literal
+
+    assert plain_equality_literal(text) == literal
+
+
+def test_an_equality_filter_keeps_exactly_the_matches_the_pre_selection_only_narrows(
+        client: RelationClient, arkivdel: dict[str, Any], three: list[dict[str, Any]],
+        make_saksmappe: Callable[..., dict[str, Any]]) -> None:
+    """Stored texts that contain the literal, in another case or as part of a longer value, are
+    pre-selected and then left out by the filter itself."""
+    make_saksmappe("Longer key", virksomhetsspesifikkeMetadata={KEY: "nettskjema:20"})
+    make_saksmappe("Other case", virksomhetsspesifikkeMetadata={KEY: "NETTSKJEMA:2"})
+    make_saksmappe("In the title: nettskjema:2", virksomhetsspesifikkeMetadata={KEY: "dfo:4"})
+    assert titles(client, arkivdel, filter=f"{KEY} eq 'nettskjema:2'") == ["Søknad om fritak"]
+    assert titles(client, arkivdel, filter=f"{KEY} eq 'NETTSKJEMA:2'") == ["Other case"]
+    assert titles(client, arkivdel, filter="saksstatus/kode eq 'A'") == ["Søknad om fritak"]
