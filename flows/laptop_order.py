@@ -120,8 +120,10 @@ async def process_orders(ports: Connectors) -> list[dict[str, Any]]:
     rows = await run_batch([i for i in items if i.id in invalid], ports,
                            turn_down("read_order", lambda run: invalid[run.item.id]), ledger=ledger,
                            settings=settings, key_label="submission")
+    # Each order is looked at again when its turn comes: another run may have reserved it (and
+    # IT delivered it) since the list was read, and reserving it again would take a second laptop.
     return rows + await run_batch([i for i in items if i.id not in invalid], ports, handle_order, ledger=ledger,
-                                  settings=settings, key_label="submission")
+                                  settings=settings, key_label="submission", due=_due)
 
 
 async def _invalid(ports: Connectors, item: WorkItem, models: Mapping[str, str]) -> InvalidInput | None:

@@ -426,14 +426,16 @@ async def work_item(service: str, source_key: str, *, title: str,
 
 @contextlib.asynccontextmanager
 async def batch_item(item: WorkItem, ports: Connectors, *, ledger: Ledger | None = None,
-                     settings: Settings | None = None) -> AsyncIterator[Run | None]:
+                     settings: Settings | None = None, due: Callable[[WorkItem], bool] | None = None
+                     ) -> AsyncIterator[Run | None]:
     """One item of a batch: like :func:`work_item`, but a failure is recorded and the batch
-    goes on, and an item another run holds is skipped (``None``)."""
+    goes on, and an item another run holds is skipped (``None``), as is one that ``due`` says
+    is no longer the batch's, looked at as it is when its turn comes."""
     settings = settings or get_settings()
     ledger = ledger or get_ledger(settings)
     owner = f"{_flow_run_id() or 'local'}-{uuid.uuid4().hex[:6]}"
     lease = item_lease()
-    fresh = await asyncio.to_thread(ledger.claim_and_start, item.id, owner, lease, _flow_run_id())
+    fresh = await asyncio.to_thread(ledger.claim_and_start, item.id, owner, lease, _flow_run_id(), due=due)
     if fresh is None:
         yield None
         return
@@ -578,13 +580,17 @@ async def _retrying(handle: Callable[[Run], Awaitable[str]], run: Run) -> str:
 async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callable[[Run], Awaitable[str]], *,
                     ledger: Ledger | None = None, settings: Settings | None = None,
                     key_label: str = "item", parallel: int | None = None,
-                    stop: asyncio.Event | None = None) -> list[dict[str, Any]]:
+                    stop: asyncio.Event | None = None, due: Callable[[WorkItem], bool] | None = None
+                    ) -> list[dict[str, Any]]:
     """Each item through ``handle`` inside :func:`batch_item`, ``parallel`` at a time
     (:func:`batch_parallel`). Items start in the order given, and the parts of ``handle``
     inside ``run.in_order()`` run in that order too. Returns one row per item taken, in that
     order, for a run's table artifact: its key, its state now, and ``handle``'s outcome — or,
     for an item that failed, the reason. Once ``stop`` is set (a peer every item needs is not
-    answering) no further item is taken: those are left as they were, with no row."""
+    answering) no further item is taken: those are left as they were, with no row. ``due``:
+    whether an item is still the batch's when its turn comes (the items were listed before; a
+    laptop order another run reserved, and IT delivered, meanwhile must not be reserved again);
+    one that is not is skipped like an item another run holds."""
     settings = settings or get_settings()
     ledger = ledger or get_ledger(settings)
     todo = list(items)
@@ -593,8 +599,8 @@ async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callab
     queue = iter(enumerate(todo))  # shared by the workers: items start in the order given
 
     async def one(index: int, item: WorkItem) -> dict[str, Any]:
-        outcome = "skipped: another run holds it"
-        async with batch_item(item, ports, ledger=ledger, settings=settings) as run:
+        outcome = "skipped: another run holds it or took it further"
+        async with batch_item(item, ports, ledger=ledger, settings=settings, due=due) as run:
             if run is not None:
                 run._turn = (turnstile, index)
                 outcome = await _retrying(handle, run)

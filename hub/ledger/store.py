@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -275,18 +275,24 @@ class Ledger:
         with self.session() as s:
             return _take(s, item_id, owner, lease)
 
-    def claim_and_start(self, item_id: int, owner: str, lease: timedelta, flow_run_id: str | None
-                        ) -> WorkItem | None:
+    def claim_and_start(self, item_id: int, owner: str, lease: timedelta, flow_run_id: str | None, *,
+                        due: Callable[[WorkItem], bool] | None = None) -> WorkItem | None:
         """:meth:`claim`, and if the item was free, load it and :meth:`start_item` it (unless it
         is done already) in the same transaction: what a batch's item costs the ledger before
         its work (a check on a waiting item is no new attempt). Returns the item, ``running``
-        now or ``done`` as it was, or None if another owner holds it."""
+        now or ``done`` as it was, or None if another owner holds it. ``due``: whether the item,
+        as it is now, is still the batch's to take (a batch lists its items before it works
+        them, and another run may have taken one further meanwhile); if not, the claim is
+        undone in the same transaction and None returned."""
         with self.session() as s:
             if not _take(s, item_id, owner, lease):
                 return None
             found = s.scalar(select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))
                              .where(WorkItem.id == item_id))
             assert found is not None
+            if due is not None and found.state != ItemState.DONE and not due(found):
+                found.lease_owner = found.lease_until = None
+                return None
             if found.state != ItemState.DONE:
                 _start(found, flow_run_id, count_attempt=found.state != ItemState.WAITING)
             return found

@@ -76,3 +76,37 @@ async def test_a_run_knows_its_item_s_references_without_asking_the_ledger_again
     with hub.ledger.session() as s:  # an item loaded without its references: the run asks the ledger
         bare = s.get(WorkItem, item.id)
     assert bare is not None and Ledger.loaded_refs(bare) is None
+
+
+async def test_an_item_another_run_took_further_since_the_batch_listed_it_is_left_alone(hub: Fakes) -> None:
+    """The race the small chaos run found: laptop-orders lists its due orders, another run
+    reserves one (and IT delivers it) before this batch's turn comes; handled again, it would
+    be reserved a second laptop. Looked at again when its turn comes, it is skipped."""
+    from flows.laptop_order import AWAITING_ASSET, AWAITING_DELIVERY, _due
+
+    taken, due = (hub.ledger.ensure_item("laptop", key, title=key) for key in ("race-taken", "race-due"))
+    hub.ledger.start_item(due.id, "flow-0")
+    hub.ledger.finish_item(due.id, ItemState.WAITING, error="no free laptop in stock", error_kind="waiting")
+    hub.ledger.update_data(due.id, stage=AWAITING_ASSET)
+    listed = [hub.ledger.item(taken.id), hub.ledger.item(due.id)]  # the batch's list: both due
+    assert all(_due(i) for i in listed)
+    # Meanwhile another run reserves the first order; it waits for IT to deliver.
+    hub.ledger.start_item(taken.id, "flow-other")
+    hub.ledger.add_ref(taken.id, "asset", system="ticketing", kind="asset", ref="LT-1")
+    hub.ledger.update_data(taken.id, stage=AWAITING_DELIVERY)
+    hub.ledger.finish_item(taken.id, ItemState.WAITING, error="IT to deliver LT-1", error_kind="waiting")
+    handled: list[str] = []
+
+    async def handle(run: Run) -> str:
+        handled.append(run.item.source_key)
+        run.wait_for("no free laptop in stock", stage=AWAITING_ASSET)
+        return "waiting for stock"
+
+    rows = await run_batch(listed, ports=Any, handle=handle, ledger=hub.ledger, due=_due)  # type: ignore[arg-type]
+
+    assert handled == ["race-due"]
+    assert rows[0]["outcome"].startswith("skipped") and rows[0]["state"] == ItemState.WAITING
+    after = hub.ledger.item(taken.id)
+    assert (after.state, after.data["stage"], after.attempts, after.lease_owner) == (
+        ItemState.WAITING, AWAITING_DELIVERY, 1, None)
+    assert after.last_error == "IT to deliver LT-1" and after.flow_run_id == "flow-other"
