@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import Engine
 
 __all__ = ["alembic_config", "upgrade"]
 
@@ -19,6 +20,15 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str) -> None:
-    """Create or migrate the ledger at ``url``; safe to call on every start."""
-    command.upgrade(alembic_config(url), "head")
+def upgrade(url: str, engine: Engine | None = None) -> None:
+    """Create or migrate the ledger at ``url``; safe to call on every start.
+
+    With ``engine``, the migration runs on one of its connections, so the engine's connect hooks
+    (SQLite's WAL switch) have run on the file before anything else opens it."""
+    cfg = alembic_config(url)
+    if engine is None:
+        command.upgrade(cfg, "head")
+        return
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")

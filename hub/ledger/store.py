@@ -7,6 +7,8 @@ flow-run processes can write to the same file; PostgreSQL is used by URL.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,15 +36,28 @@ from hub.privacy import mask
 __all__ = ["Ledger", "driver_modules"]
 
 
+_WAL_TRIES = 50
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=15000")
-    # WAL is the file's, kept once set: a new connection only switches a file not yet in it.
-    # Asking to switch anyway takes a lock that SQLite refuses at once, without waiting, while
-    # other connections write: 16 threads opening connections to a busy ledger saw "database is
-    # locked" (tests/ledger/test_ledger.py, the lease race, once in a CI run).
-    if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-        cur.execute("PRAGMA journal_mode=WAL")
+    # WAL is the file's, kept once set: the Ledger switches a new file on its first connection,
+    # the migration's (Ledger.__init__), before anything else uses it. The switch takes a lock
+    # that SQLite refuses at once, without the busy timeout, while other connections write: two
+    # CI runs saw "database is locked" when 16 threads opened their first connections to a file
+    # Alembic had created in rollback-journal mode. Processes starting together may still race
+    # for the switch, so a refused one looks again (another may have made it) and retries.
+    for attempt in range(_WAL_TRIES):
+        if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            break
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError:
+            if attempt == _WAL_TRIES - 1:
+                raise
+            time.sleep(0.1)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
@@ -97,7 +112,7 @@ class Ledger:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         if migrate:
-            upgrade(url)
+            upgrade(url, self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

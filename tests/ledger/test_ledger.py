@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -305,3 +306,20 @@ def test_due_items_are_read_a_page_at_a_time_oldest_first_each_once(ledger: Ledg
         after = (page[-1].requested_at, page[-1].id)
 
     assert pages == [["flaky", "r4", "r1"], ["r2", "r3", "r0"], ["r6", "r5"]]
+
+
+def test_a_new_sqlite_ledger_is_in_wal_mode_once_constructed(tmp_path: Path) -> None:
+    """The WAL switch is made by the constructor, on one connection, not by whichever of many
+    threads first connects later: those raced for it and SQLite refused ("database is locked")."""
+    import sqlite3
+
+    path = tmp_path / "fresh.db"
+    made = Ledger(f"sqlite:///{path}")
+    try:
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        finally:
+            conn.close()
+    finally:
+        made.dispose()
