@@ -29,6 +29,16 @@ than 6 cases or 6 onboardings at once). A one-at-a-time deployment (a scheduled 
 whose next run is cancelled while one is working) has no queue of its own. The embedded
 runner has no work queues and keeps the deployment limits alone.
 
+The pool's base job template is the process worker's with its variables untyped
+(:func:`lean_job_template`: each keeps its title and description, and loses its type and
+default). Prefect validates a pool's variables on every run created from a deployment (the
+schema checked against JSON Schema's meta-schema, each default, then the run's values): ~9.8 ms
+of the API's CPU per run with the stock schema, ~2.9 ms with the untyped one, and a backlog's
+runs are created by the hundred. The job configuration is the stock one, so a run with nothing
+set gets the same job, and job variables set on a deployment or a run reach it as before. A
+value of the wrong type is no longer refused when the run is created: the worker refuses it
+when it takes the run (its job model checks the values) and marks the run Crashed with the reason.
+
 Deploying is idempotent: a second call updates the deployments and the queues' limits in place.
 """
 
@@ -36,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -44,23 +55,39 @@ from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment, adeploy
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.types.entrypoint import EntrypointType
+from prefect.workers.process import ProcessWorker
 
 from deployments.definitions import DEPLOYMENTS
 from deployments.serve import ensure_limits, ensure_recovery, wait_for_prefect
 from hub.services import DeploymentSpec
 
-__all__ = ["DEFAULT_POOL", "ensure_pool", "queue_limit", "work_queue", "ensure_queues", "pool_deployments", "deploy_to_pool"]
+__all__ = ["DEFAULT_POOL", "ensure_pool", "lean_job_template", "queue_limit", "work_queue", "ensure_queues", "pool_deployments", "deploy_to_pool"]
 
 log = logging.getLogger("hub.deploy")
 
 DEFAULT_POOL = "hub"
 
 
+def lean_job_template() -> dict[str, Any]:
+    """The process worker's base job template with each variable's schema cut to its title and
+    description: no type and no default. The job configuration is the stock one, and a run
+    with nothing set gets the same job (the stock defaults are the job model's own); see the
+    module's docstring."""
+    template = ProcessWorker.get_default_base_job_template()
+    stock = template["variables"]["properties"]
+    template["variables"] = {"type": "object", "properties": {
+        name: {"title": schema.get("title", name), "description": schema.get("description", "")}
+        for name, schema in stock.items()}}
+    return template
+
+
 async def ensure_pool(name: str, *, concurrency: int | None = None) -> None:
-    """The process work pool ``name`` (created if missing; an existing one is left as it is)."""
+    """The process work pool ``name``, with :func:`lean_job_template` (created if missing; an
+    existing one is left as it is: its template is the operator's)."""
     async with get_client() as client:
         try:
             await client.create_work_pool(WorkPoolCreate(name=name, type="process", concurrency_limit=concurrency,
+                                                         base_job_template=lean_job_template(),
                                                          description="The hub's flows, run by `prefect worker start`"))
         except ObjectAlreadyExists:
             pass
