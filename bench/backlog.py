@@ -3,7 +3,7 @@
 Starts its own stack (``--stack embedded``: :class:`devtools.stack.Stack`; ``--stack scaled
 --workers N``: :class:`devtools.scaled.ScaledStack`) with the schedules paused, so each phase
 starts the deployments itself, as an operator draining a backlog would (and during the hub
-phase starts them again as their schedules would: :class:`Schedules`). Three phases, each
+phase starts them again as their schedules would: :class:`Schedules`). Three phases (four with fritak), each
 against the same sandboxes, Radicale, SMTP sink and Request Tracker, each on its own
 submissions (and its own days of the room calendars, so no phase finds the rooms another
 filled):
@@ -27,6 +27,13 @@ filled):
    The hires are onboarded here too (registered in HR, the onboarding's steps called from the
    loop, as many at once as in the naive phase), since in the hub phase their
    tickets and laptops take RT's write slots the laptop orders wait for.
+
+4. **ceiling with case runs** (fritak only) — the ceiling again, on new applications, with
+   each case's run also created in Prefect as the intake creates it (in bulk, already
+   suspended, with the case handler's form), then deleted. Not the target's measure (the
+   ceiling has no Prefect): it says how much of the hub's gap is the case runs themselves,
+   which the product makes on purpose (the decision is given in Prefect's UI), and how much
+   is the rest of the hub.
 
 Fritak has no naive phase: the intake archives each case and creates its run already waiting
 for the decision. Before (to 2026-12-05) a case was a flow run of its own up to the decision,
@@ -149,6 +156,7 @@ class Report:
     hub: dict[str, Rate] = field(default_factory=dict)
     naive: dict[str, Rate] = field(default_factory=dict)
     ceiling: dict[str, Rate] = field(default_factory=dict)
+    ceiling_case_runs: dict[str, Rate] = field(default_factory=dict)  # fritak: the ceiling asking Prefect too
     rss_peak_mib: dict[str, float] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     hr_to_code: list[float] = field(default_factory=list)
@@ -663,8 +671,10 @@ def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, tim
 
 
 @contextlib.asynccontextmanager
-async def _handler(service: str) -> AsyncIterator[tuple[Callable[[Any], Any], Any]]:
-    """The hub's handler of one item of ``service`` and the ports it needs."""
+async def _handler(service: str, asker: _BareCaseRuns | None = None
+                   ) -> AsyncIterator[tuple[Callable[[Any], Any], Any]]:
+    """The hub's handler of one item of ``service`` and the ports it needs; a fritak case is
+    also asked for its case run by ``asker``, if given."""
     from hub.settings import OSLO, get_settings
     from hub.wiring import connect
 
@@ -682,11 +692,13 @@ async def _handler(service: str) -> AsyncIterator[tuple[Callable[[Any], Any], An
         elif service == "onboarding":
             yield _onboard, ports
         else:
-            from flows.fritak_steps import archive_application, read_fritak_application
+            from flows.fritak_steps import archive_application, decision_form, read_fritak_application
 
             async def fritak(run: Any) -> str:  # up to the decision point: read, archive
                 application = await read_fritak_application.fn(run, int(run.item.source_key))
-                await archive_application.fn(run, application)
+                case, entry = await archive_application.fn(run, application)
+                if asker is not None:
+                    asker.ask(run.item, decision_form(application, case, entry))
                 return "archived"
 
             yield fritak, ports
@@ -705,6 +717,47 @@ async def _onboard(run: Any) -> str:
     laptop = await steps.allocate_laptop.fn(run, hire, tickets)
     await steps.email_manager.fn(run, hire, case_file, tickets, laptop)
     return "onboarded"
+
+
+class _BareCaseRuns:
+    """The fritak ceiling's own case runs, created as the intake creates them
+    (:class:`flows.fritak._CaseRuns`): already suspended with the case handler's form, those
+    asked for while a request is on its way together in the next bulk request; no ledger."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.ids: dict[str, Any] = {}
+        self.created: list[str] = []
+        self.refused: dict[str, str] = {}
+        self._pending: list[tuple[Any, Any]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    def ask(self, item: Any, form: Any) -> None:
+        self._pending.append((item, form))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send())
+
+    async def _send(self) -> None:
+        from flows.fritak_steps import DECISION_KEY
+        from hub.dispatch import BULK_LIMIT, start_waiting_for_inputs
+        from hub.services import catalog
+
+        case_runs = catalog().rerun_for("fritak")
+        assert case_runs is not None
+        try:
+            while self._pending:
+                chunk, self._pending = self._pending[:BULK_LIMIT], self._pending[BULK_LIMIT:]
+                wanted = {f"fritak:{item.source_key}:ceiling": (case_runs.parameters(item), form) for item, form in chunk}
+                started, refused = await start_waiting_for_inputs(case_runs.deployment, wanted, pause_key=DECISION_KEY,
+                                                                  client=self.client, ids=self.ids)
+                self.created += [str(run_id) for run_id in started.values()]
+                self.refused.update(refused)
+        finally:
+            self._sender = None
+
+    async def drain(self) -> None:
+        while self._sender is not None:
+            await asyncio.shield(self._sender)
 
 
 def _at_once(service: str) -> int:
@@ -815,7 +868,12 @@ _LEASES: dict[str, str] = {}  # the bare client's leases: name → holder
 _LEASES_LOCK = threading.Lock()
 
 
-def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float) -> None:
+def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float, *, case_runs: bool = False) -> None:
+    """The bare connectors driven from a plain asyncio loop. ``case_runs`` (fritak only): each
+    case also gets its run in Prefect, waiting for the decision as the intake makes it, to show
+    what of the hub's gap is Prefect's case runs; those runs are deleted afterwards."""
+    from prefect.client.orchestration import get_client
+
     from hub.services import catalog
     from hub.settings import get_settings
 
@@ -828,8 +886,12 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
     outcomes: Counter[str] = Counter()
     first_error: dict[str, str] = {}  # per kind of failure: the first one's message, to act on
 
+    created: list[str] = []
+
     async def service_items(service: str, keys: list[str]) -> None:
-        async with _handler(service) as (handle, ports):
+        async with contextlib.AsyncExitStack() as held:
+            asker = _BareCaseRuns(await held.enter_async_context(get_client())) if case_runs else None
+            handle, ports = await held.enter_async_context(_handler(service, asker))
             started, queue = time.monotonic(), iter(keys)
             done = 0
 
@@ -845,19 +907,43 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
                     done += 1
 
             await asyncio.gather(*(worker() for _ in range(min(_at_once(service), len(keys)))))
+            if asker is not None:  # through once its run waits for the decision
+                await asker.drain()
+                created.extend(asker.created)
+                done -= len(asker.refused)
+                for key, why in asker.refused.items():
+                    first_error.setdefault("fritak case run refused", f"{key}: {mask(why)[:300]}")
             rates[service] = Rate(service, len(keys), time.monotonic() - started, reached=done)
 
     async def all_services() -> None:
         await asyncio.wait_for(asyncio.gather(*(service_items(s, k) for s, k in by_service.items())), timeout)
 
-    say(f"ceiling phase: {', '.join(f'{len(k):,} {s}' for s, k in by_service.items())}, bare connectors, "
-        f"no Prefect, no ledger")
+    phase = "ceiling with case runs" if case_runs else "ceiling"
+    say(f"ceiling phase{' with case runs' if case_runs else ''}: {', '.join(f'{len(k):,} {s}' for s, k in by_service.items())}, bare connectors, "
+        + ("and each case's run created waiting in Prefect, no ledger" if case_runs else "no Prefect, no ledger"))
     cpu_before = snapshot(_parts(stack))
     asyncio.run(all_services())
-    report.ceiling = rates
-    report.cpu["ceiling"] = phase_cpu(cpu_before, snapshot(_parts(stack)), items=sum(r.reached for r in rates.values()))
-    report.notes.append(f"ceiling outcomes: {dict(outcomes)}")
-    report.notes.extend(f"ceiling: first {kind}: {message}" for kind, message in first_error.items())
+    if case_runs:
+        report.ceiling_case_runs = rates
+        report.cpu["c+runs"] = phase_cpu(cpu_before, snapshot(_parts(stack)), items=sum(r.reached for r in rates.values()))
+        asyncio.run(_delete_runs(created))
+        say(f"{phase}: {len(created)} case runs created, and deleted again")
+    else:
+        report.ceiling = rates
+        report.cpu["ceiling"] = phase_cpu(cpu_before, snapshot(_parts(stack)),
+                                          items=sum(r.reached for r in rates.values()))
+    report.notes.append(f"{phase} outcomes: {dict(outcomes)}")
+    report.notes.extend(f"{phase}: first {kind}: {message}" for kind, message in first_error.items())
+
+
+async def _delete_runs(ids: list[str]) -> None:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        for run_id in ids:
+            await client.delete_flow_run(UUID(run_id))
 
 
 # ---- afterwards ----------------------------------------------------------------------------------
@@ -989,6 +1075,11 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
                                       offset=offset + 200_000, prefix=prefix, room_days=days["ceiling"],
                                       laptop_models=laptop_models, feide=feide)
             ceiling_phase(stack, ceiling_sent, report, timeout)
+            if sizes.fritak:  # what of the gap is Prefect's case runs: the ceiling asking for them too
+                runs_sent = submit_for(stack, people, rng, sizes, ["fritak"], what="ceiling phase with case runs",
+                                       offset=offset + 300_000, prefix=prefix, room_days=days["ceiling"],
+                                       laptop_models=laptop_models, feide=feide)
+                ceiling_phase(stack, runs_sent, report, timeout, case_runs=True)
         finish(stack, ledger, people, report, timeout)
         events_of(stack, since, report)
         if kill_worker and report.kill.get("runs"):
@@ -1041,6 +1132,13 @@ def print_report(report: Report, shape: str) -> bool:
               "shares them out its own way (the ceiling and the naive baseline first come first served, the hub a "
               "slot lent within a run for up to 10 s): a service's own figure there says how the slots were shared "
               "as much as how fast it went")
+    with_runs, fritak_hub = report.ceiling_case_runs.get("fritak"), report.hub.get("fritak")
+    if with_runs and fritak_hub and with_runs.per_second:
+        print(f"fritak, the ceiling with each case's run created in Prefect too (as the intake creates them: "
+              f"bulk, suspended, with the case handler's form; the same HTTP calls plus Prefect's): "
+              f"{with_runs.per_second:.2f}/s; hub ÷ that {fritak_hub.per_second / with_runs.per_second:.2f}. "
+              f"The target is judged against the ceiling without Prefect (above); this one says how much of the "
+              f"gap is the case runs themselves")
     print("fritak: no naive phase (its submissions would be the hub's fritak-intake's too); the hub's case run per "
           "application, running up to the decision, was 0.13 of the ceiling (docs/benchmarks.md). The naive phase "
           "and the ceiling onboard as many hires at once as the hub can (the onboarding deployment's limit of runs "
@@ -1184,7 +1282,8 @@ def write_json(report: Report, path: Path) -> None:
         "sizes": vars(report.sizes),
         **{phase: {s: {"items": r.items, "reached": r.reached, "seconds": round(r.seconds, 1),
                        "per_second": round(r.per_second, 3)} for s, r in rates.items()}
-           for phase, rates in (("hub", report.hub), ("ceiling", report.ceiling), ("naive", report.naive))},
+           for phase, rates in (("hub", report.hub), ("ceiling", report.ceiling), ("naive", report.naive),
+                                ("ceiling_case_runs", report.ceiling_case_runs))},
         "hr_to_code": {"p50": statistics.median(report.hr_to_code), "p95": percentile(report.hr_to_code, 0.95),
                        "count": len(report.hr_to_code)} if report.hr_to_code else {},
         "kill": report.kill,
