@@ -245,13 +245,11 @@ class _CaseRuns:
         for key, why in refused.items():
             self._unasked([by_key[key][0]], f"Prefect refused it: {mask(why)[:300]}")
 
-        def note() -> None:
-            for key, run_id in started.items():
-                item = by_key[key][0]
-                self.ledger.set_flow_run(item.id, run_id,
-                                         decision_runs=[*(item.data or {}).get("decision_runs", []), run_id])
-
-        await asyncio.to_thread(note)
+        noted: dict[int, tuple[str, dict[str, Any]]] = {}
+        for key, run_id in started.items():
+            item = by_key[key][0]
+            noted[item.id] = (run_id, {"decision_runs": [*(item.data or {}).get("decision_runs", []), run_id]})
+        await asyncio.to_thread(self.ledger.set_flow_runs, noted)  # one transaction for the chunk
         self.asked += len(started)
 
     def _unasked(self, items: list[WorkItem], why: str) -> None:

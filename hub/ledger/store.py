@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -492,6 +492,18 @@ class Ledger:
             assert item is not None
             item.flow_run_id = flow_run_id
             item.data = {**(item.data or {}), **data}
+
+    def set_flow_runs(self, runs: Mapping[int, tuple[str, Mapping[str, Any]]]) -> None:
+        """Note each item's flow run and the data with it, ``{item id: (flow run id, data)}``,
+        in one transaction (the rows locked while their data is merged)."""
+        if not runs:
+            return
+        with self.session() as s:
+            for item in s.scalars(select(WorkItem).where(WorkItem.id.in_(list(runs))).with_for_update()):
+                flow_run_id, data = runs[item.id]
+                item.flow_run_id = flow_run_id
+                if data:
+                    item.data = {**(item.data or {}), **data}
 
     def update_data(self, item_id: int, **values: Any) -> None:
         with self.session() as s:

@@ -323,3 +323,19 @@ def test_a_new_sqlite_ledger_is_in_wal_mode_once_constructed(tmp_path: Path) -> 
             conn.close()
     finally:
         made.dispose()
+
+
+def test_flow_runs_are_noted_for_many_items_at_once_with_their_data_merged(ledger: Ledger) -> None:
+    first = ledger.ensure_item("fritak", "801", title="Fritak 801")
+    second = ledger.ensure_item("fritak", "802", title="Fritak 802")
+    untouched = ledger.ensure_item("fritak", "803", title="Fritak 803")
+    ledger.update_data(first.id, submitted_at="2026-08-01", decision_runs=["old-run"])
+
+    ledger.set_flow_runs({first.id: ("run-a", {"decision_runs": ["old-run", "run-a"]}),
+                          second.id: ("run-b", {})})
+
+    a, b, c = (ledger.item(i.id) for i in (first, second, untouched))
+    assert (a.flow_run_id, a.data) == ("run-a", {"submitted_at": "2026-08-01", "decision_runs": ["old-run", "run-a"]})
+    assert (b.flow_run_id, b.data or {}) == ("run-b", {})
+    assert c.flow_run_id is None
+    ledger.set_flow_runs({})  # nothing to note: no transaction, no error
