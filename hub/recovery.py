@@ -53,11 +53,15 @@ _ALIVE_OR_ENDED = ("prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "
                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed", "prefect.flow-run.Paused",
                    "prefect.flow-run.Suspended", "prefect.flow-run.AwaitingRetry")
 # Events that show a run being started got going or ended (a pending run that is cancelled,
-# sent back to wait for a concurrency slot or rescheduled is not dead either).
-_STARTED_OR_LEFT_PENDING = ("prefect.flow-run.Running", "prefect.flow-run.heartbeat", "prefect.flow-run.Completed",
+# sent back to wait for a concurrency slot or rescheduled is not dead either). Not those that
+# only come after another of these: a heartbeat, Paused or Suspended after Running (Prefect
+# refuses to pause or suspend a run that is not running), Late after Scheduled. Prefect's
+# trigger service stores every event such a trigger expects, for a window that may open later
+# (a database write per event and trigger): a backlog's fritak case runs, created already
+# suspended by the hundred, each cost one more.
+_STARTED_OR_LEFT_PENDING = ("prefect.flow-run.Running", "prefect.flow-run.Completed",
                             "prefect.flow-run.Failed", "prefect.flow-run.Cancelled", "prefect.flow-run.Cancelling",
-                            "prefect.flow-run.Crashed", "prefect.flow-run.Paused", "prefect.flow-run.Suspended",
-                            "prefect.flow-run.Scheduled", "prefect.flow-run.Late",
+                            "prefect.flow-run.Crashed", "prefect.flow-run.Scheduled",
                             "prefect.flow-run.AwaitingConcurrencySlot", "prefect.flow-run.AwaitingRetry")
 PENDING_GRACE = timedelta(seconds=30)  # a process starting on a busy host may take a while
 MIN_PROACTIVE_WITHIN = timedelta(seconds=10)  # Prefect 3.9 refuses a shorter proactive window
