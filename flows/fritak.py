@@ -46,15 +46,14 @@ from flows.fritak_steps import (
     close_case,
     decision_form,
     email_decision,
-    fetch_application,
     given_decision,
     journal_decision,
+    read_application_unless_failing,
     read_fritak_application,
-    reject_application,
     to_decision,
 )
 from hub.dispatch import BULK_LIMIT, prefect_did_not_answer, start_waiting_for_inputs
-from hub.errors import HubError, InvalidInput
+from hub.errors import InvalidInput
 from hub.flowkit import Run, Tally, due_pages, run_batch, tried_again, work_item
 from hub.ledger import Ledger, WorkItem
 from hub.privacy import mask
@@ -156,22 +155,11 @@ def _taking(case_runs: _CaseRuns, turned: set[str]) -> Callable[[Run], Awaitable
     told, the item a dead letter, its key added to ``turned``."""
 
     async def handle(run: Run) -> str:
-        submission_id = int(run.item.source_key)
-        try:  # the read is no step of its own unless it fails: two ledger writes fewer per case
-            submission, application, problems = await fetch_application(
-                run.ports.forms, submission_id, max_attachment_mb=run.settings.fritak.max_attachment_mb)
-        except InvalidInput as exc:
+        try:
+            application = await read_application_unless_failing(run, int(run.item.source_key))
+        except InvalidInput:
             turned.add(run.item.source_key)
-            async with run.step("read_application"):
-                raise exc
-        except HubError as exc:  # the form service failing is no verdict: read again, as a step
-            log.info("fritak %s: not read (%s); read again as a step", run.item.source_key, exc.kind)
-            application = await read_fritak_application.fn(run, submission_id)
-        else:
-            if application is None:
-                turned.add(run.item.source_key)
-                async with run.step("read_application"):
-                    await reject_application(run, submission, problems)
+            raise
         case, entry = await archive_application.fn(run, application)
         run.wait_for("a case handler's decision in the Prefect UI")
         case_runs.ask(run.item, decision_form(application, case, entry))
