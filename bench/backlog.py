@@ -20,6 +20,9 @@ filled):
    times that, since a burst's hires go to runs of many). The hires are here too, each one task running the onboarding's steps (registered
    in HR, no event), as in the ceiling: without them the laptop orders had RT to themselves
    and their naive figure was the fastest of the three phases (1.97/s against a ceiling of 0.78).
+   With ``--naive-one-at-a-time N``, also the same tasks one after the other, on N new items of
+   each service: as batches were walked before issue 12 (a drain at one item's latency). An
+   extra figure beside the target's, which is judged against the naive baseline above.
 3. **ceiling** — the same again with no Prefect and no ledger: the hub's connector clients
    (thin async httpx clients: the same HTTP calls, by construction) driven by the service's
    handler from a plain asyncio loop, as many at once, with the global limits (RT's two
@@ -102,7 +105,7 @@ __all__ = ["Sizes", "FULL", "SMALL", "Rate", "Report", "run_backlog", "ratio_lin
 TARGET_FORMS, TARGET_HIRES = 10_000, 1_000
 # Days ahead of the room requests per phase (bookable 0–14 days ahead): each phase books days
 # no other phase touches. The seed and tests/e2e/test_rooms use days 3 and 5–10.
-DAYS = {"hub": (2, 3, 4, 5), "naive": (6, 7, 8, 9), "ceiling": (10, 11, 12, 13)}
+DAYS = {"hub": (2, 3, 4, 5), "naive": (6, 7, 8, 9), "ceiling": (10, 11, 12, 13), "naive1": (14, 15, 16, 17)}
 SERVICES = ("rooms", "laptop", "fritak", "onboarding")
 DEPLOYMENTS = {"rooms": "room-bookings/room-bookings", "laptop": "laptop-orders/laptop-orders",
                "fritak": "fritak-intake/fritak-intake"}
@@ -155,6 +158,7 @@ class Report:
     sizes: Sizes
     hub: dict[str, Rate] = field(default_factory=dict)
     naive: dict[str, Rate] = field(default_factory=dict)
+    naive_one: dict[str, Rate] = field(default_factory=dict)  # --naive-one-at-a-time: the naive tasks in a row
     ceiling: dict[str, Rate] = field(default_factory=dict)
     ceiling_case_runs: dict[str, Rate] = field(default_factory=dict)  # fritak: the ceiling asking Prefect too
     rss_peak_mib: dict[str, float] = field(default_factory=dict)
@@ -614,8 +618,11 @@ def submit_for(stack: Stack, people: People, rng: random.Random, sizes: Sizes, s
     return sent
 
 
-def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, timeout: float) -> None:
-    """One Prefect task per item: the hub's handler and ledger inside each task."""
+def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, timeout: float, *,
+                one_at_a_time: bool = False) -> None:
+    """One Prefect task per item: the hub's handler and ledger inside each task, as many at once
+    as the hub works on; ``one_at_a_time``: each service's tasks in a row, as batches were walked
+    before issue 12 (an extra figure, not the target's measure)."""
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
 
@@ -651,19 +658,25 @@ def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, tim
                     with contextlib.suppress(Exception):  # the item's own failure is in the ledger
                         await one_item(item.id, service)
 
-            await asyncio.gather(*(worker() for _ in range(min(_at_once(service), len(todo)))))
+            at_once = 1 if one_at_a_time else _at_once(service)
+            await asyncio.gather(*(worker() for _ in range(min(at_once, len(todo)))))
             rates[service] = Rate(service, len(todo), time.monotonic() - started)
 
         await asyncio.wait_for(asyncio.gather(*(service_items(s, t) for s, t in items.items())), timeout)
         return str(flow_run.id)
 
-    say(f"naive phase: {', '.join(f'{len(t):,} {s}' for s, t in items.items())}, one Prefect task each")
+    say(f"naive phase{', one at a time' if one_at_a_time else ''}: "
+        f"{', '.join(f'{len(t):,} {s}' for s, t in items.items())}, one Prefect task each")
     cpu_before = snapshot(_parts(stack))
     run_id = asyncio.run(naive())
     cpu_after = snapshot(_parts(stack))
     for service, rate in rates.items():
         keys = {i.source_key for i in items[service]}
         rate.reached = sum(reached(i) for i in light_items(ledger, service) if i.source_key in keys)
+    if one_at_a_time:
+        report.naive_one = rates
+        report.cpu["naive1"] = phase_cpu(cpu_before, cpu_after, items=sum(r.reached for r in rates.values()))
+        return
     report.naive = rates
     report.cpu["naive"] = phase_cpu(cpu_before, cpu_after, items=sum(r.reached for r in rates.values()))
     report.events["naive task runs expected"] = sum(len(t) for t in items.values())
@@ -1044,7 +1057,7 @@ def nothing_held_here(stack: Stack, ledger: Any, report: Report) -> Verdict:
 def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int = 12, offset: int = 50_000,
                 prefix: str = "backlog", timeout: float = 1800.0, laptop_models: tuple[str, ...] = (),
                 days: dict[str, tuple[int, ...]] | None = None, kill_worker: bool = False,
-                kill_at: float = 1 / 3, redrive_schedule: bool = False) -> Report:
+                kill_at: float = 1 / 3, redrive_schedule: bool = False, naive_one: int = 0) -> Report:
     """The backlog on a started ``stack`` whose schedules are paused. ``compare``: also the naive
     baseline and the ceiling (they leave submissions in the forms that no scheduled poll may
     collect later: only on a stack of the bench's own). ``kill_worker``: see :class:`WorkerKiller`.
@@ -1071,6 +1084,13 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
                                     what="naive phase", offset=offset + 100_000, prefix=prefix,
                                     room_days=days["naive"], laptop_models=laptop_models, feide=feide)
             naive_phase(stack, ledger, naive_sent, report, timeout)
+            if naive_one:  # the same tasks in a row, on a sample: their rate is one item's latency
+                sample = Sizes(rooms=min(sizes.rooms, naive_one), fritak=0, laptops=min(sizes.laptops, naive_one),
+                               hires=min(sizes.hires, naive_one))
+                one_sent = submit_for(stack, people, rng, sample, [s for s in ceiling_services(sample) if s != "fritak"],
+                                      what="naive phase, one at a time", offset=offset + 400_000, prefix=prefix,
+                                      room_days=days["naive1"], laptop_models=laptop_models, feide=feide)
+                naive_phase(stack, ledger, one_sent, report, timeout, one_at_a_time=True)
             ceiling_sent = submit_for(stack, people, rng, sizes, ceiling_services(sizes), what="ceiling phase",
                                       offset=offset + 200_000, prefix=prefix, room_days=days["ceiling"],
                                       laptop_models=laptop_models, feide=feide)
@@ -1132,6 +1152,12 @@ def print_report(report: Report, shape: str) -> bool:
               "shares them out its own way (the ceiling and the naive baseline first come first served, the hub a "
               "slot lent within a run for up to 10 s): a service's own figure there says how the slots were shared "
               "as much as how fast it went")
+    for service, one in report.naive_one.items():
+        hub = report.hub.get(service)
+        if hub and one.per_second:
+            print(f"{service}: the naive tasks one at a time ({one.items:,} items, as batches were walked before "
+                  f"issue 12): {one.per_second:.2f}/s; hub ÷ that {hub.per_second / one.per_second:.2f} (not the "
+                  f"target's measure: the naive baseline above works on as many at once as the hub)")
     with_runs, fritak_hub = report.ceiling_case_runs.get("fritak"), report.hub.get("fritak")
     if with_runs and fritak_hub and with_runs.per_second:
         print(f"fritak, the ceiling with each case's run created in Prefect too (as the intake creates them: "
@@ -1230,6 +1256,9 @@ def main(argv: list[str] | None = None) -> int:
                        ("hires", FULL.hires)):
         parser.add_argument(f"--{name}", type=int, help=f"items of this service per phase (full size: {full:,})")
     parser.add_argument("--no-compare", action="store_true", help="the hub only: no naive baseline, no ceiling")
+    parser.add_argument("--naive-one-at-a-time", type=int, default=0, metavar="N",
+                        help="also the naive tasks one at a time, on N items of each service (as batches were "
+                             "walked before issue 12; an extra figure)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="longest wait of each phase, seconds")
     parser.add_argument("--home", type=Path)
     parser.add_argument("--kill-worker", action="store_true",
@@ -1265,7 +1294,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start_all(progress=lambda m: say(f"stack: {m}"))
         report = run_backlog(stack, sizes, compare=not args.no_compare, timeout=args.timeout,
-                             kill_worker=args.kill_worker, kill_at=args.kill_at, redrive_schedule=True)
+                             kill_worker=args.kill_worker, kill_at=args.kill_at, redrive_schedule=True,
+                             naive_one=args.naive_one_at_a_time if not args.no_compare else 0)
         ok = print_report(report, shape)
         if args.report_json:
             write_json(report, args.report_json)
@@ -1283,7 +1313,7 @@ def write_json(report: Report, path: Path) -> None:
         **{phase: {s: {"items": r.items, "reached": r.reached, "seconds": round(r.seconds, 1),
                        "per_second": round(r.per_second, 3)} for s, r in rates.items()}
            for phase, rates in (("hub", report.hub), ("ceiling", report.ceiling), ("naive", report.naive),
-                                ("ceiling_case_runs", report.ceiling_case_runs))},
+                                ("ceiling_case_runs", report.ceiling_case_runs), ("naive_one", report.naive_one))},
         "hr_to_code": {"p50": statistics.median(report.hr_to_code), "p95": percentile(report.hr_to_code, 0.95),
                        "count": len(report.hr_to_code)} if report.hr_to_code else {},
         "kill": report.kill,
