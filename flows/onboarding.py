@@ -45,7 +45,7 @@ from flows.onboarding_steps import (
     validate_hire,
 )
 from hub.errors import HubError
-from hub.flowkit import each_side_by_side, steps_without_task_runs, work_item
+from hub.flowkit import burst_ports, each_side_by_side, steps_without_task_runs, work_item
 from hub.ports.hr import canonical_employee_id
 from hub.services import burst_run_name
 from hub.settings import get_settings
@@ -70,13 +70,15 @@ async def _not_a_hire(employee_id: str) -> str | None:
     settings = get_settings()
     if await asyncio.to_thread(get_ledger(settings).get_item, "onboarding", employee_id) is not None:
         return None
-    hr = build_hr(settings)
+    shared = burst_ports("onboarding")  # a burst's hires: the run's HR client, not one each
+    hr = shared.hr if shared is not None else build_hr(settings)
     try:
         employee = await hr.get_employee(employee_id)
     except HubError:
         return None
     finally:
-        await hr.aclose()
+        if shared is None:
+            await hr.aclose()
     return not_a_new_hire(employee, today=datetime.now(settings.tz).date())
 
 

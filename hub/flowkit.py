@@ -42,7 +42,7 @@ from hub.settings import Settings, get_settings
 from hub.slots import SlotsUnavailable, global_slots
 from hub.wiring import Connectors, connect, get_ledger, step_ports
 
-__all__ = ["Run", "work_item", "steps_without_task_runs", "each_side_by_side", "batch_item", "run_batch", "run_pages", "due_pages", "Tally", "batch_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
+__all__ = ["Run", "work_item", "steps_without_task_runs", "each_side_by_side", "burst_ports", "batch_item", "run_batch", "run_pages", "due_pages", "Tally", "batch_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
            "SlotsUnavailable"]
 
 log = logging.getLogger("hub.flow")
@@ -81,6 +81,18 @@ STEP_RETRY_DELAYS = (1.0, 5.0, 20.0)
 
 # Set by steps_without_task_runs: steps called in this context run as plain calls.
 _PLAIN_STEPS: contextvars.ContextVar[bool] = contextvars.ContextVar("hub_plain_steps", default=False)
+
+
+# Set by each_side_by_side: the ports a burst's members share, with the service they are for.
+_BURST_PORTS: contextvars.ContextVar[tuple[str, Connectors] | None] = contextvars.ContextVar(
+    "hub_burst_ports", default=None)
+
+
+def burst_ports(service: str) -> Connectors | None:
+    """The ports a burst's members of ``service`` share (:func:`each_side_by_side`), or None
+    outside one: a member's own lookups use them instead of building a client of their own."""
+    shared = _BURST_PORTS.get()
+    return shared[1] if shared is not None and shared[0] == service else None
 
 
 @contextlib.contextmanager
@@ -418,7 +430,10 @@ async def work_item(service: str, source_key: str, *, title: str,
     owner = _flow_run_id() or f"local-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     lease = item_lease()
     item = await _claim(ledger, item, owner, wait_for_lease, lease)
-    async with _holding(ledger, item, owner, lease) as hold, connect(settings, service=service) as ports:
+    async with _holding(ledger, item, owner, lease) as hold, contextlib.AsyncExitStack() as own:
+        ports = burst_ports(service)
+        if ports is None:  # a run of its own (not a burst's member): its own clients, closed with it
+            ports = await own.enter_async_context(connect(settings, service=service))
         async with _lifecycle(Run(ledger=ledger, item=item, settings=settings, ports=ports), hold,
                               suppress=False) as run:
             yield run
@@ -526,7 +541,12 @@ async def each_side_by_side(burst: list[dict[str, str]], handle: Callable[[dict[
     """``handle`` every member of a burst (each its own work item, named in the log by its
     ``key``), :func:`batch_parallel` at a time: one that fails is a dead letter of its own, with
     its reason, and the others go on. The run's state says how many were ``done`` (``"50 hires
-    onboarded"``), or how many failed and what to do."""
+    onboarded"``), or how many failed and what to do.
+
+    The members' work items of ``service`` share one set of ports (:func:`burst_ports`), as a
+    batch's items do: one client per system for the run, its connections and what it learnt
+    (the archive's relations, found by following its links) reused, instead of a new client per
+    member for every system it touches."""
     from prefect.logging import get_run_logger
     from prefect.states import Completed, Failed
 
@@ -541,9 +561,14 @@ async def each_side_by_side(burst: list[dict[str, str]], handle: Callable[[dict[
                 get_run_logger().warning("%s %s: not %s: %s", service, member.get(key, "?"), done,
                                          mask(str(exc))[:300])
 
-    async with asyncio.TaskGroup() as group:
-        for member in burst:
-            group.create_task(one(member))
+    async with connect(get_settings(), service=service) as ports:
+        shared = _BURST_PORTS.set((service, ports))
+        try:
+            async with asyncio.TaskGroup() as group:  # each task copies the context, the ports with it
+                for member in burst:
+                    group.create_task(one(member))
+        finally:
+            _BURST_PORTS.reset(shared)
     if failed:
         return Failed(message=f"{len(failed)} of {len(burst)} {what} not {done} (each a failed item with its reason: "
                               f"hub items --service {service} --state failed; hub replay to try again); the "
