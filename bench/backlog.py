@@ -31,7 +31,7 @@ filled):
    loop, as many at once as in the naive phase), since in the hub phase their
    tickets and laptops take RT's write slots the laptop orders wait for.
 
-4. **ceiling with case runs** (fritak only) — the ceiling again, on new applications, with
+4. **ceiling with case runs** (fritak alone in the run) — the ceiling again, on new applications, with
    each case's run also created in Prefect as the intake creates it (in bulk, already
    suspended, with the case handler's form), then deleted. Not the target's measure (the
    ceiling has no Prefect): it says how much of the hub's gap is the case runs themselves,
@@ -1095,7 +1095,9 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
                                       offset=offset + 200_000, prefix=prefix, room_days=days["ceiling"],
                                       laptop_models=laptop_models, feide=feide)
             ceiling_phase(stack, ceiling_sent, report, timeout)
-            if sizes.fritak:  # what of the gap is Prefect's case runs: the ceiling asking for them too
+            # What of the gap is Prefect's case runs: the ceiling asking for them too. Only for fritak
+            # alone: beside other services, the ceiling shared the cores with them, this phase would not.
+            if sizes.fritak and not (sizes.rooms or sizes.laptops or sizes.hires):
                 runs_sent = submit_for(stack, people, rng, sizes, ["fritak"], what="ceiling phase with case runs",
                                        offset=offset + 300_000, prefix=prefix, room_days=days["ceiling"],
                                        laptop_models=laptop_models, feide=feide)
