@@ -72,15 +72,13 @@ ONBOARDING = Service(
     title="Onboarding of new employees",
     ports=frozenset({"hr", "archive", "ticketing", "mail"}),
     # Items, runs and their parameters use one form of the employee id ("05001234" → "5001234").
-    # A burst of hires (an August) goes to runs of at most 50 (together), each hire its own item,
-    # spread over as many runs as the deployment works at once (spread: 6) while each gets a
-    # batch's parallelism of hires: 30 hires in one run were worked 4 at a time. Runs of 12 for
-    # every burst balanced the end of a big one better but cost Prefect ~40 % more CPU, and the
+    # A burst of hires (an August) goes to one run per 50 (together), each hire its own item.
+    # Runs of 12 balanced the end of a burst better but cost Prefect ~40 % more CPU, and the
     # hub's pace against the bare client stayed where it was (bench/backlog, 200 hires: 0.72
     # against 0.67 and 0.74).
     events=(OnEvent("dfo:ansatte", "onboarding/onboarding",
                     lambda ev: {"employee_id": canonical_employee_id(ev.subject_id), "event_id": ev.id},
-                    together=HIRES_PER_RUN, spread=True),),
+                    together=HIRES_PER_RUN),),
     rerun=Rerun("onboarding/onboarding", key_parameter="employee_id", key_type=canonical_employee_id),
     limits=(TICKETING_WRITES,),
     catch_up="daily-catchup",

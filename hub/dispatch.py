@@ -56,7 +56,6 @@ from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from hub.ledger import EventState, InboxEvent, Ledger
-from hub.limits import batch_parallel
 from hub.prefect_api import busy_pause, send_once
 from hub.privacy import mask
 from hub.services import BURST, OnEvent, catalog
@@ -77,7 +76,6 @@ class Route:
     at_valid_after: bool = True  # a future gyldigEtter schedules the run for that day
     every_message: bool = False  # also started for a repeat of an event (see the module docstring)
     together: int = 0  # events sent together go to one run per this many (see the module docstring)
-    spread: bool = False  # ... and over as many runs as the deployment works at once (OnEvent.spread)
 
 
 AnyRoute = Route | OnEvent
@@ -355,20 +353,14 @@ class _Together:
     become *one* run per ``together`` of them, given their parameters as a list
     (:data:`~hub.services.BURST`), its key
     :func:`together_key` of theirs; every caller of a group gets the group's run. A run asked for
-    alone stays the event's own run, under the event's own key.
-
-    The groups are as even as can be, and there are at least ``spread`` of them while each still
-    gets a batch's parallelism of events (:func:`~hub.limits.batch_parallel`): a burst of 29 hires
-    in one run was worked four at a time, while the onboarding deployment works six runs at once.
-    """
+    alone stays the event's own run, under the event's own key."""
 
     def __init__(self, deployment: str,
                  send: Callable[[str, dict[str, dict[str, Any]]], Awaitable[tuple[dict[str, str], dict[str, str]]]],
-                 together: int = 0, spread: int = 1) -> None:
+                 together: int = 0) -> None:
         self.deployment = deployment
         self._send = send
         self._per_run = together
-        self._spread = max(spread, 1)
         self._waiting: dict[str, tuple[dict[str, Any], asyncio.Future[str]]] = {}
         self._sending: asyncio.Task[None] | None = None
 
@@ -413,8 +405,10 @@ class _Together:
     def _runs(self, batch: dict[str, tuple[dict[str, Any], asyncio.Future[str]]]
               ) -> dict[str, tuple[dict[str, Any], list[str]]]:
         """The runs to create for ``batch``: run key → (parameters, the keys of the callers it serves)."""
+        keys, size = list(batch), max(self._per_run, 1)
         runs: dict[str, tuple[dict[str, Any], list[str]]] = {}
-        for group in burst_groups(list(batch), max(self._per_run, 1), self._spread, batch_parallel()):
+        for first in range(0, len(keys), size):
+            group = keys[first:first + size]
             if len(group) == 1:  # alone: the event's own run, under its own key
                 runs[group[0]] = (batch[group[0]][0], group)
             else:
@@ -426,30 +420,6 @@ class _Together:
             self._sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sending
-
-
-def burst_groups(keys: list[str], most: int, spread: int, parallel: int) -> list[list[str]]:
-    """``keys`` in order, cut into runs of at most ``most`` each, and into at least ``spread``
-    runs while each still gets ``parallel`` of them; the runs' sizes differ by one at most."""
-    if not keys:
-        return []
-    count = max(-(-len(keys) // most), min(spread, -(-len(keys) // parallel)))
-    size, extra = divmod(len(keys), count)
-    groups, first = [], 0
-    for n in range(count):
-        last = first + size + (1 if n < extra else 0)
-        groups.append(keys[first:last])
-        first = last
-    return groups
-
-
-def runs_at_once(deployment: str) -> int:
-    """How many runs of ``deployment`` Prefect works at once: its concurrency limit in the
-    catalog (1 for one at a time, or one the catalog does not know)."""
-    for spec in catalog().deployments():
-        if spec.full_name == deployment and spec.concurrency is not None:
-            return int(spec.concurrency.limit)
-    return 1
 
 
 class _Client:
@@ -561,8 +531,7 @@ class Dispatcher:
             deployment = self.overrides.get(route.deployment, route.deployment)
             flow_run_id = await self._create_run(deployment, route.parameters(event),
                                                  key=route_key(event.dedupe_key, index, route.deployment), when=when,
-                                                 together=route.together,
-                                                 spread=runs_at_once(route.deployment) if route.spread else 1)
+                                                 together=route.together)
             return deployment, flow_run_id, when
 
         # The first route (the service the event is for: onboarding for a hire) first, then the
@@ -601,11 +570,11 @@ class Dispatcher:
         return first_run
 
     async def _create_run(self, deployment: str, parameters: dict[str, Any], *, key: str,
-                          when: datetime | None, together: int = 0, spread: int = 1) -> str:
+                          when: datetime | None, together: int = 0) -> str:
         if when is None:  # a run to start now goes with the others asked for meanwhile
             sender = self._together.get(deployment)
             if sender is None:
-                sender = self._together[deployment] = _Together(deployment, self._create_runs, together, spread)
+                sender = self._together[deployment] = _Together(deployment, self._create_runs, together)
             return await sender.create(key, parameters)
         async with self._slots, self._lease() as client:  # scheduled for a later day: rare, alone
             return await start_deployment_run(deployment, parameters, key=key, when=when,

@@ -35,7 +35,7 @@ from prefect.tasks import Task
 
 from hub.errors import HubError, TransientError
 from hub.ledger import ItemState, Ledger, StepState, WorkItem
-from hub.limits import SLOT_LEASE_SECONDS, batch_parallel
+from hub.limits import SLOT_LEASE_SECONDS
 from hub.privacy import mask
 from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
@@ -498,6 +498,18 @@ class _Turnstile:
                 self._contested.pop(self._next, None)
                 self._next += 1
             self._changed.notify_all()
+
+
+def batch_parallel() -> int:
+    """How many items of one batch run side by side (``HUB_BATCH_PARALLEL``, default 4).
+
+    Under faults an item spends most of its time waiting — for a timeout, a ``Retry-After``,
+    a backoff — so items in a row left a batch of a few hundred orders hours behind. Global
+    limits (``run.slots``) still bound what reaches each system."""
+    value = int(os.environ.get("HUB_BATCH_PARALLEL", "4"))
+    if value < 1:
+        raise ValueError(f"HUB_BATCH_PARALLEL={value}: at least one item must run")
+    return value
 
 
 V = TypeVar("V")

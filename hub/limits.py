@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS", "slot_wait_seconds", "batch_parallel"]
+__all__ = ["SLOT_LEASE_SECONDS", "MIN_SLOT_LEASE_SECONDS", "slot_wait_seconds"]
 
 
 # Prefect 3.9's server refuses a lease shorter than 60 s (concurrency_limits_v2, ge=60).
@@ -41,16 +41,4 @@ def slot_wait_seconds() -> float:
     value = float(os.environ.get("HUB_SLOT_WAIT_SECONDS", "180"))
     if value <= 0:
         raise ValueError(f"HUB_SLOT_WAIT_SECONDS={value:g}: a step must wait some time for its slots")
-    return value
-
-
-def batch_parallel() -> int:
-    """How many items of one batch run side by side (``HUB_BATCH_PARALLEL``, default 4).
-
-    Under faults an item spends most of its time waiting — for a timeout, a ``Retry-After``,
-    a backoff — so items in a row left a batch of a few hundred orders hours behind. Global
-    limits (``run.slots``) still bound what reaches each system."""
-    value = int(os.environ.get("HUB_BATCH_PARALLEL", "4"))
-    if value < 1:
-        raise ValueError(f"HUB_BATCH_PARALLEL={value}: at least one item must run")
     return value

@@ -121,10 +121,7 @@ class OnEvent:
     the source and writes nothing when nothing changed. ``together``: events of this kind that
     reach the dispatcher together (a burst) go to one run per ``together`` of them, given their
     parameters as a list (:data:`BURST`, see :mod:`hub.dispatch`); for a flow that works several
-    events, each its own work item, and writes nothing twice when an event reaches it again alone.
-    ``spread`` (with ``together``): a burst goes to as many runs as the deployment works at once
-    (its concurrency limit), each with at least a batch's parallelism of events, and never more
-    than ``together`` events in one run."""
+    events, each its own work item, and writes nothing twice when an event reaches it again alone."""
 
     kind: str
     deployment: str
@@ -132,7 +129,6 @@ class OnEvent:
     at_valid_after: bool = True
     every_message: bool = False
     together: int = 0
-    spread: bool = False
 
 
 @dataclass(frozen=True)
