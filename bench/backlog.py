@@ -742,35 +742,28 @@ class _BareCaseRuns:
         self.ids: dict[str, Any] = {}
         self.created: list[str] = []
         self.refused: dict[str, str] = {}
-        self._pending: list[tuple[Any, Any]] = []
-        self._sender: asyncio.Task[None] | None = None
+        from hub.dispatch import Coalesced
+
+        self._runs: Coalesced[tuple[Any, Any]] = Coalesced(self._create, name="ceiling case runs")
 
     def ask(self, item: Any, form: Any) -> None:
-        self._pending.append((item, form))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send())
+        self._runs.add((item, form))
 
-    async def _send(self) -> None:
+    async def _create(self, chunk: list[tuple[Any, Any]]) -> None:
         from flows.fritak_steps import DECISION_KEY
-        from hub.dispatch import BULK_LIMIT, start_waiting_for_inputs
+        from hub.dispatch import start_waiting_for_inputs
         from hub.services import catalog
 
         case_runs = catalog().rerun_for("fritak")
         assert case_runs is not None
-        try:
-            while self._pending:
-                chunk, self._pending = self._pending[:BULK_LIMIT], self._pending[BULK_LIMIT:]
-                wanted = {f"fritak:{item.source_key}:ceiling": (case_runs.parameters(item), form) for item, form in chunk}
-                started, refused = await start_waiting_for_inputs(case_runs.deployment, wanted, pause_key=DECISION_KEY,
-                                                                  client=self.client, ids=self.ids)
-                self.created += [str(run_id) for run_id in started.values()]
-                self.refused.update(refused)
-        finally:
-            self._sender = None
+        wanted = {f"fritak:{item.source_key}:ceiling": (case_runs.parameters(item), form) for item, form in chunk}
+        started, refused = await start_waiting_for_inputs(case_runs.deployment, wanted, pause_key=DECISION_KEY,
+                                                          client=self.client, ids=self.ids)
+        self.created += [str(run_id) for run_id in started.values()]
+        self.refused.update(refused)
 
     async def drain(self) -> None:
-        while self._sender is not None:
-            await asyncio.shield(self._sender)
+        await self._runs.drain()
 
 
 def _at_once(service: str) -> int:

@@ -52,7 +52,7 @@ from flows.fritak_steps import (
     read_fritak_application,
     to_decision,
 )
-from hub.dispatch import BULK_LIMIT, prefect_did_not_answer, start_waiting_for_inputs
+from hub.dispatch import Coalesced, prefect_did_not_answer, start_waiting_for_inputs
 from hub.errors import InvalidInput
 from hub.flowkit import Run, Tally, due_pages, run_batch, tried_again, work_item
 from hub.ledger import Ledger, WorkItem
@@ -187,34 +187,25 @@ class _CaseRuns:
         self.ids: dict[str, Any] = {}
         self.gone = asyncio.Event()
         self.asked = self.unasked = 0
-        self._pending: list[tuple[WorkItem, type[FritakDecision]]] = []
-        self._sender: asyncio.Task[None] | None = None
+        self._runs: Coalesced[tuple[WorkItem, type[FritakDecision]]] = Coalesced(self._send, name="fritak case runs")
 
     async def __aenter__(self) -> _CaseRuns:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        while self._sender is not None:
-            await asyncio.shield(self._sender)
+        await self._runs.drain()
 
     def ask(self, item: WorkItem, form: type[FritakDecision]) -> None:
         if self.gone.is_set():  # Prefect did not answer the last request: no more tries from this run
             self._unasked([item], "Prefect did not answer the intake's requests before")
             return
-        self._pending.append((item, form))
-        if self._sender is None:
-            self._sender = asyncio.create_task(self._send(), name="fritak case runs")
+        self._runs.add((item, form))
 
-    async def _send(self) -> None:
-        try:
-            while self._pending and not self.gone.is_set():
-                chunk, self._pending = self._pending[:BULK_LIMIT], self._pending[BULK_LIMIT:]
-                await self._create(chunk)
-            if self._pending:
-                self._unasked([item for item, _ in self._pending], "Prefect did not answer the intake's requests")
-                self._pending = []
-        finally:
-            self._sender = None
+    async def _send(self, chunk: list[tuple[WorkItem, type[FritakDecision]]]) -> None:
+        if self.gone.is_set():  # asked for before Prefect stopped answering
+            self._unasked([item for item, _ in chunk], "Prefect did not answer the intake's requests")
+        else:
+            await self._create(chunk)
 
     async def _create(self, chunk: list[tuple[WorkItem, type[FritakDecision]]]) -> None:
         case_runs = catalog().rerun_for(SERVICE)  # one fritak-case run per application

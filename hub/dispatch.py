@@ -52,7 +52,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from hub.ledger import EventState, InboxEvent, Ledger
@@ -61,7 +61,8 @@ from hub.privacy import mask
 from hub.services import BURST, OnEvent, catalog
 
 __all__ = ["Route", "Dispatcher", "scheduled_start", "start_deployment_run", "start_deployment_runs",
-           "start_waiting_for_input", "start_waiting_for_inputs", "prefect_did_not_answer", "route_key", "together_key", "REPEATS"]
+           "start_waiting_for_input", "start_waiting_for_inputs", "prefect_did_not_answer", "route_key", "together_key", "REPEATS",
+           "Coalesced", "BULK_LIMIT"]
 
 log = logging.getLogger("hub.dispatch")
 T = TypeVar("T")
@@ -224,6 +225,35 @@ async def _store_form(client: Any, deployment: str, ids: dict[str, Any], run_id:
 
 
 BULK_LIMIT = 100  # runs per bulk request: the most Prefect's server creates in one
+
+
+class Coalesced(Generic[T]):
+    """Things to send, those asked for while a request is on its way together in the next one
+    (at most ``most`` in a request): a burst goes in a few bulk requests, not one each, and
+    nothing waits for company (the first is sent at once). ``send`` is given each chunk and
+    deals with its own failures; :meth:`drain` waits until everything asked for was sent."""
+
+    def __init__(self, send: Callable[[list[T]], Awaitable[None]], *, name: str, most: int = BULK_LIMIT) -> None:
+        self._send, self._name, self._most = send, name, most
+        self._pending: list[T] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    def add(self, thing: T) -> None:
+        self._pending.append(thing)
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_all(), name=self._name)
+
+    async def _send_all(self) -> None:
+        try:
+            while self._pending:
+                chunk, self._pending = self._pending[:self._most], self._pending[self._most:]
+                await self._send(chunk)
+        finally:
+            self._sender = None
+
+    async def drain(self) -> None:
+        while self._sender is not None:
+            await asyncio.shield(self._sender)
 
 
 async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, Any]], *, client: Any = None,
