@@ -17,7 +17,7 @@ filled):
 2. **naive** — the same kinds and numbers of items, one Prefect task per item (the hub's own
    handler and ledger in each task), from a flow run in this process, as many at once as a
    hub batch runs (``HUB_BATCH_PARALLEL``; hires: the onboarding deployment's limit of runs
-   times that, since a burst's hires go to runs of many). The hires are here too, each one task running the onboarding's steps (registered
+   times ``HUB_BURST_PARALLEL``, since a burst's hires go to runs of many). The hires are here too, each one task running the onboarding's steps (registered
    in HR, no event), as in the ceiling: without them the laptop orders had RT to themselves
    and their naive figure was the fastest of the three phases (1.97/s against a ceiling of 0.78).
    With ``--naive-one-at-a-time N``, also the same tasks one after the other, on N new items of
@@ -768,16 +768,16 @@ class _BareCaseRuns:
 
 def _at_once(service: str) -> int:
     """Items of ``service`` the hub works on at once: a batch's parallelism, or for onboarding
-    (a burst's hires go to runs of many, each working a batch's parallelism of them) its
+    (a burst's hires go to runs of many, each working a burst's parallelism of them) its
     deployment's limit of such runs times that."""
-    from hub.flowkit import batch_parallel
+    from hub.flowkit import batch_parallel, burst_parallel
 
     if service == "onboarding":
         from deployments.catalog import CATALOG
 
         (spec,) = [d for d in CATALOG.deployments() if d.full_name == "onboarding/onboarding"]
         assert spec.concurrency is not None
-        return int(spec.concurrency.limit) * batch_parallel()
+        return int(spec.concurrency.limit) * burst_parallel()
     return batch_parallel()
 
 
@@ -1163,7 +1163,7 @@ def print_report(report: Report, shape: str) -> bool:
     print("fritak: no naive phase (its submissions would be the hub's fritak-intake's too); the hub's case run per "
           "application, running up to the decision, was 0.13 of the ceiling (docs/benchmarks.md). The naive phase "
           "and the ceiling onboard as many hires at once as the hub can (the onboarding deployment's limit of runs "
-          "times HUB_BATCH_PARALLEL), beside the forms")
+          "times HUB_BURST_PARALLEL), beside the forms")
     for worker, mib in sorted(report.rss_peak_mib.items()):
         print(f"worker peak RSS ({worker} and its flow-run processes) at {s.rooms:,} rooms submissions: {mib:.0f} MiB")
     print("worker peak RSS 50k vs 10k rooms: python -m bench.worker_memory (a backlog of 50,000 here takes hours)")

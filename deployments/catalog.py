@@ -95,7 +95,7 @@ ONBOARDING = Service(
             # filling the runner (16 runs) with runs that only wait, which starved the polls,
             # fritak cases and redrive-stuck in the chaos bench. At 4, the small chaos run
             # onboarded 26 hires in about 5.5 minutes, the archive's latency, not RT, setting the pace.
-            # A run given a burst works HUB_BATCH_PARALLEL of its hires side by side.
+            # A run given a burst works HUB_BURST_PARALLEL of its hires side by side.
             concurrency=queued(6),
             tags=("service:onboarding", "event-triggered"),
         ),

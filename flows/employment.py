@@ -86,7 +86,7 @@ async def employment_changes(employee_id: str | None = None, event_id: str | Non
 
 
 async def _route_all(burst: list[dict[str, str]]) -> State:
-    """Each change as its own work item, a few at a time (``HUB_BATCH_PARALLEL``). One person's
+    """Each change as its own work item, a few at a time (``HUB_BURST_PARALLEL``). One person's
     changes still go one after the other (their lease)."""
     return await each_side_by_side(burst, lambda change: _route_one(change.get("employee_id"), change["event_id"]),
                                    key="event_id", service=EMPLOYMENT, what="changes", done="routed")

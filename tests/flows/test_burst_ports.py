@@ -3,7 +3,11 @@ system for the run, as a batch's items share theirs, not a new client per member
 
 from __future__ import annotations
 
-from hub.flowkit import burst_ports, each_side_by_side, work_item
+import asyncio
+
+import pytest
+
+from hub.flowkit import burst_parallel, burst_ports, each_side_by_side, work_item
 from hub.ledger import ItemState
 from hub.wiring import Connectors
 from tests.flows.conftest import Fakes
@@ -34,3 +38,29 @@ async def test_a_bursts_members_share_the_runs_ports_and_others_keep_their_own(h
     async with work_item("onboarding", "4", title="Onboarding 4") as alone:  # a run of its own
         assert burst_ports("onboarding") is None
         assert alone.ports is not used["1"]
+
+
+async def test_a_burst_works_burst_parallel_members_side_by_side_not_a_batchs_few(
+        hub: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_BATCH_PARALLEL", "2")
+    monkeypatch.setenv("HUB_BURST_PARALLEL", "5")
+    now = most = 0
+    all_in = asyncio.Event()
+
+    async def member(_: dict[str, str]) -> None:
+        nonlocal now, most
+        now += 1
+        most = max(most, now)
+        if most == 5:
+            all_in.set()
+        try:
+            await asyncio.wait_for(all_in.wait(), 2)  # held until five are in at once (or 2 s)
+        finally:
+            now -= 1
+
+    state = await each_side_by_side([{"employee_id": str(n)} for n in range(12)], member, key="employee_id",
+                                    service="onboarding", what="hires", done="onboarded")
+
+    assert state.is_completed(), state.message
+    assert most == 5  # the burst's bound, not the batch's 2, and never more
+    assert burst_parallel() == 5
