@@ -20,7 +20,7 @@ placeholder and a passport) is onboarded on the passport; the item and the summa
 
 The hires of a burst (an August) come to one run together (``burst``, see
 :mod:`hub.dispatch`), each still its own work item, a few side by side, their steps recorded
-in the ledger and not as task runs (:func:`hub.flowkit.steps_without_task_runs`): a flow run
+in the ledger and not as task runs (:func:`hub.flowkit.each_side_by_side`): a flow run
 and nine task runs per hire cost Prefect's server and services more CPU than the archive,
 the ticketing system and the mail server spent on the hire itself.
 """
@@ -45,7 +45,7 @@ from flows.onboarding_steps import (
     validate_hire,
 )
 from hub.errors import HubError
-from hub.flowkit import burst_ports, each_side_by_side, steps_without_task_runs, work_item
+from hub.flowkit import burst_ports, each_side_by_side, work_item
 from hub.ports.hr import canonical_employee_id
 from hub.services import burst_run_name
 from hub.settings import get_settings
@@ -88,17 +88,11 @@ async def onboarding(employee_id: str | None = None, event_id: str | None = None
     """Onboard one new employee reported by HR (DFØ), or the hires of a burst (each hire's
     ``employee_id`` and ``event_id``)."""
     if burst:
-        return await each_side_by_side(burst, _one_of_many, key="employee_id", service="onboarding",
-                                       what="hires", done="onboarded")
+        return await each_side_by_side(burst, lambda hire: onboard(hire["employee_id"], hire.get("event_id")),
+                                       key="employee_id", service="onboarding", what="hires", done="onboarded")
     if not employee_id:
         raise ValueError("onboarding needs employee_id (one hire) or burst (the hires of a burst)")
     return await onboard(employee_id, event_id)
-
-
-async def _one_of_many(hire: dict[str, str]) -> str | State:
-    """One hire of a burst, its steps plain calls (not task runs)."""
-    with steps_without_task_runs():
-        return await onboard(hire["employee_id"], hire.get("event_id"))
 
 
 async def onboard(employee_id: str, event_id: str | None) -> str | State:

@@ -558,7 +558,9 @@ async def each_side_by_side(burst: list[dict[str, str]], handle: Callable[[dict[
     """``handle`` every member of a burst (each its own work item, named in the log by its
     ``key``), :func:`burst_parallel` at a time: one that fails is a dead letter of its own, with
     its reason, and the others go on. The run's state says how many were ``done`` (``"50 hires
-    onboarded"``), or how many failed and what to do.
+    onboarded"``), or how many failed and what to do. The members' steps are plain calls
+    (:func:`steps_without_task_runs`), recorded in the ledger, not task runs: the router's one
+    step per change was 200 task runs for a burst of 200 hires.
 
     The members' work items of ``service`` share one set of ports (:func:`burst_ports`), as a
     batch's items do: one client per system for the run, its connections and what it learnt
@@ -572,7 +574,8 @@ async def each_side_by_side(burst: list[dict[str, str]], handle: Callable[[dict[
     async def one(member: dict[str, str]) -> None:
         async with bound:
             try:
-                await handle(member)
+                with steps_without_task_runs():
+                    await handle(member)
             except Exception as exc:  # recorded on its item (a dead letter with the reason)
                 failed.append(member.get(key, "?"))
                 get_run_logger().warning("%s %s: not %s: %s", service, member.get(key, "?"), done,

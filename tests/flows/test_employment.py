@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import State
 from pydantic import SecretStr
 
@@ -413,6 +414,11 @@ async def test_a_burst_s_changes_go_to_one_run_each_its_own_item_and_a_second_de
     assert gone.state == ItemState.FAILED and gone.error_kind == "not_found"
     assert "HR no longer knows employee 10007" in (gone.last_error or "")
     assert len(hub.ledger.items(service="mover")) == 1
+    assert [s.name for s in hub.ledger.item(newcomer.id).steps][:1] == ["read_employment"]  # recorded in the ledger
+    async with get_client() as client:  # and not as task runs: one per change was 200 for 200 hires
+        task_runs = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    assert task_runs == []
 
     for event, item in ((events[0], moved), (events[1], newcomer)):
         again = await employment_changes(event_id=event.id, return_state=True)
