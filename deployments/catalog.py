@@ -91,12 +91,14 @@ ONBOARDING = Service(
                         "future gyldigEtter is scheduled for that day).",
             # Runs start at once and wait inside for the ticketing limit (2 slots); the deployment
             # limit bounds how many flow processes a burst of hires starts. A hire spends most of
-            # its run in the archive steps (no slot), so 6 keeps the ticketing slots busy without
-            # filling the runner (16 runs) with runs that only wait, which starved the polls,
-            # fritak cases and redrive-stuck in the chaos bench. At 4, the small chaos run
-            # onboarded 26 hires in about 5.5 minutes, the archive's latency, not RT, setting the pace.
-            # A run given a burst works HUB_BURST_PARALLEL of its hires side by side.
-            concurrency=queued(6),
+            # its time in the archive steps (no slot), and a run given a burst works
+            # HUB_BURST_PARALLEL (12) of its hires side by side, so 3 runs (36 hires) keep the
+            # ticketing slots busy without filling the runner (16 runs) with runs that only wait,
+            # which starved the polls, fritak cases and redrive-stuck in the chaos bench. Each
+            # run's process asks Prefect for the slots on its own and polls while another holds
+            # them: with 6 runs of 12, 200 hires drew ~680 denied slot requests in 140 s and
+            # drained at 1.47 a second (three runs); with 3, 549 and 1.62 (bench/backlog).
+            concurrency=queued(3),
             tags=("service:onboarding", "event-triggered"),
         ),
         DeploymentSpec(

@@ -516,8 +516,8 @@ def burst_parallel() -> int:
     """How many members of one burst run side by side (``HUB_BURST_PARALLEL``, default 12).
 
     More than a batch's: the members would otherwise each have a run of their own, up to the
-    deployment's limit of runs at once (onboarding: 6), and a burst's run was found to hold
-    back what those runs together did. A hire spends most of its time in the archive, the HR
+    deployment's limit of runs at once, and a burst's run was found to hold back what those
+    runs together did. A hire spends most of its time in the archive, the HR
     read and the mail, none of which bounds its callers, and waits for the ticketing system's
     two write slots in the rest; with four hires side by side, the 29 hires of a burst in one
     run kept those slots busy about half the time (the standard mixed backlog on the
