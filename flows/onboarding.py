@@ -19,7 +19,7 @@ as the catch-up and replay find it. A hire without a Norwegian national id yet (
 placeholder and a passport) is onboarded on the passport; the item and the summary say so.
 
 The hires of a burst (an August) come to one run together (``burst``, see
-:mod:`hub.dispatch`), each still its own work item, a few side by side, their steps recorded
+:mod:`hub.dispatch`), each still its own work item, twelve side by side, their steps recorded
 in the ledger and not as task runs (:func:`hub.flowkit.each_side_by_side`): a flow run
 and nine task runs per hire cost Prefect's server and services more CPU than the archive,
 the ticketing system and the mail server spent on the hire itself.
