@@ -131,6 +131,25 @@ def test_pages_added_by_two_runs_at_once_create_each_item_once(ledger: Ledger) -
     assert len(ledger.items(service="race", limit=None)) == 40
 
 
+def test_a_step_started_again_counts_an_attempt_and_a_ref_written_again_keeps_its_external_key(
+        ledger: Ledger) -> None:
+    """Both are one upsert each (a hire's round trips): the second start of a step is its second
+    attempt, running, its error and end cleared; a ref recorded again takes the new values and
+    keeps the key the target finds it by when the new record names none."""
+    item = ledger.ensure_item("svc", "upsert", title="upserts")
+    ledger.start_step(item.id, "write")
+    ledger.end_step(item.id, "write", "failed", error="RT said 503", detail="try 1")
+    ledger.start_step(item.id, "write")
+    (step,) = ledger.item(item.id).steps
+    assert (step.state, step.attempts, step.last_error, step.finished_at, step.detail) == (
+        "running", 2, None, None, "try 1")
+    ledger.add_ref(item.id, "ticket", system="ticketing", kind="ticket", ref="7", external_key="hub:upsert")
+    ledger.add_ref(item.id, "ticket", system="ticketing", kind="ticket", ref="8", url="http://rt/8")
+    ledger.add_ref(item.id, "letter", system="archive", kind="journalpost", ref="2026/1-1")
+    refs = {r.name: (r.ref, r.url, r.external_key) for r in ledger.item(item.id).refs}
+    assert refs == {"ticket": ("8", "http://rt/8", "hub:upsert"), "letter": ("2026/1-1", None, None)}
+
+
 def test_steps_refs_and_replay(ledger: Ledger) -> None:
     item = ledger.ensure_item("svc", "x", title="fnr 15076500565 must not be stored")
     assert "15076500565" not in ledger.item(item.id).title
