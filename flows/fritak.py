@@ -238,5 +238,6 @@ class _CaseRuns:
                       "intake has ended", item.source_key, why)
 
 
-REFUSED_TRIES = 3  # a case run Prefect refuses (not a busy server: a run that does not fit) is asked for this often
+REFUSED_TRIES = 3  # a case run Prefect refuses for itself (a run that does not fit) is asked for this often;
+# one refused while its database was locked, for as long as a busy server (hub.dispatch)
 ASK_AGAIN_AFTER = (1.0, 5.0)  # a creation Prefect did not answer is asked again after these

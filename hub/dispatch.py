@@ -284,8 +284,9 @@ async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, 
     initial = to_state_create(state or Scheduled())
     started: dict[str, str] = {}
     refused: dict[str, str] = {}
+    given_up: dict[str, str] = {}
     todo = list(wanted)
-    for attempt in range(tries):
+    for attempt in range(max(tries, _BUSY_TRIES)):
         refused = {}
         for first in range(0, len(todo), BULK_LIMIT):
             chunk = todo[first:first + BULK_LIMIT]
@@ -307,14 +308,23 @@ async def start_deployment_runs(deployment: str, wanted: Mapping[str, dict[str, 
                     started[key] = str(result["flow_run_id"])
                 else:
                     refused[key] = str(result.get("error") or result)
-        if not refused or attempt == tries - 1:
-            break
         # A refusal is the server's answer per run: on SQLite most often "database is locked" for
-        # the whole request (its transaction could not write), which passes; a run's parameters
-        # that do not fit its flow do not, and are reported once these tries are over.
-        todo = list(refused)
+        # the whole request (its transaction could not write), which passes, and is asked again
+        # for as long as a busy server is (~10 s) however few ``tries`` the caller gave; a run's
+        # parameters that do not fit its flow do not pass, and are reported after ``tries``.
+        todo = [key for key, why in refused.items()
+                if attempt < tries - 1 or (_server_was_busy(why) and attempt < _BUSY_TRIES - 1)]
+        given_up.update({key: why for key, why in refused.items() if key not in todo})
+        if not todo:
+            break
         await asyncio.sleep(_backoff(attempt))
-    return started, refused
+    return started, given_up
+
+
+def _server_was_busy(why: str) -> bool:
+    """A run refused because the server's database could not write (SQLite's lock), not
+    because of the run."""
+    return "database is locked" in why or "OperationalError" in why
 
 
 @contextlib.asynccontextmanager

@@ -20,19 +20,21 @@ FIRST = 9_100_000  # submission ids no other test of this module's server uses
 
 
 class RefuseFirstBulkRequest(httpx.AsyncBaseTransport):
-    """The first bulk create is answered as Prefect's SQLite server answers it when its database
-    is busy: 200, and every run FAILED with "database is locked" (seen in the backlog bench).
-    The server did create the runs here, which a retry must not create twice."""
+    """The first bulk create (or the first ``times``) is answered as Prefect's SQLite server
+    answers it when its database is busy: 200, and every run FAILED with "database is locked"
+    (seen in the backlog bench). The server did create the runs here, which a retry must not
+    create twice."""
 
-    def __init__(self) -> None:
+    def __init__(self, times: int = 1) -> None:
         self.real = httpx.AsyncHTTPTransport()
         self.bulk_requests = 0
+        self.times = times
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.real.handle_async_request(request)
         if request.url.path.endswith("/create_flow_run/bulk"):
             self.bulk_requests += 1
-            if self.bulk_requests == 1:
+            if self.bulk_requests <= self.times:
                 results = (await response.aread(), json.loads(response.content)["results"])[1]
                 return httpx.Response(200, json={"results": [
                     {"status": "FAILED", "error": "(sqlite3.OperationalError) database is locked"} for _ in results]})
@@ -125,6 +127,25 @@ async def test_runs_refused_while_the_database_is_busy_are_asked_for_again(prefe
     assert sorted(runs) == [first + n for n in range(count)]
     assert all(len(of_one) == 1 for of_one in runs.values()), "a run was created twice"
     assert {started[f"bulk-test:{s}"] for s in runs} == {str(r[0].id) for r in runs.values()}
+
+
+async def test_a_busy_database_is_waited_out_even_by_a_caller_that_gives_its_runs_few_tries(
+        prefect_server: str) -> None:
+    """The fritak intake gives a case run 3 tries (a run that does not fit will not fit the
+    fourth time); a lock on Prefect's SQLite database lasting five requests left two case runs
+    uncreated in CI, their applications waiting for a redrive-stuck that the test never ran."""
+    deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
+    first, count = FIRST + 700, 5
+    wanted = {f"bulk-test:{first + n}": {"submission_id": first + n} for n in range(count)}
+    busy = RefuseFirstBulkRequest(times=5)
+
+    async with get_client(httpx_settings={"transport": busy}) as client:
+        started, refused = await start_deployment_runs(CASES, wanted, client=client, tries=3)
+
+    assert refused == {} and busy.bulk_requests == 6
+    runs = await _runs_of(deployment_id, first, count)
+    assert sorted(runs) == [first + n for n in range(count)]
+    assert all(len(of_one) == 1 for of_one in runs.values()), "a run was created twice"
 
 
 async def test_a_run_prefect_refuses_is_reported_and_the_others_are_created(prefect_server: str) -> None:
