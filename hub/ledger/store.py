@@ -524,8 +524,8 @@ class Ledger:
                                                        WorkItemStep.name == name))
 
     def start_step(self, item_id: int, name: str) -> None:
-        """The step is running: its first attempt, or one more. One statement (an upsert):
-        a step's start and end were a fifth of a hire's round trips to the ledger."""
+        """The step is running: its first attempt, or one more. One statement (an upsert),
+        not a read and then a write: a hire starts seven steps."""
         now = utcnow()
         with self.session() as s:
             s.execute(self._upsert(WorkItemStep, ("work_item_id", "name"),
