@@ -506,10 +506,7 @@ def batch_parallel() -> int:
     Under faults an item spends most of its time waiting — for a timeout, a ``Retry-After``,
     a backoff — so items in a row left a batch of a few hundred orders hours behind. Global
     limits (``run.slots``) still bound what reaches each system."""
-    value = int(os.environ.get("HUB_BATCH_PARALLEL", "4"))
-    if value < 1:
-        raise ValueError(f"HUB_BATCH_PARALLEL={value}: at least one item must run")
-    return value
+    return _at_least_one("HUB_BATCH_PARALLEL", 4, "item")
 
 
 def burst_parallel() -> int:
@@ -523,9 +520,13 @@ def burst_parallel() -> int:
     run kept those slots busy about half the time (the standard mixed backlog on the
     production shape: 0.51 of the bare client, which works 24 at once). The global limits
     (``run.slots``) still bound what reaches each system."""
-    value = int(os.environ.get("HUB_BURST_PARALLEL", "12"))
+    return _at_least_one("HUB_BURST_PARALLEL", 12, "member")
+
+
+def _at_least_one(variable: str, default: int, what: str) -> int:
+    value = int(os.environ.get(variable, str(default)))
     if value < 1:
-        raise ValueError(f"HUB_BURST_PARALLEL={value}: at least one member must run")
+        raise ValueError(f"{variable}={value}: at least one {what} must run")
     return value
 
 
