@@ -496,7 +496,7 @@ def start_deployment(name: str, *, patience: float = 600.0, attempt_seconds: flo
 
     from prefect.exceptions import PrefectHTTPStatusError
 
-    from hub.dispatch import start_deployment_run
+    from hub.runs import start_deployment_run
 
     key = f"backlog:{name}:{uuid.uuid4()}"
 
@@ -742,7 +742,7 @@ class _BareCaseRuns:
         self.ids: dict[str, Any] = {}
         self.created: list[str] = []
         self.refused: dict[str, str] = {}
-        from hub.dispatch import Coalesced
+        from hub.runs import Coalesced
 
         self._runs: Coalesced[tuple[Any, Any]] = Coalesced(self._create, name="ceiling case runs")
 
@@ -751,7 +751,7 @@ class _BareCaseRuns:
 
     async def _create(self, chunk: list[tuple[Any, Any]]) -> None:
         from flows.fritak_steps import DECISION_KEY
-        from hub.dispatch import start_waiting_for_inputs
+        from hub.runs import start_waiting_for_inputs
         from hub.services import catalog
 
         case_runs = catalog().rerun_for("fritak")

@@ -23,12 +23,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.dispatch import start_deployment_run
 from hub.errors import NotFound, PermanentError
 from hub.flowkit import Run, step_task
 from hub.leases import LEASE_TTL, LEASE_WAIT, held
 from hub.ledger import InboxEvent, ItemState, Ledger
 from hub.ports.hr import Employee, HrPort, OrgUnit, canonical_employee_id
+from hub.runs import start_deployment_run
 from mappings.employment import SNAPSHOT_CURSOR, Leave, Move, Snapshot, leaver_key, mover_key, snapshot_of
 
 __all__ = ["EMPLOYMENT", "LEAVER", "MOVER", "LEAVER_DEPLOYMENT", "MOVER_DEPLOYMENT", "Reading", "change_event",

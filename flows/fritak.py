@@ -52,11 +52,11 @@ from flows.fritak_steps import (
     read_fritak_application,
     to_decision,
 )
-from hub.dispatch import Coalesced, prefect_did_not_answer, start_waiting_for_inputs
 from hub.errors import InvalidInput
 from hub.flowkit import Run, Tally, due_pages, run_batch, tried_again, work_item
 from hub.ledger import Ledger, WorkItem
 from hub.privacy import mask
+from hub.runs import Coalesced, prefect_did_not_answer, start_waiting_for_inputs
 from hub.services import catalog
 from hub.settings import OSLO, get_settings
 from hub.text import table_for_prefect
@@ -170,7 +170,7 @@ def _taking(case_runs: _CaseRuns, turned: set[str]) -> Callable[[Run], Awaitable
 
 class _CaseRuns:
     """Creates each archived application's ``fritak-case`` run, already suspended and asking
-    for the decision (:func:`hub.dispatch.start_waiting_for_inputs`), beside the batch, and
+    for the decision (:func:`hub.runs.start_waiting_for_inputs`), beside the batch, and
     notes it on its item (its flow run, ``decision_runs``) once Prefect answers. The runs asked
     for while a request is on its way go together in the next one (one bulk create, then each
     run's form): Prefect's round trips were a third of an application's time in the intake

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from hub.dispatch import start_deployment_run
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ledger.models import utcnow
 from hub.recovery import RecoveryConfig, find_zombies
+from hub.runs import start_deployment_run
 from hub.services import Rerun, burst_members, catalog
 
 __all__ = ["ReplayResult", "replay_items", "redrive_stuck", "retry_transient", "next_expiry_of_dead_runs"]

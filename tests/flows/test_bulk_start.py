@@ -13,7 +13,7 @@ from prefect import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
 from flows.fritak import fritak_case
-from hub.dispatch import BULK_LIMIT, start_deployment_runs
+from hub.runs import BULK_LIMIT, start_deployment_runs
 
 CASES = "fritak-case/fritak-case"
 FIRST = 9_100_000  # submission ids no other test of this module's server uses

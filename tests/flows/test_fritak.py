@@ -332,8 +332,8 @@ async def test_a_waiting_run_nobody_noted_is_harmless_the_first_decision_wins(hu
     itself. Both can be answered: the first decision is carried out, and the other run finds
     the case decided and writes nothing (one decision letter, one e-mail)."""
     from flows.fritak_steps import DECISION_KEY, decision_form
-    from hub.dispatch import start_waiting_for_input
     from hub.ports.archive import CaseFile, JournalEntry
+    from hub.runs import start_waiting_for_input
     from mappings.fritak import COURSES, read_application
 
     _apply(hub)

@@ -1,4 +1,4 @@
-"""A run created already waiting for a person's input (:func:`hub.dispatch.start_waiting_for_input`),
+"""A run created already waiting for a person's input (:func:`hub.runs.start_waiting_for_input`),
 against a real Prefect server behind a fault proxy: created once although the answers to its
 writes are lost after the server committed them, shown Suspended with its form, never started,
 and resumed only with input that fits the form."""
@@ -19,7 +19,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.fritak import fritak_case
 from flows.fritak_steps import DECISION_KEY, CourseVerdict, FritakDecision
-from hub.dispatch import start_waiting_for_input
+from hub.runs import start_waiting_for_input
 from sandbox.common import control_headers
 from sandbox.faultproxy import start_fault_proxy
 
@@ -92,7 +92,7 @@ async def test_runs_waiting_for_input_are_created_together_each_with_its_own_for
     """Several at once (one bulk create, then each run's form): each run Suspended with its own
     form; a run Prefect refuses (its parameters do not fit the flow) is reported by its key and
     keeps none of the others from being created; asked again, the same runs come back."""
-    from hub.dispatch import start_waiting_for_inputs
+    from hub.runs import start_waiting_for_inputs
 
     deployment_id = await (await fritak_case.ato_deployment(name="fritak-case")).apply()
     first = SUBMISSION + 100

@@ -1,4 +1,4 @@
-"""``hub.dispatch.Coalesced``: what is asked for while a request is on its way goes in the
+"""``hub.runs.Coalesced``: what is asked for while a request is on its way goes in the
 next one, in chunks of at most ``most``; the first goes at once, and nothing asked for is
 left unsent."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.dispatch import Coalesced
+from hub.runs import Coalesced
 
 
 class _SlowPeer:
