@@ -239,5 +239,5 @@ class _CaseRuns:
 
 
 REFUSED_TRIES = 3  # a case run Prefect refuses for itself (a run that does not fit) is asked for this often;
-# one refused while its database was locked, for as long as a busy server (hub.dispatch)
+# one refused while its database was locked, for as long as a busy server (hub.runs.BUSY_TRIES)
 ASK_AGAIN_AFTER = (1.0, 5.0)  # a creation Prefect did not answer is asked again after these

@@ -265,8 +265,9 @@ async def _while_busy(deployment: str, ids: dict[str, Any], call: Callable[[], A
     """``call()``, again after a 502, 503 or 504 or an answer lost on the way (a connection
     reset; the idempotency keys make a retry safe): from 50 ms up, doubling with jitter, ~10 s
     in all. A server that is not there (no connection) or does not answer in time is not asked
-    again here: the event goes back to the sweeper at once, which waits for Prefect; held here
-    longer than the sweeper's patience, the event would be started by a sweep meanwhile."""
+    again here: the caller keeps the work for a later try at once (the intake's sweeper, the
+    next fritak intake; :func:`prefect_did_not_answer`); held here longer than the sweeper's
+    patience, an inbox event would be started by a sweep meanwhile."""
     import httpx
     from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
