@@ -6,7 +6,10 @@ starts the deployments itself, as an operator draining a backlog would (and duri
 phase starts them again as their schedules would: :class:`Schedules`). Three phases (four with fritak), each
 against the same sandboxes, Radicale, SMTP sink and Request Tracker, each on its own
 submissions (and its own days of the room calendars, so no phase finds the rooms another
-filled):
+filled), by default in the order below. Each phase leaves RT bigger (its tickets, its laptops),
+and a later phase meets that history: ``--order ceiling,naive,hub`` runs the hub last, so that
+none of it counts for the hub (a phase run before the hub's has its submissions marked as
+collected, :func:`collected_elsewhere`, so the hub's intakes leave them alone):
 
 1. **hub** — form submissions (rooms, laptop orders, fritak) are made first; then the hires
    are announced through the intake (signed) while ``room-bookings``, ``laptop-orders`` and
@@ -66,6 +69,7 @@ stuck, no concurrency slot held, no zombie run.
     .venv/bin/python -m bench.backlog --small                     # a few hundred items
     .venv/bin/python -m bench.backlog                             # the full size (see --help), ~30 min
     .venv/bin/python -m bench.backlog --stack scaled --workers 3  # the production shape
+    .venv/bin/python -m bench.backlog --order ceiling,naive,hub   # the hub last: RT's history against it
     .venv/bin/python -m bench.backlog --small --stack scaled --workers 3 --kill-worker --no-compare
 """
 
@@ -97,6 +101,7 @@ from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
 from bench.cpu import ROLE_NOTES, ROLES, PhaseCpu, phase_cpu, snapshot
 from devtools.stack import Stack, StackPorts
 from hub.privacy import mask
+from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, ROOMS_FORM_ID
 
 __all__ = ["Sizes", "FULL", "SMALL", "Rate", "Report", "run_backlog", "ratio_line", "percentile", "main"]
 
@@ -109,8 +114,12 @@ DAYS = {"hub": (2, 3, 4, 5), "naive": (6, 7, 8, 9), "ceiling": (10, 11, 12, 13),
 SERVICES = ("rooms", "laptop", "fritak", "onboarding")
 DEPLOYMENTS = {"rooms": "room-bookings/room-bookings", "laptop": "laptop-orders/laptop-orders",
                "fritak": "fritak-intake/fritak-intake"}
+FORM_IDS = {"rooms": ROOMS_FORM_ID, "laptop": LAPTOP_FORM_ID, "fritak": FRITAK_FORM_ID}
 KIND = {"rooms": "rooms", "laptop": "laptop", "fritak": "fritak", "onboarding": "hire"}
 HIRE_MODEL = "thinkpad-t14"  # HUB_LAPTOP_MODEL's default: the hires' standard laptop
+# The phases' order (--order). Each phase leaves RT bigger (its tickets, its laptops), and a
+# phase run later meets that history: ``ceiling,naive,hub`` puts all of it against the hub.
+ORDER = ("hub", "naive", "ceiling")
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,7 @@ class Report:
     mine: set[tuple[str, str]] = field(default_factory=set)  # (service, key) of the hub's and naive items
     hire_emails: list[str] = field(default_factory=list)
     kill: dict[str, Any] = field(default_factory=dict)  # --kill-worker: what was killed, what became of it
+    order: tuple[str, ...] = ()  # the phases, in the order they ran
     cpu: dict[str, PhaseCpu] = field(default_factory=dict)  # phase → CPU-seconds by role (bench.cpu)
 
 
@@ -618,6 +628,34 @@ def submit_for(stack: Stack, people: People, rng: random.Random, sizes: Sizes, s
     return sent
 
 
+def collected_elsewhere(ledger: Any, sent: list[Sent]) -> None:
+    """Move each form's mark (:func:`flows.forms_poll.cursor_name`) past ``sent``: a phase run
+    before the hub's leaves its submissions in the forms, and the hub's intakes must not
+    collect them as the hub's own (they are the naive phase's items, or the ceiling's)."""
+    from flows.forms_poll import cursor_name
+
+    highest: dict[int, int] = {}
+    for s in sent:
+        if s.service in FORM_IDS:
+            form = FORM_IDS[s.service]
+            highest[form] = max(highest.get(form, 0), int(s.key))
+    for form, submission_id in highest.items():
+        if submission_id > int(ledger.get_cursor(cursor_name(form)) or 0):
+            ledger.set_cursor(cursor_name(form), str(submission_id))
+
+
+def parse_order(text: str) -> tuple[str, ...]:
+    """``--order``: the phases by name, comma-separated; the hub's is required, the others may
+    be left out (a run without them measures no ratio to them)."""
+    order = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in order if name not in ORDER]
+    if unknown or len(set(order)) != len(order) or "hub" not in order:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: name each of {', '.join(ORDER)} at most once, the hub's phase included "
+            f"(for example ceiling,naive,hub)")
+    return order
+
+
 def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, timeout: float, *,
                 one_at_a_time: bool = False) -> None:
     """One Prefect task per item: the hub's handler and ledger inside each task, as many at once
@@ -1050,7 +1088,8 @@ def nothing_held_here(stack: Stack, ledger: Any, report: Report) -> Verdict:
 def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int = 12, offset: int = 50_000,
                 prefix: str = "backlog", timeout: float = 1800.0, laptop_models: tuple[str, ...] = (),
                 days: dict[str, tuple[int, ...]] | None = None, kill_worker: bool = False,
-                kill_at: float = 1 / 3, redrive_schedule: bool = False, naive_one: int = 0) -> Report:
+                kill_at: float = 1 / 3, redrive_schedule: bool = False, naive_one: int = 0,
+                order: tuple[str, ...] = ORDER) -> Report:
     """The backlog on a started ``stack`` whose schedules are paused. ``compare``: also the naive
     baseline and the ceiling (they leave submissions in the forms that no scheduled poll may
     collect later: only on a stack of the bench's own). ``kill_worker``: see :class:`WorkerKiller`.
@@ -1060,7 +1099,7 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
     minutes): :class:`Schedules`."""
     from hub.wiring import get_ledger
 
-    days = days or DAYS
+    phase_days = days or DAYS
     report = Report(sizes)
     since = datetime.now(UTC)
     ledger = get_ledger()
@@ -1068,32 +1107,51 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
     people = People(stack, {})
     killer = WorkerKiller(stack, ledger, kill_at) if kill_worker else None
     schedule = Schedules.of(sizes, intakes=compare, redrive=redrive_schedule or kill_worker)
+    order = order if compare and ceiling_services(sizes) else ("hub",)
+    report.order = order
     try:
-        hub_phase(stack, ledger, people, sizes, rng, report, offset=offset, prefix=prefix, room_days=days["hub"],
-                  laptop_models=laptop_models, timeout=timeout, killer=killer, schedule=schedule)
-        feide = report.hire_emails or ["norstr@oslomet.no"]
-        if compare and ceiling_services(sizes):
-            naive_sent = submit_for(stack, people, rng, sizes, [s for s in ceiling_services(sizes) if s != "fritak"],
-                                    what="naive phase", offset=offset + 100_000, prefix=prefix,
-                                    room_days=days["naive"], laptop_models=laptop_models, feide=feide)
-            naive_phase(stack, ledger, naive_sent, report, timeout)
-            if naive_one:  # the same tasks in a row, on a sample: their rate is one item's latency
-                sample = Sizes(rooms=min(sizes.rooms, naive_one), fritak=0, laptops=min(sizes.laptops, naive_one),
-                               hires=min(sizes.hires, naive_one))
-                one_sent = submit_for(stack, people, rng, sample, [s for s in ceiling_services(sample) if s != "fritak"],
-                                      what="naive phase, one at a time", offset=offset + 400_000, prefix=prefix,
-                                      room_days=days["naive1"], laptop_models=laptop_models, feide=feide)
-                naive_phase(stack, ledger, one_sent, report, timeout, one_at_a_time=True)
+        for phase in order:
+            if phase == "hub":
+                hub_phase(stack, ledger, people, sizes, rng, report, offset=offset, prefix=prefix,
+                          room_days=phase_days["hub"], laptop_models=laptop_models, timeout=timeout, killer=killer,
+                          schedule=schedule)
+                continue
+            # Laptop orders go to people HR knows: the hub phase's hires once it has run, else the
+            # phase's own hires (registered in HR as they are sent), as in the hub phase.
+            feide = report.hire_emails
+            before_hub = not report.hub
+            if phase == "naive":
+                naive_sent = submit_for(stack, people, rng, sizes, [s for s in ceiling_services(sizes) if s != "fritak"],
+                                        what="naive phase", offset=offset + 100_000, prefix=prefix,
+                                        room_days=phase_days["naive"], laptop_models=laptop_models, feide=feide)
+                if before_hub:
+                    collected_elsewhere(ledger, naive_sent)
+                naive_phase(stack, ledger, naive_sent, report, timeout)
+                if naive_one:  # the same tasks in a row, on a sample: their rate is one item's latency
+                    sample = Sizes(rooms=min(sizes.rooms, naive_one), fritak=0, laptops=min(sizes.laptops, naive_one),
+                                   hires=min(sizes.hires, naive_one))
+                    one_sent = submit_for(stack, people, rng, sample,
+                                          [s for s in ceiling_services(sample) if s != "fritak"],
+                                          what="naive phase, one at a time", offset=offset + 400_000, prefix=prefix,
+                                          room_days=phase_days["naive1"], laptop_models=laptop_models, feide=feide)
+                    if before_hub:
+                        collected_elsewhere(ledger, one_sent)
+                    naive_phase(stack, ledger, one_sent, report, timeout, one_at_a_time=True)
+                continue
             ceiling_sent = submit_for(stack, people, rng, sizes, ceiling_services(sizes), what="ceiling phase",
-                                      offset=offset + 200_000, prefix=prefix, room_days=days["ceiling"],
+                                      offset=offset + 200_000, prefix=prefix, room_days=phase_days["ceiling"],
                                       laptop_models=laptop_models, feide=feide)
+            if before_hub:
+                collected_elsewhere(ledger, ceiling_sent)
             ceiling_phase(stack, ceiling_sent, report, timeout)
             # What of the gap is Prefect's case runs: the ceiling asking for them too. Only for fritak
             # alone: beside other services, the ceiling shared the cores with them, this phase would not.
             if sizes.fritak and not (sizes.rooms or sizes.laptops or sizes.hires):
                 runs_sent = submit_for(stack, people, rng, sizes, ["fritak"], what="ceiling phase with case runs",
-                                       offset=offset + 300_000, prefix=prefix, room_days=days["ceiling"],
+                                       offset=offset + 300_000, prefix=prefix, room_days=phase_days["ceiling"],
                                        laptop_models=laptop_models, feide=feide)
+                if before_hub:
+                    collected_elsewhere(ledger, runs_sent)
                 ceiling_phase(stack, runs_sent, report, timeout, case_runs=True)
         finish(stack, ledger, people, report, timeout)
         events_of(stack, since, report)
@@ -1113,6 +1171,13 @@ def print_report(report: Report, shape: str) -> bool:
           f"hires {s.hires:,}; form submissions {s.forms:,} per phase")
     if s.shortfall():
         print(f"NOTE: below the issue's load ({'; '.join(s.shortfall())}): figures of a smaller run")
+    if len(report.order) > 1:
+        later = report.order[report.order.index("hub") + 1:]
+        print(f"phases in this order: {' → '.join(report.order)}. Each leaves RT bigger (its tickets and laptops) "
+              f"for the phases after it, so "
+              + ("the history of the phases before it counts against the hub" if not later else
+                 f"the {' and the '.join(later)} met a bigger RT than the hub did (the hub's ratio to "
+                 f"{'them' if len(later) > 1 else 'it'} may be flattered; --order ceiling,naive,hub rules that out)"))
     print(f"{'service':<11} {'items':>7} {'hub/s':>8} {'ceiling/s':>10} {'naive/s':>8} {'hub÷ceiling':>12} "
           f"{'hub÷naive':>10}")
     misses: list[str] = []
@@ -1255,6 +1320,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also the naive tasks one at a time, on N items of each service (as batches were "
                              "walked before issue 12; an extra figure)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="longest wait of each phase, seconds")
+    parser.add_argument("--order", type=parse_order, default=ORDER, metavar="PHASES",
+                        help=f"the phases' order, comma-separated (default {','.join(ORDER)}). Each phase leaves RT "
+                             "bigger (its tickets and laptops) for the phases after it: ceiling,naive,hub puts that "
+                             "history against the hub; ceiling,hub leaves the naive baseline out")
     parser.add_argument("--home", type=Path)
     parser.add_argument("--kill-worker", action="store_true",
                         help="--stack scaled: kill -9 one worker (its process group) during the hub phase; not "
@@ -1290,7 +1359,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start_all(progress=lambda m: say(f"stack: {m}"))
         report = run_backlog(stack, sizes, compare=not args.no_compare, timeout=args.timeout,
                              kill_worker=args.kill_worker, kill_at=args.kill_at, redrive_schedule=True,
-                             naive_one=args.naive_one_at_a_time if not args.no_compare else 0)
+                             naive_one=args.naive_one_at_a_time if not args.no_compare else 0, order=args.order)
         ok = print_report(report, shape)
         if args.report_json:
             write_json(report, args.report_json)
@@ -1305,6 +1374,7 @@ def main(argv: list[str] | None = None) -> int:
 def write_json(report: Report, path: Path) -> None:
     path.write_text(json.dumps({
         "sizes": vars(report.sizes),
+        "order": list(report.order),
         **{phase: {s: {"items": r.items, "reached": r.reached, "seconds": round(r.seconds, 1),
                        "per_second": round(r.per_second, 3)} for s, r in rates.items()}
            for phase, rates in (("hub", report.hub), ("ceiling", report.ceiling), ("naive", report.naive),

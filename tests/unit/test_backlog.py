@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from types import SimpleNamespace
 
+import pytest
+
 from bench.backlog import (
+    FORM_IDS,
     FULL,
+    ORDER,
     SMALL,
     BareRun,
     OnlyItems,
     Sizes,
+    collected_elsewhere,
+    parse_order,
     percentile,
     plan_of,
     ratio_line,
@@ -18,6 +25,7 @@ from bench.backlog import (
     stock_for,
 )
 from bench.chaos_workload import Sent
+from flows.forms_poll import cursor_name
 from hub.ledger import ItemState
 
 
@@ -94,3 +102,34 @@ def test_people_see_only_the_benchs_own_items() -> None:
     only = OnlyItems(Ledger(), {("fritak", "2")})
     assert [i.source_key for i in only.items(states=["waiting"], limit=None)] == ["2"]
     assert only.get_ref(1, "ticket") == "ref"  # everything else is the ledger's own
+
+
+def test_the_order_names_each_phase_at_most_once_and_always_the_hubs() -> None:
+    assert parse_order("ceiling, naive,hub") == ("ceiling", "naive", "hub")
+    assert parse_order("ceiling,hub") == ("ceiling", "hub")
+    assert ORDER == parse_order(",".join(ORDER))
+    for wrong in ("ceiling,naive", "hub,hub", "hub,cieling", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="at most once, the hub's phase included"):
+            parse_order(wrong)
+
+
+class _Cursors:
+    def __init__(self, **marks: str) -> None:
+        self.marks = dict(marks)
+
+    def get_cursor(self, name: str) -> str | None:
+        return self.marks.get(name)
+
+    def set_cursor(self, name: str, value: str) -> None:
+        self.marks[name] = value
+
+
+def test_a_phase_before_the_hubs_leaves_its_submissions_behind_each_forms_mark() -> None:
+    rooms, laptop = cursor_name(FORM_IDS["rooms"]), cursor_name(FORM_IDS["laptop"])
+    ledger = _Cursors(**{laptop: "900"})
+    sent = [Sent("rooms", "rooms", "120"), Sent("rooms", "rooms", "118"), Sent("laptop", "laptop", "119"),
+            Sent("hire", "onboarding", "250100")]
+    collected_elsewhere(ledger, sent)
+    # The rooms' mark is past the phase's newest; a mark already further on stays (the intake
+    # must not collect again what it has); a hire is no form submission
+    assert ledger.marks == {rooms: "120", laptop: "900"}
