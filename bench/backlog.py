@@ -179,6 +179,7 @@ class Report:
     hire_emails: list[str] = field(default_factory=list)
     kill: dict[str, Any] = field(default_factory=dict)  # --kill-worker: what was killed, what became of it
     order: tuple[str, ...] = ()  # the phases, in the order they ran
+    fresh_stacks: bool = False  # --fresh-stack: each phase on a stack of its own
     cpu: dict[str, PhaseCpu] = field(default_factory=dict)  # phase → CPU-seconds by role (bench.cpu)
 
 
@@ -645,14 +646,13 @@ def collected_elsewhere(ledger: Any, sent: list[Sent]) -> None:
 
 
 def parse_order(text: str) -> tuple[str, ...]:
-    """``--order``: the phases by name, comma-separated; the hub's is required, the others may
-    be left out (a run without them measures no ratio to them)."""
+    """``--order``: the phases by name, comma-separated; any may be left out (a run without one
+    measures no ratio to it; without the hub's, only with ``--fresh-stack``)."""
     order = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in order if name not in ORDER]
-    if unknown or len(set(order)) != len(order) or "hub" not in order:
+    if not order or unknown or len(set(order)) != len(order):
         raise argparse.ArgumentTypeError(
-            f"{text!r}: name each of {', '.join(ORDER)} at most once, the hub's phase included "
-            f"(for example ceiling,naive,hub)")
+            f"{text!r}: name one or more of {', '.join(ORDER)}, each at most once (for example ceiling,naive,hub)")
     return order
 
 
@@ -949,6 +949,7 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
                         outcomes[f"{service} {exc.__class__.__name__}"] += 1
                         first_error.setdefault(f"{service} {exc.__class__.__name__}", mask(str(exc))[:300])
                     done += 1
+                    progress[service] = done
 
             await asyncio.gather(*(worker() for _ in range(min(_at_once(service), len(keys)))))
             if asker is not None:  # through once its run waits for the decision
@@ -959,8 +960,19 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
                     first_error.setdefault("fritak case run refused", f"{key}: {mask(why)[:300]}")
             rates[service] = Rate(service, len(keys), time.monotonic() - started, reached=done)
 
+    progress: dict[str, int] = {}  # service → items handled so far, said every 30 s (a phase takes minutes)
+
+    async def say_progress() -> None:
+        while True:
+            await asyncio.sleep(30)
+            say(f"{phase}: " + ", ".join(f"{s} {progress.get(s, 0):,}/{len(k):,}" for s, k in by_service.items()))
+
     async def all_services() -> None:
-        await asyncio.wait_for(asyncio.gather(*(service_items(s, k) for s, k in by_service.items())), timeout)
+        saying = asyncio.create_task(say_progress())
+        try:
+            await asyncio.wait_for(asyncio.gather(*(service_items(s, k) for s, k in by_service.items())), timeout)
+        finally:
+            saying.cancel()
 
     phase = "ceiling with case runs" if case_runs else "ceiling"
     say(f"ceiling phase{' with case runs' if case_runs else ''}: {', '.join(f'{len(k):,} {s}' for s, k in by_service.items())}, bare connectors, "
@@ -1171,7 +1183,10 @@ def print_report(report: Report, shape: str) -> bool:
           f"hires {s.hires:,}; form submissions {s.forms:,} per phase")
     if s.shortfall():
         print(f"NOTE: below the issue's load ({'; '.join(s.shortfall())}): figures of a smaller run")
-    if len(report.order) > 1:
+    if report.fresh_stacks:
+        print(f"phases in this order: {' → '.join(report.order)}, each on a new stack of its own (the same software "
+              f"and settings, empty): no phase met another's history in RT, Radicale, Prefect or the ledger")
+    elif len(report.order) > 1:
         later = report.order[report.order.index("hub") + 1:]
         print(f"phases in this order: {' → '.join(report.order)}. Each leaves RT bigger (its tickets and laptops) "
               f"for the phases after it, so "
@@ -1324,6 +1339,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the phases' order, comma-separated (default {','.join(ORDER)}). Each phase leaves RT "
                              "bigger (its tickets and laptops) for the phases after it: ceiling,naive,hub puts that "
                              "history against the hub; ceiling,hub leaves the naive baseline out")
+    parser.add_argument("--fresh-stack", action="store_true",
+                        help="each phase on a new stack of its own (the same software and settings, empty), so no "
+                             "phase meets another's history in RT, Radicale, Prefect or the ledger; a stack's "
+                             "start-up is not timed. --order may then leave out the hub's phase")
     parser.add_argument("--home", type=Path)
     parser.add_argument("--kill-worker", action="store_true",
                         help="--stack scaled: kill -9 one worker (its process group) during the hub phase; not "
@@ -1332,6 +1351,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="--kill-worker: the fraction of the hub phase's items through before the kill")
     parser.add_argument("--report-json", type=Path, help="also write the figures, the kill and the invariants here")
     args = parser.parse_args(argv)
+    if "hub" not in args.order and not args.fresh_stack:
+        parser.error("--order without the hub's phase needs --fresh-stack (each phase then stands alone)")
     if args.kill_worker and (args.stack != "scaled" or args.workers < 2):
         parser.error("--kill-worker needs --stack scaled and at least 2 workers (the others finish its items)")
     base = SMALL if args.small else FULL
@@ -1344,37 +1365,68 @@ def main(argv: list[str] | None = None) -> int:
         from bench.kills import SHORT_WINDOWS
 
         env.update(SHORT_WINDOWS)
-    stack: Stack
-    if args.stack == "scaled":
-        from devtools.scaled import ScaledStack
 
-        stack = ScaledStack(home=home, ports=StackPorts.free(), extra_env=env, workers=args.workers)
-        shape = f"the production shape ({args.workers} workers, PostgreSQL, Redis)"
-    else:
-        stack = Stack(home=home, ports=StackPorts.free(), extra_env=env)
-        shape = "the embedded stack (runner, SQLite)"
+    def make_stack(where: Path) -> Stack:
+        if args.stack == "scaled":
+            from devtools.scaled import ScaledStack
+
+            return ScaledStack(home=where, ports=StackPorts.free(), extra_env=env, workers=args.workers)
+        return Stack(home=where, ports=StackPorts.free(), extra_env=env)
+
+    shape = (f"the production shape ({args.workers} workers, PostgreSQL, Redis)" if args.stack == "scaled"
+             else "the embedded stack (runner, SQLite)")
     say(f"home {home}; sizes {sizes}")
     started = time.monotonic()
-    try:
-        stack.start_all(progress=lambda m: say(f"stack: {m}"))
-        report = run_backlog(stack, sizes, compare=not args.no_compare, timeout=args.timeout,
-                             kill_worker=args.kill_worker, kill_at=args.kill_at, redrive_schedule=True,
-                             naive_one=args.naive_one_at_a_time if not args.no_compare else 0, order=args.order)
-        ok = print_report(report, shape)
-        if args.report_json:
-            write_json(report, args.report_json)
-    finally:
-        stack.stop_all()
-        say(f"stopped after {time.monotonic() - started:.0f} s ({cpu_seconds():.0f} CPU-seconds of the bench and "
-            f"its stack); logs in {stack.logs}")
+    order = ("hub",) if args.no_compare else args.order
+    reports: list[Report] = []
+    # One stack for every phase, or (--fresh-stack) a new one per phase, so that no phase meets
+    # another's history in RT, Radicale, Prefect or the ledger.
+    for phases in ([(p,) for p in order] if args.fresh_stack else [order]):
+        stack = make_stack(home / phases[0] if args.fresh_stack else home)
+        try:
+            label = f"stack ({phases[0]})" if args.fresh_stack else "stack"
+
+            def progress(message: str, label: str = label) -> None:
+                say(f"{label}: {message}")
+
+            stack.start_all(progress=progress)
+            reports.append(run_backlog(
+                stack, sizes, compare=not args.no_compare, timeout=args.timeout,
+                kill_worker=args.kill_worker and "hub" in phases, kill_at=args.kill_at, redrive_schedule=True,
+                naive_one=args.naive_one_at_a_time if not args.no_compare else 0, order=phases))
+        finally:
+            stack.stop_all()
+            say(f"stopped after {time.monotonic() - started:.0f} s ({cpu_seconds():.0f} CPU-seconds of the bench "
+                f"and its stack); logs in {stack.logs}")
+    report = merged(reports, order) if args.fresh_stack else reports[0]
+    ok = print_report(report, shape + (", a fresh stack per phase" if args.fresh_stack else ""))
+    if args.report_json:
+        write_json(report, args.report_json)
     print("All invariants hold." if ok else "FAILED invariants (above).", flush=True)
     return 0 if ok else 1
+
+
+def merged(reports: list[Report], order: tuple[str, ...]) -> Report:
+    """One report of the phases of ``--fresh-stack``, each run on a stack of its own. Counts
+    (events) add up; each invariant is named with its phase."""
+    whole = Report(reports[0].sizes, order=order, fresh_stacks=True)
+    for phase, part in zip(order, reports, strict=True):
+        for name in ("hub", "naive", "naive_one", "ceiling", "ceiling_case_runs", "rss_peak_mib", "cpu"):
+            getattr(whole, name).update(getattr(part, name))
+        for key, count in part.events.items():
+            whole.events[key] = whole.events.get(key, 0) + count
+        whole.hr_to_code += part.hr_to_code
+        whole.notes += [f"{phase} stack: {note}" for note in part.notes]
+        whole.verdicts += [Verdict(f"{v.name} ({phase} stack)", v.held, v.counts, v.findings) for v in part.verdicts]
+        whole.kill = whole.kill or part.kill
+    return whole
 
 
 def write_json(report: Report, path: Path) -> None:
     path.write_text(json.dumps({
         "sizes": vars(report.sizes),
         "order": list(report.order),
+        "fresh_stacks": report.fresh_stacks,
         **{phase: {s: {"items": r.items, "reached": r.reached, "seconds": round(r.seconds, 1),
                        "per_second": round(r.per_second, 3)} for s, r in rates.items()}
            for phase, rates in (("hub", report.hub), ("ceiling", report.ceiling), ("naive", report.naive),
