@@ -1072,6 +1072,18 @@ def check(ledger: Any, report: Report, stack: Stack | None = None) -> None:
         report.verdicts.append(nothing_held_here(stack, ledger, report))
 
 
+def no_run_failed(stack: Stack, since: datetime) -> Verdict:
+    """No flow run of the stack failed since ``since``: the hub's own runs too (``redrive-stuck``
+    failed every pass at the issue's load, unseen by the other invariants, until 2026-12-05).
+    Only on a stack of the bench's own: a shared stack's other tests fail runs on purpose."""
+    runs = httpx.post(f"{stack.prefect_api}/flow_runs/filter", timeout=60, json={
+        "limit": 200, "flow_runs": {"state": {"type": {"any_": ["FAILED"]}},
+                                    "start_time": {"after_": since.isoformat()}}}).json()
+    findings = [f"{r.get('name')} ({r.get('id')}): {mask(str((r.get('state') or {}).get('message')))[:300]}"
+                for r in runs]
+    return Verdict("no flow run failed", not runs, {"failed": len(runs)} if runs else {}, findings)
+
+
 PAUSED = "runs paused (waiting for a person)"
 
 
@@ -1101,14 +1113,15 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
                 prefix: str = "backlog", timeout: float = 1800.0, laptop_models: tuple[str, ...] = (),
                 days: dict[str, tuple[int, ...]] | None = None, kill_worker: bool = False,
                 kill_at: float = 1 / 3, redrive_schedule: bool = False, naive_one: int = 0,
-                order: tuple[str, ...] = ORDER) -> Report:
+                order: tuple[str, ...] = ORDER, own_stack: bool = False) -> Report:
     """The backlog on a started ``stack`` whose schedules are paused. ``compare``: also the naive
     baseline and the ceiling (they leave submissions in the forms that no scheduled poll may
     collect later: only on a stack of the bench's own). ``kill_worker``: see :class:`WorkerKiller`.
     The hub phase keeps the intakes' schedules with ``compare`` (every minute while their items
     are not through; a shared stack's other tests must not find runs of them afterwards) and,
     with ``redrive_schedule`` (always with ``kill_worker``), ``redrive-stuck``'s (every two
-    minutes): :class:`Schedules`."""
+    minutes): :class:`Schedules`. ``own_stack``: the stack is the bench's alone, so also no flow
+    run may have failed (:func:`no_run_failed`)."""
     from hub.wiring import get_ledger
 
     phase_days = days or DAYS
@@ -1170,6 +1183,8 @@ def run_backlog(stack: Stack, sizes: Sizes, *, compare: bool = True, seed: int =
         if kill_worker and report.kill.get("runs"):
             kill_outcome(stack, ledger, report.kill)
         check(ledger, report, stack if kill_worker else None)
+        if own_stack:
+            report.verdicts.append(no_run_failed(stack, since))
     finally:
         people.close()
     return report
@@ -1393,7 +1408,7 @@ def main(argv: list[str] | None = None) -> int:
             reports.append(run_backlog(
                 stack, sizes, compare=not args.no_compare, timeout=args.timeout,
                 kill_worker=args.kill_worker and "hub" in phases, kill_at=args.kill_at, redrive_schedule=True,
-                naive_one=args.naive_one_at_a_time if not args.no_compare else 0, order=phases))
+                naive_one=args.naive_one_at_a_time if not args.no_compare else 0, order=phases, own_stack=True))
         finally:
             stack.stop_all()
             say(f"stopped after {time.monotonic() - started:.0f} s ({cpu_seconds():.0f} CPU-seconds of the bench "

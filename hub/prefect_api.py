@@ -21,7 +21,12 @@ if TYPE_CHECKING:
     import httpx
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["send_once", "busy_pause"]
+__all__ = ["send_once", "busy_pause", "READ_LIMIT"]
+
+# The most objects Prefect's API returns for one read (``PREFECT_API_DEFAULT_LIMIT``): a larger
+# ``limit`` is refused with 422 "Invalid limit: must be less than or equal to 200", so a read
+# of more (flow runs by id) is made in pages of this size.
+READ_LIMIT = 200
 
 
 async def send_once(client: PrefectClient, method: str, path: str, *, json: Any = None,

@@ -39,6 +39,7 @@ from typing import Any
 
 from hub.ledger import Ledger, WorkItem
 from hub.ledger.models import utcnow
+from hub.prefect_api import READ_LIMIT
 
 __all__ = ["RecoveryConfig", "item_lease", "ZOMBIE_AUTOMATION", "PENDING_AUTOMATION", "zombie_automation",
            "pending_automation", "ensure_zombie_automation", "Liveness", "find_zombies", "check_liveness"]
@@ -277,7 +278,7 @@ async def find_zombies(client: Any, config: RecoveryConfig, now: datetime | None
     now = now or utcnow()
     runs = await client.read_flow_runs(
         flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-            type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))), limit=200)
+            type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))), limit=READ_LIMIT)
     cutoff = now - config.zombie_after
     pending_cutoff = now - config.pending_after
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ledger.models import utcnow
+from hub.prefect_api import READ_LIMIT
 from hub.recovery import RecoveryConfig, find_zombies
 from hub.runs import start_deployment_run
 from hub.services import Rerun, burst_members, catalog
@@ -117,11 +118,13 @@ def _ended(run: Any) -> bool:
 async def _runs_by_id(client: Any, ids: list[str]) -> dict[str, Any]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    if not ids:
-        return {}
-    runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
-                                       limit=len(ids))
-    return {str(r.id): r for r in runs}
+    runs: dict[str, Any] = {}
+    for start in range(0, len(ids), READ_LIMIT):  # a backlog's waiting items have runs by the thousand
+        chunk = ids[start:start + READ_LIMIT]
+        page = await client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)),
+                                           limit=len(chunk))
+        runs.update({str(r.id): r for r in page})
+    return runs
 
 
 async def _crash(client: Any, run: Any, why: str) -> None:
@@ -282,7 +285,7 @@ async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED])),
             expected_start_time=FlowRunFilterExpectedStartTime(after_=now - timedelta(days=1))),
         deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[route.deployment.split("/")[1]])),
-        sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
+        sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=READ_LIMIT)
     deaths: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
     for run in crashed:  # newest first
         for given in burst_members(run.parameters or {}):  # a burst's run died for each of its events

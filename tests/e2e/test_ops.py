@@ -149,3 +149,16 @@ async def test_flow_run_of_an_event_from_the_cli_completes(stack: Stack, ledger:
     assert item.flow_run_id
     run = await wait_flow_run(item.flow_run_id)
     assert run.state.is_completed()
+
+
+async def test_prefect_refuses_a_read_of_more_runs_than_the_hubs_page(stack: Stack) -> None:
+    """What ``tests/ledger/test_redrive``'s fake Prefect mirrors: a read of more than
+    :data:`hub.prefect_api.READ_LIMIT` runs is refused, so the hub reads by id in pages."""
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    from hub.prefect_api import READ_LIMIT
+
+    async with get_client() as client:
+        with pytest.raises(PrefectHTTPStatusError, match=f"less than or equal to {READ_LIMIT}"):
+            await client.read_flow_runs(limit=READ_LIMIT + 1)
+        assert isinstance(await client.read_flow_runs(limit=READ_LIMIT), list)

@@ -12,12 +12,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.states import Completed, Crashed, Paused, Running, Suspended
 
 from hub.ledger import ItemState, Ledger
 from hub.ledger.models import utcnow
+from hub.prefect_api import READ_LIMIT
 from hub.recovery import RecoveryConfig, retry_after
 from hub.replay import next_expiry_of_dead_runs, redrive_stuck, replay_items, retry_transient
 from hub.services import BURST
@@ -32,7 +35,14 @@ class FakePrefect:
         self.runs = {str(r.id): r for r in runs}
         self.crashed: list[str] = []
 
-    async def read_flow_runs(self, *, flow_run_filter: Any = None, **_: Any) -> list[FlowRun]:
+    async def read_flow_runs(self, *, flow_run_filter: Any = None, limit: int | None = None,
+                             **_: Any) -> list[FlowRun]:
+        if limit is not None and limit > READ_LIMIT:  # as Prefect's API answers (tests/e2e/test_recovery)
+            request = httpx.Request("POST", "http://127.0.0.1/api/flow_runs/filter")
+            response = httpx.Response(422, request=request,
+                                      json={"detail": f"Invalid limit: must be less than or equal to {READ_LIMIT}."})
+            raise PrefectHTTPStatusError.from_httpx_error(
+                httpx.HTTPStatusError("422 Unprocessable Entity", request=request, response=response))
         if flow_run_filter is not None and flow_run_filter.id is not None:
             return [self.runs[str(i)] for i in flow_run_filter.id.any_ if str(i) in self.runs]
         wanted = set(flow_run_filter.state.type.any_) if flow_run_filter and flow_run_filter.state else set()
@@ -158,6 +168,20 @@ async def test_a_waiting_item_whose_resumed_run_died_is_started_again(ledger: Le
     assert ledger.item(orphan).state == ItemState.PENDING
     assert ledger.item(asking).state == ItemState.WAITING and ledger.item(laptop).state == ItemState.WAITING
     assert await redrive_stuck(ledger, CONFIG, client=prefect) == []
+
+
+async def test_a_backlog_of_waiting_cases_is_read_from_prefect_in_pages(ledger: Ledger, started: list) -> None:
+    """Hundreds of fritak cases waiting for their decision (a semester's backlog): their runs
+    are read by id in pages Prefect accepts, not in one read it refuses (which failed every
+    pass of redrive-stuck in the backlog bench)."""
+    runs = [_run(Suspended(pause_key="decision")) for _ in range(READ_LIMIT + 50)]
+    for n, run in enumerate(runs):
+        _waiting(ledger, "fritak", str(32000000 + n), run)
+    dead = _run(Crashed(message="No heartbeat (Pending)"))
+    orphan = _waiting(ledger, "fritak", "32999999", dead)
+    results = await redrive_stuck(ledger, CONFIG, client=FakePrefect([*runs, dead]))
+    assert [(r.item_id, r.outcome) for r in results] == [(orphan, "redriven")]
+    assert len(ledger.items(states=[ItemState.WAITING], limit=None)) == READ_LIMIT + 50
 
 
 async def test_a_waiting_item_whose_runs_keep_dying_becomes_a_dead_letter(ledger: Ledger, started: list) -> None:
