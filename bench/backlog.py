@@ -48,7 +48,8 @@ which is what a naive fritak would be; it reached 0.13 of the ceiling (docs/benc
 Afterwards the case handler decides every fritak case and IT hands over every reserved laptop
 (:class:`bench.chaos_workload.People`), ``laptop-delivery`` runs, and the invariants of the
 chaos bench are checked on the hub's and the naive phase's items: every item done or a dead
-letter with a reason, reconciliation 0 missing and 0 duplicates.
+letter with a reason, reconciliation 0 missing and 0 duplicates; and (the bench's own stack
+only) no flow run failed, the hub's own runs such as ``redrive-stuck`` included.
 
 Also printed: the peak RSS of the worker processes (the runner or each worker, with its flow-run
 processes) during the hub phase, the Prefect events stored in the run's window versus the
