@@ -98,5 +98,8 @@ def test_a_cut_from_an_intake_that_did_not_die_is_the_answer(
     url, seen, _ = cutting_intake
     stack = _Stack(url, _Supervisor(), {"intake": _Down()})
     with httpx.Client() as client:
-        assert send_hostile(stack, _request(), client) == "RemoteProtocolError"  # type: ignore[arg-type]
-    assert seen == ["cut"]
+        # A socket closed without an answer reads as "disconnected" or, when the close resets
+        # it, as a read error (a fresh clone's run of 0b7eb66 saw the latter): either is the cut.
+        answer = send_hostile(stack, _request(), client)  # type: ignore[arg-type]
+    assert answer in ("RemoteProtocolError", "ReadError")
+    assert seen == ["cut"]  # the answer, not a try again
