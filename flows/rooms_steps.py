@@ -150,8 +150,8 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
             told = "The booker gave no usable e-mail address, so nobody was told"
         raise InvalidInput(f"room booking {submission_id} is not valid: " + "; ".join(problems), system="forms",
                            hint=f"{told}; a corrected request comes as a new submission.")
-    await asyncio.to_thread(run.ledger.update_data, run.item.id, reference=request.reference, booker=request.booker,
-                            wanted_room=request.room, start=request.start.isoformat(), end=request.end.isoformat())
+    run.note(reference=request.reference, booker=request.booker, wanted_room=request.room,
+             start=request.start.isoformat(), end=request.end.isoformat())
     # First come, first served: the earlier request gets the last room. Only requests for the
     # same day compete for its rooms; the other days' requests book meanwhile.
     busy = RoomsBusy(ports.calendar, *search_window(request, now=now, rules=rules))
@@ -162,13 +162,13 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
                 booking, room = booked
                 run.remember("booking", system="calendar", kind="event", ref=request.reference, url=booking.url,
                              key=request.reference)
-                await asyncio.to_thread(run.ledger.update_data, run.item.id, room=room.id, outcome="booked")
+                run.note(room=room.id, outcome="booked")
         if booked is None:
             async with run.step("offer_alternatives"):
                 alternatives = await nearest_free(busy, request, rooms, now=now, rules=rules,
                                                   count=settings.rooms.alternatives)
                 await _send_once(run, "alternatives_mail", alternatives_mail(request, alternatives, channels))
-                await asyncio.to_thread(run.ledger.update_data, run.item.id, outcome="alternatives", alternatives=[
+                run.note(outcome="alternatives", alternatives=[
                     {"room": a.room.id, "start": a.start.isoformat(), "end": a.end.isoformat()}
                     for a in alternatives])
             return f"nothing free; {len(alternatives)} alternative(s) offered"

@@ -9,7 +9,7 @@ from hub.ledger.models import (
            WorkItem,
            WorkItemStep,
 )
-from hub.ledger.store import Ledger
+from hub.ledger.store import Ledger, Op
 
-__all__ = ["Ledger", "InboxEvent", "WorkItem", "WorkItemStep", "ExternalRef", "ItemState", "StepState",
+__all__ = ["Ledger", "Op", "InboxEvent", "WorkItem", "WorkItemStep", "ExternalRef", "ItemState", "StepState",
            "EventState"]

@@ -1,5 +1,11 @@
 """The ledger's operations. Every method is one short transaction.
 
+The writes a work item's run makes most (a step starts and ends, a note on the item, a
+reference, the item's end) also come as *ops* (``op_…``): a write not yet made, which
+:meth:`Ledger.apply` makes together with others in one transaction. A run keeps the writes
+that need not be made at once and makes them with its next one that must
+(:class:`hub.flowkit.Run`).
+
 SQLite (default) runs in WAL mode with a busy timeout, so the intake, the sweeper and the
 flow-run processes can write to the same file; PostgreSQL is used by URL.
 """
@@ -33,7 +39,10 @@ from hub.ledger.models import (
 )
 from hub.privacy import mask
 
-__all__ = ["Ledger", "driver_modules"]
+__all__ = ["Ledger", "Op", "driver_modules"]
+
+Op = Callable[[Session], Any]
+"""A write not yet made: :meth:`Ledger.apply` makes it, in the transaction of ``Session``."""
 
 
 _WAL_TRIES = 50
@@ -122,6 +131,14 @@ class Ledger:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def apply(self, ops: Sequence[Op]) -> Any:
+        """Make ``ops`` in order, in one transaction (all or none); the last one's result."""
+        with self.session() as s:
+            result = None
+            for op in ops:
+                result = op(s)
+            return result
 
     # ---- inbox -------------------------------------------------------------------------
 
@@ -336,7 +353,15 @@ class Ledger:
                     error_kind: str | None = None, release: str | None = None) -> tuple[str, str | None]:
         """Record how the item's run ended; with ``release`` (its owner), give up the lease in
         the same transaction. Returns the state and the error as stored (masked)."""
-        with self.session() as s:
+        state_now, error_now = self.apply([self.op_finish_item(item_id, state, error=error, error_kind=error_kind,
+                                                               release=release)])
+        return state_now, error_now
+
+    @staticmethod
+    def op_finish_item(item_id: int, state: str, *, error: str | None = None, error_kind: str | None = None,
+                       release: str | None = None) -> Op:
+        """:meth:`finish_item` as an op."""
+        def op(s: Session) -> tuple[str, str | None]:
             item = s.get(WorkItem, item_id)
             assert item is not None
             item.state = state
@@ -347,6 +372,7 @@ class Ledger:
             if release is not None and item.lease_owner == release:
                 item.lease_owner = item.lease_until = None
             return item.state, item.last_error
+        return op
 
     @staticmethod
     def is_stuck(item: WorkItem, now: datetime | None = None) -> bool:
@@ -506,10 +532,16 @@ class Ledger:
                     item.data = {**(item.data or {}), **data}
 
     def update_data(self, item_id: int, **values: Any) -> None:
-        with self.session() as s:
+        self.apply([self.op_update_data(item_id, **values)])
+
+    @staticmethod
+    def op_update_data(item_id: int, **values: Any) -> Op:
+        """:meth:`update_data` as an op."""
+        def op(s: Session) -> None:
             item = s.get(WorkItem, item_id)
             assert item is not None
             item.data = {**(item.data or {}), **values}
+        return op
 
     def count_manual_step(self, item_id: int) -> None:
         with self.session() as s:
@@ -526,21 +558,29 @@ class Ledger:
     def start_step(self, item_id: int, name: str) -> None:
         """The step is running: its first attempt, or one more. One statement (an upsert),
         not a read and then a write: a hire starts seven steps."""
-        now = utcnow()
-        with self.session() as s:
-            s.execute(self._upsert(WorkItemStep, ("work_item_id", "name"),
-                                   {"work_item_id": item_id, "name": name, "attempts": 1},
-                                   {"attempts": func.coalesce(WorkItemStep.attempts, 0) + 1},
-                                   state=StepState.RUNNING, started_at=now, finished_at=None, last_error=None))
+        self.apply([self.op_start_step(item_id, name)])
+
+    def op_start_step(self, item_id: int, name: str) -> Op:
+        """:meth:`start_step` as an op."""
+        return _executing(self._upsert(WorkItemStep, ("work_item_id", "name"),
+                                       {"work_item_id": item_id, "name": name, "attempts": 1},
+                                       {"attempts": func.coalesce(WorkItemStep.attempts, 0) + 1},
+                                       state=StepState.RUNNING, started_at=utcnow(), finished_at=None,
+                                       last_error=None))
 
     def end_step(self, item_id: int, name: str, state: str, *, detail: str | None = None,
                  error: str | None = None) -> None:
-        with self.session() as s:
-            s.execute(update(WorkItemStep)
-                      .where(WorkItemStep.work_item_id == item_id, WorkItemStep.name == name)
-                      .values(state=state, finished_at=utcnow(),
-                              detail=mask(detail) if detail else None,
-                              last_error=mask(error) if error else None))
+        self.apply([self.op_end_step(item_id, name, state, detail=detail, error=error)])
+
+    @staticmethod
+    def op_end_step(item_id: int, name: str, state: str, *, detail: str | None = None,
+                    error: str | None = None) -> Op:
+        """:meth:`end_step` as an op; the step ended when the op was created, not applied."""
+        return _executing(update(WorkItemStep)
+                          .where(WorkItemStep.work_item_id == item_id, WorkItemStep.name == name)
+                          .values(state=state, finished_at=utcnow(),
+                                  detail=mask(detail) if detail else None,
+                                  last_error=mask(error) if error else None))
 
     # ---- external references -----------------------------------------------------------
 
@@ -548,12 +588,18 @@ class Ledger:
                 url: str | None = None, external_key: str | None = None) -> None:
         """Record (or update) what was written where under a logical name; ``external_key``
         is the key the target can find it by (reconciliation uses it)."""
-        with self.session() as s:
-            s.execute(self._upsert(ExternalRef, ("work_item_id", "name"),
-                                   {"work_item_id": item_id, "name": name, "created_at": utcnow(),
-                                    "external_key": external_key or None},
-                                   {"external_key": func.coalesce(external_key or None, ExternalRef.external_key)},
-                                   system=system, kind=kind, ref=ref, url=url))
+        self.apply([self.op_add_ref(item_id, name, system=system, kind=kind, ref=ref, url=url,
+                                    external_key=external_key)])
+
+    def op_add_ref(self, item_id: int, name: str, *, system: str, kind: str, ref: str,
+                   url: str | None = None, external_key: str | None = None) -> Op:
+        """:meth:`add_ref` as an op."""
+        return _executing(self._upsert(ExternalRef, ("work_item_id", "name"),
+                                       {"work_item_id": item_id, "name": name, "created_at": utcnow(),
+                                        "external_key": external_key or None},
+                                       {"external_key": func.coalesce(external_key or None,
+                                                                      ExternalRef.external_key)},
+                                       system=system, kind=kind, ref=ref, url=url))
 
     def _upsert(self, model: Any, keys: tuple[str, ...], new_only: dict[str, Any], update_only: dict[str, Any],
                 **both: Any) -> Any:
@@ -636,6 +682,11 @@ class Ledger:
         """Give ``name`` up at once, if ``holder`` still holds it."""
         with self.session() as s:
             s.execute(delete(Cursor).where(Cursor.name == name, Cursor.value.startswith(f"{holder}|", autoescape=True)))
+
+
+def _executing(statement: Any) -> Op:
+    """The op that executes ``statement``."""
+    return lambda s: s.execute(statement)
 
 
 def _rowcount(result: Any) -> int:
