@@ -562,7 +562,7 @@ class Ledger:
 
     def op_start_step(self, item_id: int, name: str) -> Op:
         """:meth:`start_step` as an op."""
-        return _executing(self._upsert(WorkItemStep, ("work_item_id", "name"),
+        return _executing(self._upsert(WorkItemStep.__table__, ("work_item_id", "name"),
                                        {"work_item_id": item_id, "name": name, "attempts": 1},
                                        {"attempts": func.coalesce(WorkItemStep.attempts, 0) + 1},
                                        state=StepState.RUNNING, started_at=utcnow(), finished_at=None,
@@ -576,7 +576,7 @@ class Ledger:
     def op_end_step(item_id: int, name: str, state: str, *, detail: str | None = None,
                     error: str | None = None) -> Op:
         """:meth:`end_step` as an op; the step ended when the op was created, not applied."""
-        return _executing(update(WorkItemStep)
+        return _executing(update(WorkItemStep.__table__)
                           .where(WorkItemStep.work_item_id == item_id, WorkItemStep.name == name)
                           .values(state=state, finished_at=utcnow(),
                                   detail=mask(detail) if detail else None,
@@ -594,7 +594,7 @@ class Ledger:
     def op_add_ref(self, item_id: int, name: str, *, system: str, kind: str, ref: str,
                    url: str | None = None, external_key: str | None = None) -> Op:
         """:meth:`add_ref` as an op."""
-        return _executing(self._upsert(ExternalRef, ("work_item_id", "name"),
+        return _executing(self._upsert(ExternalRef.__table__, ("work_item_id", "name"),
                                        {"work_item_id": item_id, "name": name, "created_at": utcnow(),
                                         "external_key": external_key or None},
                                        {"external_key": func.coalesce(external_key or None,
@@ -705,7 +705,7 @@ def _start(item: WorkItem, flow_run_id: str | None, *, count_attempt: bool) -> N
 
 def _take(s: Session, item_id: int, owner: str, lease: timedelta) -> bool:
     now = utcnow()
-    result = s.execute(update(WorkItem)
+    result = s.execute(update(WorkItem.__table__)
                        .where(WorkItem.id == item_id,
                               or_(WorkItem.lease_owner.is_(None), WorkItem.lease_owner == owner,
                                   WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
