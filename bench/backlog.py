@@ -103,6 +103,7 @@ from bench.chaos_invariants import Verdict, active_runs, items_settled, nothing_
 from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
 from bench.cpu import ROLE_NOTES, ROLES, PhaseCpu, phase_cpu, snapshot
 from devtools.stack import Stack, StackPorts
+from hub.errors import HubError
 from hub.privacy import mask
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, ROOMS_FORM_ID
 
@@ -832,7 +833,12 @@ def _task_runs_of(stack: Stack, flow_run_id: str) -> int:
 class BareRun:
     """What a handler needs of :class:`hub.flowkit.Run`, with no ledger and no Prefect: steps,
     references and waiting reasons live in this object; global limits are asyncio semaphores
-    of the limits' sizes; ``in_order`` is the batch's order kept by nobody (items run freely)."""
+    of the limits' sizes; ``in_order`` is the batch's order kept by nobody (items run freely).
+    It has every public name a Run has (tests/unit/test_bench_bare_run.py): a handler that used
+    one it lacked broke every item of the ceiling, once unseen (``run.note``, 2026-12-05)."""
+
+    flow_run_id: str | None = None  # no flow run
+    slot_lease: float = 0.0  # the slots are this process's semaphores: nothing to lease
 
     def __init__(self, service: str, key: str, ports: Any, settings: Any, slots: dict[str, asyncio.Semaphore]) -> None:
         self.item = _BareItem(service, key)
@@ -860,6 +866,9 @@ class BareRun:
             for name in [names] if isinstance(names, str) else names:
                 await held.enter_async_context(self._slots.setdefault(name, asyncio.Semaphore(1)))
             yield
+
+    def note(self, **data: Any) -> None:
+        self.item.data.update(data)
 
     def ref(self, name: str) -> str | None:
         return self.refs.get(name)
@@ -931,6 +940,7 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
         by_service.setdefault(s.service, []).append(s.key)
     rates: dict[str, Rate] = {}
     outcomes: Counter[str] = Counter()
+    crashed: Counter[str] = Counter()  # service → items the bare client itself failed on (not counted as through)
     first_error: dict[str, str] = {}  # per kind of failure: the first one's message, to act on
 
     created: list[str] = []
@@ -948,11 +958,15 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
                     try:
                         await handle(BareRun(service, key, ports, settings, slots))
                         outcomes[f"{service} handled"] += 1
-                    except Exception as exc:  # the hub would dead-letter it: it got through
+                        done += 1
+                    except HubError as exc:  # the hub would dead-letter it: it got through
                         outcomes[f"{service} {exc.__class__.__name__}"] += 1
                         first_error.setdefault(f"{service} {exc.__class__.__name__}", mask(str(exc))[:300])
-                    done += 1
-                    progress[service] = done
+                        done += 1
+                    except Exception as exc:  # the bare client broke: the item did not get through
+                        crashed[service] += 1
+                        first_error.setdefault(f"{service} {exc.__class__.__name__}", mask(str(exc))[:300])
+                    progress[service] = done + crashed[service]
 
             await asyncio.gather(*(worker() for _ in range(min(_at_once(service), len(keys)))))
             if asker is not None:  # through once its run waits for the decision
@@ -993,6 +1007,10 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
                                           items=sum(r.reached for r in rates.values()))
     report.notes.append(f"{phase} outcomes: {dict(outcomes)}")
     report.notes.extend(f"{phase}: first {kind}: {message}" for kind, message in first_error.items())
+    report.verdicts.append(Verdict(
+        f"the {phase} went through every item (handled, or an error the hub would dead-letter)", not crashed,
+        {f"{service} crashed": n for service, n in crashed.items()},
+        [f"{kind}: {message}" for kind, message in first_error.items() if kind.split(" ", 1)[0] in crashed]))
 
 
 async def _delete_runs(ids: list[str]) -> None:
@@ -1070,7 +1088,7 @@ def check(ledger: Any, report: Report, stack: Stack | None = None) -> None:
     """Every item done or a dead letter with a reason, reconciliation; with ``stack`` (after a
     worker was killed) also: no item stuck, no concurrency slot held, no zombie run."""
     expected = set(report.mine)
-    report.verdicts = [items_settled(ledger, [], expected, only=expected), reconciliation(ledger)]
+    report.verdicts += [items_settled(ledger, [], expected, only=expected), reconciliation(ledger)]
     if stack is not None:
         report.verdicts.append(nothing_held_here(stack, ledger, report))
 
