@@ -9,7 +9,8 @@ submissions (and its own days of the room calendars, so no phase finds the rooms
 filled), by default in the order below. Each phase leaves RT and Radicale bigger (its tickets,
 laptops and bookings), and a later phase pays for that history: on one stack the phase run
 first is flattered (hub ÷ ceiling 1.09 with the hub first, 0.52 with it last, at the issue's
-load). ``--fresh-stack`` runs each phase on a new stack of its own, the fair measure;
+load). So each phase runs on a new stack of its own, the fair measure (the default since
+2026-12-05; ``--one-stack`` runs them all on one, with one start-up);
 ``--order`` sets the order (a phase run before the hub's has its submissions marked as
 collected, :func:`collected_elsewhere`, so the hub's intakes leave them alone):
 
@@ -72,7 +73,8 @@ stuck, no concurrency slot held, no zombie run.
     .venv/bin/python -m bench.backlog --small                     # a few hundred items
     .venv/bin/python -m bench.backlog                             # the full size (see --help), ~30 min
     .venv/bin/python -m bench.backlog --stack scaled --workers 3  # the production shape
-    .venv/bin/python -m bench.backlog --fresh-stack --order ceiling,naive,hub   # each phase on a stack of its own
+    .venv/bin/python -m bench.backlog --order ceiling,naive,hub   # each phase on a stack of its own (the default)
+    .venv/bin/python -m bench.backlog --one-stack                 # all phases on one stack (flatters the first)
     .venv/bin/python -m bench.backlog --small --stack scaled --workers 3 --kill-worker --no-compare
 """
 
@@ -122,7 +124,7 @@ FORM_IDS = {"rooms": ROOMS_FORM_ID, "laptop": LAPTOP_FORM_ID, "fritak": FRITAK_F
 KIND = {"rooms": "rooms", "laptop": "laptop", "fritak": "fritak", "onboarding": "hire"}
 HIRE_MODEL = "thinkpad-t14"  # HUB_LAPTOP_MODEL's default: the hires' standard laptop
 # The phases' order (--order). On one stack a phase run later pays for the history the earlier
-# ones left in RT and Radicale; --fresh-stack gives each phase a new stack instead.
+# ones left in RT and Radicale; so by default each phase has a new stack (--one-stack: not).
 ORDER = ("hub", "naive", "ceiling")
 
 
@@ -183,7 +185,7 @@ class Report:
     hire_emails: list[str] = field(default_factory=list)
     kill: dict[str, Any] = field(default_factory=dict)  # --kill-worker: what was killed, what became of it
     order: tuple[str, ...] = ()  # the phases, in the order they ran
-    fresh_stacks: bool = False  # --fresh-stack: each phase on a stack of its own
+    fresh_stacks: bool = False  # each phase on a stack of its own (the default; not with --one-stack)
     cpu: dict[str, PhaseCpu] = field(default_factory=dict)  # phase → CPU-seconds by role (bench.cpu)
 
 
@@ -651,7 +653,7 @@ def collected_elsewhere(ledger: Any, sent: list[Sent]) -> None:
 
 def parse_order(text: str) -> tuple[str, ...]:
     """``--order``: the phases by name, comma-separated; any may be left out (a run without one
-    measures no ratio to it; without the hub's, only with ``--fresh-stack``)."""
+    measures no ratio to it; without the hub's, only with a stack per phase, not ``--one-stack``)."""
     order = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in order if name not in ORDER]
     if not order or unknown or len(set(order)) != len(order):
@@ -1222,10 +1224,12 @@ def print_report(report: Report, shape: str) -> bool:
         later = report.order[report.order.index("hub") + 1:]
         print(f"phases in this order: {' → '.join(report.order)}. Each leaves RT bigger (its tickets and laptops) "
               f"for the phases after it, so "
-              + ("the history of the phases before it counts against the hub (--fresh-stack measures fairly)"
+              + ("the history of the phases before it counts against the hub (without --one-stack each phase "
+                 "has a stack of its own)"
                  if not later else
                  f"the {' and the '.join(later)} met a bigger RT than the hub did (the hub's ratio to "
-                 f"{'them' if len(later) > 1 else 'it'} is flattered; --fresh-stack measures fairly)"))
+                 f"{'them' if len(later) > 1 else 'it'} is flattered; without --one-stack each phase has a stack "
+                 f"of its own)"))
     print(f"{'service':<11} {'items':>7} {'hub/s':>8} {'ceiling/s':>10} {'naive/s':>8} {'hub÷ceiling':>12} "
           f"{'hub÷naive':>10}")
     misses: list[str] = []
@@ -1369,13 +1373,16 @@ def main(argv: list[str] | None = None) -> int:
                              "walked before issue 12; an extra figure)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="longest wait of each phase, seconds")
     parser.add_argument("--order", type=parse_order, default=ORDER, metavar="PHASES",
-                        help=f"the phases' order, comma-separated (default {','.join(ORDER)}). On one stack each "
-                             "phase leaves RT and Radicale bigger for the phases after it (use --fresh-stack for a "
-                             "fair measure); ceiling,hub leaves the naive baseline out")
-    parser.add_argument("--fresh-stack", action="store_true",
-                        help="each phase on a new stack of its own (the same software and settings, empty), so no "
-                             "phase meets another's history in RT, Radicale, Prefect or the ledger; a stack's "
-                             "start-up is not timed. --order may then leave out the hub's phase")
+                        help=f"the phases' order, comma-separated (default {','.join(ORDER)}); ceiling,hub "
+                             "leaves the naive baseline out")
+    parser.add_argument("--fresh-stack", dest="fresh_stack", action="store_true",
+                        help="(the default) each phase on a new stack of its own (the same software and settings, "
+                             "empty), so no phase meets another's history in RT, Radicale, Prefect or the ledger; "
+                             "a stack's start-up is not timed; --order may leave out the hub's phase")
+    parser.add_argument("--one-stack", dest="fresh_stack", action="store_false",
+                        help="every phase on one stack, one after the other: one start-up, but each phase leaves "
+                             "RT and Radicale bigger for the phases after it, which flatters the phase run first")
+    parser.set_defaults(fresh_stack=True)
     parser.add_argument("--home", type=Path)
     parser.add_argument("--kill-worker", action="store_true",
                         help="--stack scaled: kill -9 one worker (its process group) during the hub phase; not "
@@ -1385,7 +1392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-json", type=Path, help="also write the figures, the kill and the invariants here")
     args = parser.parse_args(argv)
     if "hub" not in args.order and not args.fresh_stack:
-        parser.error("--order without the hub's phase needs --fresh-stack (each phase then stands alone)")
+        parser.error("--order without the hub's phase needs a stack per phase (leave out --one-stack)")
     if args.kill_worker and (args.stack != "scaled" or args.workers < 2):
         parser.error("--kill-worker needs --stack scaled and at least 2 workers (the others finish its items)")
     base = SMALL if args.small else FULL
@@ -1411,13 +1418,14 @@ def main(argv: list[str] | None = None) -> int:
     say(f"home {home}; sizes {sizes}")
     started = time.monotonic()
     order = ("hub",) if args.no_compare else args.order
+    fresh = args.fresh_stack and len(order) > 1
     reports: list[Report] = []
-    # One stack for every phase, or (--fresh-stack) a new one per phase, so that no phase meets
-    # another's history in RT, Radicale, Prefect or the ledger.
-    for phases in ([(p,) for p in order] if args.fresh_stack else [order]):
-        stack = make_stack(home / phases[0] if args.fresh_stack else home)
+    # A new stack per phase (the default), so that no phase meets another's history in RT,
+    # Radicale, Prefect or the ledger; or (--one-stack, or one phase) one stack for every phase.
+    for phases in ([(p,) for p in order] if fresh else [order]):
+        stack = make_stack(home / phases[0] if fresh else home)
         try:
-            label = f"stack ({phases[0]})" if args.fresh_stack else "stack"
+            label = f"stack ({phases[0]})" if fresh else "stack"
 
             def progress(message: str, label: str = label) -> None:
                 say(f"{label}: {message}")
@@ -1431,8 +1439,8 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop_all()
             say(f"stopped after {time.monotonic() - started:.0f} s ({cpu_seconds():.0f} CPU-seconds of the bench "
                 f"and its stack); logs in {stack.logs}")
-    report = merged(reports, order) if args.fresh_stack else reports[0]
-    ok = print_report(report, shape + (", a fresh stack per phase" if args.fresh_stack else ""))
+    report = merged(reports, order) if fresh else reports[0]
+    ok = print_report(report, shape + (", a fresh stack per phase" if fresh else ""))
     if args.report_json:
         write_json(report, args.report_json)
     print("All invariants hold." if ok else "FAILED invariants (above).", flush=True)
@@ -1440,7 +1448,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def merged(reports: list[Report], order: tuple[str, ...]) -> Report:
-    """One report of the phases of ``--fresh-stack``, each run on a stack of its own. Counts
+    """One report of the phases, each run on a stack of its own. Counts
     (events) add up; each invariant is named with its phase."""
     whole = Report(reports[0].sizes, order=order, fresh_stacks=True)
     for phase, part in zip(order, reports, strict=True):

@@ -112,7 +112,7 @@ def test_people_see_only_the_benchs_own_items() -> None:
 def test_the_order_names_each_phase_at_most_once() -> None:
     assert parse_order("ceiling, naive,hub") == ("ceiling", "naive", "hub")
     assert parse_order("ceiling,hub") == ("ceiling", "hub")
-    assert parse_order("ceiling") == ("ceiling",)  # alone: only with --fresh-stack (main says so)
+    assert parse_order("ceiling") == ("ceiling",)  # alone: not with --one-stack (main says so)
     assert ORDER == parse_order(",".join(ORDER))
     for wrong in ("hub,hub", "hub,cieling", "", ","):
         with pytest.raises(argparse.ArgumentTypeError, match="each at most once"):
@@ -121,8 +121,8 @@ def test_the_order_names_each_phase_at_most_once() -> None:
 
 def test_a_phase_without_the_hubs_needs_a_stack_of_its_own(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        main(["--order", "ceiling,naive"])
-    assert "--order without the hub's phase needs --fresh-stack" in capsys.readouterr().err
+        main(["--order", "ceiling,naive", "--one-stack"])
+    assert "--order without the hub's phase needs a stack per phase" in capsys.readouterr().err
 
 
 def test_the_phases_of_fresh_stacks_make_one_report_with_each_invariant_named_by_its_phase() -> None:
