@@ -81,6 +81,7 @@ async def life_each(ledger: Ledger, item: WorkItem) -> None:
 
 @contextlib.contextmanager
 def counting_commits(ledger: Ledger) -> Iterator[list[int]]:
+    """``count[0]``: the ledger's transactions committed inside the block (tests/flows/test_kept_writes too)."""
     count = [0]
 
     def commit(_conn: Any) -> None:

@@ -201,7 +201,7 @@ class Run:
         # Writes that need not be made at once: a step's end, a note on the item. They are made
         # with the run's next write that must be (a step's start precedes the step's effects,
         # a reference records one, the item's end), in its transaction: a room request's life
-        # is 6 ledger transactions instead of 11. A run that dies first loses them; what they
+        # is 7 ledger transactions instead of 12. A run that dies first loses them; what they
         # say is redone: its step is shown running, and the item is stuck, then re-driven.
         self._later: list[Op] = []
 

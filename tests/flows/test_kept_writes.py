@@ -5,29 +5,13 @@ way, the order holds, and a failure is recorded with its step."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import event
-
+from bench.ledger_life import counting_commits
 from hub.errors import InvalidInput
 from hub.flowkit import Run, run_batch
 from hub.ledger import ItemState, Ledger, StepState
 from tests.flows.conftest import Fakes
-
-
-@contextlib.contextmanager
-def commits(ledger: Ledger) -> Iterator[list[int]]:
-    count = [0]
-
-    def commit(_conn: Any) -> None:
-        count[0] += 1
-    event.listen(ledger.engine, "commit", commit)
-    try:
-        yield count
-    finally:
-        event.remove(ledger.engine, "commit", commit)
 
 
 async def test_a_room_request_s_life_is_seven_transactions_and_loses_nothing(hub: Fakes) -> None:
@@ -48,7 +32,7 @@ async def test_a_room_request_s_life_is_seven_transactions_and_loses_nothing(hub
             run.remember("confirmation_mail", system="mail", kind="message", ref="<m1@hub>")
         return "booked"
 
-    with commits(hub.ledger) as count:
+    with counting_commits(hub.ledger) as count:
         rows = await run_batch([item], ports=Any, handle=handle, ledger=hub.ledger)  # type: ignore[arg-type]
 
     assert rows[0]["state"] == ItemState.DONE
