@@ -214,10 +214,7 @@ class Run:
 
     async def _at_once(self, op: Op) -> Any:
         """:meth:`_now`, off the event loop."""
-        ops = [*self._later, op]
-        result = await asyncio.to_thread(self.ledger.apply, ops)
-        del self._later[:len(ops) - 1]
-        return result
+        return await asyncio.to_thread(self._now, op)
 
     @property
     def flow_run_id(self) -> str | None:
