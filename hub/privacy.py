@@ -8,7 +8,9 @@ parameters and artifacts, ticket subjects, e-mails and public archive titles.
 :func:`mask` replaces anything shaped like one (11 digits, optionally written ``DDMMYY
 NNNNN``, ``DDMMYY.NNNNN`` or ``DDMMYY-NNNNN``, that starts with a plausible date) with
 ``***********``. It masks on shape, not on check digits, so a mistyped number is masked
-too. It also masks a passport number where the text says it is one ("passnummer
+too. Digits inside a UUID or a long hex string (a ticket id, a hash) are a machine's, not a
+person's, and are left alone: TOPdesk's incident ids are UUIDs, and about one in a thousand
+holds eleven date-shaped digits. It also masks a passport number where the text says it is one ("passnummer
 FH1234567", "passport no. 12345678"); without such a word a passport number cannot be told
 from any other code, so it is not guessed at — unless the hub has read it as a person's
 identifier: :func:`remember_identifier` (the HR connector calls it for every ``annenId``)
@@ -39,6 +41,9 @@ MASK = "***********"
 
 # 11 digits not part of a longer number; an optional space, dot or hyphen after the date part.
 _CANDIDATE = re.compile(r"(?<![\d])(\d{6})[ .-]?(\d{5})(?![\d])")
+# A UUID, or a run of 16 or more hex digits: a machine's identifier, never a person's number.
+_MACHINE_ID = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+                         r"|[0-9a-f]{16,})(?![0-9A-Za-z])", re.IGNORECASE)
 # A passport number where the text names it: the word, an optional ":" or "#", then 6-9
 # letters and digits (at least 5 of them digits, so "passport no. is missing" keeps its words).
 _PASSPORT = re.compile(r"\b(?:passport|pass)(?:[ -]?(?:nummer(?:et)?|nr|no|number))?\b\.?\s*[:#]?\s*"
@@ -64,6 +69,16 @@ def _plausible_date(ddmmyy: str) -> bool:
 
 def _replace(match: re.Match[str]) -> str:
     return MASK if _plausible_date(match.group(1)) else match.group(0)
+
+
+def _mask_national(text: str) -> str:
+    """``text`` with every fødselsnummer-shaped number masked, outside machine identifiers."""
+    pieces, start = [], 0
+    for machine in _MACHINE_ID.finditer(text):
+        pieces += [_CANDIDATE.sub(_replace, text[start:machine.start()]), machine.group(0)]
+        start = machine.end()
+    pieces.append(_CANDIDATE.sub(_replace, text[start:]))
+    return "".join(pieces)
 
 
 def _replace_passport(match: re.Match[str]) -> str:
@@ -109,13 +124,13 @@ def mask(text: str) -> str:
     number the text names as one, and every remembered identifier masked."""
     if not text or not any(ch.isdigit() for ch in text):
         return text
-    masked = _PASSPORT.sub(_replace_passport, _CANDIDATE.sub(_replace, text))
+    masked = _PASSPORT.sub(_replace_passport, _mask_national(text))
     return _WORD.sub(_replace_known, masked) if _known else masked
 
 
 def contains_fnr(text: str) -> bool:
     """True if ``text`` holds something shaped like a fødselsnummer or D-nummer."""
-    return bool(text) and any(ch.isdigit() for ch in text) and _CANDIDATE.sub(_replace, text) != text
+    return bool(text) and any(ch.isdigit() for ch in text) and _mask_national(text) != text
 
 
 def birth_date_of(value: str) -> datetime.date | None:
