@@ -21,12 +21,15 @@ if TYPE_CHECKING:
     import httpx
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["send_once", "busy_pause", "READ_LIMIT"]
+__all__ = ["send_once", "busy_pause", "read_all_flow_runs", "READ_LIMIT", "READ_MOST"]
 
 # The most objects Prefect's API returns for one read (``PREFECT_API_DEFAULT_LIMIT``): a larger
 # ``limit`` is refused with 422 "Invalid limit: must be less than or equal to 200", so a read
 # of more (flow runs by id) is made in pages of this size.
 READ_LIMIT = 200
+# The most flow runs :func:`read_all_flow_runs` reads (50 pages): a bound, so that a pass over a
+# state a runaway burst filled still ends.
+READ_MOST = 10_000
 
 
 async def send_once(client: PrefectClient, method: str, path: str, *, json: Any = None,
@@ -60,3 +63,23 @@ def busy_pause(attempt: int, *, longest: float) -> float:
     asked for while Prefect is down for half an hour): the doubling stops long before a float
     would overflow."""
     return float(min(longest, 0.05 * 2.0 ** min(attempt, 32)) * random.uniform(0.5, 1.5))
+
+
+async def read_all_flow_runs(client: PrefectClient, *, most: int = READ_MOST, **filters: Any) -> list[Any]:
+    """Every flow run ``client.read_flow_runs(**filters)`` matches, read in pages Prefect
+    accepts (:data:`READ_LIMIT`), up to ``most``. One read of :data:`READ_LIMIT` would see only
+    the first 200: a backlog has runs by the thousand, and the ones after them would never be
+    looked at. The default order is by id, so that a page does not shift under the next; a run
+read twice (it shifted anyway) is kept once, in its first place."""
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    filters.setdefault("sort", FlowRunSort.ID_DESC)
+    runs: dict[Any, Any] = {}  # by id: a run that entered the state meanwhile shifts a page by one
+    offset = 0
+    while offset < most:
+        page = await client.read_flow_runs(limit=min(READ_LIMIT, most - offset), offset=offset, **filters)
+        runs.update((run.id, run) for run in page if run.id not in runs)
+        offset += len(page)
+        if len(page) < READ_LIMIT:
+            break
+    return list(runs.values())

@@ -39,7 +39,7 @@ from typing import Any
 
 from hub.ledger import Ledger, WorkItem
 from hub.ledger.models import utcnow
-from hub.prefect_api import READ_LIMIT
+from hub.prefect_api import read_all_flow_runs
 
 __all__ = ["RecoveryConfig", "item_lease", "ZOMBIE_AUTOMATION", "PENDING_AUTOMATION", "zombie_automation",
            "pending_automation", "ensure_zombie_automation", "Liveness", "find_zombies", "check_liveness"]
@@ -269,16 +269,15 @@ async def find_zombies(client: Any, config: RecoveryConfig, now: datetime | None
     """Flow runs Prefect shows alive, and those of them that are dead: running with no heartbeat
     within the zombie window, or pending (a process was starting) for longer than the window.
 
-    One API call for the runs; one events query only when a run has been running longer than
+    The runs read in pages (a backlog has more than one read's 200); one events query only when a run has been running longer than
     the window (a younger run cannot have missed it)."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
     from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
 
     now = now or utcnow()
-    runs = await client.read_flow_runs(
-        flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
-            type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))), limit=READ_LIMIT)
+    runs = await read_all_flow_runs(client, flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+        type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING]))))
     cutoff = now - config.zombie_after
     pending_cutoff = now - config.pending_after
 

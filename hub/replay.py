@@ -27,7 +27,7 @@ from typing import Any
 
 from hub.ledger import ItemState, Ledger, WorkItem
 from hub.ledger.models import utcnow
-from hub.prefect_api import READ_LIMIT
+from hub.prefect_api import READ_LIMIT, read_all_flow_runs
 from hub.recovery import RecoveryConfig, find_zombies
 from hub.runs import start_deployment_run
 from hub.services import Rerun, burst_members, catalog
@@ -280,12 +280,13 @@ async def _redrive_unstarted(ledger: Ledger, client: Any, config: RecoveryConfig
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
-    crashed = await client.read_flow_runs(
+    crashed = await read_all_flow_runs(
+        client,
         flow_run_filter=FlowRunFilter(
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED])),
             expected_start_time=FlowRunFilterExpectedStartTime(after_=now - timedelta(days=1))),
         deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[route.deployment.split("/")[1]])),
-        sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=READ_LIMIT)
+        sort=FlowRunSort.EXPECTED_START_TIME_DESC)
     deaths: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
     for run in crashed:  # newest first
         for given in burst_members(run.parameters or {}):  # a burst's run died for each of its events

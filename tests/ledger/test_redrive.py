@@ -35,8 +35,12 @@ class FakePrefect:
         self.runs = {str(r.id): r for r in runs}
         self.crashed: list[str] = []
 
-    async def read_flow_runs(self, *, flow_run_filter: Any = None, limit: int | None = None,
+    async def read_flow_runs(self, *, flow_run_filter: Any = None, limit: int | None = None, offset: int = 0,
                              **_: Any) -> list[FlowRun]:
+        matched = await self._matching(flow_run_filter, limit)
+        return matched[offset:offset + (limit or READ_LIMIT)]  # as Prefect pages a read
+
+    async def _matching(self, flow_run_filter: Any, limit: int | None) -> list[FlowRun]:
         if limit is not None and limit > READ_LIMIT:  # as Prefect's API answers (tests/e2e/test_recovery)
             request = httpx.Request("POST", "http://127.0.0.1/api/flow_runs/filter")
             response = httpx.Response(422, request=request,
@@ -289,11 +293,12 @@ class DiedBeforeClaiming(FakePrefect):
         self.dead = dead
 
     async def read_flow_runs(self, *, flow_run_filter: Any = None, deployment_filter: Any = None,
-                             **kw: Any) -> list[FlowRun]:
+                             limit: int | None = None, offset: int = 0, **kw: Any) -> list[FlowRun]:
         if flow_run_filter is not None and flow_run_filter.state is not None \
                 and StateType.CRASHED in flow_run_filter.state.type.any_:
-            return self.dead if deployment_filter.name.any_ == ["onboarding"] else []
-        return await super().read_flow_runs(flow_run_filter=flow_run_filter, **kw)
+            dead = self.dead if deployment_filter.name.any_ == ["onboarding"] else []
+            return dead[offset:offset + (limit or READ_LIMIT)]
+        return await super().read_flow_runs(flow_run_filter=flow_run_filter, limit=limit, offset=offset, **kw)
 
 
 async def test_a_burst_s_run_that_died_before_claiming_its_hires_has_each_hire_started_again(
@@ -318,6 +323,24 @@ async def test_a_burst_s_run_that_died_before_claiming_its_hires_has_each_hire_s
         ("10021", "ev-10021", f"redrive:{dead.id}:10021"),
         ("10022", "ev-10022", "redrive:onboarding:10022:1")]
     assert ledger.item(pending.id).data["redrives"] == 1
+
+
+async def test_hires_whose_runs_died_after_the_first_page_of_crashed_runs_are_started_again(
+        ledger: Ledger, started: list) -> None:
+    """An August burst whose worker died: more onboarding runs Crashed before claiming their
+    hires than one read of Prefect returns. Every hire is started again, not the first 200."""
+    dead = []
+    for n in range(READ_LIMIT + 25):
+        run = _run(Crashed(message="No heartbeat for 90 s"))
+        run.parameters = {"employee_id": str(20000 + n), "event_id": f"ev-{n}"}
+        dead.append(run)
+    later = utcnow() + timedelta(minutes=5)
+
+    results = await redrive_stuck(ledger, CONFIG, client=DiedBeforeClaiming(dead), now=later)
+
+    assert sorted(int(r.source_key) for r in results if r.outcome == "redriven") == \
+        list(range(20000, 20000 + READ_LIMIT + 25))
+    assert len(started) == READ_LIMIT + 25
 
 
 async def test_concurrent_retry_passes_start_one_run(ledger: Ledger, started: list) -> None:
