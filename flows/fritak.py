@@ -53,7 +53,7 @@ from flows.fritak_steps import (
     to_decision,
 )
 from hub.errors import InvalidInput
-from hub.flowkit import Run, Tally, due_pages, run_batch, tried_again, work_item
+from hub.flowkit import Progress, Run, Tally, due_pages, run_batch, tried_again, work_item
 from hub.ledger import Ledger, WorkItem
 from hub.privacy import mask
 from hub.runs import Coalesced, prefect_did_not_answer, start_waiting_for_inputs
@@ -116,15 +116,17 @@ async def fritak_intake() -> dict[str, int]:
         # this run: a case run of its own (a process, a flow run and its task runs in Prefect)
         # only to say "not valid" made hostile or careless submissions the most expensive work
         # of the service.
-        async for due in due_pages(SERVICE, retry_below=0, unstarted=True, ledger=ledger):
-            turned: set[str] = set()
-            rows = await run_batch(due, ports, _taking(case_runs, turned), ledger=ledger, settings=settings,
-                                   key_label="submission", stop=case_runs.gone)
-            turned_down.add([r for r in rows if r["submission"] in turned])
-            archived.add([r for r in rows if r["submission"] not in turned])
-            if case_runs.gone.is_set():  # Prefect is not answering: the rest waits for the next run
-                left = len(due) - len(rows)
-                break
+        total = await asyncio.to_thread(ledger.count_due, SERVICE, retry_below=0, unstarted=True)
+        async with Progress(SERVICE, total) as progress:
+            async for due in due_pages(SERVICE, retry_below=0, unstarted=True, ledger=ledger):
+                turned: set[str] = set()
+                rows = await run_batch(due, ports, _taking(case_runs, turned), ledger=ledger, settings=settings,
+                                       key_label="submission", stop=case_runs.gone, progress=progress)
+                turned_down.add([r for r in rows if r["submission"] in turned])
+                archived.add([r for r in rows if r["submission"] not in turned])
+                if case_runs.gone.is_set():  # Prefect is not answering: the rest waits for the next run
+                    left = len(due) - len(rows)
+                    break
     if case_runs.gone.is_set():
         get_run_logger().warning(
             "Prefect created no fritak-case run for %d archived application(s) (the reason is logged above): they "

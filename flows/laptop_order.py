@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.forms_poll import collect_submissions
 from flows.onboarding_steps import TICKETING_LIMIT
 from hub.errors import HubError, InvalidInput
-from hub.flowkit import Run, run_batch, turn_down, verdicts
+from hub.flowkit import Progress, Run, run_batch, turn_down, verdicts
 from hub.leases import asset_claims
 from hub.ledger import ItemState, WorkItem
 from hub.ports.hr import Employee
@@ -117,13 +117,14 @@ async def process_orders(ports: Connectors) -> list[dict[str, Any]]:
     # one is a dead letter at once, not queued behind valid orders waiting for RT.
     invalid = await verdicts([i for i in items if i.state == ItemState.PENDING],
                              lambda item: _invalid(ports, item, settings.laptop.models))
-    rows = await run_batch([i for i in items if i.id in invalid], ports,
-                           turn_down("read_order", lambda run: invalid[run.item.id]), ledger=ledger,
-                           settings=settings, key_label="submission")
-    # Each order is looked at again when its turn comes: another run may have reserved it (and
-    # IT delivered it) since the list was read, and reserving it again would take a second laptop.
-    return rows + await run_batch([i for i in items if i.id not in invalid], ports, handle_order, ledger=ledger,
-                                  settings=settings, key_label="submission", due=_due)
+    async with Progress(SERVICE, len(items)) as progress:
+        rows = await run_batch([i for i in items if i.id in invalid], ports,
+                               turn_down("read_order", lambda run: invalid[run.item.id]), ledger=ledger,
+                               settings=settings, key_label="submission", progress=progress)
+        # Each order is looked at again when its turn comes: another run may have reserved it (and
+        # IT delivered it) since the list was read, and reserving it again would take a second laptop.
+        return rows + await run_batch([i for i in items if i.id not in invalid], ports, handle_order, ledger=ledger,
+                                      settings=settings, key_label="submission", due=_due, progress=progress)
 
 
 async def _invalid(ports: Connectors, item: WorkItem, models: Mapping[str, str]) -> InvalidInput | None:

@@ -37,12 +37,13 @@ from hub.errors import HubError, TransientError
 from hub.ledger import ItemState, Ledger, Op, StepState, WorkItem
 from hub.limits import SLOT_LEASE_SECONDS
 from hub.privacy import mask
+from hub.progress import Progress
 from hub.recovery import item_lease
 from hub.settings import Settings, get_settings
 from hub.slots import SlotsUnavailable, global_slots
 from hub.wiring import Connectors, connect, get_ledger, step_ports
 
-__all__ = ["Run", "work_item", "steps_without_task_runs", "each_side_by_side", "burst_ports", "batch_item", "run_batch", "run_pages", "due_pages", "Tally", "batch_parallel", "burst_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
+__all__ = ["Run", "work_item", "steps_without_task_runs", "each_side_by_side", "burst_ports", "batch_item", "run_batch", "run_pages", "due_pages", "Progress", "Tally", "batch_parallel", "burst_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
            "SlotsUnavailable"]
 
 log = logging.getLogger("hub.flow")
@@ -650,8 +651,8 @@ async def _retrying(handle: Callable[[Run], Awaitable[str]], run: Run) -> str:
 async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callable[[Run], Awaitable[str]], *,
                     ledger: Ledger | None = None, settings: Settings | None = None,
                     key_label: str = "item", parallel: int | None = None,
-                    stop: asyncio.Event | None = None, due: Callable[[WorkItem], bool] | None = None
-                    ) -> list[dict[str, Any]]:
+                    stop: asyncio.Event | None = None, due: Callable[[WorkItem], bool] | None = None,
+                    progress: Progress | None = None) -> list[dict[str, Any]]:
     """Each item through ``handle`` inside :func:`batch_item`, ``parallel`` at a time
     (:func:`batch_parallel`). Items start in the order given, and the parts of ``handle``
     inside ``run.in_order()`` run in that order too. Returns one row per item taken, in that
@@ -660,7 +661,8 @@ async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callab
     answering) no further item is taken: those are left as they were, with no row. ``due``:
     whether an item is still the batch's when its turn comes (the items were listed before; a
     laptop order another run reserved, and IT delivered, meanwhile must not be reserved again);
-    one that is not is skipped like an item another run holds."""
+    one that is not is skipped like an item another run holds. ``progress`` is told of each
+    item as it ends (the run's bar in the Prefect UI)."""
     settings = settings or get_settings()
     ledger = ledger or get_ledger(settings)
     todo = list(items)
@@ -686,6 +688,8 @@ async def run_batch(items: Iterable[WorkItem], ports: Connectors, handle: Callab
                 continue
             try:
                 rows[index] = await one(index, item)
+                if progress is not None:
+                    progress.ended(rows[index])
             finally:
                 await turnstile.passed(index)  # an item that ended never holds up the ones after it
 
@@ -744,9 +748,12 @@ async def due_pages(service: str, *, retry_below: int, ledger: Ledger | None = N
 
 async def run_pages(service: str, ports: Connectors, handle: Callable[[Run], Awaitable[str]], *, retry_below: int,
                     ledger: Ledger | None = None, **batch: Any) -> Tally:
-    """:func:`run_batch` over ``service``'s due items, a page at a time (:func:`due_pages`)."""
+    """:func:`run_batch` over ``service``'s due items, a page at a time (:func:`due_pages`),
+    with the run's progress in the Prefect UI (:class:`~hub.progress.Progress`)."""
     ledger = ledger or get_ledger()
     tally = Tally()
-    async for items in due_pages(service, retry_below=retry_below, ledger=ledger):
-        tally.add(await run_batch(items, ports, handle, ledger=ledger, **batch))
+    total = await asyncio.to_thread(ledger.count_due, service, retry_below=retry_below)
+    async with Progress(service, total) as progress:
+        async for items in due_pages(service, retry_below=retry_below, ledger=ledger):
+            tally.add(await run_batch(items, ports, handle, ledger=ledger, progress=progress, **batch))
     return tally

@@ -293,10 +293,7 @@ class Ledger:
         ``unstarted``: only items no flow run was created for yet."""
         with self.session() as s:
             q = (select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))
-                 .where(WorkItem.service == service,
-                        or_(WorkItem.state == ItemState.PENDING,
-                            and_(WorkItem.state == ItemState.FAILED, WorkItem.error_kind == "transient",
-                                 WorkItem.attempts < retry_below)))
+                 .where(*_due(service, retry_below))
                  .order_by(WorkItem.requested_at, WorkItem.id).limit(limit))
             if unstarted:
                 q = q.where(WorkItem.flow_run_id.is_(None))
@@ -304,6 +301,14 @@ class Ledger:
                 at, last = after
                 q = q.where(or_(WorkItem.requested_at > at, and_(WorkItem.requested_at == at, WorkItem.id > last)))
             return list(s.scalars(q))
+
+    def count_due(self, service: str, *, retry_below: int, unstarted: bool = False) -> int:
+        """How many items :meth:`due_items` would list, over all its pages (one COUNT)."""
+        q = select(func.count()).select_from(WorkItem).where(*_due(service, retry_below))
+        if unstarted:
+            q = q.where(WorkItem.flow_run_id.is_(None))
+        with self.session() as s:
+            return int(s.scalar(q) or 0)
 
     def claim(self, item_id: int, owner: str, lease: timedelta) -> bool:
         """Take the item for ``owner`` unless someone else holds an unexpired lease."""
@@ -685,6 +690,15 @@ class Ledger:
         """Give ``name`` up at once, if ``holder`` still holds it."""
         with self.session() as s:
             s.execute(delete(Cursor).where(Cursor.name == name, Cursor.value.startswith(f"{holder}|", autoescape=True)))
+
+
+def _due(service: str, retry_below: int) -> tuple[Any, ...]:
+    """The items a batch takes: pending, or failed on a transient error fewer than
+    ``retry_below`` times."""
+    return (WorkItem.service == service,
+            or_(WorkItem.state == ItemState.PENDING,
+                and_(WorkItem.state == ItemState.FAILED, WorkItem.error_kind == "transient",
+                     WorkItem.attempts < retry_below)))
 
 
 def _executing(statement: Any) -> Op:

@@ -262,3 +262,59 @@ def test_a_tally_keeps_the_first_rows_and_counts_them_all(monkeypatch: pytest.Mo
     assert [r.get("item") for r in tally.table()] == ["0", "1", "2", None]
     assert tally.table()[-1]["outcome"].startswith("2 more item(s) handled in this run, not shown here: "
                                                    "`hub items --service rooms` lists them")
+
+
+async def test_a_long_batch_shows_its_progress_in_the_prefect_ui(hub: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that drains a backlog keeps a progress bar on its page: written as items end, at
+    most every UPDATE_EVERY seconds, and at 100 % with the counts once the batch is through."""
+    import prefect.artifacts
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    import hub.progress as progress
+
+    monkeypatch.setattr(progress, "MIN_ITEMS", 5)
+    monkeypatch.setattr(progress, "UPDATE_EVERY", 0.0)
+    shown: list[tuple[float, str | None]] = []
+    update = prefect.artifacts.aupdate_progress_artifact
+
+    async def watched(artifact_id: Any, value: float, description: str | None = None, **kw: Any) -> Any:
+        shown.append((value, description))
+        return await update(artifact_id, value, description=description, **kw)
+
+    monkeypatch.setattr(prefect.artifacts, "aupdate_progress_artifact", watched)
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    for n in range(8):
+        _request(hub, 2000500 + n, min_capacity="4", start=f"{8 + n:02d}:00", end=f"{8 + n:02d}:45")
+    _request(hub, 2000508, start="07:00", end="12:00", purpose="")  # not valid: a dead letter
+
+    state = await room_bookings(return_state=True)
+
+    assert (await state.result())["handled"] == 9
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    (bar,) = [a for a in artifacts if a.key == "rooms-progress"]
+    assert bar.type == "progress" and float(bar.data) == 100.0  # type: ignore[arg-type]
+    assert bar.description == "rooms: 9 of 9 due items handled, 1 failed"
+    assert len(shown) > 1 and shown[-1][0] == 100.0, shown  # updated while items ended, not only at the end
+    assert [value for value, _ in shown] == sorted(value for value, _ in shown)
+    assert not any(key in str(shown) for key in ("2000500", "kari@"))  # counts only
+
+
+async def test_a_prefect_that_takes_no_progress_does_not_stop_the_batch(hub: Fakes,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import prefect.artifacts
+
+    import hub.progress as progress
+
+    async def refused(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("Prefect answered 503")
+
+    monkeypatch.setattr(progress, "MIN_ITEMS", 1)
+    monkeypatch.setattr(prefect.artifacts, "acreate_progress_artifact", refused)
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    _request(hub, 2000600, min_capacity="4", start="09:00", end="09:45")
+
+    assert (await room_bookings())["handled"] == 1
+    assert _item(hub, 2000600).state == ItemState.DONE

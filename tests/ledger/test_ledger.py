@@ -325,6 +325,11 @@ def test_due_items_are_read_a_page_at_a_time_oldest_first_each_once(ledger: Ledg
         after = (page[-1].requested_at, page[-1].id)
 
     assert pages == [["flaky", "r4", "r1"], ["r2", "r3", "r0"], ["r6", "r5"]]
+    assert ledger.count_due("rooms", retry_below=3) == 8  # what the pages hold, in one COUNT
+    ledger.set_flow_run(ledger.get_item("rooms", "r5").id, "run-5")  # type: ignore[union-attr]
+    assert ledger.count_due("rooms", retry_below=3, unstarted=True) == 7
+    assert ledger.count_due("rooms", retry_below=3, unstarted=True) == \
+        len(ledger.due_items("rooms", retry_below=3, unstarted=True))
 
 
 def test_a_new_sqlite_ledger_is_in_wal_mode_once_constructed(tmp_path: Path) -> None:
