@@ -73,6 +73,8 @@ def _replace(match: re.Match[str]) -> str:
 
 def _mask_national(text: str) -> str:
     """``text`` with every fødselsnummer-shaped number masked, outside machine identifiers."""
+    if not _CANDIDATE.search(text):  # most log lines: no machine identifiers to look for
+        return text
     pieces, start = [], 0
     for machine in _MACHINE_ID.finditer(text):
         pieces += [_CANDIDATE.sub(_replace, text[start:machine.start()]), machine.group(0)]
