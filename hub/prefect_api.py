@@ -70,7 +70,7 @@ async def read_all_flow_runs(client: PrefectClient, *, most: int = READ_MOST, **
     accepts (:data:`READ_LIMIT`), up to ``most``. One read of :data:`READ_LIMIT` would see only
     the first 200: a backlog has runs by the thousand, and the ones after them would never be
     looked at. The default order is by id, so that a page does not shift under the next; a run
-read twice (it shifted anyway) is kept once, in its first place."""
+    read twice (it shifted anyway) is kept once, in its first place."""
     from prefect.client.schemas.sorting import FlowRunSort
 
     filters.setdefault("sort", FlowRunSort.ID_DESC)
