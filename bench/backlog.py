@@ -875,7 +875,7 @@ class BareRun:
     def ref(self, name: str) -> str | None:
         return self.refs.get(name)
 
-    def remember(self, name: str, *, ref: str, **_: Any) -> None:
+    async def remember(self, name: str, *, ref: str, **_: Any) -> None:
         self.refs[name] = ref
 
     def wait_for(self, reason: str, **data: Any) -> None:

@@ -48,10 +48,10 @@ async def life_kept(ledger: Ledger, item: WorkItem) -> None:
             pass
         run.note(reference=f"R{item.id}", booker="booker@oslomet.no", start="s", end="e")
         async with run.step("book_room"):
-            run.remember("booking", system="calendar", kind="event", ref=f"R{item.id}", key=f"R{item.id}")
+            await run.remember("booking", system="calendar", kind="event", ref=f"R{item.id}", key=f"R{item.id}")
             run.note(room="room-1", outcome="booked")
         async with run.step("confirmation_mail"):
-            run.remember("confirmation_mail", system="mail", kind="message", ref=f"<m{item.id}>")
+            await run.remember("confirmation_mail", system="mail", kind="message", ref=f"<m{item.id}>")
 
 
 async def life_each(ledger: Ledger, item: WorkItem) -> None:

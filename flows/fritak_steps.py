@@ -123,7 +123,7 @@ async def _tell_applicant(run: Run, submission: Submission, problems: list[str])
         except PermanentError as exc:
             return (f"Telling the applicant by e-mail failed ({exc.message}): contact them another way "
                     f"({who}).")
-        run.remember("invalid_notice", system="mail", kind="message", ref=message_id)
+        await run.remember("invalid_notice", system="mail", kind="message", ref=message_id)
     return "The applicant was told by e-mail."
 
 
@@ -144,11 +144,11 @@ async def archive_application(run: Run, app: FritakApplication) -> tuple[CaseFil
                                system="forms", hint="Nothing was archived. Ask the applicant for a new "
                                "application with the documents as PDF, or check the form service.")
         case = await archive.ensure_case_file(case_file(app, series=run.settings.fritak.archive_series))
-        run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
-                     key=case.external_id)
+        await run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
+                           key=case.external_id)
         entry = await archive.ensure_journal_entry(case, application_entry(app, pdf, files))
-        run.remember("application", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
-                     key=entry.external_id)
+        await run.remember("application", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
+                           key=entry.external_id)
         return case, entry
 
 
@@ -208,8 +208,8 @@ async def journal_decision(run: Run, app: FritakApplication, case: CaseFile, dec
         await asyncio.to_thread(run.ledger.update_data, run.item.id, decided_at=date.isoformat())
         pdf = decision_letter_pdf(app, decision, date=date)
         entry = await run.ports.archive.ensure_journal_entry(case, decision_entry(app, decision, pdf, date=date))
-        run.remember("decision", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
-                     key=entry.external_id)
+        await run.remember("decision", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
+                           key=entry.external_id)
         return pdf
 
 
@@ -225,4 +225,4 @@ async def email_decision(run: Run, app: FritakApplication, decision: Decision, l
         return
     async with run.step("email_decision"):
         message_id = await run.ports.mail.send(decision_mail(app, decision, letter))
-        run.remember("decision_email", system="mail", kind="message", ref=message_id)
+        await run.remember("decision_email", system="mail", kind="message", ref=message_id)

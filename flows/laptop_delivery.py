@@ -62,7 +62,7 @@ async def follow_up_delivery(run: Run) -> str:
     if not run.step_done("email_requester"):
         async with run.step("email_requester"):
             message_id = await ports.mail.send(delivered_mail(order, employee, asset))
-            run.remember("delivered_email", system="mail", kind="message", ref=message_id)
+            await run.remember("delivered_email", system="mail", kind="message", ref=message_id)
     return f"delivered {asset.name}"
 
 
@@ -73,12 +73,12 @@ async def _file_receipt(run: Run, order: LaptopOrder, employee: Any, asset: Any)
         await asyncio.to_thread(run.ledger.update_data, run.item.id, delivered_at=date.isoformat())
         hire = Hire(employee=employee, position=None, unit=None, manager=None)
         case = await personnel_file_of(run, hire, series=run.settings.laptop.archive_series)
-        run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
-                     key=case.external_id)
+        await run.remember("case_file", system="archive", kind="case_file", ref=case.system_id, url=case.url,
+                           key=case.external_id)
         entry = await run.ports.archive.ensure_journal_entry(
             case, receipt_entry(order, employee, receipt_pdf(order, employee, asset, date=date), date=date))
-        run.remember("receipt", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
-                     key=entry.external_id)
+        await run.remember("receipt", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
+                           key=entry.external_id)
 
 
 @task(name="follow up deliveries", cache_policy=NO_CACHE, persist_result=False)

@@ -72,10 +72,11 @@ async def handle_order(run: Run) -> str:
         order, employee = await read_and_check(ports, int(run.item.source_key), cfg.models)
         await asyncio.to_thread(run.ledger.update_data, run.item.id, employee_id=employee.id,
                                 feide=order.feide, model=order.model)
-    async with run.step("ensure_ticket"), run.slots(TICKETING_LIMIT):
-        ticket = await ports.ticketing.ensure_ticket(order_ticket(order, employee, queue=cfg.queue))
-        run.remember("ticket", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
-                         key=ticket.external_ref)
+    async with run.step("ensure_ticket"):
+        async with run.slots(TICKETING_LIMIT):  # RT's write; the ledger's record of it after
+            ticket = await ports.ticketing.ensure_ticket(order_ticket(order, employee, queue=cfg.queue))
+        await run.remember("ticket", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
+                           key=ticket.external_ref)
     return await _reserve(run, order, ticket.id)
 
 
@@ -83,20 +84,26 @@ async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
     ticketing, cfg = run.ports.ticketing, run.settings.laptop
     # First come, first served: the earliest order gets the last laptop of its model (its turn
     # first, then the slot — never hold a ticketing slot while waiting for an earlier order).
-    # Each free laptop is claimed under a ledger lease of its own (asset_claims).
-    async with run.in_order(order.model), run.step("reserve_laptop"), run.slots([TICKETING_LIMIT]):
-        asset = await ticketing.reserve_asset(cfg.catalog, external_ref=external_ref(order.submission_id, "asset"),
-                                              model=order.model, guard=asset_claims(run.ledger, cfg.catalog))
-        if asset is None:
-            if run.ref("no_stock_note") is None:
+    # Each free laptop is claimed under a ledger lease of its own (asset_claims). The turn and
+    # the slot cover RT's writes; the ledger records them after.
+    stock_noted, reserved_noted = run.ref("no_stock_note") is not None, run.ref("reserved_note") is not None
+    async with run.step("reserve_laptop"):
+        async with run.in_order(order.model), run.slots([TICKETING_LIMIT]):
+            asset = await ticketing.reserve_asset(cfg.catalog, external_ref=external_ref(order.submission_id, "asset"),
+                                                  model=order.model, guard=asset_claims(run.ledger, cfg.catalog))
+            if asset is None and not stock_noted:
                 await ticketing.comment(ticket_id, no_stock_comment(order, catalog=cfg.catalog))
-                run.remember("no_stock_note", system="ticketing", kind="comment", ref=ticket_id)
+            if asset is not None and not reserved_noted:
+                await ticketing.comment(ticket_id, reserved_comment(order, asset))
+        if asset is None:
+            if not stock_noted:
+                await run.remember("no_stock_note", system="ticketing", kind="comment", ref=ticket_id)
             run.wait_for(f"no free {order.model} in stock", stage=AWAITING_ASSET)
             return "waiting for stock"
-        run.remember("asset", system="ticketing", kind="asset", ref=asset.id, url=asset.url, key=asset.external_ref)
-        if run.ref("reserved_note") is None:
-            await ticketing.comment(ticket_id, reserved_comment(order, asset))
-            run.remember("reserved_note", system="ticketing", kind="comment", ref=ticket_id)
+        await run.remember("asset", system="ticketing", kind="asset", ref=asset.id, url=asset.url,
+                           key=asset.external_ref)
+        if not reserved_noted:
+            await run.remember("reserved_note", system="ticketing", kind="comment", ref=ticket_id)
         run.wait_for(f"IT to deliver {asset.name} and resolve the ticket", stage=AWAITING_DELIVERY)
         return f"reserved {asset.name}"
 

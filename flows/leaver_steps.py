@@ -85,8 +85,8 @@ async def ensure_personnel_file(run: Run, leaving: Leaving) -> CaseFile:
     async with run.step("ensure_personnel_file"):
         hire = Hire(employee=leaving.employee, position=None, unit=leaving.unit, manager=leaving.manager)
         case_file = await personnel_file_of(run, hire, series=run.settings.onboarding.archive_series)
-        run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id, url=case_file.url,
-                     key=case_file.external_id)
+        await run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id, url=case_file.url,
+                           key=case_file.external_id)
         return case_file
 
 
@@ -107,12 +107,12 @@ async def ensure_leaver_tickets(run: Run, leaving: Leaving) -> dict[str, Ticket]
                 leaving.employee, laptops, unit_name=leaving.unit_name, end=leaving.end, queue=cfg.equipment_queue,
                 requestor=requestor))
             for asset in laptops:
-                run.remember(f"laptop:{asset.id}", system="ticketing", kind="held_asset", ref=asset.id, url=asset.url)
+                await run.remember(f"laptop:{asset.id}", system="ticketing", kind="held_asset", ref=asset.id, url=asset.url)
             await asyncio.to_thread(run.ledger.update_data, run.item.id, laptops=[a.id for a in laptops],
                                     laptop_names=[a.name for a in laptops])
         for name, ticket in tickets.items():
-            run.remember(name, system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
-                         key=ticket.external_ref)
+            await run.remember(name, system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
+                               key=ticket.external_ref)
         return tickets
 
 
@@ -129,8 +129,8 @@ async def journal_end_letter(run: Run, leaving: Leaving, case_file: CaseFile) ->
                              hr_contact=run.settings.onboarding.hr_contact)
         new = end_letter_entry(leaving.employee, pdf, end=leaving.end, date_=when)
         entry = await run.ports.archive.ensure_journal_entry(case_file, new)
-        run.remember("end_letter", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
-                     key=new.external_id)
+        await run.remember("end_letter", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
+                           key=new.external_id)
 
 
 @step_task("e-mail manager", ports=("mail", "ticketing"))
@@ -145,7 +145,7 @@ async def email_checklist(run: Run, leaving: Leaving, case_file: CaseFile, ticke
                               tickets={purposes[n]: t.url or f"#{t.id}" for n, t in tickets.items()},
                               laptops=laptops, case_number=case_file.case_number)
         message_id = await run.ports.mail.send(mail)
-        run.remember("manager_email", system="mail", kind="message", ref=message_id)
+        await run.remember("manager_email", system="mail", kind="message", ref=message_id)
 
 
 async def return_laptop(run: Run, employee: Employee, asset_id: str, end: date) -> str:
@@ -161,8 +161,8 @@ async def return_laptop(run: Run, employee: Employee, asset_id: str, end: date) 
         new = return_receipt_entry(employee, asset, return_receipt_pdf(employee, asset, date_=when), end=end,
                                    date_=when)
         entry = await run.ports.archive.ensure_journal_entry(case_file, new)
-        run.remember(f"return_receipt:{asset_id}", system="archive", kind="journal_entry", ref=entry.system_id,
-                     url=entry.url, key=new.external_id)
+        await run.remember(f"return_receipt:{asset_id}", system="archive", kind="journal_entry", ref=entry.system_id,
+                           url=entry.url, key=new.external_id)
         if asset.held_by or asset.external_ref or asset.status != "new":
             await run.ports.ticketing.release_asset(asset_id, catalog)
         return asset.name

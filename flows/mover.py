@@ -81,14 +81,14 @@ async def journal_change_note(run: Run, moving: Moving) -> CaseFile:
     async with run.step("journal_change_note"):
         hire = Hire(employee=moving.employee, position=None, unit=None, manager=None)
         case_file = await personnel_file_of(run, hire, series=run.settings.onboarding.archive_series)
-        run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id, url=case_file.url,
-                     key=case_file.external_id)
+        await run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id, url=case_file.url,
+                           key=case_file.external_id)
         when = run.item.requested_at.astimezone(OSLO)  # the same bytes on a re-run
         new = change_note_entry(moving.employee, change_note_pdf(moving.employee, moving.move, moving.names,
                                                                  date_=when), run.item.source_key, date_=when)
         entry = await run.ports.archive.ensure_journal_entry(case_file, new)
-        run.remember("change_note", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
-                     key=new.external_id)
+        await run.remember("change_note", system="archive", kind="journal_entry", ref=entry.system_id, url=entry.url,
+                           key=new.external_id)
         return case_file
 
 
@@ -101,7 +101,7 @@ async def email_managers(run: Run, moving: Moving) -> int:
         if run.step_done(step):
             continue  # sent already: an e-mail cannot be taken back
         async with run.step(step):
-            run.remember(f"{role}_manager_email", system="mail", kind="message", ref=await run.ports.mail.send(mail))
+            await run.remember(f"{role}_manager_email", system="mail", kind="message", ref=await run.ports.mail.send(mail))
             sent += 1
     return sent
 
@@ -117,8 +117,8 @@ async def ensure_campus_ticket(run: Run, moving: Moving) -> str | None:
         ticket = await run.ports.ticketing.ensure_ticket(campus_ticket(
             moving.employee, moving.move, laptops, run.item.source_key, queue=run.settings.onboarding.equipment_queue,
             requestor=moving.new.email if moving.new else None))
-        run.remember("ticket_equipment", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
-                     key=ticket.external_ref)
+        await run.remember("ticket_equipment", system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
+                           key=ticket.external_ref)
         return ticket.id
 
 

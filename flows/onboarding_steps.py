@@ -74,8 +74,8 @@ async def _manager_of(run: Run, employee: Employee, unit: OrgUnit) -> Employee |
 async def ensure_personnel_file(run: Run, hire: Hire) -> CaseFile:
     async with run.step("ensure_personnel_file"):
         case_file = await personnel_file_of(run, hire, series=run.settings.onboarding.archive_series)
-        run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id,
-                     url=case_file.url, key=case_file.external_id)
+        await run.remember("case_file", system="archive", kind="case_file", ref=case_file.system_id,
+                           url=case_file.url, key=case_file.external_id)
         return case_file
 
 
@@ -87,21 +87,22 @@ async def journal_welcome_letter(run: Run, hire: Hire, case_file: CaseFile) -> N
         pdf = welcome_letter_pdf(hire, date=letter_date, hr_contact=run.settings.onboarding.hr_contact)
         new = welcome_letter_entry(hire, pdf, date=letter_date)
         entry = await run.ports.archive.ensure_journal_entry(case_file, new)
-        run.remember("welcome_letter", system="archive", kind="journal_entry", ref=entry.system_id,
-                     url=entry.url, key=new.external_id)
+        await run.remember("welcome_letter", system="archive", kind="journal_entry", ref=entry.system_id,
+                           url=entry.url, key=new.external_id)
 
 
 @step_task("ensure tickets", ports=("ticketing",))
 async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
     cfg = run.settings.onboarding
-    async with run.step("ensure_tickets"), run.slots(TICKETING_LIMIT):
-        tickets = {
-            "ticket_account": await run.ports.ticketing.ensure_ticket(account_ticket(hire, queue=cfg.account_queue)),
-            "ticket_laptop": await run.ports.ticketing.ensure_ticket(laptop_ticket(hire, queue=cfg.equipment_queue)),
-        }
+    async with run.step("ensure_tickets"):
+        async with run.slots(TICKETING_LIMIT):  # RT's writes; the ledger's records of them after
+            tickets = {
+                "ticket_account": await run.ports.ticketing.ensure_ticket(account_ticket(hire, queue=cfg.account_queue)),
+                "ticket_laptop": await run.ports.ticketing.ensure_ticket(laptop_ticket(hire, queue=cfg.equipment_queue)),
+            }
         for name, ticket in tickets.items():
-            run.remember(name, system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
-                         key=ticket.external_ref)
+            await run.remember(name, system="ticketing", kind="ticket", ref=ticket.id, url=ticket.url,
+                               key=ticket.external_ref)
         return tickets
 
 
@@ -109,22 +110,27 @@ async def ensure_onboarding_tickets(run: Run, hire: Hire) -> dict[str, Ticket]:
 async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> Asset | None:
     ticketing = run.ports.ticketing
     catalog = run.settings.onboarding.laptop_catalog
-    async with run.step("allocate_laptop"), run.slots([TICKETING_LIMIT]):
+    laptop_ticket_id = tickets["ticket_laptop"].id
+    noted = run.ref("laptop_note") is not None
+    async with run.step("allocate_laptop"):
         holder, ref = laptop_holder(hire)
-        asset = await ticketing.allocate_asset(catalog, holder=holder, external_ref=ref,
-                                               model=run.settings.onboarding.laptop_model,
-                                               guard=asset_claims(run.ledger, catalog))
-        laptop_ticket_id = tickets["ticket_laptop"].id
-        if asset is None:
-            if run.ref("laptop_note") is None:
-                await ticketing.comment(laptop_ticket_id, NO_FREE_LAPTOP)
-                run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
+        # The slot covers RT's writes only (the one shared bound of the onboarding burst); the
+        # ledger records them after it is given back. A run that dies in between finds the
+        # laptop again by its ExternalRef and may comment twice, as it could before.
+        async with run.slots([TICKETING_LIMIT]):
+            asset = await ticketing.allocate_asset(catalog, holder=holder, external_ref=ref,
+                                                   model=run.settings.onboarding.laptop_model,
+                                                   guard=asset_claims(run.ledger, catalog))
+            if not noted:
+                await ticketing.comment(laptop_ticket_id, NO_FREE_LAPTOP if asset is None
+                                        else allocated_comment(asset.name, asset.model, holder))
+        if asset is not None:
+            await run.remember("laptop", system="ticketing", kind="asset", ref=asset.id, url=asset.url,
+                               key=asset.external_ref)
+        if not noted:
+            await run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
+            if asset is None:
                 run.manual_step("no free laptop: IT allocates one by hand")
-            return None
-        run.remember("laptop", system="ticketing", kind="asset", ref=asset.id, url=asset.url, key=asset.external_ref)
-        if run.ref("laptop_note") is None:
-            await ticketing.comment(laptop_ticket_id, allocated_comment(asset.name, asset.model, holder))
-            run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
         return asset
 
 
@@ -138,7 +144,7 @@ async def email_manager(run: Run, hire: Hire, case_file: CaseFile, tickets: dict
                                            "Deliver laptop": _ticket_ref(tickets["ticket_laptop"])},
                             laptop=laptop.name if laptop else None, case_number=case_file.case_number)
         message_id = await run.ports.mail.send(mail)
-        run.remember("manager_email", system="mail", kind="message", ref=message_id)
+        await run.remember("manager_email", system="mail", kind="message", ref=message_id)
 
 
 def _ticket_ref(ticket: Ticket) -> str:

@@ -59,7 +59,7 @@ async def _send_once(run: Run, name: str, mail: OutgoingMail) -> None:
     """Send a mail unless this item already sent it (a deterministic Message-ID besides)."""
     if run.ref(name) is None:
         message_id = await run.ports.mail.send(mail)
-        run.remember(name, system="mail", kind="message", ref=message_id)
+        await run.remember(name, system="mail", kind="message", ref=message_id)
 
 
 class RoomsBusy:
@@ -160,8 +160,8 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
             booked = await book_first_free(ports.calendar, request, rooms, busy)
             if booked is not None:
                 booking, room = booked
-                run.remember("booking", system="calendar", kind="event", ref=request.reference, url=booking.url,
-                             key=request.reference)
+                await run.remember("booking", system="calendar", kind="event", ref=request.reference, url=booking.url,
+                                   key=request.reference)
                 run.note(room=room.id, outcome="booked")
         if booked is None:
             async with run.step("offer_alternatives"):
@@ -224,7 +224,7 @@ async def handle_cancellation(run: Run) -> str:
                                     room=booking.room_id, start=booking.start.isoformat(),
                                     end=booking.end.isoformat())
             await ports.calendar.cancel(request.reference)
-            run.remember("cancelled", system="calendar", kind="event", ref=request.reference, key=request.reference)
+            await run.remember("cancelled", system="calendar", kind="event", ref=request.reference, key=request.reference)
             original = await asyncio.to_thread(run.ledger.get_item, SERVICE, str(booked_in))
             if original is not None:
                 await asyncio.to_thread(run.ledger.update_data, original.id, cancelled_by=run.item.source_key)

@@ -278,10 +278,11 @@ class Run:
         found = self.ledger.get_ref(self.item.id, name)
         return found.ref if found else None
 
-    def remember(self, name: str, *, system: str, kind: str, ref: str, url: str | None = None,
-                 key: str | None = None) -> None:
-        """Record a written record (at once); ``key`` is the external key it can be found by again."""
-        self._now(self.ledger.op_add_ref(self.item.id, name, system=system, kind=kind, ref=ref, url=url,
+    async def remember(self, name: str, *, system: str, kind: str, ref: str, url: str | None = None,
+                       key: str | None = None) -> None:
+        """Record a written record (at once, off the event loop: the other items of a batch or
+        burst go on meanwhile); ``key`` is the external key it can be found by again."""
+        await self._at_once(self.ledger.op_add_ref(self.item.id, name, system=system, kind=kind, ref=ref, url=url,
                                          external_key=key))
         if self._refs is not None:
             self._refs[name] = ref

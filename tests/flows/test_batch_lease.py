@@ -65,7 +65,7 @@ async def test_a_run_knows_its_item_s_references_without_asking_the_ledger_again
     async def handle(run: Run) -> str:
         seen.append(run.ref("confirmation_mail"))
         seen.append(run.ref("booking"))
-        run.remember("booking", system="calendar", kind="event", ref="ref-1")
+        await run.remember("booking", system="calendar", kind="event", ref="ref-1")
         seen.append(run.ref("booking"))
         return "booked"
 

@@ -23,13 +23,13 @@ async def test_a_room_request_s_life_is_seven_transactions_and_loses_nothing(hub
             pass
         run.note(reference="R1", booker="a@oslomet.no")
         async with run.step("book_room"):
-            run.remember("booking", system="calendar", kind="event", ref="R1", key="R1")
+            await run.remember("booking", system="calendar", kind="event", ref="R1", key="R1")
             run.note(room="room-1", outcome="booked")
         # a reference is made at once, with what was kept before it (this read is a transaction too)
         seen["at the booking"] = hub.ledger.item(run.item.id)
         seen["reads"] = 1
         async with run.step("confirmation_mail"):
-            run.remember("confirmation_mail", system="mail", kind="message", ref="<m1@hub>")
+            await run.remember("confirmation_mail", system="mail", kind="message", ref="<m1@hub>")
         return "booked"
 
     with counting_commits(hub.ledger) as count:

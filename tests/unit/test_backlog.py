@@ -80,10 +80,10 @@ def test_an_item_is_through_where_its_service_goes_by_itself() -> None:
     assert not reached(_item("onboarding", ItemState.RUNNING))
 
 
-def test_a_bare_run_keeps_references_and_holds_a_limit_as_a_semaphore() -> None:
+async def test_a_bare_run_keeps_references_and_holds_a_limit_as_a_semaphore() -> None:
     slots = {"ticketing": asyncio.Semaphore(2)}
     run = BareRun("laptop", "7", ports=None, settings=None, slots=slots)
-    run.remember("ticket", system="ticketing", kind="ticket", ref="42")
+    await run.remember("ticket", system="ticketing", kind="ticket", ref="42")
     run.wait_for("IT to deliver", stage="awaiting_delivery")
     run.ledger.update_data(0, model="x")
     assert run.ref("ticket") == "42" and run.ref("asset") is None
@@ -93,7 +93,7 @@ def test_a_bare_run_keeps_references_and_holds_a_limit_as_a_semaphore() -> None:
         async with run.slots(["ticketing"]), run.slots("ticketing"):
             return slots["ticketing"]._value  # both of the limit's slots taken
 
-    assert asyncio.run(hold()) == 0 and slots["ticketing"]._value == 2
+    assert await hold() == 0 and slots["ticketing"]._value == 2
 
 
 def test_people_see_only_the_benchs_own_items() -> None:

@@ -69,7 +69,7 @@ class FakeRun:
     def ref(self, name: str) -> str | None:
         return self.refs.get(name)
 
-    def remember(self, name: str, **details: Any) -> None:
+    async def remember(self, name: str, **details: Any) -> None:
         self.refs[name] = str(details.get("ref"))
 
 

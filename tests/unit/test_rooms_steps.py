@@ -42,7 +42,7 @@ class FakeRun:
     def ref(self, name: str) -> str | None:
         return None
 
-    def remember(self, name: str, **details: Any) -> None:
+    async def remember(self, name: str, **details: Any) -> None:
         pass
 
 

@@ -97,7 +97,7 @@ class StepRun:
     def ref(self, name: str) -> str | None:
         return self.refs.get(name)
 
-    def remember(self, name: str, **details: Any) -> None:
+    async def remember(self, name: str, **details: Any) -> None:
         self.refs[name] = str(details.get("ref"))
 
 
