@@ -851,7 +851,7 @@ class BareRun:
         self.waiting_reason: str | None = None
         self.already_done = False
 
-    def step_done(self, name: str) -> bool:
+    async def step_done(self, name: str) -> bool:
         return False
 
     @contextlib.asynccontextmanager
@@ -878,11 +878,11 @@ class BareRun:
     async def remember(self, name: str, *, ref: str, **_: Any) -> None:
         self.refs[name] = ref
 
-    def wait_for(self, reason: str, **data: Any) -> None:
+    async def wait_for(self, reason: str, **data: Any) -> None:
         self.waiting_reason = reason
         self.item.data.update(data)
 
-    def manual_step(self, note: str) -> None:
+    async def manual_step(self, note: str) -> None:
         pass
 
 

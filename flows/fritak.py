@@ -79,7 +79,7 @@ async def fritak_case(submission_id: int) -> str | State:
         case, entry = await archive_application(run, application)
         given = await given_decision(run)  # to this run, or to one of this case that died before it acted
         if given is None:
-            run.wait_for("a case handler's decision in the Prefect UI", decision_runs=asking_runs(run))
+            await run.wait_for("a case handler's decision in the Prefect UI", decision_runs=asking_runs(run))
             given = await ask_case_handler(decision_form(application, case, entry))
             run.waiting_reason = None
         decision = to_decision(application, given)
@@ -163,7 +163,7 @@ def _taking(case_runs: _CaseRuns, turned: set[str]) -> Callable[[Run], Awaitable
             turned.add(run.item.source_key)
             raise
         case, entry = await archive_application.fn(run, application)
-        run.wait_for("a case handler's decision in the Prefect UI")
+        await run.wait_for("a case handler's decision in the Prefect UI")
         case_runs.ask(run.item, decision_form(application, case, entry))
         return "archived; waiting for a case handler's decision"
 

@@ -221,7 +221,7 @@ async def close_case(run: Run, case: CaseFile) -> None:
 
 @step_task("e-mail decision", ports=("mail",), persist_result=False)
 async def email_decision(run: Run, app: FritakApplication, decision: Decision, letter: bytes) -> None:
-    if run.step_done("email_decision"):
+    if await run.step_done("email_decision"):
         return
     async with run.step("email_decision"):
         message_id = await run.ports.mail.send(decision_mail(app, decision, letter))

@@ -51,7 +51,7 @@ async def follow_up_delivery(run: Run) -> str:
                                  system="ticketing", hint="See the ticket for why; the requester may order again.")
         asset = await ports.ticketing.get_asset(asset_ref, cfg.catalog)
         if awaited := awaited_delivery(ticket, asset, feide=str(data.get("feide", ""))):
-            run.wait_for(awaited, stage=AWAITING_DELIVERY)
+            await run.wait_for(awaited, stage=AWAITING_DELIVERY)
             return "not delivered yet"
     employee = await ports.hr.get_employee(str(data["employee_id"]))
     submission = await ports.forms.get_submission(int(run.item.source_key))
@@ -59,7 +59,7 @@ async def follow_up_delivery(run: Run) -> str:
     if order is None:
         raise PermanentError(f"laptop order {run.item.source_key} no longer reads as a valid order")
     await _file_receipt(run, order, employee, asset)
-    if not run.step_done("email_requester"):
+    if not await run.step_done("email_requester"):
         async with run.step("email_requester"):
             message_id = await ports.mail.send(delivered_mail(order, employee, asset))
             await run.remember("delivered_email", system="mail", kind="message", ref=message_id)

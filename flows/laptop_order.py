@@ -98,13 +98,13 @@ async def _reserve(run: Run, order: LaptopOrder, ticket_id: str) -> str:
         if asset is None:
             if not stock_noted:
                 await run.remember("no_stock_note", system="ticketing", kind="comment", ref=ticket_id)
-            run.wait_for(f"no free {order.model} in stock", stage=AWAITING_ASSET)
+            await run.wait_for(f"no free {order.model} in stock", stage=AWAITING_ASSET)
             return "waiting for stock"
         await run.remember("asset", system="ticketing", kind="asset", ref=asset.id, url=asset.url,
                            key=asset.external_ref)
         if not reserved_noted:
             await run.remember("reserved_note", system="ticketing", kind="comment", ref=ticket_id)
-        run.wait_for(f"IT to deliver {asset.name} and resolve the ticket", stage=AWAITING_DELIVERY)
+        await run.wait_for(f"IT to deliver {asset.name} and resolve the ticket", stage=AWAITING_DELIVERY)
         return f"reserved {asset.name}"
 
 

@@ -71,7 +71,7 @@ async def leaver(leaver_key: str) -> str | State:
         await journal_end_letter(run, leaving, case_file)
         await email_checklist(run, leaving, case_file, tickets)
         if "ticket_collect" in tickets:
-            run.wait_for(f"IT to collect the laptop(s) and resolve ticket #{tickets['ticket_collect'].id}",
+            await run.wait_for(f"IT to collect the laptop(s) and resolve ticket #{tickets['ticket_collect'].id}",
                          stage=AWAITING_RETURN)
             return "offboarded; waiting for the laptop(s) to be returned"
     return "offboarded"
@@ -91,7 +91,7 @@ async def follow_up_return(run: Run) -> str:
             raise PermanentError(f"IT {ticket.status} the laptop collection ticket #{ticket.id}", system="ticketing",
                                  hint="See the ticket; return the laptops to stock by hand, then replay.")
         if ticket.status != "resolved":
-            run.wait_for(f"IT to collect the laptop(s) and resolve ticket #{ticket.id}", stage=AWAITING_RETURN)
+            await run.wait_for(f"IT to collect the laptop(s) and resolve ticket #{ticket.id}", stage=AWAITING_RETURN)
             return "not returned yet"
     employee_id, end = _parse(run.item.source_key)
     employee = await run.ports.hr.get_employee(employee_id)

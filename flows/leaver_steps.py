@@ -135,7 +135,7 @@ async def journal_end_letter(run: Run, leaving: Leaving, case_file: CaseFile) ->
 
 @step_task("e-mail manager", ports=("mail", "ticketing"))
 async def email_checklist(run: Run, leaving: Leaving, case_file: CaseFile, tickets: dict[str, Ticket]) -> None:
-    if run.step_done("email_manager") or leaving.manager is None:
+    if await run.step_done("email_manager") or leaving.manager is None:
         return  # sent already: an e-mail cannot be taken back
     async with run.step("email_manager"):
         purposes = {"ticket_deactivate": "Deactivate user account", "ticket_collect": "Collect laptop(s)"}

@@ -98,7 +98,7 @@ async def email_managers(run: Run, moving: Moving) -> int:
     for role, mail in manager_mails(moving.employee, moving.move, moving.names, run.item.source_key,
                                     old=moving.old, new=moving.new):
         step = f"email_{role}_manager"
-        if run.step_done(step):
+        if await run.step_done(step):
             continue  # sent already: an e-mail cannot be taken back
         async with run.step(step):
             await run.remember(f"{role}_manager_email", system="mail", kind="message", ref=await run.ports.mail.send(mail))

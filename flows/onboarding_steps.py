@@ -130,14 +130,14 @@ async def allocate_laptop(run: Run, hire: Hire, tickets: dict[str, Ticket]) -> A
         if not noted:
             await run.remember("laptop_note", system="ticketing", kind="comment", ref=laptop_ticket_id)
             if asset is None:
-                run.manual_step("no free laptop: IT allocates one by hand")
+                await run.manual_step("no free laptop: IT allocates one by hand")
         return asset
 
 
 @step_task("e-mail manager", ports=("mail",))
 async def email_manager(run: Run, hire: Hire, case_file: CaseFile, tickets: dict[str, Ticket],
                         laptop: Asset | None) -> None:
-    if run.step_done("email_manager"):
+    if await run.step_done("email_manager"):
         return  # sent already; an e-mail cannot be taken back or deduplicated by the receiver
     async with run.step("email_manager"):
         mail = manager_mail(hire, tickets={"Create user account": _ticket_ref(tickets["ticket_account"]),

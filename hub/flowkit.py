@@ -267,10 +267,14 @@ class Run:
         write that is made at once. For what the run can find out again if it dies first."""
         self._later.append(self.ledger.op_update_data(self.item.id, **data))
 
-    def step_done(self, name: str) -> bool:
-        self._now()
-        step = self.ledger.step(self.item.id, name)
-        return step is not None and step.state == StepState.DONE
+    async def step_done(self, name: str) -> bool:
+        """Whether step ``name`` of this item is done (the kept writes made first), read off
+        the event loop."""
+        def read() -> bool:
+            self._now()
+            step = self.ledger.step(self.item.id, name)
+            return step is not None and step.state == StepState.DONE
+        return await asyncio.to_thread(read)
 
     def ref(self, name: str) -> str | None:
         if self._refs is not None:
@@ -287,16 +291,16 @@ class Run:
         if self._refs is not None:
             self._refs[name] = ref
 
-    def wait_for(self, reason: str, **data: object) -> None:
+    async def wait_for(self, reason: str, **data: object) -> None:
         """End this run with the item ``waiting`` (not failed) for something outside the hub;
         ``data`` (e.g. ``stage=...``) is kept on the item for whoever checks it next."""
         self.waiting_reason = reason
         if data:  # at once: whoever checks next (a resumed run too) may read it before the item's end
-            self._now(self.ledger.op_update_data(self.item.id, **data))
+            await self._at_once(self.ledger.op_update_data(self.item.id, **data))
 
-    def manual_step(self, note: str) -> None:
+    async def manual_step(self, note: str) -> None:
         """A person has to do something the service could not (counts against automation)."""
-        self.ledger.count_manual_step(self.item.id)
+        await asyncio.to_thread(self.ledger.count_manual_step, self.item.id)
         self.notes.append(note)
 
 

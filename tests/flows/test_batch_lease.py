@@ -99,7 +99,7 @@ async def test_an_item_another_run_took_further_since_the_batch_listed_it_is_lef
 
     async def handle(run: Run) -> str:
         handled.append(run.item.source_key)
-        run.wait_for("no free laptop in stock", stage=AWAITING_ASSET)
+        await run.wait_for("no free laptop in stock", stage=AWAITING_ASSET)
         return "waiting for stock"
 
     rows = await run_batch(listed, ports=Any, handle=handle, ledger=hub.ledger, due=_due)  # type: ignore[arg-type]

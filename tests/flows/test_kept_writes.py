@@ -74,7 +74,7 @@ async def test_step_done_sees_a_step_ended_in_this_run(hub: Fakes) -> None:
     async def handle(run: Run) -> str:
         async with run.step("email_manager"):
             pass
-        seen.append(run.step_done("email_manager"))
+        seen.append(await run.step_done("email_manager"))
         return "done"
 
     await run_batch([item], ports=Any, handle=handle, ledger=hub.ledger)  # type: ignore[arg-type]

@@ -84,7 +84,7 @@ async def test_a_bare_run_keeps_references_and_holds_a_limit_as_a_semaphore() ->
     slots = {"ticketing": asyncio.Semaphore(2)}
     run = BareRun("laptop", "7", ports=None, settings=None, slots=slots)
     await run.remember("ticket", system="ticketing", kind="ticket", ref="42")
-    run.wait_for("IT to deliver", stage="awaiting_delivery")
+    await run.wait_for("IT to deliver", stage="awaiting_delivery")
     run.ledger.update_data(0, model="x")
     assert run.ref("ticket") == "42" and run.ref("asset") is None
     assert run.item.data == {"stage": "awaiting_delivery", "model": "x"} and run.waiting_reason == "IT to deliver"
