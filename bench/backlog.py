@@ -84,6 +84,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import re
 import statistics
@@ -104,9 +105,12 @@ import httpx
 from bench.chaos_invariants import Verdict, active_runs, items_settled, nothing_held, reconciliation
 from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
 from bench.cpu import ROLE_NOTES, ROLES, PhaseCpu, phase_cpu, snapshot
+from bench.slot_trace import Hold, Occupancy, occupancy
+from bench.slot_trace import read as read_holds
 from devtools.stack import Stack, StackPorts
 from hub.errors import HubError
 from hub.privacy import mask
+from hub.slots import SLOT_TRACE
 from sandbox.nettskjema.forms import FRITAK_FORM_ID, LAPTOP_FORM_ID, ROOMS_FORM_ID
 
 __all__ = ["Sizes", "FULL", "SMALL", "Rate", "Report", "run_backlog", "ratio_line", "percentile", "main"]
@@ -187,6 +191,7 @@ class Report:
     order: tuple[str, ...] = ()  # the phases, in the order they ran
     fresh_stacks: bool = False  # each phase on a stack of its own (the default; not with --one-stack)
     cpu: dict[str, PhaseCpu] = field(default_factory=dict)  # phase → CPU-seconds by role (bench.cpu)
+    slots: dict[str, Occupancy] = field(default_factory=dict)  # phase → how RT's write slots were used
 
 
 def say(message: str) -> None:
@@ -544,7 +549,7 @@ def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: rand
     workload = Workload(stack, rng, offset=offset, prefix=prefix, room_days=room_days, laptop_models=laptop_models,
                         orderers_in_turn=True)
     sampler = RssSampler(stack)
-    cpu_before = snapshot(_parts(stack))
+    cpu_before, since = snapshot(_parts(stack)), time.time()
     started: dict[str, float] = {}
     hires: list[Sent] = []
     keys: dict[str, set[str]] = {}
@@ -583,6 +588,7 @@ def hub_phase(stack: Stack, ledger: Any, people: People, sizes: Sizes, rng: rand
     if schedule is not None and schedule.started():
         report.notes.append(f"started by the bench as their schedules would, during the hub phase: {schedule.started()}")
     report.cpu["hub"] = phase_cpu(cpu_before, snapshot(_parts(stack)), items=sum(r.reached for r in report.hub.values()))
+    note_slots(report, "hub", read_holds(slot_trace_of(stack), since))
     if killer is not None:
         report.kill = killer.record or {"skipped": "the hub phase ended before a worker held a run past the mark"}
         if schedule is not None and killer.record.get("at"):
@@ -711,9 +717,11 @@ def naive_phase(stack: Stack, ledger: Any, sent: list[Sent], report: Report, tim
 
     say(f"naive phase{', one at a time' if one_at_a_time else ''}: "
         f"{', '.join(f'{len(t):,} {s}' for s, t in items.items())}, one Prefect task each")
-    cpu_before = snapshot(_parts(stack))
+    cpu_before, since = snapshot(_parts(stack)), time.time()
     run_id = asyncio.run(naive())
     cpu_after = snapshot(_parts(stack))
+    if not one_at_a_time:
+        note_slots(report, "naive", read_holds(slot_trace_of(stack), since))
     for service, rate in rates.items():
         keys = {i.source_key for i in items[service]}
         rate.reached = sum(reached(i) for i in light_items(ledger, service) if i.source_key in keys)
@@ -842,9 +850,11 @@ class BareRun:
     flow_run_id: str | None = None  # no flow run
     slot_lease: float = 0.0  # the slots are this process's semaphores: nothing to lease
 
-    def __init__(self, service: str, key: str, ports: Any, settings: Any, slots: dict[str, asyncio.Semaphore]) -> None:
+    def __init__(self, service: str, key: str, ports: Any, settings: Any, slots: dict[str, asyncio.Semaphore],
+                 *, holds: list[Hold] | None = None) -> None:
         self.item = _BareItem(service, key)
         self.ports, self.settings, self._slots = ports, settings, slots
+        self._holds = holds  # each block's hold is added here, as hub.slots traces the hub's
         self.ledger = _NoLedger(self.item)
         self.refs: dict[str, str] = {}
         self.notes: list[str] = []
@@ -864,10 +874,17 @@ class BareRun:
 
     @contextlib.asynccontextmanager
     async def slots(self, names: str | list[str]) -> AsyncIterator[None]:
+        wanted = [names] if isinstance(names, str) else names
+        asked = time.time()
         async with contextlib.AsyncExitStack() as held:
-            for name in [names] if isinstance(names, str) else names:
+            for name in wanted:
                 await held.enter_async_context(self._slots.setdefault(name, asyncio.Semaphore(1)))
-            yield
+            got = time.time()
+            try:
+                yield
+            finally:
+                if self._holds is not None:
+                    self._holds.append(Hold(tuple(sorted(set(wanted))), 0, asked, got, time.time()))
 
     def note(self, **data: Any) -> None:
         self.item.data.update(data)
@@ -937,6 +954,7 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
 
     settings = get_settings()
     slots = {name: asyncio.Semaphore(size) for name, size in catalog().limits(settings.limits).items()}
+    holds: list[Hold] = []  # the bare client's blocks, as the hub's are traced (bench.slot_trace)
     by_service: dict[str, list[str]] = {}
     for s in sent:
         by_service.setdefault(s.service, []).append(s.key)
@@ -958,7 +976,7 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
                 nonlocal done
                 for key in queue:
                     try:
-                        await handle(BareRun(service, key, ports, settings, slots))
+                        await handle(BareRun(service, key, ports, settings, slots, holds=holds))
                         outcomes[f"{service} handled"] += 1
                         done += 1
                     except HubError as exc:  # the hub would dead-letter it: it got through
@@ -1007,6 +1025,7 @@ def ceiling_phase(stack: Stack, sent: list[Sent], report: Report, timeout: float
         report.ceiling = rates
         report.cpu["ceiling"] = phase_cpu(cpu_before, snapshot(_parts(stack)),
                                           items=sum(r.reached for r in rates.values()))
+        note_slots(report, "ceiling", holds)
     report.notes.append(f"{phase} outcomes: {dict(outcomes)}")
     report.notes.extend(f"{phase}: first {kind}: {message}" for kind, message in first_error.items())
     report.verdicts.append(Verdict(
@@ -1292,6 +1311,8 @@ def print_report(report: Report, shape: str) -> bool:
     elif "stored" in report.events:
         met.append(f"Prefect events: {report.events['stored']:,} stored, 0 dropped")
     print_cpu(report.cpu)
+    for phase, used in report.slots.items():
+        print(f"RT's write slots ({used.name!r}, {used.slots}) in the {phase} phase: {used.describe()}")
     if report.hr_to_code:
         print(f"HR event → onboarding code: p50 {statistics.median(report.hr_to_code):.2f} s, "
               f"p95 {percentile(report.hr_to_code, 0.95):.2f} s, max {max(report.hr_to_code):.2f} s "
@@ -1407,11 +1428,15 @@ def main(argv: list[str] | None = None) -> int:
         env.update(SHORT_WINDOWS)
 
     def make_stack(where: Path) -> Stack:
+        # Every block holding global slots appends its hold to the stack's trace: the hub's
+        # processes, and the naive phase's tasks in this one (bench.slot_trace).
+        traced = {**env, SLOT_TRACE: str(where / SLOT_TRACE_FILE)}
+        os.environ[SLOT_TRACE] = traced[SLOT_TRACE]
         if args.stack == "scaled":
             from devtools.scaled import ScaledStack
 
-            return ScaledStack(home=where, ports=StackPorts.free(), extra_env=env, workers=args.workers)
-        return Stack(home=where, ports=StackPorts.free(), extra_env=env)
+            return ScaledStack(home=where, ports=StackPorts.free(), extra_env=traced, workers=args.workers)
+        return Stack(home=where, ports=StackPorts.free(), extra_env=traced)
 
     shape = (f"the production shape ({args.workers} workers, PostgreSQL, Redis)" if args.stack == "scaled"
              else "the embedded stack (runner, SQLite)")
@@ -1452,7 +1477,7 @@ def merged(reports: list[Report], order: tuple[str, ...]) -> Report:
     (events) add up; each invariant is named with its phase."""
     whole = Report(reports[0].sizes, order=order, fresh_stacks=True)
     for phase, part in zip(order, reports, strict=True):
-        for name in ("hub", "naive", "naive_one", "ceiling", "ceiling_case_runs", "rss_peak_mib", "cpu"):
+        for name in ("hub", "naive", "naive_one", "ceiling", "ceiling_case_runs", "rss_peak_mib", "cpu", "slots"):
             getattr(whole, name).update(getattr(part, name))
         for key, count in part.events.items():
             whole.events[key] = whole.events.get(key, 0) + count
@@ -1479,9 +1504,29 @@ def write_json(report: Report, path: Path) -> None:
                         "by_role": {r: round(v, 1) for r, v in c.by_role.items()},
                         "by_part": {p: round(v, 1) for p, v in c.by_part.items()}, "restarted": c.restarted}
                 for phase, c in report.cpu.items()},
+        "slots": {phase: vars(used) for phase, used in report.slots.items()},
         "invariants": [{"name": v.name, "held": v.held, "counts": v.counts, "findings": v.findings}
                        for v in report.verdicts],
         "notes": report.notes}, ensure_ascii=False, indent=2, default=str))
+
+
+SLOT_TRACE_FILE = "slot-trace.jsonl"
+TRACED_LIMIT = "ticketing"  # RT's write slots: what the laptop orders and the onboarding queue for
+
+
+def slot_trace_of(stack: Stack) -> Path:
+    return stack.home / SLOT_TRACE_FILE
+
+
+def note_slots(report: Report, phase: str, holds: list[Hold]) -> None:
+    """How the phase used RT's write slots, if any block of it took one."""
+    from hub.services import catalog
+    from hub.settings import get_settings
+
+    size = catalog().limits(get_settings().limits).get(TRACED_LIMIT)
+    used = occupancy(holds, TRACED_LIMIT, size) if size else None
+    if used is not None:
+        report.slots[phase] = used
 
 
 def cpu_seconds() -> float:

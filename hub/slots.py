@@ -33,6 +33,10 @@ when none is waiting — or, at the end of a block, once it has been out for
   leases until they expire (about a minute), as before.
 - Blocks are lent leases of exactly the names they asked for (``["ticketing"]`` and
   ``["ticketing", "calendar"]`` are leases of their own).
+- With ``HUB_SLOT_TRACE`` set to a file, each block appends one JSON line when it ends: the
+  names, the process, and when it asked, got the slots and ended (Unix times). No item, no
+  person. ``bench.backlog`` reads it to say how busy a limit was and how long each block held
+  it (:mod:`bench.slot_trace`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
+import os
 import time
 import weakref
 from collections.abc import AsyncIterator
@@ -56,7 +62,7 @@ from hub.privacy import mask
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["global_slots", "SlotsUnavailable", "LEND_SECONDS", "SLOT_RETRY_LONGEST"]
+__all__ = ["global_slots", "SlotsUnavailable", "LEND_SECONDS", "SLOT_RETRY_LONGEST", "SLOT_TRACE"]
 
 log = logging.getLogger("hub.flow")
 
@@ -75,6 +81,8 @@ SLOT_RETRY_LONGEST = 1.0
 # A lease request failing this long is worth a warning (a busy SQLite server fails most
 # first requests for a moment under a burst: not worth one).
 WARN_AFTER_SECONDS = 10.0
+# A file each block appends its hold to (one JSON line), when set: for benchmarks and diagnosis.
+SLOT_TRACE = "HUB_SLOT_TRACE"
 
 
 class SlotsUnavailable(TransientError):
@@ -356,6 +364,7 @@ async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECO
     transient at once. Errors from the block itself pass through unchanged.
     """
     wanted = tuple(sorted({names} if isinstance(names, str) else set(names)))
+    asked = time.time()
     wait = slot_wait_seconds() if wait is None else wait
     limits = _limits(wanted, lease=lease)
     turn = limits.wait_for_a_turn()
@@ -375,8 +384,24 @@ async def global_slots(names: str | list[str], *, lease: float = SLOT_LEASE_SECO
     except BaseException:
         limits.give_up(turn)
         raise
+    got = time.time()
     try:
         yield
     finally:
+        _trace(wanted, asked, got)
         loan.done.set()
         await loan.returned.wait()
+
+
+def _trace(names: tuple[str, ...], asked: float, got: float) -> None:
+    """Append the block's hold to ``HUB_SLOT_TRACE``, if set (one line, one write: blocks of
+    several processes append to one file)."""
+    path = os.environ.get(SLOT_TRACE)
+    if not path:
+        return
+    line = json.dumps({"names": list(names), "pid": os.getpid(), "asked": asked, "got": got, "end": time.time()})
+    try:
+        with open(path, "a", encoding="utf-8") as trace:
+            trace.write(line + "\n")
+    except OSError as exc:  # a diagnosis must never fail the step it watches
+        log.warning("could not append to the slot trace %s (%s)", path, exc)

@@ -33,10 +33,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bench.slot_trace import occupancy, read
 from devtools.stack import Stack
 from hub.errors import NotFound, TransientError
 from hub.flowkit import global_slots, transient_only
 from hub.http import ApiClient, RetryPolicy
+from hub.slots import SLOT_TRACE
 from sandbox.procs import free_port, wait_tcp
 
 pytestmark = pytest.mark.e2e
@@ -297,8 +299,8 @@ def test_a_slot_is_lent_from_block_to_block_in_a_process_and_never_shared_across
     # lease while blocks wait (given back at once if the first served them meanwhile).
     assert requests < 16, f"eight blocks cost {requests} slot requests: the lease was not lent on"
 
-    log = tmp_path / "intervals.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    log, trace = tmp_path / "intervals.jsonl", tmp_path / "slot-trace.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), SLOT_TRACE: str(trace)}
     procs = [subprocess.Popen([sys.executable, "-c", HOLDER, slot, str(log)], cwd=ROOT, env=env) for _ in range(2)]
     assert [p.wait(timeout=180) for p in procs] == [0, 0]
     intervals = sorted(tuple(json.loads(line)) for line in log.read_text().splitlines())
@@ -306,3 +308,8 @@ def test_a_slot_is_lent_from_block_to_block_in_a_process_and_never_shared_across
     ordered = sorted(intervals, key=lambda i: i[1])
     overlaps = [(a, b) for a, b in itertools.pairwise(ordered) if b[1] < a[2]]
     assert not overlaps, f"two blocks held the one slot at once: {overlaps}"
+    # HUB_SLOT_TRACE (what bench.backlog reads): both processes appended every block's hold to
+    # one file, and it tells the same story — one holder at a time, each hold covering its block.
+    used = occupancy(read(trace), slot, 1)
+    assert used is not None and (used.blocks, used.processes, used.most_held) == (12, 2, 1)
+    assert 0.2 <= used.hold_p50 < 5 and 0 < used.busy <= 1

@@ -30,6 +30,7 @@ from bench.backlog import (
 )
 from bench.chaos_invariants import Verdict
 from bench.chaos_workload import Sent
+from bench.slot_trace import Hold
 from flows.forms_poll import cursor_name
 from hub.ledger import ItemState
 
@@ -94,6 +95,17 @@ async def test_a_bare_run_keeps_references_and_holds_a_limit_as_a_semaphore() ->
             return slots["ticketing"]._value  # both of the limit's slots taken
 
     assert await hold() == 0 and slots["ticketing"]._value == 2
+
+
+async def test_a_bare_run_records_its_holds_as_the_hub_traces_its_own() -> None:
+    holds: list[Hold] = []
+    run = BareRun("laptop", "7", ports=None, settings=None, slots={"ticketing": asyncio.Semaphore(1)}, holds=holds)
+    async with run.slots("ticketing"):
+        await asyncio.sleep(0.05)
+    async with run.slots(["ticketing", "calendar"]):
+        pass
+    assert [h.names for h in holds] == [("ticketing",), ("calendar", "ticketing")]
+    assert holds[0].asked <= holds[0].got < holds[0].end and holds[0].end - holds[0].got >= 0.04
 
 
 def test_people_see_only_the_benchs_own_items() -> None:
