@@ -18,12 +18,31 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, create_engine, delete, event, func, inspect, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.types import JSON
 
 from hub.ledger.migrate import upgrade
 from hub.ledger.models import (
@@ -41,10 +60,13 @@ from hub.privacy import mask
 
 __all__ = ["Ledger", "Op", "driver_modules"]
 
-Op = Callable[[Session], Any]
-"""A write not yet made: :meth:`Ledger.apply` makes it, in the transaction of ``Session``."""
+Op = Callable[[Connection], Any]
+"""A write not yet made: :meth:`Ledger.apply` makes it, in the transaction of ``Connection``.
+Ops are Core statements, not the ORM: a room request makes seven of these transactions, and
+through a ``Session`` (its identity map, a ``get`` and a flush) they were a fifth of the room
+batch's CPU."""
 
-# The tables, for the run's hot writes: a statement on a table skips the ORM's bulk layer.
+# The tables, for the run's hot writes: a statement on a table skips the ORM.
 _ITEMS, _STEPS, _REFS = (cast(Table, m.__table__) for m in (WorkItem, WorkItemStep, ExternalRef))
 
 
@@ -126,6 +148,7 @@ class Ledger:
         if migrate:
             upgrade(url, self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._statements = _Statements.of(self.engine.dialect.name)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -137,10 +160,10 @@ class Ledger:
 
     def apply(self, ops: Sequence[Op]) -> Any:
         """Make ``ops`` in order, in one transaction (all or none); the last one's result."""
-        with self.session() as s:
+        with self.engine.begin() as conn:
             result = None
             for op in ops:
-                result = op(s)
+                result = op(conn)
             return result
 
     # ---- inbox -------------------------------------------------------------------------
@@ -368,18 +391,21 @@ class Ledger:
     @staticmethod
     def op_finish_item(item_id: int, state: str, *, error: str | None = None, error_kind: str | None = None,
                        release: str | None = None) -> Op:
-        """:meth:`finish_item` as an op."""
-        def op(s: Session) -> tuple[str, str | None]:
-            item = s.get(WorkItem, item_id)
-            assert item is not None
-            item.state = state
-            item.last_error = mask(error) if error else None
-            item.error_kind = error_kind
-            if state == ItemState.DONE:
-                item.completed_at = utcnow()
-            if release is not None and item.lease_owner == release:
-                item.lease_owner = item.lease_until = None
-            return item.state, item.last_error
+        """:meth:`finish_item` as an op: one UPDATE, returning the state and error as stored."""
+        values: dict[str, Any] = {"state": state, "last_error": mask(error) if error else None,
+                                  "error_kind": error_kind}
+        if state == ItemState.DONE:
+            values["completed_at"] = utcnow()
+        if release is not None:
+            mine = WorkItem.lease_owner == release
+            values |= {"lease_owner": case((mine, None), else_=WorkItem.lease_owner),
+                       "lease_until": case((mine, None), else_=WorkItem.lease_until)}
+        statement = (update(_ITEMS).where(WorkItem.id == item_id).values(**values)
+                     .returning(WorkItem.state, WorkItem.last_error))
+
+        def op(conn: Connection) -> tuple[str, str | None]:
+            row = conn.execute(statement).one()
+            return row[0], row[1]
         return op
 
     @staticmethod
@@ -542,14 +568,10 @@ class Ledger:
     def update_data(self, item_id: int, **values: Any) -> None:
         self.apply([self.op_update_data(item_id, **values)])
 
-    @staticmethod
-    def op_update_data(item_id: int, **values: Any) -> Op:
-        """:meth:`update_data` as an op."""
-        def op(s: Session) -> None:
-            item = s.get(WorkItem, item_id)
-            assert item is not None
-            item.data = {**(item.data or {}), **values}
-        return op
+    def op_update_data(self, item_id: int, **values: Any) -> Op:
+        """:meth:`update_data` as an op: one UPDATE setting ``values`` over the item's data, key
+        by key (not a read and a write: a room request notes twice)."""
+        return _executing(*self._statements.update_data(item_id, values))
 
     def count_manual_step(self, item_id: int) -> None:
         with self.session() as s:
@@ -570,11 +592,9 @@ class Ledger:
 
     def op_start_step(self, item_id: int, name: str) -> Op:
         """:meth:`start_step` as an op."""
-        return _executing(self._upsert(_STEPS, ("work_item_id", "name"),
-                                       {"work_item_id": item_id, "name": name, "attempts": 1},
-                                       {"attempts": func.coalesce(WorkItemStep.attempts, 0) + 1},
-                                       state=StepState.RUNNING, started_at=utcnow(), finished_at=None,
-                                       last_error=None))
+        return _executing(self._statements.start_step,
+                          {"work_item_id": item_id, "name": name, "attempts": 1, "state": StepState.RUNNING,
+                           "started_at": utcnow(), "finished_at": None, "last_error": None})
 
     def end_step(self, item_id: int, name: str, state: str, *, detail: str | None = None,
                  error: str | None = None) -> None:
@@ -584,11 +604,9 @@ class Ledger:
     def op_end_step(item_id: int, name: str, state: str, *, detail: str | None = None,
                     error: str | None = None) -> Op:
         """:meth:`end_step` as an op; the step ended when the op was created, not applied."""
-        return _executing(update(_STEPS)
-                          .where(WorkItemStep.work_item_id == item_id, WorkItemStep.name == name)
-                          .values(state=state, finished_at=utcnow(),
-                                  detail=mask(detail) if detail else None,
-                                  last_error=mask(error) if error else None))
+        return _executing(_END_STEP, {"item_id": item_id, "step_name": name, "state": state, "finished_at": utcnow(),
+                                      "detail": mask(detail) if detail else None,
+                                      "last_error": mask(error) if error else None})
 
     # ---- external references -----------------------------------------------------------
 
@@ -602,22 +620,10 @@ class Ledger:
     def op_add_ref(self, item_id: int, name: str, *, system: str, kind: str, ref: str,
                    url: str | None = None, external_key: str | None = None) -> Op:
         """:meth:`add_ref` as an op."""
-        return _executing(self._upsert(_REFS, ("work_item_id", "name"),
-                                       {"work_item_id": item_id, "name": name, "created_at": utcnow(),
-                                        "external_key": external_key or None},
-                                       {"external_key": func.coalesce(external_key or None,
-                                                                      ExternalRef.external_key)},
-                                       system=system, kind=kind, ref=ref, url=url))
-
-    def _upsert(self, model: Any, keys: tuple[str, ...], new_only: dict[str, Any], update_only: dict[str, Any],
-                **both: Any) -> Any:
-        """``INSERT … ON CONFLICT (keys) DO UPDATE`` (SQLite and PostgreSQL): a new row gets
-        ``new_only`` and ``both``, an existing one ``update_only`` and ``both``."""
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
-        return insert(model).values(**new_only, **both).on_conflict_do_update(
-            index_elements=list(keys), set_={**both, **update_only})
+        return _executing(self._statements.add_ref,
+                          {"work_item_id": item_id, "name": name, "created_at": utcnow(),
+                           "external_key": external_key or None, "system": system, "kind": kind, "ref": ref,
+                           "url": url})
 
     @staticmethod
     def loaded_refs(item: WorkItem) -> dict[str, str] | None:
@@ -701,9 +707,75 @@ def _due(service: str, retry_below: int) -> tuple[Any, ...]:
                      WorkItem.attempts < retry_below)))
 
 
-def _executing(statement: Any) -> Op:
-    """The op that executes ``statement``."""
-    return lambda s: s.execute(statement)
+def _executing(statement: Any, parameters: dict[str, Any] | None = None) -> Op:
+    """The op that executes ``statement`` (with ``parameters``)."""
+    return lambda conn: conn.execute(statement, parameters)
+
+
+# A step's end: the statement built once (its parameters per call), as the upserts
+# (:class:`_Statements`): built for each write, a statement cost more CPU to construct and
+# to key in SQLAlchemy's compiled cache than to execute.
+_END_STEP = update(_STEPS).where(_STEPS.c.work_item_id == bindparam("item_id"),
+                                 _STEPS.c.name == bindparam("step_name"))
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """A run's hot statements in the ledger's dialect, built once. The upserts (``INSERT … ON
+    CONFLICT (keys) DO UPDATE``) are executed with every column's value: a new row takes them
+    all, an existing one the proposed row's (``excluded``) but for the columns an update sets
+    otherwise. The data merge is one statement per dialect (:meth:`update_data`)."""
+
+    dialect: str
+    start_step: Any
+    add_ref: Any
+    merge_data: Any  # PostgreSQL: the item's data with the top-level keys of :values over it
+
+    def update_data(self, item_id: int, values: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The UPDATE that sets ``values`` over the item's data, key by key, and its parameters:
+        on PostgreSQL the JSON objects merged (``||``), on SQLite ``json_set`` with a path per key."""
+        if any('"' in key for key in values):  # a key is a name: SQLite's JSON path cannot quote a quote
+            raise ValueError(f"an item's data keys are names, with no quote in them: {sorted(values)!r}")
+        if self.dialect == "postgresql":
+            return self.merge_data, {"item_id": item_id, "values": values}
+        paths = [part for index, key in enumerate(values)
+                 for part in (f'$."{key}"', func.json(bindparam(f"value_{index}", type_=JSON)))]
+        merged = func.json_set(func.coalesce(_ITEMS.c.data, "{}"), *paths) if values else _ITEMS.c.data
+        return (update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values(data=merged),
+                {"item_id": item_id, **{f"value_{index}": value for index, value in enumerate(values.values())}})
+
+    @classmethod
+    def of(cls, dialect: str) -> _Statements:
+        insert: Callable[[Table], Any]
+        if dialect == "postgresql":  # only the ledger's dialect is imported (a forked run's start)
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+            insert = postgresql_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            insert = sqlite_insert
+
+        def upsert(table: Table, *, updated: tuple[str, ...],
+                   otherwise: Callable[[Any], dict[str, Any]]) -> Any:
+            statement = insert(table)
+            return statement.on_conflict_do_update(
+                index_elements=["work_item_id", "name"],
+                set_={**{name: statement.excluded[name] for name in updated}, **otherwise(statement.excluded)})
+
+        merge_data = None
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            data = func.coalesce(sql_cast(_ITEMS.c.data, JSONB), sql_cast(literal("{}"), JSONB))
+            merge_data = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values(
+                data=sql_cast(data.op("||", return_type=JSONB)(bindparam("values", type_=JSONB)), JSON))
+        return cls(
+            dialect=dialect, merge_data=merge_data,
+            start_step=upsert(_STEPS, updated=("state", "started_at", "finished_at", "last_error"),
+                              otherwise=lambda _: {"attempts": func.coalesce(_STEPS.c.attempts, 0) + 1}),
+            add_ref=upsert(_REFS, updated=("system", "kind", "ref", "url"),
+                           otherwise=lambda new: {"external_key": func.coalesce(new.external_key,
+                                                                                _REFS.c.external_key)}),
+        )
 
 
 def _rowcount(result: Any) -> int:

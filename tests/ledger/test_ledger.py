@@ -363,3 +363,16 @@ def test_flow_runs_are_noted_for_many_items_at_once_with_their_data_merged(ledge
     assert (b.flow_run_id, b.data or {}) == ("run-b", {})
     assert c.flow_run_id is None
     ledger.set_flow_runs({})  # nothing to note: no transaction, no error
+
+
+def test_update_data_sets_each_key_over_the_data_and_keeps_the_rest(ledger: Ledger) -> None:
+    """One UPDATE, as a dict's update: a key given replaces its value whole (a nested object is
+    not merged into), None is kept as null, and keys not given stay."""
+    item = ledger.ensure_item("svc", "merge", data={"a": {"x": 1, "y": 2}, "keep": [1], "b": "old"})
+    ledger.update_data(item.id, a={"x": 9}, b=None, c=[1, {"d": "e"}], n=1.5, s="æøå")
+    assert ledger.item(item.id).data == {"a": {"x": 9}, "keep": [1], "b": None, "c": [1, {"d": "e"}], "n": 1.5,
+                                         "s": "æøå"}
+    ledger.update_data(item.id)  # nothing to set: nothing changes
+    assert ledger.item(item.id).data["keep"] == [1]
+    with pytest.raises(ValueError, match="no quote"):
+        ledger.update_data(item.id, **{'bad"key': 1})
