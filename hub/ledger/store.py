@@ -335,8 +335,8 @@ class Ledger:
 
     def claim(self, item_id: int, owner: str, lease: timedelta) -> bool:
         """Take the item for ``owner`` unless someone else holds an unexpired lease."""
-        with self.session() as s:
-            return _take(s, item_id, owner, lease)
+        with self.engine.begin() as conn:
+            return bool(_rowcount(conn.execute(_take(item_id, owner, lease))))
 
     def claim_and_start(self, item_id: int, owner: str, lease: timedelta, flow_run_id: str | None, *,
                         due: Callable[[WorkItem], bool] | None = None) -> WorkItem | None:
@@ -347,17 +347,22 @@ class Ledger:
         as it is now, is still the batch's to take (a batch lists its items before it works
         them, and another run may have taken one further meanwhile); if not, the claim is
         undone in the same transaction and None returned."""
-        with self.session() as s:
-            if not _take(s, item_id, owner, lease):
+        with self.engine.begin() as conn:  # Core statements: a batch makes one of these per item
+            taken = conn.execute(_take(item_id, owner, lease).returning(*_ITEMS.c)).first()
+            if taken is None:
                 return None
-            found = s.scalar(select(WorkItem).options(selectinload(WorkItem.steps), selectinload(WorkItem.refs))
-                             .where(WorkItem.id == item_id))
-            assert found is not None
+            found = WorkItem(**taken._mapping)  # not in a session, as every item the ledger returns
+            found.steps = [WorkItemStep(**row._mapping) for row in conn.execute(
+                select(_STEPS).where(_STEPS.c.work_item_id == item_id).order_by(_STEPS.c.id))]
+            found.refs = [ExternalRef(**row._mapping) for row in conn.execute(
+                select(_REFS).where(_REFS.c.work_item_id == item_id).order_by(_REFS.c.id))]
             if due is not None and found.state != ItemState.DONE and not due(found):
-                found.lease_owner = found.lease_until = None
+                conn.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(lease_owner=None, lease_until=None))
                 return None
             if found.state != ItemState.DONE:
                 _start(found, flow_run_id, count_attempt=found.state != ItemState.WAITING)
+                conn.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(
+                    {name: getattr(found, name) for name in _STARTED}))
             return found
 
     def renew(self, item_id: int, owner: str, lease: timedelta) -> bool:
@@ -783,6 +788,10 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
+# What starting an item changes (:func:`_start`).
+_STARTED = ("state", "attempts", "flow_run_id", "started_at", "last_error", "error_kind", "updated_at")
+
+
 def _start(item: WorkItem, flow_run_id: str | None, *, count_attempt: bool) -> None:
     item.state = ItemState.RUNNING
     item.attempts += 1 if count_attempt else 0
@@ -790,13 +799,14 @@ def _start(item: WorkItem, flow_run_id: str | None, *, count_attempt: bool) -> N
     item.started_at = item.started_at or utcnow()
     item.last_error = None
     item.error_kind = None
+    item.updated_at = utcnow()
 
 
-def _take(s: Session, item_id: int, owner: str, lease: timedelta) -> bool:
+def _take(item_id: int, owner: str, lease: timedelta) -> Any:
+    """The UPDATE that gives ``owner`` the item's lease unless another owner holds a live one."""
     now = utcnow()
-    result = s.execute(update(_ITEMS)
-                       .where(WorkItem.id == item_id,
-                              or_(WorkItem.lease_owner.is_(None), WorkItem.lease_owner == owner,
-                                  WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
-                       .values(lease_owner=owner, lease_until=now + lease))
-    return bool(_rowcount(result))
+    return (update(_ITEMS)
+            .where(WorkItem.id == item_id,
+                   or_(WorkItem.lease_owner.is_(None), WorkItem.lease_owner == owner,
+                       WorkItem.lease_until.is_(None), WorkItem.lease_until < now))
+            .values(lease_owner=owner, lease_until=now + lease))
