@@ -107,6 +107,7 @@ from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
 from bench.cpu import ROLE_NOTES, ROLES, PhaseCpu, phase_cpu, snapshot
 from bench.slot_trace import Hold, Occupancy, occupancy
 from bench.slot_trace import read as read_holds
+from bench.stats import percentile
 from devtools.stack import Stack, StackPorts
 from hub.errors import HubError
 from hub.privacy import mask
@@ -196,15 +197,6 @@ class Report:
 
 def say(message: str) -> None:
     print(f"[backlog {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def together(rates: dict[str, Rate]) -> Rate:

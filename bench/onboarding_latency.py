@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from bench.stats import percentile
 from devtools.stack import Stack, StackPorts
 from sandbox.common import control_headers
 from sandbox.dfo.announce import announce
@@ -66,13 +67,6 @@ def _state_times(flow_run_id: str) -> dict[str, float]:
         return first
 
     return asyncio.run(read())
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def main() -> None:

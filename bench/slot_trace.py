@@ -12,9 +12,10 @@ hold and wait times per block.
 from __future__ import annotations
 
 import json
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.stats import percentile
 
 __all__ = ["Hold", "Occupancy", "read", "occupancy"]
 
@@ -65,10 +66,6 @@ def read(path: Path, since: float = float("-inf"), until: float = float("inf")) 
     return holds
 
 
-def _quantile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1] if len(values) > 1 else values[0]
-
-
 def occupancy(holds: list[Hold], name: str, slots: int) -> Occupancy | None:
     """How limit ``name`` (of ``slots`` slots) was used by ``holds``; None if no block held it."""
     mine = [h for h in holds if name in h.names]
@@ -86,5 +83,5 @@ def occupancy(holds: list[Hold], name: str, slots: int) -> Occupancy | None:
     holds_s = [h.end - h.got for h in mine]
     waits = [h.got - h.asked for h in mine]
     return Occupancy(name, slots, len(mine), seconds, held_seconds / (slots * seconds) if seconds > 0 else 0.0, most,
-                     _quantile(holds_s, 0.5), _quantile(holds_s, 0.9), _quantile(waits, 0.5), _quantile(waits, 0.9),
+                     percentile(holds_s, 0.5), percentile(holds_s, 0.9), percentile(waits, 0.5), percentile(waits, 0.9),
                      len({h.pid for h in mine}))
