@@ -43,7 +43,7 @@ from hub.settings import Settings, get_settings
 from hub.slots import SlotsUnavailable, global_slots
 from hub.wiring import Connectors, connect, get_ledger, step_ports
 
-__all__ = ["Run", "work_item", "steps_without_task_runs", "each_side_by_side", "burst_ports", "batch_item", "run_batch", "run_pages", "due_pages", "Progress", "Tally", "batch_parallel", "burst_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
+__all__ = ["Run", "Span", "work_item", "steps_without_task_runs", "each_side_by_side", "burst_ports", "batch_item", "run_batch", "run_pages", "due_pages", "Progress", "Tally", "batch_parallel", "burst_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
            "SlotsUnavailable"]
 
 log = logging.getLogger("hub.flow")
@@ -236,10 +236,10 @@ class Run:
         in stock). Items of a batch run side by side (:func:`run_batch`), but their
         ``in_order`` blocks run one at a time, in the order the batch was given.
 
-        ``contested`` names what the block competes for (a day's rooms, a laptop model): the
-        block then waits only for earlier items that compete for the same thing, or have not
-        yet said what they compete for. ``None`` competes with everything. Outside a batch
-        this is a no-op."""
+        ``contested`` names what the block competes for (a laptop model; a :class:`Span` of
+        time, which competes with the spans it overlaps): the block then waits only for
+        earlier items that compete for the same thing, or have not yet said what they compete
+        for. ``None`` competes with everything. Outside a batch this is a no-op."""
         if self._turn is None:
             yield
             return
@@ -490,6 +490,25 @@ async def batch_item(item: WorkItem, ports: Connectors, *, ledger: Ledger | None
         yield run
 
 
+@dataclass(frozen=True)
+class Span:
+    """What a :meth:`Run.in_order` block competes for when it is a stretch of time (a room
+    request's hours): two spans collide only if they overlap, so requests for different hours
+    of one day do not wait for each other; a span and anything else do not collide."""
+
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def _collide(theirs: object, mine: object) -> bool:
+    if isinstance(theirs, Span) and isinstance(mine, Span):
+        return theirs.overlaps(mine)
+    return theirs == mine
+
+
 class _Turnstile:
     """Lets the items of a batch through their :meth:`Run.in_order` blocks in the batch's
     order: item ``i`` passes once every earlier item has passed its block or has ended, or has
@@ -508,7 +527,7 @@ class _Turnstile:
             if earlier in self._passed:
                 continue
             theirs = self._contested.get(earlier)
-            if theirs is None or theirs is self._ANY or contested is self._ANY or theirs == contested:
+            if theirs is None or theirs is self._ANY or contested is self._ANY or _collide(theirs, contested):
                 return False  # it may take what this item wants: it goes first
         return True
 

@@ -121,23 +121,25 @@ async def test_requests_are_read_side_by_side_but_the_earlier_one_still_gets_the
     assert [b.organizer_email for b in hub.calendar.bookings.values()].count("kari@oslomet.no") == 1
 
 
-async def test_requests_for_different_days_book_side_by_side_and_each_day_stays_first_come(hub: Fakes) -> None:
-    """Only requests for the same day compete for its rooms: they book in the order they came,
-    while the other days' requests book meanwhile (one slow calendar no longer books a whole
-    batch one request at a time)."""
+async def test_requests_for_other_hours_book_side_by_side_and_overlapping_ones_stay_first_come(hub: Fakes) -> None:
+    """Only requests for overlapping hours compete for a room: they book in the order they
+    came, while requests for other hours, of the same day or another, book meanwhile (one slow
+    calendar no longer books a day's requests one at a time)."""
     hub.calendar.rooms = {r.id: r for r in ROOMS if r.capacity >= 12}  # only A301 fits 12
     hub.calendar.slow_booking = 0.5
     later = _day() + timedelta(days=1)
-    _request(hub, 2000121, booker="kari@oslomet.no", min_capacity="12")
-    _request(hub, 2000122, booker="ola@oslomet.no", min_capacity="12", date=later)
-    _request(hub, 2000123, booker="per@oslomet.no", min_capacity="12")  # the same day as the first
+    _request(hub, 2000121, booker="kari@oslomet.no", min_capacity="12", start="10:00", end="12:00")
+    _request(hub, 2000122, booker="ola@oslomet.no", min_capacity="12", start="10:00", end="12:00", date=later)
+    _request(hub, 2000123, booker="siv@oslomet.no", min_capacity="12", start="12:00", end="13:00")  # right after
+    _request(hub, 2000124, booker="per@oslomet.no", min_capacity="12", start="11:00", end="12:30")  # overlaps both
 
     await room_bookings()
 
-    assert hub.calendar.most_booked_at_once == 2, "requests for different days were booked one after the other"
-    assert _item(hub, 2000121).data["outcome"] == "booked"  # the first of its day
+    assert hub.calendar.most_booked_at_once == 3, "requests for other hours were booked one after the other"
+    assert _item(hub, 2000121).data["outcome"] == "booked"  # the first for its hours
     assert _item(hub, 2000122).data["outcome"] == "booked"  # alone on its day
-    assert _item(hub, 2000123).data["outcome"] == "alternatives"  # came after 2000121, for the same room and time
+    assert _item(hub, 2000123).data["outcome"] == "booked"  # the same day, the hours after the first
+    assert _item(hub, 2000124).data["outcome"] == "alternatives"  # came after both, for the same room and hours
 
 
 async def test_an_invalid_request_is_a_dead_letter_and_the_booker_is_told_why(hub: Fakes) -> None:
