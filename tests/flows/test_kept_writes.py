@@ -1,10 +1,13 @@
 """A run keeps the ledger writes that need not be made at once (a step's end, ``run.note``) and
 makes them with its next write that must be (a step's start, a reference, the item's end), in
 one transaction: a room request's life is 7 ledger transactions, not 12. Nothing is lost on the
-way, the order holds, and a failure is recorded with its step."""
+way, the order holds, and a failure is recorded with its step. A step's start is written as
+the step begins, but the step does not wait for it; the run's next write does."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from typing import Any
 
 from bench.ledger_life import counting_commits
@@ -79,3 +82,42 @@ async def test_step_done_sees_a_step_ended_in_this_run(hub: Fakes) -> None:
 
     await run_batch([item], ports=Any, handle=handle, ledger=hub.ledger)  # type: ignore[arg-type]
     assert seen == [True]
+
+
+async def test_a_step_s_calls_go_out_while_its_start_is_committed_and_the_next_write_waits_for_it(
+        hub: Fakes) -> None:
+    """Another connection holds the ledger's write lock while a step begins: the step's body
+    runs before its start is in the ledger, and the reference after it is written only once the
+    start is (in that order), with nothing lost."""
+    item = hub.ledger.ensure_item("rooms", "soon-1", title="soon")
+    database = hub.ledger.engine.url.database
+    assert database is not None
+    seen: dict[str, Any] = {}
+
+    def steps_in_the_ledger() -> list[tuple[str, str]]:
+        with sqlite3.connect(database) as reader:  # a reader is not held up by the writer's lock
+            return list(reader.execute("select name, state from work_item_steps where work_item_id = ?", (item.id,)))
+
+    async def handle(run: Run) -> str:
+        blocker = sqlite3.connect(database, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the write lock: the step's start waits for it
+        try:
+            async with run.step("book_room"):
+                await asyncio.sleep(0.2)  # the start's write is under way meanwhile, and waits
+                seen["while the lock was held"] = steps_in_the_ledger()
+                seen["the start written"] = run._writing is not None and run._writing.done()
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        await run.remember("booking", system="calendar", kind="event", ref="R9", key="R9")
+        seen["at the reference"] = steps_in_the_ledger()
+        return "booked"
+
+    rows = await run_batch([item], ports=Any, handle=handle, ledger=hub.ledger)  # type: ignore[arg-type]
+
+    assert rows[0]["state"] == ItemState.DONE
+    assert seen["while the lock was held"] == [] and seen["the start written"] is False
+    assert seen["at the reference"] == [("book_room", StepState.DONE)]  # its end, kept, went with the reference
+    after = hub.ledger.item(item.id)
+    assert [(s.name, s.state, s.attempts) for s in after.steps] == [("book_room", StepState.DONE, 1)]
+    assert Ledger.loaded_refs(after) == {"booking": "R9"}
