@@ -1,7 +1,12 @@
-"""A step's start is written in the background (:meth:`hub.flowkit.Run._soon`): when that write
+"""Ledger writes a run does not wait for.
+
+A step's start is written in the background (:meth:`hub.flowkit.Run._soon`): when that write
 fails, the run's next write raises it, nothing after it is written out of order, and the item
 still ends recorded, failed with the reason, its lease given up. The fault is real: the
-ledger's PostgreSQL backend making the write is terminated while it waits for a lock."""
+ledger's PostgreSQL backend making the write is terminated while it waits for a lock.
+
+A batch's item ends (its outcome written, its lease given up) beside the next item's claim:
+with the first item's row locked by another connection, the second is handled meanwhile."""
 
 from __future__ import annotations
 
@@ -69,3 +74,37 @@ async def test_a_failed_background_write_fails_the_item_with_its_reason_and_noth
     assert after.steps == [] and Ledger.loaded_refs(after) == {}  # nothing written after the failed start
     assert after.lease_owner is None  # given up with the item's end
 
+
+async def test_the_next_item_is_claimed_and_handled_while_the_one_before_s_end_is_written(
+        pg_ledger: Ledger, postgres_url: str) -> None:
+    """One item at a time (``parallel=1``): another connection holds the first item's row, so
+    its end (the outcome, the lease given up) waits; the second item is claimed and handled
+    meanwhile, and both end recorded once the row is free."""
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    first = pg_ledger.ensure_item("rooms", "end-1", title="first")
+    second = pg_ledger.ensure_item("rooms", "end-2", title="second")
+    seen: dict[str, Any] = {}
+    blocker = psycopg.connect(dsn)
+
+    async def handle(run: Run) -> str:
+        if run.item.id == first.id:  # its end will wait for this row lock (not its steps' key checks)
+            blocker.execute("select 1 from work_items where id = %s for no key update", (first.id,))
+            return "first"
+        seen["the first while the second was handled"] = pg_ledger.item(first.id).state
+        if not blocker.closed:
+            blocker.rollback()
+        return "second"
+
+    # Waited for in turn, the first's end would wait for the lock for ever: it goes after 10 s.
+    release = asyncio.get_running_loop().call_later(10, blocker.close)
+    try:
+        rows = await run_batch([first, second], ports=Any, handle=handle, ledger=pg_ledger,  # type: ignore[arg-type]
+                               parallel=1)
+    finally:
+        release.cancel()
+        blocker.close()
+
+    assert seen["the first while the second was handled"] == ItemState.RUNNING
+    assert [(r["outcome"], r["state"]) for r in rows] == [("first", ItemState.DONE), ("second", ItemState.DONE)]
+    assert [(i.state, i.lease_owner) for i in map(pg_ledger.item, (first.id, second.id))] == [
+        (ItemState.DONE, None), (ItemState.DONE, None)]
