@@ -83,6 +83,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
@@ -104,7 +105,7 @@ import httpx
 
 from bench.chaos_invariants import Verdict, active_runs, items_settled, nothing_held, reconciliation
 from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
-from bench.cpu import ROLE_NOTES, ROLES, PhaseCpu, phase_cpu, snapshot
+from bench.cpu import ROLE_NOTES, ROLES, CoreSplit, PhaseCpu, phase_cpu, snapshot
 from bench.slot_trace import Hold, Occupancy, occupancy
 from bench.slot_trace import read as read_holds
 from bench.stats import percentile
@@ -193,6 +194,7 @@ class Report:
     fresh_stacks: bool = False  # each phase on a stack of its own (the default; not with --one-stack)
     cpu: dict[str, PhaseCpu] = field(default_factory=dict)  # phase → CPU-seconds by role (bench.cpu)
     slots: dict[str, Occupancy] = field(default_factory=dict)  # phase → how RT's write slots were used
+    split: tuple[int, int, str] | None = None  # --split-cores: the drivers' cores, the peers', and how
 
 
 def say(message: str) -> None:
@@ -1302,7 +1304,7 @@ def print_report(report: Report, shape: str) -> bool:
         misses.append(f"Prefect events dropped: {dropped} in the server log, {lost_tasks} naive task runs not stored")
     elif "stored" in report.events:
         met.append(f"Prefect events: {report.events['stored']:,} stored, 0 dropped")
-    print_cpu(report.cpu)
+    print_cpu(report.cpu, report.split)
     for phase, used in report.slots.items():
         print(f"RT's write slots ({used.name!r}, {used.slots}) in the {phase} phase: {used.describe()}")
     if report.hr_to_code:
@@ -1326,13 +1328,14 @@ def print_report(report: Report, shape: str) -> bool:
     return all(v.held for v in report.verdicts)
 
 
-def print_cpu(phases: dict[str, PhaseCpu]) -> None:
+def print_cpu(phases: dict[str, PhaseCpu], split: tuple[int, int, str] | None = None) -> None:
     """CPU-seconds of each phase by role, how busy it kept the machine, and the CPU per item of
-    everything but the peers: what driving them cost (the hub and Prefect; the bare client)."""
+    everything but the peers: what driving them cost (the hub and Prefect; the bare client).
+    With the cores split (``--split-cores``), how busy each half was."""
     if not phases:
         return
     cores = next(iter(phases.values())).cores
-    print(f"CPU-seconds by phase ({cores} cores, shared by every part):")
+    print(f"CPU-seconds by phase ({cores} cores, " + (f"split: {split[2]}):" if split else "shared by every part):"))
     print(f"{'phase':<8} {'wall s':>7} " + " ".join(f"{r:>8}" for r in ROLES)
           + f" {'total':>7} {'busy':>6} {'not peers/item':>15}")
     for name, cpu in phases.items():
@@ -1340,6 +1343,13 @@ def print_cpu(phases: dict[str, PhaseCpu]) -> None:
         print(f"{name:<8} {cpu.seconds:>7.0f} " + " ".join(f"{cpu.by_role.get(r, 0.0):>8.1f}" for r in ROLES)
               + f" {cpu.total:>7.1f} {cpu.busy:>6.0%} {(f'{mine:.2f}' if mine is not None else 'n/a'):>15}"
               + (f"   (restarted meanwhile, partly counted: {', '.join(cpu.restarted)})" if cpu.restarted else ""))
+    if split:
+        drivers, peers, _ = split
+        for name, cpu in phases.items():
+            if cpu.seconds > 0:
+                driving = cpu.total - cpu.by_role.get("peers", 0.0)
+                print(f"  {name}: the peers' {peers} core(s) {cpu.by_role.get('peers', 0.0) / (cpu.seconds * peers):.0%} "
+                      f"busy, the other {drivers} {driving / (cpu.seconds * drivers):.0%}")
     for role in ROLES:
         print(f"  {role}: {ROLE_NOTES[role]}")
     for name, cpu in phases.items():
@@ -1396,6 +1406,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="every phase on one stack, one after the other: one start-up, but each phase leaves "
                              "RT and Radicale bigger for the phases after it, which flatters the phase run first")
     parser.set_defaults(fresh_stack=True)
+    parser.add_argument("--split-cores", action="store_true",
+                        help="the peers (RT, Radicale, the sandboxes) on half the cores, everything else on the "
+                             "other half, in every phase: as if the peers ran on hosts of their own (bench.cpu)")
     parser.add_argument("--home", type=Path)
     parser.add_argument("--kill-worker", action="store_true",
                         help="--stack scaled: kill -9 one worker (its process group) during the hub phase; not "
@@ -1448,10 +1461,17 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"{label}: {message}")
 
             stack.start_all(progress=progress)
-            reports.append(run_backlog(
-                stack, sizes, compare=not args.no_compare, timeout=args.timeout,
-                kill_worker=args.kill_worker and "hub" in phases, kill_at=args.kill_at, redrive_schedule=True,
-                naive_one=args.naive_one_at_a_time if not args.no_compare else 0, order=phases, own_stack=True))
+            with (CoreSplit(functools.partial(_parts, stack)) if args.split_cores
+                  else contextlib.nullcontext()) as split:
+                if split is not None:
+                    say(f"{label}: {split.describe()} ({split.moved} threads moved)")
+                reports.append(run_backlog(
+                    stack, sizes, compare=not args.no_compare, timeout=args.timeout,
+                    kill_worker=args.kill_worker and "hub" in phases, kill_at=args.kill_at, redrive_schedule=True,
+                    naive_one=args.naive_one_at_a_time if not args.no_compare else 0, order=phases,
+                    own_stack=True))
+                if split is not None:
+                    reports[-1].split = (len(split.drivers), len(split.peers), split.describe())
         finally:
             stack.stop_all()
             say(f"stopped after {time.monotonic() - started:.0f} s ({cpu_seconds():.0f} CPU-seconds of the bench "
@@ -1477,6 +1497,7 @@ def merged(reports: list[Report], order: tuple[str, ...]) -> Report:
         whole.notes += [f"{phase} stack: {note}" for note in part.notes]
         whole.verdicts += [Verdict(f"{v.name} ({phase} stack)", v.held, v.counts, v.findings) for v in part.verdicts]
         whole.kill = whole.kill or part.kill
+        whole.split = whole.split or part.split
     return whole
 
 
@@ -1497,6 +1518,7 @@ def write_json(report: Report, path: Path) -> None:
                         "by_part": {p: round(v, 1) for p, v in c.by_part.items()}, "restarted": c.restarted}
                 for phase, c in report.cpu.items()},
         "slots": {phase: vars(used) for phase, used in report.slots.items()},
+        "split_cores": report.split[2] if report.split else None,
         "invariants": [{"name": v.name, "held": v.held, "counts": v.counts, "findings": v.findings}
                        for v in report.verdicts],
         "notes": report.notes}, ensure_ascii=False, indent=2, default=str))

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import os
 import resource
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["ROLES", "PhaseCpu", "Snapshot", "phase_cpu", "role_of", "snapshot", "tree_cpu"]
+__all__ = ["ROLES", "CoreSplit", "PhaseCpu", "Snapshot", "phase_cpu", "role_of", "snapshot", "tree_cpu"]
 
 ROLES = ("Prefect", "hub", "peers", "bench")
 ROLE_NOTES = {
@@ -116,3 +117,90 @@ def phase_cpu(before: Snapshot, after: Snapshot, *, items: int = 0, cores: int |
     cpu.restarted += sorted(set(before.parts) - set(after.parts))
     cpu.by_role["bench"] = max(0.0, after.bench - before.bench)
     return cpu
+
+
+class CoreSplit:
+    """The peers on cores of their own (``--split-cores``), as they would be on hosts of their own.
+
+    On one machine the hub's CPU is taken from RT and Radicale, which in production run
+    elsewhere: a phase that costs more CPU slows the peers it drives. With the split, the
+    peers (RT, Radicale, the sandboxes, the SMTP sink) run on the upper half of the cores and
+    everything else (Prefect, PostgreSQL, Redis, the workers and their flow-run processes, the
+    intake, and this process, the bare client of the ceiling phase) on the lower half: every
+    phase gets the same cores for the peers and the same for what drives them.
+
+    Processes started later inherit their parent's cores; a thread re-applies the split every
+    ``every`` seconds for parts that were restarted meanwhile (a restarted peer starts from
+    this process's cores). Used as a context manager; at its end this process has its cores
+    back. Linux only (``sched_setaffinity``), and at least two cores.
+    """
+
+    def __init__(self, parts: Callable[[], Mapping[str, int]], *, every: float = 2.0,
+                 cpus: set[int] | None = None) -> None:
+        self._mine = frozenset(os.sched_getaffinity(0))  # this process's cores, given back at the end
+        usable = sorted(cpus if cpus is not None else self._mine)
+        if len(usable) < 2:
+            raise ValueError(f"--split-cores needs at least two cores; this process may use {usable}")
+        half = len(usable) // 2
+        self.drivers, self.peers = frozenset(usable[:half]), frozenset(usable[half:])
+        self._parts, self._every = parts, every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.moved = 0  # threads put on their cores so far (a check that the split took hold)
+
+    def describe(self) -> str:
+        return (f"the peers on CPU {_cpus(self.peers)}, everything else (Prefect, the databases, the hub's "
+                f"processes, this bench and its bare client) on CPU {_cpus(self.drivers)}")
+
+    def apply(self) -> int:
+        """Put every thread of every part (and of this process) on its cores; how many moved."""
+        from sandbox.procs import descendants, process_table
+
+        table = process_table()
+        moved = _pin(os.getpid(), self.drivers)
+        for name, pid in self._parts().items():
+            cores = self.peers if role_of(name) == "peers" else self.drivers
+            for each in [pid] + [info.pid for info in descendants(pid, table)]:
+                moved += _pin(each, cores)
+        self.moved += moved
+        return moved
+
+    def __enter__(self) -> CoreSplit:
+        self.apply()
+        self._thread = threading.Thread(target=self._keep, name="core split", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        _pin(os.getpid(), self._mine)  # the next stack's split starts from every core again
+
+    def _keep(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self.apply()
+            except Exception as exc:  # a part going away mid-walk; the next turn sees the new state
+                print(f"[cpu] could not keep the core split this turn: {exc}", flush=True)
+
+
+def _pin(pid: int, cores: frozenset[int]) -> int:
+    """Every thread of ``pid`` on ``cores``; how many had to move. Gone processes are skipped."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return 0
+    moved = 0
+    for tid in tids:
+        try:
+            if os.sched_getaffinity(tid) != cores:
+                os.sched_setaffinity(tid, cores)
+                moved += 1
+        except OSError:  # ended meanwhile
+            continue
+    return moved
+
+
+def _cpus(cores: frozenset[int]) -> str:
+    return ",".join(str(c) for c in sorted(cores))

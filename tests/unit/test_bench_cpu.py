@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -88,3 +90,68 @@ def test_the_report_prints_each_phase_s_cpu_and_what_driving_the_peers_cost_per_
     ceiling_row = next(line for line in out.splitlines() if line.startswith("ceiling "))
     assert ceiling_row.split()[6:9] == ["48.0", "60%", "0.50"]
     assert ceiling_row.endswith("(restarted meanwhile, partly counted: worker-1)")
+
+
+def _idler(children: int = 0) -> subprocess.Popen[bytes]:
+    """A process that starts ``children`` idle children (and a thread of its own), says so, and idles."""
+    code = textwrap.dedent(f"""
+        import subprocess, sys, threading, time
+        kids = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) for _ in range({children})]
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        print(" ".join(str(k.pid) for k in kids), flush=True)
+        time.sleep(60)
+    """)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+
+
+def _threads(pid: int) -> list[int]:
+    return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to split")
+def test_the_core_split_puts_every_thread_of_the_peers_on_their_cores_and_the_rest_on_the_others() -> None:
+    from bench.cpu import CoreSplit
+
+    mine = os.sched_getaffinity(0)
+    rt, worker = _idler(children=1), _idler(children=1)
+    parts = {"rt": rt.pid, "worker-1": worker.pid}
+    try:
+        kids = {}
+        for name, proc in (("rt", rt), ("worker-1", worker)):
+            assert proc.stdout is not None
+            kids[name] = [int(p) for p in proc.stdout.readline().split()]
+        split = CoreSplit(lambda: parts, every=3600)
+        assert split.peers and split.drivers and not split.peers & split.drivers
+        with split:
+            assert split.moved > 0
+        assert frozenset(os.sched_getaffinity(0)) == frozenset(mine)  # the bench has its cores back
+        split.apply()
+        for pid in [rt.pid, *kids["rt"]]:
+            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(pid)} == {split.peers}
+        for pid in [worker.pid, *kids["worker-1"]]:
+            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(pid)} == {split.drivers}
+        assert frozenset(os.sched_getaffinity(0)) == split.drivers  # the bench (the ceiling's bare client) drives
+        assert split.apply() == 0  # nothing left to move
+        # a peer restarted meanwhile starts on the bench's cores; the next turn moves it
+        rt.kill()
+        rt.wait()
+        restarted = _idler()
+        parts["rt"] = restarted.pid
+        try:
+            assert restarted.stdout is not None
+            restarted.stdout.readline()
+            assert frozenset(os.sched_getaffinity(restarted.pid)) == split.drivers
+            split.apply()
+            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(restarted.pid)} == {split.peers}
+        finally:
+            restarted.kill()
+            restarted.wait()
+    finally:
+        for proc in (rt, worker):
+            proc.kill()
+            proc.wait()
+        for pids in kids.values():
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, 9)
+        os.sched_setaffinity(0, mine)
