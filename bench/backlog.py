@@ -105,7 +105,7 @@ import httpx
 
 from bench.chaos_invariants import Verdict, active_runs, items_settled, nothing_held, reconciliation
 from bench.chaos_workload import LAPTOP_MODELS, People, Sent, Workload
-from bench.cpu import ROLE_NOTES, ROLES, CoreSplit, PhaseCpu, phase_cpu, snapshot
+from bench.cpu import ROLE_NOTES, ROLES, Cores, CoreSplit, PhaseCpu, phase_cpu, snapshot
 from bench.slot_trace import Hold, Occupancy, occupancy
 from bench.slot_trace import read as read_holds
 from bench.stats import percentile
@@ -194,7 +194,7 @@ class Report:
     fresh_stacks: bool = False  # each phase on a stack of its own (the default; not with --one-stack)
     cpu: dict[str, PhaseCpu] = field(default_factory=dict)  # phase → CPU-seconds by role (bench.cpu)
     slots: dict[str, Occupancy] = field(default_factory=dict)  # phase → how RT's write slots were used
-    split: tuple[int, int, str] | None = None  # --split-cores: the drivers' cores, the peers', and how
+    split: Cores | None = None  # --split-cores: the peers' cores and the others'
 
 
 def say(message: str) -> None:
@@ -1328,14 +1328,14 @@ def print_report(report: Report, shape: str) -> bool:
     return all(v.held for v in report.verdicts)
 
 
-def print_cpu(phases: dict[str, PhaseCpu], split: tuple[int, int, str] | None = None) -> None:
+def print_cpu(phases: dict[str, PhaseCpu], split: Cores | None = None) -> None:
     """CPU-seconds of each phase by role, how busy it kept the machine, and the CPU per item of
     everything but the peers: what driving them cost (the hub and Prefect; the bare client).
     With the cores split (``--split-cores``), how busy each half was."""
     if not phases:
         return
     cores = next(iter(phases.values())).cores
-    print(f"CPU-seconds by phase ({cores} cores, " + (f"split: {split[2]}):" if split else "shared by every part):"))
+    print(f"CPU-seconds by phase ({cores} cores, " + (f"split: {split.describe()}):" if split else "shared by every part):"))
     print(f"{'phase':<8} {'wall s':>7} " + " ".join(f"{r:>8}" for r in ROLES)
           + f" {'total':>7} {'busy':>6} {'not peers/item':>15}")
     for name, cpu in phases.items():
@@ -1344,7 +1344,7 @@ def print_cpu(phases: dict[str, PhaseCpu], split: tuple[int, int, str] | None = 
               + f" {cpu.total:>7.1f} {cpu.busy:>6.0%} {(f'{mine:.2f}' if mine is not None else 'n/a'):>15}"
               + (f"   (restarted meanwhile, partly counted: {', '.join(cpu.restarted)})" if cpu.restarted else ""))
     if split:
-        drivers, peers, _ = split
+        drivers, peers = len(split.drivers), len(split.peers)
         for name, cpu in phases.items():
             if cpu.seconds > 0:
                 driving = cpu.total - cpu.by_role.get("peers", 0.0)
@@ -1464,14 +1464,14 @@ def main(argv: list[str] | None = None) -> int:
             with (CoreSplit(functools.partial(_parts, stack)) if args.split_cores
                   else contextlib.nullcontext()) as split:
                 if split is not None:
-                    say(f"{label}: {split.describe()} ({split.moved} threads moved)")
+                    say(f"{label}: {split.cores.describe()} ({split.moved} threads moved)")
                 reports.append(run_backlog(
                     stack, sizes, compare=not args.no_compare, timeout=args.timeout,
                     kill_worker=args.kill_worker and "hub" in phases, kill_at=args.kill_at, redrive_schedule=True,
                     naive_one=args.naive_one_at_a_time if not args.no_compare else 0, order=phases,
                     own_stack=True))
                 if split is not None:
-                    reports[-1].split = (len(split.drivers), len(split.peers), split.describe())
+                    reports[-1].split = split.cores
         finally:
             stack.stop_all()
             say(f"stopped after {time.monotonic() - started:.0f} s ({cpu_seconds():.0f} CPU-seconds of the bench "
@@ -1518,7 +1518,7 @@ def write_json(report: Report, path: Path) -> None:
                         "by_part": {p: round(v, 1) for p, v in c.by_part.items()}, "restarted": c.restarted}
                 for phase, c in report.cpu.items()},
         "slots": {phase: vars(used) for phase, used in report.slots.items()},
-        "split_cores": report.split[2] if report.split else None,
+        "split_cores": report.split.describe() if report.split else None,
         "invariants": [{"name": v.name, "held": v.held, "counts": v.counts, "findings": v.findings}
                        for v in report.verdicts],
         "notes": report.notes}, ensure_ascii=False, indent=2, default=str))

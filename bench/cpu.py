@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["ROLES", "CoreSplit", "PhaseCpu", "Snapshot", "phase_cpu", "role_of", "snapshot", "tree_cpu"]
+__all__ = ["ROLES", "CoreSplit", "Cores", "PhaseCpu", "Snapshot", "phase_cpu", "role_of", "snapshot", "tree_cpu"]
 
 ROLES = ("Prefect", "hub", "peers", "bench")
 ROLE_NOTES = {
@@ -119,6 +119,18 @@ def phase_cpu(before: Snapshot, after: Snapshot, *, items: int = 0, cores: int |
     return cpu
 
 
+@dataclass(frozen=True)
+class Cores:
+    """How :class:`CoreSplit` shares the cores out: the drivers' and the peers'."""
+
+    drivers: frozenset[int]
+    peers: frozenset[int]
+
+    def describe(self) -> str:
+        return (f"the peers on CPU {_cpus(self.peers)}, everything else (Prefect, the databases, the hub's "
+                f"processes, this bench and its bare client) on CPU {_cpus(self.drivers)}")
+
+
 class CoreSplit:
     """The peers on cores of their own (``--split-cores``), as they would be on hosts of their own.
 
@@ -142,24 +154,20 @@ class CoreSplit:
         if len(usable) < 2:
             raise ValueError(f"--split-cores needs at least two cores; this process may use {usable}")
         half = len(usable) // 2
-        self.drivers, self.peers = frozenset(usable[:half]), frozenset(usable[half:])
+        self.cores = Cores(drivers=frozenset(usable[:half]), peers=frozenset(usable[half:]))
         self._parts, self._every = parts, every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.moved = 0  # threads put on their cores so far (a check that the split took hold)
-
-    def describe(self) -> str:
-        return (f"the peers on CPU {_cpus(self.peers)}, everything else (Prefect, the databases, the hub's "
-                f"processes, this bench and its bare client) on CPU {_cpus(self.drivers)}")
 
     def apply(self) -> int:
         """Put every thread of every part (and of this process) on its cores; how many moved."""
         from sandbox.procs import descendants, process_table
 
         table = process_table()
-        moved = _pin(os.getpid(), self.drivers)
+        moved = _pin(os.getpid(), self.cores.drivers)
         for name, pid in self._parts().items():
-            cores = self.peers if role_of(name) == "peers" else self.drivers
+            cores = self.cores.peers if role_of(name) == "peers" else self.cores.drivers
             for each in [pid] + [info.pid for info in descendants(pid, table)]:
                 moved += _pin(each, cores)
         self.moved += moved

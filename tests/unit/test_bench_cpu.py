@@ -121,16 +121,16 @@ def test_the_core_split_puts_every_thread_of_the_peers_on_their_cores_and_the_re
             assert proc.stdout is not None
             kids[name] = [int(p) for p in proc.stdout.readline().split()]
         split = CoreSplit(lambda: parts, every=3600)
-        assert split.peers and split.drivers and not split.peers & split.drivers
+        assert split.cores.peers and split.cores.drivers and not split.cores.peers & split.cores.drivers
         with split:
             assert split.moved > 0
         assert frozenset(os.sched_getaffinity(0)) == frozenset(mine)  # the bench has its cores back
         split.apply()
         for pid in [rt.pid, *kids["rt"]]:
-            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(pid)} == {split.peers}
+            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(pid)} == {split.cores.peers}
         for pid in [worker.pid, *kids["worker-1"]]:
-            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(pid)} == {split.drivers}
-        assert frozenset(os.sched_getaffinity(0)) == split.drivers  # the bench (the ceiling's bare client) drives
+            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(pid)} == {split.cores.drivers}
+        assert frozenset(os.sched_getaffinity(0)) == split.cores.drivers  # the bench (the ceiling's bare client) drives
         assert split.apply() == 0  # nothing left to move
         # a peer restarted meanwhile starts on the bench's cores; the next turn moves it
         rt.kill()
@@ -140,9 +140,9 @@ def test_the_core_split_puts_every_thread_of_the_peers_on_their_cores_and_the_re
         try:
             assert restarted.stdout is not None
             restarted.stdout.readline()
-            assert frozenset(os.sched_getaffinity(restarted.pid)) == split.drivers
+            assert frozenset(os.sched_getaffinity(restarted.pid)) == split.cores.drivers
             split.apply()
-            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(restarted.pid)} == {split.peers}
+            assert {frozenset(os.sched_getaffinity(t)) for t in _threads(restarted.pid)} == {split.cores.peers}
         finally:
             restarted.kill()
             restarted.wait()
