@@ -14,7 +14,10 @@ process's CPU. Two ways, taking turns per round so the machine's load hits both 
   which keeps a step's end and a note on the item (``run.note``) and makes them with its next
   write that must be made at once (a step's start, a reference, the item's end);
 - **each** (the baseline, the flow kit before this bench): the same claim, lease and end, and
-  every write between its own transaction, off the event loop, in the same order.
+  every write between its own transaction, off the event loop, in the same order;
+- **pinged**: kept writes on a ledger whose pool pings each connection as it is taken, as
+  SQLAlchemy's ``pool_pre_ping`` did for the ledger before it looked at a busy pool's
+  connections without a round trip (``hub.ledger.store._check_at_checkout``).
 """
 
 from __future__ import annotations
@@ -93,9 +96,22 @@ def counting_commits(ledger: Ledger) -> Iterator[list[int]]:
         event.remove(ledger.engine, "commit", commit)
 
 
+def pinging_at_every_checkout(ledger: Ledger) -> Ledger:
+    """``ledger`` with the ping ``pool_pre_ping`` made as each connection is taken (the dialect's
+    own, as SQLAlchemy's pre-ping calls it)."""
+    dialect = ledger.engine.dialect
+    event.listen(ledger.engine, "checkout", lambda dbapi_conn, _record, _proxy: dialect.do_ping(dbapi_conn))
+    return ledger
+
+
+LIVES = {"each": life_each, "pinged": life_kept, "kept": life_kept}
+LABELS = {"each": "each write its own (older)", "pinged": "kept, pinged at checkout (before)",
+          "kept": "kept, checked at checkout (now)"}
+
+
 def measure(ledger: Ledger, way: str, items: int, round_no: int) -> tuple[float, float, float]:
     """(transactions, ms wall, ms CPU) per item of ``items`` new items through ``way``."""
-    life = life_kept if way == "kept" else life_each
+    life = LIVES[way]
     service = f"{SERVICE}-{way}-{round_no}"
     ledger.add_items(service, [(str(i), f"request {i}", utcnow()) for i in range(items)])
     todo = ledger.items(service=service, limit=None)
@@ -115,26 +131,31 @@ def measure(ledger: Ledger, way: str, items: int, round_no: int) -> tuple[float,
 
 def run_backend(name: str, url: str, items: int, rounds: int) -> None:
     ledger = Ledger(url)
-    figures: dict[str, list[tuple[float, float, float]]] = {"each": [], "kept": []}
-    measure(ledger, "kept", 50, -1)  # warm up: imports, the pool, the statement cache
-    measure(ledger, "each", 50, -1)
-    for round_no in range(rounds):
-        for way in ("each", "kept") if round_no % 2 == 0 else ("kept", "each"):
-            figures[way].append(measure(ledger, way, items, round_no))
-    ledger.dispose()
+    ledgers = {"each": ledger, "pinged": pinging_at_every_checkout(Ledger(url, migrate=False)), "kept": ledger}
+    figures: dict[str, list[tuple[float, float, float]]] = {way: [] for way in LIVES}
+    for way in LIVES:  # warm up: imports, the pool, the statement cache
+        measure(ledgers[way], way, 50, -1)
+    order = list(LIVES)
+    for round_no in range(rounds):  # each way first in turn, so the machine's load hits all alike
+        for way in order[round_no % 3:] + order[:round_no % 3]:
+            figures[way].append(measure(ledgers[way], way, items, round_no))
+    for each in {id(one): one for one in ledgers.values()}.values():
+        each.dispose()
     print(f"\n{name}: {items:,} items × {rounds} rounds, one after another (medians of the rounds)")
-    print(f"{'way':<28}{'transactions/item':>18}{'ms wall/item':>14}{'ms CPU/item':>13}")
-    for way, label in (("each", "each write its own (before)"), ("kept", "kept writes (now)")):
-        txn, wall, cpu = (statistics.median(f[i] for f in figures[way]) for i in range(3))
-        print(f"{label:<28}{txn:>18.1f}{wall:>14.2f}{cpu:>13.2f}")
-    before, now = (statistics.median(f[2] for f in figures[w]) for w in ("each", "kept"))
-    print(f"CPU per item, now ÷ before: {now / before:.2f}")
+    print(f"{'way':<36}{'transactions/item':>18}{'ms wall/item':>14}{'ms CPU/item':>13}")
+    median = {way: tuple(statistics.median(f[i] for f in figures[way]) for i in range(3)) for way in LIVES}
+    for way, label in LABELS.items():
+        txn, wall, cpu = median[way]
+        print(f"{label:<36}{txn:>18.1f}{wall:>14.2f}{cpu:>13.2f}")
+    for way in ("each", "pinged"):
+        print(f"now ÷ {LABELS[way]}: CPU per item {median['kept'][2] / median[way][2]:.2f}, "
+              f"wall time per item {median['kept'][1] / median[way][1]:.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ledger_life", description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backend", choices=["postgresql", "sqlite", "both"], default="both")
     args = parser.parse_args(argv)
     stop_on_sigterm()  # the throwaway PostgreSQL cluster is stopped as on Ctrl-C
