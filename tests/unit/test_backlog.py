@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -19,6 +20,7 @@ from bench.backlog import (
     Report,
     Sizes,
     collected_elsewhere,
+    light_items,
     main,
     merged,
     parse_order,
@@ -32,7 +34,7 @@ from bench.chaos_invariants import Verdict
 from bench.chaos_workload import Sent
 from bench.slot_trace import Hold
 from flows.forms_poll import cursor_name
-from hub.ledger import ItemState
+from hub.ledger import ItemState, Ledger
 
 
 def test_the_full_size_meets_the_issues_load_and_the_small_one_says_it_does_not() -> None:
@@ -79,6 +81,28 @@ def test_an_item_is_through_where_its_service_goes_by_itself() -> None:
     assert reached(_item("fritak", ItemState.WAITING, data={"decision_runs": ["r1"]}))  # asks the case handler
     assert not reached(_item("fritak", ItemState.WAITING))  # its case run not started yet
     assert not reached(_item("onboarding", ItemState.RUNNING))
+
+
+def test_the_benchs_poll_reads_only_what_may_have_ended_and_only_a_waiting_items_data(tmp_path: Path) -> None:
+    """The poll runs every 3 s beside the hub it measures: an item's notes are read only where
+    :func:`reached` looks at them (a waiting item), and pending or running items not at all."""
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    notes = {"outcome": "alternatives", "alternatives": [{"room": "r1"}] * 5}
+    for key, state in (("1", ItemState.DONE), ("2", ItemState.FAILED), ("3", ItemState.PENDING),
+                       ("4", ItemState.RUNNING), ("5", ItemState.WAITING)):
+        item = ledger.ensure_item("laptop", key, title=key)
+        ledger.update_data(item.id, stage="awaiting_delivery" if state == ItemState.WAITING else "x", **notes)
+        if state != ItemState.PENDING:
+            ledger.finish_item(item.id, state, error="no" if state == ItemState.FAILED else None,
+                               error_kind="invalid_input" if state == ItemState.FAILED else None)
+
+    ended = {i.source_key: i for i in light_items(ledger, "laptop", ended=True)}
+    every = {i.source_key: i for i in light_items(ledger, "laptop")}
+
+    assert sorted(ended) == ["1", "2", "5"] and sorted(every) == ["1", "2", "3", "4", "5"]
+    assert [k for k, i in every.items() if i.data is not None] == ["5"]
+    assert ended["5"].data["stage"] == "awaiting_delivery" and all(reached(i) for i in ended.values())
+    ledger.dispose()
 
 
 async def test_a_bare_run_keeps_references_and_holds_a_limit_as_a_semaphore() -> None:
