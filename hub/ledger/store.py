@@ -408,10 +408,13 @@ class Ledger:
             if taken is None:
                 return None
             found = WorkItem(**taken._mapping)  # not in a session, as every item the ledger returns
-            found.steps = [WorkItemStep(**row._mapping) for row in conn.execute(
-                select(_STEPS).where(_STEPS.c.work_item_id == item_id).order_by(_STEPS.c.id))]
-            found.refs = [ExternalRef(**row._mapping) for row in conn.execute(
-                select(_REFS).where(_REFS.c.work_item_id == item_id).order_by(_REFS.c.id))]
+            if found.attempts == 0:  # never started: no run has written a step or a reference
+                found.steps, found.refs = [], []
+            else:
+                found.steps = [WorkItemStep(**row._mapping) for row in conn.execute(
+                    select(_STEPS).where(_STEPS.c.work_item_id == item_id).order_by(_STEPS.c.id))]
+                found.refs = [ExternalRef(**row._mapping) for row in conn.execute(
+                    select(_REFS).where(_REFS.c.work_item_id == item_id).order_by(_REFS.c.id))]
             if due is not None and found.state != ItemState.DONE and not due(found):
                 conn.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(lease_owner=None, lease_until=None))
                 return None
@@ -685,6 +688,13 @@ class Ledger:
                           {"work_item_id": item_id, "name": name, "created_at": utcnow(),
                            "external_key": external_key or None, "system": system, "kind": kind, "ref": ref,
                            "url": url})
+
+    @staticmethod
+    def loaded_step_names(item: WorkItem) -> set[str] | None:
+        """The names of the item's steps, started or ended, if they were loaded with it (None if not)."""
+        if "steps" in inspect(item).unloaded:
+            return None
+        return {step.name for step in item.steps}
 
     @staticmethod
     def loaded_refs(item: WorkItem) -> dict[str, str] | None:
