@@ -869,8 +869,11 @@ class BareRun:
         return False
 
     @contextlib.asynccontextmanager
-    async def step(self, name: str) -> AsyncIterator[None]:
-        yield
+    async def step(self, name: str) -> AsyncIterator[Any]:
+        """Each item once, nothing before it: every attempt is a first (as the hub's for a new item)."""
+        from hub.flowkit import Attempt
+
+        yield Attempt(retried=False, recorded=_nothing)
 
     @contextlib.asynccontextmanager
     async def in_order(self, contested: Any = None) -> AsyncIterator[None]:
@@ -905,6 +908,10 @@ class BareRun:
 
     async def manual_step(self, note: str) -> None:
         pass
+
+
+async def _nothing() -> None:
+    pass
 
 
 @dataclass

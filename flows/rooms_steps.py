@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from hub.errors import Conflict, InvalidInput
-from hub.flowkit import Run, Span
+from hub.flowkit import Attempt, Run, Span
 from hub.ports.calendar import Booking, CalendarPort, Room
 from hub.ports.mail import OutgoingMail
 from hub.settings import Settings
@@ -97,21 +97,30 @@ class RoomsBusy:
 
 
 async def book_first_free(calendar: CalendarPort, request: RoomRequest, rooms: list[Room],
-                           busy: RoomsBusy) -> tuple[Booking, Room] | None:
-    """The booking with this reference if it exists; else book the first fitting room that is
-    free. A room taken meanwhile (Conflict, also from a race) → the next room.
+                          busy: RoomsBusy, attempt: Attempt | None = None) -> tuple[Booking, Room] | None:
+    """The booking with this reference if an earlier attempt made it; else book the first
+    fitting room that is free. A room taken meanwhile (Conflict, also from a race) → the next room.
+
+    Only a retried ``attempt`` (or none given) looks for an earlier booking first: on CalDAV
+    that is a read in every room, six of a request's eleven calendar calls, for a booking a
+    first attempt cannot have. Its start is in the ledger before it books
+    (``attempt.recorded()``), so a run that dies after booking leaves a retried attempt behind
+    it. (The calendar's ``book`` still makes no second booking for the same reference.)
 
     A room whose free/busy already shows the time taken is not tried: one ``busy`` query instead
     of a booking attempt that would end in Conflict (on CalDAV ~10 requests: the attempt looks
     for the reference in every room and reads the slot marker in its way). Free/busy is only a
     hint; ``book`` still decides, so a room taken after the query is a Conflict as before."""
     by_id = {r.id: r for r in rooms}
-    existing = await calendar.find_booking(request.reference)
-    if existing is not None and existing.room_id in by_id:
-        return existing, by_id[existing.room_id]
+    if attempt is None or attempt.retried:
+        existing = await calendar.find_booking(request.reference)
+        if existing is not None and existing.room_id in by_id:
+            return existing, by_id[existing.room_id]
     for room in fitting_rooms(request, rooms):
         if await busy.taken(room.id, request.start, request.end):
             continue
+        if attempt is not None:
+            await attempt.recorded()
         try:
             return await calendar.book(new_booking(request, room)), room
         except Conflict:
@@ -158,8 +167,8 @@ async def handle_booking(run: Run, rooms: list[Room], now: datetime) -> str:
     # 4 ms with the hours, in a backlog of requests for four days).
     busy = RoomsBusy(ports.calendar, *search_window(request, now=now, rules=rules))
     async with run.in_order(Span(request.start, request.end)):
-        async with run.step("book_room"):
-            booked = await book_first_free(ports.calendar, request, rooms, busy)
+        async with run.step("book_room") as attempt:
+            booked = await book_first_free(ports.calendar, request, rooms, busy, attempt)
             if booked is not None:
                 booking, room = booked
                 await run.remember("booking", system="calendar", kind="event", ref=request.reference, url=booking.url,

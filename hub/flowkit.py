@@ -43,7 +43,7 @@ from hub.settings import Settings, get_settings
 from hub.slots import SlotsUnavailable, global_slots
 from hub.wiring import Connectors, connect, get_ledger, step_ports
 
-__all__ = ["Run", "Span", "work_item", "steps_without_task_runs", "each_side_by_side", "burst_ports", "batch_item", "run_batch", "run_pages", "due_pages", "Progress", "Tally", "batch_parallel", "burst_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
+__all__ = ["Run", "Attempt", "Span", "work_item", "steps_without_task_runs", "each_side_by_side", "burst_ports", "batch_item", "run_batch", "run_pages", "due_pages", "Progress", "Tally", "batch_parallel", "burst_parallel", "verdicts", "turn_down", "transient_only", "step_task", "global_slots", "ItemBusy",
            "SlotsUnavailable"]
 
 log = logging.getLogger("hub.flow")
@@ -177,6 +177,24 @@ def _flow_run_id() -> str | None:
     return str(flow_run.id) if flow_run.id else None
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A step as it is entered: ``async with run.step("book_room") as attempt``.
+
+    ``retried``: an earlier attempt of this step was started, in an earlier run or earlier in
+    this one, so its effects may exist: look for them before making them again. On a first
+    attempt there is nothing to look for, and a backlog's requests skip the look (a room
+    request's six calendar reads, one per room, were over half its calls).
+
+    ``recorded()``: wait until this attempt's start is in the ledger. Call it before the
+    step's first effect whose absence a later attempt would infer from ``retried`` being
+    False: a run that dies after the effect then leaves the start behind, and the next
+    attempt looks."""
+
+    retried: bool
+    recorded: Callable[[], Awaitable[None]]
+
+
 class Run:
     """One flow run's handle on its work item.
 
@@ -207,6 +225,9 @@ class Run:
         self._later: list[Op] = []
         # The last write started and not waited for (a step's start, :meth:`_soon`).
         self._writing: asyncio.Task[None] | None = None
+        # The steps started before, in earlier runs (as loaded with the item; None: not loaded,
+        # every step counts as retried) and in this run (:class:`Attempt`).
+        self._tried = Ledger.loaded_step_names(item)
 
     def _now(self, op: Op | None = None) -> Any:
         """Make the kept writes, and ``op``, in one transaction; ``op``'s result."""
@@ -285,17 +306,21 @@ class Run:
             await turnstile.passed(index)
 
     @contextlib.asynccontextmanager
-    async def step(self, name: str) -> AsyncIterator[None]:
+    async def step(self, name: str) -> AsyncIterator[Attempt]:
         """Record one step: running (at once) → done, or failed with its reason (both with the
-        run's next write that is made at once, at the latest the item's end).
+        run's next write that is made at once, at the latest the item's end). Gives the
+        :class:`Attempt`: whether the step was tried before, and a wait for its start.
 
         The start is written as the step begins but not waited for (:meth:`_soon`): the step's
         first calls go out while the ledger commits it, and the step's first write the run
         waits for (a reference) comes after it. A room request waited for three of these, 5-6 ms
         each on a busy worker."""
+        retried = self._tried is None or name in self._tried
+        if self._tried is not None:
+            self._tried.add(name)
         self._soon(self.ledger.op_start_step(self.item.id, name))
         try:
-            yield
+            yield Attempt(retried=retried, recorded=self._settled)
         except BaseException as exc:
             self._later.append(self.ledger.op_end_step(self.item.id, name, StepState.FAILED, error=_describe(exc)))
             raise

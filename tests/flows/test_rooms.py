@@ -320,3 +320,59 @@ async def test_a_prefect_that_takes_no_progress_does_not_stop_the_batch(hub: Fak
 
     assert (await room_bookings())["handled"] == 1
     assert _item(hub, 2000600).state == ItemState.DONE
+
+
+class _LookingCalendar:
+    """Wraps the memory calendar: counts ``find_booking`` calls, records the item's steps in the
+    ledger as each booking is made, and ``lose_responses`` bookings are made but answered with a
+    lost response (the fault of a write whose answer never came)."""
+
+    def __init__(self, hub: Fakes, lose_responses: int = 0) -> None:
+        self.hub, self.lose_responses = hub, lose_responses
+        self.looked = 0
+        self.steps_at_booking: list[dict[str, str]] = []
+        self._book, self._find = hub.calendar.book, hub.calendar.find_booking
+        hub.calendar.book, hub.calendar.find_booking = self.book, self.find_booking  # type: ignore[method-assign]
+
+    async def find_booking(self, external_ref: str) -> Any:
+        self.looked += 1
+        return await self._find(external_ref)
+
+    async def book(self, new: NewBooking) -> Any:
+        key = new.external_ref.split("-")[1]
+        self.steps_at_booking.append({s.name: s.state for s in _item(self.hub, key).steps})
+        booking = await self._book(new)
+        if self.lose_responses > 0:
+            self.lose_responses -= 1
+            raise TransientError("the calendar's answer to the booking was lost", system="calendar")
+        return booking
+
+
+async def test_a_first_attempt_does_not_look_for_an_earlier_booking_and_is_in_the_ledger_before_it_books(
+        hub: Fakes) -> None:
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    calendar = _LookingCalendar(hub)
+    _request(hub, 2000401, booker="kari@oslomet.no", min_capacity="5", start="10:00", end="12:00")
+
+    await room_bookings()
+
+    assert _item(hub, 2000401).data["outcome"] == "booked"
+    assert calendar.looked == 0  # nothing to find: no attempt before this one
+    assert calendar.steps_at_booking == [{"read_request": "done", "book_room": "running"}]
+
+
+async def test_a_booking_whose_answer_was_lost_is_found_by_the_next_attempt_not_made_twice(hub: Fakes) -> None:
+    hub.calendar.rooms = {r.id: r for r in ROOMS}
+    calendar = _LookingCalendar(hub, lose_responses=1)
+    _request(hub, 2000402, booker="kari@oslomet.no", min_capacity="5", start="10:00", end="12:00")
+
+    await room_bookings()
+    await room_bookings()  # if the first run left it to the next
+
+    (booking,) = hub.calendar.bookings.values()
+    item = _item(hub, 2000402)
+    assert item.state == ItemState.DONE and item.data["outcome"] == "booked"
+    assert item.data["room"] == booking.room_id == "P35-U102"  # the booking made, not a second room's
+    assert calendar.looked >= 1  # the retried attempt looked, and found it
+    (mail,) = hub.mail.sent
+    assert booking.external_ref in mail.body
