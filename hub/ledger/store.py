@@ -127,8 +127,8 @@ def _check_at_checkout(engine: Engine) -> None:
 
     ``pool_pre_ping`` pinged at every checkout. On a busy worker, where each connection comes
     back to the pool within milliseconds, that was a round trip (with PostgreSQL, two: the
-    ping opens the transaction) before each of a room request's seven transactions: 17 % of
-    the ledger's CPU per item and 20 % of its time (``bench/ledger_life``)."""
+    ping opens the transaction) before each of a room request's seven transactions: 2-6 % of
+    the ledger's CPU per item (``bench/ledger_life``, both ways in the same run)."""
     dialect = engine.dialect
 
     def returned(_dbapi_conn: Any, record: Any) -> None:
