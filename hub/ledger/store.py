@@ -408,13 +408,10 @@ class Ledger:
             if taken is None:
                 return None
             found = WorkItem(**taken._mapping)  # not in a session, as every item the ledger returns
-            if found.attempts == 0:  # never started: no run has written a step or a reference
-                found.steps, found.refs = [], []
-            else:
-                found.steps = [WorkItemStep(**row._mapping) for row in conn.execute(
-                    select(_STEPS).where(_STEPS.c.work_item_id == item_id).order_by(_STEPS.c.id))]
-                found.refs = [ExternalRef(**row._mapping) for row in conn.execute(
-                    select(_REFS).where(_REFS.c.work_item_id == item_id).order_by(_REFS.c.id))]
+            found.steps = [WorkItemStep(**row._mapping) for row in conn.execute(
+                select(_STEPS).where(_STEPS.c.work_item_id == item_id).order_by(_STEPS.c.id))]
+            found.refs = [ExternalRef(**row._mapping) for row in conn.execute(
+                select(_REFS).where(_REFS.c.work_item_id == item_id).order_by(_REFS.c.id))]
             if due is not None and found.state != ItemState.DONE and not due(found):
                 conn.execute(update(_ITEMS).where(_ITEMS.c.id == item_id).values(lease_owner=None, lease_until=None))
                 return None

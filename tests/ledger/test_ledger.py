@@ -99,34 +99,6 @@ def test_claim_and_start_leaves_a_done_item_done_and_a_waiting_item_s_check_is_n
     assert checked is not None and checked.state == ItemState.RUNNING and checked.attempts == 1
 
 
-def test_claim_and_start_reads_steps_and_references_only_of_an_item_started_before(ledger: Ledger) -> None:
-    """A never-started item has none (only a started item's run writes them): its claim is
-    two statements, not four. A retried one gets all it had."""
-    from sqlalchemy import event
-
-    fresh, retried = ledger.ensure_item("svc", "cs-fresh"), ledger.ensure_item("svc", "cs-retried")
-    ledger.start_item(retried.id, "flow-0")
-    ledger.start_step(retried.id, "book_room")
-    ledger.add_ref(retried.id, "booking", system="calendar", kind="event", ref="B1")
-    ledger.finish_item(retried.id, ItemState.FAILED, error="calendar away", error_kind="transient")
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement.split()[0].upper())
-
-    event.listen(ledger.engine, "before_cursor_execute", seen)
-    try:
-        first = ledger.claim_and_start(fresh.id, "run-a", timedelta(minutes=5), "flow-1")
-        claimed_fresh, statements[:] = list(statements), []
-        again = ledger.claim_and_start(retried.id, "run-a", timedelta(minutes=5), "flow-1")
-    finally:
-        event.remove(ledger.engine, "before_cursor_execute", seen)
-
-    assert first is not None and first.steps == [] and first.refs == [] and claimed_fresh == ["UPDATE", "UPDATE"]
-    assert again is not None and again.attempts == 2 and statements.count("SELECT") == 2
-    assert [s.name for s in again.steps] == ["book_room"] and Ledger.loaded_refs(again) == {"booking": "B1"}
-
-
 def test_finishing_an_item_can_give_up_its_lease_but_only_the_holder_s(ledger: Ledger) -> None:
     item = ledger.ensure_item("svc", "finish-release")
     assert ledger.claim(item.id, "run-a", timedelta(minutes=5))
