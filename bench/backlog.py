@@ -1345,6 +1345,18 @@ def print_report(report: Report, shape: str) -> bool:
     return all(v.held for v in report.verdicts)
 
 
+def cpu_bound(phases: dict[str, PhaseCpu]) -> float | None:
+    """About the highest hub ÷ ceiling, all together, that the CPU the hub phase spent allows:
+    the ceiling phase's time over the least time the hub phase's CPU-seconds take with every
+    core busy (both phases' times include the submissions, so it is not exact). On shared
+    cores both phases keep the cores 85-95 % busy at the issue's load, so the CPU per item,
+    not a wait, holds the ratio down there. None without both phases."""
+    hub, ceiling = phases.get("hub"), phases.get("ceiling")
+    if hub is None or ceiling is None or hub.total <= 0 or ceiling.seconds <= 0:
+        return None
+    return ceiling.seconds / (hub.total / hub.cores)
+
+
 def print_cpu(phases: dict[str, PhaseCpu], split: Cores | None = None) -> None:
     """CPU-seconds of each phase by role, how busy it kept the machine, and the CPU per item of
     everything but the peers: what driving them cost (the hub and Prefect; the bare client).
@@ -1367,6 +1379,12 @@ def print_cpu(phases: dict[str, PhaseCpu], split: Cores | None = None) -> None:
                 driving = cpu.total - cpu.by_role.get("peers", 0.0)
                 print(f"  {name}: the peers' {peers} core(s) {cpu.by_role.get('peers', 0.0) / (cpu.seconds * peers):.0%} "
                       f"busy, the other {drivers} {driving / (cpu.seconds * drivers):.0%}")
+    bound = cpu_bound(phases)
+    if bound is not None and not split:
+        hub, ceiling = phases["hub"], phases["ceiling"]
+        print(f"  hub ÷ ceiling all together can reach about {bound:.2f} at most with the CPU the hub phase spent: its "
+              f"{hub.total:,.0f} CPU-s take {hub.total / hub.cores:,.0f} s or more on {hub.cores} cores, and the "
+              f"ceiling took {ceiling.seconds:,.0f} s")
     for role in ROLES:
         print(f"  {role}: {ROLE_NOTES[role]}")
     for name, cpu in phases.items():
@@ -1534,6 +1552,8 @@ def write_json(report: Report, path: Path) -> None:
                         "by_role": {r: round(v, 1) for r, v in c.by_role.items()},
                         "by_part": {p: round(v, 1) for p, v in c.by_part.items()}, "restarted": c.restarted}
                 for phase, c in report.cpu.items()},
+        "hub_over_ceiling_cpu_bound": None if report.split or (bound := cpu_bound(report.cpu)) is None
+        else round(bound, 3),
         "slots": {phase: vars(used) for phase, used in report.slots.items()},
         "split_cores": report.split.describe() if report.split else None,
         "invariants": [{"name": v.name, "held": v.held, "counts": v.counts, "findings": v.findings}

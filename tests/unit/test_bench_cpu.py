@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
-from bench.backlog import Rate, Report, Sizes, print_report
+from bench.backlog import Rate, Report, Sizes, cpu_bound, print_report, write_json
 from bench.cpu import PhaseCpu, Snapshot, phase_cpu, role_of, snapshot, tree_cpu
 
 BURN = 0.6  # CPU-seconds a grandchild spends
@@ -155,3 +157,23 @@ def test_the_core_split_puts_every_thread_of_the_peers_on_their_cores_and_the_re
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, 9)
         os.sched_setaffinity(0, mine)
+
+
+def test_the_report_says_how_high_hub_over_ceiling_can_go_with_the_cpu_the_hub_phase_spent(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    report = Report(Sizes(rooms=0, fritak=0, laptops=20, hires=0))
+    report.hub["laptop"] = Rate("laptop", 20, 100.0, reached=20)
+    # The hub phase spent 150 CPU-s: 75 s at least on 2 cores; the ceiling took 45 s.
+    report.cpu["hub"] = PhaseCpu(100.0, {"Prefect": 60.0, "hub": 50.0, "peers": 38.0, "bench": 2.0}, cores=2, items=20)
+    report.cpu["ceiling"] = PhaseCpu(45.0, {"Prefect": 4.0, "hub": 1.0, "peers": 38.0, "bench": 5.0}, cores=2, items=20)
+    assert cpu_bound(report.cpu) == pytest.approx(0.6)
+    print_report(report, "embedded")
+    out = capsys.readouterr().out
+    assert ("hub ÷ ceiling all together can reach about 0.60 at most with the CPU the hub phase spent: its 150 "
+            "CPU-s take 75 s or more on 2 cores, and the ceiling took 45 s") in out
+    write_json(report, tmp_path / "report.json")
+    assert json.loads((tmp_path / "report.json").read_text())["hub_over_ceiling_cpu_bound"] == 0.6
+    del report.cpu["ceiling"]
+    assert cpu_bound(report.cpu) is None
+    print_report(report, "embedded")
+    assert "can reach about" not in capsys.readouterr().out
