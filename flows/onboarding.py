@@ -46,7 +46,7 @@ from flows.onboarding_steps import (
 )
 from hub.errors import HubError
 from hub.flowkit import burst_ports, each_side_by_side, work_item
-from hub.ports.hr import canonical_employee_id
+from hub.ports.hr import Employee, canonical_employee_id
 from hub.services import burst_run_name
 from hub.settings import get_settings
 from hub.wiring import build_hr, get_ledger
@@ -63,23 +63,27 @@ async def _requested_at(event_id: str | None) -> datetime | None:
     return event.received_at if event else None
 
 
-async def _not_a_hire(employee_id: str) -> str | None:
-    """Why this changed record is no hire to onboard; None if it may be one, if the employee
-    was seen by onboarding before (a replay goes on as before), or if HR cannot say now (the
-    item's own steps read it again, with retries and a dead letter if need be)."""
+async def _not_a_hire(employee_id: str) -> tuple[str | None, Employee | None]:
+    """Why this changed record is no hire to onboard, and HR's record as read to say so.
+
+    No reason if it may be a hire, if the employee was seen by onboarding before (a replay
+    goes on as before, and its steps read HR again), or if HR cannot say now (the item's own
+    steps read it again, with retries and a dead letter if need be). A new employee's record
+    read here is the one the item's first step takes: one read of HR per new hire, as the
+    bare client makes."""
     settings = get_settings()
     if await asyncio.to_thread(get_ledger(settings).get_item, "onboarding", employee_id) is not None:
-        return None
+        return None, None
     shared = burst_ports("onboarding")  # a burst's hires: the run's HR client, not one each
     hr = shared.hr if shared is not None else build_hr(settings)
     try:
         employee = await hr.get_employee(employee_id)
     except HubError:
-        return None
+        return None, None
     finally:
         if shared is None:
             await hr.aclose()
-    return not_a_new_hire(employee, today=datetime.now(settings.tz).date())
+    return not_a_new_hire(employee, today=datetime.now(settings.tz).date()), employee
 
 
 @flow(name="onboarding", flow_run_name=burst_run_name("onboarding", "hires", "employee_id"), log_prints=False)
@@ -98,13 +102,14 @@ async def onboarding(employee_id: str | None = None, event_id: str | None = None
 async def onboard(employee_id: str, event_id: str | None) -> str | State:
     """The onboarding of one employee, as its work item."""
     employee_id = canonical_employee_id(employee_id)  # "05001234" and "5001234": one item, one onboarding
-    if why := await _not_a_hire(employee_id):
+    why, read = await _not_a_hire(employee_id)
+    if why:
         return Completed(message=f"{why}; nothing written")
     async with work_item("onboarding", employee_id, title=f"Onboarding of DFØ employee {employee_id}",
                          requested_at=await _requested_at(event_id)) as run:
         if run.already_done:  # shown as the run's state message in the Prefect UI
             return Completed(message="already onboarded; nothing new written")
-        employee = await fetch_employee(run, employee_id)
+        employee = await fetch_employee(run, employee_id, read=read)
         hire = await validate_hire(run, employee)
         case_file = await ensure_personnel_file(run, hire)
         await journal_welcome_letter(run, hire, case_file)

@@ -31,9 +31,11 @@ __all__ = ["fetch_employee", "validate_hire", "ensure_personnel_file", "journal_
 TICKETING_LIMIT = "ticketing"  # writes to the ticketing system (RT on SQLite is slow: never hammer it)
 
 @step_task("fetch employee", ports=("hr",))
-async def fetch_employee(run: Run, employee_id: str) -> Employee:
+async def fetch_employee(run: Run, employee_id: str, read: Employee | None = None) -> Employee:
+    """HR's record of the employee; ``read``, if the run has just read it (a new hire's, read
+    to tell a hire from another change), is not read again."""
     async with run.step("fetch_employee"):
-        return await run.ports.hr.get_employee(employee_id)
+        return read if read is not None else await run.ports.hr.get_employee(employee_id)
 
 
 @step_task("validate hire", ports=("hr",))

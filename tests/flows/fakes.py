@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -80,6 +81,7 @@ class MemoryHr(_Port):
         self.positions: dict[str, Position] = {}
         self.units: dict[str, OrgUnit] = {}
         self.feide_realm = feide_realm
+        self.reads: Counter[str] = Counter()  # get_employee calls, by canonical id
 
     def add(self, *records: Employee | Position | OrgUnit) -> None:
         for record in records:
@@ -91,6 +93,7 @@ class MemoryHr(_Port):
         """Found by any form of the id, like DFØ ("05001234" and "5001234" are one person);
         the record keeps the id it was added with (a test may add a padded one)."""
         wanted = canonical_employee_id(employee_id)
+        self.reads[wanted] += 1
         for key, employee in self.employees.items():
             if canonical_employee_id(key) == wanted:
                 return employee

@@ -190,6 +190,25 @@ async def test_a_burst_s_hires_go_to_one_run_each_its_own_item_its_steps_no_task
     assert (len(hub.archive.journal_entries), len(hub.ticketing.tickets), len(hub.mail.sent)) == written == (2, 4, 2)
 
 
+async def test_a_new_hire_is_read_from_hr_once_and_a_replay_reads_it_again(hub: Fakes) -> None:
+    """Telling a hire from another change reads HR's record of a new employee; the item's first
+    step takes that record instead of reading it again (one read per new hire, as the bare
+    client makes). An employee seen before is read by the step itself: a replay works on
+    what HR says now."""
+    _staff(hub)
+    hub.ticketing.stock("Laptops", "LT-0002", LAPTOP_MODEL)
+
+    assert await onboarding(employee_id="10001") == "onboarded"
+    assert hub.hr.reads["10001"] == 1
+    item = hub.ledger.get_item("onboarding", "10001")
+    assert item is not None and [s.name for s in hub.ledger.item(item.id).steps][0] == "fetch_employee"
+
+    hub.ledger.finish_item(item.id, ItemState.FAILED, error="forced replay in a test", error_kind="test")
+    hub.hr.add(hub.hr.employees["10001"].model_copy(update={"email": "kari.n@oslomet.no"}))
+    assert await onboarding(employee_id="10001") == "onboarded"
+    assert hub.hr.reads["10001"] == 2  # the step's own read: HR's record as it is now
+
+
 # ---- identities as DFØ really sends them ---------------------------------------------------------
 
 PASSPORT = "YB3390172"
