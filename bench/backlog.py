@@ -1345,14 +1345,15 @@ def print_report(report: Report, shape: str) -> bool:
     return all(v.held for v in report.verdicts)
 
 
-def cpu_bound(phases: dict[str, PhaseCpu]) -> float | None:
+def cpu_bound(phases: dict[str, PhaseCpu], split: Cores | None = None) -> float | None:
     """About the highest hub ÷ ceiling, all together, that the CPU the hub phase spent allows:
     the ceiling phase's time over the least time the hub phase's CPU-seconds take with every
     core busy (both phases' times include the submissions, so it is not exact). On shared
     cores both phases keep the cores 85-95 % busy at the issue's load, so the CPU per item,
-    not a wait, holds the ratio down there. None without both phases."""
+    not a wait, holds the ratio down there. None without both phases, and with the cores
+    split (``--split-cores``: neither phase could use every core)."""
     hub, ceiling = phases.get("hub"), phases.get("ceiling")
-    if hub is None or ceiling is None or hub.total <= 0 or ceiling.seconds <= 0:
+    if split is not None or hub is None or ceiling is None or hub.total <= 0 or ceiling.seconds <= 0:
         return None
     return ceiling.seconds / (hub.total / hub.cores)
 
@@ -1379,8 +1380,8 @@ def print_cpu(phases: dict[str, PhaseCpu], split: Cores | None = None) -> None:
                 driving = cpu.total - cpu.by_role.get("peers", 0.0)
                 print(f"  {name}: the peers' {peers} core(s) {cpu.by_role.get('peers', 0.0) / (cpu.seconds * peers):.0%} "
                       f"busy, the other {drivers} {driving / (cpu.seconds * drivers):.0%}")
-    bound = cpu_bound(phases)
-    if bound is not None and not split:
+    bound = cpu_bound(phases, split)
+    if bound is not None:
         hub, ceiling = phases["hub"], phases["ceiling"]
         print(f"  hub ÷ ceiling all together can reach about {bound:.2f} at most with the CPU the hub phase spent: its "
               f"{hub.total:,.0f} CPU-s take {hub.total / hub.cores:,.0f} s or more on {hub.cores} cores, and the "
@@ -1552,7 +1553,7 @@ def write_json(report: Report, path: Path) -> None:
                         "by_role": {r: round(v, 1) for r, v in c.by_role.items()},
                         "by_part": {p: round(v, 1) for p, v in c.by_part.items()}, "restarted": c.restarted}
                 for phase, c in report.cpu.items()},
-        "hub_over_ceiling_cpu_bound": None if report.split or (bound := cpu_bound(report.cpu)) is None
+        "hub_over_ceiling_cpu_bound": None if (bound := cpu_bound(report.cpu, report.split)) is None
         else round(bound, 3),
         "slots": {phase: vars(used) for phase, used in report.slots.items()},
         "split_cores": report.split.describe() if report.split else None,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.backlog import Rate, Report, Sizes, cpu_bound, print_report, write_json
-from bench.cpu import PhaseCpu, Snapshot, phase_cpu, role_of, snapshot, tree_cpu
+from bench.cpu import Cores, PhaseCpu, Snapshot, phase_cpu, role_of, snapshot, tree_cpu
 
 BURN = 0.6  # CPU-seconds a grandchild spends
 
@@ -173,6 +173,13 @@ def test_the_report_says_how_high_hub_over_ceiling_can_go_with_the_cpu_the_hub_p
             "CPU-s take 75 s or more on 2 cores, and the ceiling took 45 s") in out
     write_json(report, tmp_path / "report.json")
     assert json.loads((tmp_path / "report.json").read_text())["hub_over_ceiling_cpu_bound"] == 0.6
+    report.split = Cores(drivers=frozenset({0}), peers=frozenset({1}))  # --split-cores: no phase had every core
+    assert cpu_bound(report.cpu, report.split) is None
+    print_report(report, "embedded")
+    assert "can reach about" not in capsys.readouterr().out
+    write_json(report, tmp_path / "report.json")
+    assert json.loads((tmp_path / "report.json").read_text())["hub_over_ceiling_cpu_bound"] is None
+    report.split = None
     del report.cpu["ceiling"]
     assert cpu_bound(report.cpu) is None
     print_report(report, "embedded")
